@@ -1,0 +1,100 @@
+# gdlua: make / make test / make run / make bench / make install / make clean
+#
+# Outputs go to build/: lib/libgd.so (the C core), lib/libgd_cuda.so (the CUDA
+# backend, when nvcc is found), bin/gdlua (the host).  lua/gd/cdef.lua (the FFI
+# declarations) is generated from src/gd.h.  `make test` and `make run` first
+# run scripts/install-deps, which installs what a fresh Debian 12 machine lacks.
+
+PREFIX   ?= /usr/local
+BUILD    := build
+CC       ?= gcc
+NVCC     ?= $(shell command -v nvcc 2>/dev/null || (test -x /usr/local/cuda/bin/nvcc && echo /usr/local/cuda/bin/nvcc))
+CUDA_HOME ?= $(patsubst %/bin/nvcc,%,$(NVCC))
+
+WARN     := -Wall -Wextra -Werror
+CFLAGS   ?= -O3 -fno-math-errno -fopenmp -g
+ALL_CFLAGS := -std=gnu11 $(CFLAGS) $(WARN) -fPIC $(CFLAGS_EXTRA)
+LUAJIT_CFLAGS := $(shell pkg-config --cflags luajit 2>/dev/null)
+LUAJIT_LIBS   := $(shell pkg-config --libs luajit 2>/dev/null)
+EDIT_CFLAGS   := $(shell pkg-config --cflags libedit 2>/dev/null)
+EDIT_LIBS     := $(shell pkg-config --libs libedit 2>/dev/null)
+
+CORE_SRC := $(wildcard src/*.c src/cpu/*.c)
+CORE_OBJ := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(CORE_SRC))
+HOST_SRC := $(wildcard src/host/*.c)
+HOST_OBJ := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(HOST_SRC))
+CUDA_SRC := $(wildcard cuda/*.cu)
+CUDA_OBJ := $(patsubst cuda/%.cu,$(BUILD)/obj/cuda/%.o,$(CUDA_SRC))
+HEADERS  := $(wildcard src/*.h src/kernels/*.h src/cpu/*.h src/host/*.h cuda/*.cuh)
+
+LIBGD    := $(BUILD)/lib/libgd.so
+LIBCUDA  := $(if $(NVCC),$(BUILD)/lib/libgd_cuda.so)
+GDLUA    := $(BUILD)/bin/gdlua
+CDEF     := lua/gd/cdef.lua
+
+# GPUs of this project: Hopper natively, PTX for anything newer (JIT-compiled)
+NVCC_ARCH  ?= -gencode arch=compute_90,code=sm_90 -gencode arch=compute_90,code=compute_90
+NVCC_FLAGS := -O3 -std=c++17 $(NVCC_ARCH) -Xcompiler -fPIC,-Wall,-Wextra,-Werror -Werror all-warnings \
+              --expt-relaxed-constexpr
+
+.PHONY: all deps test run bench install uninstall clean check-c
+
+all: $(LIBGD) $(GDLUA) $(CDEF) $(LIBCUDA)
+
+$(BUILD)/obj/%.o: src/%.c $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(BUILD)/obj/host/%.o: src/host/%.c $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(LUAJIT_CFLAGS) $(EDIT_CFLAGS) -DGD_BUILD_DIR='"$(abspath $(BUILD))"' -c $< -o $@
+
+$(LIBGD): $(CORE_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) -shared -fopenmp -o $@ $^ -lopenblas -lz -lm -ldl -lpthread
+
+$(GDLUA): $(HOST_OBJ) $(LIBGD)
+	@mkdir -p $(dir $@)
+	$(CC) -fopenmp -o $@ $(HOST_OBJ) -L$(BUILD)/lib -Wl,--no-as-needed -lgd -Wl,--as-needed \
+	    -Wl,-rpath,'$$ORIGIN/../lib' $(LUAJIT_LIBS) $(EDIT_LIBS) -lm -ldl
+
+$(BUILD)/obj/cuda/%.o: cuda/%.cu $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(NVCC) $(NVCC_FLAGS) -Isrc -c $< -o $@
+
+$(BUILD)/lib/libgd_cuda.so: $(CUDA_OBJ)
+	@mkdir -p $(dir $@)
+	$(NVCC) -shared $(NVCC_ARCH) -o $@ $^ -L$(CUDA_HOME)/lib64 -lcublas -lcudart \
+	    -Xlinker -rpath,$(CUDA_HOME)/lib64
+
+$(CDEF): src/gd.h scripts/gen-cdef.sh
+	sh scripts/gen-cdef.sh src/gd.h > $@.tmp && mv $@.tmp $@
+
+deps:
+	@sh scripts/install-deps
+
+# The specs run with busted under the gdlua host; scripts/run-specs prints
+# busted's report and ends with "N passed, N failed".
+test: deps
+	@$(MAKE) --no-print-directory all
+	@sh scripts/run-specs
+
+run: deps
+	@$(MAKE) --no-print-directory all
+	$(GDLUA) scripts/compare.lua
+
+bench: all
+	$(GDLUA) scripts/bench.lua
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/share/gdlua/lua/gd
+	install -m 755 $(GDLUA) $(DESTDIR)$(PREFIX)/bin/gdlua
+	install -m 644 $(LIBGD) $(LIBCUDA) $(DESTDIR)$(PREFIX)/lib/
+	cp -R lua/gd/. $(DESTDIR)$(PREFIX)/share/gdlua/lua/gd/
+
+uninstall:
+	rm -rf $(DESTDIR)$(PREFIX)/bin/gdlua $(DESTDIR)$(PREFIX)/lib/libgd.so $(DESTDIR)$(PREFIX)/lib/libgd_cuda.so \
+	    $(DESTDIR)$(PREFIX)/share/gdlua
+
+clean:
+	rm -rf $(BUILD) $(CDEF) out

@@ -1,0 +1,236 @@
+/*
+ * core.c: error messages, storage and its accounting, threads, dtype helpers.
+ */
+#define _GNU_SOURCE
+#include "internal.h"
+#include "cuda_backend.h"
+
+#include <math.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+/* ------------------------------------------------------------------ errors */
+
+static _Thread_local char last_error[1024];
+
+const char *gd_last_error(void) { return last_error; }
+
+void gd_set_error_message(const char *msg)
+{
+    snprintf(last_error, sizeof last_error, "%s", msg ? msg : "");
+}
+
+int gd_fail(int status, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(last_error, sizeof last_error, fmt, ap);
+    va_end(ap);
+    return status;
+}
+
+const char *gd_version(void) { return "gdlua 0.1.0"; }
+
+/* ------------------------------------------------------------------ memory */
+
+/* Live bytes per device, and the CPU+GPU total ever allocated, which drives
+   gd_mem_collect_advised(): the Lua GC sees an 8-byte handle for a 100 MB
+   tensor, so the Lua layer asks after each allocation whether to collect. */
+static _Atomic int64_t live_bytes[GD_DEVICE_COUNT];
+static _Atomic int64_t allocated_total;
+static _Atomic int64_t allocated_at_last_advice;
+
+int64_t gd_mem_live_bytes(int device)
+{
+    if (device < 0 || device >= GD_DEVICE_COUNT) return 0;
+    return atomic_load(&live_bytes[device]);
+}
+
+int gd_mem_collect_advised(void)
+{
+    int64_t total = atomic_load(&allocated_total);
+    int64_t since = total - atomic_load(&allocated_at_last_advice);
+    int64_t live = atomic_load(&live_bytes[GD_CPU]) + atomic_load(&live_bytes[GD_CUDA]);
+    /* collect once the bytes allocated since the last collection exceed both
+       64 MB and what is alive now: amortised, like a heap that doubles */
+    const int64_t floor_bytes = 64ll << 20;
+    if (since > floor_bytes && since > live) {
+        atomic_store(&allocated_at_last_advice, total);
+        return 1;
+    }
+    return 0;
+}
+
+static _Atomic int64_t uid_counter;
+int64_t gd_next_uid(void) { return atomic_fetch_add(&uid_counter, 1) + 1; }
+
+int gd_storage_new(gd_storage **out, size_t nbytes, int device)
+{
+    gd_storage *s = calloc(1, sizeof *s);
+    if (!s) return gd_fail(GD_ENOMEM, "out of memory allocating a storage header");
+    s->nbytes = nbytes;
+    s->device = device;
+    s->refcount = 1;
+    if (device == GD_CPU) {
+        /* 64-byte alignment: a cache line, and what AVX-512 loads like */
+        size_t rounded = (nbytes + 63) & ~(size_t)63;
+        if (rounded == 0) rounded = 64;
+        s->data = aligned_alloc(64, rounded);
+        if (!s->data) {
+            free(s);
+            return gd_fail(GD_ENOMEM, "out of memory allocating %zu bytes", nbytes);
+        }
+    } else if (device == GD_CUDA) {
+        const gd_cuda_backend *cu = gd_cuda();
+        if (!cu) { free(s); return GD_EDEVICE; }
+        if (cu->alloc(&s->data, nbytes ? nbytes : 1) != 0) {
+            free(s);
+            return gd_fail(GD_ENOMEM, "CUDA out of memory allocating %zu bytes: %s", nbytes,
+                           cu->error_string());
+        }
+    } else {
+        free(s);
+        return gd_fail(GD_EINVAL, "unknown device %d", device);
+    }
+    atomic_fetch_add(&live_bytes[device], (int64_t)nbytes);
+    atomic_fetch_add(&allocated_total, (int64_t)nbytes);
+    *out = s;
+    return GD_OK;
+}
+
+void gd_storage_retain(gd_storage *s)
+{
+    if (s) __atomic_add_fetch(&s->refcount, 1, __ATOMIC_RELAXED);
+}
+
+void gd_storage_release(gd_storage *s)
+{
+    if (!s) return;
+    if (__atomic_sub_fetch(&s->refcount, 1, __ATOMIC_ACQ_REL) != 0) return;
+    if (s->device == GD_CPU) {
+        free(s->data);
+    } else {
+        const gd_cuda_backend *cu = gd_cuda();
+        if (cu) cu->free(s->data);
+    }
+    atomic_fetch_sub(&live_bytes[s->device], (int64_t)s->nbytes);
+    free(s);
+}
+
+/* ----------------------------------------------------------------- threads */
+
+static int64_t parallel_threshold = 1 << 15;
+
+void gd_set_num_threads(int n)
+{
+#ifdef _OPENMP
+    if (n <= 0) n = omp_get_num_procs();
+    omp_set_num_threads(n);
+#else
+    (void)n;
+#endif
+}
+
+int gd_get_num_threads(void)
+{
+#ifdef _OPENMP
+    return omp_get_max_threads();
+#else
+    return 1;
+#endif
+}
+
+int gd_threads(void) { return gd_get_num_threads(); }
+
+void gd_set_parallel_threshold(int64_t n) { parallel_threshold = n < 1 ? 1 : n; }
+int64_t gd_get_parallel_threshold(void) { return parallel_threshold; }
+bool gd_parallel_worth(int64_t n) { return n >= parallel_threshold && gd_threads() > 1; }
+
+/* ------------------------------------------------------------------ dtypes */
+
+size_t gd_dtype_size(int dtype)
+{
+    switch (dtype) {
+    case GD_FLOAT32: return 4;
+    case GD_FLOAT64: return 8;
+    case GD_INT64: return 8;
+    default: return 0;
+    }
+}
+
+const char *gd_dtype_name(int dtype)
+{
+    switch (dtype) {
+    case GD_FLOAT32: return "float32";
+    case GD_FLOAT64: return "float64";
+    case GD_INT64: return "int64";
+    default: return "unknown";
+    }
+}
+
+bool gd_is_float(int dtype) { return dtype == GD_FLOAT32 || dtype == GD_FLOAT64; }
+
+int gd_promote(int a, int b)
+{
+    if (a == b) return a;
+    if (a == GD_FLOAT64 || b == GD_FLOAT64) return GD_FLOAT64;
+    return GD_FLOAT32; /* float32 with int64 */
+}
+
+const char *gd_shape_str(const gd_tensor *t, char *buf, size_t n)
+{
+    if (t->rank == 0) { snprintf(buf, n, "scalar"); return buf; }
+    size_t used = 0;
+    buf[0] = 0;
+    for (int d = 0; d < t->rank && used < n; d++)
+        used += (size_t)snprintf(buf + used, n - used, d ? "x%lld" : "%lld", (long long)t->sizes[d]);
+    return buf;
+}
+
+int gd_check_tensor(const gd_tensor *t, const char *what)
+{
+    if (!t) return gd_fail(GD_EINVAL, "%s is not a tensor", what);
+    if (t->is_freed) return gd_fail(GD_EFREED, "%s was released with free()", what);
+    return GD_OK;
+}
+
+int gd_check_dim(const gd_tensor *t, int dim, const char *what)
+{
+    if (dim < 0 || dim >= t->rank) {
+        if (t->rank == 0)
+            return gd_fail(GD_EINVAL, "%s: dimension %d out of range for a scalar tensor", what, dim + 1);
+        return gd_fail(GD_EINVAL, "%s: dimension %d out of range (the tensor has %d dimension%s)",
+                       what, dim + 1, t->rank, t->rank == 1 ? "" : "s");
+    }
+    return GD_OK;
+}
+
+int gd_check_same_device(const gd_tensor *a, const gd_tensor *b)
+{
+    if (a->device_kind != b->device_kind)
+        return gd_fail(GD_EINVAL, "tensors are on different devices (%s and %s)",
+                       a->device_kind == GD_CPU ? "cpu" : "cuda",
+                       b->device_kind == GD_CPU ? "cpu" : "cuda");
+    return GD_OK;
+}
+
+void gd_scalar_init(gd_scalar_box *box, double value, int dtype)
+{
+    memset(box, 0, sizeof *box);
+    switch (dtype) {
+    case GD_FLOAT32: box->v.f = (float)value; break;
+    case GD_FLOAT64: box->v.d = value; break;
+    default: box->v.i = (int64_t)value; break;
+    }
+    box->t.data = &box->v;
+    box->t.count = 1;
+    box->t.rank = 0;
+    box->t.scalar_type = dtype;
+    box->t.device_kind = GD_CPU;
+    box->t.refcount = 1;
+    box->t.is_contiguous = 1;
+}

@@ -1,0 +1,270 @@
+/*
+ * gd.h: the one public header of libgd, the C core of gdlua.
+ *
+ * A short tour
+ * ------------
+ * A tensor is a reference-counted *view* (sizes, strides in elements, an offset)
+ * over a reference-counted *storage* that lives on one device.  Every function
+ * that can fail returns an int status (0 = ok, negative = a gd_status code) and
+ * leaves a message for gd_last_error(); none of them aborts or exits on user
+ * input.  Functions that make a tensor hand it back through an out-parameter
+ * holding one reference, which the caller drops with gd_tensor_release().
+ *
+ *     gd_tensor *a, *b, *c;
+ *     int64_t shape[2] = {2, 3};
+ *     gd_empty(&a, 2, shape, GD_FLOAT32, GD_CPU);
+ *     gd_fill(a, 1.5);
+ *     gd_full_like(&b, a, 2.0);
+ *     if (gd_binary(&c, a, b, GD_OP_MUL) != 0) puts(gd_last_error());
+ *     gd_tensor_release(a); gd_tensor_release(b); gd_tensor_release(c);
+ *
+ * Indices are 0-based here; the Lua layer (lua/gd) converts from Lua's 1-based
+ * indices.  The Lua layer's FFI declarations are generated from this file by
+ * stripping preprocessor lines (scripts/gen-cdef.sh), so everything below the
+ * include guard is plain C99 declarations: no macros in declarations, sizes as
+ * enum constants.
+ *
+ * Sections, each owned by one part of the core:
+ *   status and memory ....... src/core.c
+ *   tensors and views ........ src/tensor.c, src/view.c
+ *   element-wise ............. src/cpu/elementwise.c
+ *   reductions, matmul ....... src/cpu/reduce.c, src/cpu/matmul.c
+ *   random numbers ........... src/random.c
+ *   files .................... src/file.c
+ *   optimizers ............... src/optim.c, src/kernels/optim.h
+ *   neural-network kernels ... src/cpu/nn.c, src/kernels/nn.h
+ */
+#ifndef GD_H
+#define GD_H
+
+#include <stdint.h>
+#include <stddef.h>
+
+/* ---------------------------------------------------------------- constants */
+
+enum { GD_MAX_DIMS = 8 };
+
+typedef enum gd_dtype { GD_FLOAT32 = 0, GD_FLOAT64 = 1, GD_INT64 = 2, GD_DTYPE_COUNT = 3 } gd_dtype;
+typedef enum gd_device { GD_CPU = 0, GD_CUDA = 1, GD_DEVICE_COUNT = 2 } gd_device;
+
+typedef enum gd_status {
+    GD_OK = 0,
+    GD_EINVAL = -1,     /* a bad argument: shape, dtype, range, NaN ... */
+    GD_ENOMEM = -2,     /* an allocation failed */
+    GD_EDEVICE = -3,    /* the device is absent or failed */
+    GD_EIO = -4,        /* a file could not be read or written */
+    GD_EFORMAT = -5,    /* a file is corrupt or of an unsupported kind */
+    GD_EFREED = -6      /* the tensor was released with t:free() */
+} gd_status;
+
+/* Element-wise binary operations (gd_binary and friends). */
+typedef enum gd_binop {
+    GD_OP_ADD = 0, GD_OP_SUB, GD_OP_MUL, GD_OP_DIV, GD_OP_POW, GD_OP_MOD,
+    GD_OP_MAXIMUM, GD_OP_MINIMUM,
+    GD_OP_EQ, GD_OP_NE, GD_OP_LT, GD_OP_LE, GD_OP_GT, GD_OP_GE,
+    GD_BINOP_COUNT
+} gd_binop;
+
+/* Element-wise unary operations (gd_unary); p1, p2 are their parameters. */
+typedef enum gd_unop {
+    GD_OP_NEG = 0, GD_OP_ABS, GD_OP_SQRT, GD_OP_EXP, GD_OP_LOG, GD_OP_SQUARE,
+    GD_OP_SIGN, GD_OP_RELU, GD_OP_TANH, GD_OP_SIGMOID, GD_OP_FLOOR, GD_OP_CEIL,
+    GD_OP_ROUND, GD_OP_SIN, GD_OP_COS, GD_OP_RSQRT, GD_OP_RECIPROCAL,
+    GD_OP_CLAMP,      /* p1 = min, p2 = max (either may be -inf/+inf) */
+    GD_OP_POWS,       /* x ^ p1 */
+    GD_OP_RPOWS,      /* p1 ^ x */
+    GD_UNOP_COUNT
+} gd_unop;
+
+/* Reductions (gd_reduce_all, gd_reduce_dim). */
+typedef enum gd_redop {
+    GD_RED_SUM = 0, GD_RED_MEAN, GD_RED_MAX, GD_RED_MIN, GD_RED_ARGMAX,
+    GD_RED_ARGMIN, GD_RED_NORM, GD_RED_PROD, GD_RED_VAR, GD_RED_STD,
+    GD_REDOP_COUNT
+} gd_redop;
+
+/* ------------------------------------------------------------------- types */
+
+typedef struct gd_storage gd_storage;   /* opaque: data, bytes, device, refcount */
+
+/*
+ * A tensor.  The Lua layer reads these fields directly (they are its fast path
+ * for element access and shape queries) but only C writes them.  The names
+ * avoid the Lua method names (shape, dtype, numel ...).
+ */
+typedef struct gd_tensor {
+    void *data;                       /* address of element (0,...,0) */
+    int64_t count;                    /* number of elements */
+    int64_t sizes[GD_MAX_DIMS];
+    int64_t strides[GD_MAX_DIMS];     /* in elements */
+    int64_t storage_offset;           /* in elements from the storage base */
+    int64_t uid;                      /* unique for the process lifetime */
+    struct gd_tensor *gradient;       /* NULL or a tensor of the same shape, dtype, device */
+    gd_storage *storage;
+    int32_t rank;                     /* number of dimensions, 0..GD_MAX_DIMS */
+    int32_t scalar_type;              /* gd_dtype */
+    int32_t device_kind;              /* gd_device */
+    int32_t refcount;
+    int32_t is_contiguous;            /* C order, no gaps */
+    int32_t is_freed;                 /* storage dropped by gd_tensor_free_data */
+} gd_tensor;
+
+/* ---------------------------------------------------- status and memory */
+
+/* The message of the last failure in this thread ("" if none). */
+const char *gd_last_error(void);
+/* Sets the message (printf-style is internal; this one takes a plain string). */
+void gd_set_error_message(const char *msg);
+const char *gd_version(void);
+/* Bytes of tensor storage currently allocated, per device. */
+int64_t gd_mem_live_bytes(int device);
+/* 1 when enough storage was allocated since the last call that returned 1 to
+   make a garbage-collection cycle worthwhile (the Lua GC cannot see C memory). */
+int gd_mem_collect_advised(void);
+/* OpenMP threads used by large loops (0 or less: the OpenMP default). */
+void gd_set_num_threads(int n);
+int gd_get_num_threads(void);
+/* Elements below which loops stay single-threaded. */
+void gd_set_parallel_threshold(int64_t n);
+int64_t gd_get_parallel_threshold(void);
+/* 1 when a CUDA device can be used; otherwise 0 and gd_last_error() says why. */
+int gd_cuda_available(void);
+/* Waits for queued device work (no-op on CPU). */
+int gd_synchronize(int device);
+size_t gd_dtype_size(int dtype);
+
+/* ------------------------------------------------------ tensors and views */
+
+/* A new tensor with uninitialised (CPU) or zeroed (CUDA) contents. */
+int gd_empty(gd_tensor **out, int rank, const int64_t *sizes, int dtype, int device);
+int gd_empty_like(gd_tensor **out, const gd_tensor *t);
+int gd_full_like(gd_tensor **out, const gd_tensor *t, double value);
+void gd_tensor_retain(gd_tensor *t);
+/* Drops one reference; frees the struct (and storage, if last) at zero. NULL ok. */
+void gd_tensor_release(gd_tensor *t);
+/* t:free(): drops the storage now; the struct stays valid (and inert). */
+void gd_tensor_free_data(gd_tensor *t);
+/* Sets (retaining) or clears (g = NULL) t's gradient; checks shape/dtype/device. */
+int gd_tensor_set_grad(gd_tensor *t, gd_tensor *g);
+/* 1 when a and b share storage. */
+int gd_same_storage(const gd_tensor *a, const gd_tensor *b);
+
+/* Filling and copying (copy broadcasts src to dst's shape and converts dtype,
+   across devices too). */
+int gd_fill(gd_tensor *t, double value);
+int gd_copy(gd_tensor *dst, const gd_tensor *src);
+/* t[i] = start + i*step over the flat C-order index i. */
+int gd_fill_range(gd_tensor *t, double start, double step);
+/* Copies raw little-endian C-order bytes into a contiguous CPU/CUDA tensor, and out. */
+int gd_copy_from_bytes(gd_tensor *t, const void *bytes, size_t nbytes);
+int gd_copy_to_bytes(const gd_tensor *t, void *bytes, size_t nbytes);
+
+/* One element, by 0-based index (any device). */
+int gd_get(const gd_tensor *t, const int64_t *index, double *out);
+int gd_set(gd_tensor *t, const int64_t *index, double value);
+
+/* Views share t's storage; sizes may contain one -1 in view/reshape. */
+int gd_view(gd_tensor **out, const gd_tensor *t, int rank, const int64_t *sizes);
+int gd_reshape(gd_tensor **out, const gd_tensor *t, int rank, const int64_t *sizes);
+int gd_transpose(gd_tensor **out, const gd_tensor *t, int dim0, int dim1);
+int gd_permute(gd_tensor **out, const gd_tensor *t, int rank, const int *dims);
+int gd_narrow(gd_tensor **out, const gd_tensor *t, int dim, int64_t start, int64_t length);
+int gd_select(gd_tensor **out, const gd_tensor *t, int dim, int64_t index);
+int gd_expand(gd_tensor **out, const gd_tensor *t, int rank, const int64_t *sizes);
+int gd_unsqueeze(gd_tensor **out, const gd_tensor *t, int dim);
+/* dim < 0: every size-1 dimension. */
+int gd_squeeze(gd_tensor **out, const gd_tensor *t, int dim);
+/* A view of t itself when contiguous, else a contiguous copy. */
+int gd_contiguous(gd_tensor **out, const gd_tensor *t);
+int gd_clone(gd_tensor **out, const gd_tensor *t);
+/* A copy with another dtype and/or device (a new view of t when both match). */
+int gd_to(gd_tensor **out, const gd_tensor *t, int dtype, int device);
+/* Makes t a view of src's storage with the given geometry (Torch7's set_). */
+int gd_set_storage(gd_tensor *t, const gd_tensor *src, int64_t offset, int rank,
+                   const int64_t *sizes, const int64_t *strides);
+/* Gathers rows: out[i, ...] = t[index[i], ...] along dim (index: int64, 0-based). */
+int gd_index_select(gd_tensor **out, const gd_tensor *t, int dim, const gd_tensor *index);
+/* Concatenates n tensors along dim. */
+int gd_cat(gd_tensor **out, gd_tensor *const *ts, int n, int dim);
+
+/* ------------------------------------------------------------ element-wise */
+
+/* out = a op b with NumPy broadcasting and PyTorch's type promotion. */
+int gd_binary(gd_tensor **out, const gd_tensor *a, const gd_tensor *b, int op);
+/* a = a op b in place; b broadcasts to a's shape; the result keeps a's dtype. */
+int gd_binary_(gd_tensor *a, const gd_tensor *b, int op);
+/* out = a op s, or s op a when scalar_first. */
+int gd_binary_scalar(gd_tensor **out, const gd_tensor *a, double s, int op, int scalar_first);
+int gd_binary_scalar_(gd_tensor *a, double s, int op);
+int gd_unary(gd_tensor **out, const gd_tensor *a, int op, double p1, double p2);
+int gd_unary_(gd_tensor *a, int op, double p1, double p2);
+/* t += alpha * x (x broadcasts) */
+int gd_add_scaled_(gd_tensor *t, const gd_tensor *x, double alpha);
+/* t += value * a * b,  t += value * a / b */
+int gd_addcmul_(gd_tensor *t, const gd_tensor *a, const gd_tensor *b, double value);
+int gd_addcdiv_(gd_tensor *t, const gd_tensor *a, const gd_tensor *b, double value);
+/* out = cond ? a : b, element-wise with broadcasting (cond nonzero = true). */
+int gd_where(gd_tensor **out, const gd_tensor *cond, const gd_tensor *a, const gd_tensor *b);
+/* 1 when a and b have the same shape and every |a-b| <= atol + rtol*|b|. */
+int gd_allclose(const gd_tensor *a, const gd_tensor *b, double rtol, double atol, int *result);
+
+/* ------------------------------------------------------ reductions, matmul */
+
+/* Reduces every element to one number; p is the norm's order (or the variance's
+   correction).  Results do not depend on the thread count. */
+int gd_reduce_all(const gd_tensor *t, int op, double p, double *out);
+/* Reduces along dim.  Arg-reductions write int64 0-based indices to *values;
+   MAX/MIN also write them to *indices when indices is not NULL. */
+int gd_reduce_dim(gd_tensor **values, gd_tensor **indices, const gd_tensor *t, int dim,
+                  int op, int keepdim, double p);
+/* Matrix product with NumPy's matmul rules for 1-D and 2-D operands, and batched
+   3-D (b x n x k) @ (b x k x m); float32/float64 through BLAS. */
+int gd_matmul(gd_tensor **out, const gd_tensor *a, const gd_tensor *b);
+/* c = beta*c + alpha * op(a) @ op(b), 2-D only; trans: 1 = transposed. */
+int gd_gemm(gd_tensor *c, const gd_tensor *a, int trans_a, const gd_tensor *b, int trans_b,
+            double alpha, double beta);
+
+/* ---------------------------------------------------------- random numbers */
+
+/* Philox 4x32-10: element i of a draw depends only on (seed, offset, i), so the
+   same seed gives the same numbers on any device and any thread count. */
+void gd_manual_seed(uint64_t seed);
+uint64_t gd_initial_seed(void);
+/* The global generator's (seed, offset); settable for checkpointing. */
+void gd_rng_get_state(uint64_t *seed, uint64_t *offset);
+void gd_rng_set_state(uint64_t seed, uint64_t offset);
+/* kind 0: uniform [a, b); kind 1: normal (mean a, std b).  From the global
+   generator (advancing it) ... */
+int gd_random_(gd_tensor *t, int kind, double a, double b);
+/* ... or from an explicit (seed, offset) without touching the global one. */
+int gd_random_seeded_(gd_tensor *t, int kind, double a, double b, uint64_t seed, uint64_t offset);
+/* A random permutation of 0..n-1 into an int64 tensor of n elements. */
+int gd_randperm_(gd_tensor *t, uint64_t seed, uint64_t offset);
+/* Raw Philox block: four 32-bit words for (seed, counter). */
+void gd_philox4x32(uint64_t seed, uint64_t counter, uint32_t *out4);
+
+/* --------------------------------------------------------------- files */
+
+/* Atomic file writing: bytes go to "<path>.tmp.<pid>", then fsync and rename. */
+typedef struct gd_writer gd_writer;
+int gd_writer_open(gd_writer **w, const char *path);
+int gd_writer_write(gd_writer *w, const void *bytes, size_t n);
+/* Writes a tensor's elements as little-endian C-order bytes (any device/layout). */
+int gd_writer_write_tensor(gd_writer *w, const gd_tensor *t);
+/* CRC-32 (zlib's) of everything written so far. */
+uint32_t gd_writer_crc32(const gd_writer *w);
+/* Finishes: fsync, rename over path, fsync the directory.  Frees w. */
+int gd_writer_commit(gd_writer *w);
+/* Abandons: removes the temporary file.  Frees w.  NULL ok. */
+void gd_writer_abort(gd_writer *w);
+
+/* Reads a whole file (plain, or gzip-compressed when gunzip is 1). */
+typedef struct gd_buffer { uint8_t *bytes; size_t size; } gd_buffer;
+int gd_read_file(gd_buffer *out, const char *path, int gunzip);
+void gd_buffer_free(gd_buffer *b);
+uint32_t gd_crc32(uint32_t crc, const void *bytes, size_t n);
+/* Parses delimited numeric text: rows x cols doubles into a new float64 tensor.
+   Skips `skip_rows` lines; on a malformed line reports its number. */
+int gd_parse_delimited(gd_tensor **out, const char *text, size_t n, char sep, int skip_rows);
+
+#endif /* GD_H */

@@ -1,0 +1,87 @@
+/*
+ * internal.h: what the C core's files share and the public header does not show.
+ */
+#ifndef GD_INTERNAL_H
+#define GD_INTERNAL_H
+
+#include "gd.h"
+#include <stdarg.h>
+#include <stdbool.h>
+#include <string.h>
+
+struct gd_storage {
+    void *data;
+    size_t nbytes;
+    int device;
+    int refcount;
+};
+
+/* ---- errors: every failure goes through gd_fail(), which records the message */
+int gd_fail(int status, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+#define GD_TRY(expr) do { int gd_try_st_ = (expr); if (gd_try_st_ != 0) return gd_try_st_; } while (0)
+
+/* ---- storage */
+int gd_storage_new(gd_storage **out, size_t nbytes, int device);
+void gd_storage_retain(gd_storage *s);
+void gd_storage_release(gd_storage *s);
+
+/* A tensor struct over an existing storage (retained), geometry set by caller. */
+int gd_tensor_wrap(gd_tensor **out, gd_storage *s, int dtype, int64_t offset, int rank,
+                   const int64_t *sizes, const int64_t *strides);
+/* Recomputes count, data and is_contiguous after sizes/strides/offset changed. */
+void gd_tensor_refresh(gd_tensor *t);
+void gd_contiguous_strides(int rank, const int64_t *sizes, int64_t *strides);
+
+/* ---- argument checks shared by every entry point */
+int gd_check_tensor(const gd_tensor *t, const char *what);
+int gd_check_dim(const gd_tensor *t, int dim, const char *what);
+int gd_check_same_device(const gd_tensor *a, const gd_tensor *b);
+/* "2x3", "scalar" for rank 0 */
+const char *gd_shape_str(const gd_tensor *t, char *buf, size_t n);
+const char *gd_dtype_name(int dtype);
+bool gd_is_float(int dtype);
+/* PyTorch's promotion among float32, float64, int64. */
+int gd_promote(int a, int b);
+
+bool gd_views_conflict(const gd_tensor *dst, const gd_tensor *src);
+
+/* ---- broadcasting */
+/* Broadcast shape of a and b into (rank, sizes); error naming both shapes. */
+int gd_broadcast_shape(const gd_tensor *a, const gd_tensor *b, int *rank, int64_t *sizes);
+/* Strides (in elements) of t seen as broadcast to (rank, sizes); 0 on stretched dims. */
+int gd_broadcast_strides(const gd_tensor *t, int rank, const int64_t *sizes, int64_t *strides);
+
+/* ---- the strided iterator: n operands (operand 0 is written) over one shape.
+   Dimensions are coalesced; the inner loop gets byte strides. */
+enum { GD_ITER_MAX = 4 };
+typedef void (*gd_loop_fn)(int64_t n, char **ptrs, const int64_t *strides, const void *ctx);
+typedef struct gd_iter {
+    int nops, rank;
+    int64_t sizes[GD_MAX_DIMS];                 /* innermost last */
+    int64_t strides[GD_ITER_MAX][GD_MAX_DIMS];  /* bytes */
+    char *base[GD_ITER_MAX];
+    int64_t count;
+} gd_iter;
+/* ops[i] are viewed with the geometry (rank, sizes) using their broadcast strides. */
+int gd_iter_init(gd_iter *it, int nops, const gd_tensor *const *ops, int rank, const int64_t *sizes);
+/* Runs fn over the whole iteration space, in parallel when it is large. */
+void gd_iter_run(const gd_iter *it, gd_loop_fn fn, const void *ctx);
+
+/* ---- parallelism */
+bool gd_parallel_worth(int64_t n);
+int gd_threads(void);
+
+/* ---- scalar tensors on the stack, for scalar operands: always CPU memory with
+   no storage (t.storage == NULL marks them); CUDA paths copy them over. */
+typedef struct gd_scalar_box { gd_tensor t; union { float f; double d; int64_t i; } v; } gd_scalar_box;
+void gd_scalar_init(gd_scalar_box *box, double value, int dtype);
+
+/* ---- unique ids */
+int64_t gd_next_uid(void);
+
+/* ---- the CUDA backend, loaded at run time from libgd_cuda.so */
+typedef struct gd_cuda_backend gd_cuda_backend;
+/* Returns the backend or NULL with an error set ("no CUDA GPU ..."). */
+const gd_cuda_backend *gd_cuda(void);
+
+#endif

@@ -1,0 +1,101 @@
+/*
+ * random.c: the global Philox generator (seed, offset) and random fills.
+ * The math is in src/kernels/philox.h, shared with the CUDA backend.
+ */
+#include "internal.h"
+#include "cuda_backend.h"
+#include "kernels/philox.h"
+
+#include <math.h>
+#include <stdlib.h>
+
+/* PyTorch's default seed, so that an unseeded run is still reproducible */
+static uint64_t rng_seed = 67280421310721ull;
+static uint64_t rng_offset = 0;
+
+void gd_manual_seed(uint64_t seed) { rng_seed = seed; rng_offset = 0; }
+uint64_t gd_initial_seed(void) { return rng_seed; }
+void gd_rng_get_state(uint64_t *seed, uint64_t *offset) { *seed = rng_seed; *offset = rng_offset; }
+void gd_rng_set_state(uint64_t seed, uint64_t offset) { rng_seed = seed; rng_offset = offset; }
+
+void gd_philox4x32(uint64_t seed, uint64_t counter, uint32_t *out4) { gd_philox4x32_10(seed, counter, out4); }
+
+static void fill_blocks(void *data, int64_t n, int dtype, int kind, double a, double b, uint64_t seed,
+                        uint64_t offset)
+{
+    int f32 = dtype == GD_FLOAT32;
+    int per = gd_philox_per_block(f32);
+    int64_t nblocks = (n + per - 1) / per;
+    #pragma omp parallel for schedule(static) if (gd_parallel_worth(n))
+    for (int64_t blk = 0; blk < nblocks; blk++) {
+        double v[4];
+        gd_philox_block_values(seed, offset + (uint64_t)blk, kind, f32, a, b, v);
+        for (int j = 0; j < per; j++) {
+            int64_t i = blk * per + j;
+            if (i >= n) break;
+            if (dtype == GD_FLOAT32) {
+                float x = (float)v[j];
+                /* rounding to float can reach the upper end of [a, b) */
+                if (kind == 0 && x >= (float)b && b > a) x = nextafterf((float)b, (float)a);
+                ((float *)data)[i] = x;
+            } else if (dtype == GD_FLOAT64) {
+                ((double *)data)[i] = v[j];
+            } else {
+                ((int64_t *)data)[i] = (int64_t)(kind == 0 ? floor(v[j]) : v[j]);
+            }
+        }
+    }
+}
+
+int gd_random_seeded_(gd_tensor *t, int kind, double a, double b, uint64_t seed, uint64_t offset)
+{
+    GD_TRY(gd_check_tensor(t, "tensor"));
+    if (kind != 0 && kind != 1) return gd_fail(GD_EINVAL, "unknown distribution %d", kind);
+    if (a != a || b != b) return gd_fail(GD_EINVAL, "a distribution parameter is NaN");
+    if (kind == 0 && !(a <= b)) return gd_fail(GD_EINVAL, "uniform: low %g is greater than high %g", a, b);
+    if (kind == 1 && b < 0) return gd_fail(GD_EINVAL, "normal: std %g is negative", b);
+    gd_tensor *c = NULL;
+    int st;
+    if (t->is_contiguous) { gd_tensor_retain(t); c = t; st = 0; }
+    else st = gd_empty(&c, t->rank, t->sizes, t->scalar_type, t->device_kind);
+    if (st) return st;
+    if (t->device_kind == GD_CUDA) {
+        const gd_cuda_backend *cu = gd_cuda();
+        if (!cu) st = GD_EDEVICE;
+        else if (cu->random(c->data, c->count, c->scalar_type, kind, a, b, seed, offset))
+            st = gd_fail(GD_EDEVICE, "CUDA random fill failed: %s", cu->error_string());
+    } else {
+        fill_blocks(c->data, c->count, c->scalar_type, kind, a, b, seed, offset);
+    }
+    if (!st && c != t) st = gd_copy(t, c);
+    gd_tensor_release(c);
+    return st;
+}
+
+int gd_random_(gd_tensor *t, int kind, double a, double b)
+{
+    GD_TRY(gd_check_tensor(t, "tensor"));
+    int st = gd_random_seeded_(t, kind, a, b, rng_seed, rng_offset);
+    if (st) return st;
+    int per = gd_philox_per_block(t->scalar_type == GD_FLOAT32);
+    rng_offset += (uint64_t)((t->count + per - 1) / per);
+    return GD_OK;
+}
+
+int gd_randperm_(gd_tensor *t, uint64_t seed, uint64_t offset)
+{
+    GD_TRY(gd_check_tensor(t, "tensor"));
+    if (t->scalar_type != GD_INT64 || t->rank != 1 || t->device_kind != GD_CPU || !t->is_contiguous)
+        return gd_fail(GD_EINVAL, "randperm: the output must be a contiguous 1-D int64 CPU tensor");
+    int64_t n = t->count, *p = t->data;
+    for (int64_t i = 0; i < n; i++) p[i] = i;
+    /* Fisher-Yates from the end; 64-bit draws make the modulo bias negligible */
+    uint32_t w[4] = {0, 0, 0, 0};
+    for (int64_t i = n - 1, k = 0; i > 0; i--, k++) {
+        if ((k & 1) == 0) gd_philox4x32_10(seed, offset + (uint64_t)(k / 2), w);
+        uint64_t r = (k & 1) ? (((uint64_t)w[2] << 32) | w[3]) : (((uint64_t)w[0] << 32) | w[1]);
+        int64_t j = (int64_t)(r % (uint64_t)(i + 1));
+        int64_t tmp = p[i]; p[i] = p[j]; p[j] = tmp;
+    }
+    return GD_OK;
+}

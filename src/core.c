@@ -43,6 +43,7 @@ const char *gd_version(void) { return "gdlua 0.1.0"; }
 static _Atomic int64_t live_bytes[GD_DEVICE_COUNT];
 static _Atomic int64_t allocated_total;
 static _Atomic int64_t allocated_at_last_advice;
+static _Atomic int64_t live_at_last_advice;
 
 int64_t gd_mem_live_bytes(int device)
 {
@@ -58,7 +59,8 @@ int gd_mem_collect_advised(void)
     /* collect once the bytes allocated since the last collection exceed both
        64 MB and what is alive now: amortised, like a heap that doubles */
     const int64_t floor_bytes = 64ll << 20;
-    if (since > floor_bytes && since > live) {
+    if (since > floor_bytes && since > atomic_load(&live_at_last_advice)) {
+        atomic_store(&live_at_last_advice, live);
         atomic_store(&allocated_at_last_advice, total);
         return 1;
     }

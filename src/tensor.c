@@ -309,10 +309,24 @@ bool gd_views_conflict(const gd_tensor *dst, const gd_tensor *src)
     return false;
 }
 
+/* Same shape, both dense: the common case of copy_, kept cheap for small tensors. */
+static bool same_dense_shape(const gd_tensor *a, const gd_tensor *b)
+{
+    if (a->rank != b->rank || !a->is_contiguous || !b->is_contiguous) return false;
+    for (int d = 0; d < a->rank; d++)
+        if (a->sizes[d] != b->sizes[d]) return false;
+    return true;
+}
+
 int gd_copy(gd_tensor *dst, const gd_tensor *src)
 {
     GD_TRY(gd_check_tensor(dst, "destination"));
     GD_TRY(gd_check_tensor(src, "source"));
+    if (dst->device_kind == GD_CPU && src->device_kind == GD_CPU && dst->scalar_type == src->scalar_type &&
+        same_dense_shape(dst, src) && !gd_parallel_worth(dst->count)) {
+        memmove(dst->data, src->data, (size_t)dst->count * gd_dtype_size(dst->scalar_type));
+        return GD_OK;
+    }
     if (dst->device_kind != src->device_kind) return copy_across_devices(dst, src);
     gd_iter it;
     const gd_tensor *ops[2] = {dst, src};

@@ -27,7 +27,13 @@ local function open_library()
   local errors = {}
   for _, path in ipairs(candidates) do
     local ok, lib = pcall(ffi.load, path)
-    if ok then return lib end
+    if ok then
+      -- Pin the library (RTLD_NODELETE): at exit, lua_close may unload the
+      -- namespace before the finalizers of the last tensors call into it.
+      ffi.cdef "void *dlopen(const char *file, int mode);"
+      ffi.C.dlopen(path, 0x00001 + 0x01000) -- RTLD_LAZY | RTLD_NODELETE
+      return lib
+    end
     errors[#errors + 1] = "  " .. tostring(lib)
   end
   error("gd: cannot find libgd.so (run `make`, or set GD_LIB):\n" .. table.concat(errors, "\n"), 0)

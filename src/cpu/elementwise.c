@@ -258,9 +258,27 @@ int gd_binary_scalar(gd_tensor **out, const gd_tensor *a, double s, int op, int 
     return scalar_first ? binary_impl(out, &box.t, a, op) : binary_impl(out, a, &box.t, op);
 }
 
+/* a op= s on a small dense float tensor: the per-step path of optimizer loops
+   written in Lua (x.grad:mul_(h)), which must cost nanoseconds */
+#define SCALAR_INPLACE_SMALL(T)                                                              \
+    do {                                                                                     \
+        T *x = (T *)a->data, v = (T)s;                                                       \
+        int64_t n = a->count;                                                                \
+        switch (op) {                                                                        \
+        case GD_OP_ADD: for (int64_t i = 0; i < n; i++) x[i] += v; return GD_OK;             \
+        case GD_OP_SUB: for (int64_t i = 0; i < n; i++) x[i] -= v; return GD_OK;             \
+        case GD_OP_MUL: for (int64_t i = 0; i < n; i++) x[i] *= v; return GD_OK;             \
+        case GD_OP_DIV: for (int64_t i = 0; i < n; i++) x[i] /= v; return GD_OK;             \
+        }                                                                                    \
+    } while (0)
+
 int gd_binary_scalar_(gd_tensor *a, double s, int op)
 {
     GD_TRY(gd_check_tensor(a, "tensor"));
+    if (a->device_kind == GD_CPU && a->is_contiguous && !gd_parallel_worth(a->count)) {
+        if (a->scalar_type == GD_FLOAT64) SCALAR_INPLACE_SMALL(double);
+        else if (a->scalar_type == GD_FLOAT32) SCALAR_INPLACE_SMALL(float);
+    }
     gd_scalar_box box;
     gd_scalar_init(&box, s, scalar_dtype(a->scalar_type, s));
     return binary_inplace_impl(a, &box.t, op);
@@ -518,6 +536,25 @@ static int ternary_inplace(gd_tensor *t, const gd_tensor *a, const gd_tensor *b,
 
 int gd_add_scaled_(gd_tensor *t, const gd_tensor *x, double alpha)
 {
+    /* small dense same-shape operands: straight to the loop */
+    if (t && x && !t->is_freed && !x->is_freed && t->device_kind == GD_CPU && x->device_kind == GD_CPU &&
+        t->scalar_type == x->scalar_type && t->is_contiguous && x->is_contiguous && t->rank == x->rank &&
+        t->count == x->count && !gd_parallel_worth(t->count) && alpha == alpha && t->data != x->data) {
+        bool same = true;
+        for (int d = 0; d < t->rank; d++) same = same && t->sizes[d] == x->sizes[d];
+        if (same && t->scalar_type == GD_FLOAT64) {
+            double *y = t->data;
+            const double *v = x->data;
+            for (int64_t i = 0; i < t->count; i++) y[i] += alpha * v[i];
+            return GD_OK;
+        }
+        if (same && t->scalar_type == GD_FLOAT32) {
+            float *y = t->data, al = (float)alpha;
+            const float *v = x->data;
+            for (int64_t i = 0; i < t->count; i++) y[i] += al * v[i];
+            return GD_OK;
+        }
+    }
     return ternary_inplace(t, x, NULL, NULL, GD_TERN_ADD_SCALED, alpha, "add_");
 }
 

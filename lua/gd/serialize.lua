@@ -1,0 +1,342 @@
+--- gd.serialize: gd.save / gd.load.
+--
+-- The gdlua format (any path not ending in .npy), all integers little-endian:
+--
+--   magic    8 bytes  "\137GDL\r\n\26\n"  (PNG's trick: catches text-mode and
+--                                          truncated transfers)
+--   version  u32      1
+--   value             see below
+--   crc32    u32      zlib's CRC-32 of every byte before it
+--
+--   value := tag u8, then by tag
+--     1 false | 2 true
+--     3 number   f64
+--     4 string   u64 length, bytes
+--     5 table    u64 number of pairs, then key value key value ...
+--                (keys are numbers, strings or booleans)
+--     6 tensor   u8 dtype (0 float32, 1 float64, 2 int64), u8 device (0 cpu,
+--                1 cuda), u8 rank, i64 sizes[rank], then the elements in C
+--                order (count * element size bytes)
+--
+-- Files are written atomically (a temporary file, fsync, rename): a failed or
+-- interrupted save leaves the old file as it was.  Paths ending in .npy read
+-- and write NumPy's .npy format (v1.0 written; v1/2/3 read) for float32
+-- ("<f4"), float64 ("<f8") and int64 ("<i8") arrays in C order.
+local gd = require "gd.tensor"
+local doc = require "gd.doc"
+local check = require "gd.check"
+local I = gd._internal
+local ffi, C = I.ffi, I.C
+local fmt = string.format
+
+local M = {}
+
+local MAGIC = "\137GDL\r\n\26\n"
+local VERSION = 1
+local TAG_FALSE, TAG_TRUE, TAG_NUMBER, TAG_STRING, TAG_TABLE, TAG_TENSOR = 1, 2, 3, 4, 5, 6
+local ELEM_SIZE = {[0] = 4, [1] = 8, [2] = 8}
+
+if not ffi.abi("le") then error("gd.serialize: big-endian machines are not supported") end
+
+local wbox = ffi.new("gd_writer*[1]")
+local u8 = ffi.new("uint8_t[1]")
+local u32 = ffi.new("uint32_t[1]")
+local u64 = ffi.new("uint64_t[1]")
+local i64 = ffi.new("int64_t[1]")
+local f64 = ffi.new("double[1]")
+
+local function cerr() return ffi.string(C.gd_last_error()) end
+
+-- ------------------------------------------------------------------ write
+
+local Writer = {}
+Writer.__index = Writer
+
+local function open_writer(fname, path)
+  if C.gd_writer_open(wbox, path) ~= 0 then error(fname .. ": " .. cerr(), 0) end
+  return setmetatable({w = wbox[0], fname = fname}, Writer)
+end
+
+function Writer:raw(ptr, n)
+  if C.gd_writer_write(self.w, ptr, n) ~= 0 then error(self.fname .. ": " .. cerr(), 0) end
+end
+function Writer:bytes(s) self:raw(s, #s) end
+function Writer:u8(v) u8[0] = v; self:raw(u8, 1) end
+function Writer:u32(v) u32[0] = v; self:raw(u32, 4) end
+function Writer:u64(v) u64[0] = v; self:raw(u64, 8) end
+function Writer:i64(v) i64[0] = v; self:raw(i64, 8) end
+function Writer:f64(v) f64[0] = v; self:raw(f64, 8) end
+function Writer:tensor_data(t)
+  if C.gd_writer_write_tensor(self.w, t.c) ~= 0 then error(self.fname .. ": " .. cerr(), 0) end
+end
+
+--- Runs body(writer) and commits; on any error the temporary file is removed
+-- and the error re-raised at the caller's level.
+local function write_atomically(fname, path, body)
+  local w = open_writer(fname, path)
+  local ok, err = pcall(body, w)
+  if not ok then
+    C.gd_writer_abort(w.w)
+    error(err, 0)
+  end
+  if C.gd_writer_commit(w.w) ~= 0 then error(fname .. ": " .. cerr(), 0) end
+end
+
+local function write_value(w, v, path, seen)
+  local tv = type(v)
+  if tv == "boolean" then
+    w:u8(v and TAG_TRUE or TAG_FALSE)
+  elseif tv == "number" then
+    w:u8(TAG_NUMBER); w:f64(v)
+  elseif tv == "string" then
+    w:u8(TAG_STRING); w:u64(#v); w:bytes(v)
+  elseif gd.is_tensor(v) then
+    local c = v.c
+    if c.is_freed ~= 0 then error(fmt("gd.save: the tensor at %s was released with free()", path), 0) end
+    w:u8(TAG_TENSOR); w:u8(c.scalar_type); w:u8(c.device_kind); w:u8(c.rank)
+    for d = 0, c.rank - 1 do w:i64(c.sizes[d]) end
+    w:tensor_data(v)
+  elseif tv == "table" then
+    if seen[v] then error(fmt("gd.save: the table at %s contains itself (a cycle)", path), 0) end
+    seen[v] = true
+    local keys = {}
+    for k in pairs(v) do
+      local tk = type(k)
+      if tk ~= "string" and tk ~= "number" and tk ~= "boolean" then
+        error(fmt("gd.save: the table at %s has a %s key; keys must be strings, numbers or booleans", path, tk), 0)
+      end
+      keys[#keys + 1] = k
+    end
+    -- a stable order: the same value gives the same bytes
+    table.sort(keys, function(a, b)
+      local ta, tb = type(a), type(b)
+      if ta ~= tb then return ta < tb end
+      if ta == "boolean" then return (a and 1 or 0) < (b and 1 or 0) end
+      return a < b
+    end)
+    w:u8(TAG_TABLE); w:u64(#keys)
+    for _, k in ipairs(keys) do
+      write_value(w, k, path, seen)
+      write_value(w, v[k], path .. "." .. tostring(k), seen)
+    end
+    seen[v] = nil
+  else
+    error(fmt("gd.save: cannot save a %s (at %s); values must be tensors, numbers, strings, booleans or tables",
+      tv, path), 0)
+  end
+end
+
+-- ------------------------------------------------------------------- read
+
+local function read_all(fname, path, gunzip)
+  local buf = ffi.new("gd_buffer")
+  if C.gd_read_file(buf, path, gunzip and 1 or 0) ~= 0 then error(fname .. ": " .. cerr(), 0) end
+  return ffi.gc(buf, C.gd_buffer_free)
+end
+
+local Reader = {}
+Reader.__index = Reader
+
+function Reader:corrupt(what)
+  error(fmt("%s: '%s' is corrupt or not a gdlua file: %s", self.fname, self.path, what), 0)
+end
+function Reader:need(n)
+  if self.pos + n > self.limit then self:corrupt(fmt("truncated (needed %d more bytes at offset %d)", n, self.pos)) end
+end
+function Reader:u8() self:need(1); local v = self.p[self.pos]; self.pos = self.pos + 1; return v end
+function Reader:scalar(box, n)
+  self:need(n)
+  ffi.copy(box, self.p + self.pos, n)
+  self.pos = self.pos + n
+  return box[0]
+end
+function Reader:u32() return tonumber(self:scalar(u32, 4)) end
+function Reader:u64() return tonumber(self:scalar(u64, 8)) end
+function Reader:i64() return tonumber(self:scalar(i64, 8)) end
+function Reader:f64() return self:scalar(f64, 8) end
+
+function Reader:tensor(opts)
+  local dtype, device, rank = self:u8(), self:u8(), self:u8()
+  if dtype > 2 then self:corrupt("unknown dtype code " .. dtype) end
+  if device > 1 then self:corrupt("unknown device code " .. device) end
+  if rank > 8 then self:corrupt("tensor rank " .. rank) end
+  local shape, count = {}, 1
+  for d = 1, rank do
+    local s = self:i64()
+    if s < 0 then self:corrupt("negative tensor size") end
+    shape[d] = s
+    count = count * s
+  end
+  local nbytes = count * ELEM_SIZE[dtype]
+  self:need(nbytes)
+  local t = gd.empty(shape, {dtype = I.DTYPE_NAMES[dtype]})
+  if C.gd_copy_from_bytes(t.c, self.p + self.pos, nbytes) ~= 0 then error(self.fname .. ": " .. cerr(), 0) end
+  self.pos = self.pos + nbytes
+  local want = opts.device or I.DEVICE_NAMES[device]
+  if want ~= "cpu" then
+    local ok, why = gd.cuda_available()
+    if not ok then
+      error(fmt("%s: '%s' holds a cuda tensor, but %s; load it with {device = \"cpu\"}", self.fname, self.path,
+        why), 0)
+    end
+    t = t:to(want)
+  end
+  return t
+end
+
+function Reader:value(opts, depth)
+  if depth > 200 then self:corrupt("nesting deeper than 200") end
+  local tag = self:u8()
+  if tag == TAG_FALSE then return false
+  elseif tag == TAG_TRUE then return true
+  elseif tag == TAG_NUMBER then return self:f64()
+  elseif tag == TAG_STRING then
+    local n = self:u64()
+    self:need(n)
+    local s = ffi.string(self.p + self.pos, n)
+    self.pos = self.pos + n
+    return s
+  elseif tag == TAG_TABLE then
+    local n = self:u64()
+    if n > self.limit then self:corrupt("impossible table size") end
+    local t = {}
+    for _ = 1, n do
+      local k = self:value(opts, depth + 1)
+      if type(k) ~= "string" and type(k) ~= "number" and type(k) ~= "boolean" then self:corrupt("a bad table key") end
+      if k ~= k then self:corrupt("a NaN table key") end
+      t[k] = self:value(opts, depth + 1)
+    end
+    return t
+  elseif tag == TAG_TENSOR then
+    return self:tensor(opts)
+  end
+  self:corrupt("unknown tag " .. tostring(tag) .. " at offset " .. (self.pos - 1))
+end
+
+-- -------------------------------------------------------------------- npy
+
+local NPY_DESCR = {[0] = "<f4", [1] = "<f8", [2] = "<i8"}
+local NPY_DTYPE = {["<f4"] = "float32", ["<f8"] = "float64", ["<i8"] = "int64"}
+
+local function save_npy(path, t)
+  if not gd.is_tensor(t) then
+    error(fmt("gd.save: a .npy file holds one tensor, not a %s", type(t)), 0)
+  end
+  local c = t.c
+  local shape = t.shape
+  local dims
+  if #shape == 0 then dims = "()"
+  elseif #shape == 1 then dims = "(" .. shape[1] .. ",)"
+  else dims = "(" .. table.concat(shape, ", ") .. ")" end
+  local header = fmt("{'descr': '%s', 'fortran_order': False, 'shape': %s, }", NPY_DESCR[c.scalar_type], dims)
+  -- magic(6) + version(2) + length(2) + header + padding + "\n" is a multiple of 64
+  local total = 10 + #header + 1
+  header = header .. string.rep(" ", (64 - total % 64) % 64) .. "\n"
+  write_atomically("gd.save", path, function(w)
+    w:bytes("\147NUMPY\1\0")
+    w:bytes(string.char(#header % 256, math.floor(#header / 256)))
+    w:bytes(header)
+    w:tensor_data(t)
+  end)
+end
+
+local function load_npy(path, opts)
+  local fname = "gd.load"
+  local buf = read_all(fname, path, false)
+  local p, size = ffi.cast("const uint8_t *", buf.bytes), tonumber(buf.size)
+  local function bad(what) error(fmt("%s: '%s' is not a valid .npy file: %s", fname, path, what), 0) end
+  if size < 10 or ffi.string(p, 6) ~= "\147NUMPY" then bad("no NUMPY magic") end
+  local major = p[6]
+  local hlen, start
+  if major == 1 then hlen, start = p[8] + p[9] * 256, 10
+  elseif major == 2 or major == 3 then
+    if size < 12 then bad("truncated header") end
+    hlen, start = p[8] + p[9] * 256 + p[10] * 65536 + p[11] * 16777216, 12
+  else bad("unknown format version " .. major) end
+  if start + hlen > size then bad("truncated header") end
+  local header = ffi.string(p + start, hlen)
+  local descr = header:match("'descr'%s*:%s*'([^']*)'")
+  local fortran = header:match("'fortran_order'%s*:%s*(%a+)")
+  local shape_s = header:match("'shape'%s*:%s*(%b())")
+  if not descr or not fortran or not shape_s then bad("header lacks descr, fortran_order or shape") end
+  if descr == "|f4" then descr = "<f4" end
+  local dtype = NPY_DTYPE[descr]
+  if not dtype then
+    error(fmt("%s: '%s' has dtype '%s'; gdlua reads '<f4' (float32), '<f8' (float64) and '<i8' (int64)",
+      fname, path, descr), 0)
+  end
+  if fortran ~= "False" then
+    error(fmt("%s: '%s' is in Fortran order, which gdlua does not read (save it with C order, "
+      .. "e.g. numpy.ascontiguousarray)", fname, path), 0)
+  end
+  local shape, count = {}, 1
+  for num in shape_s:gmatch("%d+") do
+    shape[#shape + 1] = tonumber(num)
+    count = count * tonumber(num)
+  end
+  local data = start + hlen
+  local nbytes = count * (dtype == "float32" and 4 or 8)
+  if size - data ~= nbytes then
+    bad(fmt("%d data bytes for shape %s of %s (expected %d)", size - data, shape_s, descr, nbytes))
+  end
+  local t = gd.empty(shape, {dtype = dtype})
+  if C.gd_copy_from_bytes(t.c, p + data, nbytes) ~= 0 then error(fname .. ": " .. cerr(), 0) end
+  if opts.device and opts.device ~= "cpu" then t = t:to(opts.device) end
+  return t
+end
+
+-- ----------------------------------------------------------------- public
+
+local function is_npy(path) return path:lower():sub(-4) == ".npy" end
+
+M.save = doc(function(path, value)
+  if type(path) ~= "string" then error("gd.save: argument 1 (path) must be a string, got " .. type(path), 2) end
+  local ok, err = pcall(function()
+    if is_npy(path) then return save_npy(path, value) end
+    write_atomically("gd.save", path, function(w)
+      w:bytes(MAGIC)
+      w:u32(VERSION)
+      write_value(w, value, "the root", {})
+      w:u32(C.gd_writer_crc32(w.w))
+    end)
+  end)
+  if not ok then error(err, 2) end
+end, "gd.save", [[
+gd.save(path, value): writes a tensor, or a (nested) table of tensors, numbers,
+strings and booleans, atomically (the old file survives a failed save).
+Paths ending in .npy write NumPy's format (one tensor).  The format is
+documented in lua/gd/serialize.lua.]])
+
+local LOAD_OPTS = {device = true}
+
+M.load = doc(function(path, opts)
+  if type(path) ~= "string" then error("gd.load: argument 1 (path) must be a string, got " .. type(path), 2) end
+  opts = check.options("gd.load", opts, LOAD_OPTS)
+  if opts.device ~= nil and opts.device ~= "cpu" and opts.device ~= "cuda" then
+    error("gd.load: " .. check.unknown_message("device", opts.device, {"cpu", "cuda"}), 2)
+  end
+  local ok, res = pcall(function()
+    if is_npy(path) then return load_npy(path, opts) end
+    local buf = read_all("gd.load", path, false)
+    local p, size = ffi.cast("const uint8_t *", buf.bytes), tonumber(buf.size)
+    local r = setmetatable({p = p, pos = 0, limit = size, fname = "gd.load", path = path}, Reader)
+    if size < 16 or ffi.string(p, 8) ~= MAGIC then r:corrupt("no gdlua magic (was it written by gd.save?)") end
+    ffi.copy(u32, p + size - 4, 4)
+    local stored = u32[0]
+    if C.gd_crc32(0, p, size - 4) ~= stored then r:corrupt("checksum mismatch") end
+    r.pos, r.limit = 8, size - 4
+    local version = r:u32()
+    if version ~= VERSION then
+      error(fmt("gd.load: '%s' has format version %d; this gdlua reads version %d", path, version, VERSION), 0)
+    end
+    local v = r:value(opts, 0)
+    if r.pos ~= r.limit then r:corrupt("trailing bytes") end
+    return v
+  end)
+  if not ok then error(res, 2) end
+  return res
+end, "gd.load", [[
+gd.load(path, [{device = "cpu"}]) -> the value gd.save wrote (or a tensor from a
+.npy file).  A corrupt, truncated or foreign file is an error, never garbage.]])
+
+return M

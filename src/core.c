@@ -9,6 +9,8 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <malloc.h>
+#include <pthread.h>
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -38,12 +40,20 @@ const char *gd_version(void) { return "gdlua 0.1.0"; }
 /* ------------------------------------------------------------------ memory */
 
 /* Live bytes per device, and the CPU+GPU total ever allocated, which drives
-   gd_mem_collect_advised(): the Lua GC sees an 8-byte handle for a 100 MB
-   tensor, so the Lua layer asks after each allocation whether to collect. */
+   gd_mem_collect_advised(): the Lua GC sees a small handle for a 100 MB
+   tensor, so the Lua layer asks after each allocation whether to collect.
+   The rule is a heap that doubles: collect once the bytes allocated since the
+   last collection exceed both 64 MB and what survived that collection.  What
+   survived is measured at the first allocation after an advice (the Lua layer
+   collects in between); measuring at the advice itself would count the
+   garbage about to be collected, and the threshold would ratchet upwards. */
 static _Atomic int64_t live_bytes[GD_DEVICE_COUNT];
 static _Atomic int64_t allocated_total;
-static _Atomic int64_t allocated_at_last_advice;
-static _Atomic int64_t live_at_last_advice;
+static _Atomic int64_t allocated_at_advice;
+static _Atomic int64_t live_after_collect;
+static _Atomic int baseline_pending;
+
+enum { GD_COLLECT_FLOOR_MB = 64 };
 
 int64_t gd_mem_live_bytes(int device)
 {
@@ -53,25 +63,39 @@ int64_t gd_mem_live_bytes(int device)
 
 int gd_mem_collect_advised(void)
 {
-    int64_t total = atomic_load(&allocated_total);
-    int64_t since = total - atomic_load(&allocated_at_last_advice);
-    int64_t live = atomic_load(&live_bytes[GD_CPU]) + atomic_load(&live_bytes[GD_CUDA]);
-    /* collect once the bytes allocated since the last collection exceed both
-       64 MB and what is alive now: amortised, like a heap that doubles */
-    const int64_t floor_bytes = 64ll << 20;
-    if (since > floor_bytes && since > atomic_load(&live_at_last_advice)) {
-        atomic_store(&live_at_last_advice, live);
-        atomic_store(&allocated_at_last_advice, total);
+    int64_t since = atomic_load(&allocated_total) - atomic_load(&allocated_at_advice);
+    const int64_t floor_bytes = (int64_t)GD_COLLECT_FLOOR_MB << 20;
+    if (!atomic_load(&baseline_pending) && since > floor_bytes && since > atomic_load(&live_after_collect)) {
+        atomic_store(&baseline_pending, 1);
         return 1;
     }
     return 0;
 }
 
+/* Called with the size of each new storage, before it is counted. */
+static void account_allocation(int device, int64_t nbytes)
+{
+    if (atomic_exchange(&baseline_pending, 0)) {
+        atomic_store(&live_after_collect, atomic_load(&live_bytes[GD_CPU]) + atomic_load(&live_bytes[GD_CUDA]));
+        atomic_store(&allocated_at_advice, atomic_load(&allocated_total));
+    }
+    atomic_fetch_add(&live_bytes[device], nbytes);
+    atomic_fetch_add(&allocated_total, nbytes);
+}
+
 static _Atomic int64_t uid_counter;
 int64_t gd_next_uid(void) { return atomic_fetch_add(&uid_counter, 1) + 1; }
 
+static pthread_once_t malloc_tuned = PTHREAD_ONCE_INIT;
+static void tune_malloc(void)
+{
+    mallopt(M_MMAP_THRESHOLD, 32 << 20);
+    mallopt(M_TRIM_THRESHOLD, 256 << 20);
+}
+
 int gd_storage_new(gd_storage **out, size_t nbytes, int device)
 {
+    pthread_once(&malloc_tuned, tune_malloc);
     gd_storage *s = calloc(1, sizeof *s);
     if (!s) return gd_fail(GD_ENOMEM, "out of memory allocating a storage header");
     s->nbytes = nbytes;
@@ -98,8 +122,7 @@ int gd_storage_new(gd_storage **out, size_t nbytes, int device)
         free(s);
         return gd_fail(GD_EINVAL, "unknown device %d", device);
     }
-    atomic_fetch_add(&live_bytes[device], (int64_t)nbytes);
-    atomic_fetch_add(&allocated_total, (int64_t)nbytes);
+    account_allocation(device, (int64_t)nbytes);
     *out = s;
     return GD_OK;
 }
@@ -127,11 +150,15 @@ void gd_storage_release(gd_storage *s)
 
 static int64_t parallel_threshold = 1 << 15;
 
+/* the thread count, cached: asking OpenMP costs a call on every small op */
+static int threads_cached;
+
 void gd_set_num_threads(int n)
 {
 #ifdef _OPENMP
     if (n <= 0) n = omp_get_num_procs();
     omp_set_num_threads(n);
+    threads_cached = n;
 #else
     (void)n;
 #endif
@@ -140,7 +167,8 @@ void gd_set_num_threads(int n)
 int gd_get_num_threads(void)
 {
 #ifdef _OPENMP
-    return omp_get_max_threads();
+    if (threads_cached <= 0) threads_cached = omp_get_max_threads();
+    return threads_cached;
 #else
     return 1;
 #endif

@@ -23,8 +23,19 @@ enum {
     GD_TERN_WHERE           /* o0 = o1 != 0 ? o2 : o3    (nops 4) */
 };
 
-struct gd_optim_segment;
-struct gd_optim_hyper;
+#include "kernels/optim.h"
+
+enum { GD_OPTIM_MAX_SLOTS = 3 };
+
+/* one run of adjacent parameter elements: what an optimizer loop sees */
+typedef struct gd_optim_segment {
+    char *param, *grad;
+    char *state[GD_OPTIM_MAX_SLOTS];
+    int64_t n;
+    int dtype, device;
+    int staged;                 /* param or grad not contiguous: go through a copy */
+    int param_index;            /* the (first) parameter of the run */
+} gd_optim_segment;
 
 struct gd_cuda_backend {
     int abi;
@@ -49,8 +60,8 @@ struct gd_cuda_backend {
     int (*gemm)(int dtype, int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, double alpha,
                 const void *a, int64_t lda, const void *b, int64_t ldb, double beta, void *c, int64_t ldc);
     int (*random)(void *p, int64_t n, int dtype, int kind, double a, double b, uint64_t seed, uint64_t offset);
-    /* one fused optimizer step over contiguous segments (src/optim.c) */
-    int (*optim_step)(int kind, const struct gd_optim_hyper *h, const struct gd_optim_segment *segs, int nseg);
+    /* one fused optimizer step over the CUDA segments among segs (src/optim.c) */
+    int (*optim_step)(const gd_optim_plan *plan, const gd_optim_segment *segs, int nseg);
 };
 
 #endif

@@ -240,8 +240,12 @@ int gd_random_(gd_tensor *t, int kind, double a, double b);
 int gd_random_seeded_(gd_tensor *t, int kind, double a, double b, uint64_t seed, uint64_t offset);
 /* A random permutation of 0..n-1 into an int64 tensor of n elements. */
 int gd_randperm_(gd_tensor *t, uint64_t seed, uint64_t offset);
-/* Raw Philox block: four 32-bit words for (seed, counter). */
+/* Raw Philox block: four 32-bit words for (seed, counter), with gdlua's
+   packing: counter words {low, high, 0, 0} of counter, key words {low, high}
+   of seed. */
 void gd_philox4x32(uint64_t seed, uint64_t counter, uint32_t *out4);
+/* The bare Philox 4x32-10 bijection on Random123's words (for known-answer tests). */
+void gd_philox4x32_words(const uint32_t *ctr4, const uint32_t *key2, uint32_t *out4);
 
 /* --------------------------------------------------------------- files */
 
@@ -266,5 +270,139 @@ uint32_t gd_crc32(uint32_t crc, const void *bytes, size_t n);
 /* Parses delimited numeric text: rows x cols doubles into a new float64 tensor.
    Skips `skip_rows` lines; on a malformed line reports its number. */
 int gd_parse_delimited(gd_tensor **out, const char *text, size_t n, char sep, int skip_rows);
+
+/* -------------------------------------------------------------- optimizers */
+
+/*
+ * One C optimizer updates a list of parameters (one parameter group) in one
+ * fused pass per step: each parameter, gradient and state element is read and
+ * written once.  Parameters that lie next to each other in one storage (a
+ * module's arena) are merged into one run, so a whole network is one loop.
+ * The per-element math, for every framework's convention, is in
+ * src/kernels/optim.h.
+ */
+typedef enum gd_optim_kind {
+    GD_OPTIM_SGD = 0, GD_OPTIM_RMSPROP, GD_OPTIM_ADADELTA, GD_OPTIM_ADAM, GD_OPTIM_SMORMS3,
+    GD_OPTIM_KIND_COUNT
+} gd_optim_kind;
+
+/* Where the learning rate enters the momentum buffer (RMSProp family). */
+typedef enum gd_momentum_style {
+    GD_MOMENTUM_PYTORCH = 0,    /* buf = mu*buf + g/d; p -= lr*buf */
+    GD_MOMENTUM_LR_INSIDE = 1   /* buf = mu*buf + lr*g/d; p -= buf (nesterov: p -= lr*g/d + mu*buf) */
+} gd_momentum_style;
+
+/* Hyperparameters under canonical (PyTorch) names plus the switches that
+   select another framework's convention.  The Lua layer validates them when
+   they are set; the step reads them as they are. */
+typedef struct gd_optim_hyper {
+    double lr;
+    double lr_decay;                 /* AdaGrad: lr / (1 + (t-1)*lr_decay) */
+    double alpha;                    /* RMSProp: weight of the old square average */
+    double beta1, beta2;             /* Adam */
+    double rho;                      /* AdaDelta */
+    double eps;
+    double weight_decay;             /* L2: added to the gradient */
+    double decoupled_weight_decay;   /* p -= lr*this*p before the update (AdamW, Keras) */
+    double momentum;
+    double dampening;                /* SGD */
+    double grad_scale;               /* gradient multiplier (MXNet's rescale_grad), normally 1 */
+    double clip_gradient;            /* |g| limit (MXNet), <= 0: off */
+    double state_init;               /* starting square average / accumulator */
+    int32_t accumulate;              /* 1: a running sum of g^2 (AdaGrad) */
+    int32_t centered;
+    int32_t eps_inside;              /* sqrt(v + eps) instead of sqrt(v) + eps */
+    int32_t momentum_style;          /* gd_momentum_style */
+    int32_t nesterov;
+    int32_t maximize;
+    int32_t amsgrad;
+    int32_t bias_correction;         /* Optax's RMSProp bias correction */
+    int32_t generation;              /* changed by whoever changes a field: a step
+                                        recomputes its coefficients only when it differs */
+} gd_optim_hyper;
+
+typedef struct gd_optim gd_optim;
+
+/* Retains the n parameters (float32/float64, any device); fails on a
+   parameter listed twice.  The state is allocated when a step first needs it,
+   filled with hyper->state_init (square averages) or 0. */
+int gd_optim_new(gd_optim **out, int kind, gd_tensor *const *params, int n, const gd_optim_hyper *hyper);
+void gd_optim_free(gd_optim *o);
+/* One fused step.  Every parameter needs a gradient of its shape, dtype and
+   device; when one is missing or wrong nothing is modified. */
+int gd_optim_step(gd_optim *o, const gd_optim_hyper *hyper);
+/* Zeroes every parameter's gradient. */
+int gd_optim_zero_grad(gd_optim *o);
+int64_t gd_optim_get_step(const gd_optim *o);
+void gd_optim_set_step(gd_optim *o, int64_t step);
+/* Number of state slots of a kind; a slot's state for parameter i as a view
+   (it is allocated, from hyper, if the optimizer has not needed it yet). */
+int gd_optim_num_slots(int kind);
+int gd_optim_slot_allocated(const gd_optim *o, int slot);
+int gd_optim_state(gd_tensor **out, gd_optim *o, int param, int slot, const gd_optim_hyper *hyper);
+/* Clips the gradients of n tensors so that their joint p-norm is at most
+   max_norm (PyTorch's clip_grad_norm_); *total gets the norm before clipping. */
+int gd_clip_grad_norm(gd_tensor *const *grads, int n, double max_norm, double p, double *total);
+
+/* ------------------------------------------------- neural-network kernels */
+
+/*
+ * The fused forward/backward kernels of gd.nn (src/cpu/nn.c, math in
+ * src/kernels/nn.h).  Outputs are preallocated by the caller, which reuses them
+ * from step to step; nothing here allocates on the CPU fast path (contiguous
+ * float32/float64 operands).  Other layouts and CUDA tensors go through the
+ * generic tensor operations (correct, slower).  Matrices are rows x features;
+ * "rows" below is a batch.  Gradients written "+=" accumulate; every other
+ * output is overwritten.
+ */
+typedef enum gd_nn_activation_kind {
+    GD_NN_RELU = 0, GD_NN_TANH = 1, GD_NN_SIGMOID = 2, GD_NN_ACTIVATION_COUNT = 3
+} gd_nn_activation_kind;
+
+typedef enum gd_nn_reduction {
+    GD_NN_MEAN = 0, GD_NN_SUM = 1, GD_NN_NONE = 2, GD_NN_REDUCTION_COUNT = 3
+} gd_nn_reduction;
+
+/* y = x @ w^T + b: x (rows x in), w (out x in), b (out) or NULL, y (rows x out). */
+int gd_nn_linear_forward(gd_tensor *y, const gd_tensor *x, const gd_tensor *w, const gd_tensor *b);
+/* gw += gy^T @ x, gb += column sums of gy, gx = gy @ w; any of gx, gw, gb may be NULL. */
+int gd_nn_linear_backward(gd_tensor *gx, gd_tensor *gw, gd_tensor *gb, const gd_tensor *gy,
+                          const gd_tensor *x, const gd_tensor *w);
+/* y = act(x), same shape; gx = gy * act'(x), computed from the forward output y. */
+int gd_nn_activation(gd_tensor *y, const gd_tensor *x, int kind);
+int gd_nn_activation_backward(gd_tensor *gx, const gd_tensor *gy, const gd_tensor *y, int kind);
+/* Softmax (log_ = 0) or log-softmax (log_ = 1) over the last dimension, and its
+   backward from the forward output y. */
+int gd_nn_softmax(gd_tensor *y, const gd_tensor *x, int log_);
+int gd_nn_softmax_backward(gd_tensor *gx, const gd_tensor *gy, const gd_tensor *y, int log_);
+/* Cross-entropy of logits (rows x classes) against int64 class indices
+   target (rows) counted from index_base (1 for Lua's 1-based classes): fused
+   log-softmax + negative log-likelihood.  *loss = scale * (the mean or the sum
+   of the row losses; their sum for GD_NN_NONE); losses (rows), when not NULL,
+   gets the unscaled row losses; grad (rows x classes), when not NULL, gets the
+   gradient of *loss with respect to the logits. */
+int gd_nn_cross_entropy(double *loss, gd_tensor *losses, gd_tensor *grad, const gd_tensor *logits,
+                        const gd_tensor *target, int64_t index_base, int reduction, double scale);
+/* Mean squared error over pred and target, which must have one element count
+   (matching shapes is the caller's business): the same outputs as
+   gd_nn_cross_entropy, with losses and grad shaped like pred. */
+int gd_nn_mse(double *loss, gd_tensor *losses, gd_tensor *grad, const gd_tensor *pred,
+              const gd_tensor *target, int reduction, double scale);
+/* Inverted dropout: mask holds uniform [0, 1) draws on entry and 0 or
+   1/(1-p) on return; y = x * mask.  Backward: gx = gy * mask. */
+int gd_nn_dropout(gd_tensor *y, gd_tensor *mask, const gd_tensor *x, double p);
+int gd_nn_dropout_backward(gd_tensor *gx, const gd_tensor *gy, const gd_tensor *mask);
+/* out[i, ...] = src[index[start + i] - index_base, ...] for every row i of out
+   (a data loader's shuffled batch, gathered into a reused buffer). */
+int gd_nn_gather_rows(gd_tensor *out, const gd_tensor *src, const gd_tensor *index, int64_t start,
+                      int64_t index_base);
+/* *correct = the number of rows whose largest logit (the first, on ties) is at
+   the target class (counted from index_base). */
+int gd_nn_count_correct(int64_t *correct, const gd_tensor *logits, const gd_tensor *target,
+                        int64_t index_base);
+/* Training-loop helpers: seconds on a monotonic clock, and 1 when the file
+   descriptor is a terminal (progress bars draw only there). */
+double gd_nn_seconds(void);
+int gd_nn_isatty(int fd);
 
 #endif /* GD_H */

@@ -7,7 +7,7 @@
 #define GD_KERNELS_HD_H
 
 #ifdef __CUDACC__
-#define GD_HD __host__ __device__ __forceinline__
+#define GD_HD __host__ __device__
 #else
 #define GD_HD
 #endif

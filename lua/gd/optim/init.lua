@@ -1,0 +1,637 @@
+--- gd.optim: SGD, AdaGrad, RMSProp, AdaDelta, Adam, AdamW and SMORMS3, in
+-- every system's convention (`hyper.flavor`, see gd.optim.flavors), each a
+-- fused C step over all parameters (src/optim.c, src/kernels/optim.h).
+--
+--   local opt = gd.optim.RMSProp({x}, {flavor = "d2l", lr = 0.4, gamma = 0.9})
+--   for i = 1, 20 do opt:step(function() f.grad(x, x.grad) return f.f(x) end) end
+--
+-- Hyperparameters are checked once, when given or changed through
+-- `opt.hyper`, and live in a C struct per parameter group, so `opt:step()`
+-- is one FFI call per group: no allocation, no string lookups.
+local gd = require "gd.tensor"
+local doc = require "gd.doc"
+local check = require "gd.check"
+local flavors = require "gd.optim.flavors"
+local I = gd._internal
+local ffi, C = I.ffi, I.C
+local fmt = string.format
+
+local M = {}
+M.flavors = flavors
+
+local KIND = {SGD = 0, RMSProp = 1, AdaGrad = 1, AdaDelta = 2, Adam = 3, AdamW = 3, SMORMS3 = 4}
+local SLOT_NAMES = {
+  SGD = {"momentum_buffer"},
+  RMSProp = {"square_avg", "grad_avg", "momentum_buffer"},
+  AdaGrad = {"sum", "grad_avg", "momentum_buffer"},
+  AdaDelta = {"square_avg", "acc_delta"},
+  Adam = {"exp_avg", "exp_avg_sq", "max_exp_avg_sq"},
+  AdamW = {"exp_avg", "exp_avg_sq", "max_exp_avg_sq"},
+  SMORMS3 = {"mem", "mg", "ms"},
+}
+local STYLE = {pytorch = 0, lr_inside = 1}
+
+local function cerr() return ffi.string(C.gd_last_error()) end
+
+local function sorted_keys(t)
+  local r = {}
+  for k in pairs(t) do r[#r + 1] = k end
+  table.sort(r)
+  return r
+end
+
+-- ------------------------------------------------------------ validation
+
+--- Checks one canonical value; `shown` is the name the user wrote.
+local function validate(fname, key, shown, v)
+  local kind = flavors.kinds[key]
+  local function bad(what)
+    error(fmt("%s: %s %s", fname, shown, what), 0)
+  end
+  if kind == "bool" then
+    if type(v) ~= "boolean" then bad("must be true or false, got " .. tostring(v)) end
+    return v
+  elseif kind == "style" then
+    if STYLE[v] == nil then bad(check.unknown_message("momentum style", v, {"lr_inside", "pytorch"}):gsub("^unknown ", "is an unknown ")) end
+    return v
+  elseif kind == "betas" then
+    if type(v) ~= "table" or #v ~= 2 then bad("must be a table of two numbers {beta1, beta2}") end
+    for i = 1, 2 do
+      local b = v[i]
+      if type(b) ~= "number" or b ~= b or b < 0 or b >= 1 then
+        bad(fmt("[%d] = %s is outside [0, 1)", i, tostring(b)))
+      end
+    end
+    return {v[1], v[2]}
+  end
+  if type(v) ~= "number" then bad("must be a number, got " .. type(v)) end
+  if v ~= v then bad("is NaN") end
+  if kind == "rate" then
+    if v < 0 or v == math.huge then bad(fmt("must be a finite number >= 0, got %s", tostring(v))) end
+  elseif kind == "decay" then
+    if v < 0 or v >= 1 then bad(fmt("must be in [0, 1), got %s", tostring(v))) end
+  elseif kind == "nonneg" then
+    if v < 0 then bad(fmt("must be >= 0, got %s", tostring(v))) end
+  elseif kind == "halflife" then
+    if not (v > 0) then bad(fmt("must be > 0, got %s", tostring(v))) end
+  end
+  return v
+end
+
+--- Rules between values (PyTorch's): Nesterov needs momentum, and (SGD) no dampening.
+local function cross_check(fname, name, v)
+  if v.nesterov and not (v.momentum and v.momentum > 0) then
+    error(fname .. ": nesterov needs a momentum > 0", 0)
+  end
+  if name == "SGD" and v.nesterov and v.dampening ~= 0 then
+    error(fname .. ": nesterov needs zero dampening", 0)
+  end
+end
+
+--- Writes canonical values into the C struct of a group.
+local function write_hyper(h, name, v)
+  h.lr = v.lr or 0
+  h.lr_decay = v.lr_decay or 0
+  h.alpha = v.alpha or 0
+  h.beta1 = v.betas and v.betas[1] or 0
+  h.beta2 = v.betas and v.betas[2] or 0
+  h.rho = v.rho or 0
+  h.eps = v.eps or 0
+  if name == "AdamW" then -- PyTorch's AdamW calls its decoupled decay weight_decay
+    h.weight_decay = 0
+    h.decoupled_weight_decay = v.weight_decay or 0
+  else
+    h.weight_decay = v.weight_decay or 0
+    h.decoupled_weight_decay = v.decoupled_weight_decay or 0
+  end
+  h.momentum = v.momentum or 0
+  h.dampening = v.dampening or 0
+  h.grad_scale = v.grad_scale or 1
+  h.clip_gradient = v.clip_gradient or 0
+  h.state_init = v.state_init or v.initial_accumulator_value or 0
+  h.accumulate = name == "AdaGrad" and 1 or 0
+  h.centered = v.centered and 1 or 0
+  h.eps_inside = v.eps_inside and 1 or 0
+  h.momentum_style = STYLE[v.momentum_style or "pytorch"]
+  h.nesterov = v.nesterov and 1 or 0
+  h.maximize = v.maximize and 1 or 0
+  h.amsgrad = v.amsgrad and 1 or 0
+  h.bias_correction = v.bias_correction and 1 or 0
+  h.generation = h.generation + 1 -- tells the C step to recompute its coefficients
+end
+
+-- ------------------------------------------------------------ resolution
+
+--- Which flavor a hyper table without `flavor` is written in: PyTorch's, or
+-- the one flavor whose names cover every key.
+local function infer_flavor(fname, name, given)
+  local table_ = flavors[name]
+  local all_pytorch = true
+  for k in pairs(given) do
+    if k ~= "flavor" and not table_.pytorch.names[k] then all_pytorch = false end
+  end
+  if all_pytorch then return "pytorch" end
+  local matches = {}
+  for fl, spec in pairs(table_) do
+    local ok = true
+    for k in pairs(given) do
+      if k ~= "flavor" and not spec.names[k] then ok = false; break end
+    end
+    if ok then matches[#matches + 1] = fl end
+  end
+  table.sort(matches)
+  if #matches == 1 then return matches[1] end
+  if #matches > 1 then
+    error(fmt("%s: these names fit several flavors (%s); say which with flavor = \"...\"", fname,
+      table.concat(matches, ", ")), 0)
+  end
+  return "pytorch" -- and the unknown name is reported against PyTorch's names
+end
+
+--- Resolves a user's hyper table into canonical values: {values, flavor, shown},
+-- where shown maps canonical keys back to the user's names (for messages).
+local function resolve(fname, name, given)
+  local table_ = flavors[name]
+  local flavor = given.flavor
+  if flavor == nil then flavor = infer_flavor(fname, name, given) end
+  if type(flavor) ~= "string" or not table_[flavor] then
+    error(fname .. ": " .. check.unknown_message("flavor", tostring(flavor), sorted_keys(table_)), 0)
+  end
+  local spec = table_[flavor]
+  local values, shown, from = {}, {}, {}
+  for k, v in pairs(spec.defaults) do values[k] = v end
+  local given_canonical = {}
+  for _, k in ipairs(sorted_keys(given)) do
+    if k ~= "flavor" then
+      if type(k) ~= "string" then error(fmt("%s: hyperparameter names must be strings, got %s", fname, type(k)), 0) end
+      local canon = spec.names[k]
+      if not canon then
+        local valid = sorted_keys(spec.names)
+        local msg = check.unknown_message("hyperparameter", k, valid)
+        if flavors.kinds[k] or flavors.kinds[(table_.pytorch.names[k] or "")] then
+          msg = fmt("the %s flavor of %s does not take '%s'; valid hyperparameters: %s", flavor, name, k,
+            table.concat(valid, ", "))
+        end
+        error(fname .. ": " .. msg, 0)
+      end
+      if from[canon] then
+        error(fmt("%s: '%s' and '%s' both set %s; give one", fname, from[canon], k, canon), 0)
+      end
+      from[canon] = k
+      given_canonical[canon] = true
+      values[canon] = validate(fname, canon, k, given[k])
+    end
+  end
+  for k, v in pairs(spec.fixed or {}) do values[k] = v end
+  for _, k in ipairs(spec.required or {}) do
+    if not given_canonical[k] then
+      local theirs = k
+      for their, canon in pairs(spec.names) do if canon == k and their ~= k then theirs = their end end
+      error(fmt("%s: the %s flavor needs %s (it has no default there)", fname, flavor, theirs), 0)
+    end
+  end
+  -- defaults of kinds that need checking too (e.g. halflife)
+  for k, v in pairs(values) do
+    if not given_canonical[k] and flavors.kinds[k] then values[k] = validate(fname, k, k, v) end
+  end
+  if spec.resolve then spec.resolve(values, given_canonical) end
+  cross_check(fname, name, values)
+  for canon, k in pairs(from) do shown[canon] = k end
+  return values, flavor, shown
+end
+
+-- ------------------------------------------------------------- parameters
+
+local function is_group_list(p)
+  return type(p) == "table" and not gd.is_tensor(p) and type(p[1]) == "table" and not gd.is_tensor(p[1])
+    and p[1].params ~= nil
+end
+
+--- A list of tensors from a tensor list or a module.
+local function param_list(fname, p, what)
+  if type(p) == "table" and type(p.parameters) == "function" then p = p:parameters() end
+  if gd.is_tensor(p) then p = {p} end
+  if type(p) ~= "table" then error(fmt("%s: %s must be a table of tensors or a module, got %s", fname, what, type(p)), 0) end
+  local list = {}
+  for i = 1, #p do
+    if not gd.is_tensor(p[i]) then
+      error(fmt("%s: %s[%d] is a %s, not a tensor", fname, what, i, type(p[i])), 0)
+    end
+    list[i] = p[i]
+  end
+  return list
+end
+
+-- ------------------------------------------------------------- optimizer
+
+local Optimizer = {}
+Optimizer.__index = Optimizer
+M.Optimizer = Optimizer
+
+local HYPER_CT = ffi.typeof("gd_optim_hyper")
+local optim_box = ffi.new("gd_optim*[1]")
+
+local function make_group(opt, params, values, shown)
+  local fname = opt._fname
+  local h = HYPER_CT()
+  write_hyper(h, opt.name, values)
+  for _, p in ipairs(params) do
+    if p.grad == nil then p.grad = gd.zeros_like(p) end
+  end
+  local arr = ffi.new("gd_tensor*[?]", math.max(#params, 1))
+  for i, p in ipairs(params) do arr[i - 1] = p.c end
+  if C.gd_optim_new(optim_box, KIND[opt.name], arr, #params, h) ~= 0 then error(fname .. ": " .. cerr(), 0) end
+  local c = ffi.gc(optim_box[0], C.gd_optim_free)
+  local group = {params = params, _values = values, _shown = shown, _c = c, _h = h, initial_lr = values.lr}
+  return group
+end
+
+--- Sets one hyperparameter of a group, by canonical or flavor name.
+local function set_hyper(opt, group, key, value)
+  local fname = opt._fname
+  local spec = flavors[opt.name][opt.flavor]
+  local canon = spec.names[key] or (group._values[key] ~= nil and key) or nil
+  if key == "flavor" then error(fname .. ": the flavor cannot change after construction", 0) end
+  if not canon then
+    local valid = {}
+    for k in pairs(group._values) do valid[#valid + 1] = k end
+    for k in pairs(spec.names) do if not group._values[k] then valid[#valid + 1] = k end end
+    table.sort(valid)
+    error(fname .. ": " .. check.unknown_message("hyperparameter", key, valid), 0)
+  end
+  if spec.fixed and spec.fixed[canon] ~= nil and spec.fixed[canon] ~= value then
+    error(fmt("%s: the %s flavor fixes %s = %s", fname, opt.flavor, canon, tostring(spec.fixed[canon])), 0)
+  end
+  local v = validate(fname, canon, key, value)
+  local values = {}
+  for k, x in pairs(group._values) do values[k] = x end
+  if canon == "rms_halflife" then values.alpha = math.exp(-math.log(2) / v) else values[canon] = v end
+  cross_check(fname, opt.name, values)
+  group._values = values
+  write_hyper(group._h, opt.name, values)
+end
+
+--- A table whose reads give a group's canonical values and whose writes are
+-- validated and go to the C struct (for every group when `groups` has many).
+local function hyper_proxy(opt, groups)
+  return setmetatable({}, {
+    __index = function(_, k)
+      local v = groups[1]._values[k]
+      if type(v) == "table" then return {v[1], v[2]} end
+      return v
+    end,
+    __newindex = function(_, k, v)
+      for _, g in ipairs(groups) do
+        local ok, err = pcall(set_hyper, opt, g, k, v)
+        if not ok then error(err, 2) end
+      end
+    end,
+    __pairs = function() return next, groups[1]._values, nil end,
+    __tostring = function()
+      local parts = {}
+      for _, k in ipairs(sorted_keys(groups[1]._values)) do
+        local v = groups[1]._values[k]
+        if type(v) == "table" then v = "{" .. v[1] .. ", " .. v[2] .. "}" end
+        parts[#parts + 1] = k .. "=" .. tostring(v)
+      end
+      return "{" .. table.concat(parts, ", ") .. "}"
+    end,
+  })
+end
+
+local function build(opt, params, hyper)
+  local fname = opt._fname
+  local values, flavor, shown = resolve(fname, opt.name, hyper)
+  opt.flavor = flavor
+  local groups = {}
+  if is_group_list(params) then
+    for gi, gspec in ipairs(params) do
+      if type(gspec) ~= "table" then error(fmt("%s: parameter group %d is not a table", fname, gi), 0) end
+      local merged = {}
+      for k, v in pairs(hyper) do merged[k] = v end
+      for k, v in pairs(gspec) do if k ~= "params" then merged[k] = v end end
+      merged.flavor = flavor
+      local gv, _, gshown = resolve(fmt("%s (group %d)", fname, gi), opt.name, merged)
+      groups[gi] = make_group(opt, param_list(fname, gspec.params, fmt("group %d's params", gi)), gv, gshown)
+    end
+  else
+    groups[1] = make_group(opt, param_list(fname, params, "params"), values, shown)
+  end
+  opt.param_groups = groups
+  opt._c, opt._h = {}, {}
+  for i, g in ipairs(groups) do
+    opt._c[i], opt._h[i] = g._c, g._h
+    g.hyper = hyper_proxy(opt, {g})
+  end
+  opt._ngroups = #groups
+  opt.hyper = hyper_proxy(opt, groups)
+  local all = {}
+  for _, g in ipairs(groups) do for _, p in ipairs(g.params) do all[#all + 1] = p end end
+  opt.params = all
+end
+
+local function new_optimizer(name, params, hyper)
+  local fname = "gd.optim." .. name
+  local opt = setmetatable({name = name, _fname = fname}, Optimizer)
+  -- PuzzleLib's shape: gd.optim.RMSProp{learnRate = ...}, then opt:setupOn(net)
+  if hyper == nil and type(params) == "table" and not gd.is_tensor(params) and params[1] == nil
+    and type(params.parameters) ~= "function" then
+    hyper, params = params, nil
+  end
+  hyper = hyper or {}
+  if type(hyper) ~= "table" then error(fmt("%s: hyper must be a table, got %s", fname, type(hyper)), 3) end
+  opt._hyper_in = hyper
+  local ok, err = pcall(function()
+    if params == nil then
+      -- resolve now, so that mistakes show at construction, not at setupOn
+      local values, flavor = resolve(fname, name, hyper)
+      opt.flavor = flavor
+      opt.hyper = setmetatable({}, {__index = values, __newindex = function()
+        error(fname .. ": call setupOn(net) before changing hyperparameters", 2)
+      end})
+    else
+      build(opt, params, hyper)
+    end
+  end)
+  if not ok then error(err, 3) end
+  return opt
+end
+
+--- One fused step over every parameter; returns the closure's loss.
+function Optimizer:step(closure)
+  local loss
+  if closure ~= nil then loss = closure() end
+  local cs, hs = self._c, self._h
+  if cs == nil then error(self._fname .. ":step: no parameters (call setupOn(net) first)", 2) end
+  for i = 1, self._ngroups do
+    if C.gd_optim_step(cs[i], hs[i]) ~= 0 then error(self._fname .. ":step: " .. cerr(), 2) end
+  end
+  return loss
+end
+
+--- Sets every parameter's gradient to zero.
+function Optimizer:zero_grad()
+  local cs = self._c
+  if cs == nil then error(self._fname .. ":zero_grad: no parameters (call setupOn(net) first)", 2) end
+  for i = 1, self._ngroups do
+    if C.gd_optim_zero_grad(cs[i]) ~= 0 then error(self._fname .. ":zero_grad: " .. cerr(), 2) end
+  end
+end
+
+--- PuzzleLib's names.
+function Optimizer:setupOn(net)
+  local ok, err = pcall(build, self, net, self._hyper_in)
+  if not ok then error(err, 2) end
+  return self
+end
+Optimizer.zeroGradParams = Optimizer.zero_grad
+Optimizer.update = function(self) return self:step() end
+
+--- The number of steps taken (of the first group).
+function Optimizer:steps()
+  if not self._c then return 0 end
+  return tonumber(C.gd_optim_get_step(self._c[1]))
+end
+
+--- PyTorch-shaped: {state = {[i] = {step = n, <slot> = tensor, ...}},
+-- param_groups = {{<canonical hyper>..., params = {i, ...}}}, optimizer, flavor}.
+-- The tensors are views of the live state (gd.save copies them).
+function Optimizer:state_dict()
+  if not self._c then error(self._fname .. ":state_dict: no parameters (call setupOn(net) first)", 2) end
+  local names = SLOT_NAMES[self.name]
+  local state, groups, idx = {}, {}, 0
+  for gi, g in ipairs(self.param_groups) do
+    local ids = {}
+    local step = tonumber(C.gd_optim_get_step(g._c))
+    for j = 1, #g.params do
+      idx = idx + 1
+      ids[j] = idx
+      local s = {step = step}
+      for slot = 0, #names - 1 do
+        if C.gd_optim_slot_allocated(g._c, slot) ~= 0 then
+          if C.gd_optim_state(I.out1, g._c, j - 1, slot, g._h) ~= 0 then
+            error(self._fname .. ":state_dict: " .. cerr(), 2)
+          end
+          s[names[slot + 1]] = I.wrap(I.out1[0])
+        end
+      end
+      state[idx] = s
+    end
+    local hv = {}
+    for k, v in pairs(g._values) do hv[k] = type(v) == "table" and {v[1], v[2]} or v end
+    hv.params = ids
+    groups[gi] = hv
+  end
+  return {optimizer = self.name, flavor = self.flavor, state = state, param_groups = groups}
+end
+
+--- Restores what state_dict() gave (possibly through gd.save / gd.load).
+function Optimizer:load_state_dict(sd)
+  local fname = self._fname .. ":load_state_dict"
+  local function bad(msg) error(fname .. ": " .. msg, 3) end
+  if not self._c then bad("no parameters (call setupOn(net) first)") end
+  if type(sd) ~= "table" or type(sd.state) ~= "table" or type(sd.param_groups) ~= "table" then
+    bad("expects a table with state and param_groups (from state_dict())")
+  end
+  if sd.optimizer and sd.optimizer ~= self.name then
+    bad(fmt("the state is of %s, this optimizer is %s", tostring(sd.optimizer), self.name))
+  end
+  if #sd.param_groups ~= #self.param_groups then
+    bad(fmt("the state has %d parameter groups, this optimizer %d", #sd.param_groups, #self.param_groups))
+  end
+  local names = SLOT_NAMES[self.name]
+  -- check everything before changing anything
+  local idx = 0
+  for gi, g in ipairs(self.param_groups) do
+    local sg = sd.param_groups[gi]
+    if type(sg) ~= "table" or type(sg.params) ~= "table" or #sg.params ~= #g.params then
+      bad(fmt("group %d has %s parameters in the state and %d here", gi,
+        type(sg) == "table" and type(sg.params) == "table" and #sg.params or "no", #g.params))
+    end
+    for j, p in ipairs(g.params) do
+      local s = sd.state[sg.params[j]]
+      idx = idx + 1
+      if s ~= nil then
+        if type(s) ~= "table" then bad(fmt("state of parameter %d is not a table", idx)) end
+        for k, v in pairs(s) do
+          if k ~= "step" then
+            local ok = false
+            for _, nm in ipairs(names) do if nm == k then ok = true end end
+            if not ok then bad(check.unknown_message("state entry", k, names)) end
+            if not gd.is_tensor(v) then bad(fmt("state %s of parameter %d is not a tensor", k, idx)) end
+            local a, b = v.shape, p.shape
+            if table.concat(a, "x") ~= table.concat(b, "x") then
+              bad(fmt("state %s of parameter %d has shape %s, the parameter %s", k, idx,
+                #a == 0 and "scalar" or table.concat(a, "x"), #b == 0 and "scalar" or table.concat(b, "x")))
+            end
+          end
+        end
+      end
+    end
+  end
+  -- hyperparameters first (validated), then state
+  for gi, g in ipairs(self.param_groups) do
+    local sg = sd.param_groups[gi]
+    for k, v in pairs(sg) do
+      if k ~= "params" and g._values[k] ~= nil then
+        local ok, err = pcall(set_hyper, self, g, k, v)
+        if not ok then error(err, 2) end
+      end
+    end
+    g.initial_lr = g._values.lr
+  end
+  for gi, g in ipairs(self.param_groups) do
+    local sg = sd.param_groups[gi]
+    local step
+    for j = 1, #g.params do
+      local s = sd.state[sg.params[j]]
+      if s then
+        step = step or s.step
+        for slot = 0, #names - 1 do
+          local v = s[names[slot + 1]]
+          if v ~= nil then
+            if C.gd_optim_state(I.out1, g._c, j - 1, slot, g._h) ~= 0 then error(fname .. ": " .. cerr(), 2) end
+            I.wrap(I.out1[0]):copy_(v)
+          end
+        end
+      end
+    end
+    C.gd_optim_set_step(g._c, step or 0)
+  end
+end
+
+function Optimizer:__tostring()
+  local spec = flavors[self.name][self.flavor]
+  local v = self.param_groups and self.param_groups[1]._values or getmetatable(self.hyper).__index
+  -- the flavor's own hyperparameters, under their canonical names
+  local keys, seen = {}, {}
+  for _, canon in pairs(spec.names) do
+    if not seen[canon] and v[canon] ~= nil then seen[canon] = true; keys[#keys + 1] = canon end
+  end
+  if spec.names.rms_halflife then keys[#keys + 1] = "alpha" end
+  table.sort(keys)
+  local parts = {}
+  for _, k in ipairs(keys) do
+    local x = v[k]
+    if type(x) == "table" then x = "{" .. x[1] .. ", " .. x[2] .. "}" end
+    parts[#parts + 1] = k .. "=" .. tostring(x)
+  end
+  local n, count = 0, 0
+  for _, p in ipairs(self.params or {}) do n = n + 1; count = count + p:numel() end
+  local size = self.params and fmt(" [%d tensor%s, %d parameters]", n, n == 1 and "" or "s", count)
+    or " [not set up]"
+  return fmt("%s (%s): %s%s", self.name, self.flavor, table.concat(parts, " "), size)
+end
+
+-- ------------------------------------------------------------ constructors
+
+local OPT_DOCS = {
+  SGD = [[
+gd.optim.SGD(params, {lr, momentum = 0, dampening = 0, nesterov = false,
+weight_decay = 0, maximize = false, flavor = "pytorch"})
+  PyTorch's SGD: the momentum buffer starts as the first gradient.  Flavors:
+  pytorch, torch7 (learningRate, weightDecay; dampening defaults to momentum), d2l (lr).]],
+  AdaGrad = [[
+gd.optim.AdaGrad(params, {lr = 1e-2, lr_decay = 0, weight_decay = 0,
+initial_accumulator_value = 0, eps = 1e-10, flavor = "pytorch"})   (alias Adagrad)
+  sum += g^2; p -= lr/(1 + (t-1)*lr_decay) * g / (sqrt(sum) + eps).  Flavors: pytorch,
+  torch7 (learningRate, learningRateDecay, weightDecay), d2l (lr; eps 1e-6 inside the
+  root), puzzlelib (learnRate, epsilon 1e-8), downhill (learning_rate, rms_regularizer
+  inside, momentum, nesterov).]],
+  RMSProp = [[
+gd.optim.RMSProp(params, {lr = 1e-2, alpha = 0.99, eps = 1e-8, weight_decay = 0,
+momentum = 0, centered = false, maximize = false, flavor = "pytorch"})   (alias RMSprop)
+  v = alpha*v + (1-alpha)*g^2; p -= lr*g/(sqrt(v) + eps), with each system's
+  convention through flavor (names in that system's spelling; PyTorch's names
+  always work):
+    pytorch    lr 1e-2, alpha .99, eps 1e-8 outside the root, momentum on g/d
+    torch7     learningRate, alpha, epsilon, weightDecay, initialMean
+    puzzlelib  learnRate 1e-3, factor .9, epsilon 1e-5
+    graves     learnRate 1e-4, alpha .95, momRate .9, epsilon 1e-4 inside; centered
+    downhill   learning_rate 1e-4, rms_halflife 14, rms_regularizer 1e-8 inside,
+               momentum, nesterov; centered
+    keras      learning_rate 1e-3, rho .9, epsilon 1e-7 inside, momentum, centered
+    tf1        learning_rate (required), decay .9, epsilon 1e-10 inside, momentum,
+               centered; the mean square starts at 1
+    optax      learning_rate (required), decay .9, eps 1e-8, eps_in_sqrt, initial_scale,
+               centered, momentum, nesterov, bias_correction
+    mxnet      learning_rate 1e-3, gamma1 .9, gamma2 .9 (momentum when centered),
+               epsilon 1e-8 inside, centered, wd, rescale_grad, clip_gradient
+    d2l        lr (required), gamma .9; eps 1e-6 inside
+  The PuzzleLib shape works too: gd.optim.RMSProp{learnRate = 1e-3, factor = 0.9}
+  then opt:setupOn(net), opt:zeroGradParams(), opt:update().]],
+  AdaDelta = [[
+gd.optim.AdaDelta(params, {lr = 1, rho = 0.9, eps = 1e-6, weight_decay = 0,
+flavor = "pytorch"})   Flavors: pytorch, d2l (rho; eps 1e-5).]],
+  Adam = [[
+gd.optim.Adam(params, {lr = 1e-3, betas = {0.9, 0.999}, eps = 1e-8,
+weight_decay = 0, amsgrad = false, maximize = false, flavor = "pytorch"})
+  PyTorch's Adam (bias-corrected moments).  Flavors: pytorch, d2l (eps 1e-6).]],
+  AdamW = [[
+gd.optim.AdamW(params, {lr = 1e-3, betas = {0.9, 0.999}, eps = 1e-8,
+weight_decay = 1e-2, amsgrad = false})   Adam with decoupled decay: p *= 1 - lr*wd.]],
+  SMORMS3 = [[
+gd.optim.SMORMS3(params, {lr = 1e-3, eps = 1e-16})   Simon Funk's SMORMS3 (as in
+  PuzzleLib; flavor "puzzlelib" takes learnRate, epsilon).]],
+}
+
+for name in pairs(KIND) do
+  M[name] = doc(function(params, hyper) return new_optimizer(name, params, hyper) end, "gd.optim." .. name,
+    OPT_DOCS[name] .. [[
+
+  opt:step([closure]) -> the closure's loss, after one fused step;
+  opt:zero_grad(); opt.hyper (canonical names, assignable between steps);
+  opt:state_dict() / opt:load_state_dict(sd); parameter groups as in PyTorch:
+  gd.optim.SGD({{params = {w}}, {params = {b}, weight_decay = 0}}, {lr = 0.1}).]])
+end
+M.RMSprop = M.RMSProp
+M.Adagrad = M.AdaGrad
+M.Adadelta = M.AdaDelta
+
+-- ---------------------------------------------------------------- clipping
+
+local function grads_of(fname, params)
+  local list = param_list(fname, params, "params")
+  local out = {}
+  for _, p in ipairs(list) do
+    if p.grad ~= nil then out[#out + 1] = p.grad end
+  end
+  return out
+end
+
+M.clip_grad_norm_ = doc(function(params, max_norm, norm_type)
+  local fname = "gd.optim.clip_grad_norm_"
+  local ok, gs = pcall(grads_of, fname, params)
+  if not ok then error(gs, 2) end
+  check.number(fname, "max_norm", max_norm, {min = 0})
+  if norm_type == "inf" then norm_type = math.huge end
+  norm_type = norm_type or 2
+  check.number(fname, "norm_type", norm_type)
+  local arr = ffi.new("gd_tensor*[?]", math.max(#gs, 1))
+  for i, g in ipairs(gs) do arr[i - 1] = g.c end
+  if C.gd_clip_grad_norm(arr, #gs, max_norm, norm_type, I.dbl) ~= 0 then error(fname .. ": " .. cerr(), 2) end
+  return I.dbl[0]
+end, "gd.optim.clip_grad_norm_", [[
+gd.optim.clip_grad_norm_(params, max_norm, [norm_type = 2]) -> the total norm
+  before clipping.  Scales all gradients together so that their joint norm is
+  at most max_norm (PyTorch's clip_grad_norm_, with its 1e-6 guard).]])
+
+M.clip_grad_value_ = doc(function(params, clip_value)
+  local fname = "gd.optim.clip_grad_value_"
+  local ok, gs = pcall(grads_of, fname, params)
+  if not ok then error(gs, 2) end
+  check.number(fname, "clip_value", clip_value, {min = 0})
+  for _, g in ipairs(gs) do g:clamp_(-clip_value, clip_value) end
+end, "gd.optim.clip_grad_value_", [[
+gd.optim.clip_grad_value_(params, clip_value): clamps every gradient element to
+  [-clip_value, clip_value].]])
+
+M.lr = require "gd.optim.lr"
+
+doc(M, "gd.optim", [[
+gd.optim: SGD, AdaGrad (Adagrad), RMSProp (RMSprop), AdaDelta, Adam, AdamW,
+SMORMS3; each takes (params, hyper) with hyper.flavor choosing a system's
+convention (help(gd.optim.RMSProp) lists them).  Schedules in gd.optim.lr;
+clip_grad_norm_, clip_grad_value_.]])
+
+return M

@@ -1,0 +1,188 @@
+/*
+ * optim.h: the per-element math of every optimizer, once, for the CPU loops
+ * (src/optim.c) and the CUDA kernels (cuda/optim.cu).
+ *
+ * The RMSProp family
+ * ------------------
+ * Every framework's RMSProp (and AdaGrad, which is RMSProp with a running sum)
+ * is one update with switches.  With g the gradient and p the parameter:
+ *
+ *   g  = clip(scale * g) + wd * p          scale: -1 to maximize, MXNet's rescale_grad;
+ *                                          clip: MXNet's clip_gradient; wd: L2 decay
+ *   p  = p - dwd * p                       decoupled decay (Keras): dwd = lr * weight_decay
+ *   v  = decay * v + gain * g^2            RMSProp: decay = alpha, gain = 1 - alpha
+ *                                          AdaGrad: decay = gain = 1 (a running sum)
+ *   m  = decay * m + gain * g              centered only (Graves 2013, eq. 38-41)
+ *   s  = v / bc - centered * (m / bc)^2    bc: Optax's bias correction 1 - decay^t (else 1)
+ *   d  = sqrt(s + eps)   (eps inside: TF1, Keras, MXNet, Graves, downhill, Optax, d2l)
+ *      = sqrt(s) + eps   (eps outside: PyTorch, Torch7, PuzzleLib)
+ *   u  = g / d
+ * then one of the momentum conventions:
+ *   none         p -= lr * u
+ *   PyTorch      buf = mu * buf + u;       p -= lr * buf
+ *   lr inside    buf = mu * buf + lr * u;  p -= buf          (TF1, Keras, MXNet, Graves, Optax)
+ *   Nesterov     buf = mu * buf + lr * u;  p -= lr * u + mu * buf
+ *                (downhill's nesterov, Optax's trace(nesterov=True); downhill's
+ *                 velocity is -buf, so its `p += vel` is the lr-inside form)
+ *
+ * The switches are compile-time constants in the loops that call these
+ * functions (one specialised loop per combination), so each loop vectorises.
+ *
+ * Sources: torch/optim/{rmsprop,adagrad,adam,adamw,adadelta,sgd}.py (PyTorch
+ * 1.13); torch/optim rmsprop.lua, adagrad.lua (Torch7); PuzzleLib
+ * Optimizers/{RMSProp,AdaGrad,SMORMS3}.py; Graves, "Generating Sequences With
+ * Recurrent Neural Networks" (2013), eq. 38-41; downhill/adaptive.py; Keras 3
+ * optimizers/rmsprop.py; TF1 training_ops ApplyRMSProp /
+ * ApplyCenteredRMSProp; optax transform.scale_by_rms / scale_by_stddev /
+ * trace; MXNet rmsprop_update / rmspropalex_update; d2l 12.7 (AdaGrad) and
+ * 12.8 (RMSProp); Simon Funk, "RMSprop loses to SMORMS3 - Beware the Epsilon!"
+ * (2015) and PuzzleLib's SMORMS3 kernel.
+ */
+#ifndef GD_KERNELS_OPTIM_H
+#define GD_KERNELS_OPTIM_H
+
+#include "hd.h"
+
+/* momentum conventions, as resolved for one step */
+enum { GD_MST_NONE = 0, GD_MST_PYTORCH = 1, GD_MST_LR_INSIDE = 2, GD_MST_NESTEROV = 3 };
+
+/* Per-step coefficients, computed once per step from the hyperparameters and
+   the step count (src/optim.c), in the parameter's precision. */
+#define GD_DEFINE_OPTIM_COEF(T, S)                                                           \
+    typedef struct gd_optim_coef_##S {                                                       \
+        T lr;          /* this step's learning rate (AdaGrad's lr_decay applied) */         \
+        T decay, gain; /* v = decay*v + gain*g^2 (Adam: beta2, 1-beta2) */                  \
+        T beta1, one_minus_beta1;                                                            \
+        T eps, wd, dwd; /* coupled decay; decoupled: p -= dwd*p */                          \
+        T momentum, one_minus_dampening;                                                     \
+        T scale, clip;  /* g = clip(scale*g); clip = inf when off */                        \
+        T inv_bias;     /* 1 / (1 - decay^t) for Optax's bias correction, else 1 */         \
+        T step_size;    /* Adam: lr / (1 - beta1^t) */                                      \
+        T inv_bias2_sqrt; /* Adam: 1 / sqrt(1 - beta2^t) */                                 \
+        int first;      /* SGD: the momentum buffer starts as the first gradient */         \
+    } gd_optim_coef_##S;
+
+GD_DEFINE_OPTIM_COEF(float, f)
+GD_DEFINE_OPTIM_COEF(double, d)
+
+/* The resolved switches and coefficients of one step (src/optim.c). */
+typedef struct gd_optim_plan {
+    int kind, centered, eps_inside, mst, use_momentum, nesterov, amsgrad;
+    gd_optim_coef_f cf;
+    gd_optim_coef_d cd;
+} gd_optim_plan;
+
+#define GD_DEFINE_OPTIM_KERNELS(T, S, SQRT)                                                  \
+    /* the gradient as every update sees it: scaled, clipped, L2-decayed */                  \
+    GD_HD static inline T gd_optim_grad_##S(T g, T p, const gd_optim_coef_##S *k)           \
+    {                                                                                        \
+        g = g * k->scale;                                                                    \
+        g = g < -k->clip ? -k->clip : (g > k->clip ? k->clip : g);                           \
+        return k->wd != 0 ? g + k->wd * p : g;                                               \
+    }                                                                                        \
+                                                                                             \
+    /* RMSProp / AdaGrad, every convention (see the top of this file) */                     \
+    GD_HD static inline void gd_rmsprop_elem_##S(T *p, T g, T *v, T *m, T *buf,              \
+                                                 const gd_optim_coef_##S *k,                 \
+                                                 const int centered, const int eps_inside,   \
+                                                 const int mst)                              \
+    {                                                                                        \
+        T x = *p;                                                                            \
+        g = gd_optim_grad_##S(g, x, k);                                                      \
+        if (k->dwd != 0) x = x - k->dwd * x;                                                 \
+        T vv = k->decay * *v + k->gain * g * g;                                              \
+        *v = vv;                                                                             \
+        T s = vv * k->inv_bias;                                                              \
+        if (centered) {                                                                      \
+            T mm = k->decay * *m + k->gain * g;                                              \
+            *m = mm;                                                                         \
+            T mh = mm * k->inv_bias;                                                         \
+            s = s - mh * mh;                                                                 \
+        }                                                                                    \
+        T d = eps_inside ? SQRT(s + k->eps) : SQRT(s) + k->eps;                              \
+        T u = g / d;                                                                         \
+        if (mst == GD_MST_NONE) {                                                            \
+            x = x - k->lr * u;                                                               \
+        } else if (mst == GD_MST_PYTORCH) {                                                  \
+            T b = k->momentum * *buf + u;                                                    \
+            *buf = b;                                                                        \
+            x = x - k->lr * b;                                                               \
+        } else if (mst == GD_MST_LR_INSIDE) {                                                \
+            T b = k->momentum * *buf + k->lr * u;                                            \
+            *buf = b;                                                                        \
+            x = x - b;                                                                       \
+        } else {                                                                             \
+            T b = k->momentum * *buf + k->lr * u;                                            \
+            *buf = b;                                                                        \
+            x = x - (k->lr * u + k->momentum * b);                                           \
+        }                                                                                    \
+        *p = x;                                                                              \
+    }                                                                                        \
+                                                                                             \
+    /* SGD with PyTorch's momentum, dampening and Nesterov */                                \
+    GD_HD static inline void gd_sgd_elem_##S(T *p, T g, T *buf, const gd_optim_coef_##S *k,  \
+                                             const int use_momentum, const int nesterov)     \
+    {                                                                                        \
+        T x = *p;                                                                            \
+        g = gd_optim_grad_##S(g, x, k);                                                      \
+        if (use_momentum) {                                                                  \
+            T b = k->first ? g : k->momentum * *buf + k->one_minus_dampening * g;            \
+            *buf = b;                                                                        \
+            g = nesterov ? g + k->momentum * b : b;                                          \
+        }                                                                                    \
+        *p = x - k->lr * g;                                                                  \
+    }                                                                                        \
+                                                                                             \
+    /* Adam / AdamW (decoupled decay in dwd = lr*wd), with AMSGrad */                        \
+    GD_HD static inline void gd_adam_elem_##S(T *p, T g, T *m, T *v, T *vmax,                \
+                                              const gd_optim_coef_##S *k, const int amsgrad) \
+    {                                                                                        \
+        T x = *p;                                                                            \
+        g = gd_optim_grad_##S(g, x, k);                                                      \
+        if (k->dwd != 0) x = x - k->dwd * x;                                                 \
+        T mm = k->beta1 * *m + k->one_minus_beta1 * g;                                       \
+        T vv = k->decay * *v + k->gain * g * g;                                              \
+        *m = mm;                                                                             \
+        *v = vv;                                                                             \
+        if (amsgrad) {                                                                       \
+            T mx = *vmax > vv ? *vmax : vv;                                                  \
+            *vmax = mx;                                                                      \
+            vv = mx;                                                                         \
+        }                                                                                    \
+        T denom = SQRT(vv) * k->inv_bias2_sqrt + k->eps;                                     \
+        *p = x - k->step_size * (mm / denom);                                                \
+    }                                                                                        \
+                                                                                             \
+    /* AdaDelta (Zeiler 2012, PyTorch's form with lr) */                                     \
+    GD_HD static inline void gd_adadelta_elem_##S(T *p, T g, T *v, T *acc,                   \
+                                                  const gd_optim_coef_##S *k)                \
+    {                                                                                        \
+        T x = *p;                                                                            \
+        g = gd_optim_grad_##S(g, x, k);                                                      \
+        T vv = k->decay * *v + k->gain * g * g;                                              \
+        *v = vv;                                                                             \
+        T delta = SQRT(*acc + k->eps) / SQRT(vv + k->eps) * g;                               \
+        *acc = k->decay * *acc + k->gain * delta * delta;                                    \
+        *p = x - k->lr * delta;                                                              \
+    }                                                                                        \
+                                                                                             \
+    /* SMORMS3 (Funk 2015; PuzzleLib): mem starts at 1, eps both places */                   \
+    GD_HD static inline void gd_smorms3_elem_##S(T *p, T g, T *mem, T *mg, T *ms,            \
+                                                 const gd_optim_coef_##S *k)                 \
+    {                                                                                        \
+        T x = *p;                                                                            \
+        g = gd_optim_grad_##S(g, x, k);                                                      \
+        T r = (T)1 / (*mem + (T)1);                                                          \
+        T a = ((T)1 - r) * *mg + r * g;                                                      \
+        T b = ((T)1 - r) * *ms + r * g * g;                                                  \
+        T q = a * a / (b + k->eps);                                                          \
+        *mg = a;                                                                             \
+        *ms = b;                                                                             \
+        *p = x - g * (q < k->lr ? q : k->lr) / (SQRT(b) + k->eps);                           \
+        *mem = (T)1 + *mem * ((T)1 - q);                                                     \
+    }
+
+GD_DEFINE_OPTIM_KERNELS(float, f, sqrtf)
+GD_DEFINE_OPTIM_KERNELS(double, d, sqrt)
+
+#endif

@@ -331,7 +331,7 @@ static void bind_state(gd_optim *o)
 #define RMSPROP_LOOP(T, S, CEN, EPSIN, MST)                                                  \
     static void rmsprop_##S##_##CEN##EPSIN##MST(int64_t n, T *restrict p, const T *restrict g,\
                                                 T *restrict v, T *restrict m, T *restrict b, \
-                                                const gd_optim_coef_##S *restrict k)                  \
+                                                const gd_optim_coef *restrict k)                  \
     {                                                                                        \
         for (int64_t i = 0; i < n; i++)                                                      \
             gd_rmsprop_elem_##S(p + i, g[i], v + i, CEN ? m + i : v + i,                     \
@@ -346,9 +346,9 @@ static void bind_state(gd_optim *o)
 RMSPROP_LOOPS(float, f)
 RMSPROP_LOOPS(double, d)
 
-typedef void (*rmsprop_loop_f)(int64_t, float *, const float *, float *, float *, float *, const gd_optim_coef_f *);
+typedef void (*rmsprop_loop_f)(int64_t, float *, const float *, float *, float *, float *, const gd_optim_coef *);
 typedef void (*rmsprop_loop_d)(int64_t, double *, const double *, double *, double *, double *,
-                               const gd_optim_coef_d *);
+                               const gd_optim_coef *);
 #define RMSPROP_TABLE(S)                                                                     \
     {{{rmsprop_##S##_000, rmsprop_##S##_001, rmsprop_##S##_002, rmsprop_##S##_003},          \
       {rmsprop_##S##_010, rmsprop_##S##_011, rmsprop_##S##_012, rmsprop_##S##_013}},         \
@@ -359,7 +359,7 @@ static const rmsprop_loop_d rmsprop_d[2][2][4] = RMSPROP_TABLE(d);
 
 #define SGD_LOOP(T, S, MOM, NEST)                                                            \
     static void sgd_##S##_##MOM##NEST(int64_t n, T *restrict p, const T *restrict g,         \
-                                      T *restrict b, const gd_optim_coef_##S *restrict k)             \
+                                      T *restrict b, const gd_optim_coef *restrict k)             \
     {                                                                                        \
         for (int64_t i = 0; i < n; i++) gd_sgd_elem_##S(p + i, g[i], MOM ? b + i : p + i, k, MOM, NEST); \
     }
@@ -368,7 +368,7 @@ SGD_LOOP(double, d, 0, 0) SGD_LOOP(double, d, 1, 0) SGD_LOOP(double, d, 1, 1)
 
 #define ADAM_LOOP(T, S, AMS)                                                                 \
     static void adam_##S##_##AMS(int64_t n, T *restrict p, const T *restrict g, T *restrict m, \
-                                 T *restrict v, T *restrict vmax, const gd_optim_coef_##S *restrict k) \
+                                 T *restrict v, T *restrict vmax, const gd_optim_coef *restrict k) \
     {                                                                                        \
         for (int64_t i = 0; i < n; i++) gd_adam_elem_##S(p + i, g[i], m + i, v + i, AMS ? vmax + i : v + i, k, AMS); \
     }
@@ -376,12 +376,12 @@ ADAM_LOOP(float, f, 0) ADAM_LOOP(float, f, 1) ADAM_LOOP(double, d, 0) ADAM_LOOP(
 
 #define OTHER_LOOPS(T, S)                                                                    \
     static void adadelta_##S(int64_t n, T *restrict p, const T *restrict g, T *restrict v,   \
-                             T *restrict acc, const gd_optim_coef_##S *restrict k)                    \
+                             T *restrict acc, const gd_optim_coef *restrict k)                    \
     {                                                                                        \
         for (int64_t i = 0; i < n; i++) gd_adadelta_elem_##S(p + i, g[i], v + i, acc + i, k); \
     }                                                                                        \
     static void smorms3_##S(int64_t n, T *restrict p, const T *restrict g, T *restrict mem,  \
-                            T *restrict mg, T *restrict ms, const gd_optim_coef_##S *restrict k)      \
+                            T *restrict mg, T *restrict ms, const gd_optim_coef *restrict k)      \
     {                                                                                        \
         for (int64_t i = 0; i < n; i++) gd_smorms3_elem_##S(p + i, g[i], mem + i, mg + i, ms + i, k); \
     }
@@ -402,28 +402,28 @@ static void run_range(const gd_optim_plan *pl, const gd_optim_segment *s, int64_
 #define ARGS(T) (T *)p, (const T *)g
     switch (pl->kind) {
     case GD_OPTIM_SGD:
-        if (f) (pl->use_momentum ? (pl->nesterov ? sgd_f_11 : sgd_f_10) : sgd_f_00)(n, ARGS(float), (float *)st[0], &pl->cf);
-        else (pl->use_momentum ? (pl->nesterov ? sgd_d_11 : sgd_d_10) : sgd_d_00)(n, ARGS(double), (double *)st[0], &pl->cd);
+        if (f) (pl->use_momentum ? (pl->nesterov ? sgd_f_11 : sgd_f_10) : sgd_f_00)(n, ARGS(float), (float *)st[0], &pl->k);
+        else (pl->use_momentum ? (pl->nesterov ? sgd_d_11 : sgd_d_10) : sgd_d_00)(n, ARGS(double), (double *)st[0], &pl->k);
         break;
     case GD_OPTIM_RMSPROP:
         if (f)
             rmsprop_f[pl->centered][pl->eps_inside][pl->mst](n, ARGS(float), (float *)st[0], (float *)st[1],
-                                                             (float *)st[2], &pl->cf);
+                                                             (float *)st[2], &pl->k);
         else
             rmsprop_d[pl->centered][pl->eps_inside][pl->mst](n, ARGS(double), (double *)st[0], (double *)st[1],
-                                                             (double *)st[2], &pl->cd);
+                                                             (double *)st[2], &pl->k);
         break;
     case GD_OPTIM_ADADELTA:
-        if (f) adadelta_f(n, ARGS(float), (float *)st[0], (float *)st[1], &pl->cf);
-        else adadelta_d(n, ARGS(double), (double *)st[0], (double *)st[1], &pl->cd);
+        if (f) adadelta_f(n, ARGS(float), (float *)st[0], (float *)st[1], &pl->k);
+        else adadelta_d(n, ARGS(double), (double *)st[0], (double *)st[1], &pl->k);
         break;
     case GD_OPTIM_ADAM:
-        if (f) (pl->amsgrad ? adam_f_1 : adam_f_0)(n, ARGS(float), (float *)st[0], (float *)st[1], (float *)st[2], &pl->cf);
-        else (pl->amsgrad ? adam_d_1 : adam_d_0)(n, ARGS(double), (double *)st[0], (double *)st[1], (double *)st[2], &pl->cd);
+        if (f) (pl->amsgrad ? adam_f_1 : adam_f_0)(n, ARGS(float), (float *)st[0], (float *)st[1], (float *)st[2], &pl->k);
+        else (pl->amsgrad ? adam_d_1 : adam_d_0)(n, ARGS(double), (double *)st[0], (double *)st[1], (double *)st[2], &pl->k);
         break;
     case GD_OPTIM_SMORMS3:
-        if (f) smorms3_f(n, ARGS(float), (float *)st[0], (float *)st[1], (float *)st[2], &pl->cf);
-        else smorms3_d(n, ARGS(double), (double *)st[0], (double *)st[1], (double *)st[2], &pl->cd);
+        if (f) smorms3_f(n, ARGS(float), (float *)st[0], (float *)st[1], (float *)st[2], &pl->k);
+        else smorms3_d(n, ARGS(double), (double *)st[0], (double *)st[1], (double *)st[2], &pl->k);
         break;
     }
 #undef ARGS
@@ -559,8 +559,7 @@ static void make_plan(const gd_optim *o, const gd_optim_hyper *h, int64_t t, gd_
     case GD_OPTIM_SMORMS3:
         break;
     }
-    FILL_COEF(pl.cf, float);
-    FILL_COEF(pl.cd, double);
+    FILL_COEF(pl.k, double);
     *out = pl;
 }
 

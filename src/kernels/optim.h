@@ -47,142 +47,145 @@
 enum { GD_MST_NONE = 0, GD_MST_PYTORCH = 1, GD_MST_LR_INSIDE = 2, GD_MST_NESTEROV = 3 };
 
 /* Per-step coefficients, computed once per step from the hyperparameters and
-   the step count (src/optim.c), in the parameter's precision. */
-#define GD_DEFINE_OPTIM_COEF(T, S)                                                           \
-    typedef struct gd_optim_coef_##S {                                                       \
-        T lr;          /* this step's learning rate (AdaGrad's lr_decay applied) */         \
-        T decay, gain; /* v = decay*v + gain*g^2 (Adam: beta2, 1-beta2) */                  \
-        T beta1, one_minus_beta1;                                                            \
-        T eps, wd, dwd; /* coupled decay; decoupled: p -= dwd*p */                          \
-        T momentum, one_minus_dampening;                                                     \
-        T scale, clip;  /* g = clip(scale*g); clip = inf when off */                        \
-        T inv_bias;     /* 1 / (1 - decay^t) for Optax's bias correction, else 1 */         \
-        T step_size;    /* Adam: lr / (1 - beta1^t) */                                      \
-        T inv_bias2_sqrt; /* Adam: 1 / sqrt(1 - beta2^t) */                                 \
-        int first;      /* SGD: the momentum buffer starts as the first gradient */         \
+   the step count (src/optim.c).  Every update computes in double, whatever the
+   parameter's dtype: a float32 parameter (and its state) is rounded once, when
+   stored, which keeps float32 runs within 1e-5 of float64 references even on
+   the sensitive ones (d2l's lr 0.4). */
+#define GD_DEFINE_OPTIM_COEF(T, S)                                                                 \
+    typedef struct gd_optim_coef_##S {                                                             \
+        T lr;          /* this step's learning rate (AdaGrad's lr_decay applied) */                \
+        T decay, gain; /* v = decay*v + gain*g^2 (Adam: beta2, 1-beta2) */                         \
+        T beta1, one_minus_beta1;                                                                  \
+        T eps, wd, dwd; /* coupled decay; decoupled: p -= dwd*p */                                 \
+        T momentum, one_minus_dampening;                                                           \
+        T scale, clip;  /* g = clip(scale*g); clip = inf when off */                               \
+        T inv_bias;     /* 1 / (1 - decay^t) for Optax's bias correction, else 1 */                \
+        T step_size;    /* Adam: lr / (1 - beta1^t) */                                             \
+        T inv_bias2_sqrt; /* Adam: 1 / sqrt(1 - beta2^t) */                                        \
+        int first;      /* SGD: the momentum buffer starts as the first gradient */                \
     } gd_optim_coef_##S;
 
-GD_DEFINE_OPTIM_COEF(float, f)
 GD_DEFINE_OPTIM_COEF(double, d)
+typedef gd_optim_coef_d gd_optim_coef;
 
 /* The resolved switches and coefficients of one step (src/optim.c). */
 typedef struct gd_optim_plan {
     int kind, centered, eps_inside, mst, use_momentum, nesterov, amsgrad;
-    gd_optim_coef_f cf;
-    gd_optim_coef_d cd;
+    gd_optim_coef k;
 } gd_optim_plan;
 
-#define GD_DEFINE_OPTIM_KERNELS(T, S, SQRT)                                                  \
-    /* the gradient as every update sees it: scaled, clipped, L2-decayed */                  \
-    GD_HD static inline T gd_optim_grad_##S(T g, T p, const gd_optim_coef_##S *k)           \
-    {                                                                                        \
-        g = g * k->scale;                                                                    \
-        g = g < -k->clip ? -k->clip : (g > k->clip ? k->clip : g);                           \
-        return k->wd != 0 ? g + k->wd * p : g;                                               \
-    }                                                                                        \
-                                                                                             \
-    /* RMSProp / AdaGrad, every convention (see the top of this file) */                     \
-    GD_HD static inline void gd_rmsprop_elem_##S(T *p, T g, T *v, T *m, T *buf,              \
-                                                 const gd_optim_coef_##S *k,                 \
-                                                 const int centered, const int eps_inside,   \
-                                                 const int mst)                              \
-    {                                                                                        \
-        T x = *p;                                                                            \
-        g = gd_optim_grad_##S(g, x, k);                                                      \
-        if (k->dwd != 0) x = x - k->dwd * x;                                                 \
-        T vv = k->decay * *v + k->gain * g * g;                                              \
-        *v = vv;                                                                             \
-        T s = vv * k->inv_bias;                                                              \
-        if (centered) {                                                                      \
-            T mm = k->decay * *m + k->gain * g;                                              \
-            *m = mm;                                                                         \
-            T mh = mm * k->inv_bias;                                                         \
-            s = s - mh * mh;                                                                 \
-        }                                                                                    \
-        T d = eps_inside ? SQRT(s + k->eps) : SQRT(s) + k->eps;                              \
-        T u = g / d;                                                                         \
-        if (mst == GD_MST_NONE) {                                                            \
-            x = x - k->lr * u;                                                               \
-        } else if (mst == GD_MST_PYTORCH) {                                                  \
-            T b = k->momentum * *buf + u;                                                    \
-            *buf = b;                                                                        \
-            x = x - k->lr * b;                                                               \
-        } else if (mst == GD_MST_LR_INSIDE) {                                                \
-            T b = k->momentum * *buf + k->lr * u;                                            \
-            *buf = b;                                                                        \
-            x = x - b;                                                                       \
-        } else {                                                                             \
-            T b = k->momentum * *buf + k->lr * u;                                            \
-            *buf = b;                                                                        \
-            x = x - (k->lr * u + k->momentum * b);                                           \
-        }                                                                                    \
-        *p = x;                                                                              \
-    }                                                                                        \
-                                                                                             \
-    /* SGD with PyTorch's momentum, dampening and Nesterov */                                \
-    GD_HD static inline void gd_sgd_elem_##S(T *p, T g, T *buf, const gd_optim_coef_##S *k,  \
-                                             const int use_momentum, const int nesterov)     \
-    {                                                                                        \
-        T x = *p;                                                                            \
-        g = gd_optim_grad_##S(g, x, k);                                                      \
-        if (use_momentum) {                                                                  \
-            T b = k->first ? g : k->momentum * *buf + k->one_minus_dampening * g;            \
-            *buf = b;                                                                        \
-            g = nesterov ? g + k->momentum * b : b;                                          \
-        }                                                                                    \
-        *p = x - k->lr * g;                                                                  \
-    }                                                                                        \
-                                                                                             \
-    /* Adam / AdamW (decoupled decay in dwd = lr*wd), with AMSGrad */                        \
-    GD_HD static inline void gd_adam_elem_##S(T *p, T g, T *m, T *v, T *vmax,                \
-                                              const gd_optim_coef_##S *k, const int amsgrad) \
-    {                                                                                        \
-        T x = *p;                                                                            \
-        g = gd_optim_grad_##S(g, x, k);                                                      \
-        if (k->dwd != 0) x = x - k->dwd * x;                                                 \
-        T mm = k->beta1 * *m + k->one_minus_beta1 * g;                                       \
-        T vv = k->decay * *v + k->gain * g * g;                                              \
-        *m = mm;                                                                             \
-        *v = vv;                                                                             \
-        if (amsgrad) {                                                                       \
-            T mx = *vmax > vv ? *vmax : vv;                                                  \
-            *vmax = mx;                                                                      \
-            vv = mx;                                                                         \
-        }                                                                                    \
-        T denom = SQRT(vv) * k->inv_bias2_sqrt + k->eps;                                     \
-        *p = x - k->step_size * (mm / denom);                                                \
-    }                                                                                        \
-                                                                                             \
-    /* AdaDelta (Zeiler 2012, PyTorch's form with lr) */                                     \
-    GD_HD static inline void gd_adadelta_elem_##S(T *p, T g, T *v, T *acc,                   \
-                                                  const gd_optim_coef_##S *k)                \
-    {                                                                                        \
-        T x = *p;                                                                            \
-        g = gd_optim_grad_##S(g, x, k);                                                      \
-        T vv = k->decay * *v + k->gain * g * g;                                              \
-        *v = vv;                                                                             \
-        T delta = SQRT(*acc + k->eps) / SQRT(vv + k->eps) * g;                               \
-        *acc = k->decay * *acc + k->gain * delta * delta;                                    \
-        *p = x - k->lr * delta;                                                              \
-    }                                                                                        \
-                                                                                             \
-    /* SMORMS3 (Funk 2015; PuzzleLib): mem starts at 1, eps both places */                   \
-    GD_HD static inline void gd_smorms3_elem_##S(T *p, T g, T *mem, T *mg, T *ms,            \
-                                                 const gd_optim_coef_##S *k)                 \
-    {                                                                                        \
-        T x = *p;                                                                            \
-        g = gd_optim_grad_##S(g, x, k);                                                      \
-        T r = (T)1 / (*mem + (T)1);                                                          \
-        T a = ((T)1 - r) * *mg + r * g;                                                      \
-        T b = ((T)1 - r) * *ms + r * g * g;                                                  \
-        T q = a * a / (b + k->eps);                                                          \
-        *mg = a;                                                                             \
-        *ms = b;                                                                             \
-        *p = x - g * (q < k->lr ? q : k->lr) / (SQRT(b) + k->eps);                           \
-        *mem = (T)1 + *mem * ((T)1 - q);                                                     \
+/* T: the storage type; the arithmetic is in double (R). */
+#define GD_DEFINE_OPTIM_KERNELS(T, S)                                                              \
+    /* the gradient as every update sees it: scaled, clipped, L2-decayed */                        \
+    GD_HD static inline double gd_optim_grad_##S(double g, double p, const gd_optim_coef *k)       \
+    {                                                                                              \
+        g = g * k->scale;                                                                          \
+        g = g < -k->clip ? -k->clip : (g > k->clip ? k->clip : g);                                 \
+        return k->wd != 0 ? g + k->wd * p : g;                                                     \
+    }                                                                                              \
+                                                                                                   \
+    /* RMSProp / AdaGrad, every convention (see the top of this file) */                           \
+    GD_HD static inline void gd_rmsprop_elem_##S(T *p, double g, T *v, T *m, T *buf,               \
+                                                 const gd_optim_coef *k,                           \
+                                                 const int centered, const int eps_inside,         \
+                                                 const int mst)                                    \
+    {                                                                                              \
+        double x = *p;                                                                             \
+        g = gd_optim_grad_##S(g, x, k);                                                            \
+        if (k->dwd != 0) x = x - k->dwd * x;                                                       \
+        double vv = k->decay * *v + k->gain * g * g;                                               \
+        *v = vv;                                                                                   \
+        double s = vv * k->inv_bias;                                                               \
+        if (centered) {                                                                            \
+            double mm = k->decay * *m + k->gain * g;                                               \
+            *m = mm;                                                                               \
+            double mh = mm * k->inv_bias;                                                          \
+            s = s - mh * mh;                                                                       \
+        }                                                                                          \
+        double d = eps_inside ? sqrt(s + k->eps) : sqrt(s) + k->eps;                               \
+        double u = g / d;                                                                          \
+        if (mst == GD_MST_NONE) {                                                                  \
+            x = x - k->lr * u;                                                                     \
+        } else if (mst == GD_MST_PYTORCH) {                                                        \
+            double b = k->momentum * *buf + u;                                                     \
+            *buf = b;                                                                              \
+            x = x - k->lr * b;                                                                     \
+        } else if (mst == GD_MST_LR_INSIDE) {                                                      \
+            double b = k->momentum * *buf + k->lr * u;                                             \
+            *buf = b;                                                                              \
+            x = x - b;                                                                             \
+        } else {                                                                                   \
+            double b = k->momentum * *buf + k->lr * u;                                             \
+            *buf = b;                                                                              \
+            x = x - (k->lr * u + k->momentum * b);                                                 \
+        }                                                                                          \
+        *p = x;                                                                                    \
+    }                                                                                              \
+                                                                                                   \
+    /* SGD with PyTorch's momentum, dampening and Nesterov */                                      \
+    GD_HD static inline void gd_sgd_elem_##S(T *p, double g, T *buf, const gd_optim_coef *k,       \
+                                             const int use_momentum, const int nesterov)           \
+    {                                                                                              \
+        double x = *p;                                                                             \
+        g = gd_optim_grad_##S(g, x, k);                                                            \
+        if (use_momentum) {                                                                        \
+            double b = k->first ? g : k->momentum * *buf + k->one_minus_dampening * g;             \
+            *buf = b;                                                                              \
+            g = nesterov ? g + k->momentum * b : b;                                                \
+        }                                                                                          \
+        *p = x - k->lr * g;                                                                        \
+    }                                                                                              \
+                                                                                                   \
+    /* Adam / AdamW (decoupled decay in dwd = lr*wd), with AMSGrad */                              \
+    GD_HD static inline void gd_adam_elem_##S(T *p, double g, T *m, T *v, T *vmax,                 \
+                                              const gd_optim_coef *k, const int amsgrad)           \
+    {                                                                                              \
+        double x = *p;                                                                             \
+        g = gd_optim_grad_##S(g, x, k);                                                            \
+        if (k->dwd != 0) x = x - k->dwd * x;                                                       \
+        double mm = k->beta1 * *m + k->one_minus_beta1 * g;                                        \
+        double vv = k->decay * *v + k->gain * g * g;                                               \
+        *m = mm;                                                                                   \
+        *v = vv;                                                                                   \
+        if (amsgrad) {                                                                             \
+            double mx = *vmax > vv ? (double)*vmax : vv;                                           \
+            *vmax = mx;                                                                            \
+            vv = mx;                                                                               \
+        }                                                                                          \
+        double denom = sqrt(vv) * k->inv_bias2_sqrt + k->eps;                                      \
+        *p = x - k->step_size * (mm / denom);                                                      \
+    }                                                                                              \
+                                                                                                   \
+    /* AdaDelta (Zeiler 2012, PyTorch's form with lr) */                                           \
+    GD_HD static inline void gd_adadelta_elem_##S(T *p, double g, T *v, T *acc,                    \
+                                                  const gd_optim_coef *k)                          \
+    {                                                                                              \
+        double x = *p;                                                                             \
+        g = gd_optim_grad_##S(g, x, k);                                                            \
+        double vv = k->decay * *v + k->gain * g * g;                                               \
+        *v = vv;                                                                                   \
+        double delta = sqrt(*acc + k->eps) / sqrt(vv + k->eps) * g;                                \
+        *acc = k->decay * *acc + k->gain * delta * delta;                                          \
+        *p = x - k->lr * delta;                                                                    \
+    }                                                                                              \
+                                                                                                   \
+    /* SMORMS3 (Funk 2015; PuzzleLib): mem starts at 1, eps both places */                         \
+    GD_HD static inline void gd_smorms3_elem_##S(T *p, double g, T *mem, T *mg, T *ms,             \
+                                                 const gd_optim_coef *k)                           \
+    {                                                                                              \
+        double x = *p;                                                                             \
+        g = gd_optim_grad_##S(g, x, k);                                                            \
+        double r = 1.0 / (*mem + 1.0);                                                             \
+        double a = (1.0 - r) * *mg + r * g;                                                        \
+        double b = (1.0 - r) * *ms + r * g * g;                                                    \
+        double q = a * a / (b + k->eps);                                                           \
+        *mg = a;                                                                                   \
+        *ms = b;                                                                                   \
+        *p = x - g * (q < k->lr ? q : k->lr) / (sqrt(b) + k->eps);                                 \
+        *mem = 1.0 + *mem * (1.0 - q);                                                             \
     }
 
-GD_DEFINE_OPTIM_KERNELS(float, f, sqrtf)
-GD_DEFINE_OPTIM_KERNELS(double, d, sqrt)
+GD_DEFINE_OPTIM_KERNELS(float, f)
+GD_DEFINE_OPTIM_KERNELS(double, d)
 
 #endif

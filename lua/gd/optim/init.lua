@@ -59,7 +59,7 @@ local function validate(fname, key, shown, v)
     for i = 1, 2 do
       local b = v[i]
       if type(b) ~= "number" or b ~= b or b < 0 or b >= 1 then
-        bad(fmt("[%d] = %s is outside [0, 1)", i, tostring(b)))
+        error(fmt("%s: %s[%d] = %s is outside [0, 1)", fname, shown, i, tostring(b)), 0)
       end
     end
     return {v[1], v[2]}

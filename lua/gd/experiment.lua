@@ -78,6 +78,7 @@ local function run_one(objective, run, ctor, opts)
   local keep = opts.trajectory
   local traj = keep and {{x:get(1), x:get(2)}} or nil
 
+  collectgarbage()  -- so that one run does not pay for the garbage of the last
   local t0 = now()
   local opt = ctor({x}, copy(run.hyper))
   local g = x.grad
@@ -218,7 +219,8 @@ local function format(results)
   local coords = n <= 3
   local header = {"run"}
   if coords then
-    for i = 1, n do header[#header + 1] = "x" .. i end
+    local names = objective.coordinates or {}
+    for i = 1, n do header[#header + 1] = names[i] or ("x" .. i) end
   else
     header[#header + 1] = "|x - x*|"
   end
@@ -228,7 +230,7 @@ local function format(results)
   local any_published = false
   for _, r in ipairs(results) do if r.published then any_published = true end end
   if any_published then
-    for i = 1, n do header[#header + 1] = "published x" .. i end
+    for i = 1, n do header[#header + 1] = "published " .. header[i + 1] end
     header[#header + 1] = "agree"
   end
   local minimum = objective.minimum
@@ -261,7 +263,8 @@ local function format(results)
 end
 M.format = doc(format, "gd.experiment.format", [[
 gd.experiment.format(results) -> the comparison table of gd.experiment.run's results as a
-string: per run the final x (coordinates up to 3-D, else the distance to the minimum),
+string: per run the final x (coordinates up to 3-D, named by objective.coordinates when
+it has them, else the distance to the minimum),
 f(x), the steps until f - f_min <= tol ("-" when never), the wall time, and, when runs
 carry `published` values (printed to 6 decimals), those beside gdlua's, with "yes" where
 gdlua's lie within their rounding (5e-7).]])

@@ -10,6 +10,7 @@
 --   name, formula -> for tables and plot titles
 --   levels        -> "linear", "sqrt" or "log": how contour levels are best spaced
 --                    (see gd.plot.contour)
+--   coordinates   -> (optional) names of x's elements for tables ({"w1", "w2", "b"})
 -- and, for the 2-D ones, f_xy(x1, x2) -> number and grad_xy(x1, x2) -> g1, g2 on plain
 -- numbers (used for contour grids, and handy at the REPL).
 --
@@ -277,9 +278,11 @@ local function least_squares(X, y, opts)
   local target = y:reshape(n):to(X)
   local name = opts.name or "least_squares"
   local obj = {
-    name = name, dim = d + 1, levels = "log",
+    name = name, dim = d + 1, levels = "log", coordinates = {},
     formula = string.format("0.5*mean((X*w + b - y)^2), %d examples, %d features", n, d),
   }
+  for i = 1, d do obj.coordinates[i] = "w" .. i end
+  obj.coordinates[d + 1] = "b"
   local function residual(p)
     check_size(name, p, d + 1)
     local r = Xa:matmul(p:to(Xa))
@@ -316,7 +319,7 @@ M.least_squares = doc(least_squares, "gd.objectives.least_squares", [[
 gd.objectives.least_squares(X, y, [{name = s}]) -> linear regression as an objective over
 p = {w1, ..., wd, b}: f(p) = 0.5 * mean((X*w + b - y)^2) (d2l's squared loss), full batch.
 X is n x d, y has n elements.  x0 = zeros; minimum and f_min come from the normal
-equations, so loss curves can show f - f_min.
+equations, so loss curves can show f - f_min; coordinates = {"w1", ..., "b"}.
   local X, y = gd.data.synthetic_regression{w = {2, -3.4}, b = 4.2, n = 1000, noise = 0.01}
   local lr = gd.objectives.least_squares(X, y)]])
 

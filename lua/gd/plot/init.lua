@@ -65,7 +65,6 @@ local function as_series(fname, v)
   end
   return out
 end
-M.series = as_series
 
 local AXES_OPTS = {title = true, xlabel = true, ylabel = true, xscale = true, yscale = true, xlim = true,
   ylim = true, width = true, height = true, margin = true, file = true, legend = true}
@@ -275,18 +274,19 @@ local function contour(target, opts)
 
   for i, t in ipairs(trajectories) do
     local color = legend[i].color
-    local pts = {}
-    for k, p in ipairs(t.points) do pts[k] = {ax:px(p[1]), ax:py(p[2])} end
-    local finite = {}
-    for _, p in ipairs(pts) do
-      if p[1] == p[1] and p[2] == p[2] and math.abs(p[1]) < 1e9 and math.abs(p[2]) < 1e9 then finite[#finite + 1] = p end
+    local finite = {}   -- the drawable points (a diverging run ends in inf or NaN)
+    for _, p in ipairs(t.points) do
+      local px, py = ax:point(p[1], p[2])
+      if px then finite[#finite + 1] = {px, py} end
     end
     d:element("polyline", {class = "trajectory", ["data-name"] = t.name, points = svg.points(finite),
       fill = "none", stroke = color, ["stroke-width"] = 1.5, ["stroke-linejoin"] = "round"})
-    -- a marker per point (every k-th when there are many)
-    local every = math.max(1, math.ceil(#finite / 200))
+    -- a marker per step, as d2l draws them; on long runs, where markers would
+    -- merge into a thick line, only the first and the last point
     d:open("g", {class = "markers", fill = color})
-    for k = 1, #finite, every do d:element("circle", {cx = finite[k][1], cy = finite[k][2], r = 2.5}) end
+    for k, p in ipairs(finite) do
+      if #finite <= 60 or k == 1 or k == #finite then d:element("circle", {cx = p[1], cy = p[2], r = 2.5}) end
+    end
     d:close("g")
   end
   ax:finish(d)

@@ -19,7 +19,10 @@ function M.escape(s)
 end
 
 --- A coordinate: 2 decimals, trailing zeros dropped ("12.5", "3", "-0.25").
+-- Values beyond +-1e6 (far outside any drawing: a diverging run) are clamped
+-- there, so that they stay short.
 function M.num(v)
+  if v > 1e6 then v = 1e6 elseif v < -1e6 then v = -1e6 end
   local s = fmt("%.2f", v)
   if s:find("%.") then s = s:gsub("0+$", ""):gsub("%.$", "") end
   if s == "-0" then s = "0" end

@@ -76,27 +76,23 @@ local function describe_golden(file)
           assert(e <= 1e-9, string.format("step %d: relative error %.3g", t, e))
         end
       end)
-      it("matches " .. label .. " in float32: exact math on float32 storage, within 1e-5", function()
-        local errs, xs = replay(G, case, "float32")
-        -- float32 storage alone: float64 math, values rounded to float32 as stored
-        local eerrs, exs = replay(G, case, "float64", true)
+      it("matches " .. label .. " in float32 within 1e-5", function()
+        local errs = replay(G, case, "float32")
+        -- what float32 storage alone does: float64 math, values rounded to
+        -- float32 as they are stored.  Where that departs more than 1e-5 from
+        -- the float64 reference (a chaotic case, d2l's lr 0.4), no float32 run
+        -- can follow it further, and the claim holds up to that step.
+        local inherent = replay(G, case, "float64", true)
+        local last = G.steps
         for t = 1, G.steps do
-          for i = 1, #G.x0 do
-            assert(xs[t][i] == exs[t][i], string.format("step %d, x[%d]: float32 run %.9g, float64 math on "
-              .. "float32 storage %.9g", t, i, xs[t][i], exs[t][i]))
-          end
+          if inherent[t] > 1e-5 then last = t - 1 break end
         end
-        local inherent = 0
-        for t = 1, G.steps do inherent = math.max(inherent, eerrs[t]) end
-        if inherent > 1e-5 then
-          -- a chaotic case (d2l's lr 0.4): rounding x to float32 once per step
-          -- moves it this far from the float64 reference, whatever the code
-          print(string.format("\n  note: %s: float32 storage alone departs %.2g from the float64 reference",
-            label, inherent))
-          return
+        if last < G.steps then
+          print(string.format("\n  note: %s: float32 storage alone departs %.2g from the float64 reference at "
+            .. "step %d; float32 checked up to step %d", label, inherent[last + 1], last + 1, last))
         end
-        for t, e in ipairs(errs) do
-          assert(e <= 1e-5, string.format("step %d: relative error %.3g", t, e))
+        for t = 1, last do
+          assert(errs[t] <= 1e-5, string.format("step %d: relative error %.3g", t, errs[t]))
         end
       end)
     end

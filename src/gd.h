@@ -121,7 +121,9 @@ int64_t gd_mem_live_bytes(int device);
 /* 1 when enough storage was allocated since the last call that returned 1 to
    make a garbage-collection cycle worthwhile (the Lua GC cannot see C memory). */
 int gd_mem_collect_advised(void);
-/* OpenMP threads used by large loops (0 or less: the OpenMP default). */
+/* OpenMP threads used by large loops (0 or less: one per processor; at most
+   GD_MAX_THREADS). */
+enum { GD_MAX_THREADS = 256 };
 void gd_set_num_threads(int n);
 int gd_get_num_threads(void);
 /* Elements below which loops stay single-threaded. */
@@ -343,6 +345,13 @@ int gd_optim_state(gd_tensor **out, gd_optim *o, int param, int slot, const gd_o
 /* Clips the gradients of n tensors so that their joint p-norm is at most
    max_norm (PyTorch's clip_grad_norm_); *total gets the norm before clipping. */
 int gd_clip_grad_norm(gd_tensor *const *grads, int n, double max_norm, double p, double *total);
+
+/* ------------------------------------------------------------- benchmarks */
+
+/* The roofline reference of `make bench`: reads the nro + nrw float32 arrays
+   and writes the nrw ones once each (w += sum of reads), threaded like the
+   optimizer loops (src/bench.c). */
+int gd_bench_stream(gd_tensor *const *rw, int nrw, gd_tensor *const *ro, int nro);
 
 /* ------------------------------------------------- neural-network kernels */
 

@@ -12,7 +12,8 @@ gd.doc = doc
 -- Submodules are the files lua/gd/<name>.lua, loaded when first touched, so
 -- `require "gd"` stays cheap and a new module needs no registration here.
 local lazy = {optim = true, nn = true, data = true, objectives = true, experiment = true,
-              plot = true, log = true, train = true, serialize = true, progress = true}
+              plot = true, log = true, train = true, serialize = true, progress = true,
+              clock = true}
 
 setmetatable(gd, {
   __index = function(t, k)

@@ -47,10 +47,8 @@
 enum { GD_MST_NONE = 0, GD_MST_PYTORCH = 1, GD_MST_LR_INSIDE = 2, GD_MST_NESTEROV = 3 };
 
 /* Per-step coefficients, computed once per step from the hyperparameters and
-   the step count (src/optim.c).  Every update computes in double, whatever the
-   parameter's dtype: a float32 parameter (and its state) is rounded once, when
-   stored, which keeps float32 runs within 1e-5 of float64 references even on
-   the sensitive ones (d2l's lr 0.4). */
+   the step count (src/optim.c), in double; each loop converts them to its
+   arithmetic type. */
 #define GD_DEFINE_OPTIM_COEF(T, S)                                                                 \
     typedef struct gd_optim_coef_##S {                                                             \
         T lr;          /* this step's learning rate (AdaGrad's lr_decay applied) */                \
@@ -74,118 +72,128 @@ typedef struct gd_optim_plan {
     gd_optim_coef k;
 } gd_optim_plan;
 
-/* T: the storage type; the arithmetic is in double (R). */
-#define GD_DEFINE_OPTIM_KERNELS(T, S)                                                              \
-    /* the gradient as every update sees it: scaled, clipped, L2-decayed */                        \
-    GD_HD static inline double gd_optim_grad_##S(double g, double p, const gd_optim_coef *k)       \
-    {                                                                                              \
-        g = g * k->scale;                                                                          \
-        g = g < -k->clip ? -k->clip : (g > k->clip ? k->clip : g);                                 \
-        return k->wd != 0 ? g + k->wd * p : g;                                                     \
-    }                                                                                              \
-                                                                                                   \
-    /* RMSProp / AdaGrad, every convention (see the top of this file) */                           \
-    GD_HD static inline void gd_rmsprop_elem_##S(T *p, double g, T *v, T *m, T *buf,               \
-                                                 const gd_optim_coef *k,                           \
-                                                 const int centered, const int eps_inside,         \
-                                                 const int mst)                                    \
-    {                                                                                              \
-        double x = *p;                                                                             \
-        g = gd_optim_grad_##S(g, x, k);                                                            \
-        if (k->dwd != 0) x = x - k->dwd * x;                                                       \
-        double vv = k->decay * *v + k->gain * g * g;                                               \
-        *v = vv;                                                                                   \
-        double s = vv * k->inv_bias;                                                               \
-        if (centered) {                                                                            \
-            double mm = k->decay * *m + k->gain * g;                                               \
-            *m = mm;                                                                               \
-            double mh = mm * k->inv_bias;                                                          \
-            s = s - mh * mh;                                                                       \
-        }                                                                                          \
-        double d = eps_inside ? sqrt(s + k->eps) : sqrt(s) + k->eps;                               \
-        double u = g / d;                                                                          \
-        if (mst == GD_MST_NONE) {                                                                  \
-            x = x - k->lr * u;                                                                     \
-        } else if (mst == GD_MST_PYTORCH) {                                                        \
-            double b = k->momentum * *buf + u;                                                     \
-            *buf = b;                                                                              \
-            x = x - k->lr * b;                                                                     \
-        } else if (mst == GD_MST_LR_INSIDE) {                                                      \
-            double b = k->momentum * *buf + k->lr * u;                                             \
-            *buf = b;                                                                              \
-            x = x - b;                                                                             \
-        } else {                                                                                   \
-            double b = k->momentum * *buf + k->lr * u;                                             \
-            *buf = b;                                                                              \
-            x = x - (k->lr * u + k->momentum * b);                                                 \
-        }                                                                                          \
-        *p = x;                                                                                    \
-    }                                                                                              \
-                                                                                                   \
-    /* SGD with PyTorch's momentum, dampening and Nesterov */                                      \
-    GD_HD static inline void gd_sgd_elem_##S(T *p, double g, T *buf, const gd_optim_coef *k,       \
-                                             const int use_momentum, const int nesterov)           \
-    {                                                                                              \
-        double x = *p;                                                                             \
-        g = gd_optim_grad_##S(g, x, k);                                                            \
-        if (use_momentum) {                                                                        \
-            double b = k->first ? g : k->momentum * *buf + k->one_minus_dampening * g;             \
-            *buf = b;                                                                              \
-            g = nesterov ? g + k->momentum * b : b;                                                \
-        }                                                                                          \
-        *p = x - k->lr * g;                                                                        \
-    }                                                                                              \
-                                                                                                   \
-    /* Adam / AdamW (decoupled decay in dwd = lr*wd), with AMSGrad */                              \
-    GD_HD static inline void gd_adam_elem_##S(T *p, double g, T *m, T *v, T *vmax,                 \
-                                              const gd_optim_coef *k, const int amsgrad)           \
-    {                                                                                              \
-        double x = *p;                                                                             \
-        g = gd_optim_grad_##S(g, x, k);                                                            \
-        if (k->dwd != 0) x = x - k->dwd * x;                                                       \
-        double mm = k->beta1 * *m + k->one_minus_beta1 * g;                                        \
-        double vv = k->decay * *v + k->gain * g * g;                                               \
-        *m = mm;                                                                                   \
-        *v = vv;                                                                                   \
-        if (amsgrad) {                                                                             \
-            double mx = *vmax > vv ? (double)*vmax : vv;                                           \
-            *vmax = mx;                                                                            \
-            vv = mx;                                                                               \
-        }                                                                                          \
-        double denom = sqrt(vv) * k->inv_bias2_sqrt + k->eps;                                      \
-        *p = x - k->step_size * (mm / denom);                                                      \
-    }                                                                                              \
-                                                                                                   \
-    /* AdaDelta (Zeiler 2012, PyTorch's form with lr) */                                           \
-    GD_HD static inline void gd_adadelta_elem_##S(T *p, double g, T *v, T *acc,                    \
-                                                  const gd_optim_coef *k)                          \
-    {                                                                                              \
-        double x = *p;                                                                             \
-        g = gd_optim_grad_##S(g, x, k);                                                            \
-        double vv = k->decay * *v + k->gain * g * g;                                               \
-        *v = vv;                                                                                   \
-        double delta = sqrt(*acc + k->eps) / sqrt(vv + k->eps) * g;                                \
-        *acc = k->decay * *acc + k->gain * delta * delta;                                          \
-        *p = x - k->lr * delta;                                                                    \
-    }                                                                                              \
-                                                                                                   \
-    /* SMORMS3 (Funk 2015; PuzzleLib): mem starts at 1, eps both places */                         \
-    GD_HD static inline void gd_smorms3_elem_##S(T *p, double g, T *mem, T *mg, T *ms,             \
-                                                 const gd_optim_coef *k)                           \
-    {                                                                                              \
-        double x = *p;                                                                             \
-        g = gd_optim_grad_##S(g, x, k);                                                            \
-        double r = 1.0 / (*mem + 1.0);                                                             \
-        double a = (1.0 - r) * *mg + r * g;                                                        \
-        double b = (1.0 - r) * *ms + r * g * g;                                                    \
-        double q = a * a / (b + k->eps);                                                           \
-        *mg = a;                                                                                   \
-        *ms = b;                                                                                   \
-        *p = x - g * (q < k->lr ? q : k->lr) / (sqrt(b) + k->eps);                                 \
-        *mem = 1.0 + *mem * (1.0 - q);                                                             \
+/* T: the storage type, R: the arithmetic type (float for float32, as PyTorch
+   computes; double for float64).  Coefficients convert once per loop (the
+   compiler hoists the casts). */
+#define GD_DEFINE_OPTIM_KERNELS(T, S, R, SQRT)                                                    \
+    /* the gradient as every update sees it: scaled, clipped, L2-decayed */                       \
+    GD_HD static inline R gd_optim_grad_##S(R g, R p, const gd_optim_coef *k)                     \
+    {                                                                                             \
+        const R clip = (R)k->clip, wd = (R)k->wd;                                                 \
+        g = g * (R)k->scale;                                                                      \
+        g = g < -clip ? -clip : (g > clip ? clip : g);                                            \
+        return wd != 0 ? g + wd * p : g;                                                          \
+    }                                                                                             \
+                                                                                                  \
+    /* RMSProp / AdaGrad, every convention (see the top of this file) */                          \
+    GD_HD static inline void gd_rmsprop_elem_##S(T *p, R g, T *v, T *m, T *buf,                   \
+                                                 const gd_optim_coef *k, const int centered,      \
+                                                 const int eps_inside, const int mst)             \
+    {                                                                                             \
+        const R lr = (R)k->lr, decay = (R)k->decay, gain = (R)k->gain, eps = (R)k->eps;           \
+        const R dwd = (R)k->dwd, mu = (R)k->momentum, inv_bias = (R)k->inv_bias;                  \
+        R x = *p;                                                                                 \
+        g = gd_optim_grad_##S(g, x, k);                                                           \
+        if (dwd != 0) x = x - dwd * x;                                                            \
+        R vv = decay * *v + gain * g * g;                                                         \
+        *v = vv;                                                                                  \
+        R s = vv * inv_bias;                                                                      \
+        if (centered) {                                                                           \
+            R mm = decay * *m + gain * g;                                                         \
+            *m = mm;                                                                              \
+            R mh = mm * inv_bias;                                                                 \
+            s = s - mh * mh;                                                                      \
+        }                                                                                         \
+        R d = eps_inside ? SQRT(s + eps) : SQRT(s) + eps;                                         \
+        R u = g / d;                                                                              \
+        if (mst == GD_MST_NONE) {                                                                 \
+            x = x - lr * u;                                                                       \
+        } else if (mst == GD_MST_PYTORCH) {                                                       \
+            R b = mu * *buf + u;                                                                  \
+            *buf = b;                                                                             \
+            x = x - lr * b;                                                                       \
+        } else if (mst == GD_MST_LR_INSIDE) {                                                     \
+            R b = mu * *buf + lr * u;                                                             \
+            *buf = b;                                                                             \
+            x = x - b;                                                                            \
+        } else {                                                                                  \
+            R b = mu * *buf + lr * u;                                                             \
+            *buf = b;                                                                             \
+            x = x - (lr * u + mu * b);                                                            \
+        }                                                                                         \
+        *p = x;                                                                                   \
+    }                                                                                             \
+                                                                                                  \
+    /* SGD with PyTorch's momentum, dampening and Nesterov */                                     \
+    GD_HD static inline void gd_sgd_elem_##S(T *p, R g, T *buf, const gd_optim_coef *k,           \
+                                             const int use_momentum, const int nesterov)          \
+    {                                                                                             \
+        const R lr = (R)k->lr, mu = (R)k->momentum, damp1 = (R)k->one_minus_dampening;            \
+        R x = *p;                                                                                 \
+        g = gd_optim_grad_##S(g, x, k);                                                           \
+        if (use_momentum) {                                                                       \
+            R b = k->first ? g : mu * *buf + damp1 * g;                                           \
+            *buf = b;                                                                             \
+            g = nesterov ? g + mu * b : b;                                                        \
+        }                                                                                         \
+        *p = x - lr * g;                                                                          \
+    }                                                                                             \
+                                                                                                  \
+    /* Adam / AdamW (decoupled decay in dwd = lr*wd), with AMSGrad */                             \
+    GD_HD static inline void gd_adam_elem_##S(T *p, R g, T *m, T *v, T *vmax,                     \
+                                              const gd_optim_coef *k, const int amsgrad)          \
+    {                                                                                             \
+        const R dwd = (R)k->dwd, b1 = (R)k->beta1, b1c = (R)k->one_minus_beta1;                   \
+        const R decay = (R)k->decay, gain = (R)k->gain, eps = (R)k->eps;                          \
+        const R ib2 = (R)k->inv_bias2_sqrt, step = (R)k->step_size;                               \
+        R x = *p;                                                                                 \
+        g = gd_optim_grad_##S(g, x, k);                                                           \
+        if (dwd != 0) x = x - dwd * x;                                                            \
+        R mm = b1 * *m + b1c * g;                                                                 \
+        R vv = decay * *v + gain * g * g;                                                         \
+        *m = mm;                                                                                  \
+        *v = vv;                                                                                  \
+        if (amsgrad) {                                                                            \
+            R mx = *vmax > vv ? (R)*vmax : vv;                                                    \
+            *vmax = mx;                                                                           \
+            vv = mx;                                                                              \
+        }                                                                                         \
+        R denom = SQRT(vv) * ib2 + eps;                                                           \
+        *p = x - step * (mm / denom);                                                             \
+    }                                                                                             \
+                                                                                                  \
+    /* AdaDelta (Zeiler 2012, PyTorch's form with lr) */                                          \
+    GD_HD static inline void gd_adadelta_elem_##S(T *p, R g, T *v, T *acc,                       \
+                                                  const gd_optim_coef *k)                         \
+    {                                                                                             \
+        const R lr = (R)k->lr, decay = (R)k->decay, gain = (R)k->gain, eps = (R)k->eps;           \
+        R x = *p;                                                                                 \
+        g = gd_optim_grad_##S(g, x, k);                                                           \
+        R vv = decay * *v + gain * g * g;                                                         \
+        *v = vv;                                                                                  \
+        R delta = SQRT(*acc + eps) / SQRT(vv + eps) * g;                                          \
+        *acc = decay * *acc + gain * delta * delta;                                               \
+        *p = x - lr * delta;                                                                      \
+    }                                                                                             \
+                                                                                                  \
+    /* SMORMS3 (Funk 2015; PuzzleLib): mem starts at 1, eps both places */                        \
+    GD_HD static inline void gd_smorms3_elem_##S(T *p, R g, T *mem, T *mg, T *ms,                 \
+                                                 const gd_optim_coef *k)                          \
+    {                                                                                             \
+        const R lr = (R)k->lr, eps = (R)k->eps;                                                   \
+        R x = *p;                                                                                 \
+        g = gd_optim_grad_##S(g, x, k);                                                           \
+        R r = (R)1 / (*mem + (R)1);                                                               \
+        R a = ((R)1 - r) * *mg + r * g;                                                           \
+        R b = ((R)1 - r) * *ms + r * g * g;                                                       \
+        R q = a * a / (b + eps);                                                                  \
+        *mg = a;                                                                                  \
+        *ms = b;                                                                                  \
+        *p = x - g * (q < lr ? q : lr) / (SQRT(b) + eps);                                         \
+        *mem = (R)1 + *mem * ((R)1 - q);                                                          \
     }
 
-GD_DEFINE_OPTIM_KERNELS(float, f)
-GD_DEFINE_OPTIM_KERNELS(double, d)
+GD_DEFINE_OPTIM_KERNELS(float, f, float, sqrtf)
+GD_DEFINE_OPTIM_KERNELS(double, d, double, sqrt)
 
 #endif

@@ -1,0 +1,28 @@
+-- make bench: runs every scripts/bench/*.lua under gdlua, in name order.  Each
+-- prints its own section: times, and ratios against references timed in the
+-- same run (the memory roofline, OpenBLAS, PyTorch where it is installed).
+local dir = (arg and arg[0] or "scripts/bench.lua"):match("^(.*)/[^/]*$") or "."
+local files = {}
+local p = io.popen('ls "' .. dir .. '/bench/"*.lua 2>/dev/null')
+for line in p:lines() do files[#files + 1] = line end
+p:close()
+table.sort(files)
+local only = arg and arg[1]
+local function cpu_name()
+  local f = io.open("/proc/cpuinfo")
+  if not f then return "unknown CPU" end
+  for line in f:lines() do
+    local name = line:match("^model name%s*:%s*(.*)")
+    if name then f:close() return name end
+  end
+  f:close()
+  return "unknown CPU"
+end
+print(string.format("gdlua bench: %s, %d threads, %s", gd.version, gd.get_num_threads(), cpu_name()))
+for _, file in ipairs(files) do
+  if not only or file:find(only, 1, true) then
+    print("\n== " .. file)
+    local ok, err = pcall(dofile, file)
+    if not ok then print("  FAILED: " .. tostring(err)) end
+  end
+end

@@ -1,0 +1,94 @@
+-- Optimizer steps at 16M float32 parameters against the memory roofline (a
+-- stream over the same arrays, timed in this run) and against torch.optim
+-- (when /usr/bin/python3 or python3 can import torch); then the 2-parameter
+-- per-step loop of the d2l experiments, in steps per second.
+local gd = gd or require "gd"
+local ffi, C = gd._internal.ffi, gd._internal.C
+local N = tonumber(os.getenv("GD_BENCH_N")) or 16 * 2 ^ 20
+local REPS = tonumber(os.getenv("GD_BENCH_REPS")) or 10
+local clock = gd.clock
+
+local function best_of(reps, f)
+  f() -- warm: page faults, state allocation
+  local best = math.huge
+  for _ = 1, reps do
+    local t0 = clock()
+    f()
+    local dt = clock() - t0
+    if dt < best then best = dt end
+  end
+  return best
+end
+
+-- name, optimizer, hyper, arrays written (param + state), arrays only read (grad)
+local configs = {
+  {"SGD+momentum", "SGD", {lr = 0.01, momentum = 0.9}, 2, 1},
+  {"AdaGrad", "AdaGrad", {lr = 0.01}, 2, 1},
+  {"RMSProp", "RMSProp", {lr = 0.01}, 2, 1},
+  {"RMSProp centered+momentum", "RMSProp", {lr = 0.01, centered = true, momentum = 0.9}, 4, 1},
+  {"Adam", "Adam", {lr = 0.001}, 3, 1},
+}
+
+-- PyTorch, in one child process for all configurations
+local torch = {}
+local python
+for _, py in ipairs {"/usr/bin/python3", "python3"} do
+  if os.execute(py .. ' -c "import torch" >/dev/null 2>&1') == 0 then python = py break end
+end
+if python then
+  local dir = debug.getinfo(1, "S").source:match("^@(.*)/[^/]*$") or "scripts/bench"
+  local cmd = string.format("%s %s/torch_optim.py %d %d %d", python, dir, N, REPS, gd.get_num_threads())
+  local p = io.popen(cmd)
+  for line in p:lines() do
+    local name, v = line:match("^(.-)\t([%d.e+-]+)$")
+    if name then torch[name] = tonumber(v) end
+  end
+  p:close()
+end
+
+print(string.format("optimizer steps, %d float32 parameters (%d MB each array), best of %d:", N, N * 4 / 2 ^ 20, REPS))
+print(string.format("  %-27s %9s %9s %9s %10s %11s %9s", "", "ms/step", "GB/s", "stream ms", "roofline", "torch ms", "vs torch"))
+gd.manual_seed(0)
+for _, c in ipairs(configs) do
+  local name, optname, hyper, nrw, nro = c[1], c[2], c[3], c[4], c[5]
+  local p = gd.randn(N)
+  p.grad = gd.randn(N):mul_(0.01)
+  local opt = gd.optim[optname]({p}, hyper)
+  local step = best_of(REPS, function() opt:step() end)
+  -- the same arrays' worth of traffic through the stream kernel
+  local rw, ro = {}, {}
+  for i = 1, nrw do rw[i] = gd.zeros(N) end
+  for i = 1, nro do ro[i] = gd.zeros(N) end
+  local rwa, roa = ffi.new("gd_tensor*[?]", nrw), ffi.new("gd_tensor*[?]", nro)
+  for i = 1, nrw do rwa[i - 1] = rw[i].c end
+  for i = 1, nro do roa[i - 1] = ro[i].c end
+  local stream = best_of(REPS, function() assert(C.gd_bench_stream(rwa, nrw, roa, nro) == 0) end)
+  local bytes = (2 * nrw + nro) * 4 * N
+  local t = torch[name]
+  print(string.format("  %-27s %9.2f %9.1f %9.2f %9.2fx %11s %9s", name, step * 1e3, bytes / step / 1e9,
+    stream * 1e3, stream / step, t and string.format("%.2f", t * 1e3) or "-",
+    t and string.format("%.1fx", t / step) or "-"))
+  p:free()
+  for i = 1, nrw do rw[i]:free() end
+  for i = 1, nro do ro[i]:free() end
+end
+if not python then print("  (PyTorch not found: install python3-torch to compare)") end
+
+-- the d2l loop: two parameters, three FFI calls per step
+local x = gd.tensor({-5, -2}, {dtype = "float64"})
+local h = gd.tensor({0.2, 4}, {dtype = "float64"})
+local opt = gd.optim.RMSProp({x}, {flavor = "d2l", lr = 0.01, gamma = 0.9})
+local ITER = 5000000
+local function loop(n)
+  for _ = 1, n do
+    x.grad:copy_(x):mul_(h)
+    opt:step()
+  end
+end
+loop(100000)
+local t0 = clock()
+loop(ITER)
+local rate = ITER / (clock() - t0)
+local t = torch["loop"]
+print(string.format("2-parameter loop x.grad:copy_(x):mul_(h); opt:step(): %.2f M steps/s%s", rate / 1e6,
+  t and string.format(" (PyTorch %.0f steps/s: %.0fx)", 1 / t, rate * t) or ""))

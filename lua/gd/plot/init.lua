@@ -141,6 +141,23 @@ local function path_data(ax, xs, ys)
   return table.concat(parts)
 end
 
+--- The pixel points of a series' drawable values.
+local function pixels(ax, s)
+  local pts = {}
+  for k, y in ipairs(s.y) do
+    local px, py = ax:point(s.x and s.x[k] or k, y)
+    if px then pts[#pts + 1] = {px, py} end
+  end
+  return pts
+end
+
+--- A group of circles of radius r at pixel points (each of class `class`, when given).
+local function circles(d, group, pts, r, class)
+  d:open("g", group)
+  for _, p in ipairs(pts) do d:element("circle", {class = class, cx = p[1], cy = p[2], r = r}) end
+  d:close("g")
+end
+
 local function line(series, opts)
   local fname = "gd.plot.line"
   opts = check.options(fname, opts, LINE_OPTS)
@@ -155,14 +172,7 @@ local function line(series, opts)
       ["stroke-width"] = 2, ["stroke-linejoin"] = "round"}
     if s.name then attrs["data-name"] = s.name end
     d:element("path", attrs)
-    if opts.markers then
-      d:open("g", {class = "markers", fill = color})
-      for k, y in ipairs(s.y) do
-        local px, py = ax:point(s.x and s.x[k] or k, y)
-        if px then d:element("circle", {cx = px, cy = py, r = 2.5}) end
-      end
-      d:close("g")
-    end
+    if opts.markers then circles(d, {class = "markers", fill = color}, pixels(ax, s), 2.5) end
   end
   ax:finish(d)
   ax:legend(d, legend, opts.legend)
@@ -188,13 +198,8 @@ local function scatter(series, opts)
   local d = svg.new(ax.width, ax.height)
   ax:begin(d, opts)
   for i, s in ipairs(series) do
-    local color = s.color or axes.color(i)
-    d:open("g", {class = "points", fill = color, ["fill-opacity"] = 0.8, ["data-name"] = s.name})
-    for k, y in ipairs(s.y) do
-      local px, py = ax:point(s.x and s.x[k] or k, y)
-      if px then d:element("circle", {class = "point", cx = px, cy = py, r = opts.radius or 3}) end
-    end
-    d:close("g")
+    circles(d, {class = "points", fill = s.color or axes.color(i), ["fill-opacity"] = 0.8, ["data-name"] = s.name},
+      pixels(ax, s), opts.radius or 3, "point")
   end
   ax:finish(d)
   ax:legend(d, legend, opts.legend)
@@ -283,11 +288,7 @@ local function contour(target, opts)
       fill = "none", stroke = color, ["stroke-width"] = 1.5, ["stroke-linejoin"] = "round"})
     -- a marker per step, as d2l draws them; on long runs, where markers would
     -- merge into a thick line, only the first and the last point
-    d:open("g", {class = "markers", fill = color})
-    for k, p in ipairs(finite) do
-      if #finite <= 60 or k == 1 or k == #finite then d:element("circle", {cx = p[1], cy = p[2], r = 2.5}) end
-    end
-    d:close("g")
+    circles(d, {class = "markers", fill = color}, #finite <= 60 and finite or {finite[1], finite[#finite]}, 2.5)
   end
   ax:finish(d)
   ax:legend(d, legend, opts.legend)

@@ -8,23 +8,13 @@
 -- prints a table (final x, f(x), steps until f is within tol of the minimum, time)
 -- and returns one result per run: losses (f after 0..steps steps), trajectory
 -- (the points visited, for 2-D problems), the final x, and the wall time.
-local ffi = require "ffi"
 local gd = require "gd"
 local doc = require "gd.doc"
 local check = require "gd.check"
+local now = require "gd.clock"
 
 local M = {}
 local fmt = string.format
-
--- Wall-clock time: clock_gettime(CLOCK_MONOTONIC) under a private name, so this
--- declaration cannot clash with another module's struct timespec.
-ffi.cdef [[int gd_experiment_clock_gettime(int clock_id, int64_t *ts) __asm__("clock_gettime");]]
-local timespec = ffi.new("int64_t[2]")
-local function now()
-  ffi.C.gd_experiment_clock_gettime(1, timespec)  -- 1 = CLOCK_MONOTONIC on Linux
-  return tonumber(timespec[0]) + tonumber(timespec[1]) * 1e-9
-end
-M.clock = doc(now, "gd.experiment.clock", "gd.experiment.clock() -> seconds on a monotonic wall clock.")
 
 local RUN_KEYS = {name = true, optimizer = true, hyper = true, published = true}
 local SPEC_KEYS = {objective = true, runs = true, steps = true, tol = true, dtype = true, device = true,
@@ -274,5 +264,5 @@ gd.experiment: compare optimizers on an objective in a few lines.
   gd.experiment.run{objective = gd.objectives.rosenbrock, steps = 200, runs = {
     {name = "Adam", optimizer = "Adam", hyper = {lr = 0.05}},
     {name = "RMSProp", optimizer = "RMSProp", hyper = {lr = 0.01}}}}
-Functions: run, format, table, clock.  Plot the results with gd.plot.trace_2d(obj, results)
+Functions: run, format, table.  Plot the results with gd.plot.trace_2d(obj, results)
 and gd.plot.losses(results).]])

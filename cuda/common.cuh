@@ -1,0 +1,51 @@
+// common.cuh: what the CUDA backend's files share: error recording, launch
+// geometry, and the strided-offset arithmetic of a gd_iter (src/internal.h),
+// which describes operands exactly as the CPU loops see them.
+#pragma once
+
+#include <cuda_runtime.h>
+#include <stdint.h>
+
+extern "C" {
+#include "internal.h"
+#include "cuda_backend.h"
+}
+
+namespace gdcuda {
+
+// Records a CUDA error for gd_cuda_backend_v1.error_string(); returns -1.
+int fail(cudaError_t e, const char *what);
+int fail_msg(const char *msg);
+// Checks the last launch; 0 or -1.
+int check_launch(const char *what);
+
+constexpr int kThreads = 256;
+
+inline unsigned blocks_for(int64_t n)
+{
+    int64_t b = (n + kThreads - 1) / kThreads;
+    if (b < 1) b = 1;
+    if (b > 65535 * 8) b = 65535 * 8;  // grid-stride loops cover the rest
+    return (unsigned)b;
+}
+
+// Byte offset of linear position i for operand k of an iteration.
+__device__ inline int64_t iter_offset(const gd_iter &it, int k, int64_t i)
+{
+    int64_t off = 0;
+    for (int d = it.rank - 1; d >= 0; d--) {
+        int64_t s = it.sizes[d];
+        int64_t idx = i % s;
+        i /= s;
+        off += idx * it.strides[k][d];
+    }
+    return off;
+}
+
+template <typename T>
+__device__ inline T *iter_ptr(const gd_iter &it, int k, int64_t i)
+{
+    return reinterpret_cast<T *>(it.base[k] + iter_offset(it, k, i));
+}
+
+}  // namespace gdcuda

@@ -1,0 +1,297 @@
+// elementwise.cu: copy, fill, binary, unary and ternary operations over a
+// gd_iter of device pointers: the CPU loops' operands and semantics (the math
+// of src/kernels/elementwise.h), one grid-stride kernel per dtype.
+#include "common.cuh"
+#include "kernels/elementwise.h"
+
+namespace gdcuda {
+
+// ------------------------------------------------------------------- copy
+
+template <typename TO, typename FROM>
+__device__ inline TO convert(FROM v) { return (TO)v; }
+// float -> int64: truncation; NaN and out-of-range have no int64 (0, as on the CPU)
+template <> __device__ inline int64_t convert<int64_t, float>(float v)
+{
+    return (v == v && fabsf(v) < 9.2e18f) ? (int64_t)v : 0;
+}
+template <> __device__ inline int64_t convert<int64_t, double>(double v)
+{
+    return (v == v && fabs(v) < 9.2e18) ? (int64_t)v : 0;
+}
+
+template <typename TO, typename FROM>
+__global__ void copy_kernel(gd_iter it)
+{
+    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < it.count; i += (int64_t)gridDim.x * blockDim.x)
+        *iter_ptr<TO>(it, 0, i) = convert<TO, FROM>(*iter_ptr<const FROM>(it, 1, i));
+}
+
+template <typename TO>
+static void launch_copy_from(const gd_iter &it, int src)
+{
+    unsigned b = blocks_for(it.count);
+    switch (src) {
+    case GD_FLOAT32: copy_kernel<TO, float><<<b, kThreads>>>(it); break;
+    case GD_FLOAT64: copy_kernel<TO, double><<<b, kThreads>>>(it); break;
+    default: copy_kernel<TO, int64_t><<<b, kThreads>>>(it); break;
+    }
+}
+
+int copy(const gd_iter *it, int dst, int src)
+{
+    if (it->count == 0) return 0;
+    switch (dst) {
+    case GD_FLOAT32: launch_copy_from<float>(*it, src); break;
+    case GD_FLOAT64: launch_copy_from<double>(*it, src); break;
+    default: launch_copy_from<int64_t>(*it, src); break;
+    }
+    return check_launch("copy");
+}
+
+// ------------------------------------------------------------------- fill
+
+template <typename T>
+__global__ void fill_kernel(gd_iter it, T v)
+{
+    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < it.count; i += (int64_t)gridDim.x * blockDim.x)
+        *iter_ptr<T>(it, 0, i) = v;
+}
+
+int fill(const gd_iter *it, int dtype, double value)
+{
+    if (it->count == 0) return 0;
+    unsigned b = blocks_for(it->count);
+    switch (dtype) {
+    case GD_FLOAT32: fill_kernel<float><<<b, kThreads>>>(*it, (float)value); break;
+    case GD_FLOAT64: fill_kernel<double><<<b, kThreads>>>(*it, value); break;
+    default: fill_kernel<int64_t><<<b, kThreads>>>(*it, (int64_t)value); break;
+    }
+    return check_launch("fill");
+}
+
+// ----------------------------------------------------------------- binary
+
+__device__ inline float binop(int op, float x, float y)
+{
+    switch (op) {
+    case GD_OP_ADD: return x + y;
+    case GD_OP_SUB: return x - y;
+    case GD_OP_MUL: return x * y;
+    case GD_OP_DIV: return x / y;
+    case GD_OP_POW: return gd_pow_f(x, y);
+    case GD_OP_MOD: return gd_mod_f(x, y);
+    case GD_OP_MAXIMUM: return gd_maximum_f(x, y);
+    case GD_OP_MINIMUM: return gd_minimum_f(x, y);
+    case GD_OP_EQ: return x == y;
+    case GD_OP_NE: return x != y;
+    case GD_OP_LT: return x < y;
+    case GD_OP_LE: return x <= y;
+    case GD_OP_GT: return x > y;
+    default: return x >= y;
+    }
+}
+__device__ inline double binop(int op, double x, double y)
+{
+    switch (op) {
+    case GD_OP_ADD: return x + y;
+    case GD_OP_SUB: return x - y;
+    case GD_OP_MUL: return x * y;
+    case GD_OP_DIV: return x / y;
+    case GD_OP_POW: return gd_pow_d(x, y);
+    case GD_OP_MOD: return gd_mod_d(x, y);
+    case GD_OP_MAXIMUM: return gd_maximum_d(x, y);
+    case GD_OP_MINIMUM: return gd_minimum_d(x, y);
+    case GD_OP_EQ: return x == y;
+    case GD_OP_NE: return x != y;
+    case GD_OP_LT: return x < y;
+    case GD_OP_LE: return x <= y;
+    case GD_OP_GT: return x > y;
+    default: return x >= y;
+    }
+}
+// int64: modulo by zero and negative powers give 0 here; the CPU reports them
+// as errors, and the core checks CUDA operands for them before launching
+__device__ inline int64_t binop(int op, int64_t x, int64_t y)
+{
+    switch (op) {
+    case GD_OP_ADD: return x + y;
+    case GD_OP_SUB: return x - y;
+    case GD_OP_MUL: return x * y;
+    case GD_OP_DIV: return y ? x / y : 0;
+    case GD_OP_POW: return y >= 0 ? gd_pow_i(x, y) : 0;
+    case GD_OP_MOD: return y ? gd_mod_i(x, y) : 0;
+    case GD_OP_MAXIMUM: return gd_maximum_i(x, y);
+    case GD_OP_MINIMUM: return gd_minimum_i(x, y);
+    case GD_OP_EQ: return x == y;
+    case GD_OP_NE: return x != y;
+    case GD_OP_LT: return x < y;
+    case GD_OP_LE: return x <= y;
+    case GD_OP_GT: return x > y;
+    default: return x >= y;
+    }
+}
+
+template <typename T>
+__global__ void binary_kernel(gd_iter it, int op)
+{
+    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < it.count; i += (int64_t)gridDim.x * blockDim.x) {
+        T x = *iter_ptr<const T>(it, 1, i), y = *iter_ptr<const T>(it, 2, i);
+        *iter_ptr<T>(it, 0, i) = binop(op, x, y);
+    }
+}
+
+int binary(const gd_iter *it, int dtype, int op)
+{
+    if (it->count == 0) return 0;
+    unsigned b = blocks_for(it->count);
+    switch (dtype) {
+    case GD_FLOAT32: binary_kernel<float><<<b, kThreads>>>(*it, op); break;
+    case GD_FLOAT64: binary_kernel<double><<<b, kThreads>>>(*it, op); break;
+    default: binary_kernel<int64_t><<<b, kThreads>>>(*it, op); break;
+    }
+    return check_launch("binary operation");
+}
+
+// ------------------------------------------------------------------ unary
+
+template <typename T> struct Real;
+template <> struct Real<float> {
+    __device__ static float sqrt_(float x) { return sqrtf(x); }
+    __device__ static float exp_(float x) { return expf(x); }
+    __device__ static float log_(float x) { return logf(x); }
+    __device__ static float abs_(float x) { return fabsf(x); }
+    __device__ static float floor_(float x) { return floorf(x); }
+    __device__ static float ceil_(float x) { return ceilf(x); }
+    __device__ static float sin_(float x) { return sinf(x); }
+    __device__ static float cos_(float x) { return cosf(x); }
+    __device__ static float pow_(float x, float y) { return powf(x, y); }
+    __device__ static float sign_(float x) { return gd_sign_f(x); }
+    __device__ static float relu_(float x) { return gd_relu_f(x); }
+    __device__ static float tanh_(float x) { return gd_tanh_f(x); }
+    __device__ static float sigmoid_(float x) { return gd_sigmoid_f(x); }
+    __device__ static float round_(float x) { return gd_round_f(x); }
+    __device__ static float clamp_(float x, float a, float b) { return gd_clamp_f(x, a, b); }
+};
+template <> struct Real<double> {
+    __device__ static double sqrt_(double x) { return sqrt(x); }
+    __device__ static double exp_(double x) { return exp(x); }
+    __device__ static double log_(double x) { return log(x); }
+    __device__ static double abs_(double x) { return fabs(x); }
+    __device__ static double floor_(double x) { return floor(x); }
+    __device__ static double ceil_(double x) { return ceil(x); }
+    __device__ static double sin_(double x) { return sin(x); }
+    __device__ static double cos_(double x) { return cos(x); }
+    __device__ static double pow_(double x, double y) { return pow(x, y); }
+    __device__ static double sign_(double x) { return gd_sign_d(x); }
+    __device__ static double relu_(double x) { return gd_relu_d(x); }
+    __device__ static double tanh_(double x) { return gd_tanh_d(x); }
+    __device__ static double sigmoid_(double x) { return gd_sigmoid_d(x); }
+    __device__ static double round_(double x) { return gd_round_d(x); }
+    __device__ static double clamp_(double x, double a, double b) { return gd_clamp_d(x, a, b); }
+};
+
+template <typename T>
+__device__ inline T unop(int op, T x, T p1, T p2)
+{
+    typedef Real<T> R;
+    switch (op) {
+    case GD_OP_NEG: return -x;
+    case GD_OP_ABS: return R::abs_(x);
+    case GD_OP_SQRT: return R::sqrt_(x);
+    case GD_OP_EXP: return R::exp_(x);
+    case GD_OP_LOG: return R::log_(x);
+    case GD_OP_SQUARE: return x * x;
+    case GD_OP_SIGN: return R::sign_(x);
+    case GD_OP_RELU: return R::relu_(x);
+    case GD_OP_TANH: return R::tanh_(x);
+    case GD_OP_SIGMOID: return R::sigmoid_(x);
+    case GD_OP_FLOOR: return R::floor_(x);
+    case GD_OP_CEIL: return R::ceil_(x);
+    case GD_OP_ROUND: return R::round_(x);
+    case GD_OP_SIN: return R::sin_(x);
+    case GD_OP_COS: return R::cos_(x);
+    case GD_OP_RSQRT: return (T)1 / R::sqrt_(x);
+    case GD_OP_RECIPROCAL: return (T)1 / x;
+    case GD_OP_CLAMP: return R::clamp_(x, p1, p2);
+    case GD_OP_POWS: return R::pow_(x, p1);
+    default: return R::pow_(p1, x);
+    }
+}
+
+// int64 has only the operations the core keeps in int64
+__device__ inline int64_t unop_i(int op, int64_t x, int64_t p1, int64_t p2)
+{
+    switch (op) {
+    case GD_OP_NEG: return -x;
+    case GD_OP_ABS: return x < 0 ? -x : x;
+    case GD_OP_SQUARE: return x * x;
+    case GD_OP_SIGN: return gd_sign_i(x);
+    case GD_OP_RELU: return gd_relu_i(x);
+    case GD_OP_CLAMP: return gd_clamp_i(x, p1, p2);
+    case GD_OP_POWS: return p1 >= 0 ? gd_pow_i(x, p1) : 0;
+    case GD_OP_RPOWS: return x >= 0 ? gd_pow_i(p1, x) : 0;
+    default: return x; /* floor, ceil, round */
+    }
+}
+
+template <typename T>
+__global__ void unary_kernel(gd_iter it, int op, T p1, T p2)
+{
+    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < it.count; i += (int64_t)gridDim.x * blockDim.x)
+        *iter_ptr<T>(it, 0, i) = unop<T>(op, *iter_ptr<const T>(it, 1, i), p1, p2);
+}
+
+__global__ void unary_kernel_i(gd_iter it, int op, int64_t p1, int64_t p2)
+{
+    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < it.count; i += (int64_t)gridDim.x * blockDim.x)
+        *iter_ptr<int64_t>(it, 0, i) = unop_i(op, *iter_ptr<const int64_t>(it, 1, i), p1, p2);
+}
+
+int unary(const gd_iter *it, int dtype, int op, double p1, double p2)
+{
+    if (it->count == 0) return 0;
+    unsigned b = blocks_for(it->count);
+    switch (dtype) {
+    case GD_FLOAT32: unary_kernel<float><<<b, kThreads>>>(*it, op, (float)p1, (float)p2); break;
+    case GD_FLOAT64: unary_kernel<double><<<b, kThreads>>>(*it, op, p1, p2); break;
+    default: {
+        /* infinite clamp bounds saturate, as on the CPU */
+        double a = isfinite(p1) ? p1 : (p1 < 0 ? -9.2e18 : 9.2e18);
+        double c = isfinite(p2) ? p2 : (p2 < 0 ? -9.2e18 : 9.2e18);
+        unary_kernel_i<<<b, kThreads>>>(*it, op, (int64_t)a, (int64_t)c);
+    }
+    }
+    return check_launch("unary operation");
+}
+
+// ---------------------------------------------------------------- ternary
+
+template <typename T>
+__global__ void ternary_kernel(gd_iter it, int kind, T v)
+{
+    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < it.count; i += (int64_t)gridDim.x * blockDim.x) {
+        T *o = iter_ptr<T>(it, 0, i);
+        T a = *iter_ptr<const T>(it, 1, i);
+        switch (kind) {
+        case GD_TERN_ADD_SCALED: *o = *o + v * a; break;
+        case GD_TERN_ADDCMUL: *o = *o + v * a * *iter_ptr<const T>(it, 2, i); break;
+        case GD_TERN_ADDCDIV: *o = *o + v * a / *iter_ptr<const T>(it, 2, i); break;
+        default: *o = a != 0 ? *iter_ptr<const T>(it, 2, i) : *iter_ptr<const T>(it, 3, i); break;
+        }
+    }
+}
+
+int ternary(const gd_iter *it, int dtype, int kind, double value)
+{
+    if (it->count == 0) return 0;
+    unsigned b = blocks_for(it->count);
+    switch (dtype) {
+    case GD_FLOAT32: ternary_kernel<float><<<b, kThreads>>>(*it, kind, (float)value); break;
+    case GD_FLOAT64: ternary_kernel<double><<<b, kThreads>>>(*it, kind, value); break;
+    default: ternary_kernel<int64_t><<<b, kThreads>>>(*it, kind, (int64_t)value); break;
+    }
+    return check_launch("element-wise operation");
+}
+
+}  // namespace gdcuda

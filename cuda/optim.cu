@@ -1,0 +1,129 @@
+// optim.cu: the fused optimizer step on the GPU: one kernel per segment (a
+// module's whole parameter arena is one segment), specialised on the step's
+// switches, running the per-element math of src/kernels/optim.h, the very
+// functions the CPU loops run.
+#include "common.cuh"
+#include "kernels/optim.h"
+
+namespace gdcuda {
+
+#define GRID_LOOP(n) \
+    for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < (n); i += (long long)gridDim.x * blockDim.x)
+
+template <typename T> struct Elem;
+template <> struct Elem<float> {
+    template <int C, int E, int M>
+    __device__ static void rmsprop(float *p, float g, float *v, float *m, float *b, const gd_optim_coef *k)
+    { gd_rmsprop_elem_f(p, g, v, m, b, k, C, E, M); }
+    template <int MOM, int NEST>
+    __device__ static void sgd(float *p, float g, float *b, const gd_optim_coef *k)
+    { gd_sgd_elem_f(p, g, b, k, MOM, NEST); }
+    template <int AMS>
+    __device__ static void adam(float *p, float g, float *m, float *v, float *vm, const gd_optim_coef *k)
+    { gd_adam_elem_f(p, g, m, v, vm, k, AMS); }
+    __device__ static void adadelta(float *p, float g, float *v, float *a, const gd_optim_coef *k)
+    { gd_adadelta_elem_f(p, g, v, a, k); }
+    __device__ static void smorms3(float *p, float g, float *a, float *b, float *c, const gd_optim_coef *k)
+    { gd_smorms3_elem_f(p, g, a, b, c, k); }
+};
+template <> struct Elem<double> {
+    template <int C, int E, int M>
+    __device__ static void rmsprop(double *p, double g, double *v, double *m, double *b, const gd_optim_coef *k)
+    { gd_rmsprop_elem_d(p, g, v, m, b, k, C, E, M); }
+    template <int MOM, int NEST>
+    __device__ static void sgd(double *p, double g, double *b, const gd_optim_coef *k)
+    { gd_sgd_elem_d(p, g, b, k, MOM, NEST); }
+    template <int AMS>
+    __device__ static void adam(double *p, double g, double *m, double *v, double *vm, const gd_optim_coef *k)
+    { gd_adam_elem_d(p, g, m, v, vm, k, AMS); }
+    __device__ static void adadelta(double *p, double g, double *v, double *a, const gd_optim_coef *k)
+    { gd_adadelta_elem_d(p, g, v, a, k); }
+    __device__ static void smorms3(double *p, double g, double *a, double *b, double *c, const gd_optim_coef *k)
+    { gd_smorms3_elem_d(p, g, a, b, c, k); }
+};
+
+// unused state slots point at v: the switches keep them untouched
+template <typename T, int C, int E, int M>
+__global__ void rmsprop_kernel(T *p, const T *g, T *v, T *m, T *b, long long n, gd_optim_coef k)
+{
+    GRID_LOOP(n) Elem<T>::template rmsprop<C, E, M>(p + i, g[i], v + i, C ? m + i : v + i, M ? b + i : v + i, &k);
+}
+template <typename T, int MOM, int NEST>
+__global__ void sgd_kernel(T *p, const T *g, T *b, long long n, gd_optim_coef k)
+{
+    GRID_LOOP(n) Elem<T>::template sgd<MOM, NEST>(p + i, g[i], MOM ? b + i : p + i, &k);
+}
+template <typename T, int AMS>
+__global__ void adam_kernel(T *p, const T *g, T *m, T *v, T *vm, long long n, gd_optim_coef k)
+{
+    GRID_LOOP(n) Elem<T>::template adam<AMS>(p + i, g[i], m + i, v + i, AMS ? vm + i : v + i, &k);
+}
+template <typename T>
+__global__ void adadelta_kernel(T *p, const T *g, T *v, T *a, long long n, gd_optim_coef k)
+{
+    GRID_LOOP(n) Elem<T>::adadelta(p + i, g[i], v + i, a + i, &k);
+}
+template <typename T>
+__global__ void smorms3_kernel(T *p, const T *g, T *a, T *b, T *c, long long n, gd_optim_coef k)
+{
+    GRID_LOOP(n) Elem<T>::smorms3(p + i, g[i], a + i, b + i, c + i, &k);
+}
+
+// run-time switches to template arguments
+template <typename T, int C, int E>
+static void rmsprop_m(int mst, unsigned grid, T *p, const T *g, T *v, T *m, T *b, long long n, const gd_optim_coef &k)
+{
+    switch (mst) {
+    case GD_MST_NONE: rmsprop_kernel<T, C, E, GD_MST_NONE><<<grid, kThreads>>>(p, g, v, m, b, n, k); break;
+    case GD_MST_PYTORCH: rmsprop_kernel<T, C, E, GD_MST_PYTORCH><<<grid, kThreads>>>(p, g, v, m, b, n, k); break;
+    case GD_MST_LR_INSIDE: rmsprop_kernel<T, C, E, GD_MST_LR_INSIDE><<<grid, kThreads>>>(p, g, v, m, b, n, k); break;
+    default: rmsprop_kernel<T, C, E, GD_MST_NESTEROV><<<grid, kThreads>>>(p, g, v, m, b, n, k); break;
+    }
+}
+
+template <typename T>
+static void step_segment(const gd_optim_plan &pl, const gd_optim_segment &s)
+{
+    T *p = (T *)s.param;
+    const T *g = (const T *)s.grad;
+    T *s0 = (T *)s.state[0], *s1 = (T *)s.state[1], *s2 = (T *)s.state[2];
+    long long n = s.n;
+    unsigned grid = blocks_for(n);
+    const gd_optim_coef &k = pl.k;
+    switch (pl.kind) {
+    case GD_OPTIM_SGD:
+        if (!pl.use_momentum) sgd_kernel<T, 0, 0><<<grid, kThreads>>>(p, g, s0, n, k);
+        else if (pl.nesterov) sgd_kernel<T, 1, 1><<<grid, kThreads>>>(p, g, s0, n, k);
+        else sgd_kernel<T, 1, 0><<<grid, kThreads>>>(p, g, s0, n, k);
+        break;
+    case GD_OPTIM_RMSPROP:
+        if (pl.centered) {
+            if (pl.eps_inside) rmsprop_m<T, 1, 1>(pl.mst, grid, p, g, s0, s1, s2, n, k);
+            else rmsprop_m<T, 1, 0>(pl.mst, grid, p, g, s0, s1, s2, n, k);
+        } else {
+            if (pl.eps_inside) rmsprop_m<T, 0, 1>(pl.mst, grid, p, g, s0, s1, s2, n, k);
+            else rmsprop_m<T, 0, 0>(pl.mst, grid, p, g, s0, s1, s2, n, k);
+        }
+        break;
+    case GD_OPTIM_ADADELTA: adadelta_kernel<T><<<grid, kThreads>>>(p, g, s0, s1, n, k); break;
+    case GD_OPTIM_ADAM:
+        if (pl.amsgrad) adam_kernel<T, 1><<<grid, kThreads>>>(p, g, s0, s1, s2, n, k);
+        else adam_kernel<T, 0><<<grid, kThreads>>>(p, g, s0, s1, s2, n, k);
+        break;
+    default: smorms3_kernel<T><<<grid, kThreads>>>(p, g, s0, s1, s2, n, k); break;
+    }
+}
+
+int optim_step(const gd_optim_plan *plan, const gd_optim_segment *segs, int nseg)
+{
+    for (int i = 0; i < nseg; i++) {
+        const gd_optim_segment &s = segs[i];
+        if (s.device != GD_CUDA || s.n == 0) continue;
+        if (s.dtype == GD_FLOAT32) step_segment<float>(*plan, s);
+        else step_segment<double>(*plan, s);
+        if (check_launch("optimizer step")) return -1;
+    }
+    return 0;
+}
+
+}  // namespace gdcuda

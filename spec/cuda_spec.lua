@@ -1,0 +1,135 @@
+-- GPU specs: every CUDA result against the CPU's.  Where no GPU can be used
+-- they are pending, with the reason; the CUDA backend is still compiled by
+-- `make` everywhere nvcc is.
+local gd = require "gd"
+
+local available, why = gd.cuda_available()
+
+describe("CUDA", function()
+  if not available then
+    pending("no GPU here: " .. tostring(why))
+    it("asking for a CUDA tensor without a GPU is a clear error", function()
+      local ok, e = pcall(gd.zeros, 3, {device = "cuda"})
+      assert.is_false(ok)
+      assert.matches("gd.zeros: no CUDA GPU is available", e)
+      ok, e = pcall(function() return gd.ones(2):to("cuda") end)
+      assert.is_false(ok)
+      assert.matches("no CUDA GPU is available", e)
+    end)
+    return
+  end
+
+  local function close(a, b, tol)
+    local ca, cb = a:to("cpu"):double(), b:to("cpu"):double()
+    assert.are.same(a.shape, b.shape)
+    local diff = (ca - cb):abs():max()
+    local scale = math.max(1, cb:abs():max())
+    assert(diff <= tol * scale, string.format("max difference %.3g (tolerance %.3g)", diff, tol * scale))
+  end
+
+  it("moves tensors to the GPU and back unchanged", function()
+    gd.manual_seed(1)
+    for _, dt in ipairs {"float32", "float64", "int64"} do
+      local a = dt == "int64" and gd.arange(0, 1000, 1, {dtype = dt}) or gd.randn(1000, {dtype = dt})
+      local g = a:to("cuda")
+      assert.are.equal("cuda", g.device)
+      assert.is_true(gd.allclose(g:to("cpu"), a, 0, 0))
+    end
+  end)
+
+  it("computes element-wise operations with broadcasting as the CPU does", function()
+    gd.manual_seed(2)
+    local a, b = gd.randn(64, 33, {dtype = "float64"}), gd.randn(33, {dtype = "float64"})
+    local ga, gb = a:cuda(), b:cuda()
+    close(ga + gb, a + b, 0)
+    close(ga * gb - ga / (gb:abs() + 1), a * b - a / (b:abs() + 1), 1e-15)
+    close(ga:exp():log(), a:exp():log(), 1e-14)
+    close(ga:t():contiguous(), a:t():contiguous(), 0)
+    close(ga:narrow(2, 3, 10):sigmoid(), a:narrow(2, 3, 10):sigmoid(), 1e-15)
+    close(ga:clamp(-0.5, 0.5), a:clamp(-0.5, 0.5), 0)
+    local x = ga:clone()
+    x:addcmul_(ga, gb, 0.5):add_(gb, 2)
+    local y = a:clone()
+    y:addcmul_(a, b, 0.5):add_(b, 2)
+    close(x, y, 1e-15)
+  end)
+
+  it("reduces as the CPU does", function()
+    gd.manual_seed(3)
+    local a = gd.randn(257, 129, {dtype = "float64"})
+    local g = a:cuda()
+    for _, f in ipairs {"sum", "mean", "max", "min", "norm", "std"} do
+      assert(math.abs(g[f](g) - a[f](a)) <= 1e-10 * math.max(1, math.abs(a[f](a))), f)
+      close(g[f](g, 2), a[f](a, 2), 1e-12)
+      close(g[f](g, 1), a[f](a, 1), 1e-12)
+    end
+    assert.are.equal(a:argmax(), g:argmax())
+    close(g:argmax(2), a:argmax(2), 0)
+  end)
+
+  it("multiplies matrices through cuBLAS", function()
+    gd.manual_seed(4)
+    local a, b = gd.randn(70, 50, {dtype = "float64"}), gd.randn(50, 30, {dtype = "float64"})
+    close(gd.matmul(a:cuda(), b:cuda()), gd.matmul(a, b), 1e-12)
+    close(gd.matmul(a:cuda():t():contiguous():t(), b:cuda()), gd.matmul(a, b), 1e-12)
+    local af, bf = a:float(), b:float()
+    close(gd.matmul(af:cuda(), bf:cuda()), gd.matmul(af, bf), 1e-5)
+  end)
+
+  it("draws the same random numbers as the CPU for a seed", function()
+    for _, dt in ipairs {"float32", "float64"} do
+      gd.manual_seed(7)
+      local c = gd.randn(1001, {dtype = dt})
+      gd.manual_seed(7)
+      local g = gd.randn(1001, {dtype = dt, device = "cuda"})
+      close(g, c, dt == "float32" and 1e-6 or 1e-15)
+      gd.manual_seed(7)
+      local cu = gd.rand(999, {dtype = dt})
+      gd.manual_seed(7)
+      close(gd.rand(999, {dtype = dt, device = "cuda"}), cu, 0)
+    end
+  end)
+
+  local SHARED = os.getenv("GDLUA_SHARED") or "../shared"
+  for _, file in ipairs {"torch_optim.lua", "flavors.lua"} do
+    local path = SHARED .. "/golden/" .. file
+    local f = io.open(path)
+    if f then
+      f:close()
+      local G = dofile(path)
+      for ci, case in ipairs(G.cases) do
+        it(string.format("steps %s case %d (%s) on the GPU as on the CPU", file, ci, case.torch or case.optimizer),
+          function()
+            local function run(device, dtype)
+              local x = gd.tensor(G.x0, {dtype = dtype, device = device})
+              local hyper = {}
+              for k, v in pairs(case.hyper) do hyper[k] = v end
+              hyper.flavor = case.flavor
+              local opt = gd.optim[case.torch or case.optimizer]({x}, hyper)
+              local gh = gd.zeros(#G.x0, {dtype = "float64"})
+              for t = 1, G.steps do
+                local xc = x:to("cpu"):double()
+                for i = 1, #G.x0 do gh:set(i, G.h[i] * (xc:get(i) - G.c[i]) + 0.1 * math.sin(t * i)) end
+                x.grad:copy_(gh)
+                opt:step()
+              end
+              return x
+            end
+            close(run("cuda", "float64"), run("cpu", "float64"), 1e-11)
+          end)
+      end
+    end
+  end
+
+  it("steps a large parameter arena in one kernel, as the CPU does", function()
+    gd.manual_seed(9)
+    local p = gd.randn(1 << 20)
+    local g = gd.randn(1 << 20)
+    local pc, pg = p:clone(), p:cuda()
+    pc.grad, pg.grad = g:clone(), g:cuda()
+    local oc = gd.optim.Adam({pc}, {lr = 0.01})
+    local og = gd.optim.Adam({pg}, {lr = 0.01})
+    for _ = 1, 5 do oc:step(); og:step() end
+    close(pg, pc, 1e-5)
+  end)
+end)

@@ -388,7 +388,7 @@ int gd_nn_softmax_backward(gd_tensor *gx, const gd_tensor *gy, const gd_tensor *
    target (rows) counted from index_base (1 for Lua's 1-based classes): fused
    log-softmax + negative log-likelihood.  *loss = scale * (the mean or the sum
    of the row losses; their sum for GD_NN_NONE); losses (rows), when not NULL,
-   gets the unscaled row losses; grad (rows x classes), when not NULL, gets the
+   gets scale * each row's loss; grad (rows x classes), when not NULL, gets the
    gradient of *loss with respect to the logits. */
 int gd_nn_cross_entropy(double *loss, gd_tensor *losses, gd_tensor *grad, const gd_tensor *logits,
                         const gd_tensor *target, int64_t index_base, int reduction, double scale);

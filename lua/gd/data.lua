@@ -1,0 +1,322 @@
+--- gd.data: reading data sets, preparing them, and iterating in batches.
+--
+--     local t = gd.data.read_csv("airfoil_self_noise.dat", {sep = "\t"})
+--     local z = gd.data.standardize(t)
+--     local X, y = z:narrow(2, 1, 5), z:select(2, 6)
+--     for xb, yb in gd.data.loader({X, y}, {batch_size = 10, seed = 1})() do ... end
+--
+-- Files are parsed in C (gd_parse_delimited, src/file.c); batches are gathered
+-- in C into buffers the loader keeps, so an epoch allocates nothing after its
+-- first pass.  Shuffling uses gd's Philox generator: the same seed gives the
+-- same batches, epoch after epoch, on any machine.
+local gd = require "gd.tensor"
+local doc = require "gd.doc"
+local check = require "gd.check"
+local I = gd._internal
+local ffi, C = I.ffi, I.C
+local fmt = string.format
+
+local M = {}
+
+local function cerr() return ffi.string(C.gd_last_error()) end
+
+local function rows_of(t) return t:dim() > 0 and t:size(1) or 0 end
+
+-- --------------------------------------------------------------- read_csv
+
+local CSV_OPTS = {sep = true, header = true, columns = true, dtype = true}
+local SEP_NAMES = {tab = "\t", comma = ",", space = " ", semicolon = ";"}
+
+--- The first line of a buffer (for headers), without the line end.
+local function first_line(buf)
+  local n = math.min(tonumber(buf.size), 65536)
+  local s = ffi.string(buf.bytes, n)
+  local line = (s:match("^([^\n]*)") or ""):gsub("\r$", "")
+  return line
+end
+
+local function split_line(line, sep)
+  local fields = {}
+  local pos = 1
+  while true do
+    local a = line:find(sep, pos, true)
+    local f = line:sub(pos, a and a - 1 or #line)
+    f = f:gsub("^%s+", ""):gsub("%s+$", ""):gsub('^"(.*)"$', "%1")
+    fields[#fields + 1] = f
+    if not a then break end
+    pos = a + 1
+  end
+  return fields
+end
+
+M.read_csv = doc(function(path, opts)
+  local fname = "gd.data.read_csv"
+  if type(path) ~= "string" then error(fname .. ": the path must be a string, got " .. type(path), 2) end
+  opts = check.options(fname, opts, CSV_OPTS)
+  local sep = opts.sep or ","
+  sep = SEP_NAMES[sep] or sep
+  if type(sep) ~= "string" or #sep ~= 1 then
+    error(fname .. ": sep must be one character (or \"tab\"), got " .. tostring(opts.sep), 2)
+  end
+  local dtype = opts.dtype or "float32"
+  I.dtype_arg(fname, dtype, 0)
+  local buf = ffi.new("gd_buffer")
+  local gz = path:lower():match("%.gz$") ~= nil
+  if C.gd_read_file(buf, path, gz and 1 or 0) ~= 0 then error(fname .. ": " .. cerr(), 2) end
+  local names
+  if opts.header then names = split_line(first_line(buf), sep) end
+  local st = C.gd_parse_delimited(I.out1, ffi.cast("const char *", buf.bytes), buf.size, sep:byte(),
+    opts.header and 1 or 0)
+  local msg = st ~= 0 and cerr() or nil
+  local hint = ""
+  if st ~= 0 and sep ~= "\t" and first_line(buf):find("\t", 1, true) then hint = " (the file has tabs: sep = \"\\t\"?)" end
+  C.gd_buffer_free(buf)
+  if st ~= 0 then error(fmt("%s: %s: %s%s", fname, path, msg, hint), 2) end
+  local t = I.wrap(I.out1[0])
+  if opts.columns ~= nil then
+    local cols = opts.columns
+    if type(cols) ~= "table" then cols = {cols} end
+    local ncols = t:size(2)
+    local idx = {}
+    for i, c in ipairs(cols) do
+      local j = c
+      if type(c) == "string" then
+        if not names then error(fmt("%s: column '%s' named, but header = false", fname, c), 2) end
+        for k, name in ipairs(names) do if name == c then j = k end end
+        if type(j) ~= "number" then
+          error(fname .. ": " .. check.unknown_message("column", c, names), 2)
+        end
+      elseif type(c) ~= "number" or c ~= math.floor(c) then
+        error(fmt("%s: columns[%d] must be a column number or name, got %s", fname, i, tostring(c)), 2)
+      end
+      if j < 0 then j = ncols + j + 1 end
+      if j < 1 or j > ncols then error(fmt("%s: column %d is outside 1..%d", fname, c, ncols), 2) end
+      idx[i] = j
+    end
+    t = t:index_select(2, idx)
+    if names then
+      local picked = {}
+      for i, j in ipairs(idx) do picked[i] = names[j] end
+      names = picked
+    end
+  end
+  if dtype ~= "float64" then t = t:to(dtype) end
+  return t, names
+end, "gd.data.read_csv", [[
+gd.data.read_csv(path, [{sep = ",", header = false, columns = nil, dtype = "float32"}])
+  -> rows x columns tensor, [column names when header = true]
+  Reads delimited numbers; paths ending in .gz are decompressed (zlib).  sep is
+  one character ("\t" or "tab" for tab-separated files); header = true skips
+  the first line and returns its names; columns = {1, 3, "name", -1} keeps
+  those columns in that order (negative counts from the end).  A malformed
+  row is an error naming its line.]])
+
+-- ------------------------------------------------------------ standardize
+
+M.standardize = doc(function(t, opts)
+  local fname = "gd.data.standardize"
+  if not gd.is_tensor(t) then error(fname .. ": expects a tensor, got " .. type(t), 2) end
+  opts = check.options(fname, opts, {mean = true, std = true})
+  local mean = opts.mean or t:mean(1, true)
+  local std = opts.std or t:std(1, true, 0)
+  if not opts.std then
+    -- a constant column has no spread: leave it centred instead of dividing by 0
+    std = gd.where(std:eq(0), 1, std)
+  end
+  return (t - mean) / std, mean, std
+end, "gd.data.standardize", [[
+gd.data.standardize(t, [{mean =, std =}]) -> z, mean, std
+  z = (t - mean) / std per column (over the rows, dimension 1), with the
+  population standard deviation (d2l's and NumPy's std, no correction).
+  Constant columns are only centred.  Pass {mean =, std =} to apply the
+  statistics of another set (a training set's to a test set).]])
+
+-- ------------------------------------------------------------------ split
+
+local SPLIT_OPTS = {shuffle = true, seed = true}
+
+M.split = doc(function(data, at, opts)
+  local fname = "gd.data.split"
+  local single = gd.is_tensor(data)
+  local list = single and {data} or data
+  if type(list) ~= "table" or #list == 0 then error(fname .. ": expects a tensor or an array of tensors", 2) end
+  opts = check.options(fname, opts, SPLIT_OPTS)
+  local n = rows_of(list[1])
+  for i, t in ipairs(list) do
+    if not gd.is_tensor(t) then error(fmt("%s: element %d is not a tensor", fname, i), 2) end
+    if rows_of(t) ~= n then error(fmt("%s: element %d has %d rows, element 1 has %d", fname, i, rows_of(t), n), 2) end
+  end
+  check.number(fname, "the split point", at)
+  local k = at
+  if at > 0 and at < 1 then k = math.floor(at * n + 0.5) end
+  if k ~= math.floor(k) or k < 0 or k > n then
+    error(fmt("%s: cannot split %d rows at %s (a row count 0..%d or a fraction in (0, 1))", fname, n, tostring(at), n), 2)
+  end
+  local a, b = {}, {}
+  if opts.shuffle then
+    local perm = gd.randperm(n, opts.seed ~= nil and {seed = opts.seed} or nil)
+    local pa, pb = perm:narrow(1, 1, k), perm:narrow(1, k + 1, n - k)
+    for i, t in ipairs(list) do a[i], b[i] = t:index_select(1, pa), t:index_select(1, pb) end
+  else
+    for i, t in ipairs(list) do a[i], b[i] = t:narrow(1, 1, k), t:narrow(1, k + 1, n - k) end
+  end
+  if single then return a[1], b[1] end
+  return a, b
+end, "gd.data.split", [[
+gd.data.split(data, at, [{shuffle = false, seed = nil}]) -> first, rest
+  data: a tensor or an array of tensors with the same number of rows ({X, y}).
+  at: the number of rows of the first part, or a fraction in (0, 1).  Without
+  shuffle the parts are views (the first rows, the rest); with shuffle = true
+  rows are drawn by a permutation (from seed, or the global generator).]])
+
+-- ----------------------------------------------------------------- loader
+
+local Loader = {}
+Loader.__index = Loader
+
+local LOADER_OPTS = {batch_size = true, shuffle = true, drop_last = true, seed = true, reuse = true}
+
+--- A seed for loaders made without one: drawn from the global generator, so
+-- gd.manual_seed makes them reproducible too.
+local function draw_seed()
+  local u = gd.rand(2, {dtype = "float64"})
+  return math.floor(u:get(1) * 2 ^ 31) * 2 ^ 21 + math.floor(u:get(2) * 2 ^ 21)
+end
+
+M.loader = doc(function(data, opts)
+  local fname = "gd.data.loader"
+  local list = gd.is_tensor(data) and {data} or data
+  if type(list) ~= "table" or #list == 0 then error(fname .. ": expects a tensor or an array of tensors", 2) end
+  opts = check.options(fname, opts, LOADER_OPTS)
+  local n = nil
+  for i, t in ipairs(list) do
+    if not gd.is_tensor(t) then error(fmt("%s: element %d is not a tensor", fname, i), 2) end
+    if t:dim() == 0 then error(fmt("%s: element %d is a 0-d tensor (no rows)", fname, i), 2) end
+    n = n or rows_of(t)
+    if rows_of(t) ~= n then error(fmt("%s: element %d has %d rows, element 1 has %d", fname, i, rows_of(t), n), 2) end
+  end
+  local bs = check.number(fname, "batch_size", opts.batch_size, {default = 10, integer = true, min = 1})
+  local shuffle = opts.shuffle ~= false
+  local drop_last = opts.drop_last == true
+  local seed = opts.seed
+  if seed ~= nil then check.number(fname, "seed", seed, {integer = true, min = 0}) else seed = draw_seed() end
+  local nb = drop_last and math.floor(n / bs) or math.ceil(n / bs)
+  local self = setmetatable({
+    tensors = list, n = n, batch_size = bs, shuffle = shuffle, drop_last = drop_last, seed = seed,
+    reuse = opts.reuse ~= false, num_batches = nb, epoch = 0, buffers = {},
+    perm = gd.arange(n, {dtype = "int64"}),   -- 0-based row numbers
+  }, Loader)
+  return self
+end, "gd.data.loader", [[
+gd.data.loader(data, [{batch_size = 10, shuffle = true, drop_last = false, seed = nil, reuse = true}])
+  -> loader; `for X, y in loader() do ... end` runs one epoch.
+  data: a tensor or an array of tensors with the same number of rows; each
+  batch has one tensor per element.  Each call loader() starts the next epoch
+  (loader:batches(e) runs epoch e); with shuffle, epoch e's order comes from
+  (seed, e) through Philox, so the same seed gives the same batches.  Without a
+  seed, one is drawn from the global generator (gd.manual_seed).  reuse = true
+  gathers each batch into tensors the loader keeps: a batch is valid until the
+  next one (clone to keep it); reuse = false gives fresh tensors.
+  Fields: n (rows), batch_size, num_batches, epoch (the last one started).]])
+
+--- Tensors of `rows` rows shaped like the data, kept per row count.
+function Loader:batch_buffers(rows)
+  local bufs = self.buffers[rows]
+  if bufs then return bufs end
+  bufs = {}
+  for i, t in ipairs(self.tensors) do
+    local shape = t.shape
+    shape[1] = rows
+    bufs[i] = gd.empty(shape, {dtype = t.dtype, device = t.device})
+  end
+  self.buffers[rows] = bufs
+  return bufs
+end
+
+--- One batch of an epoch: the generic-for iterator behind Loader:batches,
+-- a plain function over a state table (a closure per epoch would keep the
+-- JIT from compiling the loops around it).
+local function next_batch(st)
+  local b = st.b
+  if b >= st.nb then return nil end
+  local self = st.loader
+  local bs = self.batch_size
+  local start = b * bs
+  local rows = self.n - start
+  if rows > bs then rows = bs end
+  st.b = b + 1
+  local bufs = self:batch_buffers(rows)
+  local tensors, ntensors, perm = self.tensors, st.ntensors, self.perm.c
+  for i = 1, ntensors do
+    if C.gd_nn_gather_rows(bufs[i].c, tensors[i].c, perm, start, 0) ~= 0 then error("loader: " .. cerr(), 2) end
+  end
+  if not self.reuse then
+    local fresh = {}
+    for i = 1, ntensors do fresh[i] = bufs[i]:clone() end
+    bufs = fresh
+  end
+  if ntensors == 2 then return bufs[1], bufs[2] end
+  if ntensors == 1 then return bufs[1] end
+  return unpack(bufs, 1, ntensors)
+end
+
+--- An iterator over the batches of epoch `epoch` (default: the next one).
+function Loader:batches(epoch)
+  if epoch == nil then
+    epoch = self.epoch + 1
+  else
+    check.number("loader:batches", "epoch", epoch, {integer = true, min = 1})
+  end
+  self.epoch = epoch
+  if self.shuffle then
+    -- each epoch owns a disjoint range of 2^32 Philox counters
+    if C.gd_randperm_(self.perm.c, self.seed, (epoch - 1) * 2 ^ 32) ~= 0 then error("loader: " .. cerr(), 2) end
+  end
+  return next_batch, {loader = self, b = 0, nb = self.num_batches, ntensors = #self.tensors}
+end
+
+Loader.__call = function(self, epoch) return self:batches(epoch) end
+Loader.__tostring = function(self)
+  return fmt("loader(%d rows, batch_size = %d, %d batches%s)", self.n, self.batch_size, self.num_batches,
+    self.shuffle and ", shuffled" or "")
+end
+doc(Loader.batches, "gd.data.Loader:batches", [[
+loader:batches([epoch]) -> an iterator over one epoch's batches (default: the
+epoch after the last one started; loader() is the same).]])
+
+-- ------------------------------------------------- synthetic_regression
+
+local SYN_OPTS = {w = true, b = true, n = true, noise = true, seed = true, dtype = true}
+
+M.synthetic_regression = doc(function(opts)
+  local fname = "gd.data.synthetic_regression"
+  opts = check.options(fname, opts, SYN_OPTS)
+  local w = opts.w or {2, -3.4}
+  if gd.is_tensor(w) then w = w:reshape(-1):totable() end
+  if type(w) ~= "table" or #w == 0 then error(fname .. ": w must be an array of numbers", 2) end
+  local b = check.number(fname, "b", opts.b, {default = 4.2})
+  local n = check.number(fname, "n", opts.n, {default = 1000, integer = true, min = 1})
+  local noise = check.number(fname, "noise", opts.noise, {default = 0.01, min = 0})
+  local dtype = opts.dtype or "float32"
+  local state
+  if opts.seed ~= nil then
+    state = gd.rng_state()
+    gd.manual_seed(opts.seed)
+  end
+  -- d2l 3.2 synthetic_data: X ~ N(0, 1), y = X w + b + N(0, noise^2)
+  local X = gd.randn(n, #w, {dtype = dtype})
+  local wt = gd.tensor(w, {dtype = dtype}):view(#w, 1)
+  local y = gd.matmul(X, wt):add_(b):add_(gd.randn(n, 1, {dtype = dtype}):mul_(noise))
+  if state then gd.set_rng_state(state) end
+  return X, y
+end, "gd.data.synthetic_regression", [[
+gd.data.synthetic_regression{w = {2, -3.4}, b = 4.2, n = 1000, noise = 0.01, [seed], [dtype]}
+  -> X (n x #w), y (n x 1): d2l 3.2's synthetic_data, X ~ N(0, 1) and
+  y = X w + b + noise * N(0, 1), from gd's generator (or from seed, leaving the
+  global generator as it was).]])
+
+doc(M, "gd.data", [[
+gd.data: read_csv(path, opts), standardize(t), split(data, at, opts),
+loader(data, opts) (batches), synthetic_regression(opts) (d2l 3.2).]])
+
+return M

@@ -1,0 +1,261 @@
+--- gd.nn.layers: Linear, Sequential, the activations and Dropout.
+--
+-- Each layer's forward writes into an output tensor it keeps and reuses (one
+-- per batch size), and backward into a kept input-gradient tensor, through
+-- one fused C kernel each (src/cpu/nn.c); a training step allocates nothing
+-- once every batch size has been seen.  As in Torch7, a layer's output is
+-- overwritten by its next forward: clone it to keep it.
+local gd = require "gd.tensor"
+local doc = require "gd.doc"
+local check = require "gd.check"
+local base = require "gd.nn.module"
+local I = gd._internal
+local C = I.C
+local fmt = string.format
+
+local priv, buffer2, buffer_like, fail = base.priv, base.buffer2, base.buffer_like, base.fail
+local Module, new_class = base.Module, base.new_class
+
+local M = {}
+
+-- ----------------------------------------------------------------- Linear
+
+local Linear = new_class("Linear", Module)
+M.Linear = Linear
+
+local LINEAR_OPTS = {bias = true, dtype = true, device = true}
+
+function Linear:init(in_features, out_features, opts)
+  local fname = "gd.nn.Linear"
+  check.number(fname, "in_features", in_features, {integer = true, min = 1, level = 4})
+  check.number(fname, "out_features", out_features, {integer = true, min = 1, level = 4})
+  opts = check.options(fname, opts, LINEAR_OPTS, 4)
+  self.in_features, self.out_features = in_features, out_features
+  local topts = {dtype = opts.dtype or "float32", device = opts.device or "cpu"}
+  -- PyTorch's reset_parameters: kaiming_uniform_(a = sqrt(5)) on the weight,
+  -- which is U(-1/sqrt(in), 1/sqrt(in)), and the same bound for the bias
+  local bound = 1 / math.sqrt(in_features)
+  local w = gd.empty(out_features, in_features, topts):uniform_(-bound, bound)
+  self:register_parameter("weight", w)
+  if opts.bias ~= false then
+    self:register_parameter("bias", gd.empty(out_features, topts):uniform_(-bound, bound))
+  end
+end
+
+local function linear_input(self, x)
+  if not gd.is_tensor(x) then base.argerr("Linear", "the input must be a tensor, got " .. type(x), 3) end
+  local xc = x.c
+  if xc.rank == 2 then return x, false end
+  if xc.rank == 1 then return x:view(1, -1), true end
+  base.argerr("Linear", fmt("the input must be 1-D or 2-D (rows x %d features), got %d-D", self.in_features,
+    xc.rank), 3)
+end
+
+function Linear:forward(x)
+  local P = priv[self]
+  local x2, vec = linear_input(self, x)
+  local xc = x2.c
+  local y = buffer2(P, "out", tonumber(xc.sizes[0]), self.out_features, xc)
+  local b = self.bias
+  if C.gd_nn_linear_forward(y.c, xc, self.weight.c, b and b.c or nil) ~= 0 then fail("Linear") end
+  P.input, P.vec = x2, vec
+  if vec then return y:view(self.out_features) end
+  return y
+end
+
+function Linear:backward(grad_out, need_input_grad)
+  local P = priv[self]
+  local x = P.input
+  if x == nil then base.argerr("Linear:backward", "called before forward", 2) end
+  if P.vec then grad_out = grad_out:view(1, -1) end
+  local w, b = self.weight, self.bias
+  local wg, bg = w.grad, b and b.grad
+  local gx = nil
+  if need_input_grad ~= false then
+    local xc = x.c
+    gx = buffer2(P, "grad_in", tonumber(xc.sizes[0]), self.in_features, xc)
+  end
+  if C.gd_nn_linear_backward(gx and gx.c or nil, wg and wg.c or nil, bg and bg.c or nil, grad_out.c, x.c, w.c) ~= 0 then
+    fail("Linear:backward")
+  end
+  if gx and P.vec then return gx:view(self.in_features) end
+  return gx
+end
+
+function Linear:describe()
+  return fmt("Linear(%d -> %d%s)", self.in_features, self.out_features, self.bias and "" or ", no bias")
+end
+
+doc(Linear, "gd.nn.Linear", [[
+gd.nn.Linear(in, out, [{bias = true, dtype = "float32", device = "cpu"}])
+  y = x @ weight^T + bias for x of rows x in (or one vector of in).  weight is
+  out x in and bias out, both initialised as PyTorch does: uniform in
+  +-1/sqrt(in).  Forward and backward are one fused BLAS call each.]])
+
+-- ------------------------------------------------------------- Sequential
+
+local Sequential = new_class("Sequential", Module)
+M.Sequential = Sequential
+
+function Sequential:init(list)
+  if list ~= nil and type(list) ~= "table" then
+    base.argerr("gd.nn.Sequential", "expects a table of modules, got " .. type(list), 4)
+  end
+  self.modules = {}
+  for i, m in ipairs(list or {}) do
+    if type(m) ~= "table" or getmetatable(m) == nil or not m.forward then
+      base.argerr("gd.nn.Sequential", fmt("element %d is not a module (%s)", i, type(m)), 4)
+    end
+    self:add_module(m)
+  end
+end
+
+function Sequential:add(m)
+  self:add_module(m)
+  return self
+end
+
+function Sequential:forward(x)
+  local mods = self.modules
+  for i = 1, #mods do x = mods[i]:forward(x) end
+  return x
+end
+
+function Sequential:backward(g, need_input_grad)
+  local mods = self.modules
+  for i = #mods, 2, -1 do g = mods[i]:backward(g) end
+  if mods[1] then g = mods[1]:backward(g, need_input_grad) end
+  return g
+end
+
+function Sequential:get(i) return self.modules[i] end
+function Sequential:size() return #self.modules end
+
+function Sequential:describe()
+  local parts = {}
+  for i, m in ipairs(self.modules) do parts[i] = m:describe() end
+  return "Sequential(" .. table.concat(parts, ", ") .. ")"
+end
+
+doc(Sequential, "gd.nn.Sequential", [[
+gd.nn.Sequential{m1, m2, ...}: applies the modules in order; backward runs
+them in reverse.  seq:add(m) appends (and returns seq, for chaining); seq:get(i)
+and seq.modules[i] reach a child; seq:size() counts them.  All parameters of
+the tree share one arena.]])
+doc(Sequential.add, "gd.nn.Sequential:add", "seq:add(m) -> seq, with m appended (its parameters join the arena).")
+
+-- ------------------------------------------------------------ activations
+
+local function activation(name, kind, math_doc)
+  local cls = new_class(name, Module)
+  cls.init = function() end
+  cls.forward = function(self, x)
+    local P = priv[self]
+    if not gd.is_tensor(x) then base.argerr(name, "the input must be a tensor, got " .. type(x), 2) end
+    local xc = x.c
+    local y = buffer_like(P, "out", xc)
+    if C.gd_nn_activation(y.c, xc, kind) ~= 0 then fail(name) end
+    P.output = y
+    return y
+  end
+  cls.backward = function(self, grad_out)
+    local P = priv[self]
+    local y = P.output
+    if y == nil then base.argerr(name .. ":backward", "called before forward", 2) end
+    local yc = y.c
+    local gx = buffer_like(P, "grad_in", yc)
+    if C.gd_nn_activation_backward(gx.c, grad_out.c, yc, kind) ~= 0 then fail(name .. ":backward") end
+    return gx
+  end
+  doc(cls, "gd.nn." .. name, "gd.nn." .. name .. "(): " .. math_doc)
+  M[name] = cls
+  return cls
+end
+
+activation("ReLU", C.GD_NN_RELU, "max(x, 0), element-wise (gradient 0 at 0).")
+activation("Tanh", C.GD_NN_TANH, "tanh(x), element-wise.")
+activation("Sigmoid", C.GD_NN_SIGMOID, "1 / (1 + exp(-x)), element-wise.")
+
+local function softmax(name, log_, math_doc)
+  local cls = new_class(name, Module)
+  cls.init = function() end
+  cls.forward = function(self, x)
+    local P = priv[self]
+    if not gd.is_tensor(x) then base.argerr(name, "the input must be a tensor, got " .. type(x), 2) end
+    local xc = x.c
+    local y = buffer_like(P, "out", xc)
+    if C.gd_nn_softmax(y.c, xc, log_) ~= 0 then fail(name) end
+    P.output = y
+    return y
+  end
+  cls.backward = function(self, grad_out)
+    local P = priv[self]
+    local y = P.output
+    if y == nil then base.argerr(name .. ":backward", "called before forward", 2) end
+    local gx = buffer_like(P, "grad_in", y.c)
+    if C.gd_nn_softmax_backward(gx.c, grad_out.c, y.c, log_) ~= 0 then fail(name .. ":backward") end
+    return gx
+  end
+  doc(cls, "gd.nn." .. name, "gd.nn." .. name .. "(): " .. math_doc)
+  M[name] = cls
+  return cls
+end
+
+softmax("Softmax", 0, "exp(x) / sum(exp(x)) over the last dimension.")
+softmax("LogSoftmax", 1, "x - log(sum(exp(x))) over the last dimension (for NLL losses).")
+
+-- ---------------------------------------------------------------- Dropout
+
+local Dropout = new_class("Dropout", Module)
+M.Dropout = Dropout
+
+function Dropout:init(p)
+  if p == nil then p = 0.5 end
+  check.number("gd.nn.Dropout", "p", p, {level = 4})
+  if p < 0 or p > 1 then base.argerr("gd.nn.Dropout", fmt("p = %g is not a probability in [0, 1]", p), 4) end
+  self.p = p
+end
+
+function Dropout:forward(x)
+  local P = priv[self]
+  if not gd.is_tensor(x) then base.argerr("Dropout", "the input must be a tensor, got " .. type(x), 2) end
+  if not self.training or self.p == 0 then
+    P.active = false
+    return x
+  end
+  local xc = x.c
+  local mask = buffer_like(P, "mask", xc)
+  local y = buffer_like(P, "out", xc)
+  -- the draws come from gd's Philox generator (gd.manual_seed)
+  if C.gd_random_(mask.c, 0, 0, 1) ~= 0 then fail("Dropout") end
+  if C.gd_nn_dropout(y.c, mask.c, xc, self.p) ~= 0 then fail("Dropout") end
+  P.active, P.mask_used = true, mask
+  return y
+end
+
+function Dropout:backward(grad_out)
+  local P = priv[self]
+  if not P.active then return grad_out end
+  local mask = P.mask_used
+  local gx = buffer_like(P, "grad_in", mask.c)
+  if C.gd_nn_dropout_backward(gx.c, grad_out.c, mask.c) ~= 0 then fail("Dropout:backward") end
+  return gx
+end
+
+function Dropout:describe() return fmt("Dropout(p = %g)", self.p) end
+
+doc(Dropout, "gd.nn.Dropout", [[
+gd.nn.Dropout([p = 0.5]): in training mode zeroes each element with
+probability p and scales the others by 1/(1-p) (PyTorch's inverted dropout);
+in evaluation mode (m:evaluate()) passes the input through.  The draws come
+from gd's generator (gd.manual_seed).]])
+
+-- -------------------------------------------------------------- Identity
+
+local Identity = new_class("Identity", Module)
+M.Identity = Identity
+function Identity:forward(x) return x end
+function Identity:backward(g) return g end
+doc(Identity, "gd.nn.Identity", "gd.nn.Identity(): passes its input (and gradient) through.")
+
+return M

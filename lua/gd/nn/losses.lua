@@ -1,0 +1,203 @@
+--- gd.nn.losses: MSELoss and CrossEntropyLoss.
+--
+-- A loss returns its value and the gradient with respect to the prediction in
+-- one call, PuzzleLib's shape: `local err, grad = loss(pred, target)`.  The
+-- value is a number for reduction "mean" and "sum" and a tensor of
+-- per-element (MSE) or per-row (cross-entropy) losses for "none", whose grad
+-- is then the gradient of their sum.  The grad tensor is kept and reused by
+-- the next call (clone it to keep it); loss:backward([g = 1]) returns the last
+-- one again (scaled by g), for code written in the forward/backward style.
+local gd = require "gd.tensor"
+local doc = require "gd.doc"
+local check = require "gd.check"
+local base = require "gd.nn.module"
+local I = gd._internal
+local C = I.C
+local fmt = string.format
+
+local priv, buffer_like, buffer2, fail = base.priv, base.buffer_like, base.buffer2, base.fail
+local Module, new_class = base.Module, base.new_class
+local dbl = I.ffi.new("double[1]")
+
+local M = {}
+
+local REDUCTIONS = {mean = 0, sum = 1, none = 2}
+local REDUCTION_NAMES = {"mean", "sum", "none"}
+
+local Loss = new_class("Loss", Module)
+M.Loss = Loss
+
+local function loss_options(fname, self, opts, allowed)
+  if type(opts) == "string" then opts = {reduction = opts} end
+  opts = check.options(fname, opts, allowed, 5)
+  local r = opts.reduction or "mean"
+  if REDUCTIONS[r] == nil then base.argerr(fname, check.unknown_message("reduction", r, REDUCTION_NAMES), 5) end
+  self.reduction = r
+  return opts
+end
+
+function Loss:backward(g)
+  local P = priv[self]
+  local grad = P.last_grad
+  if grad == nil then base.argerr(self.__class .. ":backward", "called before forward", 2) end
+  if g ~= nil and g ~= 1 then
+    if type(g) ~= "number" then base.argerr(self.__class .. ":backward", "expects a number (d total / d loss)", 2) end
+    grad:mul_(g)
+  end
+  return grad
+end
+
+function Loss:describe()
+  if self.reduction ~= "mean" then return fmt("%s(reduction = %s)", self.__class, self.reduction) end
+  return self.__class
+end
+
+-- ---------------------------------------------------------------- MSELoss
+
+local MSELoss = new_class("MSELoss", Loss)
+M.MSELoss = MSELoss
+
+local MSE_OPTS = {reduction = true, scale = true}
+
+function MSELoss:init(opts)
+  opts = loss_options("gd.nn.MSELoss", self, opts, MSE_OPTS)
+  self.scale = check.number("gd.nn.MSELoss", "scale", opts.scale, {default = 1, level = 4})
+end
+
+--- true when the shapes agree once their size-1 dimensions are dropped
+-- ((N, 1) against (N): d2l's y.reshape(y_hat.shape))
+local function same_squeezed(a, b)
+  local function squeezed(c)
+    local s = {}
+    for d = 0, c.rank - 1 do
+      if c.sizes[d] ~= 1 then s[#s + 1] = tonumber(c.sizes[d]) end
+    end
+    return table.concat(s, "x")
+  end
+  return squeezed(a) == squeezed(b)
+end
+
+local function same_shape(a, b)
+  if a.rank ~= b.rank then return false end
+  for d = 0, a.rank - 1 do
+    if a.sizes[d] ~= b.sizes[d] then return false end
+  end
+  return true
+end
+
+function MSELoss:forward(pred, target)
+  local P = priv[self]
+  if not gd.is_tensor(pred) then base.argerr("MSELoss", "the prediction must be a tensor, got " .. type(pred), 2) end
+  if not gd.is_tensor(target) then base.argerr("MSELoss", "the target must be a tensor, got " .. type(target), 2) end
+  local pc, tc = pred.c, target.c
+  if not same_shape(pc, tc) and not same_squeezed(pc, tc) then
+    base.argerr("MSELoss", fmt("the prediction has shape %s but the target %s", table.concat(pred.shape, "x"),
+      table.concat(target.shape, "x")), 2)
+  end
+  local grad = buffer_like(P, "grad", pc)
+  local red = REDUCTIONS[self.reduction]
+  local losses = red == 2 and buffer_like(P, "losses", pc) or nil
+  if C.gd_nn_mse(dbl, losses and losses.c or nil, grad.c, pc, tc, red, self.scale) ~= 0 then fail("MSELoss") end
+  P.last_grad = grad
+  if losses then return losses, grad end
+  return dbl[0], grad
+end
+
+function MSELoss:describe()
+  local parts = {}
+  if self.reduction ~= "mean" then parts[#parts + 1] = "reduction = " .. self.reduction end
+  if self.scale ~= 1 then parts[#parts + 1] = fmt("scale = %g", self.scale) end
+  if #parts == 0 then return "MSELoss" end
+  return "MSELoss(" .. table.concat(parts, ", ") .. ")"
+end
+
+doc(MSELoss, "gd.nn.MSELoss", [[
+gd.nn.MSELoss([{reduction = "mean", scale = 1}]) -> loss; err, grad = loss(pred, target)
+  scale * mean((pred - target)^2) (or its sum, or the element-wise squares for
+  reduction = "none"), and the gradient with respect to pred.  pred and target
+  have one shape, or shapes that differ by size-1 dimensions only ((N, 1) and
+  (N)).  d2l's squared_loss, (y_hat - y)^2 / 2 averaged, is
+  MSELoss{scale = 0.5}.]])
+
+-- ------------------------------------------------------- CrossEntropyLoss
+
+local CrossEntropyLoss = new_class("CrossEntropyLoss", Loss)
+M.CrossEntropyLoss = CrossEntropyLoss
+
+local CE_OPTS = {reduction = true}
+
+function CrossEntropyLoss:init(opts)
+  loss_options("gd.nn.CrossEntropyLoss", self, opts, CE_OPTS)
+end
+
+local function class_targets(fname, target, rows)
+  if type(target) == "number" then return gd.tensor({target}, {dtype = "int64"}) end
+  if type(target) == "table" and not gd.is_tensor(target) then return gd.tensor(target, {dtype = "int64"}) end
+  if not gd.is_tensor(target) then
+    base.argerr(fname, "the target must be an int64 tensor of class indices, got " .. type(target), 3)
+  end
+  local tc = target.c
+  if tc.scalar_type ~= 2 then
+    base.argerr(fname, fmt("the target must hold int64 class indices (1-based), got %s (convert with :long())",
+      target.dtype), 3)
+  end
+  if tc.rank == 1 then return target end
+  if tc.count == rows then return target:reshape(rows) end
+  base.argerr(fname, fmt("the target has shape %s, expected %d class indices", table.concat(target.shape, "x"), rows), 3)
+end
+
+function CrossEntropyLoss:forward(logits, target)
+  local P = priv[self]
+  local fname = "CrossEntropyLoss"
+  if not gd.is_tensor(logits) then base.argerr(fname, "the input must be a tensor, got " .. type(logits), 2) end
+  local lc = logits.c
+  local vec = lc.rank == 1
+  if vec then logits = logits:view(1, -1); lc = logits.c end
+  if lc.rank ~= 2 then
+    base.argerr(fname, fmt("the input must be rows x classes, got shape %s", table.concat(logits.shape, "x")), 2)
+  end
+  local rows = tonumber(lc.sizes[0])
+  local tc = target
+  if not (gd.is_tensor(target) and target.c.rank == 1 and target.c.scalar_type == 2) then
+    tc = class_targets(fname, target, rows)
+  end
+  local grad = buffer2(P, "grad", rows, tonumber(lc.sizes[1]), lc)
+  local red = REDUCTIONS[self.reduction]
+  local losses = nil
+  if red == 2 then
+    losses = buffer2(P, "losses", rows, 1, lc):view(rows)
+  end
+  if C.gd_nn_cross_entropy(dbl, losses and losses.c or nil, grad.c, lc, tc.c, 1, red, 1) ~= 0 then
+    fail(fname)
+  end
+  if vec then grad = grad:view(-1) end
+  P.last_grad = grad
+  if losses then return losses, grad end
+  return dbl[0], grad
+end
+
+doc(CrossEntropyLoss, "gd.nn.CrossEntropyLoss", [[
+gd.nn.CrossEntropyLoss([{reduction = "mean"}]) -> loss; err, grad = loss(logits, target)
+  PyTorch's CrossEntropyLoss: log-softmax and negative log-likelihood fused in
+  one pass.  logits: rows x classes (or one row); target: int64 class indices,
+  1-based (1..classes), one per row.  grad = (softmax(logits) - onehot) / rows
+  for "mean".]])
+
+-- ---------------------------------------------------------------- metrics
+
+local count = I.ffi.new("int64_t[1]")
+
+M.accuracy = doc(function(logits, target)
+  local fname = "gd.nn.accuracy"
+  if not gd.is_tensor(logits) then base.argerr(fname, "the scores must be a tensor", 2) end
+  if logits.c.rank == 1 then logits = logits:view(1, -1) end
+  local rows = tonumber(logits.c.sizes[0])
+  local tc = class_targets(fname, target, rows)
+  if C.gd_nn_count_correct(count, logits.c, tc.c, 1) ~= 0 then fail(fname) end
+  local n = tonumber(count[0])
+  return rows > 0 and n / rows or 0, n
+end, "gd.nn.accuracy", [[
+gd.nn.accuracy(scores, target) -> fraction, count: the share (and number) of rows
+whose largest score is at the target class (int64, 1-based).]])
+
+return M

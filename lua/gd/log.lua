@@ -182,6 +182,13 @@ end, "gd.log.read", [[
 gd.log.read(path, [{sep = ","}]) -> columns, names: a Logger's CSV file back as
 {name = {values...}} (numbers where they parse; empty cells are NaN).]])
 
+doc(Logger.add, "gd.log.Logger:add", [[
+logger:add{name = value, ...} or logger:add{v1, v2, ...} -> logger: writes one row
+(missing values stay empty; unknown names are an error) and flushes it.]])
+doc(Logger.close, "gd.log.Logger:close", "logger:close(): closes the file.")
+doc(Logger.set_names, "gd.log.Logger:set_names", [[
+logger:set_names{...} -> logger: fixes the columns and writes the header (also setNames).]])
+
 doc(M, "gd.log", "gd.log: Logger(path) writes metrics as CSV; read(path) reads them back.")
 
 return M

@@ -118,4 +118,10 @@ function Bar:finish(values)
   if self.enabled then self:render(true) end
 end
 
+doc(Bar.update, "gd.progress.Bar:update", [[
+bar:update(done, [values], [items]): records progress (done of total steps,
+named values to show, items processed so far) and redraws at most every 0.1 s.]])
+doc(Bar.finish, "gd.progress.Bar:finish", "bar:finish([values]): draws the final line and ends it.")
+doc(M, "gd.progress", "gd.progress: bar{...} (a one-line progress bar), now(), isatty([fd]).")
+
 return M

@@ -143,6 +143,8 @@ them in reverse.  seq:add(m) appends (and returns seq, for chaining); seq:get(i)
 and seq.modules[i] reach a child; seq:size() counts them.  All parameters of
 the tree share one arena.]])
 doc(Sequential.add, "gd.nn.Sequential:add", "seq:add(m) -> seq, with m appended (its parameters join the arena).")
+doc(Sequential.get, "gd.nn.Sequential:get", "seq:get(i) -> the i-th module.")
+doc(Sequential.size, "gd.nn.Sequential:size", "seq:size() -> the number of modules.")
 
 -- ------------------------------------------------------------ activations
 

@@ -47,6 +47,10 @@ function Loss:backward(g)
   return grad
 end
 
+doc(Loss.backward, "gd.nn.Loss:backward", [[
+loss:backward([g = 1]) -> the gradient of the last forward with respect to the
+prediction (the grad that forward returned), scaled by g.]])
+
 function Loss:describe()
   if self.reduction ~= "mean" then return fmt("%s(reduction = %s)", self.__class, self.reduction) end
   return self.__class

@@ -24,9 +24,10 @@ M.now = doc(function() return C.gd_nn_seconds() end, "gd.progress.now",
 M.isatty = doc(function(fd) return C.gd_nn_isatty(fd or 2) ~= 0 end, "gd.progress.isatty",
   "gd.progress.isatty([fd = 2]) -> true when the descriptor is a terminal (1: stdout, 2: stderr).")
 
---- "1:05", "12:03:09"
+--- "4.2s", "1:05", "12:03:09"
 local function clock_text(s)
   if s ~= s or s == math.huge or s < 0 then return "?" end
+  if s < 59.95 then return fmt("%.1fs", s) end
   s = math.floor(s + 0.5)
   local h, m = math.floor(s / 3600), math.floor(s / 60) % 60
   if h > 0 then return fmt("%d:%02d:%02d", h, m, s % 60) end
@@ -83,7 +84,11 @@ function Bar:render(final)
   if self.values then
     local keys = {}
     for k in pairs(self.values) do keys[#keys + 1] = k end
-    table.sort(keys)
+    -- the loss first, then the rest by name
+    table.sort(keys, function(a, b)
+      if (a == "loss") ~= (b == "loss") then return a == "loss" end
+      return tostring(a) < tostring(b)
+    end)
     for _, k in ipairs(keys) do
       local v = self.values[k]
       parts[#parts + 1] = type(v) == "number" and fmt("%s %.4g", k, v) or fmt("%s %s", k, tostring(v))

@@ -112,6 +112,7 @@ local function run(cfg)
                                       out = type(show) == "table" and show.out or nil,
                                       later = epochs - epoch} or nil
     local sum, count, b = 0, 0, 0
+    local shown = {}   -- the values the bar shows, refilled each step
     local epoch_seconds = 0
     local t0 = now()
     for x, y in source(epoch) do
@@ -136,7 +137,7 @@ local function run(cfg)
         t0 = now()
       end
       if bar then
-        local shown = {loss = sum / count}
+        shown.loss = sum / count
         local last = history.eval[#history.eval]
         if type(last) == "number" then shown.eval = last end
         bar:update(b, shown, count)
@@ -151,7 +152,7 @@ local function run(cfg)
     if eval and not eval_every then v = evaluate(epoch, b) end
     if not (eval and eval_every) then log_row(epoch, b, history.loss[epoch], v) end
     if bar then
-      local shown = {loss = history.loss[epoch]}
+      shown.loss = history.loss[epoch]
       local last = history.eval[#history.eval]
       if type(last) == "number" then shown.eval = last end
       bar:finish(shown)

@@ -184,3 +184,23 @@ describe("gd.progress", function()
     assert.equal("2:00:00", gd.progress.clock_text(7200))
   end)
 end)
+
+describe("documentation", function()
+  it("covers every public function and class of gd.nn, gd.data, gd.train, gd.log and gd.progress", function()
+    local doc = require "gd.doc"
+    local missing = {}
+    for _, name in ipairs {"nn", "data", "log", "progress"} do
+      local m = gd[name]
+      assert.truthy(doc.lookup(m), "gd." .. name)
+      for k, v in pairs(m) do
+        if type(k) == "string" and not k:match("^_") and (type(v) == "function" or type(v) == "table")
+          then
+          if not doc.lookup(v) then missing[#missing + 1] = "gd." .. name .. "." .. k end
+        end
+      end
+    end
+    assert.truthy(doc.lookup(gd.train), "gd.train")
+    table.sort(missing)
+    assert.same({}, missing)
+  end)
+end)

@@ -16,7 +16,6 @@ local M = {}
 
 local Logger = {}
 Logger.__index = Logger
-M.Logger_class = Logger
 
 -- columns that lead, when present, before the rest in sorted order
 local LEADING = {"epoch", "step", "examples", "time"}

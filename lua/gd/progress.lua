@@ -33,7 +33,8 @@ local function clock_text(s)
   if h > 0 then return fmt("%d:%02d:%02d", h, m, s % 60) end
   return fmt("%d:%02d", m, s % 60)
 end
-M.clock_text = clock_text
+M.clock_text = doc(clock_text, "gd.progress.clock_text",
+  "gd.progress.clock_text(seconds) -> \"4.2s\", \"1:05\" or \"2:00:00\".")
 
 local function rate_text(r)
   if r >= 1e6 then return fmt("%.2fM", r / 1e6) end
@@ -127,6 +128,7 @@ doc(Bar.update, "gd.progress.Bar:update", [[
 bar:update(done, [values], [items]): records progress (done of total steps,
 named values to show, items processed so far) and redraws at most every 0.1 s.]])
 doc(Bar.finish, "gd.progress.Bar:finish", "bar:finish([values]): draws the final line and ends it.")
+doc(Bar, "gd.progress.Bar", "gd.progress.Bar: the class of gd.progress.bar{...}; methods update and finish.")
 doc(M, "gd.progress", "gd.progress: bar{...} (a one-line progress bar), now(), isatty([fd]).")
 
 return M

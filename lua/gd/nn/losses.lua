@@ -26,6 +26,9 @@ local REDUCTION_NAMES = {"mean", "sum", "none"}
 
 local Loss = new_class("Loss", Module)
 M.Loss = Loss
+doc(Loss, "gd.nn.Loss", [[
+gd.nn.Loss: the base class of MSELoss and CrossEntropyLoss.  A loss is called
+as err, grad = loss(pred, target); loss:backward([g]) returns the last grad.]])
 
 local function loss_options(fname, self, opts, allowed)
   if type(opts) == "string" then opts = {reduction = opts} end

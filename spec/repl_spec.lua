@@ -101,6 +101,18 @@ describe("gd.repl", function()
       assert.falsy(contains(s, "51,"))
     end)
 
+    it("bounds the output of a large nested table", function()
+      local wide = {}
+      for i = 1, 40 do
+        wide[i] = {}
+        for j = 1, 40 do wide[i][j] = {j} end
+      end
+      local s = repl.format(wide)
+      local _, n_lines = s:gsub("\n", "")
+      assert.truthy(n_lines < 600, n_lines)
+      assert.truthy(contains(s, "{...}"))
+    end)
+
     it("prints a table with __tostring through it (optimizers, modules)", function()
       local obj = setmetatable({lr = 0.1}, {__tostring = function() return "RMSProp(lr=0.1) 2 params" end})
       assert.are.equal("RMSProp(lr=0.1) 2 params", repl.format(obj))
@@ -255,11 +267,54 @@ describe("the REPL through pipes (gdlua -i)", function()
     assert.are.equal(4, count)
   end)
 
+  it("shows the documentation of an optimizer's or a module's class", function()
+    local ok = pcall(function() return gd.optim.RMSProp and gd.nn.Linear end)
+    if not ok then pending("gd.optim or gd.nn is not available") return end
+    local doc = require "gd.doc"
+    local r = session("opt = gd.optim.RMSProp({gd.zeros(2)}, {lr = 0.1})\n?opt\n"
+                      .. "lin = gd.nn.Linear(2, 3)\n?lin\n")
+    assert.truthy(contains(r.out, (doc.lookup(gd.optim.RMSProp)):sub(1, 40)), r.out)
+    assert.truthy(contains(r.out, (doc.lookup(gd.nn.Linear)):sub(1, 40)), r.out)
+  end)
+
   it("says when there is no documentation and suggests names", function()
     local r = session("?gd.zer\nhelp(42)\n")
     assert.truthy(contains(r.out, "No documentation for gd.zer."))
     assert.truthy(contains(r.out, "gd.zeros"))
     assert.truthy(contains(r.out, "No documentation for a number (42)."))
+  end)
+
+  it("accepts Lua 5.1's `= expr` and reports unknown :commands", function()
+    local r = session("= 2 ^ 10\n:nosuch\n")
+    assert.truthy(contains(r.out, "> 1024\n"))
+    assert.truthy(contains(r.err, "unknown command :nosuch"))
+  end)
+
+  it("uses _PROMPT and _PROMPT2 when they are strings", function()
+    local r = session("_PROMPT = 'gd> ' _PROMPT2 = '... '\nfor i = 1, 1 do\nend\n")
+    assert.truthy(contains(r.out, "> gd> ... gd> "), r.out)
+  end)
+
+  it("runs a script first with -i, keeping its globals", function()
+    local dir = P.tmpdir()
+    P.write(dir .. "/setup.lua", "from_script = 'set by the script'\n")
+    local r = P.run({"-i", dir .. "/setup.lua"}, {stdin = "from_script\n"})
+    assert.are.equal(0, r.status)
+    assert.truthy(contains(r.out, "> set by the script\n"))
+  end)
+
+  it("runs REPL code with the JIT off unless :jit on", function()
+    -- a loop that the JIT compiles leaves a new trace behind (jit.util)
+    local probe = "ntraces = function() local n = 0 while require('jit.util').traceinfo(n + 1) do "
+                  .. "n = n + 1 end return n end\n"
+                  .. "f = function() local s = 0 for i = 1, 1000 do s = s + i end return s end\n"
+                  .. "before = ntraces()\n"
+                  .. "f()\n"
+                  .. "ntraces() > before\n"
+    local r = session(probe)
+    assert.truthy(contains(r.out, "> > > 500500\n> false\n"), r.out)
+    r = session(":jit on\n" .. probe)
+    assert.truthy(contains(r.out, "> > > 500500\n> true\n"), r.out)
   end)
 
   it(":time on prints each command's wall time; :q quits", function()
@@ -352,6 +407,7 @@ describe("the REPL on a terminal", function()
     term:keys("Tab")
     term:wait_for("> string.format")
     term:keys("C-c")
+    term:wait_for("> string.format^C")
     term:line("t = gd.zeros(3)")
     term:type("t:numel")
     term:keys("Tab")

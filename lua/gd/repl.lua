@@ -27,6 +27,8 @@ local jit = rawget(_G, "jit")
 local select, type, tostring, pcall, xpcall = select, type, tostring, pcall, xpcall
 local getmetatable, rawget, next = getmetatable, rawget, next
 local concat, sort = table.concat, table.sort
+local loadstring, assert, pairs, ipairs, unpack, rawset = loadstring, assert, pairs, ipairs, unpack, rawset
+local math, os, debug, package = math, os, debug, package
 
 local host = {}          -- the host's functions (see start)
 local pending = nil      -- lines of an incomplete chunk
@@ -70,19 +72,23 @@ local function has_tostring(v)
   return type(mt) == "table" and rawget(mt, "__tostring") ~= nil
 end
 
+-- Captured now, so that a session that reassigns io or print keeps working.
+local stdout, stderr = io.stdout, io.stderr
+
 local function write_out(s)
-  io.stdout:write(s, "\n")
+  stdout:write(s, "\n")
 end
 
 local function write_err(s)
-  io.stdout:flush()
-  io.stderr:write(s, "\n")
+  stdout:flush()
+  stderr:write(s, "\n")
 end
 
 ---------------------------------------------------------------- pretty printing
 
 M.max_depth = 4          -- nested tables deeper than this print as {...}
 M.max_items = 50         -- entries shown per table
+M.max_total = 400        -- entries shown in all; after that tables print as {...}
 M.max_string = 200       -- characters of a string shown inside a table
 M.line_width = 80        -- a table that fits in this prints on one line
 
@@ -127,15 +133,16 @@ end
 
 local render
 
-local function render_key(k, seen)
+local function render_key(k, state)
   if is_identifier(k) then return k end
   if type(k) == "string" then return "[" .. quote(k) .. "]" end
-  return "[" .. render(k, 1, seen, "") .. "]"
+  return "[" .. render(k, 1, state, "") .. "]"
 end
 
 -- The string for v at nesting level `level` (0: a top-level result).
--- `seen` holds the tables being printed (the current path), for cycles.
-function render(v, level, seen, indent)
+-- state.seen holds the tables being printed (the current path), for cycles;
+-- state.budget the number of entries that may still be shown.
+function render(v, level, state, indent)
   local tv = type(v)
   if tv == "string" then
     return level == 0 and v or quote(v)
@@ -157,12 +164,13 @@ function render(v, level, seen, indent)
   if has_tostring(v) then
     return level == 0 and safe_tostring(v) or (safe_tostring(v):match("^[^\n]*"))
   end
+  local seen = state.seen
   if seen[v] then return "<cycle>" end
   if level > 0 then
     local _, name = doc.lookup(v)
     if name then return ("<%s>"):format(name) end
   end
-  if level >= M.max_depth then
+  if level >= M.max_depth or state.budget <= 0 then
     return next(v) == nil and "{}" or "{...}"
   end
 
@@ -179,15 +187,17 @@ function render(v, level, seen, indent)
   sort(keys, key_less)
   local total = shown_array + #keys
   local inner = indent .. "  "
+  local limit = math.min(M.max_items, math.max(state.budget, 1))
+  state.budget = state.budget - math.min(total, limit)
   for i = 1, shown_array do
-    if n >= M.max_items then break end
+    if n >= limit then break end
     n = n + 1
-    items[n] = render(rawget(v, i), level + 1, seen, inner)
+    items[n] = render(rawget(v, i), level + 1, state, inner)
   end
   for _, k in ipairs(keys) do
-    if n >= M.max_items then break end
+    if n >= limit then break end
     n = n + 1
-    items[n] = render_key(k, seen) .. " = " .. render(rawget(v, k), level + 1, seen, inner)
+    items[n] = render_key(k, state) .. " = " .. render(rawget(v, k), level + 1, state, inner)
   end
   seen[v] = nil
   if total > n then items[n + 1] = ("... (%d more)"):format(total - n) end
@@ -204,7 +214,7 @@ end
 -- objects through their __tostring, tables with their contents (indented,
 -- cycle-safe, limited in depth and size).
 function M.format(v)
-  return render(v, 0, {}, "")
+  return render(v, 0, {seen = {}, budget = M.max_total}, "")
 end
 
 --- Prints n results side by side (tab-separated, like print).
@@ -305,7 +315,7 @@ function M.run(f, show)
   else
     local msg = tostring(r[2])
     -- On a terminal Ctrl-C has echoed "^C" at the end of the output line.
-    if host.tty and msg:match("^[^\n]-interrupted!") then io.stdout:write("\n") end
+    if host.tty and msg:match("^[^\n]-interrupted!") then stdout:write("\n") end
     write_err(msg)
   end
   if M.show_time then write_out("wall time: " .. format_seconds(elapsed)) end
@@ -327,8 +337,9 @@ gdlua REPL
   Ctrl-C           stops a running command, or clears the line]]
 
 -- Names a table's __index function can produce: a `_submodules` list on the
--- table itself, or the string keys of tables the function closes over (gd's
--- lazily loaded submodules are such a set).
+-- table itself, or the keys of the sets of names the function closes over
+-- (tables whose keys are strings and values true or strings: gd's lazily
+-- loaded submodules are such a set).
 local function lazy_names(t, index_fn, add)
   local list = rawget(t, "_submodules")
   if type(list) == "table" then
@@ -342,12 +353,15 @@ local function lazy_names(t, index_fn, add)
     local name, up = debug.getupvalue(index_fn, i)
     if name == nil then break end
     if type(up) == "table" and up ~= t and getmetatable(up) == nil then
-      local names, all_strings = {}, true
-      for k in next, up do
-        if type(k) ~= "string" then all_strings = false break end
+      local names, is_set = {}, true
+      for k, val in next, up do
+        if type(k) ~= "string" or (val ~= true and type(val) ~= "string") then
+          is_set = false
+          break
+        end
         names[#names + 1] = k
       end
-      if all_strings then for _, k in ipairs(names) do add(k) end end
+      if is_set then for _, k in ipairs(names) do add(k) end end
     end
   end
 end
@@ -403,6 +417,8 @@ local function describe(v)
 end
 
 -- Documented names under a dotted prefix, or under its parent.
+local class_doc
+
 local function names_near(name)
   local all = doc.names()
   local function with_prefix(prefix)
@@ -453,13 +469,8 @@ function M.help(...)
     if not text then name = name or v end
   end
   if not text and is_tensor(v) then text, docname = doc.find("gd.Tensor") end
-  if not text and type(v) == "table" and has_tostring(v) then
-    -- an object (optimizer, module): the documentation of its class
-    local mt = getmetatable(v)
-    text, docname = doc.lookup(mt)
-    if not text and type(rawget(mt, "__index")) == "table" then
-      text, docname = doc.lookup(rawget(mt, "__index"))
-    end
+  if not text and type(v) == "table" and getmetatable(v) ~= nil then
+    text, docname = class_doc(v)
   end
   if text then
     write_out(text)
@@ -497,7 +508,35 @@ function M.help(...)
   if #lines == 1 then
     lines[2] = "help() shows how to use the REPL; help(gd) lists what gd offers.\n"
   end
-  io.stdout:write(concat(lines, "\n"))
+  stdout:write(concat(lines, "\n"))
+end
+
+-- The documentation of an object's class (an optimizer, a module): its
+-- metatable or __index if documented, else the documented name ending in
+-- the class name, which is the first word its __tostring gives
+-- ("RMSProp (pytorch): lr=..." -> gd.optim.RMSProp).
+class_doc = function(v)
+  local mt = getmetatable(v)
+  if type(mt) ~= "table" then return nil end
+  local text, name = doc.lookup(mt)
+  if text then return text, name end
+  local index = rawget(mt, "__index")
+  if type(index) == "table" then
+    text, name = doc.lookup(index)
+    if text then return text, name end
+  end
+  local class = type(rawget(mt, "__name")) == "string" and rawget(mt, "__name")
+  if not class and has_tostring(v) then class = safe_tostring(v):match("^%s*([%a_][%w_]*)") end
+  if not class then return nil end
+  local found
+  for _, n in ipairs(doc.names()) do
+    if n:match("[%.:]([%a_][%w_]*)$") == class then
+      if found then return nil end      -- ambiguous
+      found = n
+    end
+  end
+  if found then return doc.find(found) end
+  return nil
 end
 
 -- `?expr`: evaluates expr and shows its documentation.

@@ -44,6 +44,8 @@ struct lineedit {
     void *complete_ud;
     struct sigaction saved_sigint;  /* restored by lineedit_close */
     int sigint_installed;
+    char pushback;              /* a byte read together with a Ctrl-C ... */
+    int has_pushback;           /* ... which is handled first */
 };
 
 /* Set by the signal handlers while a line is being read. */
@@ -65,38 +67,62 @@ static char *prompt_of(EditLine *el)
     return le && le->prompt ? le->prompt : (char *)"> ";
 }
 
-/* Reads one (possibly multibyte) character from the terminal.  Returns 1, 0
- * at end of file, -1 on a read error (libedit's contract for EL_GETCFN).
- * Unlike libedit's built-in reader it reacts to the signals: SIGINT becomes
- * ^C, SIGWINCH a resize. */
-static int read_char(EditLine *el, wchar_t *wc)
+/* Reads one byte from the terminal: 1, 0 at end of file, -1 on an error,
+ * or 2 when Ctrl-C was pressed.  A byte that arrived together with the
+ * Ctrl-C (the signal is delivered as read() returns) is kept for the next
+ * call, so that what is typed right after Ctrl-C starts the new line. */
+static int read_byte(lineedit *le, EditLine *el, char *c)
 {
-    char bytes[MB_LEN_MAX];
-    size_t n = 0;
+    if (le->has_pushback) {
+        le->has_pushback = 0;
+        *c = le->pushback;
+        return 1;
+    }
     for (;;) {
-        if (got_sigint) {
-            got_sigint = 0;
-            *wc = 3;    /* ^C */
-            return 1;
-        }
+        if (got_sigint)
+            return 2;
         if (got_sigwinch) {
             got_sigwinch = 0;
             el_resize(el);
             el_set(el, EL_REFRESH);
         }
-        char c;
-        ssize_t r = read(STDIN_FILENO, &c, 1);
-        if (r == 0) {
-            *wc = 0;
-            return 0;
+        ssize_t r = read(STDIN_FILENO, c, 1);
+        if (r == 1 && got_sigint) {
+            le->pushback = *c;
+            le->has_pushback = 1;
+            return 2;
         }
-        if (r < 0) {
-            if (errno == EINTR)
-                continue;       /* a signal: look at the flags again */
-            *wc = 0;
+        if (r >= 0)
+            return (int)r;
+        if (errno != EINTR)
             return -1;
+        /* a signal: look at the flags again */
+    }
+}
+
+/* Reads one (possibly multibyte) character.  Returns 1, 0 at end of file,
+ * -1 on a read error (libedit's contract for EL_GETCFN).  Unlike libedit's
+ * built-in reader it reacts to the signals: SIGINT becomes ^C, SIGWINCH a
+ * resize. */
+static int read_char(EditLine *el, wchar_t *wc)
+{
+    lineedit *le = from_editline(el);
+    if (le == NULL)
+        return -1;
+    char bytes[MB_LEN_MAX];
+    size_t n = 0;
+    for (;;) {
+        int r = read_byte(le, el, &bytes[n]);
+        if (r == 2) {
+            got_sigint = 0;
+            *wc = 3;    /* ^C */
+            return 1;
         }
-        bytes[n++] = c;
+        if (r <= 0) {
+            *wc = 0;
+            return r;
+        }
+        n++;
         mbstate_t state;
         memset(&state, 0, sizeof state);
         size_t k = mbrtowc(wc, bytes, n, &state);

@@ -54,6 +54,13 @@ static _Atomic int64_t live_after_collect;
 static _Atomic int baseline_pending;
 
 enum { GD_COLLECT_FLOOR_MB = 64 };
+static _Atomic int64_t collect_floor = (int64_t)GD_COLLECT_FLOOR_MB << 20;
+
+void gd_mem_set_collect_floor(int64_t bytes)
+{
+    const int64_t least = (int64_t)GD_COLLECT_FLOOR_MB << 20;
+    atomic_store(&collect_floor, bytes > least ? bytes : least);
+}
 
 int64_t gd_mem_live_bytes(int device)
 {
@@ -64,7 +71,7 @@ int64_t gd_mem_live_bytes(int device)
 int gd_mem_collect_advised(void)
 {
     int64_t since = atomic_load(&allocated_total) - atomic_load(&allocated_at_advice);
-    const int64_t floor_bytes = (int64_t)GD_COLLECT_FLOOR_MB << 20;
+    const int64_t floor_bytes = atomic_load(&collect_floor);
     if (!atomic_load(&baseline_pending) && since > floor_bytes && since > atomic_load(&live_after_collect)) {
         atomic_store(&baseline_pending, 1);
         return 1;
@@ -86,11 +93,22 @@ static void account_allocation(int device, int64_t nbytes)
 static _Atomic int64_t uid_counter;
 int64_t gd_next_uid(void) { return atomic_fetch_add(&uid_counter, 1) + 1; }
 
+/* glibc's defaults return every freed tensor of more than 128 KB to the
+   kernel (mmap threshold; trimming the heap top), so the next tensor of that
+   size page-faults all its memory in again: for a loop of 1 MB temporaries
+   that was most of the time spent (measured 12 s against 1.8 s for 20000).
+   Tensors up to 32 MB (glibc's largest mmap threshold) come from the heap,
+   and the heap top is trimmed only when more than 256 MB of it is free (to
+   64 MB), well above the 64 MB of garbage the collection advice lets
+   accumulate, so that a collection's worth of freed tensors is reused, not
+   returned and faulted in again.  The resident size stays near the peak of
+   what was in use. */
 static pthread_once_t malloc_tuned = PTHREAD_ONCE_INIT;
 static void tune_malloc(void)
 {
     mallopt(M_MMAP_THRESHOLD, 32 << 20);
     mallopt(M_TRIM_THRESHOLD, 256 << 20);
+    mallopt(M_TOP_PAD, 64 << 20);
 }
 
 int gd_storage_new(gd_storage **out, size_t nbytes, int device)
@@ -148,17 +166,17 @@ void gd_storage_release(gd_storage *s)
 
 /* ----------------------------------------------------------------- threads */
 
-static int64_t parallel_threshold = 1 << 15;
-
-/* the thread count, cached: asking OpenMP costs a call on every small op */
-static int threads_cached;
+/* Below 2^17 elements (512 KB of float32) a loop stays on one thread: an
+   OpenMP fork/join costs microseconds on an idle machine and far more on a
+   busy one, while a memory-bound loop of that size takes tens. */
+static int64_t parallel_threshold = 1 << 17;
 
 void gd_set_num_threads(int n)
 {
 #ifdef _OPENMP
     if (n <= 0) n = omp_get_num_procs();
+    if (n > GD_MAX_THREADS) n = GD_MAX_THREADS; /* libgomp aborts when it cannot create a thread */
     omp_set_num_threads(n);
-    threads_cached = n;
 #else
     (void)n;
 #endif
@@ -167,8 +185,7 @@ void gd_set_num_threads(int n)
 int gd_get_num_threads(void)
 {
 #ifdef _OPENMP
-    if (threads_cached <= 0) threads_cached = omp_get_max_threads();
-    return threads_cached;
+    return omp_get_max_threads();
 #else
     return 1;
 #endif
@@ -236,6 +253,85 @@ int gd_check_dim(const gd_tensor *t, int dim, const char *what)
         return gd_fail(GD_EINVAL, "%s: dimension %d out of range (the tensor has %d dimension%s)",
                        what, dim + 1, t->rank, t->rank == 1 ? "" : "s");
     }
+    return GD_OK;
+}
+
+int gd_check_geometry(int rank, const int64_t *sizes, const int64_t *strides, const char *what)
+{
+    if (rank < 0 || rank > GD_MAX_DIMS)
+        return gd_fail(GD_EINVAL, "%s: %d dimensions requested, at most %d are supported", what, rank, GD_MAX_DIMS);
+    int64_t count = 1;
+    bool empty = false;
+    for (int d = 0; d < rank; d++) {
+        if (sizes[d] < 0)
+            return gd_fail(GD_EINVAL, "%s: size %lld of dimension %d is negative", what, (long long)sizes[d], d + 1);
+        if (strides && strides[d] < 0)
+            return gd_fail(GD_EINVAL, "%s: stride %lld of dimension %d is negative", what, (long long)strides[d],
+                           d + 1);
+        if (sizes[d] == 0) empty = true;
+    }
+    /* count with overflow checks; an empty tensor may have any other sizes
+       up to the limit, so check the product of the non-zero sizes */
+    for (int d = 0; d < rank; d++) {
+        int64_t s = sizes[d] ? sizes[d] : 1;
+        if (__builtin_mul_overflow(count, s, &count) || count > GD_MAX_NUMEL) {
+            return gd_fail(GD_EINVAL, "%s: the shape has too many elements (at most 2^53%s)", what,
+                           empty ? ", counting non-zero sizes" : "");
+        }
+    }
+    return GD_OK;
+}
+
+bool gd_fits_int64(double v)
+{
+    return v == v && v >= -9223372036854775808.0 && v < 9223372036854775808.0 && v == floor(v);
+}
+
+int gd_check_int64_value(double v, const char *what)
+{
+    if (v != v) return gd_fail(GD_EINVAL, "%s: NaN cannot be stored in an int64 tensor", what);
+    if (v != floor(v) && !isinf(v))
+        return gd_fail(GD_EINVAL, "%s: value %.17g is not an integer, and the tensor is int64", what, v);
+    if (!gd_fits_int64(v)) return gd_fail(GD_EINVAL, "%s: value %g does not fit in int64", what, v);
+    return GD_OK;
+}
+
+/* Sufficient test for "no two indices share an element": with the dimensions
+   sorted by stride, each stride must step past everything the smaller ones
+   reach.  Layouts that interleave without overlapping also fail it; they can
+   only be made with set_, and a write into one is refused with a clear
+   message rather than risked. */
+static bool has_internal_overlap(const gd_tensor *t)
+{
+    if (t->is_contiguous || t->count <= 1) return false;
+    int64_t size[GD_MAX_DIMS], stride[GD_MAX_DIMS];
+    int n = 0;
+    for (int d = 0; d < t->rank; d++) {
+        if (t->sizes[d] <= 1) continue;
+        if (t->strides[d] == 0) return true;
+        /* insertion sort by stride */
+        int k = n++;
+        while (k > 0 && stride[k - 1] > t->strides[d]) {
+            stride[k] = stride[k - 1];
+            size[k] = size[k - 1];
+            k--;
+        }
+        stride[k] = t->strides[d];
+        size[k] = t->sizes[d];
+    }
+    int64_t reach = 0; /* the largest offset the dimensions so far can reach */
+    for (int k = 0; k < n; k++) {
+        if (stride[k] <= reach) return true;
+        reach += (size[k] - 1) * stride[k];
+    }
+    return false;
+}
+
+int gd_check_writable(const gd_tensor *t, const char *what)
+{
+    if (has_internal_overlap(t))
+        return gd_fail(GD_EINVAL, "%s: the tensor is an expanded (or self-overlapping) view, where several "
+                                  "elements share one memory location; write into a clone() instead", what);
     return GD_OK;
 }
 

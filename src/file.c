@@ -216,6 +216,8 @@ int gd_read_file(gd_buffer *out, const char *path, int gunzip)
     struct stat sb;
     if (stat(path, &sb) != 0) return gd_fail(GD_EIO, "cannot read '%s': %s", path, strerror(errno));
     if (S_ISDIR(sb.st_mode)) return gd_fail(GD_EIO, "cannot read '%s': it is a directory", path);
+    if (S_ISCHR(sb.st_mode) || S_ISBLK(sb.st_mode) || S_ISSOCK(sb.st_mode))
+        return gd_fail(GD_EIO, "cannot read '%s': it is a device or socket, not a file", path);
     return gunzip ? read_gzip(out, path) : read_plain(out, path);
 }
 

@@ -119,8 +119,12 @@ const char *gd_version(void);
 /* Bytes of tensor storage currently allocated, per device. */
 int64_t gd_mem_live_bytes(int device);
 /* 1 when enough storage was allocated since the last call that returned 1 to
-   make a garbage-collection cycle worthwhile (the Lua GC cannot see C memory). */
+   make a garbage-collection cycle worthwhile (the Lua GC cannot see C memory):
+   more than the collection floor and more than what survived the previous
+   collection.  The floor is 64 MB, or more when set: a collection's cost grows
+   with the Lua heap, so the Lua layer raises the floor with it. */
 int gd_mem_collect_advised(void);
+void gd_mem_set_collect_floor(int64_t bytes);
 /* OpenMP threads used by large loops (0 or less: one per processor; at most
    GD_MAX_THREADS). */
 enum { GD_MAX_THREADS = 256 };

@@ -44,6 +44,19 @@ bool gd_is_float(int dtype);
 int gd_promote(int a, int b);
 
 bool gd_views_conflict(const gd_tensor *dst, const gd_tensor *src);
+/* Refuses to write into t when two of its indices can name one element (an
+   expanded view): an in-place result there would depend on the loop order. */
+int gd_check_writable(const gd_tensor *t, const char *what);
+/* A geometry every view must have: 0..GD_MAX_DIMS dimensions, sizes >= 0,
+   strides >= 0, and an element count that fits in int64 with room to spare. */
+int gd_check_geometry(int rank, const int64_t *sizes, const int64_t *strides, const char *what);
+/* The largest element count a tensor may have (2^53: exact in a double, so
+   the Lua layer sees exact counts and sizes). */
+#define GD_MAX_NUMEL ((int64_t)1 << 53)
+/* v is a whole number that int64 holds exactly (-2^63 <= v < 2^63). */
+bool gd_fits_int64(double v);
+/* "value %g does not fit in int64" style check for values written into int64 tensors. */
+int gd_check_int64_value(double v, const char *what);
 
 /* ---- broadcasting */
 /* Broadcast shape of a and b into (rank, sizes); error naming both shapes. */

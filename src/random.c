@@ -19,6 +19,10 @@ void gd_rng_get_state(uint64_t *seed, uint64_t *offset) { *seed = rng_seed; *off
 void gd_rng_set_state(uint64_t seed, uint64_t offset) { rng_seed = seed; rng_offset = offset; }
 
 void gd_philox4x32(uint64_t seed, uint64_t counter, uint32_t *out4) { gd_philox4x32_10(seed, counter, out4); }
+void gd_philox4x32_words(const uint32_t *ctr4, const uint32_t *key2, uint32_t *out4)
+{
+    gd_philox4x32_10_words(ctr4, key2, out4);
+}
 
 static void fill_blocks(void *data, int64_t n, int dtype, int kind, double a, double b, uint64_t seed,
                         uint64_t offset)
@@ -39,9 +43,14 @@ static void fill_blocks(void *data, int64_t n, int dtype, int kind, double a, do
                 if (kind == 0 && x >= (float)b && b > a) x = nextafterf((float)b, (float)a);
                 ((float *)data)[i] = x;
             } else if (dtype == GD_FLOAT64) {
-                ((double *)data)[i] = v[j];
+                double x = v[j];
+                if (kind == 0 && x >= b && b > a) x = nextafter(b, a);
+                ((double *)data)[i] = x;
             } else {
-                ((int64_t *)data)[i] = (int64_t)(kind == 0 ? floor(v[j]) : v[j]);
+                /* uniform integers in [a, b): a and b are whole (checked by the caller) */
+                double x = floor(v[j]);
+                if (x >= b && b > a) x = b - 1;
+                ((int64_t *)data)[i] = (int64_t)x;
             }
         }
     }
@@ -54,6 +63,13 @@ int gd_random_seeded_(gd_tensor *t, int kind, double a, double b, uint64_t seed,
     if (a != a || b != b) return gd_fail(GD_EINVAL, "a distribution parameter is NaN");
     if (kind == 0 && !(a <= b)) return gd_fail(GD_EINVAL, "uniform: low %g is greater than high %g", a, b);
     if (kind == 1 && b < 0) return gd_fail(GD_EINVAL, "normal: std %g is negative", b);
+    if (isinf(a) || isinf(b)) return gd_fail(GD_EINVAL, "a distribution parameter is infinite");
+    if (t->scalar_type == GD_INT64) {
+        if (kind == 1) return gd_fail(GD_EINVAL, "normal: int64 tensors cannot hold normal numbers");
+        if (!gd_fits_int64(a) || !gd_fits_int64(b) || !(a < b))
+            return gd_fail(GD_EINVAL, "uniform: an int64 tensor needs whole bounds low < high, got %g and %g", a, b);
+    }
+    GD_TRY(gd_check_writable(t, kind ? "normal" : "uniform"));
     gd_tensor *c = NULL;
     int st;
     if (t->is_contiguous) { gd_tensor_retain(t); c = t; st = 0; }

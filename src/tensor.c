@@ -34,23 +34,10 @@ void gd_tensor_refresh(gd_tensor *t)
     t->is_contiguous = contiguous;
 }
 
-static int check_sizes(int rank, const int64_t *sizes, const char *what)
-{
-    if (rank < 0 || rank > GD_MAX_DIMS)
-        return gd_fail(GD_EINVAL, "%s: %d dimensions requested, at most %d are supported", what, rank, GD_MAX_DIMS);
-    double total = 1;
-    for (int d = 0; d < rank; d++) {
-        if (sizes[d] < 0)
-            return gd_fail(GD_EINVAL, "%s: size %lld of dimension %d is negative", what, (long long)sizes[d], d + 1);
-        total *= (double)sizes[d];
-    }
-    if (total > 9.0e15) return gd_fail(GD_EINVAL, "%s: %g elements is too many", what, total);
-    return GD_OK;
-}
-
 int gd_tensor_wrap(gd_tensor **out, gd_storage *s, int dtype, int64_t offset, int rank,
                    const int64_t *sizes, const int64_t *strides)
 {
+    GD_TRY(gd_check_geometry(rank, sizes, strides, "view"));
     gd_tensor *t = calloc(1, sizeof *t);
     if (!t) return gd_fail(GD_ENOMEM, "out of memory allocating a tensor header");
     t->storage = s;
@@ -72,7 +59,9 @@ int gd_tensor_wrap(gd_tensor **out, gd_storage *s, int dtype, int64_t offset, in
 
 int gd_empty(gd_tensor **out, int rank, const int64_t *sizes, int dtype, int device)
 {
-    GD_TRY(check_sizes(rank, sizes, "shape"));
+    if (rank < 0 || rank > GD_MAX_DIMS || (rank > 0 && !sizes))
+        return gd_fail(GD_EINVAL, "shape: %d dimensions requested, at most %d are supported", rank, GD_MAX_DIMS);
+    GD_TRY(gd_check_geometry(rank, sizes, NULL, "shape"));
     if (dtype < 0 || dtype >= GD_DTYPE_COUNT) return gd_fail(GD_EINVAL, "unknown dtype %d", dtype);
     if (device < 0 || device >= GD_DEVICE_COUNT) return gd_fail(GD_EINVAL, "unknown device %d", device);
     int64_t count = 1;
@@ -179,8 +168,13 @@ FILL_LOOP(int64_t)
 int gd_fill(gd_tensor *t, double value)
 {
     GD_TRY(gd_check_tensor(t, "tensor"));
-    if (t->scalar_type == GD_INT64 && value != floor(value))
-        return gd_fail(GD_EINVAL, "value %g is not an integer, and the tensor is int64", value);
+    if (t->scalar_type == GD_INT64) GD_TRY(gd_check_int64_value(value, "fill"));
+    GD_TRY(gd_check_writable(t, "fill"));
+    if (value == 0 && !signbit(value) && t->device_kind == GD_CPU && t->is_contiguous) {
+        /* all-zero bits are 0.0 and 0 in every dtype */
+        if (t->count) memset(t->data, 0, (size_t)t->count * gd_dtype_size(t->scalar_type));
+        return GD_OK;
+    }
     gd_iter it;
     const gd_tensor *ops[1] = {t};
     GD_TRY(gd_iter_init(&it, 1, ops, t->rank, t->sizes));
@@ -190,7 +184,7 @@ int gd_fill(gd_tensor *t, double value)
         return cu->fill(&it, t->scalar_type, value);
     }
     float f = (float)value;
-    int64_t i = (int64_t)value;
+    int64_t i = t->scalar_type == GD_INT64 ? (int64_t)value : 0;
     switch (t->scalar_type) {
     case GD_FLOAT32: gd_iter_run(&it, fill_float, &f); break;
     case GD_FLOAT64: gd_iter_run(&it, fill_double, &value); break;
@@ -203,6 +197,14 @@ int gd_fill(gd_tensor *t, double value)
 int gd_fill_range(gd_tensor *t, double start, double step)
 {
     GD_TRY(gd_check_tensor(t, "tensor"));
+    if (start != start || step != step || isinf(start) || isinf(step))
+        return gd_fail(GD_EINVAL, "range: start %g and step %g must be finite", start, step);
+    if (t->scalar_type == GD_INT64 && t->count > 0) {
+        double last = start + (double)(t->count - 1) * step;
+        if (!gd_fits_int64(nearbyint(start)) || !gd_fits_int64(nearbyint(last)))
+            return gd_fail(GD_EINVAL, "range: values from %g to %g do not fit in int64", start, last);
+    }
+    GD_TRY(gd_check_writable(t, "range"));
     if (t->device_kind != GD_CPU || !t->is_contiguous) {
         gd_tensor *tmp;
         GD_TRY(gd_empty(&tmp, t->rank, t->sizes, t->scalar_type, GD_CPU));
@@ -243,24 +245,24 @@ COPY_LOOP(copy_d_d, double, double)
 COPY_LOOP(copy_d_i, double, int64_t)
 COPY_LOOP(copy_i_i, int64_t, int64_t)
 
-/* float -> int64 truncates toward zero, as C and PyTorch do; NaN and values out
-   of range have no int64, so they are refused instead of being undefined */
-static void copy_i_f(int64_t n, char **p, const int64_t *s, const void *ctx)
-{
-    (void)ctx;
-    for (int64_t i = 0; i < n; i++) {
-        float v = *(const float *)(p[1] + i * s[1]);
-        *(int64_t *)(p[0] + i * s[0]) = (v == v && fabsf(v) < 9.2e18f) ? (int64_t)v : 0;
+/* float -> int64 truncates toward zero, as C and PyTorch do.  NaN, the
+   infinities and values out of range have no int64: casting them is undefined
+   behaviour in C, so they are written as 0 and reported through ctx (an int
+   flag), which gd_copy turns into an error. */
+#define COPY_TO_INT64(NAME, FROM)                                                       \
+    static void NAME(int64_t n, char **p, const int64_t *s, const void *ctx)            \
+    {                                                                                   \
+        int bad = 0;                                                                    \
+        for (int64_t i = 0; i < n; i++) {                                               \
+            double v = *(const FROM *)(p[1] + i * s[1]);                                \
+            bool ok = v > -9223372036854777856.0 && v < 9223372036854775808.0;          \
+            bad |= !ok;                                                                 \
+            *(int64_t *)(p[0] + i * s[0]) = ok ? (int64_t)v : 0;                        \
+        }                                                                               \
+        if (bad) __atomic_store_n((int *)ctx, 1, __ATOMIC_RELAXED);                     \
     }
-}
-static void copy_i_d(int64_t n, char **p, const int64_t *s, const void *ctx)
-{
-    (void)ctx;
-    for (int64_t i = 0; i < n; i++) {
-        double v = *(const double *)(p[1] + i * s[1]);
-        *(int64_t *)(p[0] + i * s[0]) = (v == v && fabs(v) < 9.2e18) ? (int64_t)v : 0;
-    }
-}
+COPY_TO_INT64(copy_i_f, float)
+COPY_TO_INT64(copy_i_d, double)
 
 static gd_loop_fn copy_loops[GD_DTYPE_COUNT][GD_DTYPE_COUNT] = {
     {copy_f_f, copy_f_d, copy_f_i},
@@ -322,6 +324,7 @@ int gd_copy(gd_tensor *dst, const gd_tensor *src)
 {
     GD_TRY(gd_check_tensor(dst, "destination"));
     GD_TRY(gd_check_tensor(src, "source"));
+    GD_TRY(gd_check_writable(dst, "copy"));
     if (dst->device_kind == GD_CPU && src->device_kind == GD_CPU && dst->scalar_type == src->scalar_type &&
         same_dense_shape(dst, src) && !gd_parallel_worth(dst->count)) {
         memmove(dst->data, src->data, (size_t)dst->count * gd_dtype_size(dst->scalar_type));
@@ -344,7 +347,11 @@ int gd_copy(gd_tensor *dst, const gd_tensor *src)
         if (!cu) return GD_EDEVICE;
         return cu->copy(&it, dst->scalar_type, src->scalar_type);
     }
-    gd_iter_run(&it, copy_loops[dst->scalar_type][src->scalar_type], NULL);
+    int bad = 0;
+    gd_iter_run(&it, copy_loops[dst->scalar_type][src->scalar_type], &bad);
+    if (bad)
+        return gd_fail(GD_EINVAL, "copy: a NaN, infinite or out-of-range %s value cannot be converted to int64",
+                       gd_dtype_name(src->scalar_type));
     return GD_OK;
 }
 
@@ -437,8 +444,7 @@ int gd_set(gd_tensor *t, const int64_t *index, double value)
     GD_TRY(gd_check_tensor(t, "tensor"));
     int64_t off = 0;
     GD_TRY(element_offset(t, index, &off));
-    if (t->scalar_type == GD_INT64 && value != floor(value))
-        return gd_fail(GD_EINVAL, "value %g is not an integer, and the tensor is int64", value);
+    if (t->scalar_type == GD_INT64) GD_TRY(gd_check_int64_value(value, "set"));
     size_t es = gd_dtype_size(t->scalar_type);
     union { float f; double d; int64_t i; } v;
     if (t->scalar_type == GD_FLOAT32) v.f = (float)value;

@@ -17,7 +17,7 @@ static int make_view(gd_tensor **out, const gd_tensor *t, int64_t offset, int ra
 /* Resolves one -1 in sizes and checks the element count matches. */
 static int infer_sizes(const gd_tensor *t, int rank, const int64_t *in, int64_t *sizes, const char *what)
 {
-    if (rank < 0 || rank > GD_MAX_DIMS)
+    if (rank < 0 || rank > GD_MAX_DIMS || (rank > 0 && !in))
         return gd_fail(GD_EINVAL, "%s: %d dimensions requested, at most %d are supported", what, rank, GD_MAX_DIMS);
     int infer = -1;
     int64_t known = 1;
@@ -28,8 +28,8 @@ static int infer_sizes(const gd_tensor *t, int rank, const int64_t *in, int64_t 
             infer = d;
         } else if (in[d] < 0) {
             return gd_fail(GD_EINVAL, "%s: size %lld of dimension %d is negative", what, (long long)in[d], d + 1);
-        } else {
-            known *= in[d];
+        } else if (__builtin_mul_overflow(known, in[d], &known) || known > GD_MAX_NUMEL) {
+            goto mismatch;
         }
     }
     if (infer >= 0) {
@@ -143,7 +143,7 @@ int gd_narrow(gd_tensor **out, const gd_tensor *t, int dim, int64_t start, int64
 {
     GD_TRY(gd_check_tensor(t, "tensor"));
     GD_TRY(gd_check_dim(t, dim, "narrow"));
-    if (start < 0 || length < 0 || start + length > t->sizes[dim])
+    if (start < 0 || length < 0 || start > t->sizes[dim] - length)
         return gd_fail(GD_EINVAL, "narrow: elements %lld to %lld are out of range for dimension %d of size %lld",
                        (long long)start + 1, (long long)(start + length), dim + 1, (long long)t->sizes[dim]);
     int64_t sizes[GD_MAX_DIMS];
@@ -194,7 +194,8 @@ int gd_unsqueeze(gd_tensor **out, const gd_tensor *t, int dim)
     for (int d = 0, r = 0; d <= t->rank; d++) {
         if (d == dim) {
             sizes[d] = 1;
-            strides[d] = d < t->rank ? t->strides[d] * t->sizes[d] : 1;
+            /* any stride serves a size-1 dimension; this one keeps contiguous tensors contiguous */
+            if (d >= t->rank || __builtin_mul_overflow(t->strides[d], t->sizes[d], &strides[d])) strides[d] = 1;
         } else {
             sizes[d] = t->sizes[r];
             strides[d] = t->strides[r];
@@ -256,19 +257,24 @@ int gd_set_storage(gd_tensor *t, const gd_tensor *src, int64_t offset, int rank,
     if (t->scalar_type != src->scalar_type)
         return gd_fail(GD_EINVAL, "set_: dtypes differ (%s and %s)", gd_dtype_name(t->scalar_type),
                        gd_dtype_name(src->scalar_type));
-    if (rank < 0 || rank > GD_MAX_DIMS) return gd_fail(GD_EINVAL, "set_: %d dimensions", rank);
-    /* every element the new geometry can reach must lie inside the storage */
-    int64_t lo = offset, hi = offset;
-    for (int d = 0; d < rank; d++) {
-        if (sizes[d] < 0) return gd_fail(GD_EINVAL, "set_: negative size");
-        if (sizes[d] == 0) { lo = hi = offset; break; }
-        int64_t span = (sizes[d] - 1) * strides[d];
-        if (span < 0) lo += span; else hi += span;
-    }
+    GD_TRY(gd_check_geometry(rank, sizes, strides, "set_"));
+    if (offset < 0) return gd_fail(GD_EINVAL, "set_: offset %lld is negative", (long long)offset + 1);
+    /* every element the new geometry can reach must lie inside the storage:
+       the last one is offset + sum (size-1)*stride, computed without overflow */
     int64_t nelem = (int64_t)(src->storage->nbytes / gd_dtype_size(src->scalar_type));
-    if (lo < 0 || (hi >= nelem && !(hi == offset && hi == nelem)))
-        return gd_fail(GD_EINVAL, "set_: the view reaches element %lld of a storage with %lld elements",
-                       (long long)(lo < 0 ? lo : hi) + 1, (long long)nelem);
+    int64_t hi = offset;
+    bool empty = false, overflow = false;
+    for (int d = 0; d < rank; d++) {
+        if (sizes[d] == 0) empty = true;
+        int64_t span;
+        if (sizes[d] > 0) {
+            overflow |= __builtin_mul_overflow(sizes[d] - 1, strides[d], &span);
+            overflow |= __builtin_add_overflow(hi, span, &hi);
+        }
+    }
+    if (empty ? offset > nelem : (overflow || hi >= nelem))
+        return gd_fail(GD_EINVAL, "set_: the view reaches beyond the storage's %lld elements (offset %lld, shape and "
+                                  "strides too large)", (long long)nelem, (long long)offset + 1);
     gd_storage *s = src->storage;
     gd_storage_retain(s);
     gd_storage_release(t->storage);

@@ -66,9 +66,9 @@ typedef struct { int bad; } int_flags;
 BIN_LOOPS_REAL(float, f)
 BIN_LOOPS_REAL(double, d)
 
-BIN_LOOP(add_i, int64_t, x + y)
-BIN_LOOP(sub_i, int64_t, x - y)
-BIN_LOOP(mul_i, int64_t, x * y)
+BIN_LOOP(add_i, int64_t, gd_add_i(x, y))
+BIN_LOOP(sub_i, int64_t, gd_sub_i(x, y))
+BIN_LOOP(mul_i, int64_t, gd_mul_i(x, y))
 BIN_LOOP(max_i, int64_t, gd_maximum_i(x, y))
 BIN_LOOP(min_i, int64_t, gd_minimum_i(x, y))
 BIN_LOOP(eq_i, int64_t, (int64_t)(x == y))
@@ -83,7 +83,7 @@ static void mod_i(int64_t n, char **p, const int64_t *s, const void *ctx)
     int_flags *fl = (int_flags *)ctx;
     for (int64_t i = 0; i < n; i++) {
         int64_t x = *(const int64_t *)(p[1] + i * s[1]), y = *(const int64_t *)(p[2] + i * s[2]);
-        if (y == 0) { fl->bad = 1; y = 1; }
+        if (y == 0) { __atomic_store_n(&fl->bad, 1, __ATOMIC_RELAXED); y = 1; }
         *(int64_t *)(p[0] + i * s[0]) = gd_mod_i(x, y);
     }
 }
@@ -93,7 +93,7 @@ static void pow_i(int64_t n, char **p, const int64_t *s, const void *ctx)
     int_flags *fl = (int_flags *)ctx;
     for (int64_t i = 0; i < n; i++) {
         int64_t x = *(const int64_t *)(p[1] + i * s[1]), y = *(const int64_t *)(p[2] + i * s[2]);
-        if (y < 0) { fl->bad = 1; y = 0; }
+        if (y < 0) { __atomic_store_n(&fl->bad, 1, __ATOMIC_RELAXED); y = 0; }
         *(int64_t *)(p[0] + i * s[0]) = gd_pow_i(x, y);
     }
 }
@@ -140,6 +140,22 @@ static int as_dtype(gd_tensor **out, const gd_tensor *t, int d)
     if (st) { gd_tensor_release(r); return st; }
     *out = r;
     return GD_OK;
+}
+
+/* An operand for an in-place write into dst: converted to dtype d, and a
+   private copy when it shares memory with dst in any other arrangement than
+   dst's own (then reading it while dst is written would see new values). */
+static int inplace_operand(gd_tensor **out, const gd_tensor *dst, const gd_tensor *t, int d)
+{
+    if (t->storage && gd_views_conflict(dst, t)) {
+        gd_tensor *r;
+        GD_TRY(gd_empty(&r, t->rank, t->sizes, d, t->device_kind));
+        int st = gd_copy(r, t);
+        if (st) { gd_tensor_release(r); return st; }
+        *out = r;
+        return GD_OK;
+    }
+    return as_dtype(out, t, d);
 }
 
 /* Runs the op over an iterator whose operands all have dtype d. */
@@ -219,10 +235,9 @@ static int binary_inplace_impl(gd_tensor *a, const gd_tensor *b, int op)
     if (want != d && !(gd_is_float(d) && gd_is_float(want)))
         return gd_fail(GD_EINVAL, "%s_: the result would be %s, which cannot be stored in place in an %s tensor",
                        binop_name(op), gd_dtype_name(want), gd_dtype_name(d));
+    GD_TRY(gd_check_writable(a, binop_name(op)));
     gd_tensor *cb = NULL, *db = NULL;
-    int st;
-    if (b->storage && gd_views_conflict(a, b)) st = gd_to(&cb, b, d, -1);
-    else st = as_dtype(&cb, b, d);
+    int st = inplace_operand(&cb, a, b, d);
     if (!st) st = device_operand(&db, cb, a->device_kind);
     if (!st) {
         gd_iter it;
@@ -235,39 +250,10 @@ static int binary_inplace_impl(gd_tensor *a, const gd_tensor *b, int op)
     return st;
 }
 
-/* a op= b for small dense same-shape float tensors: no iterator, no temporaries */
-#define BINARY_INPLACE_SMALL(T)                                                              \
-    do {                                                                                     \
-        T *x = (T *)a->data;                                                                 \
-        const T *y = (const T *)b->data;                                                     \
-        int64_t n = a->count;                                                                \
-        switch (op) {                                                                        \
-        case GD_OP_ADD: for (int64_t i = 0; i < n; i++) x[i] += y[i]; return GD_OK;          \
-        case GD_OP_SUB: for (int64_t i = 0; i < n; i++) x[i] -= y[i]; return GD_OK;          \
-        case GD_OP_MUL: for (int64_t i = 0; i < n; i++) x[i] *= y[i]; return GD_OK;          \
-        case GD_OP_DIV: for (int64_t i = 0; i < n; i++) x[i] /= y[i]; return GD_OK;          \
-        }                                                                                    \
-    } while (0)
-
-static bool same_dense_small(const gd_tensor *a, const gd_tensor *b)
-{
-    if (a->device_kind != GD_CPU || b->device_kind != GD_CPU || a->scalar_type != b->scalar_type ||
-        !a->is_contiguous || !b->is_contiguous || a->rank != b->rank || a->count != b->count ||
-        gd_parallel_worth(a->count) || (a->data != b->data && gd_same_storage(a, b)))
-        return false;
-    for (int d = 0; d < a->rank; d++)
-        if (a->sizes[d] != b->sizes[d]) return false;
-    return true;
-}
-
 int gd_binary_(gd_tensor *a, const gd_tensor *b, int op)
 {
     GD_TRY(gd_check_tensor(a, "tensor"));
     GD_TRY(gd_check_tensor(b, "operand"));
-    if (b->storage && same_dense_small(a, b)) {
-        if (a->scalar_type == GD_FLOAT64) BINARY_INPLACE_SMALL(double);
-        else if (a->scalar_type == GD_FLOAT32) BINARY_INPLACE_SMALL(float);
-    }
     return binary_inplace_impl(a, b, op);
 }
 
@@ -275,7 +261,7 @@ int gd_binary_(gd_tensor *a, const gd_tensor *b, int op)
    tensor's dtype, except that a fractional number makes an integer tensor float. */
 static int scalar_dtype(int d, double s)
 {
-    if (d == GD_INT64 && s != floor(s)) return GD_FLOAT32;
+    if (d == GD_INT64 && !gd_fits_int64(s)) return GD_FLOAT32; /* fractions, NaN, inf, beyond 2^63 */
     return d;
 }
 
@@ -315,7 +301,8 @@ int gd_binary_scalar_(gd_tensor *a, double s, int op)
 
 /* ---------------------------------------------------------------- unary */
 
-typedef struct { double p1, p2; } unary_params;
+/* bad: set by integer loops that met an input with no integer result */
+typedef struct { double p1, p2; int bad; } unary_params;
 
 #define UN_LOOP(NAME, T, EXPR)                                                               \
     static void NAME(int64_t n, char **p, const int64_t *s, const void *ctx)                 \
@@ -361,15 +348,27 @@ typedef struct { double p1, p2; } unary_params;
 UN_LOOPS_REAL(float, f, sqrtf, expf, logf, fabsf, floorf, ceilf, sinf, cosf, powf)
 UN_LOOPS_REAL(double, d, sqrt, exp, log, fabs, floor, ceil, sin, cos, pow)
 
-UN_LOOP(neg_i, int64_t, -x)
-UN_LOOP(abs_i, int64_t, x < 0 ? -x : x)
-UN_LOOP(square_i, int64_t, x * x)
+UN_LOOP(neg_i, int64_t, gd_neg_i(x))
+UN_LOOP(abs_i, int64_t, gd_abs_i(x))
+UN_LOOP(square_i, int64_t, gd_mul_i(x, x))
 UN_LOOP(sign_i, int64_t, gd_sign_i(x))
 UN_LOOP(relu_i, int64_t, gd_relu_i(x))
 UN_LOOP(ident_i, int64_t, x)
 UN_LOOP(clamp_i, int64_t, gd_clamp_i(x, p1, p2))
 UN_LOOP(pows_i, int64_t, gd_pow_i(x, p1))
-UN_LOOP(rpows_i, int64_t, gd_pow_i(p1, x))
+/* p1 ^ x: a negative exponent has no integer result (PyTorch refuses it too) */
+static void rpows_i(int64_t n, char **p, const int64_t *s, const void *ctx)
+{
+    unary_params *up = (unary_params *)ctx;
+    const int64_t base = (int64_t)up->p1;
+    int bad = 0;
+    for (int64_t i = 0; i < n; i++) {
+        int64_t x = *(const int64_t *)(p[1] + i * s[1]);
+        bad |= x < 0;
+        *(int64_t *)(p[0] + i * s[0]) = gd_pow_i(base, x < 0 ? 0 : x);
+    }
+    if (bad) __atomic_store_n(&up->bad, 1, __ATOMIC_RELAXED);
+}
 
 /* NULL for int64: the op computes in float32 (out of place) */
 static gd_loop_fn unary_loops[GD_UNOP_COUNT][GD_DTYPE_COUNT] = {
@@ -400,7 +399,7 @@ static int unary_dtype(int d, int op, double p1, double p2)
     if (!unary_loops[op][GD_INT64]) return GD_FLOAT32;
     if (op == GD_OP_CLAMP && ((isfinite(p1) && p1 != floor(p1)) || (isfinite(p2) && p2 != floor(p2))))
         return GD_FLOAT32;
-    if ((op == GD_OP_POWS || op == GD_OP_RPOWS) && (p1 != floor(p1) || (op == GD_OP_POWS && p1 < 0)))
+    if ((op == GD_OP_POWS || op == GD_OP_RPOWS) && (!gd_fits_int64(p1) || (op == GD_OP_POWS && p1 < 0)))
         return GD_FLOAT32;
     return GD_INT64;
 }
@@ -416,12 +415,13 @@ static int run_unary(gd_tensor *out, const gd_tensor *a, int op, double p1, doub
         return cu->unary(&it, out->scalar_type, op, p1, p2);
     }
     if (out->scalar_type == GD_INT64 && op == GD_OP_CLAMP) {
-        /* infinite bounds have no int64: saturate them */
-        p1 = isfinite(p1) ? p1 : (p1 < 0 ? -9.2e18 : 9.2e18);
-        p2 = isfinite(p2) ? p2 : (p2 < 0 ? -9.2e18 : 9.2e18);
+        /* bounds beyond int64 (the infinities too) saturate: the loop casts them */
+        p1 = fmax(fmin(p1, 9223372036854774784.0), -9223372036854775808.0);
+        p2 = fmax(fmin(p2, 9223372036854774784.0), -9223372036854775808.0);
     }
-    unary_params up = {p1, p2};
+    unary_params up = {p1, p2, 0};
     gd_iter_run(&it, unary_loops[op][out->scalar_type], &up);
+    if (up.bad) return gd_fail(GD_EINVAL, "pow: integers to negative integer powers are not allowed");
     return GD_OK;
 }
 
@@ -455,6 +455,7 @@ int gd_unary_(gd_tensor *a, int op, double p1, double p2)
     if (unary_dtype(a->scalar_type, op, p1, p2) != a->scalar_type)
         return gd_fail(GD_EINVAL, "%s_: the result is float32, which cannot be stored in place in an int64 tensor",
                        unop_name(op));
+    GD_TRY(gd_check_writable(a, unop_name(op)));
     return run_unary(a, a, op, p1, p2);
 }
 
@@ -509,8 +510,8 @@ int gd_unary_(gd_tensor *a, int op, double p1, double p2)
     WHERE_LOOP(where_##S, T)
 TERN_LOOPS(float, f)
 TERN_LOOPS(double, d)
-TERN_LOOP(axpy_i, int64_t, 2, x + v * a)
-TERN_LOOP(addcmul_i, int64_t, 3, x + v * a * b)
+TERN_LOOP(axpy_i, int64_t, 2, gd_add_i(x, gd_mul_i(v, a)))
+TERN_LOOP(addcmul_i, int64_t, 3, gd_add_i(x, gd_mul_i(gd_mul_i(v, a), b)))
 WHERE_LOOP(where_i, int64_t)
 
 static gd_loop_fn ternary_loops[4][GD_DTYPE_COUNT] = {
@@ -533,21 +534,19 @@ static int ternary_inplace(gd_tensor *t, const gd_tensor *a, const gd_tensor *b,
         GD_TRY(gd_check_same_device(t, in[k]));
     }
     int d = t->scalar_type;
-    if (d == GD_INT64) {
+    if (d == GD_INT64 && kind != GD_TERN_WHERE) { /* where's t has the promoted dtype already */
         if (kind == GD_TERN_ADDCDIV)
             return gd_fail(GD_EINVAL, "%s: integer division is not supported in place on an int64 tensor", name);
         for (int k = 0; k < nin; k++)
-            if (gd_is_float(in[k]->scalar_type) || value != floor(value))
+            if (gd_is_float(in[k]->scalar_type) || !gd_fits_int64(value))
                 return gd_fail(GD_EINVAL, "%s: the result would be float, which cannot be stored in place in an "
                                           "int64 tensor", name);
     }
     if (value != value && kind != GD_TERN_WHERE) return gd_fail(GD_EINVAL, "%s: the scale is NaN", name);
+    if (kind != GD_TERN_WHERE) GD_TRY(gd_check_writable(t, name));
     gd_tensor *conv[3] = {NULL, NULL, NULL};
     int st = 0;
-    for (int k = 0; k < nin && !st; k++) {
-        if (gd_views_conflict(t, in[k]) && in[k]->data != t->data) st = gd_to(&conv[k], in[k], d, -1);
-        else st = as_dtype(&conv[k], in[k], d);
-    }
+    for (int k = 0; k < nin && !st; k++) st = inplace_operand(&conv[k], t, in[k], d);
     if (!st) {
         gd_iter it;
         const gd_tensor *ops[4] = {t, conv[0], conv[1], conv[2]};
@@ -568,7 +567,8 @@ int gd_add_scaled_(gd_tensor *t, const gd_tensor *x, double alpha)
     /* small dense same-shape operands: straight to the loop */
     if (t && x && !t->is_freed && !x->is_freed && t->device_kind == GD_CPU && x->device_kind == GD_CPU &&
         t->scalar_type == x->scalar_type && t->is_contiguous && x->is_contiguous && t->rank == x->rank &&
-        t->count == x->count && !gd_parallel_worth(t->count) && alpha == alpha && t->data != x->data) {
+        t->count == x->count && !gd_parallel_worth(t->count) && alpha == alpha &&
+        (!gd_same_storage(t, x) || t->data == x->data)) {
         bool same = true;
         for (int d = 0; d < t->rank; d++) same = same && t->sizes[d] == x->sizes[d];
         if (same && t->scalar_type == GD_FLOAT64) {
@@ -609,9 +609,15 @@ int gd_where(gd_tensor **out, const gd_tensor *cond, const gd_tensor *a, const g
     shape.rank = rank;
     memcpy(shape.sizes, sizes, sizeof sizes);
     GD_TRY(gd_broadcast_shape(&shape, cond, &rank, sizes));
-    gd_tensor *r;
-    GD_TRY(gd_empty(&r, rank, sizes, gd_promote(a->scalar_type, b->scalar_type), a->device_kind));
-    int st = ternary_inplace(r, cond, a, b, GD_TERN_WHERE, 0, "where");
+    GD_TRY(gd_check_same_device(a, b));
+    GD_TRY(gd_check_same_device(a, cond));
+    /* the condition is cond != 0 in cond's own dtype (NaN counts as true), so
+       that converting it to the values' dtype cannot turn 0.5 into 0 */
+    gd_tensor *mask = NULL, *r = NULL;
+    int st = gd_binary_scalar(&mask, cond, 0, GD_OP_NE, 0);
+    if (!st) st = gd_empty(&r, rank, sizes, gd_promote(a->scalar_type, b->scalar_type), a->device_kind);
+    if (!st) st = ternary_inplace(r, mask, a, b, GD_TERN_WHERE, 0, "where");
+    gd_tensor_release(mask);
     if (st) { gd_tensor_release(r); return st; }
     *out = r;
     return GD_OK;

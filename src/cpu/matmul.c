@@ -43,15 +43,17 @@ static void gemm_int64(gd_tensor *c, const gd_tensor *a, int ta, const gd_tensor
     int64_t m = c->sizes[0], n = c->sizes[1], k = ta ? a->sizes[0] : a->sizes[1];
     const int64_t *A = a->data, *B = b->data;
     int64_t *C = c->data;
+    const uint64_t al = (uint64_t)(int64_t)alpha, be = (uint64_t)(int64_t)beta;
     int64_t as0 = ta ? a->strides[1] : a->strides[0], as1 = ta ? a->strides[0] : a->strides[1];
     int64_t bs0 = tb ? b->strides[1] : b->strides[0], bs1 = tb ? b->strides[0] : b->strides[1];
     for (int64_t i = 0; i < m; i++)
         for (int64_t j = 0; j < n; j++) {
-            int64_t acc = 0;
-            for (int64_t l = 0; l < k; l++) acc += A[i * as0 + l * as1] * B[l * bs0 + j * bs1];
+            /* wrapping integer arithmetic, as in the element-wise int64 kernels */
+            uint64_t acc = 0;
+            for (int64_t l = 0; l < k; l++) acc += (uint64_t)A[i * as0 + l * as1] * (uint64_t)B[l * bs0 + j * bs1];
             int64_t *dst = C + i * c->strides[0] + j * c->strides[1];
-            int64_t prev = beta != 0 ? (int64_t)(beta * (double)*dst) : 0;
-            *dst = prev + (int64_t)alpha * acc;
+            uint64_t prev = beta != 0 ? be * (uint64_t)*dst : 0;
+            *dst = (int64_t)(prev + al * acc);
         }
 }
 
@@ -69,6 +71,8 @@ int gd_gemm(gd_tensor *c, const gd_tensor *a, int trans_a, const gd_tensor *b, i
     if (a->scalar_type != c->scalar_type || b->scalar_type != c->scalar_type)
         return gd_fail(GD_EINVAL, "gemm: dtypes differ (%s, %s, output %s)", gd_dtype_name(a->scalar_type),
                        gd_dtype_name(b->scalar_type), gd_dtype_name(c->scalar_type));
+    GD_TRY(gd_check_writable(c, "gemm"));
+    if (alpha != alpha || beta != beta) return gd_fail(GD_EINVAL, "gemm: alpha or beta is NaN");
     int64_t m = trans_a ? a->sizes[1] : a->sizes[0], k = trans_a ? a->sizes[0] : a->sizes[1];
     int64_t k2 = trans_b ? b->sizes[1] : b->sizes[0], n = trans_b ? b->sizes[0] : b->sizes[1];
     if (k != k2 || c->sizes[0] != m || c->sizes[1] != n) {
@@ -78,6 +82,13 @@ int gd_gemm(gd_tensor *c, const gd_tensor *a, int trans_a, const gd_tensor *b, i
                        gd_shape_str(c, sc, 64));
     }
     if (m == 0 || n == 0) return GD_OK;
+    /* BLAS takes int sizes (LP64 OpenBLAS) */
+    const int64_t blas_max = 0x7fffffff;
+    if (m > blas_max || n > blas_max || k > blas_max)
+        return gd_fail(GD_EINVAL, "gemm: dimensions %lld x %lld x %lld exceed what BLAS can take (2^31 - 1)",
+                       (long long)m, (long long)k, (long long)n);
+    if (c->scalar_type == GD_INT64 && (!gd_fits_int64(alpha) || !gd_fits_int64(beta)))
+        return gd_fail(GD_EINVAL, "gemm: alpha %g and beta %g must be integers for int64 matrices", alpha, beta);
     if (c->strides[1] != 1 && n > 1) {
         /* BLAS writes row-major output with unit column stride: go through a copy */
         gd_tensor *tmp;
@@ -87,7 +98,8 @@ int gd_gemm(gd_tensor *c, const gd_tensor *a, int trans_a, const gd_tensor *b, i
         gd_tensor_release(tmp);
         return st;
     }
-    if (k == 0) return beta == 1 ? GD_OK : gd_binary_scalar_(c, beta, GD_OP_MUL);
+    /* an empty sum: c = beta*c, where beta == 0 means "do not read c" (it may be uninitialised) */
+    if (k == 0) return beta == 1 ? GD_OK : beta == 0 ? gd_fill(c, 0) : gd_binary_scalar_(c, beta, GD_OP_MUL);
     if (c->scalar_type == GD_INT64) {
         if (c->device_kind != GD_CPU) return gd_fail(GD_EINVAL, "gemm: int64 matrices are not supported on cuda");
         if (gd_views_conflict(c, a) || gd_views_conflict(c, b) || gd_same_storage(c, a) || gd_same_storage(c, b))
@@ -113,7 +125,14 @@ int gd_gemm(gd_tensor *c, const gd_tensor *a, int trans_a, const gd_tensor *b, i
     }
     ta ^= trans_a;
     tb ^= trans_b;
-    int64_t ldc = n > 1 ? c->strides[0] : (c->strides[0] > 1 ? c->strides[0] : 1);
+    /* a single row's row stride is free; BLAS wants ldc >= n */
+    int64_t ldc = m > 1 ? c->strides[0] : n;
+    if (ldc < 1) ldc = 1;
+    if (lda > blas_max || ldb > blas_max || ldc > blas_max) {
+        gd_tensor_release(A);
+        gd_tensor_release(B);
+        return gd_fail(GD_EINVAL, "gemm: a row stride exceeds what BLAS can take (2^31 - 1)");
+    }
     if (!st && c->device_kind == GD_CUDA) {
         const gd_cuda_backend *cu = gd_cuda();
         if (!cu) st = GD_EDEVICE;

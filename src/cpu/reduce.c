@@ -61,12 +61,27 @@ static void red_run(red_state *r, int op, int dtype, const char *p, int64_t n, i
                     double param, double center)
 {
     if (dtype == GD_INT64 && (op == GD_RED_SUM || op == GD_RED_MEAN || op == GD_RED_PROD)) {
-        int64_t acc = r->iacc;
+        /* exact, wrapping on overflow like PyTorch (unsigned: signed overflow is undefined in C) */
+        uint64_t acc = (uint64_t)r->iacc;
         if (op == GD_RED_PROD)
-            for (int64_t i = 0; i < n; i++) acc *= *(const int64_t *)(p + i * s);
+            for (int64_t i = 0; i < n; i++) acc *= (uint64_t) * (const int64_t *)(p + i * s);
         else
-            for (int64_t i = 0; i < n; i++) acc += *(const int64_t *)(p + i * s);
-        r->iacc = acc;
+            for (int64_t i = 0; i < n; i++) acc += (uint64_t) * (const int64_t *)(p + i * s);
+        r->iacc = (int64_t)acc;
+        r->n += n;
+        return;
+    }
+    if (dtype == GD_INT64 && op >= GD_RED_MAX && op <= GD_RED_ARGMIN) {
+        /* compared as integers: beyond 2^53 a double cannot tell neighbours apart */
+        bool want_max = op == GD_RED_MAX || op == GD_RED_ARGMAX;
+        int64_t best = r->iacc, idx = r->index;
+        for (int64_t i = 0; i < n; i++) {
+            int64_t x = *(const int64_t *)(p + i * s);
+            if (idx < 0 || (want_max ? x > best : x < best)) { best = x; idx = first + i; }
+        }
+        r->iacc = best;
+        r->acc = (double)best;
+        r->index = idx;
         r->n += n;
         return;
     }
@@ -130,7 +145,15 @@ static void red_run(red_state *r, int op, int dtype, const char *p, int64_t n, i
 static void red_merge(red_state *a, const red_state *b, int op, int dtype, double param)
 {
     if (dtype == GD_INT64 && (op == GD_RED_SUM || op == GD_RED_MEAN || op == GD_RED_PROD)) {
-        a->iacc = op == GD_RED_PROD ? a->iacc * b->iacc : a->iacc + b->iacc;
+        a->iacc = (int64_t)(op == GD_RED_PROD ? (uint64_t)a->iacc * (uint64_t)b->iacc
+                                              : (uint64_t)a->iacc + (uint64_t)b->iacc);
+    } else if (dtype == GD_INT64 && op >= GD_RED_MAX && op <= GD_RED_ARGMIN) {
+        bool want_max = op == GD_RED_MAX || op == GD_RED_ARGMAX;
+        if (b->index >= 0 && (a->index < 0 || (want_max ? b->iacc > a->iacc : b->iacc < a->iacc))) {
+            a->iacc = b->iacc;
+            a->acc = b->acc;
+            a->index = b->index;
+        }
     } else {
         switch (op) {
         case GD_RED_PROD: a->acc *= b->acc; break;
@@ -178,7 +201,9 @@ static double reduce_contiguous(const char *p, int64_t n, int dtype, int op, dou
     int64_t nblocks = (n + REDUCE_BLOCK - 1) / REDUCE_BLOCK;
     red_state total;
     red_init(&total, op);
-    if (nblocks <= 1 || !gd_parallel_worth(n)) {
+    red_state *parts = NULL;
+    if (nblocks > 1 && gd_parallel_worth(n)) parts = malloc((size_t)nblocks * sizeof *parts);
+    if (!parts) {
         /* the same blocks, one after another */
         for (int64_t b = 0; b < nblocks; b++) {
             int64_t first = b * REDUCE_BLOCK, len = n - first < REDUCE_BLOCK ? n - first : REDUCE_BLOCK;
@@ -188,13 +213,7 @@ static double reduce_contiguous(const char *p, int64_t n, int dtype, int op, dou
             red_merge(&total, &r, op, dtype, param);
         }
     } else {
-        red_state *parts = malloc((size_t)nblocks * sizeof *parts);
-        if (!parts) { /* fall back to one thread: same blocks, same bits */
-            gd_set_parallel_threshold(INT64_MAX);
-            double v = reduce_contiguous(p, n, dtype, op, param, center);
-            gd_set_parallel_threshold(1 << 15);
-            return v;
-        }
+        /* (without memory for the parts, the loop above does the same blocks in one thread) */
         #pragma omp parallel for schedule(static)
         for (int64_t b = 0; b < nblocks; b++) {
             int64_t first = b * REDUCE_BLOCK, len = n - first < REDUCE_BLOCK ? n - first : REDUCE_BLOCK;

@@ -9,8 +9,14 @@
 
 #include "hd.h"
 
-#define GD_DEFINE_REAL_KERNELS(T, S, FLOOR, POW, EXP, TANH, RINT)                              \
-    GD_HD static inline T gd_mod_##S(T x, T y) { return x - FLOOR(x / y) * y; }                \
+/* mod: fmod is exact; moving its result into the divisor's sign gives
+   torch.remainder (x - floor(x/y)*y loses precision for large x/y). */
+#define GD_DEFINE_REAL_KERNELS(T, S, FMOD, POW, EXP, TANH, RINT)                               \
+    GD_HD static inline T gd_mod_##S(T x, T y)                                                 \
+    {                                                                                          \
+        T r = FMOD(x, y);                                                                      \
+        return (r != 0 && ((r < 0) != (y < 0))) ? r + y : r;                                   \
+    }                                                                                          \
     GD_HD static inline T gd_pow_##S(T x, T y) { return POW(x, y); }                           \
     GD_HD static inline T gd_maximum_##S(T x, T y) { return (x > y || x != x) ? x : y; }       \
     GD_HD static inline T gd_minimum_##S(T x, T y) { return (x < y || x != x) ? x : y; }       \
@@ -27,24 +33,34 @@
     GD_HD static inline T gd_round_##S(T x) { return RINT(x); }                                \
     GD_HD static inline T gd_clamp_##S(T x, T lo, T hi) { return x < lo ? lo : (x > hi ? hi : x); }
 
-GD_DEFINE_REAL_KERNELS(float, f, floorf, powf, expf, tanhf, rintf)
-GD_DEFINE_REAL_KERNELS(double, d, floor, pow, exp, tanh, rint)
+GD_DEFINE_REAL_KERNELS(float, f, fmodf, powf, expf, tanhf, rintf)
+GD_DEFINE_REAL_KERNELS(double, d, fmod, pow, exp, tanh, rint)
 
-/* int64: the caller has excluded y == 0 (mod) and y < 0 (pow). */
+/* int64 arithmetic wraps around (two's complement), as PyTorch's and NumPy's
+   does; it goes through uint64_t because signed overflow is undefined in C. */
+GD_HD static inline int64_t gd_add_i(int64_t x, int64_t y) { return (int64_t)((uint64_t)x + (uint64_t)y); }
+GD_HD static inline int64_t gd_sub_i(int64_t x, int64_t y) { return (int64_t)((uint64_t)x - (uint64_t)y); }
+GD_HD static inline int64_t gd_mul_i(int64_t x, int64_t y) { return (int64_t)((uint64_t)x * (uint64_t)y); }
+GD_HD static inline int64_t gd_neg_i(int64_t x) { return (int64_t)(0 - (uint64_t)x); }
+GD_HD static inline int64_t gd_abs_i(int64_t x) { return x < 0 ? gd_neg_i(x) : x; }
+
+/* int64: the caller has excluded y == 0 (mod) and y < 0 (pow).  x % -1 is
+   done by hand: INT64_MIN % -1 traps on x86. */
 GD_HD static inline int64_t gd_mod_i(int64_t x, int64_t y)
 {
+    if (y == -1) return 0;
     int64_t r = x % y;
     return (r != 0 && ((r < 0) != (y < 0))) ? r + y : r;
 }
 GD_HD static inline int64_t gd_pow_i(int64_t x, int64_t y)
 {
-    int64_t r = 1;
+    uint64_t r = 1, b = (uint64_t)x;
     while (y > 0) {
-        if (y & 1) r *= x;
-        x *= x;
+        if (y & 1) r *= b;
+        b *= b;
         y >>= 1;
     }
-    return r;
+    return (int64_t)r;
 }
 GD_HD static inline int64_t gd_maximum_i(int64_t x, int64_t y) { return x > y ? x : y; }
 GD_HD static inline int64_t gd_minimum_i(int64_t x, int64_t y) { return x < y ? x : y; }

@@ -22,10 +22,13 @@
 #define GD_PHILOX_W0 0x9E3779B9u
 #define GD_PHILOX_W1 0xBB67AE85u
 
-GD_HD static inline void gd_philox4x32_10(uint64_t seed, uint64_t counter, uint32_t out[4])
+/* The bijection itself: a 128-bit counter and a 64-bit key, as 32-bit words
+   in Random123's order (ctr[0] is the low word).  Ten rounds, the key bumped
+   by the Weyl constants between them. */
+GD_HD static inline void gd_philox4x32_10_words(const uint32_t ctr[4], const uint32_t key[2], uint32_t out[4])
 {
-    uint32_t c0 = (uint32_t)counter, c1 = (uint32_t)(counter >> 32), c2 = 0, c3 = 0;
-    uint32_t k0 = (uint32_t)seed, k1 = (uint32_t)(seed >> 32);
+    uint32_t c0 = ctr[0], c1 = ctr[1], c2 = ctr[2], c3 = ctr[3];
+    uint32_t k0 = key[0], k1 = key[1];
     for (int r = 0; r < 10; r++) {
         uint64_t p0 = (uint64_t)GD_PHILOX_M0 * c0, p1 = (uint64_t)GD_PHILOX_M1 * c2;
         uint32_t hi0 = (uint32_t)(p0 >> 32), lo0 = (uint32_t)p0;
@@ -38,6 +41,15 @@ GD_HD static inline void gd_philox4x32_10(uint64_t seed, uint64_t counter, uint3
         k1 += GD_PHILOX_W1;
     }
     out[0] = c0; out[1] = c1; out[2] = c2; out[3] = c3;
+}
+
+/* gdlua's packing: counter = {low, high word of the block number, 0, 0},
+   key = {low, high word of the seed}. */
+GD_HD static inline void gd_philox4x32_10(uint64_t seed, uint64_t counter, uint32_t out[4])
+{
+    const uint32_t ctr[4] = {(uint32_t)counter, (uint32_t)(counter >> 32), 0, 0};
+    const uint32_t key[2] = {(uint32_t)seed, (uint32_t)(seed >> 32)};
+    gd_philox4x32_10_words(ctr, key, out);
 }
 
 /* [0, 1) from 24 bits (float) or from 53 bits of two words (double) */

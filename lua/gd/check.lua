@@ -2,7 +2,54 @@
 -- luaL_check* family).  Every failure raises `error("<fname>: <what>", level)`
 -- so messages name the function, the argument and what was wrong, and point at
 -- the caller's line.
+--
+-- The caller's line: a public function often fails several calls deep inside
+-- gd's own files (gd.zeros -> a helper -> the C call), where a fixed level
+-- would point into gd itself.  `check.raise(msg)` instead walks up the stack
+-- past every frame of a file registered with `check.register_internal()` and
+-- raises at the first frame outside them: the user's line (or the C function,
+-- such as pcall, that called gd).  The functions below take an optional
+-- explicit level (counted like error()'s, from the function calling them;
+-- default 2, its caller); called without one from a registered file, they
+-- raise at the first frame outside gd.
 local M = {}
+
+local internal = {}
+
+--- Marks the calling file as part of gd's core: errors raised with
+-- check.raise point past its frames.
+function M.register_internal()
+  internal[debug.getinfo(2, "S").source] = true
+end
+M.register_internal()
+
+--- For error(msg, level) in the function that called this one: the level of
+-- the first frame above it outside the registered files (0 when none is).
+local function outside_level()
+  -- getinfo(1) is outside_level, 2 is raise (level 1 for error), 3 is raise's caller
+  local level = 3
+  while true do
+    local info = debug.getinfo(level, "S")
+    if info == nil then return 0 end
+    if not internal[info.source] then return level - 1 end
+    level = level + 1
+  end
+end
+
+--- Raises msg at the caller's level (see the top of this file).
+function M.raise(msg)
+  error(msg, outside_level())
+end
+
+-- The check functions' own failures.  `level` counts as error()'s does, from
+-- the function that called the check function (default 2: that function's
+-- caller).  When the check function was called from a registered file and no
+-- level was given, the error goes to the first frame outside gd instead.
+local function fail(msg, level)
+  local caller = debug.getinfo(3, "S") -- 1 fail, 2 the check function, 3 its caller
+  if level == nil and caller and internal[caller.source] then error(msg, outside_level()) end
+  error(msg, (level or 2) + 2)
+end
 
 --- Edit distance between two strings (for "did you mean" suggestions).
 function M.distance(a, b)
@@ -62,30 +109,37 @@ end
 function M.options(fname, opts, allowed, level)
   if opts == nil then return {} end
   if type(opts) ~= "table" then
-    error(string.format("%s: options must be a table, got %s", fname, type(opts)), (level or 2) + 1)
+    fail(string.format("%s: options must be a table, got %s", fname, type(opts)), level)
   end
   for k in pairs(opts) do
     if not allowed[k] then
-      error(fname .. ": " .. M.unknown_message("option", k, sorted_keys(allowed)), (level or 2) + 1)
+      fail(fname .. ": " .. M.unknown_message("option", k, sorted_keys(allowed)), level)
     end
   end
   return opts
 end
 
---- A finite number (or nil when optional and absent); `what` names the argument.
+--- A number that is not NaN (or opt.default when v is nil and a default is
+-- given); `what` names the argument.  opt: integer, min, max, finite, level.
 function M.number(fname, what, v, opt)
   opt = opt or {}
+  local level = opt.level
   if v == nil and opt.default ~= nil then return opt.default end
   if type(v) ~= "number" then
-    error(string.format("%s: %s must be a number, got %s", fname, what, type(v)), (opt.level or 2) + 1)
+    fail(string.format("%s: %s must be a number, got %s", fname, what, type(v)), level)
   end
-  if v ~= v then error(string.format("%s: %s is NaN", fname, what), (opt.level or 2) + 1) end
+  if v ~= v then fail(string.format("%s: %s is NaN", fname, what), level) end
+  if (opt.integer or opt.finite) and (v == math.huge or v == -math.huge) then
+    fail(string.format("%s: %s must be finite, got %s", fname, what, tostring(v)), level)
+  end
   if opt.integer and v ~= math.floor(v) then
-    error(string.format("%s: %s must be an integer, got %s", fname, what, tostring(v)), (opt.level or 2) + 1)
+    fail(string.format("%s: %s must be an integer, got %s", fname, what, tostring(v)), level)
   end
   if opt.min and v < opt.min then
-    error(string.format("%s: %s must be >= %s, got %s", fname, what, tostring(opt.min), tostring(v)),
-      (opt.level or 2) + 1)
+    fail(string.format("%s: %s must be >= %s, got %s", fname, what, tostring(opt.min), tostring(v)), level)
+  end
+  if opt.max and v > opt.max then
+    fail(string.format("%s: %s must be <= %s, got %s", fname, what, tostring(opt.max), tostring(v)), level)
   end
   return v
 end

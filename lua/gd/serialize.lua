@@ -27,6 +27,7 @@ local doc = require "gd.doc"
 local check = require "gd.check"
 local I = gd._internal
 local ffi, C = I.ffi, I.C
+check.register_internal()
 local fmt = string.format
 
 local M = {}
@@ -35,6 +36,8 @@ local MAGIC = "\137GDL\r\n\26\n"
 local VERSION = 1
 local TAG_FALSE, TAG_TRUE, TAG_NUMBER, TAG_STRING, TAG_TABLE, TAG_TENSOR = 1, 2, 3, 4, 5, 6
 local ELEM_SIZE = {[0] = 4, [1] = 8, [2] = 8}
+local MAX_ELEMENTS = 2 ^ 53   -- libgd's limit on a tensor's element count
+local MAX_DEPTH = 200         -- tables nest at most this deep (save and load)
 
 if not ffi.abi("le") then error("gd.serialize: big-endian machines are not supported") end
 
@@ -82,7 +85,7 @@ local function write_atomically(fname, path, body)
   if C.gd_writer_commit(w.w) ~= 0 then error(fname .. ": " .. cerr(), 0) end
 end
 
-local function write_value(w, v, path, seen)
+local function write_value(w, v, path, seen, depth)
   local tv = type(v)
   if tv == "boolean" then
     w:u8(v and TAG_TRUE or TAG_FALSE)
@@ -98,6 +101,7 @@ local function write_value(w, v, path, seen)
     w:tensor_data(v)
   elseif tv == "table" then
     if seen[v] then error(fmt("gd.save: the table at %s contains itself (a cycle)", path), 0) end
+    if depth >= MAX_DEPTH then error(fmt("gd.save: tables nest deeper than %d (at %s)", MAX_DEPTH, path), 0) end
     seen[v] = true
     local keys = {}
     for k in pairs(v) do
@@ -116,8 +120,8 @@ local function write_value(w, v, path, seen)
     end)
     w:u8(TAG_TABLE); w:u64(#keys)
     for _, k in ipairs(keys) do
-      write_value(w, k, path, seen)
-      write_value(w, v[k], path .. "." .. tostring(k), seen)
+      write_value(w, k, path, seen, depth + 1)
+      write_value(w, v[k], path .. "." .. tostring(k), seen, depth + 1)
     end
     seen[v] = nil
   else
@@ -160,13 +164,15 @@ function Reader:tensor(opts)
   if dtype > 2 then self:corrupt("unknown dtype code " .. dtype) end
   if device > 1 then self:corrupt("unknown device code " .. device) end
   if rank > 8 then self:corrupt("tensor rank " .. rank) end
-  local shape, count = {}, 1
+  local shape, count, nonzero = {}, 1, 1
   for d = 1, rank do
     local s = self:i64()
     if s < 0 then self:corrupt("negative tensor size") end
     shape[d] = s
     count = count * s
+    if s > 0 then nonzero = nonzero * s end
   end
+  if nonzero > MAX_ELEMENTS then self:corrupt("impossible tensor shape") end
   local nbytes = count * ELEM_SIZE[dtype]
   self:need(nbytes)
   local t = gd.empty(shape, {dtype = I.DTYPE_NAMES[dtype]})
@@ -185,7 +191,7 @@ function Reader:tensor(opts)
 end
 
 function Reader:value(opts, depth)
-  if depth > 200 then self:corrupt("nesting deeper than 200") end
+  if depth > MAX_DEPTH then self:corrupt("nesting deeper than " .. MAX_DEPTH) end
   local tag = self:u8()
   if tag == TAG_FALSE then return false
   elseif tag == TAG_TRUE then return true
@@ -269,11 +275,15 @@ local function load_npy(path, opts)
     error(fmt("%s: '%s' is in Fortran order, which gdlua does not read (save it with C order, "
       .. "e.g. numpy.ascontiguousarray)", fname, path), 0)
   end
-  local shape, count = {}, 1
+  local shape, count, nonzero = {}, 1, 1
   for num in shape_s:gmatch("%d+") do
-    shape[#shape + 1] = tonumber(num)
-    count = count * tonumber(num)
+    local n = tonumber(num)
+    shape[#shape + 1] = n
+    count = count * n
+    if n > 0 then nonzero = nonzero * n end
   end
+  if #shape > 8 then bad("more than 8 dimensions") end
+  if nonzero > MAX_ELEMENTS then bad("impossible shape " .. shape_s) end
   local data = start + hlen
   local nbytes = count * (dtype == "float32" and 4 or 8)
   if size - data ~= nbytes then
@@ -296,7 +306,7 @@ M.save = doc(function(path, value)
     write_atomically("gd.save", path, function(w)
       w:bytes(MAGIC)
       w:u32(VERSION)
-      write_value(w, value, "the root", {})
+      write_value(w, value, "the root", {}, 0)
       w:u32(C.gd_writer_crc32(w.w))
     end)
   end)

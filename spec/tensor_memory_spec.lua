@@ -1,0 +1,74 @@
+-- Memory: tensors own their C storage through ffi.gc; views keep their
+-- storage alive; t:free() releases early; and because the Lua GC cannot see C
+-- memory, libgd's byte count nudges it, so a loop of large temporaries stays
+-- within a bounded footprint.
+local gd = require "gd"
+local H = require "spec.support.tensor_helpers"
+
+local MB = 2 ^ 20
+
+describe("tensor memory", function()
+  before_each(function() collectgarbage(); collectgarbage() end)
+
+  it("is released when the tensor is garbage", function()
+    local before = gd.memory().cpu
+    do
+      local keep = {}
+      for i = 1, 10 do keep[i] = gd.empty(MB / 4) end
+      assert.are.equal(before + 10 * MB, gd.memory().cpu)
+    end
+    collectgarbage()
+    collectgarbage()
+    assert.are.equal(before, gd.memory().cpu)
+  end)
+
+  it("stays alive while a view of it does", function()
+    local before = gd.memory().cpu
+    local view
+    do
+      local base = gd.arange(MB / 4)
+      view = base:narrow(1, 11, 2)
+    end
+    collectgarbage()
+    collectgarbage()
+    assert.are.equal(before + MB, gd.memory().cpu) -- the whole storage, held by the view
+    H.same(view, {10, 11})
+    view = nil
+    collectgarbage()
+    collectgarbage()
+    assert.are.equal(before, gd.memory().cpu)
+  end)
+
+  it("keeps a loop of 10^5 temporary 1 MB tensors within a few hundred MB", function()
+    local rss0 = H.rss_mb()
+    local peak_live = 0
+    local start = os.clock()
+    for i = 1, 10 ^ 5 do
+      -- 256 rows of 4 KB: writing one float per row touches every page of the tensor
+      local t = gd.empty(256, 1024)
+      t:select(2, 1):fill_(i)
+      if i % 1000 == 0 then
+        local live = gd.memory().cpu
+        if live > peak_live then peak_live = live end
+      end
+    end
+    local rss1 = H.rss_mb()
+    -- collections come every 64 MB of allocation (or the live size, if larger)
+    assert.is_true(peak_live < 300 * MB, string.format("peak live tensor bytes %.0f MB", peak_live / MB))
+    assert.is_true(rss1 - rss0 < 250, string.format("RSS grew from %.0f to %.0f MB", rss0, rss1))
+    assert.is_true(rss1 < 600, string.format("RSS %.0f MB", rss1))
+    -- (performance is measured by `make bench`, not asserted; this is for the log)
+    io.stderr:write(string.format("\n[memory spec: 10^5 x 1 MB in %.2f s CPU, RSS %.0f -> %.0f MB]\n",
+      os.clock() - start, rss0, rss1))
+  end)
+
+  it("keeps the arithmetic temporaries of a loop bounded too", function()
+    local x = gd.ones(MB / 4)
+    local before = gd.memory().cpu
+    for _ = 1, 300 do
+      local y = (x + 1) * 2 - x  -- three 1 MB temporaries per iteration
+      assert(y ~= nil)
+    end
+    assert.is_true(gd.memory().cpu - before < 300 * MB)
+  end)
+end)

@@ -1,0 +1,252 @@
+-- Views: view/reshape, t/transpose/permute, narrow, select, expand,
+-- unsqueeze/squeeze, contiguous, clone, to; aliasing of views and their base,
+-- strides of non-contiguous views, views of views.
+local gd = require "gd"
+local H = require "spec.support.tensor_helpers"
+
+-- 0 .. n-1 as a float64 tensor of the given shape
+local function iota(...)
+  local n = 1
+  for _, s in ipairs({...}) do n = n * s end
+  return gd.arange(n, {dtype = "float64"}):view(...)
+end
+
+describe("view and reshape", function()
+  it("reinterpret a contiguous tensor in C order, sharing its storage", function()
+    local a = iota(2, 3)
+    local v = a:view(3, 2)
+    H.same(v, {{0, 1}, {2, 3}, {4, 5}})
+    assert.is_true(v:is_same_storage(a))
+    v:set(3, 2, 50)
+    assert.are.equal(50, a:get(2, 3)) -- writes through the view reach the base
+    H.same(a:view(-1), {0, 1, 2, 3, 4, 50})
+    assert.are.same({2, 1, 3}, a:view({2, 1, 3}).shape)
+    assert.are.same({6}, a:flatten().shape)
+  end)
+
+  it("infer one -1 and check the element count", function()
+    assert.are.same({3, 2}, iota(6):view(-1, 2).shape)
+    H.raises(function() local _ = iota(6):view(4, -1) end, "view: cannot make a tensor of shape 6 (6 elements) into shape 4x-1")
+    H.raises(function() local _ = iota(6):view(-1, -1) end, "view: only one dimension can be -1")
+    H.raises(function() local _ = iota(6):view(5) end, "view: cannot make a tensor of shape 6")
+    H.raises(function() local _ = iota(6):view(2, 2.5) end, "view: size 2.5 of dimension 2 is not a whole number")
+    -- sizes whose product overflows int64 arithmetic are refused, never wrapped to 0
+    H.raises(function() local _ = gd.zeros(0):view(2 ^ 40, 2 ^ 40, 0) end, "view: ")
+  end)
+
+  it("view a non-contiguous tensor when its strides allow, and refuse otherwise", function()
+    local a = iota(2, 3, 4)
+    local p = a:permute(2, 1, 3)            -- 3x2x4, strides 4, 12, 1
+    assert.is_false(p:is_contiguous())
+    -- merging the last two dims is fine only where they are contiguous: 3x2x4 -> 3x8 is not
+    H.raises(function() local _ = p:view(3, 8) end, "view: the tensor's strides do not allow this shape")
+    -- but splitting the contiguous last dimension is
+    local q = p:view(3, 2, 2, 2)
+    assert.is_true(q:is_same_storage(a))
+    assert.are.equal(a:get(2, 3, 4), q:get(3, 2, 2, 2))
+    -- a column of a matrix (stride 4) can gain size-1 dimensions
+    local col = iota(3, 4):select(2, 2)    -- 1, 5, 9
+    H.same(col:view(3, 1), {{1}, {5}, {9}})
+    H.same(col:view(1, 3, 1), {{{1}, {5}, {9}}})
+  end)
+
+  it("reshape copies when a view is impossible, and the copy is C-ordered", function()
+    local tt = iota(2, 3):t()               -- 3x2, not contiguous
+    local r = tt:reshape(6)
+    H.same(r, {0, 3, 1, 4, 2, 5})
+    assert.is_false(r:is_same_storage(tt))
+    local v = iota(2, 3):reshape(3, 2)      -- possible: a view
+    assert.is_true(v:is_contiguous())
+  end)
+end)
+
+describe("transpose, t and permute", function()
+  it("swap strides without copying", function()
+    local a = iota(2, 3)
+    local t = a:t()
+    assert.are.same({3, 2}, t.shape)
+    assert.are.same({1, 3}, t:stride())
+    H.same(t, {{0, 3}, {1, 4}, {2, 5}})
+    t:set(3, 1, -1)
+    assert.are.equal(-1, a:get(1, 3))
+    H.same(iota(2, 3):transpose(1, 2), {{0, 3}, {1, 4}, {2, 5}})
+    H.same(iota(2, 3):transpose(-1, -2), {{0, 3}, {1, 4}, {2, 5}})
+  end)
+
+  it("permute reorders dimensions", function()
+    local p = iota(2, 3, 4):permute(3, 1, 2)
+    assert.are.same({4, 2, 3}, p.shape)
+    assert.are.same({1, 12, 4}, p:stride())
+    assert.are.equal(1 * 12 + 2 * 4 + 3, p:get(4, 2, 3))
+    H.raises(function() local _ = iota(2, 3):permute(1, 1) end, "permute: dimension 1 appears twice")
+    H.raises(function() local _ = iota(2, 3):permute(1) end, "permute: 1 dimensions given for a tensor with 2")
+  end)
+
+  it("t of a 1-D tensor is itself, of a 3-D tensor an error", function()
+    H.same(iota(3):t(), {0, 1, 2})
+    H.raises(function() local _ = iota(2, 2, 2):t() end, "t: expects a tensor with at most 2 dimensions, got 3")
+    H.raises(function() local _ = iota(2, 2):transpose(1, 3) end, "transpose: dimension 3 out of range")
+  end)
+end)
+
+describe("narrow and select", function()
+  it("narrow keeps a range along one dimension, as a view", function()
+    local a = iota(3, 4)
+    local n = a:narrow(2, 2, 2)
+    assert.are.same({3, 2}, n.shape)
+    assert.are.same({4, 1}, n:stride())
+    assert.are.equal(2, n:storage_offset())
+    H.same(n, {{1, 2}, {5, 6}, {9, 10}})
+    n:fill_(0)
+    H.same(a, {{0, 0, 0, 3}, {4, 0, 0, 7}, {8, 0, 0, 11}})
+    H.same(iota(5):narrow(1, -2, 2), {3, 4})          -- negative start counts from the end
+    assert.are.same({0}, iota(5):narrow(1, 6, 0).shape) -- an empty range just past the end
+  end)
+
+  it("narrow refuses ranges outside the dimension", function()
+    H.raises(function() local _ = iota(5):narrow(1, 4, 3) end, "narrow: elements 4 to 6 are out of range for dimension 1 of size 5")
+    H.raises(function() local _ = iota(5):narrow(1, 0, 1) end, "narrow: elements 0 to 0 are out of range")
+    H.raises(function() local _ = iota(5):narrow(2, 1, 1) end, "narrow: dimension 2 out of range (the tensor has 1 dimension)")
+    H.raises(function() local _ = iota(5):narrow(1, 1, -1) end, "narrow: length must be >= 0")
+  end)
+
+  it("select drops a dimension; t[i] selects along the first", function()
+    local a = iota(3, 4)
+    H.same(a:select(1, 2), {4, 5, 6, 7})
+    H.same(a:select(2, -1), {3, 7, 11})
+    H.same(a[3], {8, 9, 10, 11})
+    assert.are.equal(9, a[3][2])
+    assert.are.same({}, a:select(1, 1):select(1, 1).shape)
+    H.raises(function() local _ = a:select(1, 4) end, "select: index 4 out of range for dimension 1 of size 3")
+    H.raises(function() local _ = a[0] end, "index: index 0 out of range for dimension 1 of size 3")
+  end)
+
+  it("views of views compose offsets and strides", function()
+    local a = iota(4, 5, 6)
+    local v = a:narrow(1, 2, 3):select(3, 4):t():narrow(1, 2, 3) -- 3 (dim 2 of a) x 3 (dim 1)
+    assert.are.same({3, 3}, v.shape)
+    for i = 1, 3 do
+      for j = 1, 3 do
+        -- v[i][j] = a[j+1][i+1][4]  (1-based)
+        assert.are.equal(a:get(j + 1, i + 1, 4), v:get(i, j))
+      end
+    end
+    v:fill_(-7)
+    assert.are.equal(-7, a:get(2, 2, 4))
+    assert.are.equal(-7, a:get(4, 4, 4))
+    assert.are.equal((2 - 1) * 30 + (2 - 1) * 6 + 2, a:get(2, 2, 3)) -- untouched neighbour
+  end)
+end)
+
+describe("expand, unsqueeze, squeeze", function()
+  it("expand broadcasts size-1 dimensions with stride 0", function()
+    local c = iota(3):view(3, 1)
+    local e = c:expand(3, 4)
+    assert.are.same({3, 4}, e.shape)
+    assert.are.same({1, 0}, e:stride())
+    H.same(e, {{0, 0, 0, 0}, {1, 1, 1, 1}, {2, 2, 2, 2}})
+    H.same(iota(2):expand(3, -1), {{0, 1}, {0, 1}, {0, 1}})
+    H.same(gd.tensor(5):expand(2), {5, 5})
+    H.raises(function() local _ = iota(3):expand(4) end, "expand: shape 3 cannot be broadcast to 4")
+  end)
+
+  it("refuses in-place writes into an expanded view (one memory location, many elements)", function()
+    local e = gd.zeros(3, 1):expand(3, 4)
+    H.raises(function() e:add_(1) end, "add_: the tensor is an expanded")
+    H.raises(function() e:fill_(1) end, "fill_: the tensor is an expanded")
+    H.raises(function() e:copy_(gd.ones(3, 4)) end, "copy_: the tensor is an expanded")
+    H.raises(function() e:sqrt_() end, "sqrt_: the tensor is an expanded")
+    H.raises(function() e:addcmul_(gd.ones(3, 4), gd.ones(3, 4)) end, "addcmul_: the tensor is an expanded")
+    -- reading it is fine
+    H.same(e:clone():add_(1), {{1, 1, 1, 1}, {1, 1, 1, 1}, {1, 1, 1, 1}})
+  end)
+
+  it("unsqueeze inserts and squeeze removes size-1 dimensions", function()
+    local a = iota(2, 3)
+    assert.are.same({1, 2, 3}, a:unsqueeze(1).shape)
+    assert.are.same({2, 3, 1}, a:unsqueeze(3).shape)
+    assert.are.same({2, 3, 1}, a:unsqueeze(-1).shape)
+    assert.is_true(a:unsqueeze(2):is_contiguous())
+    local s = iota(1, 3, 1)
+    assert.are.same({3}, s:squeeze().shape)
+    assert.are.same({3, 1}, s:squeeze(1).shape)
+    assert.are.same({1, 3, 1}, s:squeeze(2).shape) -- not size 1: unchanged
+    H.raises(function() local _ = a:unsqueeze(4) end, "unsqueeze: dimension 4 out of range")
+  end)
+end)
+
+describe("contiguous, clone and to", function()
+  it("contiguous is a view when already contiguous, else a C-ordered copy", function()
+    local a = iota(2, 3)
+    assert.is_true(a:contiguous():is_same_storage(a))
+    local c = a:t():contiguous()
+    assert.is_false(c:is_same_storage(a))
+    assert.is_true(c:is_contiguous())
+    assert.are.same({2, 1}, c:stride())
+    H.same(c, {{0, 3}, {1, 4}, {2, 5}})
+  end)
+
+  it("clone always copies", function()
+    local a = iota(3)
+    local b = a:clone()
+    b:fill_(1)
+    H.same(a, {0, 1, 2})
+  end)
+
+  it("to converts dtype (truncating toward zero into int64), returning a view when nothing changes", function()
+    local a = gd.tensor({-1.7, 0.5, 2.9}, {dtype = "float64"})
+    H.same(a:to("int64"), {-1, 0, 2})
+    H.same(a:long(), {-1, 0, 2})
+    assert.are.equal("float32", a:to({dtype = "float32"}).dtype)
+    assert.are.equal("float32", a:float().dtype)
+    assert.is_true(a:to("float64"):is_same_storage(a))
+    assert.are.equal("int64", a:to(gd.zeros(1, {dtype = "int64"})).dtype)
+    H.raises(function() local _ = a:to("float16") end, "to: unknown dtype or device 'float16'")
+    H.raises(function() local _ = a:to(5) end, "to: expects a dtype, a device, an options table or a tensor")
+  end)
+
+  it("refuses to turn NaN or infinities into int64", function()
+    H.raises(function() local _ = gd.tensor({1, 0 / 0}):long() end, "long: a NaN, infinite or out-of-range float32 value")
+    H.raises(function() local _ = gd.tensor({math.huge}, {dtype = "float64"}):to("int64") end, "to: a NaN, infinite")
+    H.raises(function() gd.zeros(1, {dtype = "int64"}):copy_(gd.tensor({1e19})) end, "copy_: a NaN, infinite")
+  end)
+end)
+
+describe("set_", function()
+  it("re-points a tensor into another's storage, checking the bounds", function()
+    local base = iota(10)
+    local t = gd.zeros(1, {dtype = "float64"})
+    t:set_(base, 3, {2, 2})
+    H.same(t, {{2, 3}, {4, 5}})
+    t:set_(base, 1, {3}, {3})
+    H.same(t, {0, 3, 6})
+    H.raises(function() t:set_(base, 9, {3}) end, "set_: the view reaches beyond the storage's 10 elements")
+    H.raises(function() t:set_(base, 1, {2}, {-1}) end, "set_: stride -1 of dimension 1 is not a whole number")
+    H.raises(function() t:set_(base, 1, {2 ^ 40, 2 ^ 40}, {1, 1}) end, "set_: ")
+    H.raises(function() t:set_(gd.zeros(3), 1) end, "set_: dtypes differ (float64 and float32)")
+  end)
+end)
+
+describe("index_select, cat and stack", function()
+  it("index_select gathers 1-based indices", function()
+    local a = iota(3, 2)
+    H.same(a:index_select(1, {3, 1, 3}), {{4, 5}, {0, 1}, {4, 5}})
+    H.same(a:index_select(2, gd.tensor({2}, {dtype = "int64"})), {{1}, {3}, {5}})
+    H.raises(function() local _ = a:index_select(1, {4}) end, "index_select: index 4 out of range for dimension 1 of size 3")
+    H.raises(function() local _ = a:index_select(1, {1.5}) end, "index_select: value 1.5 is not an integer")
+  end)
+
+  it("cat joins along a dimension and promotes dtypes; stack adds one", function()
+    local a, b = iota(2, 2), gd.tensor({{9, 9}})
+    local c = gd.cat({a, b})
+    assert.are.equal("float64", c.dtype)
+    H.same(c, {{0, 1}, {2, 3}, {9, 9}})
+    H.same(gd.cat({a, a}, 2), {{0, 1, 0, 1}, {2, 3, 2, 3}})
+    local s = gd.stack({iota(2), iota(2)})
+    assert.are.same({2, 2}, s.shape)
+    assert.are.same({2, 2}, gd.stack({iota(2), iota(2)}, 2).shape)
+    H.raises(function() local _ = gd.cat({a, iota(3)}) end, "gd.cat: tensor 2 has shape 3, which does not fit 2x2")
+    H.raises(function() local _ = gd.cat({}) end, "gd.cat: expects a non-empty table of tensors")
+    H.raises(function() local _ = gd.cat({a, 5}) end, "gd.cat: element 2 must be a tensor, got number")
+  end)
+end)

@@ -9,6 +9,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 #include <malloc.h>
 #include <pthread.h>
 #ifdef _OPENMP
@@ -36,6 +37,13 @@ int gd_fail(int status, const char *fmt, ...)
 }
 
 const char *gd_version(void) { return "gdlua 0.1.0"; }
+
+double gd_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
 
 /* ------------------------------------------------------------------ memory */
 

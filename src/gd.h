@@ -116,6 +116,8 @@ const char *gd_last_error(void);
 /* Sets the message (printf-style is internal; this one takes a plain string). */
 void gd_set_error_message(const char *msg);
 const char *gd_version(void);
+/* Seconds on a monotonic clock (differences are elapsed wall time). */
+double gd_seconds(void);
 /* Bytes of tensor storage currently allocated, per device. */
 int64_t gd_mem_live_bytes(int device);
 /* 1 when enough storage was allocated since the last call that returned 1 to
@@ -413,9 +415,8 @@ int gd_nn_gather_rows(gd_tensor *out, const gd_tensor *src, const gd_tensor *ind
    the target class (counted from index_base). */
 int gd_nn_count_correct(int64_t *correct, const gd_tensor *logits, const gd_tensor *target,
                         int64_t index_base);
-/* Training-loop helpers: seconds on a monotonic clock, and 1 when the file
-   descriptor is a terminal (progress bars draw only there). */
-double gd_nn_seconds(void);
+/* Training-loop helper: 1 when the file descriptor is a terminal (progress
+   bars draw only there). */
 int gd_nn_isatty(int fd);
 
 #endif /* GD_H */

@@ -17,7 +17,7 @@ local fmt = string.format
 local M = {}
 
 --- Seconds on a monotonic clock (for timing loops).
-M.now = doc(function() return C.gd_nn_seconds() end, "gd.progress.now",
+M.now = doc(function() return C.gd_seconds() end, "gd.progress.now",
   "gd.progress.now() -> seconds on a monotonic clock (differences are elapsed wall time).")
 
 --- true when the file descriptor (default 2, standard error) is a terminal.
@@ -113,7 +113,7 @@ function Bar:update(done, values, items)
   if values then self.values = values end
   if items then self.items = items end
   if not self.enabled then return end
-  local now = C.gd_nn_seconds()
+  local now = C.gd_seconds()
   if now - self.last < self.interval and done ~= self.total then return end
   self.last = now
   self:render(false)

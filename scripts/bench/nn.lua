@@ -134,6 +134,8 @@ from torch import nn
 from torch.utils import data as tud
 
 airfoil_path = sys.argv[1]
+# the same number of threads as gdlua, as the optimizer bench does
+torch.set_num_threads(int(sys.argv[2]))
 torch.manual_seed(0)
 
 def best_of(n, fn):
@@ -223,7 +225,7 @@ local function run_torch(airfoil_path)
   local f = assert(io.open(file, "w"))
   f:write(TORCH_SCRIPT)
   f:close()
-  local p = io.popen(fmt("/usr/bin/python3 %s %s 2>&1", file, airfoil_path or "-"))
+  local p = io.popen(fmt("/usr/bin/python3 %s %s %d 2>&1", file, airfoil_path or "-", gd.get_num_threads()))
   local text = p:read("*a")
   p:close()
   os.remove(file)

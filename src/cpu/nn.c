@@ -723,11 +723,4 @@ int gd_nn_count_correct(int64_t *correct, const gd_tensor *logits, const gd_tens
 
 /* ------------------------------------------------------------- helpers */
 
-double gd_nn_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 int gd_nn_isatty(int fd) { return isatty(fd) ? 1 : 0; }

@@ -44,14 +44,49 @@ static void interrupt_handler(int sig)
         lua_sethook(L, interrupt_hook, LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT, 1);
 }
 
-/* The message handler for host_docall (lua.c's msghandler): a string message
+/* The error handler of host_docall (lua.c's msghandler): a string message
  * gets a traceback appended; another error object is shown through its
- * __tostring, or named by its type; nil stays nil. */
+ * __tostring, or named by its type; nil stays nil (see host_report).
+ *
+ * The call goes through a Lua xpcall with a Lua handler, not through
+ * lua_pcall with a C handler: after a stack overflow, LuaJIT cannot call a
+ * C handler from lua_pcall (it reports "error in error handling" and the
+ * traceback is lost), while xpcall still reaches a Lua one.  The traceback
+ * stops before the trampoline's own frames. */
+static const char trampoline_lua[] =
+    "local xpcall, type, tostring, getmetatable, rawget, traceback, find, sub =\n"
+    "      xpcall, type, tostring, getmetatable, rawget, debug.traceback, string.find, string.sub\n"
+    "local function handler(e)\n"
+    "  if e == nil then return nil end\n"
+    "  local t = type(e)\n"
+    "  if t == 'number' then\n"
+    "    e = tostring(e)\n"
+    "  elseif t ~= 'string' then\n"
+    "    local mt = getmetatable(e)\n"
+    "    if type(mt) == 'table' and rawget(mt, '__tostring') then\n"
+    "      local s = tostring(e)\n"
+    "      if type(s) == 'string' then return s end\n"
+    "    end\n"
+    "    e = '(error object is a ' .. t .. ' value)'\n"
+    "  end\n"
+    "  local tb = traceback(e, 2)\n"
+    "  local cut = find(tb, \"\\n\\t[C]: in function 'xpcall'\\n\\t[gdlua host]:\", 1, true)\n"
+    "  if cut then tb = sub(tb, 1, cut - 1) end\n"
+    "  return tb\n"
+    "end\n"
+    "local function pass(...) return ... end\n"
+    "return function(f, ...)\n"
+    "  return pass(xpcall(f, handler, ...))  -- not a tail call: frames stay named\n"
+    "end\n";
+
+static const char trampoline_key[] = "gdlua.trampoline";
+
+/* The same in C, for when the trampoline cannot be made (no debug library). */
 static int message_handler(lua_State *L)
 {
     const char *msg = lua_tostring(L, 1);
     if (lua_isnoneornil(L, 1))
-        return 1;       /* error(): a silent failure, see host_report */
+        return 1;
     if (msg == NULL) {
         if (luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING)
             return 1;
@@ -61,11 +96,32 @@ static int message_handler(lua_State *L)
     return 1;
 }
 
+/* Pushes the trampoline, made on first use; returns 0 (pushing nothing) if
+ * it cannot be made. */
+static int push_trampoline(lua_State *L)
+{
+    lua_getfield(L, LUA_REGISTRYINDEX, trampoline_key);
+    if (lua_isfunction(L, -1))
+        return 1;
+    lua_pop(L, 1);
+    int top = lua_gettop(L);
+    lua_getglobal(L, "debug");
+    int have_debug = lua_istable(L, -1);
+    lua_settop(L, top);
+    if (have_debug &&
+        luaL_loadbuffer(L, trampoline_lua, sizeof trampoline_lua - 1, "=[gdlua host]") == 0 &&
+        lua_pcall(L, 0, 1, 0) == 0 && lua_isfunction(L, -1)) {
+        lua_pushvalue(L, -1);
+        lua_setfield(L, LUA_REGISTRYINDEX, trampoline_key);
+        return 1;
+    }
+    lua_settop(L, top);         /* an error message, or whatever came back */
+    return 0;
+}
+
 int host_docall(lua_State *L, int narg, int nres)
 {
     int base = lua_gettop(L) - narg;     /* the function's index */
-    lua_pushcfunction(L, message_handler);
-    lua_insert(L, base);
 
     struct sigaction armed, saved;
     memset(&armed, 0, sizeof armed);
@@ -78,14 +134,32 @@ int host_docall(lua_State *L, int narg, int nres)
     interrupted_state = L;
     sigaction(SIGINT, &armed, &saved);
 
-    int status = lua_pcall(L, narg, nres, base);
+    int status;
+    if (push_trampoline(L)) {
+        /* trampoline(f, args...) -> true, results... | false, message */
+        lua_insert(L, base);
+        status = lua_pcall(L, narg + 1, LUA_MULTRET, 0);
+        if (status == 0 && lua_toboolean(L, base)) {
+            lua_remove(L, base);
+            if (nres != LUA_MULTRET)
+                lua_settop(L, base - 1 + nres);     /* as lua_pcall adjusts */
+        } else if (status == 0) {
+            lua_settop(L, base + 1);
+            lua_remove(L, base);
+            status = LUA_ERRRUN;
+        }
+    } else {
+        lua_pushcfunction(L, message_handler);
+        lua_insert(L, base);
+        status = lua_pcall(L, narg, nres, base);
+        lua_remove(L, base);
+    }
 
     sigaction(SIGINT, &saved, NULL);
     /* A Ctrl-C that came after the call had finished left the hook behind;
      * it must not fire in whatever Lua code runs next. */
     if (lua_gethook(L) == interrupt_hook)
         lua_sethook(L, NULL, 0, 0);
-    lua_remove(L, base);
     return status;
 }
 

@@ -248,10 +248,12 @@ lineedit *lineedit_open(const char *history_path, lineedit_complete_fn complete,
     /* The user's ~/.editrc first, so that TAB and ^C below stay ours even
      * if it switches to vi bindings. */
     el_source(le->el, NULL);
-    el_set(le->el, EL_ADDFN, "gdlua-complete", "Complete the name or file name at the cursor",
-           complete_word);
+    /* el_wset with wide literals: the narrow el_set(EL_ADDFN) converts the
+     * names to copies that libedit never frees. */
+    el_wset(le->el, EL_ADDFN, L"gdlua-complete", L"Complete the name or file name at the cursor",
+            complete_word);
     el_set(le->el, EL_BIND, "^I", "gdlua-complete", NULL);
-    el_set(le->el, EL_ADDFN, "gdlua-cancel", "Abandon the line", cancel_line);
+    el_wset(le->el, EL_ADDFN, L"gdlua-cancel", L"Abandon the line", cancel_line);
     el_set(le->el, EL_BIND, "^C", "gdlua-cancel", NULL);
 
     if (history_path != NULL && history_path[0] != '\0') {

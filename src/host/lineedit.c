@@ -7,7 +7,10 @@
  *     read(), and turns it into the character ^C;
  *   - ^C is bound to "gdlua-cancel", which marks the line as abandoned and
  *     ends it, so the REPL shows a fresh prompt and forgets a pending chunk.
- * The terminal's own ^C (when ISIG is off) reaches the same function.
+ * The terminal's own ^C (when ISIG is off) reaches the same function.  From
+ * lineedit_open to lineedit_close SIGINT only sets a flag, so a Ctrl-C that
+ * lands between two commands cannot kill the REPL; while Lua code runs,
+ * host_docall (call.c) installs its interrupting handler over this one.
  *
  * History is one libedit history file.  A file that cannot be read or
  * written is reported once; the REPL goes on without saving to it.  A file
@@ -48,7 +51,7 @@ struct lineedit {
     int has_pushback;           /* ... which is handled first */
 };
 
-/* Set by the signal handlers while a line is being read. */
+/* Set by the signal handlers (SIGWINCH: only while a line is edited). */
 static volatile sig_atomic_t got_sigint, got_sigwinch;
 
 static void on_sigint(int sig) { (void)sig; got_sigint = 1; }

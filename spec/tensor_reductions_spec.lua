@@ -106,6 +106,18 @@ describe("reductions along a dimension", function()
     H.same(f64({{1, 8}, {9, 2}}):argmin(1), {1, 2})
   end)
 
+  it("lets NaN win max and argmax along a dimension too, the first one", function()
+    local nan = 0 / 0
+    local v, i = f64({{1, nan, 3, nan}, {4, 5, 6, 2}}):max(2)
+    assert.is_true(v:get(1) ~= v:get(1))
+    assert.are.equal(6, v:get(2))
+    H.same(i, {2, 3})
+    H.same(f64({{nan, 1}, {0, nan}}):argmin(2), {1, 2})
+    local s = f64({{1, nan}, {2, 3}}):sum(2)
+    assert.is_true(s:get(1) ~= s:get(1))
+    assert.are.equal(5, s:get(2))
+  end)
+
   it("handles zero-sized dimensions", function()
     H.same(gd.zeros(2, 0):sum(2), {0, 0})
     assert.are.same({0}, gd.zeros(0, 3):sum(2).shape)

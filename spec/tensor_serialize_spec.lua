@@ -164,6 +164,19 @@ describe("gd.save and gd.load", function()
     H.raises(function() local _ = gd.load(path) end, "has format version 99; this gdlua reads version 1")
   end)
 
+  it("refuses a saved CUDA tensor without a GPU unless asked to load it on the CPU", function()
+    if gd.cuda_available() then return pending("a GPU is present") end
+    local path = dir .. "/cuda.gd"
+    -- a float32 tensor {1.5, 2.5} marked as saved from the GPU (device byte 1)
+    local body = "\137GDL\r\n\26\n" .. bytes_of("uint32_t", {1}) .. string.char(6, 0, 1, 1) .. bytes_of("int64_t", {2})
+      .. bytes_of("float", {1.5, 2.5})
+    H.write(path, body .. bytes_of("uint32_t", {crc32(body)}))
+    H.raises(function() local _ = gd.load(path) end, "holds a cuda tensor, but no CUDA GPU is available")
+    local t = gd.load(path, {device = "cpu"})
+    assert.are.equal("cpu", t.device)
+    H.same(t, {1.5, 2.5})
+  end)
+
   it("reports unreadable paths", function()
     H.raises(function() local _ = gd.load(dir .. "/missing.gd") end, "gd.load: cannot read '" .. dir .. "/missing.gd': No such file")
     H.raises(function() local _ = gd.load(dir) end, "it is a directory")

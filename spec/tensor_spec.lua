@@ -47,6 +47,19 @@ describe("tensor fields", function()
     H.raises(function() x.grad = 5 end, "grad: must be a tensor or nil, got number")
   end)
 
+  it("keeps a gradient's shape fixed while it is one (set_ may re-point it, not reshape it)", function()
+    local x = gd.zeros(3)
+    local g = gd.zeros(3)
+    x.grad = g
+    local flat = gd.arange(10)
+    g:set_(flat, 4, {3})                 -- same shape: fine (how gd.nn re-points gradients into its arena)
+    H.same(x.grad, {3, 4, 5})
+    H.raises(function() g:set_(flat, 1, {5}) end, "set_: the tensor is the gradient of another tensor, so its shape 3 cannot change")
+    x.grad = nil
+    g:set_(flat, 1, {5})                 -- no longer a gradient
+    assert.are.same({5}, g.shape)
+  end)
+
   it("keeps the gradient alive as long as the tensor", function()
     local x = gd.zeros(2)
     x.grad = gd.full(2, 3)

@@ -107,6 +107,7 @@ typedef struct gd_tensor {
     int32_t refcount;
     int32_t is_contiguous;            /* C order, no gaps */
     int32_t is_freed;                 /* storage dropped by gd_tensor_free_data */
+    int32_t grad_refs;                /* how many tensors have this one as their gradient */
 } gd_tensor;
 
 /* ---------------------------------------------------- status and memory */
@@ -187,7 +188,8 @@ int gd_contiguous(gd_tensor **out, const gd_tensor *t);
 int gd_clone(gd_tensor **out, const gd_tensor *t);
 /* A copy with another dtype and/or device (a new view of t when both match). */
 int gd_to(gd_tensor **out, const gd_tensor *t, int dtype, int device);
-/* Makes t a view of src's storage with the given geometry (Torch7's set_). */
+/* Makes t a view of src's storage with the given geometry (Torch7's set_).
+   A tensor that is another's gradient keeps its shape (the other relies on it). */
 int gd_set_storage(gd_tensor *t, const gd_tensor *src, int64_t offset, int rank,
                    const int64_t *sizes, const int64_t *strides);
 /* Gathers rows: out[i, ...] = t[index[i], ...] along dim (index: int64, 0-based). */

@@ -28,6 +28,8 @@ void gd_storage_release(gd_storage *s);
 /* A tensor struct over an existing storage (retained), geometry set by caller. */
 int gd_tensor_wrap(gd_tensor **out, gd_storage *s, int dtype, int64_t offset, int rank,
                    const int64_t *sizes, const int64_t *strides);
+/* Clears t's gradient (dropping the reference and the gradient's grad_refs). */
+void gd_tensor_drop_grad(gd_tensor *t);
 /* Recomputes count, data and is_contiguous after sizes/strides/offset changed. */
 void gd_tensor_refresh(gd_tensor *t);
 void gd_contiguous_strides(int rank, const int64_t *sizes, int64_t *strides);

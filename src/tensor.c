@@ -94,11 +94,20 @@ void gd_tensor_retain(gd_tensor *t)
     if (t) __atomic_add_fetch(&t->refcount, 1, __ATOMIC_RELAXED);
 }
 
+void gd_tensor_drop_grad(gd_tensor *t)
+{
+    gd_tensor *g = t->gradient;
+    if (!g) return;
+    t->gradient = NULL;
+    __atomic_sub_fetch(&g->grad_refs, 1, __ATOMIC_RELAXED);
+    gd_tensor_release(g);
+}
+
 void gd_tensor_release(gd_tensor *t)
 {
     if (!t) return;
     if (__atomic_sub_fetch(&t->refcount, 1, __ATOMIC_ACQ_REL) != 0) return;
-    gd_tensor_release(t->gradient);
+    gd_tensor_drop_grad(t);
     gd_storage_release(t->storage);
     free(t);
 }
@@ -106,8 +115,7 @@ void gd_tensor_release(gd_tensor *t)
 void gd_tensor_free_data(gd_tensor *t)
 {
     if (!t || t->is_freed) return;
-    gd_tensor_release(t->gradient);
-    t->gradient = NULL;
+    gd_tensor_drop_grad(t);
     gd_storage_release(t->storage);
     t->storage = NULL;
     t->data = NULL;
@@ -136,9 +144,11 @@ int gd_tensor_set_grad(gd_tensor *t, gd_tensor *g)
             return gd_fail(GD_EINVAL, "gradient is on %s but the tensor is on %s",
                            g->device_kind ? "cuda" : "cpu", t->device_kind ? "cuda" : "cpu");
         if (g == t) return gd_fail(GD_EINVAL, "a tensor cannot be its own gradient");
+        if (g == t->gradient) return GD_OK;
         gd_tensor_retain(g);
+        __atomic_add_fetch(&g->grad_refs, 1, __ATOMIC_RELAXED);
     }
-    gd_tensor_release(t->gradient);
+    gd_tensor_drop_grad(t);
     t->gradient = g;
     return GD_OK;
 }

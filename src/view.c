@@ -258,6 +258,15 @@ int gd_set_storage(gd_tensor *t, const gd_tensor *src, int64_t offset, int rank,
         return gd_fail(GD_EINVAL, "set_: dtypes differ (%s and %s)", gd_dtype_name(t->scalar_type),
                        gd_dtype_name(src->scalar_type));
     GD_TRY(gd_check_geometry(rank, sizes, strides, "set_"));
+    if (t->grad_refs > 0) {
+        bool same = rank == t->rank;
+        for (int d = 0; same && d < rank; d++) same = sizes[d] == t->sizes[d];
+        if (!same) {
+            char b[128];
+            return gd_fail(GD_EINVAL, "set_: the tensor is the gradient of another tensor, so its shape %s cannot "
+                                      "change", gd_shape_str(t, b, sizeof b));
+        }
+    }
     if (offset < 0) return gd_fail(GD_EINVAL, "set_: offset %lld is negative", (long long)offset + 1);
     /* every element the new geometry can reach must lie inside the storage:
        the last one is offset + sum (size-1)*stride, computed without overflow */
@@ -288,7 +297,7 @@ int gd_set_storage(gd_tensor *t, const gd_tensor *src, int64_t offset, int rank,
     if (t->gradient) {
         bool same = t->gradient->rank == rank;
         for (int d = 0; same && d < rank; d++) same = t->gradient->sizes[d] == sizes[d];
-        if (!same) { gd_tensor_release(t->gradient); t->gradient = NULL; }
+        if (!same) gd_tensor_drop_grad(t);
     }
     return GD_OK;
 }

@@ -128,7 +128,16 @@ describe("gd.train", function()
     local cfg = {model = net, loss = nn.MSELoss(), optimizer = sgd(net, 0.01),
                  data = gd.data.loader({X, y}, {batch_size = 4, seed = 1}), epochs = 3, progress = false}
     gd.train(cfg)                               -- warm up: traces form
-    -- "leaving loop" and the like are ordinary; an NYI means code the JIT cannot compile
+    -- "leaving loop" and the like are ordinary; an NYI means code the JIT cannot
+    -- compile.  Only the per-step path counts: train()'s setup, before its
+    -- batch loop, runs once per call and may make closures.
+    local loop_line
+    local n = 0
+    for line in io.lines(package.searchpath("gd.train", package.path)) do
+      n = n + 1
+      if line:find("in source:batches(epoch) do", 1, true) then loop_line = n break end
+    end
+    assert.is_number(loop_line)
     local aborts = {}
     local jutil, vmdef = require "jit.util", require "jit.vmdef"
     local function on_trace(what, tr, func, pc, otr, oex)
@@ -137,7 +146,8 @@ describe("gd.train", function()
         if type(oex) == "number" and msg:find("%%d") then msg = msg:format(oex) end
         local info = jutil.funcinfo(func, pc)
         local where = (info.source or "?") .. ":" .. tostring(info.currentline)
-        if msg:match("NYI") then aborts[#aborts + 1] = where .. " " .. msg end
+        local setup = (info.source or ""):match("gd/train%.lua$") and (info.currentline or 0) < loop_line
+        if msg:match("NYI") and not setup then aborts[#aborts + 1] = where .. " " .. msg end
       end
     end
     jit.attach(on_trace, "trace")

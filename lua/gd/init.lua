@@ -10,10 +10,11 @@ local doc = require "gd.doc"
 gd.doc = doc
 
 -- Submodules are the files lua/gd/<name>.lua, loaded when first touched, so
--- `require "gd"` stays cheap and a new module needs no registration here.
-local lazy = {optim = true, nn = true, data = true, objectives = true, experiment = true,
-              plot = true, log = true, train = true, serialize = true, progress = true,
-              clock = true}
+-- `require "gd"` stays cheap.  The REPL completes and documents these names.
+gd._submodules = {"clock", "data", "experiment", "log", "nn", "objectives", "optim", "plot", "progress",
+                  "serialize", "train"}
+local lazy = {}
+for _, name in ipairs(gd._submodules) do lazy[name] = true end
 
 setmetatable(gd, {
   __index = function(t, k)
@@ -29,5 +30,20 @@ setmetatable(gd, {
 local serialize = require "gd.serialize"
 gd.save = serialize.save
 gd.load = serialize.load
+
+doc(gd, "gd", [[
+gd: gdlua's package (a global in gdlua).
+  Tensors: gd.tensor, zeros, ones, empty, full, arange, linspace, rand, randn,
+    manual_seed, matmul, cat, stack, where, save, load; methods in gd.Tensor.
+  gd.optim       SGD, AdaGrad, RMSProp, AdaDelta, Adam, AdamW, SMORMS3 in every
+                 framework's convention (hyper.flavor); schedules in gd.optim.lr
+  gd.nn          Linear, Sequential, ReLU, Tanh, Sigmoid, Softmax, LogSoftmax,
+                 Dropout, MSELoss, CrossEntropyLoss, gradcheck
+  gd.data        read_csv, standardize, split, loader, synthetic_regression
+  gd.train       the training loop; gd.log.Logger for CSV metrics
+  gd.objectives  quadratic, rosenbrock, beale, ... for optimizer experiments
+  gd.experiment  run{objective, steps, runs}: comparison tables
+  gd.plot        SVG line, scatter and contour plots; gd.plot.term at the REPL
+help(x) or ?x documents any of them.]])
 
 return gd

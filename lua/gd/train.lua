@@ -23,15 +23,22 @@ local M = {}
 local TRAIN_OPTS = {model = true, loss = true, optimizer = true, data = true, epochs = true, eval = true,
                     eval_every = true, progress = true, log = true, batch_size = true, on_step = true}
 
---- An epoch iterator from what was given as data.
+-- A source of batches: anything with :batches(epoch) (a gd.data.loader), or
+-- a plain function(epoch) wrapped in this.  No closure is made per call: the
+-- JIT cannot compile closure creation, and train() may be called in a loop.
+local FunctionSource = {}
+FunctionSource.__index = FunctionSource
+function FunctionSource:batches(epoch) return self.fn(epoch) end
+
+--- The batch source and the number of batches per epoch (nil when unknown).
 local function epoch_source(fname, data, batch_size)
-  if type(data) == "function" then return data, nil end
+  if type(data) == "function" then return setmetatable({fn = data}, FunctionSource), nil end
   if type(data) == "table" and getmetatable(data) and type(data.batches) == "function" then
-    return function(epoch) return data:batches(epoch) end, data.num_batches
+    return data, data.num_batches
   end
   if type(data) == "table" and (gd.is_tensor(data[1]) or gd.is_tensor(data)) then
     local l = require("gd.data").loader(data, {batch_size = batch_size or 10})
-    return function(epoch) return l:batches(epoch) end, l.num_batches
+    return l, l.num_batches
   end
   error(fname .. ": data must be a gd.data.loader, a function(epoch) returning a batch iterator, or {X, y}", 3)
 end
@@ -115,7 +122,7 @@ local function run(cfg)
     local shown = {}   -- the values the bar shows, refilled each step
     local epoch_seconds = 0
     local t0 = now()
-    for x, y in source(epoch) do
+    for x, y in source:batches(epoch) do
       zero()
       local out = model:forward(x)
       local l, g = loss(out, y)

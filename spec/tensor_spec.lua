@@ -45,6 +45,9 @@ describe("tensor fields", function()
     H.raises(function() x.grad = gd.ones(3) end, "grad: gradient has dtype float32 but the tensor has dtype float64")
     H.raises(function() x.grad = x end, "grad: a tensor cannot be its own gradient")
     H.raises(function() x.grad = 5 end, "grad: must be a tensor or nil, got number")
+    local y = gd.zeros(3, {dtype = "float64"})
+    x.grad = y
+    H.raises(function() y.grad = x end, "grad: the gradient's own gradients lead back to the tensor (a cycle)")
   end)
 
   it("keeps a gradient's shape fixed while it is one (set_ may re-point it, not reshape it)", function()
@@ -172,6 +175,15 @@ describe("tostring", function()
     local s = tostring(gd.arange(8):view(2, 2, 2))
     assert.are.equal("(1,.,.) = \n 0.0000 1.0000\n 2.0000 3.0000\n\n(2,.,.) = \n 4.0000 5.0000\n 6.0000 7.0000\n\n"
       .. "[float32 tensor, cpu, 2x2x2]", s)
+  end)
+
+  it("prints views through their strides, without copying them", function()
+    assert.are.equal(" 1.0000 3.0000\n 2.0000 4.0000\n[float32 tensor, cpu, 2x2]",
+      tostring(gd.tensor({{1, 2}, {3, 4}}):t()))
+    local huge = gd.tensor({7}):expand(2 ^ 40)   -- 2^40 elements, one in memory
+    local s = tostring(huge)
+    assert.truthy(s:find("[float32 tensor, cpu, 1099511627776]", 1, true))
+    assert.truthy(s:find(" 7.0000\n 7.0000\n 7.0000\n ...", 1, true))
   end)
 
   it("summarises large tensors with three entries at each end", function()

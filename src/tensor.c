@@ -144,6 +144,8 @@ int gd_tensor_set_grad(gd_tensor *t, gd_tensor *g)
             return gd_fail(GD_EINVAL, "gradient is on %s but the tensor is on %s",
                            g->device_kind ? "cuda" : "cpu", t->device_kind ? "cuda" : "cpu");
         if (g == t) return gd_fail(GD_EINVAL, "a tensor cannot be its own gradient");
+        for (const gd_tensor *h = g->gradient; h; h = h->gradient)
+            if (h == t) return gd_fail(GD_EINVAL, "the gradient's own gradients lead back to the tensor (a cycle)");
         if (g == t->gradient) return GD_OK;
         gd_tensor_retain(g);
         __atomic_add_fetch(&g->grad_refs, 1, __ATOMIC_RELAXED);

@@ -1374,7 +1374,10 @@ local function tensor_tostring(t)
   local desc = fmt("[%s tensor, %s, %s]", dtype, device, #shape == 0 and "scalar" or table.concat(shape, "x"))
   local n = tonumber(c.count)
   if n == 0 then return "[empty " .. desc:sub(2) end -- "[empty float32 tensor, cpu, 0x3]"
-  local src = cpu_contiguous(t, "tostring")
+  -- a CPU tensor is read where it lies (through its strides: an expanded
+  -- view of 2^40 elements prints without being copied); others are copied
+  local src = t
+  if c.device_kind ~= 0 then src = result(C.gd_to(out1, c, -1, 0), "tostring") end
   local sc = src.c
   local ptr = ffi.cast(PTR[sc.scalar_type], sc.data)
   local int = sc.scalar_type == INT64
@@ -1382,10 +1385,7 @@ local function tensor_tostring(t)
   local summarise = n > 1000
   local edge = 3
   local strides = {}
-  do
-    local acc = 1
-    for d = rank - 1, 0, -1 do strides[d] = acc; acc = acc * tonumber(sc.sizes[d]) end
-  end
+  for d = 0, rank - 1 do strides[d] = tonumber(sc.strides[d]) end
   local function indices(d)
     local size = tonumber(sc.sizes[d])
     local list = {}

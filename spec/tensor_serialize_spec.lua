@@ -240,6 +240,12 @@ describe(".npy files", function()
       assert.are.equal(dtype, u.dtype)
       assert.is_true(u:equal(t))
     end
+    gd.save(dir .. "/scalar.npy", gd.tensor(-2.5, {dtype = "float64"}))
+    local sc = gd.load(dir .. "/scalar.npy")
+    assert.are.same({}, sc.shape)
+    assert.are.equal(-2.5, sc:item())
+    gd.save(dir .. "/view.npy", gd.arange(6):view(2, 3):t())  -- a transposed view: written in C order
+    H.same(gd.load(dir .. "/view.npy"), {{0, 3}, {1, 4}, {2, 5}})
     -- as NumPy writes them (including the spare header space newer versions add)
     local f = npy("{'descr': '<f8', 'fortran_order': False, 'shape': (2, 2), }" .. string.rep(" ", 21),
       bytes_of("double", {1.5, 2.5, 3.5, 4.5}))

@@ -189,10 +189,8 @@ local function shape_args(fname, ...)
       local v = select(i, ...)
       if type(v) == "number" then
         sizes[#sizes + 1] = v
-      elseif i == n and i > 1 and (type(v) == "table" or v == nil) then
-        opts = v
-      elseif i == n and type(v) == "table" then
-        opts = v
+      elseif i == n and (type(v) == "table" or (v == nil and i > 1)) then
+        opts = v -- (a lone nil is a missing size, not missing options)
       else
         argerr(fname, fmt("argument %d must be a size (a number) or the options table, got %s", i, type(v)))
       end

@@ -22,7 +22,9 @@ __global__ void random_kernel(T *p, long long n, int kind, double a, double b, u
                 if (kind == 0 && x >= (float)b && b > a) x = nextafterf((float)b, (float)a);
                 p[i] = (T)x;
             } else {
-                p[i] = (T)v[j];
+                double x = v[j];
+                if (kind == 0 && x >= b && b > a) x = nextafter(b, a);
+                p[i] = (T)x;
             }
         }
     }
@@ -38,7 +40,11 @@ __global__ void random_kernel_i(long long *p, long long n, int kind, double a, d
         gd_philox_block_values(seed, offset + (unsigned long long)blk, kind, 0, a, b, v);
         for (int j = 0; j < 2; j++) {
             long long i = blk * 2 + j;
-            if (i < n) p[i] = (long long)(kind == 0 ? floor(v[j]) : v[j]);
+            if (i >= n) break;
+            /* uniform integers in [a, b) (normal draws into int64 are refused by the core) */
+            double x = floor(v[j]);
+            if (x >= b && b > a) x = b - 1;
+            p[i] = (long long)x;
         }
     }
 }

@@ -235,6 +235,11 @@ static int check_and_layout(gd_optim *o)
         if (g->is_freed) return gd_fail(GD_EFREED, "the gradient of parameter %d was released with free()", i + 1);
         if (group_of(p) != o->group[i])
             return gd_fail(GD_EINVAL, "parameter %d changed dtype or device since the optimizer was created", i + 1);
+        if (g->count != p->count || g->scalar_type != p->scalar_type || g->device_kind != p->device_kind)
+            return gd_fail(GD_EINVAL, "the gradient of parameter %d no longer matches it (%lld elements of %s on %s "
+                                      "for %lld of %s on %s)", i + 1, (long long)g->count,
+                           gd_dtype_name(g->scalar_type), g->device_kind ? "cuda" : "cpu", (long long)p->count,
+                           gd_dtype_name(p->scalar_type), p->device_kind ? "cuda" : "cpu");
         if (o->seen_grad[i] != g || o->seen_grad_data[i] != g->data || o->seen_param_data[i] != p->data ||
             o->seen_count[i] != p->count)
             changed = true;

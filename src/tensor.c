@@ -357,6 +357,15 @@ int gd_copy(gd_tensor *dst, const gd_tensor *src)
     if (dst->device_kind == GD_CUDA) {
         const gd_cuda_backend *cu = gd_cuda();
         if (!cu) return GD_EDEVICE;
+        if (dst->scalar_type == GD_INT64 && gd_is_float(src->scalar_type) && src->count > 0) {
+            /* the kernel cannot report a value with no int64: look first (the
+               inf-norm is NaN when any value is) */
+            double biggest;
+            GD_TRY(gd_reduce_all(src, GD_RED_NORM, INFINITY, &biggest));
+            if (!(biggest < 9223372036854775808.0))
+                return gd_fail(GD_EINVAL, "copy: a NaN, infinite or out-of-range %s value cannot be converted to "
+                                          "int64", gd_dtype_name(src->scalar_type));
+        }
         return cu->copy(&it, dst->scalar_type, src->scalar_type);
     }
     int bad = 0;

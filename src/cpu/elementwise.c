@@ -158,12 +158,30 @@ static int inplace_operand(gd_tensor **out, const gd_tensor *dst, const gd_tenso
     return as_dtype(out, t, d);
 }
 
-/* Runs the op over an iterator whose operands all have dtype d. */
-static int run_binary(const gd_iter *it, int d, int op, int device)
+/* The GPU kernels have no way to report an int64 operand without an integer
+   result, so CUDA operands are checked before the launch, with the CPU's
+   messages: rhs is the divisor (mod) or the exponent (pow). */
+static int check_cuda_int_operand(const gd_tensor *rhs, int op)
+{
+    double v;
+    if (op == GD_OP_MOD) {
+        GD_TRY(gd_reduce_all(rhs, GD_RED_NORM, 0, &v)); /* the count of nonzeros */
+        if (v < (double)rhs->count) return gd_fail(GD_EINVAL, "integer modulo by zero");
+    } else if (op == GD_OP_POW) {
+        GD_TRY(gd_reduce_all(rhs, GD_RED_MIN, 0, &v));
+        if (v < 0) return gd_fail(GD_EINVAL, "integers to negative integer powers are not allowed");
+    }
+    return GD_OK;
+}
+
+/* Runs the op over an iterator whose operands all have dtype d; rhs is the
+   right operand (operand 2 of the iterator). */
+static int run_binary(const gd_iter *it, int d, int op, int device, const gd_tensor *rhs)
 {
     if (device == GD_CUDA) {
         const gd_cuda_backend *cu = gd_cuda();
         if (!cu) return GD_EDEVICE;
+        if (d == GD_INT64 && rhs->count > 0) GD_TRY(check_cuda_int_operand(rhs, op));
         return cu->binary(it, d, op);
     }
     int_flags fl = {0};
@@ -210,7 +228,7 @@ static int binary_impl(gd_tensor **out, const gd_tensor *a, const gd_tensor *b, 
         gd_iter it;
         const gd_tensor *ops[3] = {r, da, db};
         st = gd_iter_init(&it, 3, ops, rank, sizes);
-        if (!st) st = run_binary(&it, d, op, device);
+        if (!st) st = run_binary(&it, d, op, device, db);
     }
     gd_tensor_release(ca); gd_tensor_release(cb);
     gd_tensor_release(da); gd_tensor_release(db);
@@ -243,7 +261,7 @@ static int binary_inplace_impl(gd_tensor *a, const gd_tensor *b, int op)
         gd_iter it;
         const gd_tensor *ops[3] = {a, a, db};
         st = gd_iter_init(&it, 3, ops, a->rank, a->sizes);
-        if (!st) st = run_binary(&it, d, op, a->device_kind);
+        if (!st) st = run_binary(&it, d, op, a->device_kind, db);
     }
     gd_tensor_release(cb);
     gd_tensor_release(db);
@@ -412,6 +430,11 @@ static int run_unary(gd_tensor *out, const gd_tensor *a, int op, double p1, doub
     if (out->device_kind == GD_CUDA) {
         const gd_cuda_backend *cu = gd_cuda();
         if (!cu) return GD_EDEVICE;
+        if (out->scalar_type == GD_INT64 && op == GD_OP_RPOWS && a->count > 0) {
+            double least; /* the exponents are the tensor's values */
+            GD_TRY(gd_reduce_all(a, GD_RED_MIN, 0, &least));
+            if (least < 0) return gd_fail(GD_EINVAL, "pow: integers to negative integer powers are not allowed");
+        }
         return cu->unary(&it, out->scalar_type, op, p1, p2);
     }
     if (out->scalar_type == GD_INT64 && op == GD_OP_CLAMP) {

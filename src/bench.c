@@ -13,7 +13,7 @@
 
 enum { STREAM_MAX = 8 };
 
-int gd_bench_stream(gd_tensor *const *rw, int nrw, gd_tensor *const *ro, int nro)
+GD_SIMD_CLONES int gd_bench_stream(gd_tensor *const *rw, int nrw, gd_tensor *const *ro, int nro)
 {
     if (nrw < 1 || nrw > STREAM_MAX || nro < 0 || nro > STREAM_MAX)
         return gd_fail(GD_EINVAL, "bench_stream: 1..%d written and 0..%d read arrays", STREAM_MAX, STREAM_MAX);

@@ -16,6 +16,15 @@ struct gd_storage {
     int refcount;
 };
 
+/* ---- CPU dispatch: heavy loops also get an AVX2 version, chosen at load time
+   (the default x86-64 target has 128-bit vectors only).  AVX2 without FMA, so
+   both versions round every operation alike. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define GD_SIMD_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define GD_SIMD_CLONES
+#endif
+
 /* ---- errors: every failure goes through gd_fail(), which records the message */
 int gd_fail(int status, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 #define GD_TRY(expr) do { int gd_try_st_ = (expr); if (gd_try_st_ != 0) return gd_try_st_; } while (0)

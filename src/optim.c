@@ -47,7 +47,7 @@ struct gd_optim {
     gd_optim_segment *segs;
     int nseg;
     stage_pair *stage;          /* per parameter, allocated when needed */
-    int any_staged, state_bound;
+    int any_staged, any_cuda, state_bound;
     int64_t step;
     /* the plan of the last step and the hyperparameters it came from: most
        steps reuse it (the per-step path must cost nanoseconds) */
@@ -288,8 +288,11 @@ static int check_and_layout(gd_optim *o)
     }
     free(items);
     o->nseg = nseg;
-    o->any_staged = 0;
-    for (int k = 0; k < nseg; k++) o->any_staged |= o->segs[k].staged;
+    o->any_staged = o->any_cuda = 0;
+    for (int k = 0; k < nseg; k++) {
+        o->any_staged |= o->segs[k].staged;
+        o->any_cuda |= o->segs[k].device == GD_CUDA;
+    }
     o->state_bound = 0;
     for (int i = 0; i < o->n; i++) {
         const gd_tensor *p = o->params[i];
@@ -334,7 +337,7 @@ static void bind_state(gd_optim *o)
 /* One loop per (kind, dtype, switches): the switches are constants inside, so
    every loop vectorises.  `restrict`: the arrays of one segment never overlap. */
 #define RMSPROP_LOOP(T, S, CEN, EPSIN, MST)                                                  \
-    static void rmsprop_##S##_##CEN##EPSIN##MST(int64_t n, T *restrict p, const T *restrict g,\
+    GD_SIMD_CLONES static void rmsprop_##S##_##CEN##EPSIN##MST(int64_t n, T *restrict p, const T *restrict g,\
                                                 T *restrict v, T *restrict m, T *restrict b, \
                                                 const gd_optim_coef *restrict k)                  \
     {                                                                                        \
@@ -363,7 +366,7 @@ static const rmsprop_loop_f rmsprop_f[2][2][4] = RMSPROP_TABLE(f);
 static const rmsprop_loop_d rmsprop_d[2][2][4] = RMSPROP_TABLE(d);
 
 #define SGD_LOOP(T, S, MOM, NEST)                                                            \
-    static void sgd_##S##_##MOM##NEST(int64_t n, T *restrict p, const T *restrict g,         \
+    GD_SIMD_CLONES static void sgd_##S##_##MOM##NEST(int64_t n, T *restrict p, const T *restrict g,         \
                                       T *restrict b, const gd_optim_coef *restrict k)             \
     {                                                                                        \
         for (int64_t i = 0; i < n; i++) gd_sgd_elem_##S(p + i, g[i], MOM ? b + i : p + i, k, MOM, NEST); \
@@ -372,7 +375,7 @@ SGD_LOOP(float, f, 0, 0) SGD_LOOP(float, f, 1, 0) SGD_LOOP(float, f, 1, 1)
 SGD_LOOP(double, d, 0, 0) SGD_LOOP(double, d, 1, 0) SGD_LOOP(double, d, 1, 1)
 
 #define ADAM_LOOP(T, S, AMS)                                                                 \
-    static void adam_##S##_##AMS(int64_t n, T *restrict p, const T *restrict g, T *restrict m, \
+    GD_SIMD_CLONES static void adam_##S##_##AMS(int64_t n, T *restrict p, const T *restrict g, T *restrict m, \
                                  T *restrict v, T *restrict vmax, const gd_optim_coef *restrict k) \
     {                                                                                        \
         for (int64_t i = 0; i < n; i++) gd_adam_elem_##S(p + i, g[i], m + i, v + i, AMS ? vmax + i : v + i, k, AMS); \
@@ -380,12 +383,12 @@ SGD_LOOP(double, d, 0, 0) SGD_LOOP(double, d, 1, 0) SGD_LOOP(double, d, 1, 1)
 ADAM_LOOP(float, f, 0) ADAM_LOOP(float, f, 1) ADAM_LOOP(double, d, 0) ADAM_LOOP(double, d, 1)
 
 #define OTHER_LOOPS(T, S)                                                                    \
-    static void adadelta_##S(int64_t n, T *restrict p, const T *restrict g, T *restrict v,   \
+    GD_SIMD_CLONES static void adadelta_##S(int64_t n, T *restrict p, const T *restrict g, T *restrict v,   \
                              T *restrict acc, const gd_optim_coef *restrict k)                    \
     {                                                                                        \
         for (int64_t i = 0; i < n; i++) gd_adadelta_elem_##S(p + i, g[i], v + i, acc + i, k); \
     }                                                                                        \
-    static void smorms3_##S(int64_t n, T *restrict p, const T *restrict g, T *restrict mem,  \
+    GD_SIMD_CLONES static void smorms3_##S(int64_t n, T *restrict p, const T *restrict g, T *restrict mem,  \
                             T *restrict mg, T *restrict ms, const gd_optim_coef *restrict k)      \
     {                                                                                        \
         for (int64_t i = 0; i < n; i++) gd_smorms3_elem_##S(p + i, g[i], mem + i, mg + i, ms + i, k); \
@@ -398,7 +401,7 @@ static void run_range(const gd_optim_plan *pl, const gd_optim_segment *s, int64_
 {
     int64_t n = e - b;
     if (n <= 0) return;
-    size_t es = gd_dtype_size(s->dtype);
+    int64_t es = s->dtype == GD_FLOAT32 ? 4 : 8;
     int64_t ob = b * (int64_t)es;
     char *p = s->param + ob, *g = s->grad + ob;
     char *st[MAX_SLOTS];
@@ -601,9 +604,7 @@ int gd_optim_step(gd_optim *o, const gd_optim_hyper *h)
         o->plan_valid = 1;
     }
     const gd_optim_plan *pl = &o->plan;
-    bool any_cuda = false;
-    for (int k = 0; k < o->nseg; k++) any_cuda = any_cuda || o->segs[k].device == GD_CUDA;
-    if (any_cuda) {
+    if (o->any_cuda) {
         const gd_cuda_backend *cu = gd_cuda();
         if (!cu) return GD_EDEVICE;
         if (cu->optim_step(pl, o->segs, o->nseg))

@@ -1,13 +1,10 @@
 -- scripts/airfoil.lua: d2l's train_ch7 replayed on the NASA airfoil data.
 local gd = rawget(_G, "gd") or require "gd"
+local files = require "spec.support.files"
 
-local PATH = "../shared/data/airfoil_self_noise.dat"
+local PATH = files.shared("data/airfoil_self_noise.dat")
 
-local function exists(path)
-  local f = io.open(path, "rb")
-  if f then f:close() end
-  return f ~= nil
-end
+local exists = files.exists
 
 local airfoil = assert(loadfile("scripts/airfoil.lua"))("--as-module")
 

@@ -4,7 +4,8 @@
 local xml = require "spec.support.plot_xml"
 
 local GDLUA = "build/bin/gdlua"
-local AIRFOIL = "../shared/data/airfoil_self_noise.dat"
+local files = require "spec.support.files"
+local AIRFOIL = files.shared("data/airfoil_self_noise.dat")
 
 local function scratch_dir()
   local dir = os.tmpname()
@@ -114,7 +115,7 @@ describe("scripts/compare.lua", function()
       math.abs(tonumber(w[4]) - 4.2) < 2e-3, table.concat(w, " "))
   end)
 
-  local have_airfoil = io.open(AIRFOIL) ~= nil
+  local have_airfoil = files.exists(AIRFOIL)
   local it_airfoil = have_airfoil and it or pending
   it_airfoil("trains on the airfoil data when AIRFOIL is given", function()
     local d = scratch_dir()

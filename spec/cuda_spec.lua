@@ -90,9 +90,9 @@ describe("CUDA", function()
     end
   end)
 
-  local SHARED = os.getenv("GDLUA_SHARED") or "../shared"
+  local files = require "spec.support.files"
   for _, file in ipairs {"torch_optim.lua", "flavors.lua"} do
-    local path = SHARED .. "/golden/" .. file
+    local path = files.shared("golden/" .. file)
     local f = io.open(path)
     if f then
       f:close()

@@ -1,15 +1,12 @@
 -- gd.data: read_csv, standardize, split, loader, synthetic_regression.
 local gd = rawget(_G, "gd") or require "gd"
+local files = require "spec.support.files"
 local data = gd.data
 
-local AIRFOIL = "../shared/data/airfoil_self_noise.dat"
-local DIGITS = "../shared/data/digits.csv.gz"
+local AIRFOIL = files.shared("data/airfoil_self_noise.dat")
+local DIGITS = files.shared("data/digits.csv.gz")
 
-local function exists(path)
-  local f = io.open(path, "rb")
-  if f then f:close() end
-  return f ~= nil
-end
+local exists = files.exists
 
 local function write_file(text)
   local path = os.tmpname()

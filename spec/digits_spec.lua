@@ -1,13 +1,10 @@
 -- scripts/digits.lua: an MLP on the 8x8 digits.
 local gd = rawget(_G, "gd") or require "gd"
+local files = require "spec.support.files"
 
-local PATH = "../shared/data/digits.csv.gz"
+local PATH = files.shared("data/digits.csv.gz")
 
-local function exists(path)
-  local f = io.open(path, "rb")
-  if f then f:close() end
-  return f ~= nil
-end
+local exists = files.exists
 
 local digits = assert(loadfile("scripts/digits.lua"))("--as-module")
 

@@ -3,12 +3,8 @@
 -- state_dict round trips, parameter groups, schedules and clipping.
 local gd = require "gd"
 
-local SHARED = os.getenv("GDLUA_SHARED") or "../shared"
-local function readable(path)
-  local f = io.open(path, "r")
-  if f then f:close() return true end
-  return false
-end
+local files = require "spec.support.files"
+local readable = files.exists
 
 -- The golden problem: g[i] = h[i]*(x[i]-c[i]) + 0.1*sin(t*i).
 local function golden_grad(G, x, t)
@@ -54,7 +50,7 @@ local function replay(G, case, dtype, emulate32)
 end
 
 local function describe_golden(file)
-  local path = SHARED .. "/golden/" .. file
+  local path = files.shared("golden/" .. file)
   describe("golden " .. file, function()
     if not readable(path) then
       pending("needs " .. path)

@@ -25,19 +25,8 @@ function M.quote(s)
   return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
 end
 
-function M.read(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local s = f:read("*a")
-  f:close()
-  return s
-end
-
-function M.write(path, s)
-  local f = assert(io.open(path, "wb"))
-  f:write(s)
-  f:close()
-end
+local files = dofile(here .. "/files.lua")
+M.read, M.write = files.read, files.write
 
 --- Runs a shell command, returns its stdout.
 function M.sh(cmd)

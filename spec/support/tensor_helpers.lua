@@ -83,20 +83,8 @@ function M.cleanup()
   dirs = {}
 end
 
---- The bytes of a file, or nil.
-function M.read(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local s = f:read("*a")
-  f:close()
-  return s
-end
-
-function M.write(path, bytes)
-  local f = assert(io.open(path, "wb"))
-  f:write(bytes)
-  f:close()
-end
+local files = require "spec.support.files"
+M.read, M.write = files.read, files.write
 
 --- Every number of a nested table, flattened in order.
 function M.flat(t, out)

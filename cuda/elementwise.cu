@@ -72,36 +72,28 @@ int fill(const gd_iter *it, int dtype, double value)
 
 // ----------------------------------------------------------------- binary
 
-__device__ inline float binop(int op, float x, float y)
+// the float and double spellings of src/kernels/elementwise.h, as overloads
+__device__ inline float k_pow(float x, float y) { return gd_pow_f(x, y); }
+__device__ inline double k_pow(double x, double y) { return gd_pow_d(x, y); }
+__device__ inline float k_mod(float x, float y) { return gd_mod_f(x, y); }
+__device__ inline double k_mod(double x, double y) { return gd_mod_d(x, y); }
+__device__ inline float k_max(float x, float y) { return gd_maximum_f(x, y); }
+__device__ inline double k_max(double x, double y) { return gd_maximum_d(x, y); }
+__device__ inline float k_min(float x, float y) { return gd_minimum_f(x, y); }
+__device__ inline double k_min(double x, double y) { return gd_minimum_d(x, y); }
+
+template <typename T>
+__device__ inline T binop(int op, T x, T y)
 {
     switch (op) {
     case GD_OP_ADD: return x + y;
     case GD_OP_SUB: return x - y;
     case GD_OP_MUL: return x * y;
     case GD_OP_DIV: return x / y;
-    case GD_OP_POW: return gd_pow_f(x, y);
-    case GD_OP_MOD: return gd_mod_f(x, y);
-    case GD_OP_MAXIMUM: return gd_maximum_f(x, y);
-    case GD_OP_MINIMUM: return gd_minimum_f(x, y);
-    case GD_OP_EQ: return x == y;
-    case GD_OP_NE: return x != y;
-    case GD_OP_LT: return x < y;
-    case GD_OP_LE: return x <= y;
-    case GD_OP_GT: return x > y;
-    default: return x >= y;
-    }
-}
-__device__ inline double binop(int op, double x, double y)
-{
-    switch (op) {
-    case GD_OP_ADD: return x + y;
-    case GD_OP_SUB: return x - y;
-    case GD_OP_MUL: return x * y;
-    case GD_OP_DIV: return x / y;
-    case GD_OP_POW: return gd_pow_d(x, y);
-    case GD_OP_MOD: return gd_mod_d(x, y);
-    case GD_OP_MAXIMUM: return gd_maximum_d(x, y);
-    case GD_OP_MINIMUM: return gd_minimum_d(x, y);
+    case GD_OP_POW: return k_pow(x, y);
+    case GD_OP_MOD: return k_mod(x, y);
+    case GD_OP_MAXIMUM: return k_max(x, y);
+    case GD_OP_MINIMUM: return k_min(x, y);
     case GD_OP_EQ: return x == y;
     case GD_OP_NE: return x != y;
     case GD_OP_LT: return x < y;
@@ -112,7 +104,8 @@ __device__ inline double binop(int op, double x, double y)
 }
 // int64: modulo by zero and negative powers give 0 here; the CPU reports them
 // as errors, and the core checks CUDA operands for them before launching
-__device__ inline int64_t binop(int op, int64_t x, int64_t y)
+template <>
+__device__ inline int64_t binop<int64_t>(int op, int64_t x, int64_t y)
 {
     switch (op) {
     case GD_OP_ADD: return x + y;
@@ -137,7 +130,7 @@ __global__ void binary_kernel(gd_iter it, int op)
 {
     for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < it.count; i += (int64_t)gridDim.x * blockDim.x) {
         T x = *iter_ptr<const T>(it, 1, i), y = *iter_ptr<const T>(it, 2, i);
-        *iter_ptr<T>(it, 0, i) = binop(op, x, y);
+        *iter_ptr<T>(it, 0, i) = binop<T>(op, x, y);
     }
 }
 

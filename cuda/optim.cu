@@ -10,37 +10,27 @@ namespace gdcuda {
 #define GRID_LOOP(n) \
     for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < (n); i += (long long)gridDim.x * blockDim.x)
 
+// Elem<T>: src/kernels/optim.h's per-element functions for storage type T
+// (their C names carry the type as a suffix)
 template <typename T> struct Elem;
-template <> struct Elem<float> {
-    template <int C, int E, int M>
-    __device__ static void rmsprop(float *p, float g, float *v, float *m, float *b, const gd_optim_coef *k)
-    { gd_rmsprop_elem_f(p, g, v, m, b, k, C, E, M); }
-    template <int MOM, int NEST>
-    __device__ static void sgd(float *p, float g, float *b, const gd_optim_coef *k)
-    { gd_sgd_elem_f(p, g, b, k, MOM, NEST); }
-    template <int AMS>
-    __device__ static void adam(float *p, float g, float *m, float *v, float *vm, const gd_optim_coef *k)
-    { gd_adam_elem_f(p, g, m, v, vm, k, AMS); }
-    __device__ static void adadelta(float *p, float g, float *v, float *a, const gd_optim_coef *k)
-    { gd_adadelta_elem_f(p, g, v, a, k); }
-    __device__ static void smorms3(float *p, float g, float *a, float *b, float *c, const gd_optim_coef *k)
-    { gd_smorms3_elem_f(p, g, a, b, c, k); }
-};
-template <> struct Elem<double> {
-    template <int C, int E, int M>
-    __device__ static void rmsprop(double *p, double g, double *v, double *m, double *b, const gd_optim_coef *k)
-    { gd_rmsprop_elem_d(p, g, v, m, b, k, C, E, M); }
-    template <int MOM, int NEST>
-    __device__ static void sgd(double *p, double g, double *b, const gd_optim_coef *k)
-    { gd_sgd_elem_d(p, g, b, k, MOM, NEST); }
-    template <int AMS>
-    __device__ static void adam(double *p, double g, double *m, double *v, double *vm, const gd_optim_coef *k)
-    { gd_adam_elem_d(p, g, m, v, vm, k, AMS); }
-    __device__ static void adadelta(double *p, double g, double *v, double *a, const gd_optim_coef *k)
-    { gd_adadelta_elem_d(p, g, v, a, k); }
-    __device__ static void smorms3(double *p, double g, double *a, double *b, double *c, const gd_optim_coef *k)
-    { gd_smorms3_elem_d(p, g, a, b, c, k); }
-};
+#define GD_OPTIM_ELEM(T, S)                                                                       \
+    template <> struct Elem<T> {                                                                  \
+        template <int C, int E, int M>                                                            \
+        __device__ static void rmsprop(T *p, T g, T *v, T *m, T *b, const gd_optim_coef *k)       \
+        { gd_rmsprop_elem_##S(p, g, v, m, b, k, C, E, M); }                                       \
+        template <int MOM, int NEST>                                                              \
+        __device__ static void sgd(T *p, T g, T *b, const gd_optim_coef *k)                       \
+        { gd_sgd_elem_##S(p, g, b, k, MOM, NEST); }                                               \
+        template <int AMS>                                                                        \
+        __device__ static void adam(T *p, T g, T *m, T *v, T *vm, const gd_optim_coef *k)         \
+        { gd_adam_elem_##S(p, g, m, v, vm, k, AMS); }                                             \
+        __device__ static void adadelta(T *p, T g, T *v, T *a, const gd_optim_coef *k)            \
+        { gd_adadelta_elem_##S(p, g, v, a, k); }                                                  \
+        __device__ static void smorms3(T *p, T g, T *a, T *b, T *c, const gd_optim_coef *k)       \
+        { gd_smorms3_elem_##S(p, g, a, b, c, k); }                                                \
+    };
+GD_OPTIM_ELEM(float, f)
+GD_OPTIM_ELEM(double, d)
 
 // unused state slots point at v: the switches keep them untouched
 template <typename T, int C, int E, int M>

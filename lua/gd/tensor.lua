@@ -716,23 +716,30 @@ end
 
 -- -------------------------------------------------------------- views
 
-function Tensor.view(t, ...)
-  local c = self_c("view", t)
-  local n = sizes_from("view", ...)
-  return result(C.gd_view(out1, c, n, sbuf), "view")
+--- A method taking sizes (n, m, ...) or ({n, m, ...}) for a C view function
+-- f(out, t, rank, sizes): view, reshape, expand.
+local function sized_view(name, f)
+  return function(t, ...)
+    local c = self_c(name, t)
+    local n = sizes_from(name, ...)
+    return result(f(out1, c, n, sbuf), name)
+  end
 end
 
-function Tensor.reshape(t, ...)
-  local c = self_c("reshape", t)
-  local n = sizes_from("reshape", ...)
-  return result(C.gd_reshape(out1, c, n, sbuf), "reshape")
+--- A method taking another tensor's shape for the same kind of C function.
+local function shaped_like(name, f)
+  return function(t, other)
+    local c = self_c(name, t)
+    local o = tc(name, other, "argument 1")
+    return result(f(out1, c, o.rank, o.sizes), name)
+  end
 end
 
-function Tensor.view_as(t, other)
-  local c = self_c("view_as", t)
-  local o = tc("view_as", other, "argument 1")
-  return result(C.gd_view(out1, c, o.rank, o.sizes), "view_as")
-end
+Tensor.view = sized_view("view", C.gd_view)
+Tensor.reshape = sized_view("reshape", C.gd_reshape)
+Tensor.expand = sized_view("expand", C.gd_expand)
+Tensor.view_as = shaped_like("view_as", C.gd_view)
+Tensor.expand_as = shaped_like("expand_as", C.gd_expand)
 
 function Tensor.flatten(t)
   local c = self_c("flatten", t)
@@ -782,17 +789,6 @@ function Tensor.select(t, dim, index)
   return result(C.gd_select(out1, c, d, index0("select", c, d, index)), "select")
 end
 
-function Tensor.expand(t, ...)
-  local c = self_c("expand", t)
-  local n = sizes_from("expand", ...)
-  return result(C.gd_expand(out1, c, n, sbuf), "expand")
-end
-
-function Tensor.expand_as(t, other)
-  local c = self_c("expand_as", t)
-  local o = tc("expand_as", other, "argument 1")
-  return result(C.gd_expand(out1, c, o.rank, o.sizes), "expand_as")
-end
 
 function Tensor.unsqueeze(t, dim)
   local c = self_c("unsqueeze", t)

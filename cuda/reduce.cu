@@ -1,10 +1,13 @@
 // reduce.cu: reductions over the rows of a contiguous rows x n array (one
 // result per row; rows = 1 reduces everything).  One block per row; each
-// thread folds a fixed strided subset in order and the block combines the
-// threads' results in a fixed tree, so results are the same bits every run.
+// thread folds a fixed strided subset in order and CUB's block reduction
+// combines the threads' results in a fixed order, so results are the same
+// bits every run.
 // Semantics follow src/cpu/reduce.c: sums in double (exact int64 sums), NaN
 // wins max/min, ties keep the first index, var/std take a correction.
 #include "common.cuh"
+
+#include <cub/block/block_reduce.cuh>
 
 namespace gdcuda {
 
@@ -85,17 +88,29 @@ __device__ inline void fold(RedState &s, double x, long long xi, long long j, in
     }
 }
 
+// combine() as the binary operator CUB's block reduction takes
+struct Combine {
+    int op;
+    double param;
+    bool int_sum;
+    __device__ RedState operator()(const RedState &a, const RedState &b) const
+    {
+        return combine(a, b, op, param, int_sum);
+    }
+};
+
+// The block's combined state, in every thread.  cub::BlockReduce combines in
+// a fixed order for a fixed block size: the same bits every run.
 template <int BLOCK>
 __device__ RedState block_combine(RedState mine, int op, double param, bool int_sum)
 {
-    __shared__ RedState sh[BLOCK];
-    sh[threadIdx.x] = mine;
+    typedef cub::BlockReduce<RedState, BLOCK> Reduce;
+    __shared__ typename Reduce::TempStorage temp;
+    __shared__ RedState shared_result;
+    RedState r = Reduce(temp).Reduce(mine, Combine{op, param, int_sum});
+    if (threadIdx.x == 0) shared_result = r;
     __syncthreads();
-    for (int w = BLOCK / 2; w > 0; w /= 2) {
-        if ((int)threadIdx.x < w) sh[threadIdx.x] = combine(sh[threadIdx.x], sh[threadIdx.x + w], op, param, int_sum);
-        __syncthreads();
-    }
-    RedState r = sh[0];
+    r = shared_result;
     __syncthreads();
     return r;
 }

@@ -148,41 +148,29 @@ int binary(const gd_iter *it, int dtype, int op)
 
 // ------------------------------------------------------------------ unary
 
+// Real<T>: the math functions and src/kernels/elementwise.h's helpers for T
+// (C spells the type in each name: sqrtf / sqrt, gd_sign_f / gd_sign_d)
 template <typename T> struct Real;
-template <> struct Real<float> {
-    __device__ static float sqrt_(float x) { return sqrtf(x); }
-    __device__ static float exp_(float x) { return expf(x); }
-    __device__ static float log_(float x) { return logf(x); }
-    __device__ static float abs_(float x) { return fabsf(x); }
-    __device__ static float floor_(float x) { return floorf(x); }
-    __device__ static float ceil_(float x) { return ceilf(x); }
-    __device__ static float sin_(float x) { return sinf(x); }
-    __device__ static float cos_(float x) { return cosf(x); }
-    __device__ static float pow_(float x, float y) { return powf(x, y); }
-    __device__ static float sign_(float x) { return gd_sign_f(x); }
-    __device__ static float relu_(float x) { return gd_relu_f(x); }
-    __device__ static float tanh_(float x) { return gd_tanh_f(x); }
-    __device__ static float sigmoid_(float x) { return gd_sigmoid_f(x); }
-    __device__ static float round_(float x) { return gd_round_f(x); }
-    __device__ static float clamp_(float x, float a, float b) { return gd_clamp_f(x, a, b); }
-};
-template <> struct Real<double> {
-    __device__ static double sqrt_(double x) { return sqrt(x); }
-    __device__ static double exp_(double x) { return exp(x); }
-    __device__ static double log_(double x) { return log(x); }
-    __device__ static double abs_(double x) { return fabs(x); }
-    __device__ static double floor_(double x) { return floor(x); }
-    __device__ static double ceil_(double x) { return ceil(x); }
-    __device__ static double sin_(double x) { return sin(x); }
-    __device__ static double cos_(double x) { return cos(x); }
-    __device__ static double pow_(double x, double y) { return pow(x, y); }
-    __device__ static double sign_(double x) { return gd_sign_d(x); }
-    __device__ static double relu_(double x) { return gd_relu_d(x); }
-    __device__ static double tanh_(double x) { return gd_tanh_d(x); }
-    __device__ static double sigmoid_(double x) { return gd_sigmoid_d(x); }
-    __device__ static double round_(double x) { return gd_round_d(x); }
-    __device__ static double clamp_(double x, double a, double b) { return gd_clamp_d(x, a, b); }
-};
+#define GD_REAL_OPS(T, S, SUF)                                                                    \
+    template <> struct Real<T> {                                                                  \
+        __device__ static T sqrt_(T x) { return sqrt##SUF(x); }                                   \
+        __device__ static T exp_(T x) { return exp##SUF(x); }                                     \
+        __device__ static T log_(T x) { return log##SUF(x); }                                     \
+        __device__ static T abs_(T x) { return fabs##SUF(x); }                                    \
+        __device__ static T floor_(T x) { return floor##SUF(x); }                                 \
+        __device__ static T ceil_(T x) { return ceil##SUF(x); }                                   \
+        __device__ static T sin_(T x) { return sin##SUF(x); }                                     \
+        __device__ static T cos_(T x) { return cos##SUF(x); }                                     \
+        __device__ static T pow_(T x, T y) { return pow##SUF(x, y); }                             \
+        __device__ static T sign_(T x) { return gd_sign_##S(x); }                                 \
+        __device__ static T relu_(T x) { return gd_relu_##S(x); }                                 \
+        __device__ static T tanh_(T x) { return gd_tanh_##S(x); }                                 \
+        __device__ static T sigmoid_(T x) { return gd_sigmoid_##S(x); }                           \
+        __device__ static T round_(T x) { return gd_round_##S(x); }                               \
+        __device__ static T clamp_(T x, T a, T b) { return gd_clamp_##S(x, a, b); }               \
+    };
+GD_REAL_OPS(float, f, f)
+GD_REAL_OPS(double, d, )
 
 template <typename T>
 __device__ inline T unop(int op, T x, T p1, T p2)

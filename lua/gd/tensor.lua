@@ -1031,69 +1031,43 @@ function Tensor.clamp_(t, lo, hi)
   return unary_("clamp_", UN.clamp, t, lo, hi)
 end
 
-function Tensor.add_(t, x, alpha)
-  local c = self_c("add_", t)
-  if alpha == nil then
-    if type(x) == "number" then
-      if C.gd_binary_scalar_(c, x, 0) ~= 0 then fail("add_") end
-      return t
-    end
-    if is_tensor(x) then
-      if C.gd_add_scaled_(c, x.c, 1) ~= 0 then fail("add_") end
-      return t
-    end
-    return binary_("add_", OP.add, t, x)
-  end
-  if type(x) == "number" and is_tensor(alpha) then x, alpha = alpha, x end -- Torch7: add_(value, tensor)
-  alpha_arg("add_", alpha)
+--- t += alpha * x: the body of add_ and sub_ (which passes -alpha).
+local function add_scaled_(fname, t, x, alpha)
+  local c = self_c(fname, t)
   if type(x) == "number" then
-    if C.gd_binary_scalar_(c, x * alpha, OP.add) ~= 0 then fail("add_") end
+    if C.gd_binary_scalar_(c, x * alpha, OP.add) ~= 0 then fail(fname) end
     return t
   end
-  local tx = operand("add_", x, c)
-  if C.gd_add_scaled_(c, tx.c, alpha) ~= 0 then fail("add_") end
+  local tx = operand(fname, x, c)
+  if C.gd_add_scaled_(c, tx.c, alpha) ~= 0 then fail(fname) end
+  return t
+end
+
+function Tensor.add_(t, x, alpha)
+  if alpha == nil then
+    alpha = 1
+  else
+    if type(x) == "number" and is_tensor(alpha) then x, alpha = alpha, x end -- Torch7: add_(value, tensor)
+    alpha_arg("add_", alpha)
+  end
+  add_scaled_("add_", t, x, alpha)
   return t
 end
 
 function Tensor.sub_(t, x, alpha)
-  local c = self_c("sub_", t)
-  if alpha == nil then
-    if type(x) == "number" then
-      if C.gd_binary_scalar_(c, x, 1) ~= 0 then fail("sub_") end
-      return t
-    end
-    if is_tensor(x) then
-      if C.gd_add_scaled_(c, x.c, -1) ~= 0 then fail("sub_") end
-      return t
-    end
-    return binary_("sub_", OP.sub, t, x)
-  end
-  alpha_arg("sub_", alpha)
-  if type(x) == "number" then
-    if C.gd_binary_scalar_(c, x * alpha, OP.sub) ~= 0 then fail("sub_") end
-    return t
-  end
-  local tx = operand("sub_", x, c)
-  if C.gd_add_scaled_(c, tx.c, -alpha) ~= 0 then fail("sub_") end
+  if alpha == nil then alpha = 1 else alpha_arg("sub_", alpha) end
+  add_scaled_("sub_", t, x, -alpha)
   return t
 end
 
 function Tensor.mul_(t, x)
-  local c = self_c("mul_", t)
-  if type(x) == "number" then
-    if C.gd_binary_scalar_(c, x, 2) ~= 0 then fail("mul_") end
-    return t
-  end
-  return binary_("mul_", OP.mul, t, x)
+  binary_("mul_", OP.mul, t, x)
+  return t
 end
 
 function Tensor.div_(t, x)
-  local c = self_c("div_", t)
-  if type(x) == "number" then
-    if C.gd_binary_scalar_(c, x, 3) ~= 0 then fail("div_") end
-    return t
-  end
-  return binary_("div_", OP.div, t, x)
+  binary_("div_", OP.div, t, x)
+  return t
 end
 
 function Tensor.pow_(t, x)

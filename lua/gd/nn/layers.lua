@@ -148,7 +148,10 @@ doc(Sequential.size, "gd.nn.Sequential:size", "seq:size() -> the number of modul
 
 -- ------------------------------------------------------------ activations
 
-local function activation(name, kind, math_doc)
+--- A layer without parameters whose backward needs only its output: the
+-- activations and the softmaxes.  forward_c(y, x, param) and
+-- backward_c(grad_in, grad_out, y, param) are libgd's kernels.
+local function output_layer(name, forward_c, backward_c, param, math_doc)
   local cls = new_class(name, Module)
   cls.init = function() end
   cls.forward = function(self, x)
@@ -156,7 +159,7 @@ local function activation(name, kind, math_doc)
     if not gd.is_tensor(x) then base.argerr(name, "the input must be a tensor, got " .. type(x), 2) end
     local xc = x.c
     local y = buffer_like(P, "out", xc)
-    if C.gd_nn_activation(y.c, xc, kind) ~= 0 then fail(name) end
+    if forward_c(y.c, xc, param) ~= 0 then fail(name) end
     P.output = y
     return y
   end
@@ -164,9 +167,12 @@ local function activation(name, kind, math_doc)
     local P = priv[self]
     local y = P.output
     if y == nil then base.argerr(name .. ":backward", "called before forward", 2) end
+    if not gd.is_tensor(grad_out) then
+      base.argerr(name .. ":backward", "the output gradient must be a tensor, got " .. type(grad_out), 2)
+    end
     local yc = y.c
     local gx = buffer_like(P, "grad_in", yc)
-    if C.gd_nn_activation_backward(gx.c, grad_out.c, yc, kind) ~= 0 then fail(name .. ":backward") end
+    if backward_c(gx.c, grad_out.c, yc, param) ~= 0 then fail(name .. ":backward") end
     return gx
   end
   doc(cls, "gd.nn." .. name, "gd.nn." .. name .. "(): " .. math_doc)
@@ -174,37 +180,13 @@ local function activation(name, kind, math_doc)
   return cls
 end
 
-activation("ReLU", C.GD_NN_RELU, "max(x, 0), element-wise (gradient 0 at 0).")
-activation("Tanh", C.GD_NN_TANH, "tanh(x), element-wise.")
-activation("Sigmoid", C.GD_NN_SIGMOID, "1 / (1 + exp(-x)), element-wise.")
-
-local function softmax(name, log_, math_doc)
-  local cls = new_class(name, Module)
-  cls.init = function() end
-  cls.forward = function(self, x)
-    local P = priv[self]
-    if not gd.is_tensor(x) then base.argerr(name, "the input must be a tensor, got " .. type(x), 2) end
-    local xc = x.c
-    local y = buffer_like(P, "out", xc)
-    if C.gd_nn_softmax(y.c, xc, log_) ~= 0 then fail(name) end
-    P.output = y
-    return y
-  end
-  cls.backward = function(self, grad_out)
-    local P = priv[self]
-    local y = P.output
-    if y == nil then base.argerr(name .. ":backward", "called before forward", 2) end
-    local gx = buffer_like(P, "grad_in", y.c)
-    if C.gd_nn_softmax_backward(gx.c, grad_out.c, y.c, log_) ~= 0 then fail(name .. ":backward") end
-    return gx
-  end
-  doc(cls, "gd.nn." .. name, "gd.nn." .. name .. "(): " .. math_doc)
-  M[name] = cls
-  return cls
-end
-
-softmax("Softmax", 0, "exp(x) / sum(exp(x)) over the last dimension.")
-softmax("LogSoftmax", 1, "x - log(sum(exp(x))) over the last dimension (for NLL losses).")
+local A, AB = C.gd_nn_activation, C.gd_nn_activation_backward
+output_layer("ReLU", A, AB, C.GD_NN_RELU, "max(x, 0), element-wise (gradient 0 at 0).")
+output_layer("Tanh", A, AB, C.GD_NN_TANH, "tanh(x), element-wise.")
+output_layer("Sigmoid", A, AB, C.GD_NN_SIGMOID, "1 / (1 + exp(-x)), element-wise.")
+local S, SB = C.gd_nn_softmax, C.gd_nn_softmax_backward
+output_layer("Softmax", S, SB, 0, "exp(x) / sum(exp(x)) over the last dimension.")
+output_layer("LogSoftmax", S, SB, 1, "x - log(sum(exp(x))) over the last dimension (for NLL losses).")
 
 -- ---------------------------------------------------------------- Dropout
 

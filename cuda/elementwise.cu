@@ -72,15 +72,24 @@ int fill(const gd_iter *it, int dtype, double value)
 
 // ----------------------------------------------------------------- binary
 
-// the float and double spellings of src/kernels/elementwise.h, as overloads
+// src/kernels/elementwise.h's helpers as overloads, one name per operation.
+// int64: modulo by zero and negative powers give 0 here; the CPU reports them
+// as errors, and the core checks CUDA operands for them before launching
+// (true division of int64 promotes to float before it gets here).
 __device__ inline float k_pow(float x, float y) { return gd_pow_f(x, y); }
 __device__ inline double k_pow(double x, double y) { return gd_pow_d(x, y); }
+__device__ inline int64_t k_pow(int64_t x, int64_t y) { return y >= 0 ? gd_pow_i(x, y) : 0; }
 __device__ inline float k_mod(float x, float y) { return gd_mod_f(x, y); }
 __device__ inline double k_mod(double x, double y) { return gd_mod_d(x, y); }
+__device__ inline int64_t k_mod(int64_t x, int64_t y) { return y ? gd_mod_i(x, y) : 0; }
 __device__ inline float k_max(float x, float y) { return gd_maximum_f(x, y); }
 __device__ inline double k_max(double x, double y) { return gd_maximum_d(x, y); }
+__device__ inline int64_t k_max(int64_t x, int64_t y) { return gd_maximum_i(x, y); }
 __device__ inline float k_min(float x, float y) { return gd_minimum_f(x, y); }
 __device__ inline double k_min(double x, double y) { return gd_minimum_d(x, y); }
+__device__ inline int64_t k_min(int64_t x, int64_t y) { return gd_minimum_i(x, y); }
+template <typename T> __device__ inline T k_div(T x, T y) { return x / y; }
+template <> __device__ inline int64_t k_div<int64_t>(int64_t x, int64_t y) { return y ? x / y : 0; }
 
 template <typename T>
 __device__ inline T binop(int op, T x, T y)
@@ -89,33 +98,11 @@ __device__ inline T binop(int op, T x, T y)
     case GD_OP_ADD: return x + y;
     case GD_OP_SUB: return x - y;
     case GD_OP_MUL: return x * y;
-    case GD_OP_DIV: return x / y;
+    case GD_OP_DIV: return k_div(x, y);
     case GD_OP_POW: return k_pow(x, y);
     case GD_OP_MOD: return k_mod(x, y);
     case GD_OP_MAXIMUM: return k_max(x, y);
     case GD_OP_MINIMUM: return k_min(x, y);
-    case GD_OP_EQ: return x == y;
-    case GD_OP_NE: return x != y;
-    case GD_OP_LT: return x < y;
-    case GD_OP_LE: return x <= y;
-    case GD_OP_GT: return x > y;
-    default: return x >= y;
-    }
-}
-// int64: modulo by zero and negative powers give 0 here; the CPU reports them
-// as errors, and the core checks CUDA operands for them before launching
-template <>
-__device__ inline int64_t binop<int64_t>(int op, int64_t x, int64_t y)
-{
-    switch (op) {
-    case GD_OP_ADD: return x + y;
-    case GD_OP_SUB: return x - y;
-    case GD_OP_MUL: return x * y;
-    case GD_OP_DIV: return y ? x / y : 0;
-    case GD_OP_POW: return y >= 0 ? gd_pow_i(x, y) : 0;
-    case GD_OP_MOD: return y ? gd_mod_i(x, y) : 0;
-    case GD_OP_MAXIMUM: return gd_maximum_i(x, y);
-    case GD_OP_MINIMUM: return gd_minimum_i(x, y);
     case GD_OP_EQ: return x == y;
     case GD_OP_NE: return x != y;
     case GD_OP_LT: return x < y;

@@ -112,6 +112,31 @@ static int unstage(gd_tensor *t, const gd_tensor *staged)
     return gd_copy(t, staged);
 }
 
+/* A kernel's arguments staged together: outputs first, so that `finish` can
+   copy the first nout back before releasing every stand-in. */
+enum { STAGE_MAX = 4 };
+typedef struct {
+    gd_tensor *orig[STAGE_MAX];
+    gd_tensor *copy[STAGE_MAX];
+    int n;
+} staging;
+
+static int stage_all(staging *s, int n, gd_tensor *const *ts)
+{
+    s->n = n;
+    for (int k = 0; k < n; k++) { s->orig[k] = ts[k]; s->copy[k] = NULL; }
+    for (int k = 0; k < n; k++) GD_TRY(stage(&s->copy[k], ts[k]));
+    return GD_OK;
+}
+
+/* Copies the first nout stand-ins back when st is 0, releases them all; st. */
+static int unstage_all(staging *s, int st, int nout)
+{
+    for (int k = 0; k < nout && !st; k++) st = unstage(s->orig[k], s->copy[k]);
+    for (int k = 0; k < s->n; k++) gd_tensor_release(s->copy[k]);
+    return st;
+}
+
 /* --------------------------------------------------------------- linear */
 
 int gd_nn_linear_forward(gd_tensor *y, const gd_tensor *x, const gd_tensor *w, const gd_tensor *b)
@@ -327,14 +352,11 @@ int gd_nn_softmax(gd_tensor *y, const gd_tensor *x, int log_)
     GD_TRY(check_same_dtype(y, x, fn, "output", "input"));
     if (x->rank == 0) return gd_fail(GD_EINVAL, "%s: the input has no dimensions", fn);
     if (!dense_cpu(y) || !dense_cpu(x)) {
-        gd_tensor *Y = NULL, *X = NULL;
-        int st = stage(&Y, y);
-        if (!st) st = stage(&X, x);
-        if (!st) st = gd_nn_softmax(Y, X, log_);
-        if (!st) st = unstage(y, Y);
-        gd_tensor_release(Y);
-        gd_tensor_release(X);
-        return st;
+        staging s;
+        gd_tensor *args[2] = {y, (gd_tensor *)x};
+        int st = stage_all(&s, 2, args);
+        if (!st) st = gd_nn_softmax(s.copy[0], s.copy[1], log_);
+        return unstage_all(&s, st, 1);
     }
     int64_t n = x->sizes[x->rank - 1];
     if (n == 0 || x->count == 0) return GD_OK;
@@ -364,16 +386,11 @@ int gd_nn_softmax_backward(gd_tensor *gx, const gd_tensor *gy, const gd_tensor *
     GD_TRY(check_same_dtype(gx, y, fn, "input gradient", "output"));
     if (y->rank == 0) return gd_fail(GD_EINVAL, "%s: the output has no dimensions", fn);
     if (!dense_cpu(gx) || !dense_cpu(gy) || !dense_cpu(y)) {
-        gd_tensor *GX = NULL, *GY = NULL, *Y = NULL;
-        int st = stage(&GX, gx);
-        if (!st) st = stage(&GY, gy);
-        if (!st) st = stage(&Y, y);
-        if (!st) st = gd_nn_softmax_backward(GX, GY, Y, log_);
-        if (!st) st = unstage(gx, GX);
-        gd_tensor_release(GX);
-        gd_tensor_release(GY);
-        gd_tensor_release(Y);
-        return st;
+        staging s;
+        gd_tensor *args[3] = {gx, (gd_tensor *)gy, (gd_tensor *)y};
+        int st = stage_all(&s, 3, args);
+        if (!st) st = gd_nn_softmax_backward(s.copy[0], s.copy[1], s.copy[2], log_);
+        return unstage_all(&s, st, 1);
     }
     int64_t n = y->sizes[y->rank - 1];
     if (n == 0 || y->count == 0) return GD_OK;
@@ -454,19 +471,12 @@ int gd_nn_cross_entropy(double *loss, gd_tensor *losses, gd_tensor *grad, const 
                            gd_shape_str(losses, s1, sizeof s1), (long long)logits->sizes[0]);
     }
     if (!dense_cpu(logits) || !dense_cpu(target) || !dense_cpu(grad) || !dense_cpu(losses)) {
-        gd_tensor *X = NULL, *T = NULL, *G = NULL, *L = NULL;
-        int st = stage(&X, logits);
-        if (!st) st = stage(&T, target);
-        if (!st) st = stage(&G, grad);
-        if (!st) st = stage(&L, losses);
-        if (!st) st = gd_nn_cross_entropy(loss, L, G, X, T, index_base, reduction, scale);
-        if (!st) st = unstage(grad, G);
-        if (!st) st = unstage(losses, L);
-        gd_tensor_release(X);
-        gd_tensor_release(T);
-        gd_tensor_release(G);
-        gd_tensor_release(L);
-        return st;
+        staging s;
+        gd_tensor *args[4] = {grad, losses, (gd_tensor *)logits, (gd_tensor *)target};
+        int st = stage_all(&s, 4, args);
+        if (!st) st = gd_nn_cross_entropy(loss, s.copy[1], s.copy[0], s.copy[2], s.copy[3], index_base, reduction,
+                                          scale);
+        return unstage_all(&s, st, 2);
     }
     int64_t rows = logits->sizes[0], C = logits->sizes[1];
     const int64_t *T_ = target->data;
@@ -533,19 +543,11 @@ int gd_nn_mse(double *loss, gd_tensor *losses, gd_tensor *grad, const gd_tensor 
         GD_TRY(check_same_dtype(losses, pred, fn, "losses", "input"));
     }
     if (!dense_cpu(pred) || !dense_cpu(target) || !dense_cpu(grad) || !dense_cpu(losses)) {
-        gd_tensor *P = NULL, *Q = NULL, *G = NULL, *L = NULL;
-        int st = stage(&P, pred);
-        if (!st) st = stage(&Q, target);
-        if (!st) st = stage(&G, grad);
-        if (!st) st = stage(&L, losses);
-        if (!st) st = gd_nn_mse(loss, L, G, P, Q, reduction, scale);
-        if (!st) st = unstage(grad, G);
-        if (!st) st = unstage(losses, L);
-        gd_tensor_release(P);
-        gd_tensor_release(Q);
-        gd_tensor_release(G);
-        gd_tensor_release(L);
-        return st;
+        staging s;
+        gd_tensor *args[4] = {grad, losses, (gd_tensor *)pred, (gd_tensor *)target};
+        int st = stage_all(&s, 4, args);
+        if (!st) st = gd_nn_mse(loss, s.copy[1], s.copy[0], s.copy[2], s.copy[3], reduction, scale);
+        return unstage_all(&s, st, 2);
     }
     int64_t n = pred->count;
     if (n == 0) {
@@ -579,17 +581,11 @@ int gd_nn_dropout(gd_tensor *y, gd_tensor *mask, const gd_tensor *x, double p)
     GD_TRY(check_same_dtype(y, x, fn, "output", "input"));
     GD_TRY(check_same_dtype(mask, x, fn, "mask", "input"));
     if (!dense_cpu(y) || !dense_cpu(mask) || !dense_cpu(x)) {
-        gd_tensor *Y = NULL, *M = NULL, *X = NULL;
-        int st = stage(&Y, y);
-        if (!st) st = stage(&M, mask);
-        if (!st) st = stage(&X, x);
-        if (!st) st = gd_nn_dropout(Y, M, X, p);
-        if (!st) st = unstage(y, Y);
-        if (!st) st = unstage(mask, M);
-        gd_tensor_release(Y);
-        gd_tensor_release(M);
-        gd_tensor_release(X);
-        return st;
+        staging s;
+        gd_tensor *args[3] = {y, mask, (gd_tensor *)x};
+        int st = stage_all(&s, 3, args);
+        if (!st) st = gd_nn_dropout(s.copy[0], s.copy[1], s.copy[2], p);
+        return unstage_all(&s, st, 2);
     }
     double keep = p < 1 ? 1.0 / (1.0 - p) : 0.0;
     int64_t n = x->count;
@@ -703,13 +699,11 @@ int gd_nn_count_correct(int64_t *correct, const gd_tensor *logits, const gd_tens
         target->sizes[0] != logits->sizes[0])
         return gd_fail(GD_EINVAL, "%s: expects rows x classes scores and one int64 class per row", fn);
     if (!dense_cpu(logits) || !dense_cpu(target)) {
-        gd_tensor *X = NULL, *T = NULL;
-        int st = stage(&X, logits);
-        if (!st) st = stage(&T, target);
-        if (!st) st = gd_nn_count_correct(correct, X, T, index_base);
-        gd_tensor_release(X);
-        gd_tensor_release(T);
-        return st;
+        staging s;
+        gd_tensor *args[2] = {(gd_tensor *)logits, (gd_tensor *)target};
+        int st = stage_all(&s, 2, args);
+        if (!st) st = gd_nn_count_correct(correct, s.copy[0], s.copy[1], index_base);
+        return unstage_all(&s, st, 0);
     }
     int64_t rows = logits->sizes[0], C = logits->sizes[1], n = 0;
     const int64_t *T_ = target->data;

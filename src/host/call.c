@@ -44,19 +44,21 @@ static void interrupt_handler(int sig)
         lua_sethook(L, interrupt_hook, LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT, 1);
 }
 
-/* The error handler of host_docall (lua.c's msghandler): a string message
- * gets a traceback appended; another error object is shown through its
- * __tostring, or named by its type; nil stays nil (see host_report).
- *
- * The call goes through a Lua xpcall with a Lua handler, not through
- * lua_pcall with a C handler: after a stack overflow, LuaJIT cannot call a
- * C handler from lua_pcall (it reports "error in error handling" and the
- * traceback is lost), while xpcall still reaches a Lua one.  The traceback
- * stops before the trampoline's own frames. */
+/* How host_docall runs a chunk: in a coroutine, so that an error leaves the
+ * failed stack intact for the report (lua.c's msghandler runs on the failing
+ * stack instead).  That matters for a stack overflow: LuaJIT cannot run a
+ * message handler on a full stack (lua_pcall with a C handler says "error
+ * in error handling"; xpcall sometimes gives the bare message, without
+ * position or traceback), while a dead coroutine's stack can be read at
+ * leisure.  A string message gets the coroutine's traceback; another error
+ * object is shown through its __tostring, or named by its type; nil stays nil
+ * (see host_report).  A yield from the chunk itself is an error, as it is
+ * outside any coroutine under lua.c. */
 static const char trampoline_lua[] =
-    "local xpcall, type, tostring, getmetatable, rawget, traceback, find, sub =\n"
-    "      xpcall, type, tostring, getmetatable, rawget, debug.traceback, string.find, string.sub\n"
-    "local function handler(e)\n"
+    "local create, resume, status = coroutine.create, coroutine.resume, coroutine.status\n"
+    "local type, tostring, getmetatable, rawget, select, unpack, traceback =\n"
+    "      type, tostring, getmetatable, rawget, select, unpack, debug.traceback\n"
+    "local function report(co, e)\n"
     "  if e == nil then return nil end\n"
     "  local t = type(e)\n"
     "  if t == 'number' then\n"
@@ -69,14 +71,18 @@ static const char trampoline_lua[] =
     "    end\n"
     "    e = '(error object is a ' .. t .. ' value)'\n"
     "  end\n"
-    "  local tb = traceback(e, 2)\n"
-    "  local cut = find(tb, \"\\n\\t[C]: in function 'xpcall'\\n\\t[gdlua host]:\", 1, true)\n"
-    "  if cut then tb = sub(tb, 1, cut - 1) end\n"
-    "  return tb\n"
+    "  return traceback(co, e)\n"
     "end\n"
-    "local function pass(...) return ... end\n"
+    "local function finish(co, ok, ...)\n"
+    "  if status(co) == 'suspended' then\n"
+    "    return false, report(co, 'attempt to yield from outside a coroutine')\n"
+    "  end\n"
+    "  if ok then return true, ... end\n"
+    "  return false, report(co, (...))\n"
+    "end\n"
     "return function(f, ...)\n"
-    "  return pass(xpcall(f, handler, ...))  -- not a tail call: frames stay named\n"
+    "  local co = create(f)\n"
+    "  return finish(co, resume(co, ...))\n"
     "end\n";
 
 static const char trampoline_key[] = "gdlua.trampoline";

@@ -20,6 +20,7 @@
 -- hook, as in lua.c) could not stop `while true do end` once it is compiled.
 -- `:jit on` compiles REPL code too, at the price of such loops.
 local doc = require "gd.doc"
+local repl_locals = require "gd.repl_locals"
 
 local M = {}
 
@@ -34,6 +35,7 @@ local host = {}          -- the host's functions (see start)
 local pending = nil      -- lines of an incomplete chunk
 M.show_time = false      -- :time on
 M.jit = false            -- :jit on
+M.session = repl_locals.new()   -- the top-level locals typed so far
 
 ---------------------------------------------------------------------- helpers
 
@@ -240,7 +242,9 @@ end
 
 --- Compiles a REPL chunk.  Returns f, show (false after a trailing ';'), or
 -- nil, "incomplete", or nil, message.  A chunk is tried as `return <chunk>`
--- first (so that expressions print), then as statements.
+-- first (so that expressions print), then as statements.  Top-level locals
+-- live on in the session (M.session, see gd.repl_locals): a later chunk sees
+-- them as a script's later lines would.
 function M.compile(src)
   local body = src:gsub("[%s;]*$", "")
   local show = not src:find(";[%s;]*$")
@@ -250,11 +254,16 @@ function M.compile(src)
     -- Run it as an argument list instead: `return error("x")` would be a tail
     -- call, and LuaJIT's tail calls drop the frame that gives the error its
     -- "stdin:1:" position and the traceback its line.
-    return assert(loadstring("local function results(...) return ... end return results("
-                             .. body .. "\n)", "=stdin")), show
+    local g, err = M.session:wrap("return " .. repl_locals.RESULTS .. "(" .. body .. "\n)", "=stdin")
+    if g then return g, show end
+    return nil, err
   end
   local g, err_stat = loadstring(body, "=stdin")
-  if g then return g, show end
+  if g then
+    local w, err = M.session:wrap(body, "=stdin")
+    if w then return w, show end
+    return nil, err
+  end
   if is_incomplete(err_stat, body) or is_incomplete(err_expr, body) then
     return nil, "incomplete"
   end
@@ -283,6 +292,8 @@ local function traceback(e)
     if line ~= "stack traceback:" then lines[#lines + 1] = line end
   end
   if #lines == 0 then return msg end
+  -- the chunk itself runs inside gd.repl_locals' wrapper function: name it as lua.c would
+  lines[#lines] = lines[#lines]:gsub("^(%s*stdin:%d+: in )function <stdin:1>$", "%1main chunk")
   return msg .. "\nstack traceback:\n" .. concat(lines, "\n")
 end
 
@@ -328,7 +339,7 @@ local overview = [[
 gdlua REPL
   1 + 1            an expression prints its value; several print side by side
   x = f();         a trailing ';' hides the result; _ holds the last result
-  help(x), ?x      documentation of a gd function, module, optimizer or method
+  help(x), ?x, x?  documentation of a gd function, module, optimizer or method
   TAB              completes globals, fields, methods, gd modules, file names
   :time on|off     print the wall time of each command
   :jit on|off      JIT-compile code typed here (off by default: with it on,
@@ -621,6 +632,11 @@ function M.feed(line)
     if trimmed:match("^:%a") then return run_command(trimmed), line end
     if trimmed:sub(1, 1) == "?" then
       help_command(trimmed:sub(2):match("^%s*(.-)$"))
+      return "done", line
+    end
+    -- IPython's `x?` too, unless the line is Lua as it is (`x = 1 -- why?`)
+    if trimmed:sub(-1) == "?" and not loadstring(trimmed) and not loadstring("return " .. trimmed) then
+      help_command(trimmed:match("^(.-)%s*%?+$"))
       return "done", line
     end
     pending = {}

@@ -553,7 +553,7 @@ end
 -- `?expr`: evaluates expr and shows its documentation.
 local function help_command(expr)
   if expr == "" then return M.help() end
-  local f, err = loadstring("return " .. expr, "=stdin")
+  local f = loadstring("return " .. expr, "=stdin") and M.session:wrap("return " .. expr, "=stdin")
   if not f then
     -- not an expression (`?gd.optim.` say): look the text up by name
     return M.help(nil, expr)
@@ -788,6 +788,11 @@ function M.candidates(before)
   if not path then
     if expr:match("^%d") then return #before + 1, {} end
     local names = field_names(_G, false)
+    local is_global = {}
+    for _, k in ipairs(names) do is_global[k] = true end
+    for _, k in ipairs(M.session:names()) do
+      if not is_global[k] then names[#names + 1] = k end
+    end
     for k in pairs(keywords) do names[#names + 1] = k end
     local out = {}
     for _, k in ipairs(names) do
@@ -802,7 +807,9 @@ function M.candidates(before)
   end
   local v = _G
   for name in path:gmatch("[^%.]+") do
-    v = safe_index(v, name)
+    local value, is_local = nil, false
+    if v == _G then value, is_local = M.session:get(name) end   -- the prompt's locals first
+    if is_local then v = value else v = safe_index(v, name) end
     if v == nil then return start, {} end
   end
   local out = {}

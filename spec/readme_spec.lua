@@ -88,6 +88,16 @@ describe("README.md", function()
     end
   end)
 
+  it("says how long make bench runs, as scripts/bench.lua does when it starts", function()
+    -- a reader should know before starting it; the bench prints the total at the end
+    local said = readme:match("`make bench` (%b())")
+    assert.truthy(said, "make bench mentioned with a parenthesis")
+    assert.truthy(said:find("%d+ on ") and said:find("minutes"), said)
+    local r = P.run({P.root .. "/scripts/bench.lua", "no-such-part"})
+    assert.truthy(r.out:find("takes a few minutes"), r.out)
+    assert.truthy(r.out:find("gdlua bench: done in %d+ s\n$"), r.out)
+  end)
+
   for _, block in ipairs(blocks) do
     local title = ("runs the snippet at line %d (%s)"):format(block.line, (block.text:match("^%s*([^\n]*)")))
     it(title, function()

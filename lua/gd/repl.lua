@@ -339,6 +339,7 @@ local overview = [[
 gdlua REPL
   1 + 1            an expression prints its value; several print side by side
   x = f();         a trailing ';' hides the result; _ holds the last result
+  local y = 2      top-level locals live on at the next prompts, as in a script
   help(x), ?x, x?  documentation of a gd function, module, optimizer or method
   TAB              completes globals, fields, methods, gd modules, file names
   :time on|off     print the wall time of each command

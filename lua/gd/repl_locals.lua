@@ -252,7 +252,13 @@ function Session:wrap(src, chunkname)
   if #mentioned > 0 then decl = decl .. ", " .. concat(mentioned, ", ") end
   local wrapped = ("local %s = ... return function(...) %s\nend"):format(decl, concat(pieces))
   local outer, err = loadstring(wrapped, chunkname)
-  if not outer then return nil, err end
+  if not outer then
+    if err:find("upvalues", 1, true) then       -- LuaJIT's limit of 60 per function
+      err = ("%s (this line uses %d of the prompt's locals; a function may use at most 60:"
+             .. " make some of them globals)"):format(err, #mentioned)
+    end
+    return nil, err
+  end
 
   local function keep(...)
     for k = 1, select("#", ...), 2 do

@@ -39,11 +39,7 @@ M.session = repl_locals.new()   -- the top-level locals typed so far
 
 ---------------------------------------------------------------------- helpers
 
-local keywords = {}
-for w in ([[and break do else elseif end false for function goto if in local nil
-            not or repeat return then true until while]]):gmatch("%a+") do
-  keywords[w] = true
-end
+local keywords = repl_locals.keywords    -- Lua's reserved words, as a set
 
 local function is_identifier(s)
   return type(s) == "string" and s:match("^[%a_][%w_]*$") ~= nil and not keywords[s]

@@ -32,7 +32,8 @@ M.RESULTS = "__gd_repl_results" -- and one returning its arguments (see gd.repl.
 
 ---------------------------------------------------------------- the lexer
 
-local keywords = {}
+local keywords = {}      -- Lua's reserved words, as a set (gd.repl completes them)
+M.keywords = keywords
 for w in ([[and break do else elseif end false for function goto if in local nil
             not or repeat return then true until while]]):gmatch("%a+") do
   keywords[w] = true

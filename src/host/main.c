@@ -328,8 +328,11 @@ static int run_script(lua_State *L, int argc, char **argv, int script)
 static int run_busted(lua_State *L)
 {
     static const char runner[] =
+        "local ok, runner = pcall(require, 'busted.runner')\n"
+        "if not ok then error('gdlua -b: cannot load busted (Debian: apt-get install lua-busted):\\n'"
+        " .. tostring(runner), 0) end\n"
         "table.insert(arg, 1, '--ignore-lua')\n"
-        "require('busted.runner')({standalone = false})\n";
+        "runner({standalone = false})\n";
     return run_string(L, runner, "=(gdlua -b)");
 }
 

@@ -56,6 +56,14 @@ describe("scripts/run-specs", function()
     assert.are.equal(0, rc)
   end)
 
+  it("passes arguments with spaces to busted intact, in one process", function()
+    -- the repository's .busted names gdlua as busted's `lua`: without
+    -- --ignore-lua busted would start gdlua again with its arguments re-split
+    local out = shell(dir, "sh " .. P.quote(P.root .. "/scripts/run-specs")
+                           .. " '--filter=passes again' my/passing_spec.lua")
+    assert.are.equal("1 passed, 0 failed, 0 skipped", last_line(out), out)
+  end)
+
   it("ends with a line that .ci/run's pattern finds", function()
     local ci = P.read(P.root .. "/.ci/run")
     local pattern = ci:match("grep %-E '([^']+)' \"%$log\"")

@@ -446,6 +446,19 @@ describe("the REPL on a terminal", function()
     term:wait_for("gmatch  gsub")
   end)
 
+  it("keeps a top-level local for later lines and completes its methods", function()
+    -- today the local is gone on the next line (and TAB finds nothing)
+    if skip_without_tmux() then return end
+    start()
+    term:line("local kept_local = gd.zeros(4)")
+    term:type("kept_local:nu")
+    term:keys("Tab")
+    term:wait_for("> kept_local:numel")
+    term:type("()")
+    term:keys("Enter")
+    term:wait_for("> kept_local:numel()\n4\n")
+  end)
+
   it("clears the line on Ctrl-C at the prompt and exits on Ctrl-D", function()
     if skip_without_tmux() then return end
     start()

@@ -7,6 +7,7 @@
  * runs, and the interactive loop is gdlua's REPL (repl.c, lua/gd/repl.lua).
  *
  *   gdlua [options] [script [args]]
+ *   gdlua [options] -b [busted's options and spec paths]
  *
  * Everything Lua-side runs inside one protected call (run_main, lua.c's
  * pmain), so that even an out-of-memory error during set-up is reported.

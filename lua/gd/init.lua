@@ -35,6 +35,10 @@ gd.help([x]): prints the documentation of x: a gd function, module, optimizer,
   at the prompt (where `?x` and `x?` are short for help(x)).
   The texts come from gd.doc (help(gd.doc) says how to add your own).]])
 
+-- Torch7 scripts' `require "optim"` gets Torch7's functional optimizers
+-- (gd.optim.torch7), so their optimizer lines run unchanged.
+package.preload.optim = package.preload.optim or function() return require "gd.optim.torch7" end
+
 local serialize = require "gd.serialize"
 gd.save = serialize.save
 gd.load = serialize.load

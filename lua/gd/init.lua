@@ -37,7 +37,9 @@ gd.help([x]): prints the documentation of x: a gd function, module, optimizer,
 
 -- Torch7 scripts' `require "optim"` gets Torch7's functional optimizers
 -- (gd.optim.torch7), so their optimizer lines run unchanged.
-package.preload.optim = package.preload.optim or function() return require "gd.optim.torch7" end
+-- Through gd.optim, so that both names give one table even where package.loaded
+-- is reset between files (busted's insulation) while gd keeps gd.optim.
+package.preload.optim = package.preload.optim or function() return gd.optim.torch7 end
 
 local serialize = require "gd.serialize"
 gd.save = serialize.save

@@ -323,3 +323,19 @@ describe("optimizers and an empty parameter list", function()
     assert.are.equal(1, #opt.params)
   end)
 end)
+
+describe("documentation of the basics", function()
+  it("covers every new function and method (help shows each)", function()
+    local missing = {}
+    for _, name in ipairs {"eye", "diag", "diagonal", "log1p", "expm1", "softplus", "dot", "outer", "logsumexp",
+                           "cumsum"} do
+      if not gd.doc.lookup(gd[name]) then missing[#missing + 1] = "gd." .. name end
+    end
+    for _, name in ipairs {"diag", "diagonal", "log1p", "log1p_", "expm1", "expm1_", "softplus", "dot", "outer",
+                           "ger", "logsumexp", "cumsum", "cumsum_"} do
+      if not gd.doc.lookup(gd.Tensor[name]) then missing[#missing + 1] = "Tensor:" .. name end
+    end
+    assert.are.same({}, missing)
+    assert.truthy(gd.doc.lookup(gd.Tensor):find("x[{{}, 2}]", 1, true))
+  end)
+end)

@@ -1549,10 +1549,11 @@ local function index_entry(fname, c, d, e, i)
   if a == nil and b == nil then return result(C.gd_narrow(out1, c, d, 0, size), fname), d + 1 end
   if b == nil then b = a end
   a = a or 1
-  for _, v in ipairs {a, b} do
-    if type(v) ~= "number" or v ~= floor(v) then
-      argerr(fname, fmt("entry %d: range bound %s is not an integer", i, describe(v)))
-    end
+  if type(a) ~= "number" or a ~= floor(a) then
+    argerr(fname, fmt("entry %d: range bound %s is not an integer", i, describe(a)))
+  end
+  if type(b) ~= "number" or b ~= floor(b) then
+    argerr(fname, fmt("entry %d: range bound %s is not an integer", i, describe(b)))
   end
   local first, last = a < 0 and a + size + 1 or a, b < 0 and b + size + 1 or b
   if first < 1 or first > size or last < 1 or last > size then
@@ -1589,7 +1590,7 @@ end
 
 local function table_get(t, idx)
   local v, element = index_table("index", t, idx)
-  if element then return t:get(unpack(idx)) end
+  if element then return t:get(unpack(idx, 1, #idx)) end
   return v
 end
 
@@ -1599,9 +1600,13 @@ local function table_set(t, idx, v)
   local fname = "index"
   local view, element = index_table(fname, t, idx)
   if element then
-    local args = {unpack(idx)}
-    args[#args + 1] = v
-    t:set(unpack(args, 1, #idx + 1))
+    local n = #idx
+    if n == 1 then t:set(idx[1], v) elseif n == 2 then t:set(idx[1], idx[2], v)
+    else
+      local args = {unpack(idx, 1, n)}
+      args[n + 1] = v
+      t:set(unpack(args, 1, n + 1))
+    end
     return
   end
   if type(v) == "number" or type(v) == "boolean" then view:fill_(v); return end
@@ -1902,6 +1907,8 @@ sum mean max min argmax norm ..., and in place add_ sub_ mul_ div_ copy_
 fill_ zero_ addcmul_ addcdiv_ clamp_ sqrt_ ...  Operators + - * / ^ % and
 unary - broadcast like NumPy and promote dtypes like PyTorch.  t[i] is a
 number on a 1-D tensor and a view (select) otherwise; #t is the first size.
+t[{...}] is Torch7's indexing: x[{{}, 2}] (a column), x[{{1, 2}}] (rows 1..2),
+x[{2, {1, 3}}], x[{{-2, -1}}] (from the end); x[{...}] = v fills or copies.
 help(t.add) (or any method) shows its own documentation.]])
 
 -- internals for other gd modules (optim, nn, serialize): not public API.

@@ -28,8 +28,10 @@ setmetatable(gd, {
 })
 
 -- Torch7 scripts' `require "optim"` gets Torch7's functional optimizers
--- (gd.optim.torch7), so their optimizer lines run unchanged.
-package.preload.optim = package.preload.optim or function() return require "gd.optim.torch7" end
+-- (gd.optim.torch7), so their optimizer lines run unchanged.  Through gd's own
+-- field: the very table gd.optim.torch7 is, even after package.loaded was reset
+-- (busted does that between spec files; gd and its fields stay).
+package.preload.optim = package.preload.optim or function() return gd.optim.torch7 end
 
 local serialize = require "gd.serialize"
 gd.save = serialize.save

@@ -315,7 +315,9 @@ local function build(opt, params, hyper)
       groups[gi] = make_group(opt, param_list(fname, gspec.params, fmt("group %d's params", gi)), gv, gshown)
     end
   else
-    groups[1] = make_group(opt, param_list(fname, params, "params"), values, shown)
+    local list = param_list(fname, params, "params")
+    if #list == 0 then error(fname .. ": optimizer got an empty parameter list", 0) end -- as PyTorch
+    groups[1] = make_group(opt, list, values, shown)
   end
   opt.param_groups = groups
   opt._c, opt._h = {}, {}
@@ -334,8 +336,9 @@ local function new_optimizer(name, params, hyper)
   local fname = "gd.optim." .. name
   local opt = setmetatable({name = name, _fname = fname}, Optimizer)
   -- PuzzleLib's shape: gd.optim.RMSProp{learnRate = ...}, then opt:setupOn(net)
+  -- ({} is an empty parameter list, not an empty hyper table: gd.optim.Adam() takes all defaults)
   if hyper == nil and type(params) == "table" and not gd.is_tensor(params) and params[1] == nil
-    and type(params.parameters) ~= "function" then
+    and next(params) ~= nil and type(params.parameters) ~= "function" then
     hyper, params = params, nil
   end
   hyper = hyper or {}

@@ -15,10 +15,12 @@
 local gd = require "gd.tensor"
 local doc = require "gd.doc"
 local check = require "gd.check"
+check.register_internal()
 local svg = require "gd.plot.svg"
 local axes = require "gd.plot.axes"
 local contour_lines = require "gd.plot.contour"
 local term = require "gd.plot.term"
+local file = require "gd.plot.file"
 
 local M = {}
 local fmt = string.format
@@ -67,7 +69,7 @@ local function as_series(fname, v)
 end
 
 local AXES_OPTS = {title = true, xlabel = true, ylabel = true, xscale = true, yscale = true, xlim = true,
-  ylim = true, width = true, height = true, margin = true, file = true, legend = true}
+  ylim = true, width = true, height = true, margin = true, file = true, legend = true, scale = true}
 
 --- The option names of AXES_OPTS plus extra ones.
 local function axes_opts(...)
@@ -119,9 +121,11 @@ local function series_axes(fname, series, opts, xpad, legend)
     xlim = xlim, ylim = ylim, xscale = xscale, yscale = yscale, legend = outside(opts, legend)}
 end
 
-local function finish(doc_, opts)
+--- The document's text, written to opts.file (SVG, PNG or PDF by its
+-- extension: gd.plot.file) when given.
+local function finish(doc_, opts, fname)
   local text = doc_:finish()
-  if opts.file then svg.write(opts.file, text) end
+  if opts.file ~= nil then file.write(fname, opts.file, text, doc_.width, doc_.height, opts) end
   return text
 end
 
@@ -176,7 +180,7 @@ local function line(series, opts)
   end
   ax:finish(d)
   ax:legend(d, legend, opts.legend)
-  return finish(d, opts)
+  return finish(d, opts, fname)
 end
 M.line = doc(line, "gd.plot.line", [[
 gd.plot.line(series, [opts]) -> SVG text of a line plot (also written to opts.file).
@@ -203,7 +207,7 @@ local function scatter(series, opts)
   end
   ax:finish(d)
   ax:legend(d, legend, opts.legend)
-  return finish(d, opts)
+  return finish(d, opts, fname)
 end
 M.scatter = doc(scatter, "gd.plot.scatter", [[
 gd.plot.scatter(series, [opts]) -> SVG text of a scatter plot.  series: {name =, x =, y =}
@@ -223,7 +227,7 @@ end
 
 local CONTOUR_OPTS = {bounds = true, levels = true, level_scale = true, grid = true, trajectories = true,
   minimum = true, title = true, xlabel = true, ylabel = true, width = true, height = true, margin = true,
-  file = true, legend = true}
+  file = true, legend = true, scale = true}
 
 local function contour(target, opts)
   local fname = "gd.plot.contour"
@@ -292,7 +296,7 @@ local function contour(target, opts)
   end
   ax:finish(d)
   ax:legend(d, legend, opts.legend)
-  return finish(d, opts)
+  return finish(d, opts, fname)
 end
 M.contour = doc(contour, "gd.plot.contour", [[
 gd.plot.contour(objective_or_f, [opts]) -> SVG text: contour lines of a 2-D function over

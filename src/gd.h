@@ -119,6 +119,16 @@ void gd_set_error_message(const char *msg);
 const char *gd_version(void);
 /* Seconds on a monotonic clock (differences are elapsed wall time). */
 double gd_seconds(void);
+/* Ctrl-C for long loops (gd.train): gd_interrupt_catch() installs a SIGINT
+   handler that only sets a flag, which gd_interrupt_pending() reads (the loop
+   stops at a clean point); the handler then puts the previous disposition
+   back, so that a second Ctrl-C does what it did before (the host's
+   "interrupted!", or the end of the process).  gd_interrupt_release() restores
+   the previous handler and clears the flag.  Calls nest; only the outermost
+   pair installs and restores. */
+int gd_interrupt_catch(void);
+int gd_interrupt_pending(void);
+void gd_interrupt_release(void);
 /* Bytes of tensor storage currently allocated, per device. */
 int64_t gd_mem_live_bytes(int device);
 /* 1 when enough storage was allocated since the last call that returned 1 to

@@ -132,7 +132,8 @@ end
 local function live_plot(history, live)
   local o = {title = "training", xlabel = "epoch", ylabel = "loss", legend = "top-right"}
   for k, v in pairs(live) do o[k] = v end
-  require("gd.plot").line(plot_series(history), o)
+  local ok, err = pcall(require("gd.plot").line, plot_series(history), o)
+  if not ok then error("gd.train: the live plot: " .. tostring(err), 0) end
 end
 
 local function run(cfg)

@@ -218,3 +218,28 @@ describe("gd.train's live plot, when it cannot be written", function()
     assert.matches("gd.train: the live plot: gd.plot.line: cannot create directory '/proc/no'", err, 1, true)
   end)
 end)
+
+describe("gd.train resuming from a checkpoint of another model", function()
+  after_each(P.cleanup)
+
+  it("refuses it and leaves the model and the loader as they were", function()
+    gd.manual_seed(0)
+    local net, loader = problem()
+    local path = P.tmpdir() .. "/run.ckpt"
+    gd.train{model = net, loss = nn.MSELoss(), optimizer = gd.optim.SGD(net, {lr = 0.05}), data = loader,
+             epochs = 1, progress = false, checkpoint = {path = path}}
+    -- a wider network: the loader's state fits, the model's does not
+    local other = nn.Sequential{nn.Linear(2, 9), nn.Tanh(), nn.Linear(9, 1)}
+    local before = {}
+    for k, v in pairs(other:state_dict()) do before[k] = v:clone() end
+    local fresh = gd.data.loader({gd.zeros(200, 2), gd.zeros(200, 1)}, {batch_size = 20, seed = 4})
+    local ok, err = pcall(gd.train, {model = other, loss = nn.MSELoss(), optimizer = gd.optim.SGD(other, {lr = 0.05}),
+      data = fresh, epochs = 2, progress = false, checkpoint = {path = path}})
+    assert.is_false(ok)
+    assert.matches("gd.train: cannot resume from '" .. path .. "': load_state_dict: '", err, 1, true)
+    -- whichever parameter comes first; the ones copied before it are put back
+    assert.matches("'%d%.%a+' has shape [%dx]+, the parameter [%dx]+$", err)
+    for k, v in pairs(other:state_dict()) do assert.is_true(before[k]:equal(v), k) end
+    assert.same({0, 0, 4}, {fresh.epoch, fresh.position, fresh.seed})
+  end)
+end)

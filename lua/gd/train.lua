@@ -192,10 +192,27 @@ local function run(cfg)
     if ck.epoch > epochs then
       error(fmt("%s: the checkpoint '%s' is at epoch %d, past epochs = %d", fname, ckpt.path, ck.epoch, epochs), 2)
     end
-    model:load_state_dict(ck.model)
-    if ck.optimizer ~= nil and opt.load_state_dict then opt:load_state_dict(ck.optimizer) end
-    if ck.loader ~= nil and source.load_state_dict then source:load_state_dict(ck.loader) end
-    if ck.rng then rng_restore(ck.rng) end
+    -- all or nothing: the loader (which checks everything first), then the
+    -- model and the optimizer (which does too); a failure puts the loader's
+    -- and the model's state back
+    local loader_before = source.state_dict and source:state_dict() or nil
+    local model_before = {}
+    for k, v in pairs(model:state_dict()) do model_before[k] = v:clone() end
+    -- (each called by pcall itself, so that its message carries no position in this file)
+    local restored, why = true, nil
+    if ck.loader ~= nil and source.load_state_dict then
+      restored, why = pcall(source.load_state_dict, source, ck.loader)
+    end
+    if restored then restored, why = pcall(model.load_state_dict, model, ck.model) end
+    if restored and ck.optimizer ~= nil and opt.load_state_dict then
+      restored, why = pcall(opt.load_state_dict, opt, ck.optimizer)
+    end
+    if restored and ck.rng then restored, why = pcall(rng_restore, ck.rng) end
+    if not restored then
+      model:load_state_dict(model_before)
+      if loader_before then source:load_state_dict(loader_before) end
+      error(fmt("%s: cannot resume from '%s': %s", fname, ckpt.path, tostring(why)), 2)
+    end
     for _, k in ipairs(HISTORY_LISTS) do history[k] = ck.history[k] or {} end
     steps, examples, train_seconds = ck.history.steps or 0, ck.history.examples or 0, ck.history.seconds or 0
     history.resumed_from = ck.epoch

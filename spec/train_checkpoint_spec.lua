@@ -243,3 +243,41 @@ describe("gd.train resuming from a checkpoint of another model", function()
     assert.same({0, 0, 4}, {fresh.epoch, fresh.position, fresh.seed})
   end)
 end)
+
+describe("gd.train in a script, stopped by kill -INT from outside", function()
+  after_each(P.cleanup)
+
+  it("ends the script normally with the finished epochs", function()
+    local dir = P.tmpdir()
+    P.write(dir .. "/long.lua", [[
+local gd = gd or require "gd"
+local ffi = require "ffi"
+ffi.cdef "int getpid(void);"
+local X, y = gd.data.synthetic_regression{n = 100, seed = 3}
+local net = gd.nn.Linear(2, 1)
+local told = false
+local h = gd.train{model = net, loss = gd.nn.MSELoss(), optimizer = gd.optim.SGD(net, {lr = 0.01}),
+  data = gd.data.loader({X, y}, {batch_size = 10, seed = 1}), epochs = 10000000, progress = false,
+  on_step = function(step)
+    if step == 35 and not told then
+      told = true
+      local f = io.open(arg[1] .. "/pid.tmp", "w"); f:write(ffi.C.getpid()); f:close()
+      os.rename(arg[1] .. "/pid.tmp", arg[1] .. "/pid")
+    end
+  end}
+print("finished " .. #h.loss .. " epochs, interrupted: " .. tostring(h.interrupted))
+]])
+    local q = P.quote
+    local out = P.sh(("cd %s && (timeout -s KILL 60 %s %s %s > %s/out 2> %s/err & " ..
+      "n=0; while [ ! -f %s/pid ] && [ $n -lt 600 ]; do sleep 0.05; n=$((n+1)); done; " ..
+      "kill -INT $(cat %s/pid); wait $!; echo status $?)"):format(q(P.root), q(P.gdlua), q(dir .. "/long.lua"),
+      q(dir), q(dir), q(dir), q(dir), q(dir)))
+    local stdout, stderr = P.read(dir .. "/out"), P.read(dir .. "/err")
+    -- today: "gdlua: interrupted!" and status 1, the history lost
+    assert.matches("status 0", out, 1, true)
+    local epochs = tonumber(stdout:match("^finished (%d+) epochs, interrupted: true"))
+    assert.is_number(epochs, stdout .. stderr)
+    assert.is_true(epochs >= 3)
+    assert.matches("gd.train: interrupted (Ctrl-C) in epoch " .. (epochs + 1), stderr, 1, true)
+  end)
+end)

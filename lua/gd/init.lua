@@ -29,7 +29,10 @@ setmetatable(gd, {
 
 -- Torch7 scripts' `require "optim"` gets Torch7's functional optimizers
 -- (gd.optim.torch7), so their optimizer lines run unchanged.
-package.preload.optim = package.preload.optim or function() return require "gd.optim.torch7" end
+-- Through gd.optim (kept on the gd table), not package.loaded: a test runner
+-- that unloads modules between files (busted's insulation) would otherwise
+-- hand out a second copy of the module.
+package.preload.optim = package.preload.optim or function() return gd.optim.torch7 end
 
 local serialize = require "gd.serialize"
 gd.save = serialize.save

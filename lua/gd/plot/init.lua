@@ -105,6 +105,19 @@ local function as_series(fname, v)
       if y == nil then error(fmt("%s: series[%d] has no y (or losses, or runs)", fname, i), 3) end
       out[i] = {name = item.name, y = values(fname, y, fmt("series[%d].y", i)), color = item.color,
                 x = x and values(fname, x, fmt("series[%d].x", i)) or nil, dash = item.dash, marker = item.marker}
+      if item.marker ~= nil and item.marker ~= true and item.marker ~= false then
+        local known = false
+        for _, m in ipairs(axes.markers) do known = known or m == item.marker end
+        if not known then
+          check.raise(fmt("%s: series[%d].marker: %s", fname, i, check.unknown_message("marker", item.marker,
+            axes.markers)))
+        end
+      end
+      if item.dash ~= nil and (type(item.dash) ~= "string" or not (item.dash == "none" or
+          item.dash:match("^%d+[%d.]*[%d., ]*$"))) then
+        check.raise(fmt("%s: series[%d].dash must be \"none\" or an SVG dash array such as \"6,3\", got %s", fname,
+          i, tostring(item.dash)))
+      end
       lo, hi = lo or item.lo, hi or item.hi
       if (lo == nil) ~= (hi == nil) then check.raise(fmt("%s: series[%d] has %s but no %s", fname, i,
         lo and "lo" or "hi", lo and "hi" or "lo")) end

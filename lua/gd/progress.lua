@@ -59,7 +59,7 @@ M.bar = doc(function(opts)
     total = opts.total, label = opts.label or "", enabled = enabled and true or false,
     out = opts.out or io.stderr, width = opts.width or 20, interval = opts.interval or 0.1,
     items = 0, start = now, last = -math.huge, done = 0, later = opts.later or 0, shown = false,
-    epochs = opts.epochs, batches = opts.batches, epoch = 1, batch = 0, below = nil, below_lines = 0,
+    epochs = opts.epochs, batches = opts.batches, epoch = 1, batch = 0, below = nil,
   }, Bar)
 end, "gd.progress.bar", [[
 gd.progress.bar{total = n, [label = "epoch 1/3"], [enabled = auto], [out = io.stderr],
@@ -163,7 +163,7 @@ doc(Bar.finish, "gd.progress.Bar:finish", "bar:finish([values]): draws the final
 doc(Bar.print, "gd.progress.Bar:print", [[
 bar:print(line, [out = the bar's stream]): prints line (a summary) above the
 bar, which is drawn again under it.]])
-doc(Bar, "gd.progress.Bar", "gd.progress.Bar: the class of gd.progress.bar{...}; methods update and finish.")
+doc(Bar, "gd.progress.Bar", "gd.progress.Bar: the class of gd.progress.bar{...}; methods update, finish and print.")
 doc(M, "gd.progress", "gd.progress: bar{...} (a one-line progress bar), now(), isatty([fd]).")
 
 return M

@@ -98,7 +98,7 @@ local function rng_save(s)
 end
 local function rng_restore(s)
   local seed = s.seed
-  if seed == nil then seed = 0ULL + s.seed_hi * 2 ^ 32 + s.seed_lo end
+  if seed == nil then seed = (0ULL + s.seed_hi) * 4294967296ULL + s.seed_lo end
   gd.set_rng_state({seed = seed, offset = s.offset})
 end
 

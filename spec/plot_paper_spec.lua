@@ -262,3 +262,13 @@ describe("gd.plot.term without colour", function()
     assert.is_truthy(canvas:find("x", 1, true))
   end)
 end)
+
+describe("gd.plot.term's axis labels", function()
+  it("use one notation for the axis", function()
+    -- today: "23.64" above "4.11e-04"
+    local s = gd.plot.term_string({23.64, 1, 4.11e-4}, {color = false, width = 20, height = 6})
+    local labels = {}
+    for l in s:gmatch("([^\n]-) ┤") do labels[#labels + 1] = l:match("%S+") end
+    assert.same({"2.36e+01", "1.18e+01", "4.11e-04"}, labels)
+  end)
+end)

@@ -319,7 +319,7 @@ local function run(cfg)
       if live then
         live_plot(history, live)
         if bar and bar.enabled then bar.below = require("gd.plot").term_string(plot_series(history),
-          {height = 8, width = 60}) end
+          {height = 8, width = 60, yscale = live.yscale}) end
       end
       if bar then
         show_values(history.loss[epoch])

@@ -35,9 +35,17 @@ local ANSI = {34, 33, 32, 31, 35, 36, 90, 94}   -- blue orange-ish green red ...
 local MARKS = {"o", "x", "+", "*", "#", "@", "%", "&"}
 M.marks = MARKS
 
-local function label(v)
-  if v ~= 0 and (abs(v) >= 1e5 or abs(v) < 1e-3) then return fmt("%.2e", v) end
-  return fmt("%.4g", v)
+--- Labels for the values of one axis, in one notation: exponents on every
+-- label when one of them needs it (|v| >= 1e5 or < 1e-3), so that "4.11e-04"
+-- never stands beside "23.64".
+local function labels_of(values)
+  local exp_form = false
+  for _, v in ipairs(values) do
+    if v ~= 0 and (abs(v) >= 1e5 or abs(v) < 1e-3) then exp_form = true end
+  end
+  local out = {}
+  for i, v in ipairs(values) do out[i] = exp_form and fmt("%.2e", v) or fmt("%.4g", v) end
+  return out
 end
 
 local function finite(v) return v == v and abs(v) ~= math.huge end
@@ -129,8 +137,11 @@ function M.render(series, opts)
   local color = opts.color
   if color == nil then color = M.color_default() end
   local function yval(v) return ylog and 10 ^ v or v end
-  local labels = {[1] = label(yval(yhi)), [H] = label(yval(ylo))}
-  if H >= 5 then labels[floor((H + 1) / 2)] = label(yval((yhi + ylo) / 2)) end
+  local rows, vals = {1, H}, {yval(yhi), yval(ylo)}
+  if H >= 5 then rows[3], vals[3] = floor((H + 1) / 2), yval((yhi + ylo) / 2) end
+  local texts = labels_of(vals)
+  local labels = {}
+  for k, r in ipairs(rows) do labels[r] = texts[k] end
   local gutter = 0
   for _, l in pairs(labels) do gutter = max(gutter, #l) end
   local lines = {}
@@ -152,7 +163,8 @@ function M.render(series, opts)
     local l = labels[r] or ""
     lines[#lines + 1] = string.rep(" ", gutter - #l) .. l .. (labels[r] and " ┤" or " │") .. concat(row)
   end
-  local xl, xr = label(xlog and 10 ^ xlo or xlo), label(xlog and 10 ^ xhi or xhi)
+  local xtexts = labels_of({xlog and 10 ^ xlo or xlo, xlog and 10 ^ xhi or xhi})
+  local xl, xr = xtexts[1], xtexts[2]
   lines[#lines + 1] = string.rep(" ", gutter + 1) .. "└" .. string.rep("─", W)
   lines[#lines + 1] = string.rep(" ", gutter + 2) .. xl .. string.rep(" ", max(1, W - #xl - #xr)) .. xr
   if #series > 1 or (series[1] and series[1].name) then

@@ -281,3 +281,25 @@ print("finished " .. #h.loss .. " epochs, interrupted: " .. tostring(h.interrupt
     assert.matches("gd.train: interrupted (Ctrl-C) in epoch " .. (epochs + 1), stderr, 1, true)
   end)
 end)
+
+describe("gd.train saving a checkpoint it cannot write", function()
+  after_each(P.cleanup)
+
+  it("stops with an error naming gd.train, the old checkpoint kept", function()
+    gd.manual_seed(0)
+    local net, loader = problem()
+    local dir = P.tmpdir()
+    local path = dir .. "/run.ckpt"
+    local calls = 0
+    -- eval values go into the checkpoint's history: a function cannot be saved
+    local ok, err = pcall(gd.train, {model = net, loss = nn.MSELoss(), optimizer = gd.optim.SGD(net, {lr = 0.05}),
+      data = loader, epochs = 3, progress = false, checkpoint = {path = path},
+      eval = function()
+        calls = calls + 1
+        return calls == 1 and {acc = 0.5} or {acc = 0.5, bad = print}
+      end})
+    assert.is_false(ok)
+    assert.matches("gd.train: cannot save the checkpoint: gd.save: cannot save a function", err, 1, true)
+    assert.equal(1, gd.load(path).epoch)      -- the checkpoint of epoch 1, whole
+  end)
+end)

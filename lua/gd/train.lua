@@ -222,10 +222,12 @@ local function run(cfg)
   local function save_checkpoint(epoch)
     local h = {steps = steps, examples = examples, seconds = train_seconds}
     for _, k in ipairs(HISTORY_LISTS) do h[k] = history[k] end
-    gd.save(ckpt.path, {epoch = epoch, model = model:state_dict(),
+    local ok, err = pcall(gd.save, ckpt.path, {epoch = epoch, model = model:state_dict(),
                         optimizer = opt.state_dict and opt:state_dict() or nil,
                         loader = source.state_dict and source:state_dict() or nil,
                         rng = rng_save(gd.rng_state()), history = h})
+    -- (the file on disk is still the previous checkpoint: gd.save is atomic)
+    if not ok then error(fname .. ": cannot save the checkpoint: " .. tostring(err), 0) end
   end
 
   local function evaluate(epoch, b)

@@ -100,9 +100,12 @@ install: all
 	install -m 755 scripts/gdlua-busted $(DESTDIR)$(PREFIX)/bin/gdlua-busted
 	install -m 644 $(LIBGD) $(LIBCUDA) $(DESTDIR)$(PREFIX)/lib/
 	cp -R lua/gd/. $(DESTDIR)$(PREFIX)/share/gdlua/lua/gd/
+	install -m 644 -D scripts/optbench.lua $(DESTDIR)$(PREFIX)/share/gdlua/scripts/optbench.lua
+	printf '#!/bin/sh\nexec "%s/bin/gdlua" "%s/share/gdlua/scripts/optbench.lua" "$$@"\n' '$(PREFIX)' '$(PREFIX)' > $(DESTDIR)$(PREFIX)/bin/gdlua-optbench
+	chmod 755 $(DESTDIR)$(PREFIX)/bin/gdlua-optbench
 
 uninstall:
-	rm -rf $(DESTDIR)$(PREFIX)/bin/gdlua $(DESTDIR)$(PREFIX)/bin/gdlua-busted $(DESTDIR)$(PREFIX)/lib/libgd.so $(DESTDIR)$(PREFIX)/lib/libgd_cuda.so \
+	rm -rf $(DESTDIR)$(PREFIX)/bin/gdlua $(DESTDIR)$(PREFIX)/bin/gdlua-busted $(DESTDIR)$(PREFIX)/bin/gdlua-optbench $(DESTDIR)$(PREFIX)/lib/libgd.so $(DESTDIR)$(PREFIX)/lib/libgd_cuda.so \
 	    $(DESTDIR)$(PREFIX)/share/gdlua
 
 clean:

@@ -99,6 +99,7 @@ local function quadratic_deep_make(seed, bs)
   local D = quadratic_deep_data()
   local Q, X = D.Q, D.X
   local theta = gd.ones(100, {dtype = "float64"})
+  theta.grad = gd.zeros_like(theta)
   local rng = MT.RandomState(seed)
   local perm, pos = {}, 1000
   local nb = math.floor(1000 / bs)
@@ -149,6 +150,7 @@ local function two_d(name, f, x0, target, budget)
     make = function(seed)
       local obj = type(f) == "string" and gd.objectives[f] or f
       local x = gd.tensor(x0, {dtype = "float64"})
+      x.grad = gd.zeros_like(x)
       local rng = MT.RandomState(seed)
       local sd = 1 / math.sqrt(128)
       return {params = {x},
@@ -185,6 +187,7 @@ M.d2l_quadratic = {name = "d2l_quadratic", metric = "loss", batch_size = 1, budg
   make = function()
     local obj = gd.objectives.quadratic
     local x = gd.tensor(obj.x0, {dtype = "float64"})
+    x.grad = gd.zeros_like(x)
     return {params = {x}, step = function() obj.grad(x, x.grad); return obj.f(x) end,
             eval = function() return obj.f(x) end}
   end}

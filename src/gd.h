@@ -437,4 +437,37 @@ int gd_nn_count_correct(int64_t *correct, const gd_tensor *logits, const gd_tens
    bars draw only there). */
 int gd_nn_isatty(int fd);
 
+/* ------------------------------------------ convolution and pooling (issue 14) */
+
+/*
+ * gd.nn's Conv1d/Conv2d and 2-D pooling (src/nn_conv.c checks, src/cpu/conv.c
+ * loops; CPU only for now: a CUDA operand is an error).  PyTorch's layout:
+ * x is N x C x H x W, a weight O x C/groups x KH x KW.  One call per direction,
+ * so an autograd node can reuse them.
+ *
+ * A conv geometry is int64 {SH, SW, PH, PW, DH, DW, groups} (stride, padding,
+ * dilation).  gd_nn_conv2d_shape checks x against w and writes {N, O, OH, OW,
+ * workspace elements}; the workspace `col` (the im2col matrix of one sample,
+ * any shape, contiguous, the input's dtype) is kept by the caller.  Forward
+ * overwrites y; backward accumulates into gw and gb (+=) and overwrites gx;
+ * any of the three may be NULL.
+ */
+int gd_nn_conv2d_shape(int64_t *out5, const gd_tensor *x, const gd_tensor *w, const int64_t *geom);
+int gd_nn_conv2d_forward(gd_tensor *y, gd_tensor *col, const gd_tensor *x, const gd_tensor *w,
+                         const gd_tensor *b, const int64_t *geom);
+int gd_nn_conv2d_backward(gd_tensor *gx, gd_tensor *gw, gd_tensor *gb, gd_tensor *col, const gd_tensor *gy,
+                          const gd_tensor *x, const gd_tensor *w, const int64_t *geom);
+
+typedef enum gd_nn_pool_kind {
+    GD_NN_MAXPOOL = 0, GD_NN_AVGPOOL = 1, GD_NN_ADAPTIVE_AVGPOOL = 2, GD_NN_POOL_COUNT = 3
+} gd_nn_pool_kind;
+/* A pool geometry is int64 {KH, KW, SH, SW, PH, PW, DH, DW, ceil_mode,
+   count_include_pad, divisor_override (0: none)}; for the adaptive pool
+   {OH, OW}.  out4 = {N, C, OH, OW}.  idx (max pool only, int64, the output's
+   shape) records each output's argmax for the backward, which overwrites gx. */
+int gd_nn_pool2d_shape(int64_t *out4, const gd_tensor *x, const int64_t *geom, int kind);
+int gd_nn_pool2d_forward(gd_tensor *y, gd_tensor *idx, const gd_tensor *x, const int64_t *geom, int kind);
+int gd_nn_pool2d_backward(gd_tensor *gx, const gd_tensor *gy, const gd_tensor *idx, const gd_tensor *x,
+                          const int64_t *geom, int kind);
+
 #endif /* GD_H */

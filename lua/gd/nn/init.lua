@@ -13,12 +13,14 @@ local doc = require "gd.doc"
 local base = require "gd.nn.module"
 local layers = require "gd.nn.layers"
 local losses = require "gd.nn.losses"
+local conv = require "gd.nn.conv"
 
 local M = {}
 
 M.Module = base.Module
 for k, v in pairs(layers) do M[k] = v end
 for k, v in pairs(losses) do M[k] = v end
+for k, v in pairs(conv) do M[k] = v end
 M.gradcheck = require "gd.nn.gradcheck"
 
 M.from_table = doc(base.from_table, "gd.nn.from_table", [[

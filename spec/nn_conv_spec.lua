@@ -1,0 +1,163 @@
+-- gd.nn's convolution and pooling layers (issue 14): forward outputs and
+-- input/parameter gradients against PyTorch 1.13 (spec/golden/nn_layers.lua,
+-- from scripts/golden/nn_layers.py) in float64 within 1e-10, float32 against
+-- the same values, finite differences, shapes, init and bad input.
+local gd = rawget(_G, "gd") or require "gd"
+local nn = gd.nn
+
+local golden = dofile("spec/golden/nn_layers.lua")
+
+local function t64(flat, shape) return gd.tensor(flat, {dtype = "float64"}):view(shape) end
+
+local function maxdiff(a, b)
+  return (a:to("float64") - b:to("float64")):abs():max()
+end
+
+--- The golden layer, built from its gdlua constructor text, with PyTorch's
+-- parameters copied in.
+local function build(g, dtype)
+  local ctor = assert(loadstring("local nn = ...; return nn." .. g.cls .. "(" .. g.args ..
+    (g.opts ~= "nil" and (", " .. g.opts) or "") .. ")"))
+  local m = ctor(nn)
+  if dtype == "float64" then m:double() end
+  if g.weight then
+    assert.same(g.weight_shape, m.weight.shape)   -- PyTorch's weight layout
+    m.weight:copy_(t64(g.weight, g.weight_shape))
+  end
+  if g.bias then m.bias:copy_(t64(g.bias, {#g.bias})) else assert.is_nil(m.bias) end
+  return m
+end
+
+local function replay(g, dtype, tol)
+  local m = build(g, dtype)
+  m:zero_grad()
+  local x = t64(g.x, g.x_shape):to(dtype)
+  local y = m:forward(x)
+  assert.same(g.y_shape, y.shape)
+  assert.is_true(maxdiff(y, t64(g.y, g.y_shape)) < tol, g.name .. ": forward")
+  local gx = m:backward(t64(g.gy, g.y_shape):to(dtype))
+  assert.is_true(maxdiff(gx, t64(g.gx, g.x_shape)) < tol, g.name .. ": input gradient")
+  if g.weight then
+    assert.is_true(maxdiff(m.weight.grad, t64(g.gweight, g.weight_shape)) < tol, g.name .. ": weight gradient")
+  end
+  if g.bias then assert.is_true(maxdiff(m.bias.grad, t64(g.gbias, {#g.bias})) < tol, g.name .. ": bias gradient") end
+end
+
+describe("gd.nn convolution and pooling against PyTorch", function()
+  -- Each case sets hyperparameters that differ per axis (stride != padding
+  -- != dilation, rectangular kernels), groups, ceil_mode windows running past
+  -- the padding, count_include_pad on and off: a padding/dilation mix-up, a
+  -- swapped axis, the wrong group slice of the weight, a floor for a ceil or
+  -- the wrong avg divisor changes the shape or the values.
+  for _, g in ipairs(golden) do
+    it(g.name .. " (float64, 1e-10)", function() replay(g, "float64", 1e-10) end)
+    it(g.name .. " (float32, 1e-4)", function() replay(g, "float32", 1e-4) end)
+  end
+end)
+
+describe("gd.nn convolution and pooling by finite differences", function()
+  before_each(function() gd.manual_seed(3) end)
+  local cases = {
+    {"Conv2d", function() return nn.Conv2d(4, 6, {3, 2}, {stride = {2, 1}, padding = {1, 2}, dilation = {1, 2}, groups = 2}) end, {2, 4, 5, 6}},
+    {"Conv1d", function() return nn.Conv1d(3, 4, 3, {padding = 2, dilation = 2, stride = 2}) end, {2, 3, 7}},
+    {"MaxPool2d", function() return nn.MaxPool2d(3, {stride = 2, padding = 1, ceil_mode = true}) end, {2, 3, 6, 7}},
+    {"AvgPool2d", function() return nn.AvgPool2d(3, {stride = 2, padding = 1, ceil_mode = true, count_include_pad = false}) end, {2, 3, 6, 7}},
+    {"AdaptiveAvgPool2d", function() return nn.AdaptiveAvgPool2d({3, 2}) end, {2, 3, 7, 5}},
+    {"Flatten in a CNN", function() return nn.Sequential{nn.Conv2d(3, 2, 3), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(4, 2)} end, {2, 3, 6, 5}},
+  }
+  for _, c in ipairs(cases) do
+    it(c[1] .. ": backward matches gradcheck", function()
+      local ok, msg = nn.gradcheck(c[2](), gd.randn(c[3]))
+      assert.is_true(ok, msg)
+    end)
+  end
+end)
+
+describe("gd.nn.Conv2d", function()
+  before_each(function() gd.manual_seed(0) end)
+
+  it("initialises as PyTorch: U(+-1/sqrt(in/groups * kh * kw)) for weight and bias", function()
+    -- catches a fan_in that ignores groups or the kernel area
+    local m = nn.Conv2d(8, 4, {3, 5}, {groups = 2})
+    assert.same({4, 4, 3, 5}, m.weight.shape)
+    local bound = 1 / math.sqrt(4 * 3 * 5)
+    assert.is_true(m.weight:abs():max() <= bound)
+    assert.is_true(m.weight:abs():max() > 0.9 * bound)
+    assert.is_true(m.bias:abs():max() <= bound)
+    local sd = m:state_dict()
+    assert.is_not_nil(sd.weight)
+    assert.is_not_nil(sd.bias)
+  end)
+
+  it("takes an unbatched C x H x W input, as PyTorch", function()
+    local m = nn.Conv2d(2, 3, 3, {padding = 1})
+    local x = gd.randn(2, 4, 5)
+    local y = m(x)
+    assert.same({3, 4, 5}, y.shape)
+    local yb = m(x:view(1, 2, 4, 5)):clone()
+    assert.is_true(maxdiff(m(x), yb[1]) == 0)
+    assert.same({2, 4, 5}, m:backward(gd.ones(3, 4, 5)).shape)
+  end)
+
+  it("accumulates parameter gradients over backward calls", function()
+    -- catches a weight gradient that is overwritten instead of accumulated
+    local m = nn.Conv2d(2, 2, 2):double()
+    local x = gd.randn(1, 2, 3, 3, {dtype = "float64"})
+    m:zero_grad()
+    local gy = gd.randn(1, 2, 2, 2, {dtype = "float64"})
+    m:forward(x); m:backward(gy)
+    local once = m.weight.grad:clone()
+    m:forward(x); m:backward(gy)
+    assert.is_true(maxdiff(m.weight.grad, once * 2) < 1e-12)
+  end)
+
+  it("names the layer and what is wrong on bad input, leaving the layer usable", function()
+    local m = nn.Conv2d(4, 6, 3, {groups = 2})
+    assert.has_error(function() m:forward(gd.randn(2, 3, 5, 5)) end,
+      "Conv2d: the input has 3 channels but the layer takes 4 (weight 6x2x3x3, groups 2; input 2x3x5x5)")
+    assert.has_error(function() m:forward(gd.randn(1, 4, 2, 2)) end,
+      "Conv2d: the kernel (3x3 with dilation, from 3x3) is larger than the padded input (2x2)")
+    assert.has_error(function() m:forward(gd.randn(4, 5)) end)
+    assert.has_error(function() m:forward(gd.randn(1, 4, 5, 5, {dtype = "float64"})) end,
+      "Conv2d: the weight is float32 but the input is float64")
+    assert.has_error(function() m:forward("x") end, "Conv2d: the input must be a tensor, got string")
+    assert.has_error(function() nn.Conv2d(4, 6, 3, {groups = 4}) end,
+      "gd.nn.Conv2d: out_channels (6) is not divisible by groups (4)")
+    assert.has_error(function() nn.Conv2d(4, 6, 0) end, "gd.nn.Conv2d: kernel_size must be >= 1, got 0")
+    assert.has_error(function() nn.Conv2d(4, 6, 3, {paddin = 1}) end)
+    assert.same({2, 6, 3, 3}, m:forward(gd.randn(2, 4, 5, 5)).shape)
+    assert.has_error(function() m:backward(gd.randn(2, 6, 2, 3)) end,
+      "Conv2d:backward: the output gradient has shape 2x6x2x3, expected 2x6x3x3")
+  end)
+
+  it("refuses a CUDA input with an error instead of a host copy", function()
+    if not gd.cuda.is_available() then pending("no GPU") return end
+    local m = nn.Conv2d(1, 1, 1)
+    assert.has_error(function() m:forward(gd.randn(1, 1, 2, 2, {device = "cuda"})) end)
+  end)
+end)
+
+describe("gd.nn pooling and Flatten", function()
+  it("MaxPool2d: the stride defaults to the kernel size; a NaN wins, as in PyTorch", function()
+    local x = gd.tensor({{1, 5, 2, 0}, {3, 0 / 0, 1, 4}}, {dtype = "float64"}):view(1, 1, 2, 4)
+    local y = nn.MaxPool2d(2)(x)
+    assert.same({1, 1, 1, 2}, y.shape)
+    assert.is_true(y:get(1, 1, 1, 1) ~= y:get(1, 1, 1, 1))   -- NaN
+    assert.equal(4, y:get(1, 1, 1, 2))
+  end)
+
+  it("MaxPool2d and AvgPool2d refuse a padding over half the kernel", function()
+    assert.has_error(function() nn.MaxPool2d(2, {padding = 2})(gd.randn(1, 1, 4, 4)) end,
+      "MaxPool2d: padding (2x2) must be at most half the kernel size (2x2)")
+    assert.has_error(function() nn.AvgPool2d(3)(gd.randn(1, 1, 2, 2)) end)
+  end)
+
+  it("Flatten merges start_dim .. end_dim (1-based) and backward restores the shape", function()
+    local f = nn.Flatten()
+    local y = f(gd.randn(2, 3, 4, 5))
+    assert.same({2, 60}, y.shape)
+    assert.same({2, 3, 4, 5}, f:backward(gd.ones(2, 60)).shape)
+    assert.same({2, 12, 5}, nn.Flatten(2, 3)(gd.randn(2, 3, 4, 5)).shape)
+    assert.has_error(function() nn.Flatten(5)(gd.randn(2, 3)) end, "Flatten: start_dim 5 is out of range for a 2-D input")
+  end)
+end)

@@ -25,6 +25,13 @@ local function build(g, dtype)
     m.weight:copy_(t64(g.weight, g.weight_shape))
   end
   if g.bias then m.bias:copy_(t64(g.bias, {#g.bias})) else assert.is_nil(m.bias) end
+  if g.rm0 then
+    -- fresh float64 tensors (a float32 copy would round them); forward
+    -- converts them to the input's dtype
+    m.running_mean = t64(g.rm0, {#g.rm0})
+    m.running_var = t64(g.rv0, {#g.rv0})
+    m:train(g.train == 1)
+  end
   return m
 end
 
@@ -41,9 +48,15 @@ local function replay(g, dtype, tol)
     assert.is_true(maxdiff(m.weight.grad, t64(g.gweight, g.weight_shape)) < tol, g.name .. ": weight gradient")
   end
   if g.bias then assert.is_true(maxdiff(m.bias.grad, t64(g.gbias, {#g.bias})) < tol, g.name .. ": bias gradient") end
+  if g.rm then
+    -- catches a biased running variance, momentum taken as 1 - momentum, or
+    -- statistics that move in eval mode
+    assert.is_true(maxdiff(m.running_mean, t64(g.rm, {#g.rm})) < tol, g.name .. ": running_mean")
+    assert.is_true(maxdiff(m.running_var, t64(g.rv, {#g.rv})) < tol, g.name .. ": running_var")
+  end
 end
 
-describe("gd.nn convolution and pooling against PyTorch", function()
+describe("gd.nn convolution, pooling and batch norm against PyTorch", function()
   -- Each case sets hyperparameters that differ per axis (stride != padding
   -- != dilation, rectangular kernels), groups, ceil_mode windows running past
   -- the padding, count_include_pad on and off: a padding/dilation mix-up, a
@@ -159,5 +172,46 @@ describe("gd.nn pooling and Flatten", function()
     assert.same({2, 3, 4, 5}, f:backward(gd.ones(2, 60)).shape)
     assert.same({2, 12, 5}, nn.Flatten(2, 3)(gd.randn(2, 3, 4, 5)).shape)
     assert.has_error(function() nn.Flatten(5)(gd.randn(2, 3)) end, "Flatten: start_dim 5 is out of range for a 2-D input")
+  end)
+end)
+
+describe("gd.nn.BatchNorm1d/2d", function()
+  before_each(function() gd.manual_seed(5) end)
+
+  it("backward matches gradcheck in training and evaluation mode", function()
+    -- training: catches a backward that ignores the batch statistics' own
+    -- dependence on x (the mean(gy) and mean(gy xhat) terms)
+    local m = nn.BatchNorm2d(3, {momentum = 0.3})
+    m.weight:uniform_(0.5, 1.5); m.bias:uniform_(-1, 1)
+    assert.is_true(nn.gradcheck(m, gd.randn(4, 3, 2, 3)))
+    local e = nn.BatchNorm1d(3)
+    e.running_var:uniform_(0.5, 2)
+    e:evaluate()
+    assert.is_true(nn.gradcheck(e, gd.randn(5, 3)))
+    assert.is_true(nn.gradcheck(nn.BatchNorm1d(2, {affine = false}), gd.randn(3, 2, 4)))
+  end)
+
+  it("has PyTorch's state_dict keys and initial values", function()
+    local m = nn.BatchNorm2d(4)
+    local keys = {}
+    for k in pairs(m:state_dict()) do keys[#keys + 1] = k end
+    table.sort(keys)
+    assert.same({"bias", "num_batches_tracked", "running_mean", "running_var", "weight"}, keys)
+    assert.equal(1, m.weight:min()); assert.equal(0, m.bias:max())
+    assert.equal(0, m.running_mean:abs():max()); assert.equal(1, m.running_var:min())
+    m(gd.randn(2, 4, 3, 3)); m(gd.randn(2, 4, 3, 3))
+    assert.equal(2, m.num_batches_tracked:item())
+    m:evaluate(); m(gd.randn(2, 4, 3, 3))
+    assert.equal(2, m.num_batches_tracked:item())   -- eval does not count
+  end)
+
+  it("names the layer and what is wrong on bad input", function()
+    local m = nn.BatchNorm2d(3)
+    assert.has_error(function() m(gd.randn(2, 4, 2, 2)) end,
+      "BatchNorm2d: the input has 4 channels but the layer has num_features = 3")
+    assert.has_error(function() m(gd.randn(2, 3)) end, "BatchNorm2d: the input must be 4-D (N x C x H x W), got 2-D")
+    assert.has_error(function() nn.BatchNorm1d(3)(gd.randn(1, 3)) end,
+      "BatchNorm1d: expected more than 1 value per channel when training, got input 1x3")
+    assert.has_error(function() nn.BatchNorm1d(3, {momentum = 2}) end, "gd.nn.BatchNorm1d: momentum must be <= 1, got 2")
   end)
 end)

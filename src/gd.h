@@ -470,4 +470,18 @@ int gd_nn_pool2d_forward(gd_tensor *y, gd_tensor *idx, const gd_tensor *x, const
 int gd_nn_pool2d_backward(gd_tensor *gx, const gd_tensor *gy, const gd_tensor *idx, const gd_tensor *x,
                           const int64_t *geom, int kind);
 
+/* Batch normalisation (gd.nn.BatchNorm1d/2d; src/nn_norm.c): x is N x C
+   [x L | x H x W], contiguous, CPU.  training: normalise with the batch's
+   biased variance and move the running statistics (when given) by momentum,
+   the running variance by the unbiased one (PyTorch); otherwise normalise with
+   the running statistics (the batch's when they are NULL).  save_mean and
+   save_invstd (C each) keep what the backward needs; batch_stats says which
+   statistics the forward used.  w, b (C) may be NULL (affine = false). */
+int gd_nn_batchnorm_forward(gd_tensor *y, gd_tensor *save_mean, gd_tensor *save_invstd, gd_tensor *rmean,
+                            gd_tensor *rvar, const gd_tensor *x, const gd_tensor *w, const gd_tensor *b,
+                            double momentum, double eps, int training);
+int gd_nn_batchnorm_backward(gd_tensor *gx, gd_tensor *gw, gd_tensor *gb, const gd_tensor *gy, const gd_tensor *x,
+                             const gd_tensor *w, const gd_tensor *save_mean, const gd_tensor *save_invstd,
+                             int batch_stats);
+
 #endif /* GD_H */

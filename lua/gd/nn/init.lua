@@ -14,6 +14,7 @@ local base = require "gd.nn.module"
 local layers = require "gd.nn.layers"
 local losses = require "gd.nn.losses"
 local conv = require "gd.nn.conv"
+local norm = require "gd.nn.norm"
 
 local M = {}
 
@@ -21,6 +22,7 @@ M.Module = base.Module
 for k, v in pairs(layers) do M[k] = v end
 for k, v in pairs(losses) do M[k] = v end
 for k, v in pairs(conv) do M[k] = v end
+for k, v in pairs(norm) do M[k] = v end
 M.gradcheck = require "gd.nn.gradcheck"
 
 M.from_table = doc(base.from_table, "gd.nn.from_table", [[
@@ -40,7 +42,11 @@ and m:load_state_dict(gd.load(path)) save and restore just the parameters.]])
 
 doc(M, "gd.nn", [[
 gd.nn: modules for training.  Layers: Linear(in, out, [{bias}]), ReLU(),
-Tanh(), Sigmoid(), Softmax(), LogSoftmax(), Dropout(p), Identity(); containers:
+Tanh(), Sigmoid(), Softmax(), LogSoftmax(), Dropout(p), Identity(),
+Conv1d/Conv2d(in, out, kernel, [{stride, padding, dilation, groups, bias}]),
+MaxPool2d(k, [{...}]), AvgPool2d(k, [{...}]), AdaptiveAvgPool2d(size),
+Flatten([start, end]), BatchNorm1d/BatchNorm2d(C, [{eps, momentum, affine,
+track_running_stats}]) (conv.lua, norm.lua); containers:
 Sequential{...} (and :add(m)); losses, called as `err, grad = loss(pred,
 target)`: MSELoss(), CrossEntropyLoss() (both take {reduction = "mean" |
 "sum" | "none"}); gradcheck(m, x); accuracy(scores, y); load(path),

@@ -5,7 +5,7 @@
 local gd = rawget(_G, "gd") or require "gd"
 local nn = gd.nn
 
-local golden = dofile("spec/golden/nn_layers.lua")
+local golden, extra = dofile("spec/golden/nn_layers.lua")
 
 local function t64(flat, shape) return gd.tensor(flat, {dtype = "float64"}):view(shape) end
 
@@ -213,5 +213,51 @@ describe("gd.nn.BatchNorm1d/2d", function()
     assert.has_error(function() nn.BatchNorm1d(3)(gd.randn(1, 3)) end,
       "BatchNorm1d: expected more than 1 value per channel when training, got input 1x3")
     assert.has_error(function() nn.BatchNorm1d(3, {momentum = 2}) end, "gd.nn.BatchNorm1d: momentum must be <= 1, got 2")
+  end)
+end)
+
+describe("gd.nn.Embedding", function()
+  before_each(function() gd.manual_seed(2) end)
+
+  it("matches PyTorch with padding_idx: 1-based indices, repeated rows accumulate, the padding row gets none", function()
+    -- catches 0-based indexing (another row), an overwritten gradient for the
+    -- repeated index 5, and a gradient into the padding row
+    local e = extra.embedding
+    for _, dtype in ipairs({"float64", "float32"}) do
+      local m = nn.Embedding(5, 3, {padding_idx = 2})
+      if dtype == "float64" then m:double() end
+      m.weight:copy_(t64(e.weight, {5, 3}))
+      m:zero_grad()
+      local idx = gd.tensor(e.idx, {dtype = "int64"}):view(2, 3)
+      local y = m(idx)
+      assert.same({2, 3, 3}, y.shape)
+      local tol = dtype == "float64" and 1e-12 or 1e-5
+      assert.is_true(maxdiff(y, t64(e.y, {2, 3, 3})) < tol)
+      assert.is_nil(m:backward(t64(e.gy, {2, 3, 3}):to(dtype)))
+      assert.is_true(maxdiff(m.weight.grad, t64(e.gweight, {5, 3})) < tol)
+    end
+  end)
+
+  it("backward matches gradcheck", function()
+    assert.is_true(nn.gradcheck(nn.Embedding(6, 3, {padding_idx = 3}), gd.tensor({{1, 3, 6}, {6, 2, 3}}, {dtype = "int64"})))
+  end)
+
+  it("initialises N(0, 1) with a zero padding row; negative padding_idx counts from the end", function()
+    local m = nn.Embedding(400, 5, {padding_idx = -1})
+    assert.equal(400, m.padding_idx)
+    assert.equal(0, m.weight[400]:abs():max())
+    local w = m.weight:narrow(1, 1, 399)
+    assert.is_true(math.abs(w:mean()) < 0.1)
+    assert.is_true(math.abs(w:pow(2):mean() - 1) < 0.1)
+  end)
+
+  it("names the layer and the bad index", function()
+    local m = nn.Embedding(4, 2)
+    assert.has_error(function() m(gd.tensor({1, 5, 2}, {dtype = "int64"})) end,
+      "Embedding: index 5 (at position 2) is outside the embedding's 1..4")
+    assert.has_error(function() m(gd.tensor({0}, {dtype = "int64"})) end,
+      "Embedding: index 0 (at position 1) is outside the embedding's 1..4")
+    assert.has_error(function() m(gd.tensor({1, 2})) end, "Embedding: the indices must be an int64 tensor, got float32")
+    assert.has_error(function() nn.Embedding(4, 2, {padding_idx = 5}) end, "gd.nn.Embedding: padding_idx 5 is outside 1..4")
   end)
 end)

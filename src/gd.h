@@ -484,4 +484,10 @@ int gd_nn_batchnorm_backward(gd_tensor *gx, gd_tensor *gw, gd_tensor *gb, const 
                              const gd_tensor *w, const gd_tensor *save_mean, const gd_tensor *save_invstd,
                              int batch_stats);
 
+/* Embedding (gd.nn.Embedding; src/nn_embedding.c): y (indices' shape x D)
+   = rows of w (num x D) at the 1-based int64 indices, each checked; backward
+   adds gy's rows into gw, skipping padding_idx (1-based, 0 = none). */
+int gd_nn_embedding_forward(gd_tensor *y, const gd_tensor *idx, const gd_tensor *w);
+int gd_nn_embedding_backward(gd_tensor *gw, const gd_tensor *gy, const gd_tensor *idx, int64_t padding_idx);
+
 #endif /* GD_H */

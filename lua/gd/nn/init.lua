@@ -15,6 +15,7 @@ local layers = require "gd.nn.layers"
 local losses = require "gd.nn.losses"
 local conv = require "gd.nn.conv"
 local norm = require "gd.nn.norm"
+local embedding = require "gd.nn.embedding"
 
 local M = {}
 
@@ -23,6 +24,7 @@ for k, v in pairs(layers) do M[k] = v end
 for k, v in pairs(losses) do M[k] = v end
 for k, v in pairs(conv) do M[k] = v end
 for k, v in pairs(norm) do M[k] = v end
+for k, v in pairs(embedding) do M[k] = v end
 M.gradcheck = require "gd.nn.gradcheck"
 
 M.from_table = doc(base.from_table, "gd.nn.from_table", [[
@@ -46,7 +48,8 @@ Tanh(), Sigmoid(), Softmax(), LogSoftmax(), Dropout(p), Identity(),
 Conv1d/Conv2d(in, out, kernel, [{stride, padding, dilation, groups, bias}]),
 MaxPool2d(k, [{...}]), AvgPool2d(k, [{...}]), AdaptiveAvgPool2d(size),
 Flatten([start, end]), BatchNorm1d/BatchNorm2d(C, [{eps, momentum, affine,
-track_running_stats}]) (conv.lua, norm.lua); containers:
+track_running_stats}]), Embedding(n, dim, [{padding_idx}]) (conv.lua,
+norm.lua, embedding.lua); containers:
 Sequential{...} (and :add(m)); losses, called as `err, grad = loss(pred,
 target)`: MSELoss(), CrossEntropyLoss() (both take {reduction = "mean" |
 "sum" | "none"}); gradcheck(m, x); accuracy(scores, y); load(path),

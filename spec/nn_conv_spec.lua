@@ -24,7 +24,7 @@ local function build(g, dtype)
     assert.same(g.weight_shape, m.weight.shape)   -- PyTorch's weight layout
     m.weight:copy_(t64(g.weight, g.weight_shape))
   end
-  if g.bias then m.bias:copy_(t64(g.bias, {#g.bias})) else assert.is_nil(m.bias) end
+  if g.bias then m.bias:copy_(t64(g.bias, g.bias_shape)) else assert.is_nil(m.bias) end
   if g.rm0 then
     -- fresh float64 tensors (a float32 copy would round them); forward
     -- converts them to the input's dtype
@@ -47,7 +47,7 @@ local function replay(g, dtype, tol)
   if g.weight then
     assert.is_true(maxdiff(m.weight.grad, t64(g.gweight, g.weight_shape)) < tol, g.name .. ": weight gradient")
   end
-  if g.bias then assert.is_true(maxdiff(m.bias.grad, t64(g.gbias, {#g.bias})) < tol, g.name .. ": bias gradient") end
+  if g.bias then assert.is_true(maxdiff(m.bias.grad, t64(g.gbias, g.bias_shape)) < tol, g.name .. ": bias gradient") end
   if g.rm then
     -- catches a biased running variance, momentum taken as 1 - momentum, or
     -- statistics that move in eval mode
@@ -177,6 +177,18 @@ end)
 
 describe("gd.nn.BatchNorm1d/2d", function()
   before_each(function() gd.manual_seed(5) end)
+
+  it("LayerNorm and GroupNorm: backward matches gradcheck", function()
+    local ln = nn.LayerNorm({3, 2})
+    ln.weight:uniform_(0.5, 1.5); ln.bias:uniform_(-1, 1)
+    assert.is_true(nn.gradcheck(ln, gd.randn(2, 3, 2)))
+    local gn = nn.GroupNorm(3, 6)
+    gn.weight:uniform_(0.5, 1.5); gn.bias:uniform_(-1, 1)
+    assert.is_true(nn.gradcheck(gn, gd.randn(2, 6, 2, 2)))
+    assert.has_error(function() nn.LayerNorm(4)(gd.randn(2, 5)) end,
+      "LayerNorm: the input's shape 2x5 does not end in normalized_shape 4")
+    assert.has_error(function() nn.GroupNorm(4, 6) end, "gd.nn.GroupNorm: num_channels (6) is not divisible by num_groups (4)")
+  end)
 
   it("backward matches gradcheck in training and evaluation mode", function()
     -- training: catches a backward that ignores the batch statistics' own

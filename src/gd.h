@@ -490,4 +490,15 @@ int gd_nn_batchnorm_backward(gd_tensor *gx, gd_tensor *gw, gd_tensor *gb, const 
 int gd_nn_embedding_forward(gd_tensor *y, const gd_tensor *idx, const gd_tensor *w);
 int gd_nn_embedding_backward(gd_tensor *gw, const gd_tensor *gy, const gd_tensor *idx, int64_t padding_idx);
 
+/* LayerNorm and GroupNorm (src/nn_norm.c): rows of M contiguous values
+   normalised by their mean and biased variance (eps inside the root); the
+   affine index of element p of row r is ((r mod G) M + p) / span (LayerNorm:
+   G = span = 1; GroupNorm: G groups, span = H*W).  save_mean/save_rstd hold
+   one value per row; w, b, gw, gb may be NULL. */
+int gd_nn_rownorm_forward(gd_tensor *y, gd_tensor *save_mean, gd_tensor *save_rstd, const gd_tensor *x,
+                          const gd_tensor *w, const gd_tensor *b, int64_t M, int64_t G, int64_t span, double eps);
+int gd_nn_rownorm_backward(gd_tensor *gx, gd_tensor *gw, gd_tensor *gb, const gd_tensor *gy, const gd_tensor *x,
+                           const gd_tensor *w, const gd_tensor *save_mean, const gd_tensor *save_rstd, int64_t M,
+                           int64_t G, int64_t span);
+
 #endif /* GD_H */

@@ -31,12 +31,16 @@ def flat(t):
 cases = []
 
 
-def case(name, cls, args, opts, make, x_shape, norm=False, train=True):
+def case(name, cls, args, opts, make, x_shape, norm=False, train=True, affine=False):
     """make() builds the torch module; args/opts are the gdlua constructor's
     positional arguments and options table (Lua source).  norm: a batch norm,
     whose weight, bias and running statistics start random."""
     m = make().double()
     c = {}
+    if affine:
+        with torch.no_grad():
+            m.weight.uniform_(0.5, 1.5)
+            m.bias.uniform_(-1, 1)
     if norm:
         with torch.no_grad():
             m.weight.uniform_(0.5, 1.5)
@@ -105,6 +109,16 @@ case("BatchNorm1d training N x C x L", "BatchNorm1d", "3", "{momentum = 0.2}", l
      (2, 3, 4), norm=True)
 case("BatchNorm1d training N x C", "BatchNorm1d", "4", "{eps = 0.01}", lambda: nn.BatchNorm1d(4, eps=0.01), (5, 4),
      norm=True)
+
+# LayerNorm over the last two dimensions (a one-dimension mix-up changes the
+# statistics), GroupNorm with 2 groups of 2 channels (groups of channels, not
+# channels, share statistics); random affine parameters
+case("LayerNorm over 3x4, eps 1e-3", "LayerNorm", "{3, 4}", "{eps = 1e-3}", lambda: nn.LayerNorm((3, 4), eps=1e-3),
+     (2, 3, 4), affine=True)
+case("LayerNorm no affine", "LayerNorm", "5", "{elementwise_affine = false}",
+     lambda: nn.LayerNorm(5, elementwise_affine=False), (3, 5))
+case("GroupNorm 2 groups of 4 channels", "GroupNorm", "2, 4", "{eps = 1e-4}", lambda: nn.GroupNorm(2, 4, eps=1e-4),
+     (2, 4, 3, 2), affine=True)
 
 # Embedding with padding_idx 2 (0-based 1): the padding row gets no gradient,
 # repeated indices accumulate

@@ -48,7 +48,8 @@ Tanh(), Sigmoid(), Softmax(), LogSoftmax(), Dropout(p), Identity(),
 Conv1d/Conv2d(in, out, kernel, [{stride, padding, dilation, groups, bias}]),
 MaxPool2d(k, [{...}]), AvgPool2d(k, [{...}]), AdaptiveAvgPool2d(size),
 Flatten([start, end]), BatchNorm1d/BatchNorm2d(C, [{eps, momentum, affine,
-track_running_stats}]), Embedding(n, dim, [{padding_idx}]) (conv.lua,
+track_running_stats}]), LayerNorm(shape), GroupNorm(groups, C),
+Embedding(n, dim, [{padding_idx}]) (conv.lua,
 norm.lua, embedding.lua); containers:
 Sequential{...} (and :add(m)); losses, called as `err, grad = loss(pred,
 target)`: MSELoss(), CrossEntropyLoss() (both take {reduction = "mean" |

@@ -141,4 +141,140 @@ end
 make("BatchNorm1d", {[2] = true, [3] = true, what = "2-D (N x C) or 3-D (N x C x L)"}, "N x C or N x C x L input")
 make("BatchNorm2d", {[4] = true, what = "4-D (N x C x H x W)"}, "N x C x H x W input")
 
+-- ----------------------------------------------------- LayerNorm, GroupNorm
+
+--- The saved per-row statistics, reused while the row count and dtype hold.
+local function row_stats(P, rows, xc)
+  local sm = P.save_mean
+  if sm == nil or sm.c.count ~= rows or sm.c.scalar_type ~= xc.scalar_type then
+    sm = gd.empty(rows, {dtype = I.DTYPE_NAMES[tonumber(xc.scalar_type)]})
+    P.save_mean, P.save_rstd = sm, sm:clone()
+  end
+  return sm, P.save_rstd
+end
+
+local function rownorm_forward(self, x, name, M, G, span)
+  local P = priv[self]
+  if x.c.is_contiguous == 0 then x = x:contiguous() end
+  local xc = x.c
+  local y = buffer_like(P, "out", xc)
+  local sm, sr = row_stats(P, tonumber(xc.count) / M, xc)
+  local w, b = self.weight, self.bias
+  if C.gd_nn_rownorm_forward(y.c, sm.c, sr.c, xc, w and w.c or nil, b and b.c or nil, M, G, span, self.eps) ~= 0 then
+    fail(name)
+  end
+  P.input, P.M, P.G, P.span = x, M, G, span
+  return y
+end
+
+local function rownorm_backward(self, grad_out, name)
+  local P = priv[self]
+  local x = P.input
+  if x == nil then base.argerr(name, "called before forward", 3) end
+  if not gd.is_tensor(grad_out) then base.argerr(name, "the output gradient must be a tensor, got " .. type(grad_out), 3) end
+  if grad_out.c.is_contiguous == 0 then grad_out = grad_out:contiguous() end
+  local xc = x.c
+  local gx = buffer_like(P, "grad_in", xc)
+  local w, b = self.weight, self.bias
+  local wg, bg = w and w.grad, b and b.grad
+  if C.gd_nn_rownorm_backward(gx.c, wg and wg.c or nil, bg and bg.c or nil, grad_out.c, xc, w and w.c or nil,
+      P.save_mean.c, P.save_rstd.c, P.M, P.G, P.span) ~= 0 then
+    fail(name)
+  end
+  return gx
+end
+
+local LN_OPTS = {eps = true, elementwise_affine = true, dtype = true, device = true}
+
+local LayerNorm = new_class("LayerNorm", Module)
+M.LayerNorm = LayerNorm
+
+function LayerNorm:init(normalized_shape, opts)
+  local fname = "gd.nn.LayerNorm"
+  if type(normalized_shape) == "number" then normalized_shape = {normalized_shape} end
+  if type(normalized_shape) ~= "table" or #normalized_shape == 0 then
+    base.argerr(fname, "normalized_shape must be a number or a table of numbers", 4)
+  end
+  local shape = {}
+  for i, n in ipairs(normalized_shape) do
+    shape[i] = check.number(fname, "normalized_shape", n, {integer = true, min = 1, level = 4})
+  end
+  opts = check.options(fname, opts, LN_OPTS, 4)
+  self.normalized_shape = shape
+  self.eps = check.number(fname, "eps", opts.eps, {default = 1e-5, min = 0, level = 4})
+  self.elementwise_affine = opts.elementwise_affine ~= false
+  if self.elementwise_affine then
+    local topts = {dtype = opts.dtype or "float32", device = opts.device or "cpu"}
+    self:register_parameter("weight", gd.ones(shape, topts))
+    self:register_parameter("bias", gd.zeros(shape, topts))
+  end
+end
+
+function LayerNorm:forward(x)
+  if not gd.is_tensor(x) then base.argerr("LayerNorm", "the input must be a tensor, got " .. type(x), 2) end
+  local ns, xc = self.normalized_shape, x.c
+  local r, k = tonumber(xc.rank), #ns
+  local ok, M = r >= k, 1
+  for i = 1, k do
+    if not ok then break end
+    ok = tonumber(xc.sizes[r - k + i - 1]) == ns[i]
+    M = M * ns[i]
+  end
+  if not ok then
+    base.argerr("LayerNorm", fmt("the input's shape %s does not end in normalized_shape %s",
+      table.concat(x.shape, "x"), table.concat(ns, "x")), 2)
+  end
+  return rownorm_forward(self, x, "LayerNorm", M, 1, 1)
+end
+function LayerNorm:backward(g) return rownorm_backward(self, g, "LayerNorm:backward") end
+function LayerNorm:describe() return fmt("LayerNorm(%s, eps = %g)", table.concat(self.normalized_shape, "x"), self.eps) end
+doc(LayerNorm, "gd.nn.LayerNorm", [[
+gd.nn.LayerNorm(normalized_shape, [{eps = 1e-5, elementwise_affine = true, dtype, device}])
+  Normalises over the trailing dimensions normalized_shape (a number or a
+  table) by their mean and biased variance, as PyTorch; weight (ones) and bias
+  (zeros) have normalized_shape.  Same in training and evaluation.]])
+
+local GN_OPTS = {eps = true, affine = true, dtype = true, device = true}
+
+local GroupNorm = new_class("GroupNorm", Module)
+M.GroupNorm = GroupNorm
+
+function GroupNorm:init(num_groups, num_channels, opts)
+  local fname = "gd.nn.GroupNorm"
+  check.number(fname, "num_groups", num_groups, {integer = true, min = 1, level = 4})
+  check.number(fname, "num_channels", num_channels, {integer = true, min = 1, level = 4})
+  if num_channels % num_groups ~= 0 then
+    base.argerr(fname, fmt("num_channels (%d) is not divisible by num_groups (%d)", num_channels, num_groups), 4)
+  end
+  opts = check.options(fname, opts, GN_OPTS, 4)
+  self.num_groups, self.num_channels = num_groups, num_channels
+  self.eps = check.number(fname, "eps", opts.eps, {default = 1e-5, min = 0, level = 4})
+  self.affine = opts.affine ~= false
+  if self.affine then
+    local topts = {dtype = opts.dtype or "float32", device = opts.device or "cpu"}
+    self:register_parameter("weight", gd.ones(num_channels, topts))
+    self:register_parameter("bias", gd.zeros(num_channels, topts))
+  end
+end
+
+function GroupNorm:forward(x)
+  if not gd.is_tensor(x) then base.argerr("GroupNorm", "the input must be a tensor, got " .. type(x), 2) end
+  local xc = x.c
+  if xc.rank < 2 or tonumber(xc.sizes[1]) ~= self.num_channels then
+    base.argerr("GroupNorm", fmt("the input (shape %s) must be N x %d x ...", table.concat(x.shape, "x"),
+      self.num_channels), 2)
+  end
+  local L = 1
+  for d = 2, xc.rank - 1 do L = L * tonumber(xc.sizes[d]) end
+  local G = self.num_groups
+  return rownorm_forward(self, x, "GroupNorm", self.num_channels / G * L, G, L)
+end
+function GroupNorm:backward(g) return rownorm_backward(self, g, "GroupNorm:backward") end
+function GroupNorm:describe() return fmt("GroupNorm(%d, %d, eps = %g)", self.num_groups, self.num_channels, self.eps) end
+doc(GroupNorm, "gd.nn.GroupNorm", [[
+gd.nn.GroupNorm(num_groups, num_channels, [{eps = 1e-5, affine = true, dtype, device}])
+  Normalises each sample's groups of num_channels/num_groups channels (with
+  all their positions) by their mean and biased variance, as PyTorch; weight
+  (ones) and bias (zeros) are per channel.]])
+
 return M

@@ -273,3 +273,46 @@ describe("gd.nn.Embedding", function()
     assert.has_error(function() nn.Embedding(4, 2, {padding_idx = 5}) end, "gd.nn.Embedding: padding_idx 5 is outside 1..4")
   end)
 end)
+
+describe("gd.nn element-wise losses against PyTorch", function()
+  -- beta/delta fall between the |input - target| values, so a swapped
+  -- branch, a missing 1/beta or a delta-scaled quadratic part changes the
+  -- value; BCE inputs come near 0 and 1; KLDiv has a zero target entry (0,
+  -- not NaN) and batchmean (divides by the batch, not the element count)
+  for _, c in ipairs(extra.losses) do
+    for _, dtype in ipairs({"float64", "float32"}) do
+      it(c.name .. " (" .. dtype .. ")", function()
+        local tol = dtype == "float64" and 1e-10 or 1e-4
+        local m = assert(loadstring("local nn = ...; return nn." .. c.cls .. "(" .. (c.opts ~= "nil" and c.opts or "") .. ")"))(nn)
+        local x, t = t64(c.x, c.shape):to(dtype), t64(c.t, c.shape):to(dtype)
+        local v, g = m(x, t)
+        if gd.is_tensor(v) then
+          assert.is_true(maxdiff(v, t64(c.out, c.shape)) < tol)
+        else
+          assert.is_true(math.abs(v - c.out[1]) < tol * math.max(1, math.abs(c.out[1])))
+        end
+        assert.is_true(maxdiff(g, t64(c.g, c.shape)) < tol)
+      end)
+    end
+  end
+
+  it("backward matches gradcheck", function()
+    gd.manual_seed(1)
+    local x, t = gd.randn(4, 3), gd.randn(4, 3)
+    for _, m in ipairs{nn.L1Loss(), nn.SmoothL1Loss{beta = 0.5}, nn.HuberLoss{delta = 0.7, reduction = "sum"},
+                       nn.BCEWithLogitsLoss{reduction = "none"}} do
+      assert.is_true(nn.gradcheck(m, x, t))
+    end
+    assert.is_true(nn.gradcheck(nn.KLDivLoss{reduction = "batchmean"}, x, gd.rand(4, 3)))
+    assert.is_true(nn.gradcheck(nn.BCELoss(), gd.rand(4, 3) * 0.8 + 0.1, gd.rand(4, 3)))
+  end)
+
+  it("names the loss and what is wrong", function()
+    assert.has_error(function() nn.BCELoss()(gd.tensor({0.5, 1.5}), gd.tensor({0, 1})) end,
+      "BCELoss: the input must be probabilities in [0, 1], element 2 is 1.5")
+    assert.has_error(function() nn.L1Loss()(gd.randn(4, 2), gd.randn(4, 3)) end,
+      "L1Loss: the target has shape 4x3 but the input 4x2")
+    assert.has_error(function() nn.HuberLoss{delta = 0} (gd.randn(2), gd.randn(2)) end)
+    assert.has_error(function() nn.SmoothL1Loss{reduction = "batchmean"} end)
+  end)
+end)

@@ -501,4 +501,12 @@ int gd_nn_rownorm_backward(gd_tensor *gx, gd_tensor *gw, gd_tensor *gb, const gd
                            const gd_tensor *w, const gd_tensor *save_mean, const gd_tensor *save_rstd, int64_t M,
                            int64_t G, int64_t span);
 
+/* Element-wise losses (src/nn_loss.c, math in src/kernels/nn.h): kind
+   0 L1, 1 SmoothL1 (param beta), 2 Huber (param delta), 3 BCE, 4 BCE with
+   logits, 5 KLDiv (param log_target); reduction 0 mean, 1 sum, 2 none,
+   3 batchmean.  *loss is the reduced value (the sum for none), losses (when
+   not NULL) the element losses, grad d loss / d pred (for none: of the sum). */
+int gd_nn_pointwise_loss(double *loss, gd_tensor *losses, gd_tensor *grad, const gd_tensor *pred,
+                         const gd_tensor *target, int kind, int reduction, double param);
+
 #endif /* GD_H */

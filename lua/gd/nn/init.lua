@@ -52,8 +52,9 @@ track_running_stats}]), LayerNorm(shape), GroupNorm(groups, C),
 Embedding(n, dim, [{padding_idx}]) (conv.lua,
 norm.lua, embedding.lua); containers:
 Sequential{...} (and :add(m)); losses, called as `err, grad = loss(pred,
-target)`: MSELoss(), CrossEntropyLoss() (both take {reduction = "mean" |
-"sum" | "none"}); gradcheck(m, x); accuracy(scores, y); load(path),
+target)`: MSELoss(), CrossEntropyLoss(), L1Loss(), SmoothL1Loss({beta}),
+HuberLoss({delta}), BCELoss(), BCEWithLogitsLoss(), KLDivLoss({log_target})
+(all take {reduction = "mean" | "sum" | "none"}); gradcheck(m, x); accuracy(scores, y); load(path),
 from_table(t); Module (the base class: Module:extend(name) makes a layer).
 A module: m:forward(x) / m(x), m:backward(grad_out), m:parameters(),
 m:zero_grad(), m:train() / m:evaluate(), m:state_dict(), m:load_state_dict(sd),

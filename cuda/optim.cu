@@ -28,6 +28,18 @@ template <typename T> struct Elem;
         { gd_adadelta_elem_##S(p, g, v, a, k); }                                                  \
         __device__ static void smorms3(T *p, T g, T *a, T *b, T *c, const gd_optim_coef *k)       \
         { gd_smorms3_elem_##S(p, g, a, b, c, k); }                                                \
+        __device__ static void adamax(T *p, T g, T *m, T *u, const gd_optim_coef *k)              \
+        { gd_adamax_elem_##S(p, g, m, u, k); }                                                    \
+        __device__ static void nadam(T *p, T g, T *m, T *v, const gd_optim_coef *k)               \
+        { gd_nadam_elem_##S(p, g, m, v, k); }                                                     \
+        template <int RECT>                                                                       \
+        __device__ static void radam(T *p, T g, T *m, T *v, const gd_optim_coef *k)               \
+        { gd_radam_elem_##S(p, g, m, v, k, RECT); }                                               \
+        template <int COPY>                                                                       \
+        __device__ static void asgd(T *p, T g, T *ax, const gd_optim_coef *k)                     \
+        { gd_asgd_elem_##S(p, g, ax, k, COPY); }                                                  \
+        __device__ static void rprop(T *p, T g, T *prev, T *step, const gd_optim_coef *k)         \
+        { gd_rprop_elem_##S(p, g, prev, step, k); }                                               \
     };
 GD_OPTIM_ELEM(float, f)
 GD_OPTIM_ELEM(double, d)
@@ -57,6 +69,33 @@ template <typename T>
 __global__ void smorms3_kernel(T *p, const T *g, T *a, T *b, T *c, long long n, gd_optim_coef k)
 {
     GRID_LOOP(n) Elem<T>::smorms3(p + i, g[i], a + i, b + i, c + i, &k);
+}
+
+// the rest of torch.optim
+template <typename T>
+__global__ void adamax_kernel(T *p, const T *g, T *m, T *u, long long n, gd_optim_coef k)
+{
+    GRID_LOOP(n) Elem<T>::adamax(p + i, g[i], m + i, u + i, &k);
+}
+template <typename T>
+__global__ void nadam_kernel(T *p, const T *g, T *m, T *v, long long n, gd_optim_coef k)
+{
+    GRID_LOOP(n) Elem<T>::nadam(p + i, g[i], m + i, v + i, &k);
+}
+template <typename T, int RECT>
+__global__ void radam_kernel(T *p, const T *g, T *m, T *v, long long n, gd_optim_coef k)
+{
+    GRID_LOOP(n) Elem<T>::template radam<RECT>(p + i, g[i], m + i, v + i, &k);
+}
+template <typename T, int COPY>
+__global__ void asgd_kernel(T *p, const T *g, T *ax, long long n, gd_optim_coef k)
+{
+    GRID_LOOP(n) Elem<T>::template asgd<COPY>(p + i, g[i], ax + i, &k);
+}
+template <typename T>
+__global__ void rprop_kernel(T *p, const T *g, T *prev, T *step, long long n, gd_optim_coef k)
+{
+    GRID_LOOP(n) Elem<T>::rprop(p + i, g[i], prev + i, step + i, &k);
 }
 
 // run-time switches to template arguments
@@ -100,7 +139,18 @@ static void step_segment(const gd_optim_plan &pl, const gd_optim_segment &s)
         if (pl.amsgrad) adam_kernel<T, 1><<<grid, kThreads>>>(p, g, s0, s1, s2, n, k);
         else adam_kernel<T, 0><<<grid, kThreads>>>(p, g, s0, s1, s2, n, k);
         break;
-    default: smorms3_kernel<T><<<grid, kThreads>>>(p, g, s0, s1, s2, n, k); break;
+    case GD_OPTIM_SMORMS3: smorms3_kernel<T><<<grid, kThreads>>>(p, g, s0, s1, s2, n, k); break;
+    case GD_OPTIM_ADAMAX: adamax_kernel<T><<<grid, kThreads>>>(p, g, s0, s1, n, k); break;
+    case GD_OPTIM_NADAM: nadam_kernel<T><<<grid, kThreads>>>(p, g, s0, s1, n, k); break;
+    case GD_OPTIM_RADAM:
+        if (pl.rectify) radam_kernel<T, 1><<<grid, kThreads>>>(p, g, s0, s1, n, k);
+        else radam_kernel<T, 0><<<grid, kThreads>>>(p, g, s0, s1, n, k);
+        break;
+    case GD_OPTIM_ASGD:
+        if (pl.avg_copy) asgd_kernel<T, 1><<<grid, kThreads>>>(p, g, s0, n, k);
+        else asgd_kernel<T, 0><<<grid, kThreads>>>(p, g, s0, n, k);
+        break;
+    default: rprop_kernel<T><<<grid, kThreads>>>(p, g, s0, s1, n, k); break;
     }
 }
 

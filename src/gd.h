@@ -293,6 +293,7 @@ int gd_parse_delimited(gd_tensor **out, const char *text, size_t n, char sep, in
  */
 typedef enum gd_optim_kind {
     GD_OPTIM_SGD = 0, GD_OPTIM_RMSPROP, GD_OPTIM_ADADELTA, GD_OPTIM_ADAM, GD_OPTIM_SMORMS3,
+    GD_OPTIM_ADAMAX, GD_OPTIM_ASGD, GD_OPTIM_NADAM, GD_OPTIM_RADAM, GD_OPTIM_RPROP,
     GD_OPTIM_KIND_COUNT
 } gd_optim_kind;
 
@@ -329,6 +330,12 @@ typedef struct gd_optim_hyper {
     int32_t bias_correction;         /* Optax's RMSProp bias correction */
     int32_t generation;              /* changed by whoever changes a field: a step
                                         recomputes its coefficients only when it differs */
+    /* the rest of torch.optim (PyTorch 1.13's names) */
+    double lambd, t0;                /* ASGD: decay term, the step averaging starts after
+                                        (ASGD's power of the eta update is `alpha`) */
+    double momentum_decay;           /* NAdam: mu_t = beta1*(1 - 0.5*0.96^(t*momentum_decay)) */
+    double etaminus, etaplus;        /* Rprop: step size factors (etas) */
+    double step_size_min, step_size_max; /* Rprop: step_sizes */
 } gd_optim_hyper;
 
 typedef struct gd_optim gd_optim;
@@ -350,6 +357,13 @@ void gd_optim_set_step(gd_optim *o, int64_t step);
 int gd_optim_num_slots(int kind);
 int gd_optim_slot_allocated(const gd_optim *o, int slot);
 int gd_optim_state(gd_tensor **out, gd_optim *o, int param, int slot, const gd_optim_hyper *hyper);
+/* Per-group scalar state that PyTorch keeps as 0-d tensors (ASGD: 0 = eta,
+   1 = mu; NAdam: 0 = mu_product), in double.  Before the first step they hold
+   their initial values (eta = the lr of the first step).  Setting one marks
+   the scalars as loaded (load_state_dict). */
+int gd_optim_num_scalars(int kind);
+int gd_optim_get_scalar(const gd_optim *o, int which, const gd_optim_hyper *hyper, double *out);
+int gd_optim_set_scalar(gd_optim *o, int which, double value);
 /* Clips the gradients of n tensors so that their joint p-norm is at most
    max_norm (PyTorch's clip_grad_norm_); *total gets the norm before clipping. */
 int gd_clip_grad_norm(gd_tensor *const *grads, int n, double max_norm, double p, double *total);

@@ -54,10 +54,16 @@ struct gd_optim {
     gd_optim_plan plan;
     gd_optim_hyper plan_hyper;
     int plan_valid;
+    /* per-group scalar state (ASGD's eta and mu, NAdam's mu_product), in double
+       as PyTorch keeps them with a float64 default dtype */
+    double scalar[2];
+    int scalars_valid;          /* set by the first step or gd_optim_set_scalar */
 };
 
-static const int slot_count[GD_OPTIM_KIND_COUNT] = {1, 3, 2, 3, 3};
-static const char *kind_name[GD_OPTIM_KIND_COUNT] = {"SGD", "RMSProp", "AdaDelta", "Adam", "SMORMS3"};
+static const int slot_count[GD_OPTIM_KIND_COUNT] = {1, 3, 2, 3, 3, 2, 1, 2, 2, 2};
+static const char *kind_name[GD_OPTIM_KIND_COUNT] = {"SGD", "RMSProp", "AdaDelta", "Adam", "SMORMS3",
+                                                     "Adamax", "ASGD", "NAdam", "RAdam", "Rprop"};
+static const int scalar_count[GD_OPTIM_KIND_COUNT] = {0, 0, 0, 0, 0, 0, 2, 1, 0, 0};
 
 int gd_optim_num_slots(int kind) { return kind >= 0 && kind < GD_OPTIM_KIND_COUNT ? slot_count[kind] : 0; }
 
@@ -76,6 +82,7 @@ static double slot_init(int kind, int slot, const gd_optim_hyper *h)
 {
     if (kind == GD_OPTIM_RMSPROP && slot == 0) return h->state_init;
     if (kind == GD_OPTIM_SMORMS3 && slot == 0) return 1.0; /* SMORMS3's memory starts at 1 */
+    if (kind == GD_OPTIM_RPROP && slot == 1) return h->lr; /* Rprop's step sizes start at lr */
     return 0.0;
 }
 
@@ -211,6 +218,44 @@ int gd_optim_state(gd_tensor **out, gd_optim *o, int param, int slot, const gd_o
     int64_t strides[GD_MAX_DIMS];
     gd_contiguous_strides(p->rank, p->sizes, strides);
     return gd_tensor_wrap(out, a->storage, a->scalar_type, o->offset[param], p->rank, p->sizes, strides);
+}
+
+/* A scalar's value before the first step (PyTorch's lazy state init):
+   ASGD eta = the lr of the first step, mu = 1; NAdam mu_product = 1. */
+static double scalar_init(const gd_optim *o, int which, const gd_optim_hyper *h)
+{
+    return o->kind == GD_OPTIM_ASGD && which == 0 ? h->lr : 1.0;
+}
+
+/* Gives every scalar not yet set its initial value. */
+static void scalars_settle(gd_optim *o, const gd_optim_hyper *h)
+{
+    for (int w = 0; w < scalar_count[o->kind]; w++)
+        if (!(o->scalars_valid & (1 << w))) o->scalar[w] = scalar_init(o, w, h);
+    o->scalars_valid = (1 << scalar_count[o->kind]) - 1;
+}
+
+int gd_optim_num_scalars(int kind) { return kind >= 0 && kind < GD_OPTIM_KIND_COUNT ? scalar_count[kind] : 0; }
+
+int gd_optim_get_scalar(const gd_optim *o, int which, const gd_optim_hyper *hyper, double *out)
+{
+    if (!o || !out || !hyper) return gd_fail(GD_EINVAL, "no optimizer");
+    if (which < 0 || which >= scalar_count[o->kind])
+        return gd_fail(GD_EINVAL, "%s has no scalar state %d", kind_name[o->kind], which);
+    *out = (o->scalars_valid & (1 << which)) ? o->scalar[which] : scalar_init(o, which, hyper);
+    return GD_OK;
+}
+
+int gd_optim_set_scalar(gd_optim *o, int which, double value)
+{
+    if (!o) return gd_fail(GD_EINVAL, "no optimizer");
+    if (which < 0 || which >= scalar_count[o->kind])
+        return gd_fail(GD_EINVAL, "%s has no scalar state %d", kind_name[o->kind], which);
+    if (!isfinite(value)) return gd_fail(GD_EINVAL, "%s: scalar state %d is %g", kind_name[o->kind], which, value);
+    o->scalar[which] = value;
+    o->scalars_valid |= 1 << which;
+    o->plan_valid = 0;
+    return GD_OK;
 }
 
 int64_t gd_optim_get_step(const gd_optim *o) { return o ? o->step : 0; }
@@ -396,6 +441,47 @@ ADAM_LOOP(float, f, 0) ADAM_LOOP(float, f, 1) ADAM_LOOP(double, d, 0) ADAM_LOOP(
 OTHER_LOOPS(float, f)
 OTHER_LOOPS(double, d)
 
+/* The rest of torch.optim: Adamax, NAdam, RAdam (rectified or not), ASGD (mu == 1
+   or not), Rprop.  Unused pointers alias a used array; the switch never touches them. */
+#define MORE_LOOPS(T, S)                                                                     \
+    GD_SIMD_CLONES static void adamax_##S(int64_t n, T *restrict p, const T *restrict g, T *restrict m,     \
+                           T *restrict u, const gd_optim_coef *restrict k)                   \
+    {                                                                                        \
+        for (int64_t i = 0; i < n; i++) gd_adamax_elem_##S(p + i, g[i], m + i, u + i, k);     \
+    }                                                                                        \
+    GD_SIMD_CLONES static void nadam_##S(int64_t n, T *restrict p, const T *restrict g, T *restrict m,      \
+                          T *restrict v, const gd_optim_coef *restrict k)                    \
+    {                                                                                        \
+        for (int64_t i = 0; i < n; i++) gd_nadam_elem_##S(p + i, g[i], m + i, v + i, k);      \
+    }                                                                                        \
+    GD_SIMD_CLONES static void radam_##S##_0(int64_t n, T *restrict p, const T *restrict g, T *restrict m,  \
+                              T *restrict v, const gd_optim_coef *restrict k)                \
+    {                                                                                        \
+        for (int64_t i = 0; i < n; i++) gd_radam_elem_##S(p + i, g[i], m + i, v + i, k, 0);  \
+    }                                                                                        \
+    GD_SIMD_CLONES static void radam_##S##_1(int64_t n, T *restrict p, const T *restrict g, T *restrict m,  \
+                              T *restrict v, const gd_optim_coef *restrict k)                \
+    {                                                                                        \
+        for (int64_t i = 0; i < n; i++) gd_radam_elem_##S(p + i, g[i], m + i, v + i, k, 1);  \
+    }                                                                                        \
+    GD_SIMD_CLONES static void asgd_##S##_0(int64_t n, T *restrict p, const T *restrict g, T *restrict ax,  \
+                             const gd_optim_coef *restrict k)                                \
+    {                                                                                        \
+        for (int64_t i = 0; i < n; i++) gd_asgd_elem_##S(p + i, g[i], ax + i, k, 0);         \
+    }                                                                                        \
+    GD_SIMD_CLONES static void asgd_##S##_1(int64_t n, T *restrict p, const T *restrict g, T *restrict ax,  \
+                             const gd_optim_coef *restrict k)                                \
+    {                                                                                        \
+        for (int64_t i = 0; i < n; i++) gd_asgd_elem_##S(p + i, g[i], ax + i, k, 1);         \
+    }                                                                                        \
+    GD_SIMD_CLONES static void rprop_##S(int64_t n, T *restrict p, const T *restrict g, T *restrict prev,   \
+                          T *restrict step, const gd_optim_coef *restrict k)                 \
+    {                                                                                        \
+        for (int64_t i = 0; i < n; i++) gd_rprop_elem_##S(p + i, g[i], prev + i, step + i, k); \
+    }
+MORE_LOOPS(float, f)
+MORE_LOOPS(double, d)
+
 /* Runs elements [b, e) of one segment. */
 static void run_range(const gd_optim_plan *pl, const gd_optim_segment *s, int64_t b, int64_t e)
 {
@@ -432,6 +518,26 @@ static void run_range(const gd_optim_plan *pl, const gd_optim_segment *s, int64_
     case GD_OPTIM_SMORMS3:
         if (f) smorms3_f(n, ARGS(float), (float *)st[0], (float *)st[1], (float *)st[2], &pl->k);
         else smorms3_d(n, ARGS(double), (double *)st[0], (double *)st[1], (double *)st[2], &pl->k);
+        break;
+    case GD_OPTIM_ADAMAX:
+        if (f) adamax_f(n, ARGS(float), (float *)st[0], (float *)st[1], &pl->k);
+        else adamax_d(n, ARGS(double), (double *)st[0], (double *)st[1], &pl->k);
+        break;
+    case GD_OPTIM_NADAM:
+        if (f) nadam_f(n, ARGS(float), (float *)st[0], (float *)st[1], &pl->k);
+        else nadam_d(n, ARGS(double), (double *)st[0], (double *)st[1], &pl->k);
+        break;
+    case GD_OPTIM_RADAM:
+        if (f) (pl->rectify ? radam_f_1 : radam_f_0)(n, ARGS(float), (float *)st[0], (float *)st[1], &pl->k);
+        else (pl->rectify ? radam_d_1 : radam_d_0)(n, ARGS(double), (double *)st[0], (double *)st[1], &pl->k);
+        break;
+    case GD_OPTIM_ASGD:
+        if (f) (pl->avg_copy ? asgd_f_1 : asgd_f_0)(n, ARGS(float), (float *)st[0], &pl->k);
+        else (pl->avg_copy ? asgd_d_1 : asgd_d_0)(n, ARGS(double), (double *)st[0], &pl->k);
+        break;
+    case GD_OPTIM_RPROP:
+        if (f) rprop_f(n, ARGS(float), (float *)st[0], (float *)st[1], &pl->k);
+        else rprop_d(n, ARGS(double), (double *)st[0], (double *)st[1], &pl->k);
         break;
     }
 #undef ARGS
@@ -524,6 +630,75 @@ static int stage_in(gd_optim *o)
     return GD_OK;
 }
 
+/* The coefficients of step t for the rest of torch.optim, from PyTorch 1.13's
+   _single_tensor_* functions, in their order of operations (in double). */
+static void plan_more(const gd_optim *o, const gd_optim_hyper *h, int64_t t, gd_optim_plan *pl)
+{
+    gd_optim_coef *k = &pl->k;
+    const double step = (double)t, b1 = h->beta1, b2 = h->beta2;
+    switch (o->kind) {
+    case GD_OPTIM_ADAMAX:
+        k->decay = b2;
+        k->step_size = h->lr / (1.0 - pow(b1, step));                 /* clr */
+        break;
+    case GD_OPTIM_NADAM: {
+        k->decay = b2;
+        k->gain = 1.0 - b2;
+        k->bias2 = 1.0 - pow(b2, step);
+        double mu = b1 * (1.0 - 0.5 * pow(0.96, step * h->momentum_decay));
+        double mu_next = b1 * (1.0 - 0.5 * pow(0.96, (step + 1.0) * h->momentum_decay));
+        double mu_product = o->scalar[0] * mu;
+        double mu_product_next = mu_product * mu * mu_next;          /* sic: PyTorch 1.13 */
+        k->c_grad = -h->lr * (1.0 - mu) / (1.0 - mu_product);
+        k->c_avg = -h->lr * mu_next / (1.0 - mu_product_next);
+        break;
+    }
+    case GD_OPTIM_RADAM: {
+        k->decay = b2;
+        k->gain = 1.0 - b2;
+        double bc1 = 1.0 - pow(b1, step), bc2 = 1.0 - pow(b2, step);
+        k->bias1 = bc1;
+        k->bias2 = bc2;
+        double rho_inf = 2.0 / (1.0 - b2) - 1.0;
+        double rho_t = rho_inf - 2.0 * step * pow(b2, step) / bc2;
+        pl->rectify = rho_t > 5.0;
+        if (pl->rectify) {
+            k->rect = sqrt((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t));
+            k->sqrt_bias2 = sqrt(bc2);
+        }
+        break;
+    }
+    case GD_OPTIM_ASGD: {
+        double eta = o->scalar[0], mu = o->scalar[1];
+        k->lr = eta;
+        k->shrink = 1.0 - h->lambd * eta;
+        k->avg_mu = mu;
+        pl->avg_copy = mu == 1.0;
+        break;
+    }
+    case GD_OPTIM_RPROP:
+        k->etaminus = h->etaminus;
+        k->etaplus = h->etaplus;
+        k->step_min = h->step_size_min;
+        k->step_max = h->step_size_max;
+        break;
+    default:
+        break;
+    }
+}
+
+/* The scalar state after step t (committed once the step has run). */
+static void scalars_after(gd_optim *o, const gd_optim_hyper *h, int64_t t)
+{
+    const double step = (double)t;
+    if (o->kind == GD_OPTIM_ASGD) {
+        o->scalar[0] = h->lr / pow(1.0 + h->lambd * h->lr * step, h->alpha);
+        o->scalar[1] = 1.0 / fmax(1.0, step - h->t0);
+    } else if (o->kind == GD_OPTIM_NADAM) {
+        o->scalar[0] *= h->beta1 * (1.0 - 0.5 * pow(0.96, step * h->momentum_decay));
+    }
+}
+
 /* The switches and coefficients of step t. */
 static void make_plan(const gd_optim *o, const gd_optim_hyper *h, int64_t t, gd_optim_plan *out)
 {
@@ -566,8 +741,11 @@ static void make_plan(const gd_optim *o, const gd_optim_hyper *h, int64_t t, gd_
         break;
     case GD_OPTIM_SMORMS3:
         break;
+    default:
+        break;
     }
     FILL_COEF(pl.k, double);
+    plan_more(o, h, t, &pl);
     *out = pl;
 }
 
@@ -578,6 +756,7 @@ static bool plan_depends_on_step(const gd_optim *o, const gd_optim_hyper *h, int
     case GD_OPTIM_ADAM: return true;
     case GD_OPTIM_SGD: return t <= 2; /* the first step starts the momentum buffer */
     case GD_OPTIM_RMSPROP: return (h->accumulate && h->lr_decay != 0) || h->bias_correction;
+    case GD_OPTIM_ADAMAX: case GD_OPTIM_NADAM: case GD_OPTIM_RADAM: case GD_OPTIM_ASGD: return true;
     default: return false;
     }
 }
@@ -598,6 +777,7 @@ int gd_optim_step(gd_optim *o, const gd_optim_hyper *h)
         o->state_bound = 1;
     }
     int64_t t = o->step + 1;
+    if (scalar_count[o->kind]) scalars_settle(o, h);
     if (hyper_changed || plan_depends_on_step(o, h, t)) {
         make_plan(o, h, t, &o->plan);
         memcpy(&o->plan_hyper, h, sizeof *h);
@@ -616,6 +796,7 @@ int gd_optim_step(gd_optim *o, const gd_optim_hyper *h)
             gd_optim_segment *s = &o->segs[k];
             if (s->staged) GD_TRY(gd_copy(o->params[s->param_index], o->stage[s->param_index].param));
         }
+    if (scalar_count[o->kind]) scalars_after(o, h, t);
     o->step = t;
     return GD_OK;
 }

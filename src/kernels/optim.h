@@ -61,6 +61,12 @@ enum { GD_MST_NONE = 0, GD_MST_PYTORCH = 1, GD_MST_LR_INSIDE = 2, GD_MST_NESTERO
         T step_size;    /* Adam: lr / (1 - beta1^t) */                                             \
         T inv_bias2_sqrt; /* Adam: 1 / sqrt(1 - beta2^t) */                                        \
         int first;      /* SGD: the momentum buffer starts as the first gradient */                \
+        /* the rest of torch.optim (appended: see the kernels at the end of this file) */          \
+        T bias1, bias2;     /* RAdam / NAdam: 1 - beta1^t, 1 - beta2^t */                          \
+        T sqrt_bias2, rect; /* RAdam: sqrt(1 - beta2^t), the variance rectification */             \
+        T c_grad, c_avg;    /* NAdam: the coefficients of g/denom and m/denom */                   \
+        T shrink, avg_mu;   /* ASGD: 1 - lambd*eta; the averaging weight mu */                     \
+        T etaminus, etaplus, step_min, step_max; /* Rprop */                                       \
     } gd_optim_coef_##S;
 
 GD_DEFINE_OPTIM_COEF(double, d)
@@ -70,6 +76,8 @@ typedef gd_optim_coef_d gd_optim_coef;
 typedef struct gd_optim_plan {
     int kind, centered, eps_inside, mst, use_momentum, nesterov, amsgrad;
     gd_optim_coef k;
+    int rectify;   /* RAdam: rho_t > 5, the adaptive step */
+    int avg_copy;  /* ASGD: mu == 1, the average is a copy of the parameter */
 } gd_optim_plan;
 
 /* T: the storage type, R: the arithmetic type (float for float32, as PyTorch
@@ -195,5 +203,107 @@ typedef struct gd_optim_plan {
 
 GD_DEFINE_OPTIM_KERNELS(float, f, float, sqrtf)
 GD_DEFINE_OPTIM_KERNELS(double, d, double, sqrt)
+
+/*
+ * The rest of torch.optim (PyTorch 1.13, torch/optim/{adamax,asgd,nadam,radam,
+ * rprop}.py, _single_tensor_* functions), each in PyTorch's order of
+ * operations.  The per-step scalars (bias corrections, NAdam's mu products,
+ * ASGD's eta and mu, RAdam's rectification) are computed once per step in
+ * double by src/optim.c; the loops below see only constants.
+ *
+ *   Adamax  m = b1*m + (1-b1)*g;  u = max(b2*u, |g| + eps);  p -= lr/(1-b1^t) * m/u
+ *   NAdam   m, v as Adam;  d = sqrt(v/(1-b2^t)) + eps;
+ *           p += c_grad*g/d;  p += c_avg*m/d   (c_grad = -lr*(1-mu_t)/(1-prod mu),
+ *           c_avg = -lr*mu_{t+1}/(1 - prod mu * mu_t * mu_{t+1}), PyTorch 1.13's form)
+ *   RAdam   m, v as Adam;  mh = m/(1-b1^t);  rho_t > 5: p -= mh*lr*sqrt(1-b2^t)/(sqrt(v)+eps)*rect
+ *           else p -= mh*lr
+ *   ASGD    p *= 1 - lambd*eta;  p -= eta*g;  ax += (p - ax)*mu  (ax = p when mu == 1)
+ *   Rprop   s = g*prev;  f = etaplus (s > 0), etaminus (s < 0), 1;  step = clamp(step*f, min, max);
+ *           g = 0 where s < 0;  p -= sign(g)*step;  prev = g
+ */
+#define GD_DEFINE_OPTIM_KERNELS_MORE(T, S, R, SQRT)                                               \
+    GD_HD static inline void gd_adamax_elem_##S(T *p, R g, T *m, T *u, const gd_optim_coef *k)    \
+    {                                                                                             \
+        const R b1 = (R)k->beta1, b1c = (R)k->one_minus_beta1, b2 = (R)k->decay;                  \
+        const R eps = (R)k->eps, clr = (R)k->step_size;                                           \
+        R x = *p;                                                                                 \
+        g = gd_optim_grad_##S(g, x, k);                                                           \
+        R mm = b1 * *m + b1c * g;                                                                 \
+        R a = b2 * *u, b = (g < 0 ? -g : g) + eps;                                                \
+        R uu = a > b || a != a ? a : b; /* torch.amax propagates NaN */                           \
+        *m = mm;                                                                                  \
+        *u = uu;                                                                                  \
+        *p = x - clr * (mm / uu);                                                                 \
+    }                                                                                             \
+                                                                                                  \
+    GD_HD static inline void gd_nadam_elem_##S(T *p, R g, T *m, T *v, const gd_optim_coef *k)     \
+    {                                                                                             \
+        const R b1 = (R)k->beta1, b1c = (R)k->one_minus_beta1;                                    \
+        const R decay = (R)k->decay, gain = (R)k->gain, eps = (R)k->eps, bc2 = (R)k->bias2;       \
+        const R cg = (R)k->c_grad, ca = (R)k->c_avg;                                              \
+        R x = *p;                                                                                 \
+        g = gd_optim_grad_##S(g, x, k);                                                           \
+        R mm = b1 * *m + b1c * g;                                                                 \
+        R vv = decay * *v + gain * g * g;                                                         \
+        *m = mm;                                                                                  \
+        *v = vv;                                                                                  \
+        R d = SQRT(vv / bc2) + eps;                                                               \
+        x = x + cg * (g / d);                                                                     \
+        *p = x + ca * (mm / d);                                                                   \
+    }                                                                                             \
+                                                                                                  \
+    GD_HD static inline void gd_radam_elem_##S(T *p, R g, T *m, T *v, const gd_optim_coef *k,     \
+                                               const int rectify)                                 \
+    {                                                                                             \
+        const R b1 = (R)k->beta1, b1c = (R)k->one_minus_beta1, lr = (R)k->lr;                     \
+        const R decay = (R)k->decay, gain = (R)k->gain, eps = (R)k->eps, bc1 = (R)k->bias1;       \
+        R x = *p;                                                                                 \
+        g = gd_optim_grad_##S(g, x, k);                                                           \
+        R mm = b1 * *m + b1c * g;                                                                 \
+        R vv = decay * *v + gain * g * g;                                                         \
+        *m = mm;                                                                                  \
+        *v = vv;                                                                                  \
+        R mh = mm / bc1;                                                                          \
+        if (rectify) {                                                                            \
+            R adaptive = (R)k->sqrt_bias2 / (SQRT(vv) + eps);                                     \
+            *p = x - mh * lr * adaptive * (R)k->rect;                                             \
+        } else {                                                                                  \
+            *p = x - mh * lr;                                                                     \
+        }                                                                                         \
+    }                                                                                             \
+                                                                                                  \
+    GD_HD static inline void gd_asgd_elem_##S(T *p, R g, T *ax, const gd_optim_coef *k,           \
+                                              const int avg_copy)                                 \
+    {                                                                                             \
+        const R eta = (R)k->lr, shrink = (R)k->shrink, mu = (R)k->avg_mu;                         \
+        R x = *p;                                                                                 \
+        g = gd_optim_grad_##S(g, x, k);                                                           \
+        x = x * shrink;                                                                           \
+        x = x - eta * g;                                                                          \
+        *p = x;                                                                                   \
+        if (avg_copy) *ax = x;                                                                    \
+        else *ax = *ax + (x - *ax) * mu;                                                          \
+    }                                                                                             \
+                                                                                                  \
+    GD_HD static inline void gd_rprop_elem_##S(T *p, R g, T *prev, T *step,                       \
+                                               const gd_optim_coef *k)                            \
+    {                                                                                             \
+        const R em = (R)k->etaminus, ep = (R)k->etaplus;                                          \
+        const R lo = (R)k->step_min, hi = (R)k->step_max;                                         \
+        g = g * (R)k->scale;                                                                      \
+        R s = g * *prev;                                                                          \
+        R f = s > 0 ? ep : (s < 0 ? em : (R)1);                                                   \
+        R st = *step * f;                                                                         \
+        st = st < lo ? lo : st;                                                                   \
+        st = st > hi ? hi : st;                                                                   \
+        *step = st;                                                                               \
+        if (s < 0) g = 0;                                                                         \
+        R sg = g > 0 ? (R)1 : (g < 0 ? (R)-1 : (R)0);                                             \
+        *p = *p - sg * st;                                                                        \
+        *prev = g;                                                                                \
+    }
+
+GD_DEFINE_OPTIM_KERNELS_MORE(float, f, float, sqrtf)
+GD_DEFINE_OPTIM_KERNELS_MORE(double, d, double, sqrt)
 
 #endif

@@ -259,4 +259,64 @@ M.SMORMS3 = {
   },
 }
 
+-- ------------------------------------------------- the rest of torch.optim
+-- PyTorch 1.13's torch/optim/{adamax,asgd,nadam,radam,rprop}.py: PyTorch's names
+-- and defaults only (these have no other systems' flavors here).  `kinds`
+-- overrides the value checks above for this optimizer's own meaning of a name
+-- (ASGD's alpha is a power, not a decay).
+M.kinds.lambd = "number"
+M.kinds.t0 = "number"
+M.kinds.momentum_decay = "nonneg"
+M.kinds.etas = "etas"
+M.kinds.step_sizes = "step_sizes"
+
+local BASE_MORE = {grad_scale = 1, clip_gradient = 0, maximize = false, weight_decay = 0}
+
+M.Adamax = {
+  -- adamax.py: m = b1*m + (1-b1)*g; u = max(b2*u, |g| + eps); p -= lr/(1-b1^t)*m/u.
+  pytorch = {
+    names = {lr = "lr", betas = "betas", eps = "eps", weight_decay = "weight_decay", maximize = "maximize"},
+    defaults = merge(BASE_MORE, {lr = 2e-3, betas = {0.9, 0.999}, eps = 1e-8}),
+  },
+}
+
+M.ASGD = {
+  -- asgd.py (Polyak-Juditsky averaging, Bottou's schedule): p *= 1 - lambd*eta;
+  -- p -= eta*g; ax += (p - ax)*mu; then eta = lr/(1 + lambd*lr*t)^alpha,
+  -- mu = 1/max(1, t - t0): this step's eta and mu come from the previous one.
+  pytorch = {
+    names = {lr = "lr", lambd = "lambd", alpha = "alpha", t0 = "t0", weight_decay = "weight_decay",
+             maximize = "maximize"},
+    defaults = merge(BASE_MORE, {lr = 1e-2, lambd = 1e-4, alpha = 0.75, t0 = 1e6}),
+    kinds = {alpha = "number"},
+  },
+}
+
+M.NAdam = {
+  -- nadam.py (Dozat 2016, with momentum_decay's mu schedule); 1.13 takes no maximize.
+  pytorch = {
+    names = {lr = "lr", betas = "betas", eps = "eps", weight_decay = "weight_decay",
+             momentum_decay = "momentum_decay"},
+    defaults = merge(BASE_MORE, {lr = 2e-3, betas = {0.9, 0.999}, eps = 1e-8, momentum_decay = 4e-3}),
+  },
+}
+
+M.RAdam = {
+  -- radam.py (Liu et al. 2019): Adam's moments; the adaptive step only once the
+  -- SMA length rho_t > 5, else a bias-corrected momentum step.  No maximize in 1.13.
+  pytorch = {
+    names = {lr = "lr", betas = "betas", eps = "eps", weight_decay = "weight_decay"},
+    defaults = merge(BASE_MORE, {lr = 1e-3, betas = {0.9, 0.999}, eps = 1e-8}),
+  },
+}
+
+M.Rprop = {
+  -- rprop.py (Riedmiller & Braun 1993, Rprop without weight backtracking):
+  -- step sizes start at lr (a later lr change does not reach them, as in PyTorch).
+  pytorch = {
+    names = {lr = "lr", etas = "etas", step_sizes = "step_sizes", maximize = "maximize"},
+    defaults = merge(BASE_MORE, {lr = 1e-2, etas = {0.5, 1.2}, step_sizes = {1e-6, 50}}),
+  },
+}
+
 return M

@@ -19,7 +19,8 @@ local fmt = string.format
 local M = {}
 M.flavors = flavors
 
-local KIND = {SGD = 0, RMSProp = 1, AdaGrad = 1, AdaDelta = 2, Adam = 3, AdamW = 3, SMORMS3 = 4}
+local KIND = {SGD = 0, RMSProp = 1, AdaGrad = 1, AdaDelta = 2, Adam = 3, AdamW = 3, SMORMS3 = 4,
+              Adamax = 5, ASGD = 6, NAdam = 7, RAdam = 8, Rprop = 9}
 local SLOT_NAMES = {
   SGD = {"momentum_buffer"},
   RMSProp = {"square_avg", "grad_avg", "momentum_buffer"},
@@ -28,7 +29,14 @@ local SLOT_NAMES = {
   Adam = {"exp_avg", "exp_avg_sq", "max_exp_avg_sq"},
   AdamW = {"exp_avg", "exp_avg_sq", "max_exp_avg_sq"},
   SMORMS3 = {"mem", "mg", "ms"},
+  Adamax = {"exp_avg", "exp_inf"},
+  ASGD = {"ax"},
+  NAdam = {"exp_avg", "exp_avg_sq"},
+  RAdam = {"exp_avg", "exp_avg_sq"},
+  Rprop = {"prev", "step_size"},
 }
+-- per-group scalar state (PyTorch's 0-d state tensors), C's gd_optim_get_scalar order
+local SCALAR_NAMES = {ASGD = {"eta", "mu"}, NAdam = {"mu_product"}}
 local STYLE = {pytorch = 0, lr_inside = 1}
 
 local function cerr() return ffi.string(C.gd_last_error()) end
@@ -42,9 +50,10 @@ end
 
 -- ------------------------------------------------------------ validation
 
---- Checks one canonical value; `shown` is the name the user wrote.
-local function validate(fname, key, shown, v)
-  local kind = flavors.kinds[key]
+--- Checks one canonical value; `shown` is the name the user wrote; `kinds`
+-- (a flavor's own) overrides flavors.kinds.
+local function validate(fname, key, shown, v, kinds)
+  local kind = kinds and kinds[key] or flavors.kinds[key]
   local function bad(what)
     error(fmt("%s: %s %s", fname, shown, what), 0)
   end
@@ -63,6 +72,18 @@ local function validate(fname, key, shown, v)
       end
     end
     return {v[1], v[2]}
+  elseif kind == "etas" or kind == "step_sizes" then -- Rprop's pairs
+    if type(v) ~= "table" or #v ~= 2 or type(v[1]) ~= "number" or type(v[2]) ~= "number" then
+      bad("must be a table of two numbers")
+    end
+    local a, b = v[1], v[2]
+    if kind == "etas" and not (0 < a and a < 1 and 1 < b and b < math.huge) then
+      bad(fmt("= {%s, %s} must satisfy 0 < etaminus < 1 < etaplus", tostring(a), tostring(b)))
+    end
+    if kind == "step_sizes" and not (a >= 0 and a <= b) then
+      bad(fmt("= {%s, %s} must satisfy 0 <= min <= max", tostring(a), tostring(b)))
+    end
+    return {a, b}
   end
   if type(v) ~= "number" then bad("must be a number, got " .. type(v)) end
   if v ~= v then bad("is NaN") end
@@ -117,6 +138,13 @@ local function write_hyper(h, name, v)
   h.maximize = v.maximize and 1 or 0
   h.amsgrad = v.amsgrad and 1 or 0
   h.bias_correction = v.bias_correction and 1 or 0
+  h.lambd = v.lambd or 0
+  h.t0 = v.t0 or 0
+  h.momentum_decay = v.momentum_decay or 0
+  h.etaminus = v.etas and v.etas[1] or 0
+  h.etaplus = v.etas and v.etas[2] or 0
+  h.step_size_min = v.step_sizes and v.step_sizes[1] or 0
+  h.step_size_max = v.step_sizes and v.step_sizes[2] or 0
   h.generation = h.generation + 1 -- tells the C step to recompute its coefficients
 end
 
@@ -179,7 +207,7 @@ local function resolve(fname, name, given)
       end
       from[canon] = k
       given_canonical[canon] = true
-      values[canon] = validate(fname, canon, k, given[k])
+      values[canon] = validate(fname, canon, k, given[k], spec.kinds)
     end
   end
   for k, v in pairs(spec.fixed or {}) do values[k] = v end
@@ -192,7 +220,7 @@ local function resolve(fname, name, given)
   end
   -- defaults of kinds that need checking too (e.g. halflife)
   for k, v in pairs(values) do
-    if not given_canonical[k] and flavors.kinds[k] then values[k] = validate(fname, k, k, v) end
+    if not given_canonical[k] and flavors.kinds[k] then values[k] = validate(fname, k, k, v, spec.kinds) end
   end
   if spec.resolve then spec.resolve(values, given_canonical) end
   cross_check(fname, name, values)
@@ -262,7 +290,7 @@ local function set_hyper(opt, group, key, value)
   if spec.fixed and spec.fixed[canon] ~= nil and spec.fixed[canon] ~= value then
     error(fmt("%s: the %s flavor fixes %s = %s", fname, opt.flavor, canon, tostring(spec.fixed[canon])), 0)
   end
-  local v = validate(fname, canon, key, value)
+  local v = validate(fname, canon, key, value, spec.kinds)
   local values = {}
   for k, x in pairs(group._values) do values[k] = x end
   if canon == "rms_halflife" then values.alpha = math.exp(-math.log(2) / v) else values[canon] = v end
@@ -385,6 +413,41 @@ function Optimizer:setupOn(net)
   return self
 end
 Optimizer.zeroGradParams = Optimizer.zero_grad
+
+--- PyTorch's add_param_group: appends a group {params = {...}, <hyper>...};
+-- what it leaves out comes from the optimizer's construction hyperparameters.
+function Optimizer:add_param_group(group)
+  local fname = self._fname .. ":add_param_group"
+  if not self._c then error(fname .. ": no parameters (call setupOn(net) first)", 2) end
+  if type(group) ~= "table" or gd.is_tensor(group) or group.params == nil then
+    error(fname .. ": group must be a table with params (and hyperparameters), got " ..
+      (gd.is_tensor(group) and "a tensor" or type(group)), 2)
+  end
+  local ok, err = pcall(function()
+    local params = param_list(fname, group.params, "group.params")
+    for _, p in ipairs(params) do
+      for _, q in ipairs(self.params) do
+        if rawequal(p, q) or p.c == q.c then
+          error(fname .. ": some parameters appear in more than one parameter group", 0)
+        end
+      end
+    end
+    local merged = {}
+    for k, v in pairs(self._hyper_in) do merged[k] = v end
+    for k, v in pairs(group) do if k ~= "params" then merged[k] = v end end
+    merged.flavor = self.flavor
+    local gi = #self.param_groups + 1
+    local gv, _, gshown = resolve(fmt("%s (group %d)", fname, gi), self.name, merged)
+    local g = make_group(self, params, gv, gshown)
+    g.hyper = hyper_proxy(self, {g})
+    -- every check passed: nothing above changed the optimizer
+    self.param_groups[gi] = g
+    self._c[gi], self._h[gi] = g._c, g._h
+    self._ngroups = gi
+    for _, p in ipairs(params) do self.params[#self.params + 1] = p end
+  end)
+  if not ok then error(err, 2) end
+end
 Optimizer.update = function(self) return self:step() end
 
 --- The number of steps taken (of the first group).
@@ -414,6 +477,10 @@ function Optimizer:state_dict()
           end
           s[names[slot + 1]] = I.wrap(I.out1[0])
         end
+      end
+      for w, nm in ipairs(SCALAR_NAMES[self.name] or {}) do
+        if C.gd_optim_get_scalar(g._c, w - 1, g._h, I.dbl) ~= 0 then error(self._fname .. ":state_dict: " .. cerr(), 2) end
+        s[nm] = I.dbl[0]
       end
       state[idx] = s
     end
@@ -453,11 +520,22 @@ function Optimizer:load_state_dict(sd)
       idx = idx + 1
       if s ~= nil then
         if type(s) ~= "table" then bad(fmt("state of parameter %d is not a table", idx)) end
+        local scalars = SCALAR_NAMES[self.name] or {}
         for k, v in pairs(s) do
-          if k ~= "step" then
+          local is_scalar = false
+          for _, nm in ipairs(scalars) do if nm == k then is_scalar = true end end
+          if is_scalar then
+            if type(v) ~= "number" or v ~= v or v == math.huge or v == -math.huge then
+              bad(fmt("state %s of parameter %d must be a finite number, got %s", k, idx, tostring(v)))
+            end
+          elseif k ~= "step" then
             local ok = false
             for _, nm in ipairs(names) do if nm == k then ok = true end end
-            if not ok then bad(check.unknown_message("state entry", k, names)) end
+            if not ok then
+              local all = {unpack(names)}
+              for _, nm in ipairs(scalars) do all[#all + 1] = nm end
+              bad(check.unknown_message("state entry", k, all))
+            end
             if not gd.is_tensor(v) then bad(fmt("state %s of parameter %d is not a tensor", k, idx)) end
             local a, b = v.shape, p.shape
             if table.concat(a, "x") ~= table.concat(b, "x") then
@@ -493,6 +571,9 @@ function Optimizer:load_state_dict(sd)
             if C.gd_optim_state(I.out1, g._c, j - 1, slot, g._h) ~= 0 then error(fname .. ": " .. cerr(), 2) end
             I.wrap(I.out1[0]):copy_(v)
           end
+        end
+        for w, nm in ipairs(SCALAR_NAMES[self.name] or {}) do
+          if s[nm] ~= nil and C.gd_optim_set_scalar(g._c, w - 1, s[nm]) ~= 0 then error(fname .. ": " .. cerr(), 2) end
         end
       end
     end
@@ -573,6 +654,32 @@ weight_decay = 1e-2, amsgrad = false})   Adam with decoupled decay: p *= 1 - lr*
   SMORMS3 = [[
 gd.optim.SMORMS3(params, {lr = 1e-3, eps = 1e-16})   Simon Funk's SMORMS3 (as in
   PuzzleLib; flavor "puzzlelib" takes learnRate, epsilon).]],
+  Adamax = [[
+gd.optim.Adamax(params, {lr = 2e-3, betas = {0.9, 0.999}, eps = 1e-8, weight_decay = 0,
+maximize = false})   PyTorch 1.13's Adamax: m = b1*m + (1-b1)*g;
+  u = max(b2*u, |g| + eps); p -= lr/(1 - b1^t) * m/u.  State: exp_avg, exp_inf.]],
+  ASGD = [[
+gd.optim.ASGD(params, {lr = 1e-2, lambd = 1e-4, alpha = 0.75, t0 = 1e6, weight_decay = 0,
+maximize = false})   PyTorch 1.13's averaged SGD: p *= 1 - lambd*eta; p -= eta*g;
+  ax += (p - ax)*mu; after the step eta = lr/(1 + lambd*lr*t)^alpha and
+  mu = 1/max(1, t - t0) (so an lr change reaches eta one step later, as in
+  PyTorch).  State: ax (the average), eta, mu.]],
+  NAdam = [[
+gd.optim.NAdam(params, {lr = 2e-3, betas = {0.9, 0.999}, eps = 1e-8, weight_decay = 0,
+momentum_decay = 4e-3})   PyTorch 1.13's NAdam: mu_t = b1*(1 - 0.5*0.96^(t*momentum_decay)),
+  Adam's moments, p -= lr*(1-mu_t)/(1-prod mu)*g/d + lr*mu_{t+1}/(1-prod mu*mu_t*mu_{t+1})*m/d
+  with d = sqrt(v/(1-b2^t)) + eps (1.13's product, kept as it is).  State: exp_avg,
+  exp_avg_sq, mu_product.]],
+  RAdam = [[
+gd.optim.RAdam(params, {lr = 1e-3, betas = {0.9, 0.999}, eps = 1e-8, weight_decay = 0})
+  PyTorch 1.13's RAdam: rho_t = rho_inf - 2t*b2^t/(1-b2^t); while rho_t <= 5 the step is
+  lr*m/(1-b1^t), then the rectified adaptive step.  State: exp_avg, exp_avg_sq.]],
+  Rprop = [[
+gd.optim.Rprop(params, {lr = 1e-2, etas = {0.5, 1.2}, step_sizes = {1e-6, 50},
+maximize = false})   PyTorch 1.13's Rprop: each step size grows by etaplus where the
+  gradient keeps its sign, shrinks by etaminus where it flips (and that gradient is
+  taken as 0), clamped to step_sizes; p -= sign(g)*step.  Step sizes start at the
+  lr of the first step.  State: prev, step_size.]],
 }
 
 for name in pairs(KIND) do

@@ -183,3 +183,67 @@ describe("add_param_group", function()
     assert.are.equal(1, #o.params)
   end)
 end)
+
+describe("LBFGS against PyTorch 1.13's torch.optim.LBFGS (float64)", function()
+  -- f = sum 0.5*h*(x-c)^2 + 0.3*cos(i*x): the generator's function
+  local function closure_for(x, calls)
+    return function()
+      calls[1] = calls[1] + 1
+      local f = 0
+      for i = 1, #G.x0 do
+        local xi = x:get(i)
+        f = f + 0.5 * G.h[i] * (xi - G.c[i]) ^ 2 + 0.3 * math.cos(i * xi)
+        x.grad:set(i, G.h[i] * (xi - G.c[i]) - 0.3 * i * math.sin(i * xi))
+      end
+      return f
+    end
+  end
+  for _, case in ipairs(G.lbfgs) do
+    local parts = {}
+    for k, v in pairs(case.hyper) do parts[#parts + 1] = k .. "=" .. tostring(v) end
+    table.sort(parts)
+    -- catches any change in the two-loop recursion, the first step's
+    -- 1/sum|g| scaling, the curvature test, the stopping order, or the
+    -- line search's bracketing and interpolation (the call counts differ)
+    it("matches " .. table.concat(parts, " ") .. ", closure calls included", function()
+      local x = gd.tensor(G.x0, {dtype = "float64"})
+      local opt = gd.optim.LBFGS({x}, case.hyper)
+      local calls = {0}
+      local closure = closure_for(x, calls)
+      for k, ref in ipairs(case.steps) do
+        calls[1] = 0
+        local loss = opt:step(closure)
+        assert.are.equal(ref.calls, calls[1], "closure calls at step " .. k)
+        assert.is_true(rel(loss, ref.loss) < 1e-9, fmt("loss at step %d: %.17g vs %.17g", k, loss, ref.loss))
+        local w = worst(x, ref.x)
+        if w > 1e-9 then error(fmt("step %d: relative error %.3g", k, w)) end
+      end
+      assert.are.equal(case.func_evals, opt:state_dict().state[1].func_evals)
+      assert.are.equal(case.n_iter, opt:state_dict().state[1].n_iter)
+    end)
+  end
+
+  it("rejects what PyTorch rejects, and bad closures, with gd errors", function()
+    local x = gd.zeros(2, {dtype = "float64"})
+    assert.has_error(function() gd.optim.LBFGS({x}, {line_search_fn = "backtracking"}) end,
+      "gd.optim.LBFGS: line_search_fn must be nil or \"strong_wolfe\" (the only one PyTorch has), got backtracking")
+    assert.has_error(function() gd.optim.LBFGS({{params = {x}}}) end,
+      "gd.optim.LBFGS: LBFGS doesn't support per-parameter options (parameter groups)")
+    assert.has_error(function() gd.optim.LBFGS({x}, {max_iter = 0}) end,
+      "gd.optim.LBFGS: max_iter must be >= 1, got 0")
+    local opt = gd.optim.LBFGS({x})
+    assert.has_error(function() opt:step() end)
+    assert.has_error(function() opt:step(function() return "loss" end) end,
+      "gd.optim.LBFGS:step: the closure must return the loss (a number or a 1-element tensor), got string")
+    assert.are.equal(20, opt.hyper.max_iter)
+    assert.are.equal(25, opt.hyper.max_eval) -- max_iter * 5 // 4
+  end)
+
+  it("takes an lr schedule", function()
+    local x = gd.zeros(1, {dtype = "float64"})
+    local opt = gd.optim.LBFGS({x}, {lr = 0.5})
+    local s = gd.optim.lr.StepLR(opt, {step_size = 1, gamma = 0.5})
+    s:step()
+    assert.are.equal(0.25, opt.hyper.lr)
+  end)
+end)

@@ -734,6 +734,7 @@ gd.optim.clip_grad_value_(params, clip_value): clamps every gradient element to
   [-clip_value, clip_value].]])
 
 M.lr = require "gd.optim.lr"
+M.LBFGS = require "gd.optim.lbfgs"
 
 doc(M, "gd.optim", [[
 gd.optim: SGD, AdaGrad (Adagrad), RMSProp (RMSprop), AdaDelta, Adam, AdamW,

@@ -247,3 +247,31 @@ describe("LBFGS against PyTorch 1.13's torch.optim.LBFGS (float64)", function()
     assert.are.equal(0.25, opt.hyper.lr)
   end)
 end)
+
+describe("the rest of torch.optim on the GPU", function()
+  local available, why = gd.cuda_available()
+  if not available then
+    pending("no GPU here: " .. tostring(why))
+    return
+  end
+  -- the CUDA kernels run src/kernels/optim.h's functions: a wrong switch or
+  -- slot in cuda/optim.cu shows as a difference from the CPU and from PyTorch
+  for ci, case in ipairs(G.cases) do
+    it(fmt("steps case %d (%s) as PyTorch does, in float64", ci, case.torch), function()
+      local x = gd.tensor(G.x0, {dtype = "float64", device = "cuda"})
+      local opt = gd.optim[case.torch]({x}, case.hyper)
+      local gh = gd.zeros(#G.x0, {dtype = "float64"})
+      for t = 1, G.steps do
+        local xc = x:to("cpu")
+        for i = 1, #G.x0 do gh:set(i, G.h[i] * (xc:get(i) - G.c[i]) + 0.1 * math.sin(t * i)) end
+        x.grad:copy_(gh)
+        opt:step()
+        if case.traj[t] then
+          local w = worst(x:to("cpu"), case.traj[t])
+          if w > 1e-9 then error(fmt("step %d: relative error %.3g", t, w)) end
+        end
+        if case.lr_change and t == case.lr_change[1] then opt.hyper.lr = case.lr_change[2] end
+      end
+    end)
+  end
+end)

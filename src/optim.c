@@ -665,6 +665,9 @@ static void plan_more(const gd_optim *o, const gd_optim_hyper *h, int64_t t, gd_
         if (pl->rectify) {
             k->rect = sqrt((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t));
             k->sqrt_bias2 = sqrt(bc2);
+            k->step_size = h->lr * k->rect * k->sqrt_bias2 / bc1;
+        } else {
+            k->step_size = h->lr / bc1;
         }
         break;
     }

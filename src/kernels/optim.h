@@ -216,7 +216,7 @@ GD_DEFINE_OPTIM_KERNELS(double, d, double, sqrt)
  *           p += c_grad*g/d;  p += c_avg*m/d   (c_grad = -lr*(1-mu_t)/(1-prod mu),
  *           c_avg = -lr*mu_{t+1}/(1 - prod mu * mu_t * mu_{t+1}), PyTorch 1.13's form)
  *   RAdam   m, v as Adam;  mh = m/(1-b1^t);  rho_t > 5: p -= mh*lr*sqrt(1-b2^t)/(sqrt(v)+eps)*rect
- *           else p -= mh*lr
+ *           else p -= mh*lr  (the per-step scalars folded into one coefficient)
  *   ASGD    p *= 1 - lambd*eta;  p -= eta*g;  ax += (p - ax)*mu  (ax = p when mu == 1)
  *   Rprop   s = g*prev;  f = etaplus (s > 0), etaminus (s < 0), 1;  step = clamp(step*f, min, max);
  *           g = 0 where s < 0;  p -= sign(g)*step;  prev = g
@@ -247,29 +247,26 @@ GD_DEFINE_OPTIM_KERNELS(double, d, double, sqrt)
         R vv = decay * *v + gain * g * g;                                                         \
         *m = mm;                                                                                  \
         *v = vv;                                                                                  \
-        R d = SQRT(vv / bc2) + eps;                                                               \
-        x = x + cg * (g / d);                                                                     \
-        *p = x + ca * (mm / d);                                                                   \
+        R r = (R)1 / (SQRT(vv / bc2) + eps); /* one division for both terms */                    \
+        x = x + cg * (g * r);                                                                     \
+        *p = x + ca * (mm * r);                                                                   \
     }                                                                                             \
                                                                                                   \
     GD_HD static inline void gd_radam_elem_##S(T *p, R g, T *m, T *v, const gd_optim_coef *k,     \
                                                const int rectify)                                 \
     {                                                                                             \
-        const R b1 = (R)k->beta1, b1c = (R)k->one_minus_beta1, lr = (R)k->lr;                     \
-        const R decay = (R)k->decay, gain = (R)k->gain, eps = (R)k->eps, bc1 = (R)k->bias1;       \
+        const R b1 = (R)k->beta1, b1c = (R)k->one_minus_beta1;                                    \
+        const R decay = (R)k->decay, gain = (R)k->gain, eps = (R)k->eps;                          \
         R x = *p;                                                                                 \
         g = gd_optim_grad_##S(g, x, k);                                                           \
         R mm = b1 * *m + b1c * g;                                                                 \
         R vv = decay * *v + gain * g * g;                                                         \
         *m = mm;                                                                                  \
         *v = vv;                                                                                  \
-        R mh = mm / bc1;                                                                          \
-        if (rectify) {                                                                            \
-            R adaptive = (R)k->sqrt_bias2 / (SQRT(vv) + eps);                                     \
-            *p = x - mh * lr * adaptive * (R)k->rect;                                             \
-        } else {                                                                                  \
-            *p = x - mh * lr;                                                                     \
-        }                                                                                         \
+        /* rectify: p -= m/bc1 * lr * sqrt(bc2)/(sqrt(v)+eps) * rect, with the scalars folded     \
+           into step_size = lr*rect*sqrt(bc2)/bc1 (else lr/bc1): one division per element */      \
+        R u = rectify ? mm / (SQRT(vv) + eps) : mm;                                               \
+        *p = x - (R)k->step_size * u;                                                             \
     }                                                                                             \
                                                                                                   \
     GD_HD static inline void gd_asgd_elem_##S(T *p, R g, T *ax, const gd_optim_coef *k,           \
@@ -292,13 +289,15 @@ GD_DEFINE_OPTIM_KERNELS(double, d, double, sqrt)
         const R lo = (R)k->step_min, hi = (R)k->step_max;                                         \
         g = g * (R)k->scale;                                                                      \
         R s = g * *prev;                                                                          \
-        R f = s > 0 ? ep : (s < 0 ? em : (R)1);                                                   \
+        /* selects, not ifs: the loop vectorises (with ifs: 14x slower at 16M float32) */       \
+        R f = s > 0 ? ep : (R)1;                                                                  \
+        f = s < 0 ? em : f;                                                                       \
         R st = *step * f;                                                                         \
         st = st < lo ? lo : st;                                                                   \
         st = st > hi ? hi : st;                                                                   \
         *step = st;                                                                               \
-        if (s < 0) g = 0;                                                                         \
-        R sg = g > 0 ? (R)1 : (g < 0 ? (R)-1 : (R)0);                                             \
+        g = s < 0 ? (R)0 : g;                                                                     \
+        R sg = (R)(g > 0) - (R)(g < 0);                                                           \
         *p = *p - sg * st;                                                                        \
         *prev = g;                                                                                \
     }

@@ -1,6 +1,8 @@
 --- gd.optim: SGD, AdaGrad, RMSProp, AdaDelta, Adam, AdamW and SMORMS3, in
--- every system's convention (`hyper.flavor`, see gd.optim.flavors), each a
--- fused C step over all parameters (src/optim.c, src/kernels/optim.h).
+-- every system's convention (`hyper.flavor`, see gd.optim.flavors), and the
+-- rest of torch.optim (Adamax, ASGD, NAdam, RAdam, Rprop: PyTorch 1.13's), each
+-- a fused C step over all parameters (src/optim.c, src/kernels/optim.h); LBFGS
+-- over tensor ops (gd.optim.lbfgs).
 --
 --   local opt = gd.optim.RMSProp({x}, {flavor = "d2l", lr = 0.4, gamma = 0.9})
 --   for i = 1, 20 do opt:step(function() f.grad(x, x.grad) return f.f(x) end) end
@@ -739,7 +741,9 @@ M.LBFGS = require "gd.optim.lbfgs"
 doc(M, "gd.optim", [[
 gd.optim: SGD, AdaGrad (Adagrad), RMSProp (RMSprop), AdaDelta, Adam, AdamW,
 SMORMS3; each takes (params, hyper) with hyper.flavor choosing a system's
-convention (help(gd.optim.RMSProp) lists them).  Schedules in gd.optim.lr;
-clip_grad_norm_, clip_grad_value_.]])
+convention (help(gd.optim.RMSProp) lists them).  PyTorch 1.13's Adamax, ASGD,
+NAdam, RAdam, Rprop and LBFGS (SparseAdam: gdlua has no sparse gradients).
+opt:add_param_group(group).  Schedules in gd.optim.lr; clip_grad_norm_,
+clip_grad_value_.]])
 
 return M

@@ -239,6 +239,28 @@ describe("LBFGS against PyTorch 1.13's torch.optim.LBFGS (float64)", function()
     assert.are.equal(25, opt.hyper.max_eval) -- max_iter * 5 // 4
   end)
 
+  it("steps float32 parameters (a flat float32 vector) close to the float64 run", function()
+    -- catches a flat vector of the wrong dtype or a gather/scatter that mixes parameters up
+    local x = gd.tensor(G.x0, {dtype = "float32"})
+    local a, b = x:narrow(1, 1, 3), x:narrow(1, 4, 5) -- two parameters: the flat vector spans both
+    local opt = gd.optim.LBFGS({a, b}, G.lbfgs[3].hyper)
+    local calls = {0}
+    local x64 = gd.tensor(G.x0, {dtype = "float64"})
+    x64.grad = gd.zeros(8, {dtype = "float64"})
+    local f64 = closure_for(x64, calls)
+    local closure = function()
+      x64:copy_(x)
+      local f = f64()
+      a.grad:copy_(x64.grad:narrow(1, 1, 3))
+      b.grad:copy_(x64.grad:narrow(1, 4, 5))
+      return f
+    end
+    opt:step(closure)
+    assert.is_true(worst(x, G.lbfgs[3].steps[1].x) < 1e-3) -- float32 rounding through 8 line-search evaluations
+    assert.has_error(function() opt:add_param_group({params = {gd.zeros(1)}}) end,
+      "gd.optim.LBFGS:add_param_group: LBFGS doesn't support per-parameter options (parameter groups)")
+  end)
+
   it("takes an lr schedule", function()
     local x = gd.zeros(1, {dtype = "float64"})
     local opt = gd.optim.LBFGS({x}, {lr = 0.5})

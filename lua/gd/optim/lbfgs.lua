@@ -339,6 +339,11 @@ end
 
 function LBFGS:steps() return self.state.n_iter end
 
+--- LBFGS keeps one group, as PyTorch's (whose step asserts it).
+function LBFGS:add_param_group()
+  check.raise(self._fname .. ":add_param_group: LBFGS doesn't support per-parameter options (parameter groups)")
+end
+
 function LBFGS:__tostring()
   local v = self._values
   return fmt("LBFGS (pytorch): lr=%s max_iter=%d max_eval=%d tolerance_grad=%g tolerance_change=%g " ..

@@ -345,7 +345,9 @@ local function build(opt, params, hyper)
       groups[gi] = make_group(opt, param_list(fname, gspec.params, fmt("group %d's params", gi)), gv, gshown)
     end
   else
-    groups[1] = make_group(opt, param_list(fname, params, "params"), values, shown)
+    local list = param_list(fname, params, "params")
+    if #list == 0 then error(fname .. ": optimizer got an empty parameter list", 0) end -- as PyTorch
+    groups[1] = make_group(opt, list, values, shown)
   end
   opt.param_groups = groups
   opt._c, opt._h = {}, {}
@@ -364,8 +366,9 @@ local function new_optimizer(name, params, hyper)
   local fname = "gd.optim." .. name
   local opt = setmetatable({name = name, _fname = fname}, Optimizer)
   -- PuzzleLib's shape: gd.optim.RMSProp{learnRate = ...}, then opt:setupOn(net)
+  -- ({} is an empty parameter list, not an empty hyper table: gd.optim.Adam() takes all defaults)
   if hyper == nil and type(params) == "table" and not gd.is_tensor(params) and params[1] == nil
-    and type(params.parameters) ~= "function" then
+    and next(params) ~= nil and type(params.parameters) ~= "function" then
     hyper, params = params, nil
   end
   hyper = hyper or {}
@@ -737,6 +740,7 @@ gd.optim.clip_grad_value_(params, clip_value): clamps every gradient element to
 
 M.lr = require "gd.optim.lr"
 M.LBFGS = require "gd.optim.lbfgs"
+M.torch7 = require "gd.optim.torch7"
 
 doc(M, "gd.optim", [[
 gd.optim: SGD, AdaGrad (Adagrad), RMSProp (RMSprop), AdaDelta, Adam, AdamW,

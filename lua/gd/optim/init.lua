@@ -12,6 +12,7 @@ local gd = require "gd.tensor"
 local doc = require "gd.doc"
 local check = require "gd.check"
 local flavors = require "gd.optim.flavors"
+check.register_internal() -- errors raised with check.raise point past this file
 local I = gd._internal
 local ffi, C = I.ffi, I.C
 local fmt = string.format
@@ -420,7 +421,7 @@ local function new_optimizer(name, params, hyper)
       build(opt, params, hyper)
     end
   end)
-  if not ok then error(err, 3) end
+  if not ok then check.raise(err) end -- at the caller's line however gd.optim.X was reached
   return opt
 end
 

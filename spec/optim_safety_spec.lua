@@ -71,6 +71,23 @@ describe("a parameter that changes size (item 1)", function()
   end)
 end)
 
+describe("a parameter whose strides change under its optimizer (item 1's layout cache)", function()
+  -- Catches: the layout cache keyed on address and size only, so a set_ that
+  -- made a dense parameter a strided view of the same memory (same address,
+  -- same count) kept the dense run and paired gradient element k with memory
+  -- element k instead of with its own element.
+  it("pairs every gradient element with its own parameter element", function()
+    local p = gd.zeros(2, 3, {dtype = "float64"})
+    p.grad = gd.zeros(2, 3, {dtype = "float64"})
+    local opt = gd.optim.SGD({p}, {lr = 1})
+    opt:step()
+    p:set_(p, 1, {2, 3}, {1, 2}) -- element (r, c) now at memory r + 2c (0-based)
+    p.grad:copy_(gd.tensor({{1, 2, 3}, {4, 5, 6}}, {dtype = "float64"}))
+    opt:step()
+    H.same(p, {{-1, -2, -3}, {-4, -5, -6}})
+  end)
+end)
+
 describe("the state of a parameter that grew (item 2)", function()
   -- Catches: state_dict() returning 100-element views of a 3-element state
   -- (foreign memory), because the views were made without bounds.

@@ -43,6 +43,9 @@ int gd_tensor_wrap(gd_tensor **out, gd_storage *s, int dtype, int64_t offset, in
                    const int64_t *sizes, const int64_t *strides);
 /* Clears t's gradient (dropping the reference and the gradient's grad_refs). */
 void gd_tensor_drop_grad(gd_tensor *t);
+/* Moved by every in-place change of a tensor's geometry (set_): caches of
+   layouts (the optimizers') compare it once per use instead of every stride. */
+extern uint64_t gd_geometry_epoch;
 /* Recomputes count, data and is_contiguous after sizes/strides/offset changed. */
 void gd_tensor_refresh(gd_tensor *t);
 void gd_contiguous_strides(int rank, const int64_t *sizes, int64_t *strides);

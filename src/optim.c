@@ -51,7 +51,8 @@ struct gd_optim {
     /* what the current segments were built from; a change rebuilds them */
     const gd_tensor **seen_grad;
     void **seen_grad_data, **seen_param_data;
-    int64_t *seen_key;          /* layout_key(): count and density of param and grad */
+    int64_t *seen_count;
+    uint64_t seen_epoch;        /* gd_geometry_epoch: a set_ anywhere re-checks everything */
     int layout_valid;
     gd_optim_segment *segs;
     int nseg;
@@ -90,14 +91,6 @@ static double slot_init(int kind, int slot, const gd_optim_hyper *h)
 
 static int group_of(const gd_tensor *t) { return t->scalar_type * GD_DEVICE_COUNT + t->device_kind; }
 
-/* What of a parameter and its gradient the segments depend on besides their
-   addresses: the element count, and whether each is dense (a set_ can turn
-   a dense parameter into a strided one over the same memory). */
-static inline int64_t layout_key(const gd_tensor *p, const gd_tensor *g)
-{
-    return p->count * 4 + p->is_contiguous * 2 + g->is_contiguous;
-}
-
 /* ---------------------------------------------------------------- create */
 
 static int cmp_by_address(const void *a, const void *b, void *ctx);
@@ -132,7 +125,7 @@ void gd_optim_free(gd_optim *o)
     free(o->seen_grad);
     free(o->seen_grad_data);
     free(o->seen_param_data);
-    free(o->seen_key);
+    free(o->seen_count);
     free(o->segs);
     free(o->stage);
     free(o);
@@ -248,10 +241,10 @@ int gd_optim_new(gd_optim **out, int kind, gd_tensor *const *params, int n, cons
     o->seen_grad = calloc(m, sizeof *o->seen_grad);
     o->seen_grad_data = calloc(m, sizeof *o->seen_grad_data);
     o->seen_param_data = calloc(m, sizeof *o->seen_param_data);
-    o->seen_key = calloc(m, sizeof *o->seen_key);
+    o->seen_count = calloc(m, sizeof *o->seen_count);
     o->segs = calloc(m, sizeof *o->segs);
     if (!o->params || !o->group || !o->offset || !o->layout_count || !o->seen_grad || !o->seen_grad_data ||
-        !o->seen_param_data || !o->seen_key || !o->segs) {
+        !o->seen_param_data || !o->seen_count || !o->segs) {
         gd_optim_free(o);
         return gd_fail(GD_ENOMEM, "out of memory");
     }
@@ -332,7 +325,11 @@ int gd_optim_set_step(gd_optim *o, int64_t step)
    anything they were built from changed.  Touches no element. */
 static int check_and_layout(gd_optim *o)
 {
-    bool changed = !o->layout_valid;
+    /* set_ is the one way to change a tensor's strides in place (a dense
+       parameter turned strided, or expanded, over the same memory): it moves
+       the epoch, and then everything is checked again */
+    uint64_t epoch = __atomic_load_n(&gd_geometry_epoch, __ATOMIC_RELAXED);
+    bool changed = !o->layout_valid || o->seen_epoch != epoch;
     for (int i = 0; i < o->n; i++) {
         const gd_tensor *p = o->params[i], *g = p->gradient;
         if (p->is_freed) return gd_fail(GD_EFREED, "parameter %d was released with free()", i + 1);
@@ -346,7 +343,7 @@ static int check_and_layout(gd_optim *o)
                            gd_dtype_name(g->scalar_type), g->device_kind ? "cuda" : "cpu", (long long)p->count,
                            gd_dtype_name(p->scalar_type), p->device_kind ? "cuda" : "cpu");
         if (o->seen_grad[i] != g || o->seen_grad_data[i] != g->data || o->seen_param_data[i] != p->data ||
-            o->seen_key[i] != layout_key(p, g))
+            o->seen_count[i] != p->count)
             changed = true;
     }
     if (!changed) return GD_OK;
@@ -402,8 +399,9 @@ static int check_and_layout(gd_optim *o)
         o->seen_grad[i] = p->gradient;
         o->seen_grad_data[i] = p->gradient->data;
         o->seen_param_data[i] = p->data;
-        o->seen_key[i] = layout_key(p, p->gradient);
+        o->seen_count[i] = p->count;
     }
+    o->seen_epoch = epoch;
     o->layout_valid = 1;
     return GD_OK;
 }
@@ -609,7 +607,7 @@ static int stage_in(gd_optim *o)
         int i = o->segs[k].param_index;
         stage_pair *sp = &o->stage[i];
         const gd_tensor *p = o->params[i];
-        GD_TRY(check_updatable(p, i)); /* again: strides can change under an unchanged layout key */
+        GD_TRY(check_updatable(p, i)); /* cheap next to the copies; the write-back must not fail */
         if (!sp->param || sp->param->count != p->count) {
             gd_tensor_release(sp->param);
             gd_tensor_release(sp->grad);

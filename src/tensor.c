@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+uint64_t gd_geometry_epoch;
+
 void gd_contiguous_strides(int rank, const int64_t *sizes, int64_t *strides)
 {
     int64_t s = 1;

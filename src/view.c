@@ -283,6 +283,7 @@ int gd_set_storage(gd_tensor *t, const gd_tensor *src, int64_t offset, int rank,
     t->rank = rank;
     for (int d = 0; d < rank; d++) { t->sizes[d] = sizes[d]; t->strides[d] = strides[d]; }
     gd_tensor_refresh(t);
+    __atomic_add_fetch(&gd_geometry_epoch, 1, __ATOMIC_RELAXED);
     /* a gradient of the old shape no longer fits */
     if (t->gradient) {
         bool same = t->gradient->rank == rank;

@@ -607,7 +607,6 @@ static int stage_in(gd_optim *o)
         int i = o->segs[k].param_index;
         stage_pair *sp = &o->stage[i];
         const gd_tensor *p = o->params[i];
-        GD_TRY(check_updatable(p, i)); /* cheap next to the copies; the write-back must not fail */
         if (!sp->param || sp->param->count != p->count) {
             gd_tensor_release(sp->param);
             gd_tensor_release(sp->grad);

@@ -681,8 +681,12 @@ for name in pairs(KIND) do
 
   opt:step([closure]) -> the closure's loss, after one fused step;
   opt:zero_grad(); opt.hyper (canonical names, assignable between steps);
-  opt:state_dict() / opt:load_state_dict(sd); parameter groups as in PyTorch:
-  gd.optim.SGD({{params = {w}}, {params = {b}, weight_decay = 0}}, {lr = 0.1}).]])
+  opt:state_dict() / opt:load_state_dict(sd) (checked whole before anything
+  changes); parameter groups as in PyTorch:
+  gd.optim.SGD({{params = {w}}, {params = {b}, weight_decay = 0}}, {lr = 0.1}).
+  Each parameter appears once (in one group), no two parameters or a parameter
+  and a gradient share memory, and a parameter keeps its size once the
+  optimizer has state (before that, a resized parameter is laid out anew).]])
 end
 M.RMSprop = M.RMSProp
 M.Adagrad = M.AdaGrad

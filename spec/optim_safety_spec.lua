@@ -337,8 +337,8 @@ describe("messages that named no gd function (item 23)", function()
   -- built an optimizer that failed only at step ("call setupOn(net) first").
   -- PyTorch: "optimizer got an empty parameter list".
   it("gd.optim.Adam({}) is an empty parameter list; gd.optim.Adam() is PuzzleLib's shape", function()
-    H.raises(function() gd.optim.Adam({}) end, "gd.optim.Adam: got an empty parameter list")
-    H.raises(function() gd.optim.SGD({}, {lr = 0.1}) end, "gd.optim.SGD: got an empty parameter list")
+    H.raises(function() gd.optim.Adam({}) end, "gd.optim.Adam: optimizer got an empty parameter list")
+    H.raises(function() gd.optim.SGD({}, {lr = 0.1}) end, "gd.optim.SGD: optimizer got an empty parameter list")
     local x = gd.zeros(2)
     x.grad = gd.ones(2)
     local opt = gd.optim.Adam()

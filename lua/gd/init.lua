@@ -27,14 +27,22 @@ setmetatable(gd, {
   end,
 })
 
+-- Torch7 scripts' `require "optim"` gets Torch7's functional optimizers
+-- (gd.optim.torch7), so their optimizer lines run unchanged.  Through gd's own
+-- field: the very table gd.optim.torch7 is, even after package.loaded was reset
+-- (busted does that between spec files; gd and its fields stay).
+package.preload.optim = package.preload.optim or function() return gd.optim.torch7 end
+
 local serialize = require "gd.serialize"
 gd.save = serialize.save
 gd.load = serialize.load
 
 doc(gd, "gd", [[
 gd: gdlua's package (a global in gdlua).
-  Tensors: gd.tensor, zeros, ones, empty, full, arange, linspace, rand, randn,
-    manual_seed, matmul, cat, stack, where, save, load; methods in gd.Tensor.
+  Tensors: gd.tensor, zeros, ones, empty, full, arange, linspace, eye, rand, randn,
+    manual_seed, matmul, dot, outer, diag, log1p, expm1, softplus, logsumexp,
+    cumsum, cat, stack, where, save, load; methods in gd.Tensor; Torch7's
+    x[{{}, 2}] indexing.  gd.cuda: is_available, device_count, synchronize ...
   gd.optim       SGD, AdaGrad, RMSProp, AdaDelta, Adam, AdamW, SMORMS3 in every
                  framework's convention (hyper.flavor); schedules in gd.optim.lr
   gd.nn          Linear, Sequential, ReLU, Tanh, Sigmoid, Softmax, LogSoftmax,

@@ -369,11 +369,7 @@ local function build(opt, params, hyper)
     end
   else
     lists[1], gvalues[1], gshowns[1] = param_list(fname, params, "params"), values, shown
-  end
-  local total = 0
-  for _, list in ipairs(lists) do total = total + #list end
-  if total == 0 then -- PyTorch: "optimizer got an empty parameter list"
-    error(fname .. ": got an empty parameter list (give tensors or a module that has parameters)", 0)
+    if #lists[1] == 0 then error(fname .. ": optimizer got an empty parameter list", 0) end -- as PyTorch
   end
   check_groups_disjoint(fname, lists)
   local groups = {}
@@ -400,10 +396,9 @@ local function new_optimizer(name, params, hyper)
   local fname = "gd.optim." .. name
   local opt = setmetatable({name = name, _fname = fname}, Optimizer)
   -- PuzzleLib's shape: gd.optim.RMSProp{learnRate = ...}, then opt:setupOn(net)
-  -- (an empty table is an empty parameter list, as in PyTorch: gd.optim.Adam()
-  -- is the PuzzleLib shape with every default)
+  -- ({} is an empty parameter list, not an empty hyper table: gd.optim.Adam() takes all defaults)
   if hyper == nil and type(params) == "table" and not gd.is_tensor(params) and params[1] == nil
-    and type(params.parameters) ~= "function" and next(params) ~= nil then
+    and next(params) ~= nil and type(params.parameters) ~= "function" then
     hyper, params = params, nil
   end
   hyper = hyper or {}
@@ -731,6 +726,7 @@ gd.optim.clip_grad_value_(params, clip_value): clamps every gradient element to
   [-clip_value, clip_value].]])
 
 M.lr = require "gd.optim.lr"
+M.torch7 = require "gd.optim.torch7"
 
 doc(M, "gd.optim", [[
 gd.optim: SGD, AdaGrad (Adagrad), RMSProp (RMSprop), AdaDelta, Adam, AdamW,

@@ -420,7 +420,8 @@ local function new_optimizer(name, params, hyper)
   return opt
 end
 
---- One fused step over every parameter; returns the closure's loss.
+--- One fused step over every parameter; returns the closure's loss, and
+-- nothing at all without a closure (so the REPL prints nothing after it).
 function Optimizer:step(closure)
   local loss
   if closure ~= nil then loss = closure() end
@@ -429,6 +430,7 @@ function Optimizer:step(closure)
   for i = 1, self._ngroups do
     if C.gd_optim_step(cs[i], hs[i]) ~= 0 then error(self._fname .. ":step: " .. cerr(), 2) end
   end
+  if closure == nil then return end
   return loss
 end
 
@@ -674,7 +676,7 @@ for name in pairs(KIND) do
   M[name] = doc(function(params, hyper) return new_optimizer(name, params, hyper) end, "gd.optim." .. name,
     OPT_DOCS[name] .. [[
 
-  opt:step([closure]) -> the closure's loss, after one fused step;
+  opt:step([closure]) -> the closure's loss (nothing without one), after one fused step;
   opt:zero_grad(); opt.hyper (canonical names, assignable between steps);
   opt:state_dict() / opt:load_state_dict(sd) (checked whole before anything
   changes); parameter groups as in PyTorch:

@@ -12,6 +12,7 @@ local gd = require "gd.tensor"
 local doc = require "gd.doc"
 local check = require "gd.check"
 local flavors = require "gd.optim.flavors"
+check.register_internal() -- errors raised with check.raise point past this file
 local I = gd._internal
 local ffi, C = I.ffi, I.C
 local fmt = string.format
@@ -66,14 +67,19 @@ local function validate(fname, key, shown, v)
   end
   if type(v) ~= "number" then bad("must be a number, got " .. type(v)) end
   if v ~= v then bad("is NaN") end
+  -- no hyperparameter means anything infinite (an infinite momentum or decay
+  -- turns every parameter into inf or NaN at the first step)
   if kind == "rate" then
     if v < 0 or v == math.huge then bad(fmt("must be a finite number >= 0, got %s", tostring(v))) end
-  elseif kind == "decay" then
-    if v < 0 or v >= 1 then bad(fmt("must be in [0, 1), got %s", tostring(v))) end
   elseif kind == "nonneg" then
     if v < 0 then bad(fmt("must be >= 0, got %s", tostring(v))) end
+    if v == math.huge then bad("must be finite, got inf") end
+  elseif kind == "decay" then
+    if v < 0 or v >= 1 then bad(fmt("must be in [0, 1), got %s", tostring(v))) end
   elseif kind == "halflife" then
-    if not (v > 0) then bad(fmt("must be > 0, got %s", tostring(v))) end
+    if not (v > 0) or v == math.huge then bad(fmt("must be a finite number > 0, got %s", tostring(v))) end
+  elseif v == math.huge or v == -math.huge then
+    bad(fmt("must be finite, got %s", tostring(v)))
   end
   return v
 end
@@ -230,14 +236,12 @@ M.Optimizer = Optimizer
 
 local HYPER_CT = ffi.typeof("gd_optim_hyper")
 local optim_box = ffi.new("gd_optim*[1]")
+local pair_box = ffi.new("int[2]")
 
 local function make_group(opt, params, values, shown)
   local fname = opt._fname
   local h = HYPER_CT()
   write_hyper(h, opt.name, values)
-  for _, p in ipairs(params) do
-    if p.grad == nil then p.grad = gd.zeros_like(p) end
-  end
   local arr = ffi.new("gd_tensor*[?]", math.max(#params, 1))
   for i, p in ipairs(params) do arr[i - 1] = p.c end
   if C.gd_optim_new(optim_box, KIND[opt.name], arr, #params, h) ~= 0 then error(fname .. ": " .. cerr(), 0) end
@@ -246,16 +250,52 @@ local function make_group(opt, params, values, shown)
   return group
 end
 
---- Sets one hyperparameter of a group, by canonical or flavor name.
-local function set_hyper(opt, group, key, value)
+local function address(p) return tonumber(ffi.cast("intptr_t", p.c)) end
+
+--- PyTorch refuses a parameter in two groups ("some parameters appear in more
+-- than one parameter group"): each group's C step would update it.  Views of
+-- one memory in two groups are the same mistake (within a group, C finds both).
+local function check_groups_disjoint(fname, lists)
+  if #lists < 2 then return end
+  local where, all, group_of, index_of = {}, {}, {}, {}
+  for gi, list in ipairs(lists) do
+    for j, p in ipairs(list) do
+      local a = address(p)
+      local prev = where[a]
+      if prev and prev[1] ~= gi then
+        error(fmt("%s: some parameters appear in more than one parameter group (parameter %d of group %d is "
+          .. "parameter %d of group %d)", fname, j, gi, prev[2], prev[1]), 0)
+      end
+      where[a] = where[a] or {gi, j}
+      all[#all + 1] = p
+      group_of[#all], index_of[#all] = gi, j
+    end
+  end
+  local arr = ffi.new("gd_tensor*[?]", #all)
+  for i, p in ipairs(all) do arr[i - 1] = p.c end
+  local found = C.gd_find_overlap(arr, #all, #all, pair_box, pair_box + 1)
+  if found < 0 then error(fname .. ": " .. cerr(), 0) end
+  if found == 1 then
+    local a, b = pair_box[0] + 1, pair_box[1] + 1
+    if group_of[a] ~= group_of[b] then
+      error(fmt("%s: parameter %d of group %d and parameter %d of group %d share memory (views of one tensor): "
+        .. "some parameters appear in more than one parameter group", fname, index_of[a], group_of[a],
+        index_of[b], group_of[b]), 0)
+    end
+  end
+end
+
+--- A copy of values with key set to value (by canonical or flavor name),
+-- validated; nothing is changed.
+local function updated_values(opt, values, key, value)
   local fname = opt._fname
   local spec = flavors[opt.name][opt.flavor]
-  local canon = spec.names[key] or (group._values[key] ~= nil and key) or nil
+  local canon = spec.names[key] or (values[key] ~= nil and key) or nil
   if key == "flavor" then error(fname .. ": the flavor cannot change after construction", 0) end
   if not canon then
     local valid = {}
-    for k in pairs(group._values) do valid[#valid + 1] = k end
-    for k in pairs(spec.names) do if not group._values[k] then valid[#valid + 1] = k end end
+    for k in pairs(values) do valid[#valid + 1] = k end
+    for k in pairs(spec.names) do if not values[k] then valid[#valid + 1] = k end end
     table.sort(valid)
     error(fname .. ": " .. check.unknown_message("hyperparameter", key, valid), 0)
   end
@@ -263,12 +303,22 @@ local function set_hyper(opt, group, key, value)
     error(fmt("%s: the %s flavor fixes %s = %s", fname, opt.flavor, canon, tostring(spec.fixed[canon])), 0)
   end
   local v = validate(fname, canon, key, value)
-  local values = {}
-  for k, x in pairs(group._values) do values[k] = x end
-  if canon == "rms_halflife" then values.alpha = math.exp(-math.log(2) / v) else values[canon] = v end
-  cross_check(fname, opt.name, values)
+  local new = {}
+  for k, x in pairs(values) do new[k] = x end
+  if canon == "rms_halflife" then new.alpha = math.exp(-math.log(2) / v) else new[canon] = v end
+  cross_check(fname, opt.name, new)
+  return new
+end
+
+--- Gives a group new (validated) values: the Lua copy and the C struct.
+local function commit_values(opt, group, values)
   group._values = values
   write_hyper(group._h, opt.name, values)
+end
+
+--- Sets one hyperparameter of a group, by canonical or flavor name.
+local function set_hyper(opt, group, key, value)
+  commit_values(opt, group, updated_values(opt, group._values, key, value))
 end
 
 --- A table whose reads give a group's canonical values and whose writes are
@@ -303,7 +353,9 @@ local function build(opt, params, hyper)
   local fname = opt._fname
   local values, flavor, shown = resolve(fname, opt.name, hyper)
   opt.flavor = flavor
-  local groups = {}
+  -- everything is checked before anything changes: parameters get their zero
+  -- gradients only once every group is made
+  local lists, gvalues, gshowns = {}, {}, {}
   if is_group_list(params) then
     for gi, gspec in ipairs(params) do
       if type(gspec) ~= "table" then error(fmt("%s: parameter group %d is not a table", fname, gi), 0) end
@@ -312,12 +364,20 @@ local function build(opt, params, hyper)
       for k, v in pairs(gspec) do if k ~= "params" then merged[k] = v end end
       merged.flavor = flavor
       local gv, _, gshown = resolve(fmt("%s (group %d)", fname, gi), opt.name, merged)
-      groups[gi] = make_group(opt, param_list(fname, gspec.params, fmt("group %d's params", gi)), gv, gshown)
+      gvalues[gi], gshowns[gi] = gv, gshown
+      lists[gi] = param_list(fname, gspec.params, fmt("group %d's params", gi))
     end
   else
-    local list = param_list(fname, params, "params")
-    if #list == 0 then error(fname .. ": optimizer got an empty parameter list", 0) end -- as PyTorch
-    groups[1] = make_group(opt, list, values, shown)
+    lists[1], gvalues[1], gshowns[1] = param_list(fname, params, "params"), values, shown
+    if #lists[1] == 0 then error(fname .. ": optimizer got an empty parameter list", 0) end -- as PyTorch
+  end
+  check_groups_disjoint(fname, lists)
+  local groups = {}
+  for gi, list in ipairs(lists) do groups[gi] = make_group(opt, list, gvalues[gi], gshowns[gi]) end
+  for _, list in ipairs(lists) do
+    for _, p in ipairs(list) do
+      if p.grad == nil then p.grad = gd.zeros_like(p) end
+    end
   end
   opt.param_groups = groups
   opt._c, opt._h = {}, {}
@@ -356,7 +416,7 @@ local function new_optimizer(name, params, hyper)
       build(opt, params, hyper)
     end
   end)
-  if not ok then error(err, 3) end
+  if not ok then check.raise(err) end -- at the caller's line however gd.optim.X was reached
   return opt
 end
 
@@ -431,6 +491,8 @@ function Optimizer:state_dict()
 end
 
 --- Restores what state_dict() gave (possibly through gd.save / gd.load).
+-- Everything is checked before anything changes: a refused state dict leaves
+-- the hyperparameters, the state and the step as they were.
 function Optimizer:load_state_dict(sd)
   local fname = self._fname .. ":load_state_dict"
   local function bad(msg) error(fname .. ": " .. msg, 3) end
@@ -445,8 +507,10 @@ function Optimizer:load_state_dict(sd)
     bad(fmt("the state has %d parameter groups, this optimizer %d", #sd.param_groups, #self.param_groups))
   end
   local names = SLOT_NAMES[self.name]
-  -- check everything before changing anything
+  -- 1. check everything: shapes, steps, each parameter's state layout, hyperparameters
   local idx = 0
+  local copies = {}  -- {group, param index, slot, source} for every state tensor to load
+  local steps, new_values = {}, {}
   for gi, g in ipairs(self.param_groups) do
     local sg = sd.param_groups[gi]
     if type(sg) ~= "table" or type(sg.params) ~= "table" or #sg.params ~= #g.params then
@@ -464,6 +528,7 @@ function Optimizer:load_state_dict(sd)
             for _, nm in ipairs(names) do if nm == k then ok = true end end
             if not ok then bad(check.unknown_message("state entry", k, names)) end
             if not gd.is_tensor(v) then bad(fmt("state %s of parameter %d is not a tensor", k, idx)) end
+            if v:is_freed() then bad(fmt("state %s of parameter %d was released with free()", k, idx)) end
             local a, b = v.shape, p.shape
             if table.concat(a, "x") ~= table.concat(b, "x") then
               bad(fmt("state %s of parameter %d has shape %s, the parameter %s", k, idx,
@@ -471,37 +536,64 @@ function Optimizer:load_state_dict(sd)
             end
           end
         end
-      end
-    end
-  end
-  -- hyperparameters first (validated), then state
-  for gi, g in ipairs(self.param_groups) do
-    local sg = sd.param_groups[gi]
-    for k, v in pairs(sg) do
-      if k ~= "params" and g._values[k] ~= nil then
-        local ok, err = pcall(set_hyper, self, g, k, v)
-        if not ok then error(err, 2) end
-      end
-    end
-    g.initial_lr = g._values.lr
-  end
-  for gi, g in ipairs(self.param_groups) do
-    local sg = sd.param_groups[gi]
-    local step
-    for j = 1, #g.params do
-      local s = sd.state[sg.params[j]]
-      if s then
-        step = step or s.step
+        -- the step: a whole number a C int64 holds exactly (PyTorch keeps one per
+        -- parameter; one group here has one, so the entries must agree)
+        local t = s.step
+        if t ~= nil then
+          check.number(fname, fmt("the step of parameter %d", idx), t, {integer = true, min = 0, level = 2})
+          if t > 2 ^ 53 then bad(fmt("the step of parameter %d must be at most 2^53, got %s", idx, tostring(t))) end
+          if steps[gi] ~= nil and steps[gi] ~= t then
+            bad(fmt("the parameters of group %d have different steps (%d and %d); this optimizer keeps one per group",
+              gi, steps[gi], t))
+          end
+          steps[gi] = t
+        end
+        if C.gd_optim_check_state(g._c, j - 1) ~= 0 then bad(cerr()) end
         for slot = 0, #names - 1 do
           local v = s[names[slot + 1]]
-          if v ~= nil then
-            if C.gd_optim_state(I.out1, g._c, j - 1, slot, g._h) ~= 0 then error(fname .. ": " .. cerr(), 2) end
-            I.wrap(I.out1[0]):copy_(v)
-          end
+          if v ~= nil then copies[#copies + 1] = {g, j, slot, v} end
         end
       end
     end
-    C.gd_optim_set_step(g._c, step or 0)
+    local values = g._values
+    for k, v in pairs(sg) do
+      if k ~= "params" and g._values[k] ~= nil then
+        local ok, res = pcall(updated_values, self, values, k, v)
+        if not ok then error(res, 2) end
+        values = res
+      end
+    end
+    new_values[gi] = values
+  end
+  -- 2. a source that shares memory with the live state (a state_dict() not
+  -- saved) is read before any state is written, unless it is its own destination
+  local live = {}
+  for _, g in ipairs(self.param_groups) do
+    for slot = 0, #names - 1 do
+      if C.gd_optim_slot_allocated(g._c, slot) ~= 0 then
+        if C.gd_optim_state(I.out1, g._c, 0, slot, g._h) ~= 0 then error(fname .. ": " .. cerr(), 2) end
+        live[#live + 1] = I.wrap(I.out1[0])
+      end
+    end
+  end
+  for _, cp in ipairs(copies) do
+    local src = cp[4]
+    for _, a in ipairs(live) do
+      if src:is_same_storage(a) then cp[4] = src:clone(); break end
+    end
+  end
+  -- 3. change: hyperparameters, then state and steps
+  for gi, g in ipairs(self.param_groups) do
+    commit_values(self, g, new_values[gi])
+    g.initial_lr = g._values.lr
+  end
+  for _, cp in ipairs(copies) do
+    local g, j, slot, src = cp[1], cp[2], cp[3], cp[4]
+    if C.gd_optim_state(I.out1, g._c, j - 1, slot, g._h) ~= 0 then error(fname .. ": " .. cerr(), 2) end
+    I.wrap(I.out1[0]):copy_(src)
+  end
+  for gi, g in ipairs(self.param_groups) do
+    if C.gd_optim_set_step(g._c, steps[gi] or 0) ~= 0 then error(fname .. ": " .. cerr(), 2) end
   end
 end
 
@@ -586,8 +678,12 @@ for name in pairs(KIND) do
 
   opt:step([closure]) -> the closure's loss (nothing without one), after one fused step;
   opt:zero_grad(); opt.hyper (canonical names, assignable between steps);
-  opt:state_dict() / opt:load_state_dict(sd); parameter groups as in PyTorch:
-  gd.optim.SGD({{params = {w}}, {params = {b}, weight_decay = 0}}, {lr = 0.1}).]])
+  opt:state_dict() / opt:load_state_dict(sd) (checked whole before anything
+  changes); parameter groups as in PyTorch:
+  gd.optim.SGD({{params = {w}}, {params = {b}, weight_decay = 0}}, {lr = 0.1}).
+  Each parameter appears once (in one group), no two parameters or a parameter
+  and a gradient share memory, and a parameter keeps its size once the
+  optimizer has state (before that, a resized parameter is laid out anew).]])
 end
 M.RMSprop = M.RMSProp
 M.Adagrad = M.AdaGrad

@@ -478,7 +478,7 @@ static void run_cpu(const gd_optim_plan *pl, const gd_optim_segment *segs, int n
         C.momentum = (T)h->momentum; C.one_minus_dampening = (T)(1.0 - h->dampening);        \
         C.scale = (T)scale; C.clip = (T)clip; C.inv_bias = (T)inv_bias;                      \
         C.step_size = (T)step_size; C.inv_bias2_sqrt = (T)inv_bias2_sqrt;                    \
-        C.first = t == 1;                                                                    \
+        C.first = t == 1; C.clip_w = (T)clip_w; C.memory_clipped = h->memory_clipped != 0;    \
     } while (0)
 
 static int check_hyper(const gd_optim *o, const gd_optim_hyper *h)
@@ -533,6 +533,7 @@ static void make_plan(const gd_optim *o, const gd_optim_hyper *h, int64_t t, gd_
     double lr = h->lr, decay = 0, gain = 0, inv_bias = 1, step_size = 0, inv_bias2_sqrt = 1;
     double scale = (h->maximize ? -1.0 : 1.0) * (h->grad_scale != 0 ? h->grad_scale : 1.0);
     double clip = h->clip_gradient > 0 ? h->clip_gradient : INFINITY;
+    double clip_w = h->clip_weights > 0 ? h->clip_weights : INFINITY;
     switch (o->kind) {
     case GD_OPTIM_SGD:
         pl.use_momentum = h->momentum != 0;

@@ -55,7 +55,7 @@ def lua(v):
     if isinstance(v, bool):
         return "true" if v else "false"
     if isinstance(v, (int, float)):
-        r = repr(float(v))
+        r = "%.15g" % float(v)   # 15 digits: 1e-15 relative, far inside the specs' 1e-9
         assert "inf" not in r and "nan" not in r, r
         return r
     if isinstance(v, str):

@@ -261,7 +261,7 @@ describe("RMSProp flavors against references from their sources", function()
       wd = 0.01, rescale_grad = 0.5, clip_gradient = 1.0}, function(x, g, s, t)
         local n, gg, d = zeros(s, "n"), zeros(s, "g"), zeros(s, "d")
         for i = 1, 4 do
-          local gr = math.max(-1, math.min(1, 0.5 * g[i])) + 0.01 * x[i]
+          local gr = math.max(-1, math.min(1, 0.5 * g[i] + 0.01 * x[i])) -- MXNet clips after adding wd*w
           n[i] = 0.1 * gr ^ 2 + 0.9 * n[i]
           gg[i] = 0.1 * gr + 0.9 * gg[i]
           d[i] = 0.8 * d[i] - 0.01 * gr / math.sqrt(n[i] - gg[i] ^ 2 + 1e-8)

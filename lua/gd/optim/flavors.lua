@@ -203,7 +203,8 @@ n = (1 - gamma1)*grad^2 + gamma1*n
 plain:    weight = weight - learning_rate*grad/sqrt(n + epsilon)
 centered: g = (1 - gamma1)*grad + gamma1*g
           delta = gamma2*delta - learning_rate*grad/sqrt(n - g^2 + epsilon); weight = weight + delta
-weight = clip(weight, clip_weights)]],
+weight = clip(weight, clip_weights)
+(gamma2 is used only when centered; clip_gradient and clip_weights <= 0: off, MXNet's None)]],
   },
   -- d2l 12.8 (rmsprop from scratch): s = gamma*s + (1-gamma)*g^2,
   -- p -= lr*g/sqrt(s + 1e-6).
@@ -279,7 +280,8 @@ data = data - diff
     source = "Hinton, Neural Networks for Machine Learning (Coursera, 2012), lecture 6e",
     update = [[
 MeanSquare(w, t) = 0.9*MeanSquare(w, t-1) + 0.1*(dE/dw)^2
-w = w - lr*(dE/dw)/sqrt(MeanSquare(w, t))]],
+w = w - lr*(dE/dw)/sqrt(MeanSquare(w, t))
+(no epsilon: a gradient that is 0 from the first step gives 0/0, as the formula does)]],
   },
   -- mlx/optimizers/optimizers.py RMSprop(learning_rate, alpha=0.99, eps=1e-8).
   mlx = {

@@ -628,11 +628,27 @@ local function flavor_lines(name)
     end
     local sw = {}
     for _, k in ipairs(sorted_keys(r.switches)) do sw[#sw + 1] = k .. " = " .. tostring(r.switches[k]) end
-    local line = fmt("    %-10s %s", fl, table.concat(parts, ", "))
-    if #sw > 0 then line = line .. "; fixed: " .. table.concat(sw, ", ") end
+    local items = {}
+    for i, p in ipairs(parts) do items[#items + 1] = p .. (i < #parts and "," or (#sw > 0 and ";" or "")) end
+    if #sw > 0 then
+      items[#items + 1] = "fixed:"
+      for i, x in ipairs(sw) do items[#items + 1] = x .. (i < #sw and "," or "") end
+    end
     for _, k in ipairs(sorted_keys(r.clashes)) do
       local c = r.clashes[k]
-      line = line .. fmt("; note: %s here is the system's own name for %s, not PyTorch's %s", k, c.means, c.pytorch)
+      items[#items] = items[#items] .. ";"
+      for word in fmt("note: %s here is the system's own name for %s, not PyTorch's %s", k, c.means,
+        c.pytorch):gmatch("%S+") do items[#items + 1] = word end
+    end
+    -- wrapped at 96 columns under the first name
+    local line = fmt("    %-10s", fl)
+    for _, item in ipairs(items) do
+      if #line + 1 + #item > 96 and #line > 15 then
+        lines[#lines + 1] = line
+        line = string.rep(" ", 15) .. item
+      else
+        line = line .. " " .. item
+      end
     end
     lines[#lines + 1] = line
   end

@@ -110,7 +110,8 @@ for _, name in ipairs {"RMSProp", "AdaGrad", "SMORMS3"} do
     end
     if r.infer then
       w()
-      w("Recognised without `flavor` when every name given is one of its names.")
+      w("Recognised without `flavor` when " .. table.concat(r.infer, " or ") ..
+        " is given and every name given is one of its names.")
     end
   end
 end

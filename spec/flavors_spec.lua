@@ -12,24 +12,13 @@
 local gd = require "gd"
 local files = require "spec.support.files"
 
--- one file per system; each generator's docstring cites the system's source
-local SYSTEMS = {"pytorch", "torch7", "puzzlelib", "graves", "downhill", "keras", "tf1", "optax", "mxnet", "d2l",
-                 "lasagne", "chainer", "jax", "caffe", "hinton", "mlx", "flux", "ensmallen", "tinydnn", "funk"}
+local golden = require "spec.support.golden"
+local SYSTEMS = golden.systems
 
---- Replays a case (protocol: scripts/golden/golden_common.py); returns the
--- worst relative error of each step.
+--- Replays a case; returns the worst relative error of each step.
 local function replay(G, case)
-  local x = gd.tensor(G.x0, {dtype = "float64"})
-  local hyper = {}
-  for k, v in pairs(case.hyper) do hyper[k] = v end
-  if not case.infer then hyper.flavor = case.flavor end
-  local opt = gd.optim[case.optimizer]({x}, hyper)
-  assert.are.equal(case.flavor, opt.hyper.flavor)
   local errs = {}
-  for t = 1, G.steps do
-    if case.lr_change and t == case.lr_change.at then opt.hyper.lr = case.lr_change.lr end
-    for i = 1, #G.x0 do x.grad:set(i, G.h[i] * (x:get(i) - G.c[i]) + 0.1 * math.sin(t * i)) end
-    opt:step()
+  local _, opt = golden.replay(G, case, "cpu", function(t, x)
     local worst = 0
     for i = 1, #G.x0 do
       local r = case.traj[t][i]
@@ -37,7 +26,8 @@ local function replay(G, case)
       if not (e <= worst) then worst = e end
     end
     errs[t] = worst
-  end
+  end)
+  assert.are.equal(case.flavor, opt.hyper.flavor)
   return errs
 end
 
@@ -50,7 +40,7 @@ local function label(case)
 end
 
 for _, system in ipairs(SYSTEMS) do
-  local G = dofile("spec/golden/" .. system .. ".lua")
+  local G = golden.load(system)
   describe("flavors against " .. system .. "'s own code (" .. G.source .. ")", function()
     for _, case in ipairs(G.cases) do
       it("replays " .. label(case) .. " within 1e-9 (catches: " .. case.catches .. ")", function()
@@ -66,7 +56,7 @@ describe("every flavor has evidence", function()
   it("each RMSProp, AdaGrad and SMORMS3 flavor is replayed by some golden case", function()
     local seen = {}
     for _, system in ipairs(SYSTEMS) do
-      for _, case in ipairs(dofile("spec/golden/" .. system .. ".lua").cases) do
+      for _, case in ipairs(golden.load(system).cases) do
         seen[case.optimizer .. "/" .. case.flavor] = true
       end
     end
@@ -186,7 +176,12 @@ describe("flavor inference", function()
     local opt = gd.optim.RMSProp({x}, {learnRate = 0.01, factor = 0.9})
     assert.are.equal("puzzlelib", opt.hyper.flavor)
     assert.matches("^RMSProp %(puzzlelib, inferred from its names%)", tostring(opt))
+    assert.are.equal("puzzlelib", gd.optim.AdaGrad({x}, {learnRate = 0.1, eps = 0.1}).hyper.flavor)
     assert.are.equal("pytorch", gd.optim.RMSProp({x}, {lr = 0.1}).hyper.flavor)
+    -- a name many systems share does not pick one
+    local ok, e = pcall(gd.optim.RMSProp, {x}, {lr = 0.1, epsilon = 0.1})
+    assert.is_false(ok)
+    assert.matches("unknown hyperparameter 'epsilon'.*say flavor = ", e)
     assert.are.equal("d2l", gd.optim.RMSProp({x}, {flavor = "d2l", lr = 0.1}).hyper.flavor)
   end)
   it("other systems' names are not guessed: {lr, gamma} asks for flavor = \"d2l\"", function()

@@ -11,10 +11,11 @@
 --
 -- Fields of a flavor: names (keyword -> canonical), defaults (canonical),
 -- fixed (switches the system does not let change; fixed_why: its reason),
--- required (canonical names without a default there), infer (true: a hyper
--- table written only in this flavor's names picks it without `flavor`, as
--- PuzzleLib's RMSProp{learnRate = ..., factor = ...} does), resolve, source,
--- update.
+-- required (canonical names without a default there), infer (names that
+-- mark this system: a hyper table without `flavor` that uses one of them and
+-- only this flavor's names picks it, as PuzzleLib's RMSProp{learnRate = ...,
+-- factor = ...} does; {epsilon = ...} alone, a name of many systems, does
+-- not), resolve, source, update.
 --
 -- Canonical names (opt.hyper):
 --   lr, alpha (RMSProp decay of the old mean), eps, weight_decay (L2, added to
@@ -87,7 +88,7 @@ x = x - learningRate*dfdx/(sqrt(m) + epsilon)]],
   puzzlelib = {
     names = {learnRate = "lr", factor = "alpha", epsilon = "eps"},
     defaults = merge(RMSPROP_BASE, {lr = 1e-3, alpha = 0.9, eps = 1e-5}),
-    infer = true,
+    infer = {"learnRate", "factor"},
     source = "PuzzleLib Optimizers/RMSProp.py",
     update = [[
 ms = factor*ms + (1 - factor)*g^2
@@ -371,7 +372,7 @@ p -= lr*g/sqrt(s + eps)]],
   puzzlelib = {
     names = {learnRate = "lr", epsilon = "eps"},
     defaults = merge(ADAGRAD_BASE, {lr = 1e-3, eps = 1e-8}),
-    infer = true,
+    infer = {"learnRate"},
     source = "PuzzleLib Optimizers/AdaGrad.py",
     update = [[
 h = h + g^2
@@ -483,7 +484,7 @@ M.SMORMS3 = {
   puzzlelib = {
     names = {learnRate = "lr", epsilon = "eps"},
     defaults = SMORMS3_BASE,
-    infer = true,
+    infer = {"learnRate"},
     source = "PuzzleLib Optimizers/SMORMS3.py",
     update = FUNK_UPDATE,
   },
@@ -565,7 +566,7 @@ function M.registry(name)
     for _, k in ipairs(spec.required or {}) do defaults[k] = nil end
     out[flavor] = {names = copy(own), pytorch_names = pt, defaults = defaults, switches = copy(spec.fixed or {}),
                    required = copy(spec.required or {}), source = spec.source, update = spec.update,
-                   clashes = copy(spec.clashes or {}), infer = spec.infer or false,
+                   clashes = copy(spec.clashes or {}), infer = copy(spec.infer) or false,
                    fixed_why = copy(spec.fixed_why or {})}
   end
   return out

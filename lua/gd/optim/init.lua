@@ -131,8 +131,8 @@ end
 -- ------------------------------------------------------------ resolution
 
 --- Which flavor a hyper table without `flavor` is written in: PyTorch's, or
--- a flavor marked `infer` (PuzzleLib's: RMSProp{learnRate = ..., factor = ...})
--- whose names cover every key.  No other flavor is guessed: {lr = 0.4,
+-- a flavor with `infer` names (PuzzleLib's: RMSProp{learnRate = ..., factor =
+-- ...}) when one of them is given and its names cover every key.  No other flavor is guessed: {lr = 0.4,
 -- gamma = 0.9} is refused with a hint to say flavor = "d2l", never silently
 -- run with d2l's eps inside the root.  Returns the flavor and whether it was
 -- inferred.
@@ -147,11 +147,12 @@ local function infer_flavor(fname, name, given)
   for _, fl in ipairs(sorted_keys(table_)) do
     local spec = table_[fl]
     if spec.infer then
-      local ok = true
+      local ok, marked = true, false
       for k in pairs(given) do
         if k ~= "flavor" and not spec.names[k] then ok = false; break end
       end
-      if ok then matches[#matches + 1] = fl end
+      for _, k in ipairs(spec.infer) do if given[k] ~= nil then marked = true end end
+      if ok and marked then matches[#matches + 1] = fl end
     end
   end
   if #matches == 1 then return matches[1], true end

@@ -132,10 +132,10 @@ end
 
 --- Which flavor a hyper table without `flavor` is written in: PyTorch's, or
 -- a flavor with `infer` names (PuzzleLib's: RMSProp{learnRate = ..., factor =
--- ...}) when one of them is given and its names cover every key.  No other flavor is guessed: {lr = 0.4,
--- gamma = 0.9} is refused with a hint to say flavor = "d2l", never silently
--- run with d2l's eps inside the root.  Returns the flavor and whether it was
--- inferred.
+-- ...}) when one of them is given and its names cover every key.  No other
+-- flavor is guessed: {lr = 0.4, gamma = 0.9} is refused with a hint to say
+-- flavor = "d2l", never silently run with d2l's eps inside the root.  Returns
+-- the flavor and whether it was inferred.
 local function infer_flavor(fname, name, given)
   local table_ = flavors[name]
   local all_pytorch = true
@@ -216,7 +216,8 @@ local function resolve(fname, name, given)
   for k, v in pairs(spec.fixed or {}) do
     if given_canonical[k] and values[k] ~= v then
       local why = spec.fixed_why and spec.fixed_why[k]
-      error(fmt("%s: the %s flavor fixes %s = %s%s", fname, flavor, from[k], tostring(v), why and ("; " .. why) or ""), 0)
+      error(fmt("%s: the %s flavor fixes %s = %s%s", fname, flavor, from[k], tostring(v),
+        why and ("; " .. why) or ""), 0)
     end
     values[k] = v
   end

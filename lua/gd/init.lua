@@ -27,6 +27,10 @@ setmetatable(gd, {
   end,
 })
 
+-- Torch7 scripts' `require "optim"` gets Torch7's functional optimizers
+-- (gd.optim.torch7), so their optimizer lines run unchanged.
+package.preload.optim = package.preload.optim or function() return require "gd.optim.torch7" end
+
 local serialize = require "gd.serialize"
 gd.save = serialize.save
 gd.load = serialize.load

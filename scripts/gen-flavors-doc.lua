@@ -18,6 +18,18 @@ local function show(v)
   return tostring(v)
 end
 
+-- which golden files replay each flavor (spec/golden, written by scripts/golden)
+local golden = require "spec.support.golden"
+local evidence = {}
+for _, system in ipairs(golden.systems) do
+  for _, case in ipairs(golden.load(system).cases) do
+    local key = case.optimizer .. "/" .. case.flavor
+    evidence[key] = evidence[key] or {}
+    local e = evidence[key]
+    if e[#e] and e[#e].system == system then e[#e].n = e[#e].n + 1 else e[#e + 1] = {system = system, n = 1} end
+  end
+end
+
 local out = {}
 local function w(s) out[#out + 1] = s or "" end
 
@@ -108,6 +120,13 @@ for _, name in ipairs {"RMSProp", "AdaGrad", "SMORMS3"} do
       w()
       w("Also set (no name in this system): " .. table.concat(hidden, ", ") .. ".")
     end
+    local ev = {}
+    for _, e in ipairs(evidence[name .. "/" .. fl] or {}) do
+      ev[#ev + 1] = string.format("spec/golden/%s.lua (%d case%s, scripts/golden/%s.py)", e.system, e.n,
+        e.n == 1 and "" or "s", e.system)
+    end
+    w()
+    w("Replayed from its system's code: " .. (#ev > 0 and table.concat(ev, "; ") or "none") .. ".")
     if r.infer then
       w()
       w("Recognised without `flavor` when " .. table.concat(r.infer, " or ") ..

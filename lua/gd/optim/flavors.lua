@@ -324,7 +324,8 @@ iterate -= stepSize*gradient/(sqrt(meanSquaredGradient) + epsilon)]],
     source = "tiny_dnn/optimizers/optimizer.h RMSprop",
     update = [[
 g = mu*g + (1 - mu)*dW^2
-W -= alpha*dW/sqrt(g + eps)]],
+W -= alpha*dW/sqrt(g + eps)
+(eps is a private member in tiny-dnn, fixed at 1e-8; gdlua lets it be given)]],
   },
 }
 

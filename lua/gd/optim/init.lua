@@ -384,7 +384,9 @@ local function new_optimizer(name, params, hyper)
     hyper, params = params, nil
   end
   hyper = hyper or {}
-  if type(hyper) ~= "table" then error(fmt("%s: hyper must be a table, got %s", fname, type(hyper)), 3) end
+  -- level 2: the constructors call new_optimizer as a tail call, so its caller
+  -- is the user's line (3 pointed one frame too far: no position at all)
+  if type(hyper) ~= "table" then error(fmt("%s: hyper must be a table, got %s", fname, type(hyper)), 2) end
   opt._hyper_in = hyper
   local ok, err = pcall(function()
     if params == nil then
@@ -402,7 +404,7 @@ local function new_optimizer(name, params, hyper)
       build(opt, params, hyper)
     end
   end)
-  if not ok then error(err, 3) end
+  if not ok then error(err, 2) end
   return opt
 end
 

@@ -29,7 +29,9 @@ setmetatable(gd, {
 
 -- Torch7 scripts' `require "optim"` gets Torch7's functional optimizers
 -- (gd.optim.torch7), so their optimizer lines run unchanged.
-package.preload.optim = package.preload.optim or function() return require "gd.optim.torch7" end
+-- Through gd.optim, so that it is the very table gd.optim.torch7 holds even
+-- where package.loaded was reset since gd.optim loaded (busted's insulation).
+package.preload.optim = package.preload.optim or function() return require("gd").optim.torch7 end
 
 local serialize = require "gd.serialize"
 gd.save = serialize.save

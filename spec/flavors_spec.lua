@@ -16,7 +16,7 @@ local golden = require "spec.support.golden"
 local SYSTEMS = golden.systems
 
 --- Replays a case; returns the worst relative error of each step.
-local function replay(G, case)
+local function replay(G, case, dtype)
   local errs = {}
   local _, opt = golden.replay(G, case, "cpu", function(t, x)
     local worst = 0
@@ -26,7 +26,7 @@ local function replay(G, case)
       if not (e <= worst) then worst = e end
     end
     errs[t] = worst
-  end)
+  end, dtype)
   assert.are.equal(case.flavor, opt.hyper.flavor)
   return errs
 end
@@ -46,6 +46,13 @@ for _, system in ipairs(SYSTEMS) do
       it("replays " .. label(case) .. " within 1e-9 (catches: " .. case.catches .. ")", function()
         for t, e in ipairs(replay(G, case)) do
           assert(e <= 1e-9, string.format("step %d: relative error %.3g", t, e))
+        end
+      end)
+      it("replays " .. label(case) .. " in float32 within 1e-5", function()
+        -- float32 storage and arithmetic (as PyTorch computes): the same
+        -- conventions through the float kernels
+        for t, e in ipairs(replay(G, case, "float32")) do
+          assert(e <= 1e-5, string.format("step %d: relative error %.3g", t, e))
         end
       end)
     end

@@ -13,10 +13,11 @@ M.systems = {"pytorch", "torch7", "puzzlelib", "graves", "downhill", "keras", "t
 
 function M.load(system) return dofile("spec/golden/" .. system .. ".lua") end
 
---- Replays a case on a device; after each step calls after_step(t, x, opt).
--- Returns x.  Without case.infer, the case's flavor is passed.
-function M.replay(G, case, device, after_step)
-  local x = gd.tensor(G.x0, {dtype = "float64", device = device})
+--- Replays a case on a device (dtype float64 unless given); after each step
+-- calls after_step(t, x, opt).  Returns x, opt.  Without case.infer, the
+-- case's flavor is passed.
+function M.replay(G, case, device, after_step, dtype)
+  local x = gd.tensor(G.x0, {dtype = dtype or "float64", device = device})
   local hyper = {}
   for k, v in pairs(case.hyper) do hyper[k] = v end
   if not case.infer then hyper.flavor = case.flavor end
@@ -24,7 +25,7 @@ function M.replay(G, case, device, after_step)
   local gh = gd.zeros(#G.x0, {dtype = "float64"})
   for t = 1, G.steps do
     if case.lr_change and t == case.lr_change.at then opt.hyper.lr = case.lr_change.lr end
-    local xc = device == "cuda" and x:to("cpu") or x
+    local xc = x:to("cpu"):to("float64")
     for i = 1, #G.x0 do gh:set(i, G.h[i] * (xc:get(i) - G.c[i]) + 0.1 * math.sin(t * i)) end
     x.grad:copy_(gh)
     opt:step()

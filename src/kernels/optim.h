@@ -78,7 +78,8 @@ enum { GD_MST_NONE = 0, GD_MST_PYTORCH = 1, GD_MST_LR_INSIDE = 2, GD_MST_NESTERO
         T eps, wd, dwd; /* coupled decay; decoupled: p -= dwd*p */                                 \
         T momentum, one_minus_dampening;                                                           \
         T scale, clip;  /* g = clip(scale*g + wd*p); clip = inf when off */                        \
-        T clip_w;       /* RMSProp: p = clip(p) after the update (MXNet's clip_weights), inf: off */ \
+        T clip_w;       /* RMSProp: p = clip(p) after the update (MXNet's clip_weights) */          \
+        int clip_weights; /* RMSProp: whether clip_w applies */                                    \
         T inv_bias;     /* 1 / (1 - decay^t) for Optax's bias correction, else 1 */                \
         T step_size;    /* Adam: lr / (1 - beta1^t) */                                             \
         T inv_bias2_sqrt; /* Adam: 1 / sqrt(1 - beta2^t) */                                        \
@@ -105,14 +106,15 @@ typedef struct gd_optim_plan {
     {                                                                                             \
         const R clip = (R)k->clip, wd = (R)k->wd;                                                 \
         g = g * (R)k->scale;                                                                      \
-        if (wd != 0) g = g + wd * p;                                                              \
+        g = wd != 0 ? g + wd * p : g;                                                             \
         return g < -clip ? -clip : (g > clip ? clip : g);                                         \
     }                                                                                             \
                                                                                                   \
     /* RMSProp / AdaGrad, every convention (see the top of this file) */                          \
     GD_HD static inline void gd_rmsprop_elem_##S(T *p, R g, T *v, T *m, T *buf,                   \
                                                  const gd_optim_coef *k, const int centered,      \
-                                                 const int eps_inside, const int mst)             \
+                                                 const int eps_inside, const int mst,             \
+                                                 const int clip_weights)                          \
     {                                                                                             \
         const R lr = (R)k->lr, decay = (R)k->decay, gain = (R)k->gain, eps = (R)k->eps;           \
         const R dwd = (R)k->dwd, mu = (R)k->momentum, inv_bias = (R)k->inv_bias;                  \
@@ -145,8 +147,11 @@ typedef struct gd_optim_plan {
             *buf = b;                                                                             \
             x = x - (lr * u + mu * b);                                                            \
         }                                                                                         \
-        const R cw = (R)k->clip_w;                                                                \
-        *p = x < -cw ? -cw : (x > cw ? cw : x);                                                   \
+        if (clip_weights) { /* a switch: the clamp in every loop kept them from vectorising */   \
+            const R cw = (R)k->clip_w;                                                            \
+            x = x < -cw ? -cw : (x > cw ? cw : x);                                                \
+        }                                                                                         \
+        *p = x;                                                                                   \
     }                                                                                             \
                                                                                                   \
     /* SGD with PyTorch's momentum, dampening and Nesterov */                                     \

@@ -73,6 +73,8 @@ typedef enum gd_unop {
     GD_OP_CLAMP,      /* p1 = min, p2 = max (either may be -inf/+inf) */
     GD_OP_POWS,       /* x ^ p1 */
     GD_OP_RPOWS,      /* p1 ^ x */
+    GD_OP_LOG1P, GD_OP_EXPM1,
+    GD_OP_SOFTPLUS,   /* p1 = beta (nonzero), p2 = threshold, as torch.nn.functional.softplus */
     GD_UNOP_COUNT
 } gd_unop;
 
@@ -80,6 +82,7 @@ typedef enum gd_unop {
 typedef enum gd_redop {
     GD_RED_SUM = 0, GD_RED_MEAN, GD_RED_MAX, GD_RED_MIN, GD_RED_ARGMAX,
     GD_RED_ARGMIN, GD_RED_NORM, GD_RED_PROD, GD_RED_VAR, GD_RED_STD,
+    GD_RED_LOGSUMEXP,  /* log(sum(exp(x - m))) + m with m the max: no overflow */
     GD_REDOP_COUNT
 } gd_redop;
 
@@ -119,6 +122,16 @@ void gd_set_error_message(const char *msg);
 const char *gd_version(void);
 /* Seconds on a monotonic clock (differences are elapsed wall time). */
 double gd_seconds(void);
+/* Ctrl-C for long loops (gd.train): gd_interrupt_catch() installs a SIGINT
+   handler that only sets a flag, which gd_interrupt_pending() reads (the loop
+   stops at a clean point); the handler then puts the previous disposition
+   back, so that a second Ctrl-C does what it did before (the host's
+   "interrupted!", or the end of the process).  gd_interrupt_release() restores
+   the previous handler and clears the flag.  Calls nest; only the outermost
+   pair installs and restores. */
+int gd_interrupt_catch(void);
+int gd_interrupt_pending(void);
+void gd_interrupt_release(void);
 /* Bytes of tensor storage currently allocated, per device. */
 int64_t gd_mem_live_bytes(int device);
 /* 1 when enough storage was allocated since the last call that returned 1 to
@@ -233,6 +246,19 @@ int gd_matmul(gd_tensor **out, const gd_tensor *a, const gd_tensor *b);
 /* c = beta*c + alpha * op(a) @ op(b), 2-D only; trans: 1 = transposed. */
 int gd_gemm(gd_tensor *c, const gd_tensor *a, int trans_a, const gd_tensor *b, int trans_b,
             double alpha, double beta);
+
+/* ------------------------------------------ scans, diagonals, devices */
+
+/* Cumulative sum along dim (torch.cumsum): out has t's shape and dtype.  Each
+   line is summed in order, in double (int64: exactly, wrapping), so results do
+   not depend on the thread count.  gd_cumsum_ writes into t itself. */
+int gd_cumsum(gd_tensor **out, const gd_tensor *t, int dim);
+int gd_cumsum_(gd_tensor *t, int dim);
+/* The offset-th diagonal of a 2-D tensor as a 1-D view (torch.diagonal):
+   offset > 0 above the main diagonal, < 0 below; empty when out of range. */
+int gd_diagonal(gd_tensor **out, const gd_tensor *t, int64_t offset);
+/* The number of CUDA devices (0 without a GPU; gd_last_error() says why). */
+int gd_cuda_device_count(void);
 
 /* ---------------------------------------------------------- random numbers */
 

@@ -45,7 +45,7 @@ NVCC_ARCH  ?= -gencode arch=compute_90,code=sm_90 -gencode arch=compute_90,code=
 NVCC_FLAGS := -O3 -std=c++17 $(NVCC_ARCH) -Xcompiler -fPIC,-Wall,-Wextra,-Werror -Werror all-warnings \
               --expt-relaxed-constexpr
 
-.PHONY: all deps test run bench install uninstall clean check-c gpu-bundle
+.PHONY: all deps test run bench install uninstall clean check-c gpu-bundle docs golden
 
 all: $(LIBGD) $(GDLUA) $(CDEF) $(LIBCUDA)
 
@@ -93,6 +93,17 @@ run: deps
 
 bench: all
 	$(GDLUA) scripts/bench.lua
+
+# docs/flavors.md: every optimizer flavor from the registry (lua/gd/optim/flavors.lua)
+docs: $(GDLUA) $(CDEF)
+	@mkdir -p docs
+	$(GDLUA) scripts/gen-flavors-doc.lua > docs/flavors.md.tmp && mv docs/flavors.md.tmp docs/flavors.md
+
+# spec/golden/*.lua: the reference trajectories, one generator per system
+# (pytorch.py needs Debian's python3-torch; the others only python3)
+GOLDEN_GEN := $(filter-out scripts/golden/golden_common.py,$(wildcard scripts/golden/*.py))
+golden:
+	@for g in $(GOLDEN_GEN); do /usr/bin/python3 $$g || exit 1; done
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/share/gdlua/lua/gd

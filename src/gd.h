@@ -351,6 +351,7 @@ typedef struct gd_optim_hyper {
     double dampening;                /* SGD */
     double grad_scale;               /* gradient multiplier (MXNet's rescale_grad), normally 1 */
     double clip_gradient;            /* |g| limit (MXNet), <= 0: off */
+    double clip_weights;             /* RMSProp: |p| limit after the update (MXNet), <= 0: off */
     double state_init;               /* starting square average / accumulator */
     int32_t accumulate;              /* 1: a running sum of g^2 (AdaGrad) */
     int32_t centered;
@@ -360,6 +361,7 @@ typedef struct gd_optim_hyper {
     int32_t maximize;
     int32_t amsgrad;
     int32_t bias_correction;         /* Optax's RMSProp bias correction */
+    int32_t memory_clipped;          /* SMORMS3: memory decays by min(ratio, lr) (ensmallen) */
     int32_t generation;              /* changed by whoever changes a field: a step
                                         recomputes its coefficients only when it differs */
 } gd_optim_hyper;

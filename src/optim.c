@@ -442,9 +442,14 @@ static void bind_state(gd_optim *o)
                                                 T *restrict v, T *restrict m, T *restrict b, \
                                                 const gd_optim_coef *restrict k)                  \
     {                                                                                        \
-        for (int64_t i = 0; i < n; i++)                                                      \
-            gd_rmsprop_elem_##S(p + i, g[i], v + i, CEN ? m + i : v + i,                     \
-                                MST ? b + i : v + i, k, CEN, EPSIN, MST);                  \
+        if (k->clip_weights) /* MXNet's clip_weights: its own loop, the others stay lean */  \
+            for (int64_t i = 0; i < n; i++)                                                  \
+                gd_rmsprop_elem_##S(p + i, g[i], v + i, CEN ? m + i : v + i,                 \
+                                    MST ? b + i : v + i, k, CEN, EPSIN, MST, 1);             \
+        else                                                                                 \
+            for (int64_t i = 0; i < n; i++)                                                  \
+                gd_rmsprop_elem_##S(p + i, g[i], v + i, CEN ? m + i : v + i,                 \
+                                    MST ? b + i : v + i, k, CEN, EPSIN, MST, 0);             \
     }
 #define RMSPROP_LOOPS_MST(T, S, CEN, EPSIN)                                                  \
     RMSPROP_LOOP(T, S, CEN, EPSIN, 0) RMSPROP_LOOP(T, S, CEN, EPSIN, 1)                      \
@@ -579,7 +584,8 @@ static void run_cpu(const gd_optim_plan *pl, const gd_optim_segment *segs, int n
         C.momentum = (T)h->momentum; C.one_minus_dampening = (T)(1.0 - h->dampening);        \
         C.scale = (T)scale; C.clip = (T)clip; C.inv_bias = (T)inv_bias;                      \
         C.step_size = (T)step_size; C.inv_bias2_sqrt = (T)inv_bias2_sqrt;                    \
-        C.first = t == 1;                                                                    \
+        C.first = t == 1; C.clip_w = (T)clip_w; C.clip_weights = h->clip_weights > 0;         \
+        C.memory_clipped = h->memory_clipped != 0;                                           \
     } while (0)
 
 static int check_hyper(const gd_optim *o, const gd_optim_hyper *h)
@@ -636,6 +642,7 @@ static void make_plan(const gd_optim *o, const gd_optim_hyper *h, int64_t t, gd_
     double lr = h->lr, decay = 0, gain = 0, inv_bias = 1, step_size = 0, inv_bias2_sqrt = 1;
     double scale = (h->maximize ? -1.0 : 1.0) * (h->grad_scale != 0 ? h->grad_scale : 1.0);
     double clip = h->clip_gradient > 0 ? h->clip_gradient : INFINITY;
+    double clip_w = h->clip_weights > 0 ? h->clip_weights : INFINITY;
     switch (o->kind) {
     case GD_OPTIM_SGD:
         pl.use_momentum = h->momentum != 0;

@@ -18,7 +18,13 @@ local ffi, C = I.ffi, I.C
 local fmt = string.format
 
 local M = {}
-M.flavors = flavors
+M.flavors = doc(flavors, "gd.optim.flavors", [[
+gd.optim.flavors(name) -> {[flavor] = {names, pytorch_names, defaults, switches,
+required, source, update, clashes, infer}}: whose convention each flavor of the
+optimizer `name` ("RMSProp", "AdaGrad", "SMORMS3", "SGD", "Adam", ...) follows:
+its own keyword names (-> canonical names), the PyTorch names it also takes,
+its defaults (canonical), the switches it fixes, its update in its own notation
+and its source.  docs/flavors.md is generated from it (make docs).]])
 
 local KIND = {SGD = 0, RMSProp = 1, AdaGrad = 1, AdaDelta = 2, Adam = 3, AdamW = 3, SMORMS3 = 4}
 local SLOT_NAMES = {
@@ -114,6 +120,7 @@ local function write_hyper(h, name, v)
   h.dampening = v.dampening or 0
   h.grad_scale = v.grad_scale or 1
   h.clip_gradient = v.clip_gradient or 0
+  h.clip_weights = v.clip_weights or 0
   h.state_init = v.state_init or v.initial_accumulator_value or 0
   h.accumulate = name == "AdaGrad" and 1 or 0
   h.centered = v.centered and 1 or 0
@@ -123,43 +130,60 @@ local function write_hyper(h, name, v)
   h.maximize = v.maximize and 1 or 0
   h.amsgrad = v.amsgrad and 1 or 0
   h.bias_correction = v.bias_correction and 1 or 0
+  h.memory_clipped = v.memory_clipped and 1 or 0
   h.generation = h.generation + 1 -- tells the C step to recompute its coefficients
 end
 
 -- ------------------------------------------------------------ resolution
 
 --- Which flavor a hyper table without `flavor` is written in: PyTorch's, or
--- the one flavor whose names cover every key.
+-- a flavor with `infer` names (PuzzleLib's: RMSProp{learnRate = ..., factor =
+-- ...}) when one of them is given and its names cover every key.  No other
+-- flavor is guessed: {lr = 0.4, gamma = 0.9} is refused with a hint to say
+-- flavor = "d2l", never silently run with d2l's eps inside the root.  Returns
+-- the flavor and whether it was inferred.
 local function infer_flavor(fname, name, given)
   local table_ = flavors[name]
   local all_pytorch = true
   for k in pairs(given) do
     if k ~= "flavor" and not table_.pytorch.names[k] then all_pytorch = false end
   end
-  if all_pytorch then return "pytorch" end
+  if all_pytorch then return "pytorch", false end
   local matches = {}
-  for fl, spec in pairs(table_) do
-    local ok = true
-    for k in pairs(given) do
-      if k ~= "flavor" and not spec.names[k] then ok = false; break end
+  for _, fl in ipairs(sorted_keys(table_)) do
+    local spec = table_[fl]
+    if spec.infer then
+      local ok, marked = true, false
+      for k in pairs(given) do
+        if k ~= "flavor" and not spec.names[k] then ok = false; break end
+      end
+      for _, k in ipairs(spec.infer) do if given[k] ~= nil then marked = true end end
+      if ok and marked then matches[#matches + 1] = fl end
     end
-    if ok then matches[#matches + 1] = fl end
   end
-  table.sort(matches)
-  if #matches == 1 then return matches[1] end
+  if #matches == 1 then return matches[1], true end
   if #matches > 1 then
     error(fmt("%s: these names fit several flavors (%s); say which with flavor = \"...\"", fname,
       table.concat(matches, ", ")), 0)
   end
-  return "pytorch" -- and the unknown name is reported against PyTorch's names
+  return "pytorch", false -- and the unknown name is reported against PyTorch's names
+end
+
+--- The flavors of `name` that take the keyword k (for "say flavor = ..." hints).
+local function flavors_taking(name, k)
+  local r = {}
+  for _, fl in ipairs(sorted_keys(flavors[name])) do
+    if flavors[name][fl].names[k] then r[#r + 1] = fl end
+  end
+  return r
 end
 
 --- Resolves a user's hyper table into canonical values: {values, flavor, shown},
 -- where shown maps canonical keys back to the user's names (for messages).
 local function resolve(fname, name, given)
   local table_ = flavors[name]
-  local flavor = given.flavor
-  if flavor == nil then flavor = infer_flavor(fname, name, given) end
+  local flavor, inferred = given.flavor, false
+  if flavor == nil then flavor, inferred = infer_flavor(fname, name, given) end
   if type(flavor) ~= "string" or not table_[flavor] then
     error(fname .. ": " .. check.unknown_message("flavor", tostring(flavor), sorted_keys(table_)), 0)
   end
@@ -178,6 +202,13 @@ local function resolve(fname, name, given)
           msg = fmt("the %s flavor of %s does not take '%s'; valid hyperparameters: %s", flavor, name, k,
             table.concat(valid, ", "))
         end
+        if given.flavor == nil then
+          local others = flavors_taking(name, k)
+          if #others > 0 then
+            msg = msg .. fmt("; '%s' is a name of the %s flavor%s (say flavor = \"%s\")", k,
+              table.concat(others, ", "), #others > 1 and "s" or "", others[1])
+          end
+        end
         error(fname .. ": " .. msg, 0)
       end
       if from[canon] then
@@ -188,7 +219,14 @@ local function resolve(fname, name, given)
       values[canon] = validate(fname, canon, k, given[k])
     end
   end
-  for k, v in pairs(spec.fixed or {}) do values[k] = v end
+  for k, v in pairs(spec.fixed or {}) do
+    if given_canonical[k] and values[k] ~= v then
+      local why = spec.fixed_why and spec.fixed_why[k]
+      error(fmt("%s: the %s flavor fixes %s = %s%s", fname, flavor, from[k], tostring(v),
+        why and ("; " .. why) or ""), 0)
+    end
+    values[k] = v
+  end
   for _, k in ipairs(spec.required or {}) do
     if not given_canonical[k] then
       local theirs = k
@@ -203,7 +241,7 @@ local function resolve(fname, name, given)
   if spec.resolve then spec.resolve(values, given_canonical) end
   cross_check(fname, name, values)
   for canon, k in pairs(from) do shown[canon] = k end
-  return values, flavor, shown
+  return values, flavor, shown, inferred
 end
 
 -- ------------------------------------------------------------- parameters
@@ -290,17 +328,23 @@ end
 local function updated_values(opt, values, key, value)
   local fname = opt._fname
   local spec = flavors[opt.name][opt.flavor]
-  local canon = spec.names[key] or (values[key] ~= nil and key) or nil
+  -- opt.hyper holds canonical names, so a canonical name means its canonical
+  -- value (tiny-dnn's opt.hyper.alpha is the decay, as read, not its learning
+  -- rate); other keys are the flavor's own names
+  local canon = (values[key] ~= nil and key) or spec.names[key] or nil
   if key == "flavor" then error(fname .. ": the flavor cannot change after construction", 0) end
   if not canon then
-    local valid = {}
-    for k in pairs(values) do valid[#valid + 1] = k end
-    for k in pairs(spec.names) do if not values[k] then valid[#valid + 1] = k end end
+    local seen, valid = {}, {}
+    for k in pairs(values) do seen[k] = true end
+    for k in pairs(spec.names) do seen[k] = true end
+    for k in pairs(seen) do valid[#valid + 1] = k end
     table.sort(valid)
     error(fname .. ": " .. check.unknown_message("hyperparameter", key, valid), 0)
   end
   if spec.fixed and spec.fixed[canon] ~= nil and spec.fixed[canon] ~= value then
-    error(fmt("%s: the %s flavor fixes %s = %s", fname, opt.flavor, canon, tostring(spec.fixed[canon])), 0)
+    local why = spec.fixed_why and spec.fixed_why[canon]
+    error(fmt("%s: the %s flavor fixes %s = %s%s", fname, opt.flavor, canon, tostring(spec.fixed[canon]),
+      why and ("; " .. why) or ""), 0)
   end
   local v = validate(fname, canon, key, value)
   local new = {}
@@ -326,6 +370,7 @@ end
 local function hyper_proxy(opt, groups)
   return setmetatable({}, {
     __index = function(_, k)
+      if k == "flavor" then return opt.flavor end
       local v = groups[1]._values[k]
       if type(v) == "table" then return {v[1], v[2]} end
       return v
@@ -351,8 +396,8 @@ end
 
 local function build(opt, params, hyper)
   local fname = opt._fname
-  local values, flavor, shown = resolve(fname, opt.name, hyper)
-  opt.flavor = flavor
+  local values, flavor, shown, inferred = resolve(fname, opt.name, hyper)
+  opt.flavor, opt.flavor_inferred = flavor, inferred
   -- everything is checked before anything changes: parameters get their zero
   -- gradients only once every group is made
   local lists, gvalues, gshowns = {}, {}, {}
@@ -402,14 +447,20 @@ local function new_optimizer(name, params, hyper)
     hyper, params = params, nil
   end
   hyper = hyper or {}
-  if type(hyper) ~= "table" then error(fmt("%s: hyper must be a table, got %s", fname, type(hyper)), 3) end
+  -- level 2: the constructors call new_optimizer as a tail call, so its caller
+  -- is the user's line (3 pointed one frame too far: no position at all)
+  if type(hyper) ~= "table" then error(fmt("%s: hyper must be a table, got %s", fname, type(hyper)), 2) end
   opt._hyper_in = hyper
   local ok, err = pcall(function()
     if params == nil then
       -- resolve now, so that mistakes show at construction, not at setupOn
-      local values, flavor = resolve(fname, name, hyper)
-      opt.flavor = flavor
-      opt.hyper = setmetatable({}, {__index = values, __newindex = function()
+      local values, flavor, _, inferred = resolve(fname, name, hyper)
+      opt.flavor, opt.flavor_inferred = flavor, inferred
+      opt._values = values
+      opt.hyper = setmetatable({}, {__index = function(_, k)
+        if k == "flavor" then return flavor end
+        return values[k]
+      end, __newindex = function()
         error(fname .. ": call setupOn(net) before changing hyperparameters", 2)
       end})
     else
@@ -599,7 +650,7 @@ end
 
 function Optimizer:__tostring()
   local spec = flavors[self.name][self.flavor]
-  local v = self.param_groups and self.param_groups[1]._values or getmetatable(self.hyper).__index
+  local v = self.param_groups and self.param_groups[1]._values or self._values
   -- the flavor's own hyperparameters, under their canonical names
   local keys, seen = {}, {}
   for _, canon in pairs(spec.names) do
@@ -617,7 +668,8 @@ function Optimizer:__tostring()
   for _, p in ipairs(self.params or {}) do n = n + 1; count = count + p:numel() end
   local size = self.params and fmt(" [%d tensor%s, %d parameters]", n, n == 1 and "" or "s", count)
     or " [not set up]"
-  return fmt("%s (%s): %s%s", self.name, self.flavor, table.concat(parts, " "), size)
+  local flavor = self.flavor_inferred and self.flavor .. ", inferred from its names" or self.flavor
+  return fmt("%s (%s): %s%s", self.name, flavor, table.concat(parts, " "), size)
 end
 
 -- ------------------------------------------------------------ constructors
@@ -631,32 +683,20 @@ weight_decay = 0, maximize = false, flavor = "pytorch"})
   AdaGrad = [[
 gd.optim.AdaGrad(params, {lr = 1e-2, lr_decay = 0, weight_decay = 0,
 initial_accumulator_value = 0, eps = 1e-10, flavor = "pytorch"})   (alias Adagrad)
-  sum += g^2; p -= lr/(1 + (t-1)*lr_decay) * g / (sqrt(sum) + eps).  Flavors: pytorch,
-  torch7 (learningRate, learningRateDecay, weightDecay), d2l (lr; eps 1e-6 inside the
-  root), puzzlelib (learnRate, epsilon 1e-8), downhill (learning_rate, rms_regularizer
-  inside, momentum, nesterov).]],
+  sum += g^2; p -= lr/(1 + (t-1)*lr_decay) * g / (sqrt(sum) + eps).  Flavors
+  (each system's names and defaults; PyTorch's names work for what it has):]],
   RMSProp = [[
 gd.optim.RMSProp(params, {lr = 1e-2, alpha = 0.99, eps = 1e-8, weight_decay = 0,
 momentum = 0, centered = false, maximize = false, flavor = "pytorch"})   (alias RMSprop)
   v = alpha*v + (1-alpha)*g^2; p -= lr*g/(sqrt(v) + eps), with each system's
-  convention through flavor (names in that system's spelling; PyTorch's names
-  always work):
-    pytorch    lr 1e-2, alpha .99, eps 1e-8 outside the root, momentum on g/d
-    torch7     learningRate, alpha, epsilon, weightDecay, initialMean
-    puzzlelib  learnRate 1e-3, factor .9, epsilon 1e-5
-    graves     learnRate 1e-4, alpha .95, momRate .9, epsilon 1e-4 inside; centered
-    downhill   learning_rate 1e-4, rms_halflife 14, rms_regularizer 1e-8 inside,
-               momentum, nesterov; centered
-    keras      learning_rate 1e-3, rho .9, epsilon 1e-7 inside, momentum, centered
-    tf1        learning_rate (required), decay .9, epsilon 1e-10 inside, momentum,
-               centered; the mean square starts at 1
-    optax      learning_rate (required), decay .9, eps 1e-8, eps_in_sqrt, initial_scale,
-               centered, momentum, nesterov, bias_correction
-    mxnet      learning_rate 1e-3, gamma1 .9, gamma2 .9 (momentum when centered),
-               epsilon 1e-8 inside, centered, wd, rescale_grad, clip_gradient
-    d2l        lr (required), gamma .9; eps 1e-6 inside
-  The PuzzleLib shape works too: gd.optim.RMSProp{learnRate = 1e-3, factor = 0.9}
-  then opt:setupOn(net), opt:zeroGradParams(), opt:update().]],
+  convention through flavor: that system's names and defaults, and PyTorch's
+  names for whatever the system has (where a system's own name is spelled
+  like PyTorch's, the system's meaning wins: see the notes).  Without flavor,
+  only PuzzleLib's names are recognised (RMSProp{learnRate = 1e-3, factor =
+  0.9}, then opt:setupOn(net), opt:zeroGradParams(), opt:update());
+  opt.hyper.flavor and tostring(opt) show the flavor in use.  Every update in
+  its own notation, with its source: gd.optim.flavors("RMSProp"), docs/flavors.md.
+  Flavors:]],
   AdaDelta = [[
 gd.optim.AdaDelta(params, {lr = 1, rho = 0.9, eps = 1e-6, weight_decay = 0,
 flavor = "pytorch"})   Flavors: pytorch, d2l (rho; eps 1e-5).]],
@@ -668,9 +708,60 @@ weight_decay = 0, amsgrad = false, maximize = false, flavor = "pytorch"})
 gd.optim.AdamW(params, {lr = 1e-3, betas = {0.9, 0.999}, eps = 1e-8,
 weight_decay = 1e-2, amsgrad = false})   Adam with decoupled decay: p *= 1 - lr*wd.]],
   SMORMS3 = [[
-gd.optim.SMORMS3(params, {lr = 1e-3, eps = 1e-16})   Simon Funk's SMORMS3 (as in
-  PuzzleLib; flavor "puzzlelib" takes learnRate, epsilon).]],
+gd.optim.SMORMS3(params, {lr = 1e-3, eps = 1e-16})   Simon Funk's SMORMS3: mem
+  starts at 1, the step is min(lr, g^2/(g2 + eps)); flavors:]],
 }
+
+--- help's list of an optimizer's flavors, from the registry: each flavor's
+-- own names with their defaults, its fixed switches and its name clashes.
+local function flavor_lines(name)
+  local reg = flavors.registry(name)
+  local order = sorted_keys(reg)
+  for i, fl in ipairs(order) do if fl == "pytorch" then table.remove(order, i); table.insert(order, 1, fl) end end
+  local lines = {}
+  for _, fl in ipairs(order) do
+    local r = reg[fl]
+    local parts = {}
+    for _, k in ipairs(sorted_keys(r.names)) do
+      local v = r.defaults[r.names[k]]
+      if type(v) == "table" then v = "{" .. v[1] .. ", " .. v[2] .. "}" end
+      parts[#parts + 1] = v == nil and (k .. " (required)") or (k .. " " .. tostring(v))
+    end
+    local sw = {}
+    for _, k in ipairs(sorted_keys(r.switches)) do sw[#sw + 1] = k .. " = " .. tostring(r.switches[k]) end
+    local items = {}
+    for i, p in ipairs(parts) do items[#items + 1] = p .. (i < #parts and "," or (#sw > 0 and ";" or "")) end
+    if #sw > 0 then
+      items[#items + 1] = "fixed:"
+      for i, x in ipairs(sw) do items[#items + 1] = x .. (i < #sw and "," or "") end
+    end
+    for _, k in ipairs(sorted_keys(r.clashes)) do
+      local c = r.clashes[k]
+      items[#items] = items[#items] .. ";"
+      for word in fmt("note: %s here is the system's own name for %s, not PyTorch's %s", k, c.means,
+        c.pytorch):gmatch("%S+") do items[#items + 1] = word end
+    end
+    -- wrapped at 96 columns under the first name
+    local line = fmt("    %-10s", fl)
+    for _, item in ipairs(items) do
+      if #line + 1 + #item > 96 and #line > 15 then
+        lines[#lines + 1] = line
+        line = string.rep(" ", 15) .. item
+      else
+        line = line .. " " .. item
+      end
+    end
+    lines[#lines + 1] = line
+  end
+  return "\n" .. table.concat(lines, "\n")
+end
+for _, name in ipairs {"RMSProp", "AdaGrad", "SMORMS3"} do OPT_DOCS[name] = OPT_DOCS[name] .. flavor_lines(name) end
+OPT_DOCS.RMSProp = OPT_DOCS.RMSProp .. [[
+
+  opt.hyper reads and writes canonical (PyTorch) names: tiny-dnn's
+  opt.hyper.alpha is its decay mu, Keras's weight decay is
+  opt.hyper.decoupled_weight_decay; a flavor's own names that are not canonical
+  names (learning_rate, rho, ...) are accepted on writes too.]]
 
 for name in pairs(KIND) do
   M[name] = doc(function(params, hyper) return new_optimizer(name, params, hyper) end, "gd.optim." .. name,

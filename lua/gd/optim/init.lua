@@ -160,6 +160,7 @@ local function write_hyper(h, name, v)
   h.etaplus = v.etas and v.etas[2] or 0
   h.step_size_min = v.step_sizes and v.step_sizes[1] or 0
   h.step_size_max = v.step_sizes and v.step_sizes[2] or 0
+  h.adam_step_bias = v.adam_step_bias and 1 or 0
   h.memory_clipped = v.memory_clipped and 1 or 0
   h.generation = h.generation + 1 -- tells the C step to recompute its coefficients
 end

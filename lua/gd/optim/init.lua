@@ -851,6 +851,11 @@ gd.optim.clip_grad_value_(params, clip_value): clamps every gradient element to
   [-clip_value, clip_value].]])
 
 M.lr = require "gd.optim.lr"
+-- layer-wise optimizers (norms, factored moments, Newton-Schulz): gd.optim.layerwise
+do
+  local layerwise = require "gd.optim.layerwise"
+  for _, name in ipairs {"LAMB", "LARS", "Adafactor", "Muon"} do M[name] = layerwise[name] end
+end
 
 doc(M, "gd.optim", [[
 gd.optim: SGD, AdaGrad (Adagrad), RMSProp (RMSprop), AdaDelta, Adam, AdamW,

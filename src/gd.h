@@ -327,6 +327,7 @@ int gd_parse_delimited(gd_tensor **out, const char *text, size_t n, char sep, in
 typedef enum gd_optim_kind {
     GD_OPTIM_SGD = 0, GD_OPTIM_RMSPROP, GD_OPTIM_ADADELTA, GD_OPTIM_ADAM, GD_OPTIM_SMORMS3,
     GD_OPTIM_ADAMAX, GD_OPTIM_ASGD, GD_OPTIM_NADAM, GD_OPTIM_RADAM, GD_OPTIM_RPROP,
+    GD_OPTIM_LION, GD_OPTIM_ADABELIEF, GD_OPTIM_ADAN, GD_OPTIM_SF_ADAMW, GD_OPTIM_SF_SGD,
     GD_OPTIM_KIND_COUNT
 } gd_optim_kind;
 
@@ -373,6 +374,15 @@ typedef struct gd_optim_hyper {
     double momentum_decay;           /* NAdam: mu_t = beta1*(1 - 0.5*0.96^(t*momentum_decay)) */
     double etaminus, etaplus;        /* Rprop: step size factors (etas) */
     double step_size_min, step_size_max; /* Rprop: step_sizes */
+    /* what papers compare against (each reference implementation's names) */
+    double beta3;                    /* Adan: the second-moment beta (betas[3]) */
+    double warmup_steps;             /* Schedule-Free: linear warmup length */
+    double sf_r, weight_lr_power;    /* Schedule-Free: the average's weights (k+1)^r * lr_max^power */
+    int32_t fixed_decay;             /* AdaBelief: p *= 1 - wd (not lr*wd) */
+    int32_t rectify;                 /* AdaBelief: RAdam's rectification */
+    int32_t degenerated_to_sgd;      /* AdaBelief: an SGD step while N_sma < 5 */
+    int32_t no_prox;                 /* Adan: p *= 1 - lr*wd instead of p /= 1 + lr*wd */
+    int32_t nadam_fixed_product;     /* NAdam: PyTorch 2's mu_product * mu_next (1.13 had mu_product*mu*mu_next) */
 } gd_optim_hyper;
 
 typedef struct gd_optim gd_optim;

@@ -600,6 +600,94 @@ M.Rprop = {
   },
 }
 
+-- ------------------------------------------------- what papers compare against
+-- Each optimizer in its reference implementation's names and defaults; the
+-- math is in src/kernels/optim.h (GD_DEFINE_OPTIM_KERNELS_PAPERS).
+M.kinds.betas3 = "betas3"
+M.kinds.warmup_steps = "count"
+M.kinds.r = "number"
+M.kinds.weight_lr_power = "number"
+M.kinds.weight_decouple = "bool"
+M.kinds.fixed_decay = "bool"
+M.kinds.rectify = "bool"
+M.kinds.degenerated_to_sgd = "bool"
+M.kinds.no_prox = "bool"
+M.kinds.max_grad_norm = "nonneg"
+
+local BASE_PAPERS = {grad_scale = 1, clip_gradient = 0, maximize = false, weight_decay = 0}
+
+M.Lion = {
+  -- google/automl lion/lion_pytorch.py (Chen et al. 2023, "Symbolic Discovery of
+  -- Optimization Algorithms"): p *= 1 - lr*wd; p -= lr*sign(b1*m + (1-b1)*g);
+  -- m = b2*m + (1-b2)*g.  weight_decay is decoupled.
+  pytorch = {
+    names = {lr = "lr", betas = "betas", weight_decay = "weight_decay"},
+    defaults = merge(BASE_PAPERS, {lr = 1e-4, betas = {0.9, 0.99}}),
+  },
+}
+
+M.AdaBelief = {
+  -- adabelief_pytorch 0.2.0 AdaBelief.py (Zhuang et al. 2020): the second moment
+  -- of g - m; eps added to it in place every step; RAdam's rectification.
+  pytorch = {
+    names = {lr = "lr", betas = "betas", eps = "eps", weight_decay = "weight_decay", amsgrad = "amsgrad",
+             weight_decouple = "weight_decouple", fixed_decay = "fixed_decay", rectify = "rectify",
+             degenerated_to_sgd = "degenerated_to_sgd"},
+    defaults = merge(BASE_PAPERS, {lr = 1e-3, betas = {0.9, 0.999}, eps = 1e-16, amsgrad = false,
+                                   weight_decouple = true, fixed_decay = false, rectify = true,
+                                   degenerated_to_sgd = true}),
+  },
+}
+
+M.Adan = {
+  -- sail-sg/Adan adan.py (Xie et al. 2022): betas = (gradient, difference,
+  -- second moment); max_grad_norm clips the global gradient norm first
+  -- (clip = min(1, max_grad_norm / (norm + eps))); weight_decay is decoupled,
+  -- proximal (p /= 1 + lr*wd) unless no_prox.
+  pytorch = {
+    names = {lr = "lr", betas = "betas3", eps = "eps", weight_decay = "weight_decay",
+             max_grad_norm = "max_grad_norm", no_prox = "no_prox"},
+    defaults = merge(BASE_PAPERS, {lr = 1e-3, betas3 = {0.98, 0.92, 0.99}, eps = 1e-8, max_grad_norm = 0,
+                                   no_prox = false}),
+  },
+}
+
+M.NAdamW = {
+  -- PyTorch 2's torch.optim.NAdam(decoupled_weight_decay = True): p *= 1 - lr*wd,
+  -- then NAdam with PyTorch 2's mu product (mu_product * mu_next).
+  pytorch = {
+    names = {lr = "lr", betas = "betas", eps = "eps", weight_decay = "weight_decay",
+             momentum_decay = "momentum_decay"},
+    defaults = merge(BASE_PAPERS, {lr = 2e-3, betas = {0.9, 0.999}, eps = 1e-8, weight_decay = 1e-2,
+                                   momentum_decay = 4e-3}),
+  },
+}
+
+local SF_BASE = merge(BASE_PAPERS, {warmup_steps = 0, r = 0, weight_lr_power = 2})
+
+M.AdamWScheduleFree = {
+  -- facebookresearch/schedule_free adamw_schedulefree.py (Defazio et al. 2024,
+  -- "The Road Less Scheduled"): p holds y; state z (starting at p) and exp_avg_sq;
+  -- train()/eval() move p between y and x.  weight_decay is taken at y.
+  pytorch = {
+    names = {lr = "lr", betas = "betas", eps = "eps", weight_decay = "weight_decay",
+             warmup_steps = "warmup_steps", r = "r", weight_lr_power = "weight_lr_power"},
+    defaults = merge(SF_BASE, {lr = 0.0025, betas = {0.9, 0.999}, eps = 1e-8}),
+  },
+}
+
+M.SGDScheduleFree = {
+  -- facebookresearch/schedule_free sgd_schedulefree.py: momentum is the y/z
+  -- interpolation (0 < momentum < 1).
+  pytorch = {
+    names = {lr = "lr", momentum = "momentum", weight_decay = "weight_decay", warmup_steps = "warmup_steps",
+             r = "r", weight_lr_power = "weight_lr_power"},
+    defaults = merge(SF_BASE, {lr = 1.0, momentum = 0.9}),
+    kinds = {momentum = "open_unit"},
+  },
+}
+
+
 -- ------------------------------------------------------------ PyTorch's names
 -- "PyTorch's keyword names are accepted in every flavor for what the flavor
 -- has": a PyTorch name is added to a flavor's names when the flavor has that

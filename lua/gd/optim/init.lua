@@ -29,7 +29,8 @@ its defaults (canonical), the switches it fixes, its update in its own notation
 and its source.  docs/flavors.md is generated from it (make docs).]])
 
 local KIND = {SGD = 0, RMSProp = 1, AdaGrad = 1, AdaDelta = 2, Adam = 3, AdamW = 3, SMORMS3 = 4,
-              Adamax = 5, ASGD = 6, NAdam = 7, RAdam = 8, Rprop = 9}
+              Adamax = 5, ASGD = 6, NAdam = 7, RAdam = 8, Rprop = 9,
+              Lion = 10, AdaBelief = 11, Adan = 12, NAdamW = 7, AdamWScheduleFree = 13, SGDScheduleFree = 14}
 local SLOT_NAMES = {
   SGD = {"momentum_buffer"},
   RMSProp = {"square_avg", "grad_avg", "momentum_buffer"},
@@ -43,9 +44,18 @@ local SLOT_NAMES = {
   NAdam = {"exp_avg", "exp_avg_sq"},
   RAdam = {"exp_avg", "exp_avg_sq"},
   Rprop = {"prev", "step_size"},
+  Lion = {"exp_avg"},
+  AdaBelief = {"exp_avg", "exp_avg_var", "max_exp_avg_var"},
+  Adan = {"exp_avg", "exp_avg_diff", "exp_avg_sq", "neg_pre_grad"},
+  NAdamW = {"exp_avg", "exp_avg_sq"},
+  AdamWScheduleFree = {"z", "exp_avg_sq"},
+  SGDScheduleFree = {"z"},
 }
+-- optimizers whose weight_decay is decoupled (p *= 1 - lr*wd, or Adan's proximal form)
+local DECOUPLED = {AdamW = true, Lion = true, Adan = true, NAdamW = true}
 -- per-group scalar state (PyTorch's 0-d state tensors), C's gd_optim_get_scalar order
-local SCALAR_NAMES = {ASGD = {"eta", "mu"}, NAdam = {"mu_product"}}
+local SCALAR_NAMES = {ASGD = {"eta", "mu"}, NAdam = {"mu_product"}, NAdamW = {"mu_product"},
+                      AdamWScheduleFree = {"weight_sum", "lr_max"}, SGDScheduleFree = {"weight_sum", "lr_max"}}
 local STYLE = {pytorch = 0, lr_inside = 1}
 
 local function cerr() return ffi.string(C.gd_last_error()) end
@@ -93,6 +103,15 @@ local function validate(fname, key, shown, v, kinds)
       bad(fmt("= {%s, %s} must satisfy 0 <= min <= max", tostring(a), tostring(b)))
     end
     return {a, b}
+  elseif kind == "betas3" then -- Adan's three betas
+    if type(v) ~= "table" or #v ~= 3 then bad("must be a table of three numbers {beta1, beta2, beta3}") end
+    for i = 1, 3 do
+      local b = v[i]
+      if type(b) ~= "number" or b ~= b or b < 0 or b >= 1 then
+        error(fmt("%s: %s[%d] = %s is outside [0, 1)", fname, shown, i, tostring(b)), 0)
+      end
+    end
+    return {v[1], v[2], v[3]}
   end
   if type(v) ~= "number" then bad("must be a number, got " .. type(v)) end
   if v ~= v then bad("is NaN") end
@@ -105,6 +124,10 @@ local function validate(fname, key, shown, v, kinds)
     if v == math.huge then bad("must be finite, got inf") end
   elseif kind == "decay" then
     if v < 0 or v >= 1 then bad(fmt("must be in [0, 1), got %s", tostring(v))) end
+  elseif kind == "count" then
+    if v < 0 or v ~= math.floor(v) or v == math.huge then bad(fmt("must be an integer >= 0, got %s", tostring(v))) end
+  elseif kind == "open_unit" then
+    if not (v > 0 and v < 1) then bad(fmt("must be in (0, 1), got %s", tostring(v))) end
   elseif kind == "halflife" then
     if not (v > 0) or v == math.huge then bad(fmt("must be a finite number > 0, got %s", tostring(v))) end
   elseif v == math.huge or v == -math.huge then
@@ -132,7 +155,8 @@ local function write_hyper(h, name, v)
   h.beta2 = v.betas and v.betas[2] or 0
   h.rho = v.rho or 0
   h.eps = v.eps or 0
-  if name == "AdamW" then -- PyTorch's AdamW calls its decoupled decay weight_decay
+  if DECOUPLED[name] or (name == "AdaBelief" and v.weight_decouple) then
+    -- AdamW, Lion, Adan, NAdamW (and AdaBelief's weight_decouple) call their decoupled decay weight_decay
     h.weight_decay = 0
     h.decoupled_weight_decay = v.weight_decay or 0
   else
@@ -162,6 +186,15 @@ local function write_hyper(h, name, v)
   h.step_size_max = v.step_sizes and v.step_sizes[2] or 0
   h.adam_step_bias = v.adam_step_bias and 1 or 0
   h.memory_clipped = v.memory_clipped and 1 or 0
+  if v.betas3 then h.beta1, h.beta2, h.beta3 = v.betas3[1], v.betas3[2], v.betas3[3] end
+  h.warmup_steps = v.warmup_steps or 0
+  h.sf_r = v.r or 0
+  h.weight_lr_power = v.weight_lr_power or 0
+  h.fixed_decay = v.fixed_decay and 1 or 0
+  h.rectify = v.rectify and 1 or 0
+  h.degenerated_to_sgd = v.degenerated_to_sgd and 1 or 0
+  h.no_prox = v.no_prox and 1 or 0
+  h.nadam_fixed_product = name == "NAdamW" and 1 or 0
   h.generation = h.generation + 1 -- tells the C step to recompute its coefficients
 end
 
@@ -502,6 +535,23 @@ local function new_optimizer(name, params, hyper)
   return opt
 end
 
+-- Adan's max_grad_norm: clip = min(1, max_grad_norm / (global norm + eps)), as a
+-- gradient scale of this step (adan.py; its eps is the last group's).
+local function adan_clip(opt)
+  local max_norm = opt.param_groups[1]._values.max_grad_norm
+  if not max_norm or max_norm <= 0 then return end
+  local acc = 0
+  for _, g in ipairs(opt.param_groups) do
+    for _, p in ipairs(g.params) do if p.grad ~= nil then acc = acc + (p.grad * p.grad):sum() end end
+  end
+  local groups = opt.param_groups
+  local clip = math.min(max_norm / (math.sqrt(acc) + groups[#groups]._values.eps), 1.0)
+  for _, g in ipairs(groups) do
+    g._h.grad_scale = clip
+    g._h.generation = g._h.generation + 1
+  end
+end
+
 --- One fused step over every parameter; returns the closure's loss, and
 -- nothing at all without a closure (so the REPL prints nothing after it).
 function Optimizer:step(closure)
@@ -509,6 +559,8 @@ function Optimizer:step(closure)
   if closure ~= nil then loss = closure() end
   local cs, hs = self._c, self._h
   if cs == nil then error(self._fname .. ":step: no parameters (call setupOn(net) first)", 2) end
+  if self._eval_mode then error(self._fname .. ":step: not in train mode (call opt:train() after opt:eval())", 2) end
+  if self.name == "Adan" then adan_clip(self) end
   for i = 1, self._ngroups do
     if C.gd_optim_step(cs[i], hs[i]) ~= 0 then error(self._fname .. ":step: " .. cerr(), 2) end
   end
@@ -523,6 +575,38 @@ function Optimizer:zero_grad()
   for i = 1, self._ngroups do
     if C.gd_optim_zero_grad(cs[i]) ~= 0 then error(self._fname .. ":zero_grad: " .. cerr(), 2) end
   end
+end
+
+-- Schedule-Free's train()/eval(): p moves between y (training) and x (evaluation):
+-- eval: p = lerp(p, z, 1 - 1/beta), train: p = lerp(p, z, 1 - beta), torch.lerp's
+-- two-sided formula.  Other optimizers: no-ops, as PyTorch has none.
+local function lerp_(p, z, w)
+  if w < 0.5 then p:add_(z - p, w) else p:copy_(z - (z - p) * (1 - w)) end
+end
+local function sf_swap(opt, to_eval)
+  if (opt._eval_mode or false) == to_eval then return end
+  if opt._c and C.gd_optim_slot_allocated(opt.param_groups[1]._c, 0) ~= 0 then
+    for _, g in ipairs(opt.param_groups) do
+      local beta = opt.name == "AdamWScheduleFree" and g._values.betas[1] or g._values.momentum
+      for j, p in ipairs(g.params) do
+        if C.gd_optim_state(I.out1, g._c, j - 1, 0, g._h) ~= 0 then error(opt._fname .. ": " .. cerr(), 3) end
+        lerp_(p, I.wrap(I.out1[0]), to_eval and 1 - 1 / beta or 1 - beta)
+      end
+    end
+  end
+  opt._eval_mode = to_eval
+end
+
+--- Schedule-Free optimizers: puts the parameters at the evaluation point x.
+function Optimizer:eval()
+  if self.name == "AdamWScheduleFree" or self.name == "SGDScheduleFree" then sf_swap(self, true) end
+  return self
+end
+
+--- Schedule-Free optimizers: back to the training point y (before step()).
+function Optimizer:train()
+  if self.name == "AdamWScheduleFree" or self.name == "SGDScheduleFree" then sf_swap(self, false) end
+  return self
 end
 
 --- PuzzleLib's names.
@@ -604,7 +688,7 @@ function Optimizer:state_dict()
       state[idx] = s
     end
     local hv = {}
-    for k, v in pairs(g._values) do hv[k] = type(v) == "table" and {v[1], v[2]} or v end
+    for k, v in pairs(g._values) do hv[k] = type(v) == "table" and {unpack(v)} or v end
     hv.params = ids
     groups[gi] = hv
   end
@@ -872,6 +956,38 @@ OPT_DOCS.RMSProp = OPT_DOCS.RMSProp .. [[
   opt.hyper.alpha is its decay mu, Keras's weight decay is
   opt.hyper.decoupled_weight_decay; a flavor's own names that are not canonical
   names (learning_rate, rho, ...) are accepted on writes too.]]
+OPT_DOCS.Lion = [[
+gd.optim.Lion(params, {lr = 1e-4, betas = {0.9, 0.99}, weight_decay = 0})   Lion (Chen et al.
+  2023; google/automl lion_pytorch.py): p *= 1 - lr*wd; p -= lr*sign(b1*m + (1-b1)*g);
+  m = b2*m + (1-b2)*g.  State: exp_avg.]]
+OPT_DOCS.AdaBelief = [[
+gd.optim.AdaBelief(params, {lr = 1e-3, betas = {0.9, 0.999}, eps = 1e-16, weight_decay = 0,
+amsgrad = false, weight_decouple = true, fixed_decay = false, rectify = true,
+degenerated_to_sgd = true})   AdaBelief (Zhuang et al. 2020; adabelief_pytorch 0.2.0): Adam
+  with s = b2*s + (1-b2)*(g - m)^2 + eps (eps accumulates in s, as the source does);
+  rectify: RAdam's rectified step once N_sma >= 5, an SGD step before.
+  State: exp_avg, exp_avg_var, max_exp_avg_var.]]
+OPT_DOCS.Adan = [[
+gd.optim.Adan(params, {lr = 1e-3, betas = {0.98, 0.92, 0.99}, eps = 1e-8, weight_decay = 0,
+max_grad_norm = 0, no_prox = false})   Adan (Xie et al. 2022; sail-sg/Adan adan.py): Nesterov
+  momentum from the gradient difference; betas are the gradient's, the difference's and
+  the second moment's; weight decay proximal (p /= 1 + lr*wd) unless no_prox.
+  State: exp_avg, exp_avg_diff, exp_avg_sq, neg_pre_grad.]]
+OPT_DOCS.NAdamW = [[
+gd.optim.NAdamW(params, {lr = 2e-3, betas = {0.9, 0.999}, eps = 1e-8, weight_decay = 1e-2,
+momentum_decay = 4e-3})   PyTorch 2's NAdam(decoupled_weight_decay = true): p *= 1 - lr*wd,
+  then NAdam (PyTorch 2's mu product).  State: exp_avg, exp_avg_sq, mu_product.]]
+OPT_DOCS.AdamWScheduleFree = [[
+gd.optim.AdamWScheduleFree(params, {lr = 0.0025, betas = {0.9, 0.999}, eps = 1e-8,
+weight_decay = 0, warmup_steps = 0, r = 0, weight_lr_power = 2})   Schedule-Free AdamW
+  (Defazio et al. 2024; facebookresearch/schedule_free): no schedule needed; call
+  opt:eval() before evaluating or saving and opt:train() before training again.
+  State: z, exp_avg_sq, weight_sum, lr_max.]]
+OPT_DOCS.SGDScheduleFree = [[
+gd.optim.SGDScheduleFree(params, {lr = 1.0, momentum = 0.9, weight_decay = 0, warmup_steps = 0,
+r = 0, weight_lr_power = 2})   Schedule-Free SGD (facebookresearch/schedule_free
+  sgd_schedulefree.py); opt:eval() / opt:train() as AdamWScheduleFree.  State: z,
+  weight_sum, lr_max.]]
 
 for name in pairs(KIND) do
   M[name] = doc(function(params, hyper) return new_optimizer(name, params, hyper) end, "gd.optim." .. name,
@@ -931,6 +1047,11 @@ gd.optim.clip_grad_value_(params, clip_value): clamps every gradient element to
 M.lr = require "gd.optim.lr"
 M.LBFGS = require "gd.optim.lbfgs"
 M.torch7 = require "gd.optim.torch7"
+-- layer-wise optimizers (norms, factored moments, Newton-Schulz): gd.optim.layerwise
+do
+  local layerwise = require "gd.optim.layerwise"
+  for _, name in ipairs {"LAMB", "LARS", "Adafactor", "Muon"} do M[name] = layerwise[name] end
+end
 
 doc(M, "gd.optim", [[
 gd.optim: SGD, AdaGrad (Adagrad), RMSProp (RMSprop), AdaDelta, Adam, AdamW,

@@ -125,7 +125,7 @@ describe("files and parsers", function()
   describe("paths with a NUL byte", function()
     -- catches: C reading the name up to the NUL: gd.save("x\0.npy", t)
     -- wrote NumPy's format into x; load and read_csv read x
-    it("are refused by gd.save, gd.load, gd.data.read_csv and gd.nn.load, touching nothing", function()
+    it("are refused by gd.save, gd.load, gd.data.read_csv, gd.nn.load and gd.log, touching nothing", function()
       local x = dir .. "/x"
       local e = err_of(gd.save, x .. "\0.npy", gd.zeros(2))
       assert.truthy(e:find("gd.save: argument 1 (path) contains a NUL byte", 1, true), e)
@@ -133,13 +133,18 @@ describe("files and parsers", function()
       gd.save(x, gd.nn.Linear(2, 2))
       write(dir .. "/c.csv", "1,2\n")
       for _, case in ipairs({{gd.load, "gd.load", x .. "\0.npy"}, {gd.nn.load, "gd.nn.load", x .. "\0"},
-                             {gd.data.read_csv, "gd.data.read_csv", dir .. "/c.csv\0.gz"}}) do
+                             {gd.data.read_csv, "gd.data.read_csv", dir .. "/c.csv\0.gz"},
+                             {gd.log.read, "gd.log.read", dir .. "/c.csv\0"},
+                             {gd.log.Logger, "gd.log.Logger", dir .. "/c.csv\0.log"}}) do
         e = err_of(case[1], case[3])
         assert.truthy(e:find(case[2] .. ": ", 1, true), e)
         assert.truthy(e:find("contains a NUL byte", 1, true), e)
         -- raised at the caller's line
         assert.truthy(e:find("files_hardening_spec.lua:%d+: "), e)
       end
+      -- nothing was written through the truncated names either
+      assert.are.same({"c.csv", "x"}, ls(dir))
+      assert.are.equal("1,2\n", P.read(dir .. "/c.csv"))
     end)
   end)
 

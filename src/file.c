@@ -2,9 +2,12 @@
  * file.c: atomic file writing, whole-file reading (plain or gzip, via zlib),
  * CRC-32, and a fast parser for delimited numeric text.
  *
- * A file is never left half-written: bytes go to a temporary file next to the
- * target, which is fsync'd and renamed over it (POSIX rename is atomic), and
- * the directory is fsync'd so that the rename itself survives a crash.
+ * A file is never left half-written: bytes go (through a 64 KB buffer: a
+ * checkpoint's many small fields cost one write(2) per 64 KB, not one each)
+ * to a temporary file next to the target, which is fsync'd and renamed over
+ * it (POSIX rename is atomic), and the directory is fsync'd so that the
+ * rename itself survives a crash.  Temporary files that a killed save left
+ * are removed by the next save of the same path (see below).
  */
 #define _GNU_SOURCE
 #include "internal.h"
@@ -288,7 +291,9 @@ int gd_writer_commit(gd_writer *w)
     if (!st && rename(w->tmp, w->target) != 0)
         st = gd_fail(GD_EIO, "cannot rename onto '%s': %s", w->path, strerror(errno));
     if (st) unlink(w->tmp);
-    if (close(w->fd) != 0 && !st) st = gd_fail(GD_EIO, "cannot close '%s': %s", w->path, strerror(errno));
+    /* after a successful fsync and rename the new file is complete and in
+       place: close cannot lose data then, and its status is not an error */
+    close(w->fd);
     if (!st) {
         /* make the rename durable */
         char *dir;

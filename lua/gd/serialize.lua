@@ -18,8 +18,11 @@
 --                1 cuda), u8 rank, i64 sizes[rank], then the elements in C
 --                order (count * element size bytes)
 --
--- Files are written atomically (a temporary file, fsync, rename): a failed or
--- interrupted save leaves the old file as it was.  Paths ending in .npy read
+-- Files are written atomically (a temporary file, fsync, rename: gd_writer in
+-- src/file.c): a failed, interrupted or killed save leaves the old file as it
+-- was, and the next save of the path removes the killed one's temporary
+-- file.  An existing file keeps its mode; a symlink is written through (its
+-- target replaced, the link kept).  Paths ending in .npy read
 -- and write NumPy's .npy format (v1.0 written; v1/2/3 read) for float32
 -- ("<f4"), float64 ("<f8") and int64 ("<i8") arrays in C order.
 local gd = require "gd.tensor"
@@ -420,7 +423,9 @@ M.save = doc(function(path, value)
   if not ok then error(err, 2) end
 end, "gd.save", [[
 gd.save(path, value): writes a tensor, or a (nested) table of tensors, numbers,
-strings and booleans, atomically (the old file survives a failed save).
+strings and booleans, atomically (the old file survives a failed or killed
+save).  An existing file keeps its permissions; a symlink keeps pointing at
+the file, which is replaced.
 Paths ending in .npy write NumPy's format (one tensor).  The format is
 documented in lua/gd/serialize.lua.]])
 

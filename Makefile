@@ -112,7 +112,8 @@ clean:
 # reader, the .npy reader and the CSV reader, built with AddressSanitizer and
 # UndefinedBehaviorSanitizer under build/fuzz/, each run FUZZ_TIME seconds
 # (make fuzz FUZZ_TIME=600 for a longer hunt).  The corpus starts from seeds
-# (scripts/fuzz-seeds.lua) and the kept inputs in spec/fuzz/<target>/; a
+# (scripts/fuzz-seeds.lua) and the kept inputs in spec/fuzz/<target>/, with
+# the tokens of fuzz/<target>.dict where there is one; a
 # finding stops the run and is written to build/fuzz/crash-<target>-*: fix the
 # bug, then copy the input into spec/fuzz/<target>/, where spec/fuzz_spec.lua
 # replays it on every make test.
@@ -158,6 +159,7 @@ fuzz: fuzz-build $(GDLUA)
 	    echo "fuzz: $$t for $(FUZZ_TIME) s (leak checks: $$leaks)"; \
 	    OMP_NUM_THREADS=1 ASAN_OPTIONS=detect_leaks=$$leaks GD_FUZZ_GC_EACH=$$leaks \
 	    $(FUZZ_BUILD)/fuzz-$$t -max_total_time=$(FUZZ_TIME) -detect_leaks=$$leaks \
+	        $$(test -f fuzz/$$t.dict && echo -dict=fuzz/$$t.dict) \
 	        -max_len=8192 -timeout=10 -rss_limit_mb=4096 -print_final_stats=1 \
 	        -artifact_prefix=$(FUZZ_BUILD)/crash-$$t- $(FUZZ_BUILD)/corpus/$$t spec/fuzz/$$t; \
 	done

@@ -143,7 +143,17 @@ $(FUZZ_BUILD)/fuzz-npy: fuzz/fuzz_load.c $(FUZZ_CORE_OBJ) $(CDEF)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer $(LUAJIT_CFLAGS) -DFUZZ_NPY=1 -DGD_LUA_DIR='"$(abspath lua)"' \
 	    -rdynamic -o $@ fuzz/fuzz_load.c $(FUZZ_CORE_OBJ) $(LUAJIT_LIBS) $(FUZZ_LIBS)
 
-fuzz-build: $(addprefix $(FUZZ_BUILD)/fuzz-,$(FUZZ_TARGETS))
+fuzz-build: fuzz-check $(addprefix $(FUZZ_BUILD)/fuzz-,$(FUZZ_TARGETS))
+
+# Debian 12: clang (14), libclang-rt-14-dev (libFuzzer and the sanitizers),
+# libomp-14-dev (OpenMP under clang); not in scripts/install-deps, since
+# make test does not fuzz
+.PHONY: fuzz-check
+fuzz-check:
+	@command -v $(FUZZ_CC) >/dev/null 2>&1 && echo 'int LLVMFuzzerTestOneInput(const char *d, long n) { return 0; }' | \
+	    $(FUZZ_CC) -fsanitize=fuzzer -fopenmp -x c -o /dev/null - 2>/dev/null || \
+	    { echo "make fuzz: $(FUZZ_CC) cannot build libFuzzer targets with OpenMP; on Debian 12:" \
+	        "apt-get install clang libclang-rt-14-dev libomp-14-dev" >&2; exit 1; }
 
 # Leak checks per input: FUZZ_LEAKS lists the targets that have them.  Not yet
 # the checkpoint target: gd.nn.load's modules are never collected (issue 10,

@@ -45,7 +45,7 @@ NVCC_ARCH  ?= -gencode arch=compute_90,code=sm_90 -gencode arch=compute_90,code=
 NVCC_FLAGS := -O3 -std=c++17 $(NVCC_ARCH) -Xcompiler -fPIC,-Wall,-Wextra,-Werror -Werror all-warnings \
               --expt-relaxed-constexpr
 
-.PHONY: all deps test run bench install uninstall clean check-c
+.PHONY: all deps test run bench install uninstall clean check-c gpu-bundle docs golden
 
 all: $(LIBGD) $(GDLUA) $(CDEF) $(LIBCUDA)
 
@@ -59,7 +59,7 @@ $(BUILD)/obj/host/%.o: src/host/%.c $(HEADERS)
 
 $(LIBGD): $(CORE_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) -shared -fopenmp -o $@ $^ $(BLAS_LIBS) -lz -lm -ldl -lpthread
+	$(CC) -shared -fopenmp -o $@ $^ -Wl,-rpath,'$$ORIGIN' $(BLAS_LIBS) -lz -lm -ldl -lpthread
 
 $(GDLUA): $(HOST_OBJ) $(LIBGD)
 	@mkdir -p $(dir $@)
@@ -73,7 +73,7 @@ $(BUILD)/obj/cuda/%.o: cuda/%.cu $(HEADERS)
 $(BUILD)/lib/libgd_cuda.so: $(CUDA_OBJ)
 	@mkdir -p $(dir $@)
 	$(NVCC) -shared $(NVCC_ARCH) -o $@ $^ -L$(CUDA_HOME)/lib64 -lcublas -lcudart \
-	    -Xlinker -rpath,$(CUDA_HOME)/lib64
+	    -Xlinker -rpath,'$$ORIGIN':$(CUDA_HOME)/lib64
 
 $(CDEF): src/gd.h scripts/gen-cdef.sh
 	sh scripts/gen-cdef.sh src/gd.h > $@.tmp && mv $@.tmp $@
@@ -82,7 +82,7 @@ deps:
 	@sh scripts/install-deps
 
 # The specs run with busted under the gdlua host; scripts/run-specs prints
-# busted's report and ends with "N passed, N failed".
+# busted's report and ends with "N passed, N failed, N skipped".
 test: deps
 	@$(MAKE) --no-print-directory all
 	@sh scripts/run-specs
@@ -94,18 +94,35 @@ run: deps
 bench: all
 	$(GDLUA) scripts/bench.lua
 
+# docs/flavors.md: every optimizer flavor from the registry (lua/gd/optim/flavors.lua)
+docs: $(GDLUA) $(CDEF)
+	@mkdir -p docs
+	$(GDLUA) scripts/gen-flavors-doc.lua > docs/flavors.md.tmp && mv docs/flavors.md.tmp docs/flavors.md
+
+# spec/golden/*.lua: the reference trajectories, one generator per system
+# (pytorch.py needs Debian's python3-torch; the others only python3)
+GOLDEN_GEN := $(filter-out scripts/golden/golden_common.py,$(wildcard scripts/golden/*.py))
+golden:
+	@for g in $(GOLDEN_GEN); do /usr/bin/python3 $$g || exit 1; done
+
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/share/gdlua/lua/gd
 	install -m 755 $(GDLUA) $(DESTDIR)$(PREFIX)/bin/gdlua
+	install -m 755 scripts/gdlua-busted $(DESTDIR)$(PREFIX)/bin/gdlua-busted
 	install -m 644 $(LIBGD) $(LIBCUDA) $(DESTDIR)$(PREFIX)/lib/
 	cp -R lua/gd/. $(DESTDIR)$(PREFIX)/share/gdlua/lua/gd/
 
 uninstall:
-	rm -rf $(DESTDIR)$(PREFIX)/bin/gdlua $(DESTDIR)$(PREFIX)/lib/libgd.so $(DESTDIR)$(PREFIX)/lib/libgd_cuda.so \
+	rm -rf $(DESTDIR)$(PREFIX)/bin/gdlua $(DESTDIR)$(PREFIX)/bin/gdlua-busted $(DESTDIR)$(PREFIX)/lib/libgd.so $(DESTDIR)$(PREFIX)/lib/libgd_cuda.so \
 	    $(DESTDIR)$(PREFIX)/share/gdlua
 
 clean:
 	rm -rf $(BUILD) $(CDEF) out
+
+# The GPU bundle: build/ made self-contained for a bare GPU machine (see
+# scripts/gpu-bundle); scripts/gpu-check runs the CUDA specs and the GPU bench there.
+gpu-bundle: all
+	@sh scripts/gpu-bundle
 
 # ---------------------------------------------------------------- make fuzz
 # libFuzzer targets (Debian's clang and libclang-rt-dev) for the checkpoint

@@ -368,6 +368,8 @@ typedef struct gd_optim_hyper {
     int32_t maximize;
     int32_t amsgrad;
     int32_t bias_correction;         /* Optax's RMSProp bias correction */
+    int32_t adam_step_bias;          /* Torch7's Adam: bias corrections in the step size, eps on sqrt(v),
+                                        lr / (1 + (t-1)*lr_decay) */
     int32_t memory_clipped;          /* SMORMS3: memory decays by min(ratio, lr) (ensmallen) */
     int32_t generation;              /* changed by whoever changes a field: a step
                                         recomputes its coefficients only when it differs */

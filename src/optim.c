@@ -672,6 +672,13 @@ static void make_plan(const gd_optim *o, const gd_optim_hyper *h, int64_t t, gd_
         gain = 1.0 - h->beta2;
         step_size = lr / (1.0 - pow(h->beta1, (double)t));
         inv_bias2_sqrt = 1.0 / sqrt(1.0 - pow(h->beta2, (double)t));
+        if (h->adam_step_bias) {
+            /* Torch7 adam.lua: clr = lr/(1 + (t-1)*lrd); stepSize = clr*sqrt(1-b2^t)/(1-b1^t);
+               x -= stepSize * m/(sqrt(v) + eps) */
+            const double clr = h->lr / (1.0 + (double)(t - 1) * h->lr_decay);
+            step_size = clr * sqrt(1.0 - pow(h->beta2, (double)t)) / (1.0 - pow(h->beta1, (double)t));
+            inv_bias2_sqrt = 1.0;
+        }
         pl.amsgrad = h->amsgrad != 0;
         break;
     case GD_OPTIM_SMORMS3:

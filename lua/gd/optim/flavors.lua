@@ -36,7 +36,7 @@ M.kinds = {
   momentum = "nonneg", centered = "bool", maximize = "bool", nesterov = "bool", dampening = "number",
   lr_decay = "nonneg", initial_accumulator_value = "nonneg", state_init = "nonneg", rho = "decay",
   betas = "betas", amsgrad = "bool", eps_inside = "bool", momentum_style = "style",
-  bias_correction = "bool", grad_scale = "number", clip_gradient = "number", rms_halflife = "halflife",
+  bias_correction = "bool", adam_step_bias = "bool", beta1 = "decay", beta2 = "decay", grad_scale = "number", clip_gradient = "number", rms_halflife = "halflife",
   clip_weights = "number", memory_clipped = "bool",
 }
 
@@ -435,6 +435,24 @@ M.Adam = {
     defaults = merge(ADAM_BASE, {eps = 1e-6}),
     required = {"lr"},
   },
+  -- Torch7 optim/adam.lua: eps on the plain sqrt(v), the bias corrections in the
+  -- step size, learningRateDecay; weightDecay added to the gradient.
+  torch7 = {
+    names = {learningRate = "lr", learningRateDecay = "lr_decay", beta1 = "beta1", beta2 = "beta2",
+             epsilon = "eps", weightDecay = "weight_decay"},
+    defaults = merge(ADAM_BASE, {lr = 1e-3, lr_decay = 0, beta1 = 0.9, beta2 = 0.999, eps = 1e-8}),
+    fixed = {adam_step_bias = true},
+    -- beta1, beta2 (Torch7's names) are the betas pair
+    resolve = function(h)
+      h.betas = {h.beta1, h.beta2}
+      h.beta1, h.beta2 = nil, nil
+    end,
+    source = "torch/optim adam.lua (Torch7, final source)",
+    update = [[
+clr = learningRate / (1 + (t-1)*learningRateDecay);  g = g + weightDecay*x
+m = beta1*m + (1-beta1)*g;  v = beta2*v + (1-beta2)*g^2
+x = x - clr*sqrt(1-beta2^t)/(1-beta1^t) * m/(sqrt(v) + epsilon)]],
+  },
 }
 
 M.AdamW = {
@@ -459,6 +477,16 @@ M.AdaDelta = {
   d2l = {
     names = {rho = "rho", eps = "eps"},
     defaults = merge(ADADELTA_BASE, {eps = 1e-5}),
+  },
+  -- Torch7 optim/adadelta.lua: Zeiler's form without a learning rate.
+  torch7 = {
+    names = {rho = "rho", eps = "eps", weightDecay = "weight_decay"},
+    defaults = ADADELTA_BASE,
+    fixed = {lr = 1.0},
+    source = "torch/optim adadelta.lua (Torch7, final source)",
+    update = [[
+g = g + weightDecay*x;  v = rho*v + (1-rho)*g^2
+delta = sqrt(acc + eps)/sqrt(v + eps)*g;  x = x - delta;  acc = rho*acc + (1-rho)*delta^2]],
   },
 }
 

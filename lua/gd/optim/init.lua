@@ -130,6 +130,7 @@ local function write_hyper(h, name, v)
   h.maximize = v.maximize and 1 or 0
   h.amsgrad = v.amsgrad and 1 or 0
   h.bias_correction = v.bias_correction and 1 or 0
+  h.adam_step_bias = v.adam_step_bias and 1 or 0
   h.memory_clipped = v.memory_clipped and 1 or 0
   h.generation = h.generation + 1 -- tells the C step to recompute its coefficients
 end

@@ -292,7 +292,12 @@ void gd_philox4x32_words(const uint32_t *ctr4, const uint32_t *key2, uint32_t *o
 
 /* --------------------------------------------------------------- files */
 
-/* Atomic file writing: bytes go to "<path>.tmp.<pid>", then fsync and rename. */
+/* Atomic file writing: bytes go through a 64 KB buffer to a temporary file
+   next to the target (".<name>.<crc>.<pid>-<n>.gdtmp", flock'd while its
+   writer lives), then fsync and rename.  Opening removes the temporary files
+   of the same path that no live writer holds (left by killed saves).  A
+   symlink is written through (its target is replaced, the link kept); an
+   existing file's mode and owner are kept. */
 typedef struct gd_writer gd_writer;
 int gd_writer_open(gd_writer **w, const char *path);
 int gd_writer_write(gd_writer *w, const void *bytes, size_t n);
@@ -310,9 +315,11 @@ typedef struct gd_buffer { uint8_t *bytes; size_t size; } gd_buffer;
 int gd_read_file(gd_buffer *out, const char *path, int gunzip);
 void gd_buffer_free(gd_buffer *b);
 uint32_t gd_crc32(uint32_t crc, const void *bytes, size_t n);
-/* Parses delimited numeric text: rows x cols doubles into a new float64 tensor.
-   Skips `skip_rows` lines; on a malformed line reports its number. */
-int gd_parse_delimited(gd_tensor **out, const char *text, size_t n, char sep, int skip_rows);
+/* Parses delimited numeric text into a new rows x cols tensor of dtype
+   (GD_FLOAT32, GD_FLOAT64 or GD_INT64, each parsed exactly in that type).
+   Lines end at LF, CR or CRLF; skips `skip_rows` lines; on a malformed line,
+   an out-of-range number or a NUL byte reports the line and field. */
+int gd_parse_delimited(gd_tensor **out, const char *text, size_t n, char sep, int skip_rows, int dtype);
 
 /* -------------------------------------------------------------- optimizers */
 

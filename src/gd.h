@@ -122,6 +122,16 @@ void gd_set_error_message(const char *msg);
 const char *gd_version(void);
 /* Seconds on a monotonic clock (differences are elapsed wall time). */
 double gd_seconds(void);
+/* Ctrl-C for long loops (gd.train): gd_interrupt_catch() installs a SIGINT
+   handler that only sets a flag, which gd_interrupt_pending() reads (the loop
+   stops at a clean point); the handler then puts the previous disposition
+   back, so that a second Ctrl-C does what it did before (the host's
+   "interrupted!", or the end of the process).  gd_interrupt_release() restores
+   the previous handler and clears the flag.  Calls nest; only the outermost
+   pair installs and restores. */
+int gd_interrupt_catch(void);
+int gd_interrupt_pending(void);
+void gd_interrupt_release(void);
 /* Bytes of tensor storage currently allocated, per device. */
 int64_t gd_mem_live_bytes(int device);
 /* 1 when enough storage was allocated since the last call that returned 1 to
@@ -160,6 +170,13 @@ void gd_tensor_free_data(gd_tensor *t);
 int gd_tensor_set_grad(gd_tensor *t, gd_tensor *g);
 /* 1 when a and b share storage. */
 int gd_same_storage(const gd_tensor *a, const gd_tensor *b);
+/* Looks for two of the n tensors that share an element of memory, where at
+   least one of the two is among the first nwrite (written; the rest are only
+   read).  Returns 1 with their 0-based indices (*first < *second), 0 when
+   none do, or a negative status.  Interleaved strided views are compared
+   element by element (up to 2^24 elements; past that, intersecting extents
+   count as shared). */
+int gd_find_overlap(gd_tensor *const *ts, int n, int nwrite, int *first, int *second);
 
 /* Filling and copying (copy broadcasts src to dst's shape and converts dtype,
    across devices too). */
@@ -275,7 +292,12 @@ void gd_philox4x32_words(const uint32_t *ctr4, const uint32_t *key2, uint32_t *o
 
 /* --------------------------------------------------------------- files */
 
-/* Atomic file writing: bytes go to "<path>.tmp.<pid>", then fsync and rename. */
+/* Atomic file writing: bytes go through a 64 KB buffer to a temporary file
+   next to the target (".<name>.<crc>.<pid>-<n>.gdtmp", flock'd while its
+   writer lives), then fsync and rename.  Opening removes the temporary files
+   of the same path that no live writer holds (left by killed saves).  A
+   symlink is written through (its target is replaced, the link kept); an
+   existing file's mode and owner are kept. */
 typedef struct gd_writer gd_writer;
 int gd_writer_open(gd_writer **w, const char *path);
 int gd_writer_write(gd_writer *w, const void *bytes, size_t n);
@@ -293,9 +315,11 @@ typedef struct gd_buffer { uint8_t *bytes; size_t size; } gd_buffer;
 int gd_read_file(gd_buffer *out, const char *path, int gunzip);
 void gd_buffer_free(gd_buffer *b);
 uint32_t gd_crc32(uint32_t crc, const void *bytes, size_t n);
-/* Parses delimited numeric text: rows x cols doubles into a new float64 tensor.
-   Skips `skip_rows` lines; on a malformed line reports its number. */
-int gd_parse_delimited(gd_tensor **out, const char *text, size_t n, char sep, int skip_rows);
+/* Parses delimited numeric text into a new rows x cols tensor of dtype
+   (GD_FLOAT32, GD_FLOAT64 or GD_INT64, each parsed exactly in that type).
+   Lines end at LF, CR or CRLF; skips `skip_rows` lines; on a malformed line,
+   an out-of-range number or a NUL byte reports the line and field. */
+int gd_parse_delimited(gd_tensor **out, const char *text, size_t n, char sep, int skip_rows, int dtype);
 
 /* -------------------------------------------------------------- optimizers */
 
@@ -309,6 +333,8 @@ int gd_parse_delimited(gd_tensor **out, const char *text, size_t n, char sep, in
  */
 typedef enum gd_optim_kind {
     GD_OPTIM_SGD = 0, GD_OPTIM_RMSPROP, GD_OPTIM_ADADELTA, GD_OPTIM_ADAM, GD_OPTIM_SMORMS3,
+    GD_OPTIM_ADAMAX, GD_OPTIM_ASGD, GD_OPTIM_NADAM, GD_OPTIM_RADAM, GD_OPTIM_RPROP,
+    GD_OPTIM_LION, GD_OPTIM_ADABELIEF, GD_OPTIM_ADAN, GD_OPTIM_SF_ADAMW, GD_OPTIM_SF_SGD,
     GD_OPTIM_KIND_COUNT
 } gd_optim_kind;
 
@@ -334,6 +360,7 @@ typedef struct gd_optim_hyper {
     double dampening;                /* SGD */
     double grad_scale;               /* gradient multiplier (MXNet's rescale_grad), normally 1 */
     double clip_gradient;            /* |g| limit (MXNet), <= 0: off */
+    double clip_weights;             /* RMSProp: |p| limit after the update (MXNet), <= 0: off */
     double state_init;               /* starting square average / accumulator */
     int32_t accumulate;              /* 1: a running sum of g^2 (AdaGrad) */
     int32_t centered;
@@ -343,14 +370,33 @@ typedef struct gd_optim_hyper {
     int32_t maximize;
     int32_t amsgrad;
     int32_t bias_correction;         /* Optax's RMSProp bias correction */
+    int32_t adam_step_bias;          /* Torch7's Adam: bias corrections in the step size, eps on sqrt(v),
+                                        lr / (1 + (t-1)*lr_decay) */
+    int32_t memory_clipped;          /* SMORMS3: memory decays by min(ratio, lr) (ensmallen) */
     int32_t generation;              /* changed by whoever changes a field: a step
                                         recomputes its coefficients only when it differs */
+    /* the rest of torch.optim (PyTorch 1.13's names) */
+    double lambd, t0;                /* ASGD: decay term, the step averaging starts after
+                                        (ASGD's power of the eta update is `alpha`) */
+    double momentum_decay;           /* NAdam: mu_t = beta1*(1 - 0.5*0.96^(t*momentum_decay)) */
+    double etaminus, etaplus;        /* Rprop: step size factors (etas) */
+    double step_size_min, step_size_max; /* Rprop: step_sizes */
+    /* what papers compare against (each reference implementation's names) */
+    double beta3;                    /* Adan: the second-moment beta (betas[3]) */
+    double warmup_steps;             /* Schedule-Free: linear warmup length */
+    double sf_r, weight_lr_power;    /* Schedule-Free: the average's weights (k+1)^r * lr_max^power */
+    int32_t fixed_decay;             /* AdaBelief: p *= 1 - wd (not lr*wd) */
+    int32_t rectify;                 /* AdaBelief: RAdam's rectification */
+    int32_t degenerated_to_sgd;      /* AdaBelief: an SGD step while N_sma < 5 */
+    int32_t no_prox;                 /* Adan: p *= 1 - lr*wd instead of p /= 1 + lr*wd */
+    int32_t nadam_fixed_product;     /* NAdam: PyTorch 2's mu_product * mu_next (1.13 had mu_product*mu*mu_next) */
 } gd_optim_hyper;
 
 typedef struct gd_optim gd_optim;
 
 /* Retains the n parameters (float32/float64, any device); fails on a
-   parameter listed twice.  The state is allocated when a step first needs it,
+   parameter listed twice or two that share memory (a step checks that again,
+   with the gradients, whenever they change).  The state is allocated when a step first needs it,
    filled with hyper->state_init (square averages) or 0. */
 int gd_optim_new(gd_optim **out, int kind, gd_tensor *const *params, int n, const gd_optim_hyper *hyper);
 void gd_optim_free(gd_optim *o);
@@ -360,12 +406,24 @@ int gd_optim_step(gd_optim *o, const gd_optim_hyper *hyper);
 /* Zeroes every parameter's gradient. */
 int gd_optim_zero_grad(gd_optim *o);
 int64_t gd_optim_get_step(const gd_optim *o);
-void gd_optim_set_step(gd_optim *o, int64_t step);
+/* Fails on a negative step. */
+int gd_optim_set_step(gd_optim *o, int64_t step);
+/* 0 when parameter param's state can be read and written: it still has the
+   element count its state was laid out for (a parameter resized before the
+   optimizer has any state is laid out anew).  gd_optim_state checks it too. */
+int gd_optim_check_state(gd_optim *o, int param);
 /* Number of state slots of a kind; a slot's state for parameter i as a view
    (it is allocated, from hyper, if the optimizer has not needed it yet). */
 int gd_optim_num_slots(int kind);
 int gd_optim_slot_allocated(const gd_optim *o, int slot);
 int gd_optim_state(gd_tensor **out, gd_optim *o, int param, int slot, const gd_optim_hyper *hyper);
+/* Per-group scalar state that PyTorch keeps as 0-d tensors (ASGD: 0 = eta,
+   1 = mu; NAdam: 0 = mu_product), in double.  Before the first step they hold
+   their initial values (eta = the lr of the first step).  Setting one marks
+   the scalars as loaded (load_state_dict). */
+int gd_optim_num_scalars(int kind);
+int gd_optim_get_scalar(const gd_optim *o, int which, const gd_optim_hyper *hyper, double *out);
+int gd_optim_set_scalar(gd_optim *o, int which, double value);
 /* Clips the gradients of n tensors so that their joint p-norm is at most
    max_norm (PyTorch's clip_grad_norm_); *total gets the norm before clipping. */
 int gd_clip_grad_norm(gd_tensor *const *grads, int n, double max_norm, double p, double *total);

@@ -49,4 +49,26 @@ function M.names()
   return t
 end
 
+M.register(M, "gd.doc", [==[
+gd.doc: the docstrings that help(x) shows.
+  doc(obj, name, text) -> obj     registers text for obj under a dotted name
+                                  (same as gd.doc.register); wraps definitions:
+      M.f = doc(function(x) ... end, "mymod.f", [[mymod.f(x) -> ...]])
+  gd.doc.lookup(obj) -> text, name   the documentation of obj, or nil
+  gd.doc.find(name) -> text, name    by the full dotted name ("gd.zeros"), or nil
+  gd.doc.names() -> {name...}        every documented name, sorted
+  Keys are weak: documenting an object never keeps it alive.]==])
+M.register(M.register, "gd.doc.register", [[
+gd.doc.register(obj, name, text) -> obj: registers text as the documentation
+  of obj (a function, table or userdata; or nil for a name only) under the
+  dotted name.  Leading blank lines and trailing space are dropped.]])
+M.register(M.lookup, "gd.doc.lookup", [[
+gd.doc.lookup(obj) -> text, name: the documentation registered for obj and
+  the name it was registered under; nil when obj has none.]])
+M.register(M.find, "gd.doc.find", [[
+gd.doc.find(name) -> text, name: the documentation registered under the
+  dotted name ("gd.optim.RMSProp"); nil when there is none.]])
+M.register(M.names, "gd.doc.names", [[
+gd.doc.names() -> array of every documented name, sorted.]])
+
 return setmetatable(M, {__call = function(_, obj, name, text) return M.register(obj, name, text) end})

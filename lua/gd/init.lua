@@ -27,6 +27,14 @@ setmetatable(gd, {
   end,
 })
 
+gd.help = doc(function(...) return require("gd.repl").help(...) end, "gd.help", [[
+gd.help([x]): prints the documentation of x: a gd function, module, optimizer,
+  layer, tensor method, or a name ("gd.zeros").  Without documentation it lists
+  what x holds or the documented names like it; gd.help() explains the REPL.
+  The gdlua host also makes it the global `help`, in scripts, `gdlua -e` and
+  at the prompt (where `?x` and `x?` are short for help(x)).
+  The texts come from gd.doc (help(gd.doc) says how to add your own).]])
+
 -- Torch7 scripts' `require "optim"` gets Torch7's functional optimizers
 -- (gd.optim.torch7), so their optimizer lines run unchanged.  Through gd's own
 -- field: the very table gd.optim.torch7 is, even after package.loaded was reset
@@ -52,6 +60,6 @@ gd: gdlua's package (a global in gdlua).
   gd.objectives  quadratic, rosenbrock, beale, ... for optimizer experiments
   gd.experiment  run{objective, steps, runs}: comparison tables
   gd.plot        SVG line, scatter and contour plots; gd.plot.term at the REPL
-help(x) or ?x documents any of them.]])
+help(x), ?x or x? documents any of them (gd.help(x) outside the host).]])
 
 return gd

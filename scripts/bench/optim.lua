@@ -32,6 +32,12 @@ local configs = {
   {"RMSProp", "RMSProp", {lr = 0.01}, 2, 1},
   {"RMSProp centered+momentum", "RMSProp", {lr = 0.01, centered = true, momentum = 0.9}, 4, 1},
   {"Adam", "Adam", {lr = 0.001}, 3, 1},
+  -- the rest of torch.optim (each one fused pass: param + its state slots written)
+  {"Adamax", "Adamax", {lr = 0.002}, 3, 1},
+  {"ASGD", "ASGD", {lr = 0.01, t0 = 0}, 2, 1},
+  {"NAdam", "NAdam", {lr = 0.002}, 3, 1},
+  {"RAdam", "RAdam", {lr = 0.001}, 3, 1},
+  {"Rprop", "Rprop", {lr = 0.01}, 3, 1},
 }
 
 -- PyTorch, in one child process for all configurations

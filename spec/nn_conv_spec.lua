@@ -316,3 +316,26 @@ describe("gd.nn element-wise losses against PyTorch", function()
     assert.has_error(function() nn.SmoothL1Loss{reduction = "batchmean"} end)
   end)
 end)
+
+describe("gd.nn.NLLLoss", function()
+  it("matches PyTorch with class weights and ignore_index (weighted mean)", function()
+    -- catches a plain mean instead of the weighted one, 0-based targets and an
+    -- ignored row that still counts
+    local e = extra.nll
+    for _, dtype in ipairs({"float64", "float32"}) do
+      local tol = dtype == "float64" and 1e-12 or 1e-5
+      local loss = nn.NLLLoss{weight = gd.tensor(e.w), ignore_index = 3}
+      local v, g = loss(t64(e.x, {5, 4}):to(dtype), gd.tensor(e.t, {dtype = "int64"}))
+      assert.is_true(math.abs(v - e.out) < tol)
+      assert.is_true(maxdiff(g, t64(e.g, {5, 4})) < tol)
+    end
+  end)
+
+  it("backward matches gradcheck; bad targets are named", function()
+    gd.manual_seed(4)
+    local t = gd.tensor({1, 3, 2}, {dtype = "int64"})
+    assert.is_true(nn.gradcheck(nn.NLLLoss{reduction = "sum"}, gd.randn(3, 3), t))
+    assert.has_error(function() nn.NLLLoss()(gd.randn(3, 3), gd.tensor({1, 4, 2}, {dtype = "int64"})) end,
+      "NLLLoss: target 4 (row 2) is outside the classes 1..3")
+  end)
+end)

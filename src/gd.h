@@ -567,4 +567,11 @@ int gd_nn_rownorm_backward(gd_tensor *gx, gd_tensor *gw, gd_tensor *gb, const gd
 int gd_nn_pointwise_loss(double *loss, gd_tensor *losses, gd_tensor *grad, const gd_tensor *pred,
                          const gd_tensor *target, int kind, int reduction, double param);
 
+/* NLLLoss (src/nn_loss.c): x rows x classes of log-probabilities, target
+   1-based int64 classes, weight (classes) or NULL, ignore_index 1-based (0:
+   none); reduction 0 mean (weighted: divided by the sum of the targets'
+   weights), 1 sum, 2 none (losses: one per row). */
+int gd_nn_nll_loss(double *loss, gd_tensor *losses, gd_tensor *grad, const gd_tensor *x, const gd_tensor *target,
+                   const gd_tensor *weight, int reduction, int64_t ignore_index);
+
 #endif /* GD_H */

@@ -82,3 +82,68 @@ int gd_nn_pointwise_loss(double *loss, gd_tensor *losses, gd_tensor *grad, const
     *loss = reduction == 0 || reduction == 3 ? sum * scale : sum;
     return GD_OK;
 }
+
+/* NLLLoss (PyTorch's nll_loss): rows i of x (N x C, log-probabilities),
+   1-based class targets t_i; loss_i = -w[t_i] x[i, t_i], 0 where t_i ==
+   ignore_index (1-based; 0 = none).  mean divides by sum of w[t_i] over the
+   rows not ignored (PyTorch's weighted mean); grad is overwritten (zeros but
+   -w[t_i] / divisor at the targets). */
+int gd_nn_nll_loss(double *loss, gd_tensor *losses, gd_tensor *grad, const gd_tensor *x, const gd_tensor *target,
+                   const gd_tensor *weight, int reduction, int64_t ignore_index)
+{
+    const char *fn = "nll_loss";
+    if (reduction < 0 || reduction > 2) return gd_fail(GD_EINVAL, "%s: unknown reduction %d", fn, reduction);
+    GD_TRY(gd_check_tensor(x, "input"));
+    GD_TRY(gd_check_tensor(target, "target"));
+    char s1[128], s2[128];
+    if (!gd_is_float(x->scalar_type) || x->rank != 2 || x->device_kind != GD_CPU || !x->is_contiguous)
+        return gd_fail(GD_EINVAL, "%s: the input must be a contiguous 2-D (rows x classes) float CPU tensor, got %s", fn,
+                       gd_shape_str(x, s1, sizeof s1));
+    int64_t N = x->sizes[0], Cn = x->sizes[1];
+    if (target->scalar_type != GD_INT64 || target->rank != 1 || target->sizes[0] != N || !target->is_contiguous ||
+        target->device_kind != GD_CPU)
+        return gd_fail(GD_EINVAL, "%s: the target must be %lld int64 class indices, got %s %s", fn, (long long)N,
+                       gd_dtype_name(target->scalar_type), gd_shape_str(target, s2, sizeof s2));
+    if (grad) GD_TRY(loss_operand(grad, x, fn, "gradient"));
+    if (weight) {
+        GD_TRY(gd_check_tensor(weight, "weight"));
+        if (weight->scalar_type != x->scalar_type || weight->rank != 1 || weight->sizes[0] != Cn ||
+            !weight->is_contiguous || weight->device_kind != GD_CPU)
+            return gd_fail(GD_EINVAL, "%s: the weight must be %lld %s values (one per class), got %s", fn, (long long)Cn,
+                           gd_dtype_name(x->scalar_type), gd_shape_str(weight, s1, sizeof s1));
+    }
+    if (losses) {
+        GD_TRY(gd_check_tensor(losses, "losses"));
+        if (losses->scalar_type != x->scalar_type || losses->count != N || !losses->is_contiguous)
+            return gd_fail(GD_EINVAL, "%s: the losses buffer must hold %lld values", fn, (long long)N);
+    }
+    const int64_t *T = (const int64_t *)target->data;
+    for (int64_t i = 0; i < N; i++)
+        if (T[i] != ignore_index && (T[i] < 1 || T[i] > Cn))
+            return gd_fail(GD_EINVAL, "%s: target %lld (row %lld) is outside the classes 1..%lld", fn, (long long)T[i],
+                           (long long)i + 1, (long long)Cn);
+    bool f32 = x->scalar_type == GD_FLOAT32;
+#define AT(p, k) (f32 ? (double)((const float *)(p))[k] : ((const double *)(p))[k])
+#define PUT(p, k, v) do { if (f32) ((float *)(p))[k] = (float)(v); else ((double *)(p))[k] = (v); } while (0)
+    double sum = 0, wsum = 0;
+    for (int64_t i = 0; i < N; i++) {
+        double l = 0;
+        if (T[i] != ignore_index) {
+            double w = weight ? AT(weight->data, T[i] - 1) : 1.0;
+            l = -w * AT(x->data, i * Cn + T[i] - 1);
+            wsum += w;
+        }
+        sum += l;
+        if (losses) PUT(losses->data, i, l);
+    }
+    double scale = reduction == 0 ? 1.0 / wsum : 1.0;   /* 0/0 = NaN when every row is ignored, as PyTorch */
+    if (grad) {
+        memset(grad->data, 0, (size_t)grad->count * gd_dtype_size(grad->scalar_type));
+        for (int64_t i = 0; i < N; i++)
+            if (T[i] != ignore_index) PUT(grad->data, i * Cn + T[i] - 1, -(weight ? AT(weight->data, T[i] - 1) : 1.0) * scale);
+    }
+#undef AT
+#undef PUT
+    *loss = reduction == 0 ? sum / wsum : sum;
+    return GD_OK;
+}

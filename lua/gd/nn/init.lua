@@ -120,7 +120,8 @@ Embedding(n, dim, [{padding_idx}]) (conv.lua,
 norm.lua, embedding.lua); containers:
 Sequential{...} (and :add(m)); losses, called as `err, grad = loss(pred,
 target)`: MSELoss(), CrossEntropyLoss(), L1Loss(), SmoothL1Loss({beta}),
-HuberLoss({delta}), BCELoss(), BCEWithLogitsLoss(), KLDivLoss({log_target})
+HuberLoss({delta}), BCELoss(), BCEWithLogitsLoss(), KLDivLoss({log_target}),
+NLLLoss({weight, ignore_index})
 (all take {reduction = "mean" | "sum" | "none"}); gradcheck(m, x); accuracy(scores, y); load(path),
 from_table(t); Module (the base class: Module:extend(name) makes a layer).
 A module: m:forward(x) / m(x), m:backward(grad_out), m:parameters(),

@@ -278,4 +278,54 @@ pointwise_loss("KLDivLoss", 5, "log_target", false, true,
   "t (log t - input) for log-probabilities input (0 where t = 0); log_target: exp(t) (t - input).  " ..
   "\"batchmean\" divides the sum by the batch size (the KL divergence); \"mean\" by the element count.")
 
+-- ---------------------------------------------------------------- NLLLoss
+
+local NLLLoss = new_class("NLLLoss", Loss)
+M.NLLLoss = NLLLoss
+local NLL_OPTS = {reduction = true, weight = true, ignore_index = true}
+
+function NLLLoss:init(opts)
+  local fname = "gd.nn.NLLLoss"
+  opts = loss_options(fname, self, opts, NLL_OPTS)
+  if opts.weight ~= nil then
+    if not gd.is_tensor(opts.weight) or opts.weight:dim() ~= 1 then
+      base.argerr(fname, "weight must be a 1-D tensor (one value per class)", 4)
+    end
+    self.weight = opts.weight   -- a plain field: a constant of the loss, not a parameter
+  end
+  if opts.ignore_index ~= nil then
+    self.ignore_index = check.number(fname, "ignore_index", opts.ignore_index, {integer = true, min = 1, level = 4})
+  end
+end
+
+function NLLLoss:forward(input, target)
+  local P = priv[self]
+  if not gd.is_tensor(input) then base.argerr("NLLLoss", "the input must be a tensor, got " .. type(input), 2) end
+  if not gd.is_tensor(target) then base.argerr("NLLLoss", "the target must be a tensor, got " .. type(target), 2) end
+  local xc = input.c
+  local w = self.weight
+  if w and w.c.scalar_type ~= xc.scalar_type then
+    w = w:to(input.dtype)
+    self.weight = w
+  end
+  local grad = buffer_like(P, "grad", xc)
+  local red = REDUCTIONS[self.reduction]
+  local losses = nil
+  if red == 2 then losses = buffer2(P, "losses", tonumber(xc.sizes[0]), 1, xc):view(-1) end
+  if C.gd_nn_nll_loss(dbl, losses and losses.c or nil, grad.c, xc, target.c, w and w.c or nil, red,
+      self.ignore_index or 0) ~= 0 then
+    pointwise_fail("NLLLoss")
+  end
+  P.last_grad = grad
+  if losses then return losses, grad end
+  return dbl[0], grad
+end
+
+doc(NLLLoss, "gd.nn.NLLLoss", [[
+gd.nn.NLLLoss([{reduction = "mean", weight = nil, ignore_index = nil}]) -> loss;
+  err, grad = loss(log_probs, target): -weight[t] log_probs[i, t] for rows of
+  log-probabilities (N x C, e.g. from LogSoftmax) and 1-based int64 classes t,
+  as PyTorch's nll_loss: "mean" divides by the sum of the targets' weights;
+  rows whose target is ignore_index (1-based) count for nothing.]])
+
 return M

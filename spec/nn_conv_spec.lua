@@ -339,3 +339,47 @@ describe("gd.nn.NLLLoss", function()
       "NLLLoss: target 4 (row 2) is outside the classes 1..3")
   end)
 end)
+
+describe("gd.nn.init", function()
+  local init = nn.init
+  before_each(function() gd.manual_seed(7) end)
+
+  it("uses PyTorch's fans and gains: xavier and kaiming bounds and deviations", function()
+    -- a 64 x 32 x 3 x 3 conv weight: fan_in = 32*9 = 288, fan_out = 64*9 = 576;
+    -- catches fans without the receptive field, fan_in/fan_out swapped, or
+    -- a tanh gain of 1
+    local w = gd.empty(64, 32, 3, 3, {dtype = "float64"})
+    init.xavier_uniform_(w, init.calculate_gain("tanh"))
+    local bound = 5 / 3 * math.sqrt(6 / (288 + 576))
+    assert.is_true(w:abs():max() <= bound and w:abs():max() > 0.99 * bound)
+    init.kaiming_uniform_(w, 0, "fan_out", "relu")
+    bound = math.sqrt(3) * math.sqrt(2) / math.sqrt(576)
+    assert.is_true(w:abs():max() <= bound and w:abs():max() > 0.99 * bound)
+    init.kaiming_normal_(w)   -- leaky_relu with a = 0: gain sqrt(2), fan_in
+    local std = math.sqrt(w:pow(2):mean())
+    assert.is_true(math.abs(std - math.sqrt(2 / 288)) < 0.03 * math.sqrt(2 / 288))
+    init.xavier_normal_(w)
+    std = math.sqrt(w:pow(2):mean())
+    assert.is_true(math.abs(std - math.sqrt(2 / 864)) < 0.03 * math.sqrt(2 / 864))
+    assert.near(math.sqrt(2 / 1.01), init.calculate_gain("leaky_relu", 0.1), 1e-15)
+  end)
+
+  it("orthogonal_ gives orthonormal rows or columns, times gain", function()
+    for _, shape in ipairs({{6, 4}, {3, 2, 4}}) do
+      local w = init.orthogonal_(gd.empty(shape, {dtype = "float64"}), 2)
+      local m = w:view(shape[1], -1)
+      local g = m:size(1) >= m:size(2) and m:t():matmul(m) or m:matmul(m:t())
+      local n = g:size(1)
+      for i = 1, n do for j = 1, n do assert.near(i == j and 4 or 0, g:get(i, j), 1e-12) end end
+    end
+  end)
+
+  it("fills constants and refuses what has no fans", function()
+    assert.equal(2.5, init.constant_(gd.empty(3), 2.5):min())
+    assert.equal(0, init.zeros_(gd.ones(2, 2)):max())
+    assert.equal(1, init.ones_(gd.zeros(2, 2)):min())
+    assert.has_error(function() init.xavier_uniform_(gd.empty(5)) end,
+      "gd.nn.init.xavier_uniform_: fan in and fan out need a tensor of 2 or more dimensions, got 1-D")
+    assert.has_error(function() init.calculate_gain("relu6") end)
+  end)
+end)

@@ -29,6 +29,7 @@ for k, v in pairs(conv) do M[k] = v end
 for k, v in pairs(norm) do M[k] = v end
 for k, v in pairs(embedding) do M[k] = v end
 M.gradcheck = require "gd.nn.gradcheck"
+M.init = require "gd.nn.initializers"   -- torch.nn.init
 
 --- What a saved module must look like before base.from_table rebuilds it
 -- (a crafted or foreign file must give a message naming the function and the
@@ -121,7 +122,7 @@ norm.lua, embedding.lua); containers:
 Sequential{...} (and :add(m)); losses, called as `err, grad = loss(pred,
 target)`: MSELoss(), CrossEntropyLoss(), L1Loss(), SmoothL1Loss({beta}),
 HuberLoss({delta}), BCELoss(), BCEWithLogitsLoss(), KLDivLoss({log_target}),
-NLLLoss({weight, ignore_index})
+NLLLoss({weight, ignore_index}); init (torch.nn.init: xavier_uniform_, ...)
 (all take {reduction = "mean" | "sum" | "none"}); gradcheck(m, x); accuracy(scores, y); load(path),
 from_table(t); Module (the base class: Module:extend(name) makes a layer).
 A module: m:forward(x) / m(x), m:backward(grad_out), m:parameters(),

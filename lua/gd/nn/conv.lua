@@ -396,4 +396,38 @@ gd.nn.Flatten([start_dim = 2, end_dim = -1]): merges dimensions start_dim ..
   one, as torch.nn.Flatten (whose default start_dim = 1 is 0-based: the batch
   dimension stays).  A view when the input is contiguous.]])
 
+-- ---------------------------------------------------------------- Unflatten
+
+local Unflatten = new_class("Unflatten", Module)
+M.Unflatten = Unflatten
+function Unflatten:init(dim, sizes)
+  local fname = "gd.nn.Unflatten"
+  self.dim = check.number(fname, "dim", dim, {integer = true, level = 4})
+  if type(sizes) ~= "table" or #sizes == 0 then base.argerr(fname, "unflattened_size must be a table of sizes", 4) end
+  for _, n in ipairs(sizes) do check.number(fname, "unflattened_size", n, {integer = true, min = 1, level = 4}) end
+  self.unflattened_size = sizes
+end
+function Unflatten:forward(x)
+  tensor_arg("Unflatten", x, 2)
+  local shape = x.shape
+  local r = #shape
+  local d = norm_dim(self.dim, r, "dim")
+  local out, k, m = {}, 1, 1
+  for i = 1, d - 1 do out[k] = shape[i]; k = k + 1 end
+  for _, n in ipairs(self.unflattened_size) do out[k] = n; k = k + 1; m = m * n end
+  for i = d + 1, r do out[k] = shape[i]; k = k + 1 end
+  if m ~= shape[d] then
+    base.argerr("Unflatten", fmt("dimension %d has size %d, not %d = the product of %s", d, shape[d], m,
+      table.concat(self.unflattened_size, "x")), 2)
+  end
+  priv[self].in_shape = shape
+  return x:reshape(out)
+end
+Unflatten.backward = Flatten.backward
+function Unflatten:describe() return fmt("Unflatten(%d, %s)", self.dim, table.concat(self.unflattened_size, "x")) end
+doc(Unflatten, "gd.nn.Unflatten", [[
+gd.nn.Unflatten(dim, unflattened_size): splits dimension dim (1-based) into
+  unflattened_size (a table), as torch.nn.Unflatten: Unflatten(2, {1, 8, 8})
+  turns N x 64 rows into N x 1 x 8 x 8 images.]])
+
 return M

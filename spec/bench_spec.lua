@@ -144,6 +144,12 @@ describe("gd.bench.run", function()
     assert.is_false(ok)
     assert.truthy(err:find("gd.bench.run: problems[1]: unknown problem 'quadratic_dep' (did you mean 'quadratic_deep'?)", 1, true))
     assert.truthy(err:find("^spec/bench_spec.lua:"))   -- raised at the caller's line
+    -- a bad flavor stops the sweep before any trial is written (not a column of failed trials)
+    local db = tmpdb()
+    ok, err = pcall(function() bench.run{db = db, optimizers = {"RMSProp"}, flavors = {"pytorch", "nosuch"}} end)
+    assert.is_false(ok)
+    assert.truthy(err:find("gd.bench.run: optimizer RMSProp with flavor \"nosuch\"", 1, true))
+    assert.is_nil(io.open(db))
     assert.has_error(function() bench.run{problems = {"quadratic_deep"}} end,
       "gd.bench.run: db must be a file name (the SQLite results database)")
   end)

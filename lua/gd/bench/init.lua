@@ -69,7 +69,7 @@ end
 M.open = doc(open_db, "gd.bench.open", [[
 gd.bench.open(path) -> db: the results database (gd.bench.sqlite), tables meta,
   trials (id, problem, optimizer, flavor, hyper JSON, seed, phase "tune" | "seed",
-  budget, status pending | running | done | diverged, final, best,
+  budget, status pending | running | done | diverged | failed (an error, logged), final, best,
   steps_to_target, seconds_to_target, seconds) and points (trial_id, step,
   metric "train_loss" | the problem's metric, value).]])
 
@@ -140,7 +140,7 @@ local function worker(path, opts)
     if not ok then
       io.stderr:write(fmt("gd.bench: trial %d (%s %s %s) failed: %s\n", row.id, row.problem, row.optimizer,
         row.hyper, tostring(status)))
-      status, pts = "diverged", {}
+      status, pts = "failed", {}   -- an error, not a NaN: kept apart from divergence
     end
     db:transaction(function()
       db:run("DELETE FROM points WHERE trial_id = ?", row.id)
@@ -217,6 +217,15 @@ local function run(spec)
     end
   end
   local flavors = spec.flavors or {"default"}
+  -- a wrong optimizer/flavor pair fails here, with its message, not as failed trials
+  for _, o in ipairs(opts) do
+    for _, fl in ipairs(flavors) do
+      local probe = gd.zeros(2, {dtype = "float64"})
+      probe.grad = gd.zeros_like(probe)
+      local ok, err = pcall(gd.optim[o], {probe}, fl ~= "default" and {flavor = fl} or {})
+      if not ok then error(fmt("%s: optimizer %s with flavor %q: %s", fname, o, fl, tostring(err)), 2) end
+    end
+  end
   local budget = spec.budget or "full"
   if budget ~= "quick" and budget ~= "full" and type(budget) ~= "number" then
     error(fname .. ": budget must be \"quick\", \"full\" or a number of steps, got " .. tostring(budget), 2)

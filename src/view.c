@@ -322,7 +322,7 @@ int gd_index_select(gd_tensor **out, const gd_tensor *t, int dim, const gd_tenso
             int64_t bad = ix[i];
             gd_tensor_release(c);
             return gd_fail(GD_EINVAL, "index_select: index %lld out of range for dimension %d of size %lld",
-                           (long long)bad + 1, dim + 1, (long long)t->sizes[dim]);
+                           (long long)((uint64_t)bad + 1), dim + 1, (long long)t->sizes[dim]);
         }
     int64_t sizes[GD_MAX_DIMS];
     memcpy(sizes, t->sizes, sizeof sizes);

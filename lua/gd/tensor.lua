@@ -1129,6 +1129,11 @@ end
 
 function Tensor.uniform_(t, a, b)
   local c = self_c("uniform_", t)
+  -- int64: whole numbers in [low, high) (Torch7's random_(a, b)); the float
+  -- defaults [0, 1) would silently give all zeros there
+  if c.scalar_type == INT64 and (a == nil or b == nil) then
+    argerr("uniform_", "an int64 tensor draws whole numbers in [low, high): give both bounds")
+  end
   a, b = a or 0, b or 1
   check.number("uniform_", "low", a, {finite = true})
   check.number("uniform_", "high", b, {finite = true})
@@ -1548,7 +1553,9 @@ local method_docs = {
   addcdiv = "t:addcdiv(a, b, [value = 1]) -> t + value*a/b (a new tensor).",
   clamp = "t:clamp(min, max) -> values limited to [min, max] (either may be nil).",
   clamp_ = "t:clamp_(min, max) -> t, with values limited to [min, max].",
-  uniform_ = "t:uniform_([low = 0], [high = 1]) -> t, filled with uniform numbers in [low, high).",
+  uniform_ = [[t:uniform_([low = 0], [high = 1]) -> t, filled with uniform numbers in [low, high).
+An int64 t takes whole numbers, each of low, low + 1, ..., high - 1 equally likely: both bounds
+are required, whole, and within +-2^53.]],
   normal_ = "t:normal_([mean = 0], [std = 1]) -> t, filled with normal numbers.",
   sum = "t:sum([dim], [keepdim]) -> the sum (a number), or a tensor reduced along dim.  Deterministic: "
     .. "the same bits with any number of threads.",

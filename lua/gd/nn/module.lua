@@ -18,7 +18,7 @@ local gd = require "gd.tensor"
 local doc = require "gd.doc"
 local I = gd._internal
 local ffi, C = I.ffi, I.C
-local out1, sbuf = I.out1, I.sbuf
+local out1, sbuf, tbuf = I.out1, I.sbuf, I.tbuf
 local fmt = string.format
 
 local M = {}
@@ -199,10 +199,31 @@ local function root_of(m)
 end
 M.root_of = root_of
 
+--- Makes t (same Lua and C object) the contiguous view of `shape` at 0-based
+-- element `offset` of flat, taking flat's dtype and device: PyTorch's
+-- `param.data = ...` in module.double(), which keeps the parameter's identity
+-- so that an optimizer built before still holds the model's parameters.
+local function repoint(t, flat, offset, shape)
+  local rank = #shape
+  local stride = 1
+  for d = rank - 1, 0, -1 do
+    sbuf[d] = shape[d + 1]
+    tbuf[d] = stride
+    stride = stride * shape[d + 1]
+  end
+  if C.gd_set_data(t.c, flat.c, offset, rank, sbuf, tbuf) ~= 0 then M.fail("gd.nn", 3) end
+end
+
 --- Rebuilds the arena of the tree under root: one flat parameter tensor and
 -- one flat gradient tensor, of `dtype` and `device` (default: those of the
--- first parameter).  Parameters and gradients of that dtype are re-pointed
--- into the new arena (same Lua objects); others are replaced by new views.
+-- first parameter).  Every parameter and gradient is re-pointed into the new
+-- arena (same Lua objects, converted when the dtype changes).
+--
+-- The arena is shared by every module of the tree through the weak-keyed
+-- priv table, so nothing in it may refer to a module: LuaJIT's weak tables
+-- are not ephemerons, and a value that reaches its own key keeps it alive for
+-- ever (every dropped model leaked).  The slots keep names and tensors only;
+-- the owner is reached through a weak-valued table.
 local function rebuild(root, dtype, device)
   local slots = parameter_slots(root)
   local arena = {owner = setmetatable({root}, {__mode = "v"}), n = 0, slots = slots}
@@ -229,14 +250,11 @@ local function rebuild(root, dtype, device)
       region:copy_(t:reshape(s.numel))
       local g = t.grad
       if g then gflat:narrow(1, s.offset + 1, s.numel):copy_(g:reshape(s.numel)) end
-      if t.dtype == dtype then
-        t:set_(flat, s.offset + 1, s.shape)
-      else
-        t = region:view(s.shape)
-        s.owner[s.name] = t
-      end
-      if g and g.dtype == dtype then
-        g:set_(gflat, s.offset + 1, s.shape)
+      -- the gradient leaves t first: a gradient's dtype cannot change under it
+      t.grad = nil
+      repoint(t, flat, s.offset, s.shape)
+      if g then
+        repoint(g, gflat, s.offset, s.shape)
       else
         g = gflat:narrow(1, s.offset + 1, s.numel):view(s.shape)
       end
@@ -245,6 +263,7 @@ local function rebuild(root, dtype, device)
     end
     arena.params, arena.grads = flat, gflat
   end
+  for _, s in ipairs(slots) do s.owner = nil end
   walk(root, function(m) state(m).arena = arena end)
   return arena
 end

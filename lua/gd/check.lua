@@ -107,7 +107,8 @@ end
 --- Checks that opts (nil or a table) only has keys of `allowed` (a set).
 -- Returns opts or an empty table.
 function M.options(fname, opts, allowed, level)
-  if opts == nil then return {} end
+  -- type(), not == nil: a NULL cdata compares equal to nil
+  if type(opts) == "nil" then return {} end
   if type(opts) ~= "table" then
     fail(string.format("%s: options must be a table, got %s", fname, type(opts)), level)
   end
@@ -124,7 +125,9 @@ end
 function M.number(fname, what, v, opt)
   opt = opt or {}
   local level = opt.level
-  if v == nil and opt.default ~= nil then return opt.default end
+  -- type(), not == nil: a NULL cdata compares equal to nil and must not
+  -- pass for a missing argument
+  if type(v) == "nil" and opt.default ~= nil then return opt.default end
   if type(v) ~= "number" then
     fail(string.format("%s: %s must be a number, got %s", fname, what, type(v)), level)
   end

@@ -7,7 +7,22 @@
 local gd = require "gd.tensor"
 local doc = require "gd.doc"
 
-gd.doc = doc
+-- The registry itself stays internal (a module registers its docs with
+-- require "gd.doc"); gd.doc reads it only, so a script cannot overwrite what
+-- help() prints, and calling it says what to use instead.
+gd.doc = setmetatable({lookup = doc.lookup, find = doc.find, names = doc.names}, {
+  __call = function()
+    error("gd.doc: the documentation registry is internal; read it with help(x), gd.doc.lookup(x) or "
+      .. "gd.doc.find(name)", 2)
+  end,
+  __newindex = function(_, k)
+    error(string.format("gd.doc: the documentation registry is read-only (cannot set '%s')", tostring(k)), 2)
+  end,
+})
+doc(gd.doc, "gd.doc", [[
+gd.doc: the documentation registry, read-only: gd.doc.lookup(x) -> text, name;
+gd.doc.find("gd.zeros") -> text, name; gd.doc.names() -> every documented name.
+help(x) prints the same.]])
 
 -- Submodules are the files lua/gd/<name>.lua, loaded when first touched, so
 -- `require "gd"` stays cheap.  The REPL completes and documents these names.

@@ -150,8 +150,8 @@ static int unstage_all(staging *s, int st, int nout)
 int gd_nn_linear_forward(gd_tensor *y, const gd_tensor *x, const gd_tensor *w, const gd_tensor *b)
 {
     const char *fn = "linear";
-    GD_TRY(check_float(y, fn, "output"));
     GD_TRY(check_float(x, fn, "input"));
+    GD_TRY(check_float(y, fn, "output"));
     GD_TRY(check_float(w, fn, "weight"));
     char s1[128], s2[128];
     if (x->rank != 2)
@@ -285,8 +285,8 @@ int gd_nn_activation(gd_tensor *y, const gd_tensor *x, int kind)
 {
     if (kind < 0 || kind >= GD_NN_ACTIVATION_COUNT) return gd_fail(GD_EINVAL, "unknown activation %d", kind);
     const char *fn = activation_name(kind);
-    GD_TRY(check_float(y, fn, "output"));
     GD_TRY(check_float(x, fn, "input"));
+    GD_TRY(check_float(y, fn, "output"));
     GD_TRY(check_same_shape(y, x, fn, "output", "input"));
     GD_TRY(check_same_dtype(y, x, fn, "output", "input"));
     if (dense_cpu(y) && dense_cpu(x)) {
@@ -365,8 +365,8 @@ int gd_nn_activation_backward(gd_tensor *gx, const gd_tensor *gy, const gd_tenso
 int gd_nn_softmax(gd_tensor *y, const gd_tensor *x, int log_)
 {
     const char *fn = log_ ? "log_softmax" : "softmax";
-    GD_TRY(check_float(y, fn, "output"));
     GD_TRY(check_float(x, fn, "input"));
+    GD_TRY(check_float(y, fn, "output"));
     GD_TRY(check_same_shape(y, x, fn, "output", "input"));
     GD_TRY(check_same_dtype(y, x, fn, "output", "input"));
     if (x->rank == 0) return gd_fail(GD_EINVAL, "%s: the input has no dimensions", fn);
@@ -591,9 +591,9 @@ int gd_nn_mse(double *loss, gd_tensor *losses, gd_tensor *grad, const gd_tensor 
 int gd_nn_dropout(gd_tensor *y, gd_tensor *mask, const gd_tensor *x, double p)
 {
     const char *fn = "dropout";
+    GD_TRY(check_float(x, fn, "input"));
     GD_TRY(check_float(y, fn, "output"));
     GD_TRY(check_float(mask, fn, "mask"));
-    GD_TRY(check_float(x, fn, "input"));
     if (!(p >= 0 && p <= 1)) return gd_fail(GD_EINVAL, "%s: p = %g is not a probability in [0, 1]", fn, p);
     GD_TRY(check_same_shape(y, x, fn, "output", "input"));
     GD_TRY(check_same_shape(mask, x, fn, "mask", "input"));

@@ -295,6 +295,12 @@ function Module:add_module(m)
     error(fmt("%s:add: expected a module, got %s", self.__class, type(m)), 3)
   end
   if m == self then error(fmt("%s:add: a module cannot contain itself", self.__class), 3) end
+  -- nor contain a module that contains it: the tree would be a cycle, and
+  -- every walk over it (forward, parameters, the arena) would recurse until
+  -- the stack overflows
+  local cycle = false
+  walk(m, function(x) if x == self then cycle = true end end)
+  if cycle then error(fmt("%s:add: the module contains this %s already (a cycle)", self.__class, self.__class), 3) end
   local mods = rawget(self, "modules")
   if not mods then
     mods = {}

@@ -106,3 +106,28 @@ uninstall:
 
 clean:
 	rm -rf $(BUILD) $(CDEF) out
+
+# ---------------------------------------------------------------- make asan
+# The whole spec suite under AddressSanitizer + UndefinedBehaviorSanitizer, in
+# its own build directory (build-asan/, no CUDA backend: nothing there could
+# run it).  The sanitizers go into CC itself, so that every compile and every
+# link (libgd.so, and the host, which then carries the runtime: LuaJIT is not
+# instrumented) gets them.  Any UBSan report ends the run
+# (-fno-sanitize-recover); ASan stops at its first error.  LeakSanitizer is on:
+# libgd's C memory is reached from Lua objects only until the host closes its
+# state, which it does before exiting, so what it reports has leaked.
+ASAN_BUILD   := build-asan
+ASAN_FLAGS   := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+ASAN_ENV     := ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1:halt_on_error=1:abort_on_error=0:detect_stack_use_after_return=0:strict_string_checks=1:check_initialization_order=1 \
+                UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+                LSAN_OPTIONS=suppressions=$(abspath scripts/lsan.supp):print_suppressions=0
+
+.PHONY: asan
+asan:
+	@$(MAKE) --no-print-directory BUILD=$(ASAN_BUILD) NVCC= CC="$(CC) $(ASAN_FLAGS)" \
+	    $(ASAN_BUILD)/lib/libgd.so $(ASAN_BUILD)/bin/gdlua $(CDEF)
+	@$(ASAN_ENV) GDLUA=$(ASAN_BUILD)/bin/gdlua sh scripts/run-specs
+.PHONY: clean-asan
+clean: clean-asan
+clean-asan:
+	rm -rf $(ASAN_BUILD)

@@ -901,8 +901,15 @@ gd.stack = doc(function(list, dim)
   if type(list) ~= "table" or #list == 0 then argerr(fname, "expects a non-empty table of tensors") end
   if dim == nil then dim = 1 end
   local parts = {}
+  local first
   for i = 1, #list do
     local c = tc(fname, list[i], "element " .. i)
+    -- one shape for all (gd.cat's message would name cat and the unsqueezed shapes)
+    local shape = table.concat(list[i].shape, "x")
+    first = first or shape
+    if shape ~= first then
+      argerr(fname, fmt("tensor %d has shape %s but tensor 1 has %s (stack needs one shape)", i, shape, first))
+    end
     parts[i] = result(C.gd_unsqueeze(out1, c, dim0(fname, c, dim, 1)), fname)
   end
   return gd.cat(parts, dim)
@@ -1434,7 +1441,10 @@ local function tensor_tostring(t)
   lines[#lines + 1] = desc
   return table.concat(lines, "\n")
 end
-Tensor.tostring = tensor_tostring
+function Tensor.tostring(t)
+  self_c("tostring", t)
+  return tensor_tostring(t)
+end
 
 -- ------------------------------------------------------------ metatype
 

@@ -82,7 +82,7 @@ deps:
 	@sh scripts/install-deps
 
 # The specs run with busted under the gdlua host; scripts/run-specs prints
-# busted's report and ends with "N passed, N failed".
+# busted's report and ends with "N passed, N failed, N skipped".
 test: deps
 	@$(MAKE) --no-print-directory all
 	@sh scripts/run-specs
@@ -97,11 +97,12 @@ bench: all
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/share/gdlua/lua/gd
 	install -m 755 $(GDLUA) $(DESTDIR)$(PREFIX)/bin/gdlua
+	install -m 755 scripts/gdlua-busted $(DESTDIR)$(PREFIX)/bin/gdlua-busted
 	install -m 644 $(LIBGD) $(LIBCUDA) $(DESTDIR)$(PREFIX)/lib/
 	cp -R lua/gd/. $(DESTDIR)$(PREFIX)/share/gdlua/lua/gd/
 
 uninstall:
-	rm -rf $(DESTDIR)$(PREFIX)/bin/gdlua $(DESTDIR)$(PREFIX)/lib/libgd.so $(DESTDIR)$(PREFIX)/lib/libgd_cuda.so \
+	rm -rf $(DESTDIR)$(PREFIX)/bin/gdlua $(DESTDIR)$(PREFIX)/bin/gdlua-busted $(DESTDIR)$(PREFIX)/lib/libgd.so $(DESTDIR)$(PREFIX)/lib/libgd_cuda.so \
 	    $(DESTDIR)$(PREFIX)/share/gdlua
 
 clean:

@@ -83,6 +83,7 @@ int gemm(int dtype, int ta, int tb, int64_t m, int64_t n, int64_t k, double alph
          const void *b, int64_t ldb, double beta, void *c, int64_t ldc);
 int random(void *p, int64_t n, int dtype, int kind, double a, double b, uint64_t seed, uint64_t offset);
 int optim_step(const gd_optim_plan *plan, const gd_optim_segment *segs, int nseg);
+int cumsum_rows(void *out, const void *in, int64_t rows, int64_t n, int dtype);
 
 }  // namespace gdcuda
 
@@ -106,5 +107,6 @@ const gd_cuda_backend gd_cuda_backend_v1 = {
     gdcuda::gemm,
     gdcuda::random,
     gdcuda::optim_step,
+    gdcuda::cumsum_rows,
 };
 }

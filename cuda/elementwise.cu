@@ -155,6 +155,9 @@ template <typename T> struct Real;
         __device__ static T sigmoid_(T x) { return gd_sigmoid_##S(x); }                           \
         __device__ static T round_(T x) { return gd_round_##S(x); }                               \
         __device__ static T clamp_(T x, T a, T b) { return gd_clamp_##S(x, a, b); }               \
+        __device__ static T log1p_(T x) { return gd_log1p_##S(x); }                               \
+        __device__ static T expm1_(T x) { return gd_expm1_##S(x); }                               \
+        __device__ static T softplus_(T x, T b, T t) { return gd_softplus_##S(x, b, t); }         \
     };
 GD_REAL_OPS(float, f, f)
 GD_REAL_OPS(double, d, )
@@ -183,6 +186,9 @@ __device__ inline T unop(int op, T x, T p1, T p2)
     case GD_OP_RECIPROCAL: return (T)1 / x;
     case GD_OP_CLAMP: return R::clamp_(x, p1, p2);
     case GD_OP_POWS: return R::pow_(x, p1);
+    case GD_OP_LOG1P: return R::log1p_(x);
+    case GD_OP_EXPM1: return R::expm1_(x);
+    case GD_OP_SOFTPLUS: return R::softplus_(x, p1, p2);
     default: return R::pow_(p1, x);
     }
 }

@@ -6,8 +6,10 @@
 // Semantics follow src/cpu/reduce.c: sums in double (exact int64 sums), NaN
 // wins max/min, ties keep the first index, var/std take a correction.
 #include "common.cuh"
+#include "kernels/elementwise.h"
 
 #include <cub/block/block_reduce.cuh>
+#include <cub/block/block_scan.cuh>
 
 namespace gdcuda {
 
@@ -78,6 +80,7 @@ __device__ inline void fold(RedState &s, double x, long long xi, long long j, in
         else s.acc += pow(fabs(x), param);
         break;
     case GD_RED_VAR: case GD_RED_STD: { double d = x - center; s.acc += d * d; break; }
+    case GD_RED_LOGSUMEXP: s.acc += exp(x - center); break;
     default: {
         bool want_max = op == GD_RED_MAX || op == GD_RED_ARGMAX;
         if (s.index < 0 || (!is_nan(s.acc) && (is_nan(x) || (want_max ? x > s.acc : x < s.acc)))) {
@@ -125,6 +128,10 @@ __global__ void reduce_kernel(const T *p, long long n, int op, double param, dou
         RedState s = identity(GD_RED_SUM, false);
         for (long long j = threadIdx.x; j < n; j += BLOCK) s.acc += as_double(row[j]);
         center = block_combine<BLOCK>(s, GD_RED_SUM, 0, false).acc / (double)n;
+    } else if (op == GD_RED_LOGSUMEXP) {
+        RedState s = identity(GD_RED_MAX, false);
+        for (long long j = threadIdx.x; j < n; j += BLOCK) fold(s, as_double(row[j]), 0, j, GD_RED_MAX, 0, 0, false);
+        center = gd_logsumexp_shift(block_combine<BLOCK>(s, GD_RED_MAX, 0, false).acc);
     }
     RedState s = identity(op, int_sum);
     for (long long j = threadIdx.x; j < n; j += BLOCK) {
@@ -142,6 +149,7 @@ __global__ void reduce_kernel(const T *p, long long n, int op, double param, dou
             break;
         case GD_RED_VAR: v = v / fmax((double)n - param, 0.0); break;
         case GD_RED_STD: v = sqrt(v / fmax((double)n - param, 0.0)); break;
+        case GD_RED_LOGSUMEXP: v = log(v) + center; break;
         default: break;
         }
         vals[blockIdx.x] = v;
@@ -211,7 +219,10 @@ int reduce_rows(const void *p, int64_t rows, int64_t n, int dtype, int op, doubl
         st = check_launch("reduction");
     } else {
         /* empty rows: a sum of nothing */
-        double fillv = op == GD_RED_PROD ? 1.0 : (op == GD_RED_SUM || op == GD_RED_NORM) ? 0.0 : nan("");
+        double fillv = op == GD_RED_PROD                        ? 1.0
+                       : (op == GD_RED_SUM || op == GD_RED_NORM) ? 0.0
+                       : op == GD_RED_LOGSUMEXP                  ? -INFINITY
+                                                                 : nan("");
         double *h = (double *)malloc((size_t)rows * sizeof(double));
         if (!h) st = fail_msg("out of memory");
         else {
@@ -270,6 +281,47 @@ int reduce_rows(const void *p, int64_t rows, int64_t n, int dtype, int op, doubl
     cudaFreeAsync(di, 0);
     if (dexact) cudaFreeAsync(dexact, 0);
     return st;
+}
+
+// ------------------------------------------------------------------ scans
+
+// Inclusive cumulative sums of the rows of a contiguous rows x n array (out
+// may be in): one block per row walks it in tiles of BLOCK; CUB's block scan
+// sums a tile in a fixed order and the carry adds the tiles before it, so
+// results are the same bits every run.  A is the accumulator: double for
+// floats (as the CPU), unsigned 64-bit for int64 (exact, wrapping).
+template <typename T, typename A, int BLOCK>
+__global__ void cumsum_kernel(const T *in, T *out, long long n)
+{
+    typedef cub::BlockScan<A, BLOCK> Scan;
+    __shared__ typename Scan::TempStorage temp;
+    const T *row = in + (long long)blockIdx.x * n;
+    T *orow = out + (long long)blockIdx.x * n;
+    A carry = 0;
+    for (long long base = 0; base < n; base += BLOCK) {
+        long long j = base + threadIdx.x;
+        A v = j < n ? (A)row[j] : (A)0;
+        A incl, total;
+        Scan(temp).InclusiveSum(v, incl, total);
+        if (j < n) orow[j] = (T)(carry + incl);
+        carry += total;
+        __syncthreads();  // temp is reused by the next tile
+    }
+}
+
+int cumsum_rows(void *out, const void *in, int64_t rows, int64_t n, int dtype)
+{
+    if (rows == 0 || n == 0) return 0;
+    if (rows > 2147483647LL) return fail_msg("too many rows for one CUDA cumsum");
+    unsigned b = (unsigned)rows;
+    switch (dtype) {
+    case GD_FLOAT32: cumsum_kernel<float, double, 256><<<b, 256>>>((const float *)in, (float *)out, n); break;
+    case GD_FLOAT64: cumsum_kernel<double, double, 256><<<b, 256>>>((const double *)in, (double *)out, n); break;
+    default:
+        cumsum_kernel<long long, unsigned long long, 256><<<b, 256>>>((const long long *)in, (long long *)out, n);
+        break;
+    }
+    return check_launch("cumsum");
 }
 
 }  // namespace gdcuda

@@ -67,6 +67,34 @@ describe("CUDA", function()
     close(g:argmax(2), a:argmax(2), 0)
   end)
 
+  it("computes log1p, expm1, softplus, logsumexp, cumsum, diag and outer as the CPU does", function()
+    gd.manual_seed(13)
+    for _, dt in ipairs {"float32", "float64"} do
+      local tol = dt == "float32" and 1e-5 or 1e-12
+      local a = gd.randn(65, 300, {dtype = dt})
+      local g = a:cuda()
+      close(g:abs():log1p(), a:abs():log1p(), tol)
+      close(g:expm1(), a:expm1(), tol)
+      close(g:mul(10):softplus(0.5, 3), a:mul(10):softplus(0.5, 3), tol)
+      close(g:mul(100):logsumexp(2), a:mul(100):logsumexp(2), tol)
+      close(g:logsumexp(1, true), a:logsumexp(1, true), tol)
+      assert(math.abs(g:logsumexp() - a:logsumexp()) <= tol * math.abs(a:logsumexp()))
+      close(g:cumsum(2), a:cumsum(2), tol)   -- rows longer than one 256-wide tile
+      close(g:cumsum(1), a:cumsum(1), tol)   -- a dimension that is not last
+      local h = g:t():contiguous():t()       -- in place on a strided view
+      h:cumsum_(2)
+      close(h, a:cumsum(2), tol)
+      close(g:diag(3), a:diag(3), 0)
+      close(g:select(1, 1):outer(g:select(1, 2)), a:select(1, 1):outer(a:select(1, 2)), tol)
+    end
+    local i = gd.arange(0, 1000, 1, {dtype = "int64"}):view(10, 100)
+    local gi = i:cuda()
+    close(gi:cumsum(2), i:cumsum(2), 0)
+    assert.is_true(gd.cuda.memory_allocated() >= 8 * 1000) -- gi's storage at least
+    assert.is_true(gd.cuda.device_count() >= 1)
+    gd.cuda.synchronize()
+  end)
+
   it("multiplies matrices through cuBLAS", function()
     gd.manual_seed(4)
     local a, b = gd.randn(70, 50, {dtype = "float64"}), gd.randn(50, 30, {dtype = "float64"})

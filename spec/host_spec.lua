@@ -8,6 +8,10 @@ local function s_escape(s)
   return (s:gsub("[%^%$%(%)%%%.%[%]%*%+%-%?]", "%%%0"))
 end
 
+local function contains(haystack, needle)
+  return haystack:find(needle, 1, true) ~= nil
+end
+
 local function lines(s)
   local t = {}
   for l in s:gmatch("([^\n]*)\n") do t[#t + 1] = l end
@@ -229,6 +233,75 @@ describe("gdlua", function()
       assert.are.equal(1, r.status)
       assert.are.equal("", r.out)
       assert.truthy(r.err:find("^gdlua: gd is broken here"))
+    end)
+  end)
+
+  describe("help", function()
+    local doc = require "gd.doc"
+
+    it("is gd.help and the global help in scripts and -e, not only at the prompt", function()
+      -- today help is nil outside the REPL and gd.help does not exist
+      local text = doc.find("gd.zeros")
+      local s = script("help.lua", "print(help == gd.help, type(gd.help))\nhelp(gd.zeros)\n")
+      local r = P.run({s})
+      assert.are.equal(0, r.status, r.err)
+      assert.are.equal("true\tfunction\n" .. text .. "\n", r.out)
+      r = P.run({"-e", "help('gd.zeros')"})
+      assert.are.equal(text .. "\n", r.out)
+      r = P.run({"-e", "gd.help(gd.zeros)"})
+      assert.are.equal(text .. "\n", r.out)
+    end)
+
+    it("documents gd.help, gd.doc and its functions, and the gd.optim.lr module", function()
+      -- each printed "No documentation for ..." before
+      for _, name in ipairs({"gd.help", "gd.doc", "gd.doc.lookup", "gd.doc.find", "gd.doc.names",
+                             "gd.doc.register", "gd.optim.lr"}) do
+        local r = P.run({"-e", "help(" .. name .. ")"})
+        assert.are.equal(0, r.status, r.err)
+        assert.falsy(contains(r.out, "No documentation"), name .. ": " .. r.out)
+        assert.truthy(contains(r.out, name), name .. ": " .. r.out)
+      end
+      assert.are.equal((doc.lookup(gd.optim.lr)), (doc.find("gd.optim.lr")))
+    end)
+  end)
+
+  describe("-b (busted under gdlua)", function()
+    local spec_text = [[
+describe("a user's spec", function()
+  it("sees gd and help", function() assert.are.equal(6, gd.ones(2, 3):sum()) assert.truthy(help) end)
+  it("fails", function() assert.are.equal(1, 2) end)
+  pending("later")
+end)
+]]
+
+    it("runs busted from the caller's directory with paths relative to it", function()
+      os.execute("mkdir -p " .. P.quote(dir .. "/t"))
+      P.write(dir .. "/t/mine_spec.lua", spec_text)
+      local r = P.run({"-b", "-o", "plainTerminal", "t/mine_spec.lua"}, {cwd = dir})
+      -- busted's own report: gd was there, the failing spec counts, status 1
+      assert.truthy(contains(r.out, "1 success / 1 failure / 0 errors / 1 pending"), r.out .. r.err)
+      assert.are.equal(1, r.status)
+      -- and with the failure removed, status 0
+      P.write(dir .. "/t/mine_spec.lua", (spec_text:gsub('it%("fails".-end%)\n', "")))
+      r = P.run({"-b", "-o", "plainTerminal", "t/mine_spec.lua"}, {cwd = dir})
+      assert.truthy(contains(r.out, "1 success / 0 failures / 0 errors / 1 pending"), r.out .. r.err)
+      assert.are.equal(0, r.status)
+    end)
+
+    it("finds ./spec by default, as busted does, and runs options before -b", function()
+      os.execute("mkdir -p " .. P.quote(dir .. "/spec"))
+      P.write(dir .. "/spec/only_spec.lua",
+              'it("sees what -e set", function() assert.are.equal("set", from_e) end)\n')
+      local r = P.run({"-e", "from_e = 'set'", "-b", "-o", "plainTerminal"}, {cwd = dir})
+      assert.truthy(contains(r.out, "1 success / 0 failures"), r.out .. r.err)
+      assert.are.equal(0, r.status)
+    end)
+
+    it("ignores a .busted file's lua option (it would start gdlua again)", function()
+      P.write(dir .. "/.busted", 'return {default = {lua = "/nonexistent/lua", ROOT = {"x_spec.lua"}}}\n')
+      P.write(dir .. "/x_spec.lua", 'it("ran", function() assert.truthy(gd) end)\n')
+      local r = P.run({"-b", "-o", "plainTerminal"}, {cwd = dir})
+      assert.truthy(contains(r.out, "1 success / 0 failures"), r.out .. r.err)
     end)
   end)
 

@@ -289,13 +289,12 @@ describe("issue 10 item 23: messages that name the gd function", function()
       "Linear: the input must be float32 or float64, got int64")
   end)
 
-  -- gd.doc was the registry itself: a script could call it and overwrite
-  -- what help() prints; a bad call failed in an assert naming no function
-  it("keeps the documentation registry read-only from gd.doc", function()
+  -- gd.doc(x) with a bad name or text failed in an assert naming no gd function
+  it("names gd.doc.register when gd.doc is called wrongly", function()
     local text = gd.doc.lookup(gd.zeros)
-    fails_with(function() gd.doc(gd.zeros, "gd.zeros", "nothing") end, "gd.doc: the documentation registry is internal")
-    fails_with(function() gd.doc.register = print end, "gd.doc: the documentation registry is read-only")
-    assert.are.equal(text, gd.doc.lookup(gd.zeros))
-    assert.truthy(gd.doc.find("gd.zeros"))
+    H.raises(function() gd.doc(gd.zeros, 5, "nothing") end, "gd.doc.register: the name (argument 2) must be a string")
+    H.raises(function() gd.doc.register({}, "my.thing") end, "gd.doc.register: the text (argument 3) must be a string")
+    assert.are.equal(text, gd.doc.lookup(gd.zeros))     -- nothing changed
   end)
+
 end)

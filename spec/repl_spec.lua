@@ -277,6 +277,26 @@ describe("the REPL through pipes (gdlua -i)", function()
     assert.truthy(contains(r.out, (doc.lookup(gd.nn.Linear)):sub(1, 40)), r.out)
   end)
 
+  it("shows documentation with x? too, but leaves Lua ending in '?' alone", function()
+    -- IPython's suffix form; a comment ending in '?' is still code
+    local text = (require "gd.doc").find("gd.zeros")
+    local r = session("gd.zeros?\ngd.zeros ?\nq = 5 -- why?\nq\n")
+    local _, count = r.out:gsub(text:sub(1, 30):gsub("%p", "%%%0"), "")
+    assert.are.equal(2, count, r.out)
+    assert.truthy(contains(r.out, "> 5\n"), r.out)
+    assert.are.equal("", r.err)
+  end)
+
+  it("prints nothing after opt:step(), but nil for an explicit nil", function()
+    -- a step without a closure returns no values (PyTorch returns None and the
+    -- prompt shows nothing); zero results print nothing, one nil prints nil
+    local r = session("opt = gd.optim.SGD({gd.zeros(2)}, {lr = 0.1})\nopt:step()\n"
+                      .. "opt:step(function() return 2.5 end)\n(function() end)()\nnil\n"
+                      .. "(function() return nil end)()\n")
+    assert.are.equal("> > > 2.5\n> > nil\n> nil\n> \n", r.out:gsub("^[^\n]*\n", ""))
+    assert.are.equal("", r.err)
+  end)
+
   it("says when there is no documentation and suggests names", function()
     local r = session("?gd.zer\nhelp(42)\n")
     assert.truthy(contains(r.out, "No documentation for gd.zer."))
@@ -424,6 +444,19 @@ describe("the REPL on a terminal", function()
     term:type("string.g")
     term:keys("Tab")
     term:wait_for("gmatch  gsub")
+  end)
+
+  it("keeps a top-level local for later lines and completes its methods", function()
+    -- today the local is gone on the next line (and TAB finds nothing)
+    if skip_without_tmux() then return end
+    start()
+    term:line("local kept_local = gd.zeros(4)")
+    term:type("kept_local:nu")
+    term:keys("Tab")
+    term:wait_for("> kept_local:numel")
+    term:type("()")
+    term:keys("Enter")
+    term:wait_for("> kept_local:numel()\n4\n")
   end)
 
   it("clears the line on Ctrl-C at the prompt and exits on Ctrl-D", function()

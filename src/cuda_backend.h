@@ -13,7 +13,7 @@
 
 #include "internal.h"
 
-enum { GD_CUDA_ABI = 1 };
+enum { GD_CUDA_ABI = 2 };
 
 /* ternary kinds: operand 0 is written, operands 1..3 read */
 enum {
@@ -62,6 +62,8 @@ struct gd_cuda_backend {
     int (*random)(void *p, int64_t n, int dtype, int kind, double a, double b, uint64_t seed, uint64_t offset);
     /* one fused optimizer step over the CUDA segments among segs (src/optim.c) */
     int (*optim_step)(const gd_optim_plan *plan, const gd_optim_segment *segs, int nseg);
+    /* inclusive cumulative sums of the rows of a contiguous rows x n array (out may be in) */
+    int (*cumsum_rows)(void *out, const void *in, int64_t rows, int64_t n, int dtype);
 };
 
 #endif

@@ -58,6 +58,12 @@ const gd_cuda_backend *gd_cuda(void)
 
 int gd_cuda_available(void) { return gd_cuda() != NULL; }
 
+int gd_cuda_device_count(void)
+{
+    const gd_cuda_backend *cu = gd_cuda();
+    return cu ? cu->device_count() : 0;
+}
+
 int gd_synchronize(int device)
 {
     if (device != GD_CUDA) return GD_OK;

@@ -73,6 +73,8 @@ typedef enum gd_unop {
     GD_OP_CLAMP,      /* p1 = min, p2 = max (either may be -inf/+inf) */
     GD_OP_POWS,       /* x ^ p1 */
     GD_OP_RPOWS,      /* p1 ^ x */
+    GD_OP_LOG1P, GD_OP_EXPM1,
+    GD_OP_SOFTPLUS,   /* p1 = beta (nonzero), p2 = threshold, as torch.nn.functional.softplus */
     GD_UNOP_COUNT
 } gd_unop;
 
@@ -80,6 +82,7 @@ typedef enum gd_unop {
 typedef enum gd_redop {
     GD_RED_SUM = 0, GD_RED_MEAN, GD_RED_MAX, GD_RED_MIN, GD_RED_ARGMAX,
     GD_RED_ARGMIN, GD_RED_NORM, GD_RED_PROD, GD_RED_VAR, GD_RED_STD,
+    GD_RED_LOGSUMEXP,  /* log(sum(exp(x - m))) + m with m the max: no overflow */
     GD_REDOP_COUNT
 } gd_redop;
 
@@ -238,6 +241,19 @@ int gd_matmul(gd_tensor **out, const gd_tensor *a, const gd_tensor *b);
 /* c = beta*c + alpha * op(a) @ op(b), 2-D only; trans: 1 = transposed. */
 int gd_gemm(gd_tensor *c, const gd_tensor *a, int trans_a, const gd_tensor *b, int trans_b,
             double alpha, double beta);
+
+/* ------------------------------------------ scans, diagonals, devices */
+
+/* Cumulative sum along dim (torch.cumsum): out has t's shape and dtype.  Each
+   line is summed in order, in double (int64: exactly, wrapping), so results do
+   not depend on the thread count.  gd_cumsum_ writes into t itself. */
+int gd_cumsum(gd_tensor **out, const gd_tensor *t, int dim);
+int gd_cumsum_(gd_tensor *t, int dim);
+/* The offset-th diagonal of a 2-D tensor as a 1-D view (torch.diagonal):
+   offset > 0 above the main diagonal, < 0 below; empty when out of range. */
+int gd_diagonal(gd_tensor **out, const gd_tensor *t, int64_t offset);
+/* The number of CUDA devices (0 without a GPU; gd_last_error() says why). */
+int gd_cuda_device_count(void);
 
 /* ---------------------------------------------------------- random numbers */
 

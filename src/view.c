@@ -170,6 +170,27 @@ int gd_select(gd_tensor **out, const gd_tensor *t, int dim, int64_t index)
     return make_view(out, t, t->storage_offset + index * t->strides[dim], r, sizes, strides);
 }
 
+/* t[i, i + offset] for every i in range: stride strides[0] + strides[1]. */
+int gd_diagonal(gd_tensor **out, const gd_tensor *t, int64_t offset)
+{
+    GD_TRY(gd_check_tensor(t, "tensor"));
+    if (t->rank != 2)
+        return gd_fail(GD_EINVAL, "diagonal: expects a 2-D tensor, got %d dimension%s", t->rank,
+                       t->rank == 1 ? "" : "s");
+    int64_t rows = t->sizes[0], cols = t->sizes[1], len = 0, start = t->storage_offset;
+    /* (compared before any product, so that a huge offset cannot overflow) */
+    if (offset >= 0 && offset < cols) {
+        len = rows < cols - offset ? rows : cols - offset;
+        start += offset * t->strides[1];
+    } else if (offset < 0 && offset > -rows) {
+        len = rows + offset < cols ? rows + offset : cols;
+        start += -offset * t->strides[0];
+    }
+    if (len == 0) start = t->storage_offset;
+    int64_t stride = t->strides[0] + t->strides[1];
+    return make_view(out, t, start, 1, &len, &stride);
+}
+
 int gd_expand(gd_tensor **out, const gd_tensor *t, int rank, const int64_t *in)
 {
     GD_TRY(gd_check_tensor(t, "tensor"));

@@ -7,22 +7,7 @@
 local gd = require "gd.tensor"
 local doc = require "gd.doc"
 
--- The registry itself stays internal (a module registers its docs with
--- require "gd.doc"); gd.doc reads it only, so a script cannot overwrite what
--- help() prints, and calling it says what to use instead.
-gd.doc = setmetatable({lookup = doc.lookup, find = doc.find, names = doc.names}, {
-  __call = function()
-    error("gd.doc: the documentation registry is internal; read it with help(x), gd.doc.lookup(x) or "
-      .. "gd.doc.find(name)", 2)
-  end,
-  __newindex = function(_, k)
-    error(string.format("gd.doc: the documentation registry is read-only (cannot set '%s')", tostring(k)), 2)
-  end,
-})
-doc(gd.doc, "gd.doc", [[
-gd.doc: the documentation registry, read-only: gd.doc.lookup(x) -> text, name;
-gd.doc.find("gd.zeros") -> text, name; gd.doc.names() -> every documented name.
-help(x) prints the same.]])
+gd.doc = doc
 
 -- Submodules are the files lua/gd/<name>.lua, loaded when first touched, so
 -- `require "gd"` stays cheap.  The REPL completes and documents these names.
@@ -42,14 +27,30 @@ setmetatable(gd, {
   end,
 })
 
+gd.help = doc(function(...) return require("gd.repl").help(...) end, "gd.help", [[
+gd.help([x]): prints the documentation of x: a gd function, module, optimizer,
+  layer, tensor method, or a name ("gd.zeros").  Without documentation it lists
+  what x holds or the documented names like it; gd.help() explains the REPL.
+  The gdlua host also makes it the global `help`, in scripts, `gdlua -e` and
+  at the prompt (where `?x` and `x?` are short for help(x)).
+  The texts come from gd.doc (help(gd.doc) says how to add your own).]])
+
+-- Torch7 scripts' `require "optim"` gets Torch7's functional optimizers
+-- (gd.optim.torch7), so their optimizer lines run unchanged.  Through gd's own
+-- field: the very table gd.optim.torch7 is, even after package.loaded was reset
+-- (busted does that between spec files; gd and its fields stay).
+package.preload.optim = package.preload.optim or function() return gd.optim.torch7 end
+
 local serialize = require "gd.serialize"
 gd.save = serialize.save
 gd.load = serialize.load
 
 doc(gd, "gd", [[
 gd: gdlua's package (a global in gdlua).
-  Tensors: gd.tensor, zeros, ones, empty, full, arange, linspace, rand, randn,
-    manual_seed, matmul, cat, stack, where, save, load; methods in gd.Tensor.
+  Tensors: gd.tensor, zeros, ones, empty, full, arange, linspace, eye, rand, randn,
+    manual_seed, matmul, dot, outer, diag, log1p, expm1, softplus, logsumexp,
+    cumsum, cat, stack, where, save, load; methods in gd.Tensor; Torch7's
+    x[{{}, 2}] indexing.  gd.cuda: is_available, device_count, synchronize ...
   gd.optim       SGD, AdaGrad, RMSProp, AdaDelta, Adam, AdamW, SMORMS3 in every
                  framework's convention (hyper.flavor); schedules in gd.optim.lr
   gd.nn          Linear, Sequential, ReLU, Tanh, Sigmoid, Softmax, LogSoftmax,
@@ -59,6 +60,6 @@ gd: gdlua's package (a global in gdlua).
   gd.objectives  quadratic, rosenbrock, beale, ... for optimizer experiments
   gd.experiment  run{objective, steps, runs}: comparison tables
   gd.plot        SVG line, scatter and contour plots; gd.plot.term at the REPL
-help(x) or ?x documents any of them.]])
+help(x), ?x or x? documents any of them (gd.help(x) outside the host).]])
 
 return gd

@@ -20,6 +20,7 @@
 -- hook, as in lua.c) could not stop `while true do end` once it is compiled.
 -- `:jit on` compiles REPL code too, at the price of such loops.
 local doc = require "gd.doc"
+local repl_locals = require "gd.repl_locals"
 
 local M = {}
 
@@ -34,14 +35,11 @@ local host = {}          -- the host's functions (see start)
 local pending = nil      -- lines of an incomplete chunk
 M.show_time = false      -- :time on
 M.jit = false            -- :jit on
+M.session = repl_locals.new()   -- the top-level locals typed so far
 
 ---------------------------------------------------------------------- helpers
 
-local keywords = {}
-for w in ([[and break do else elseif end false for function goto if in local nil
-            not or repeat return then true until while]]):gmatch("%a+") do
-  keywords[w] = true
-end
+local keywords = repl_locals.keywords    -- Lua's reserved words, as a set
 
 local function is_identifier(s)
   return type(s) == "string" and s:match("^[%a_][%w_]*$") ~= nil and not keywords[s]
@@ -240,7 +238,9 @@ end
 
 --- Compiles a REPL chunk.  Returns f, show (false after a trailing ';'), or
 -- nil, "incomplete", or nil, message.  A chunk is tried as `return <chunk>`
--- first (so that expressions print), then as statements.
+-- first (so that expressions print), then as statements.  Top-level locals
+-- live on in the session (M.session, see gd.repl_locals): a later chunk sees
+-- them as a script's later lines would.
 function M.compile(src)
   local body = src:gsub("[%s;]*$", "")
   local show = not src:find(";[%s;]*$")
@@ -250,11 +250,16 @@ function M.compile(src)
     -- Run it as an argument list instead: `return error("x")` would be a tail
     -- call, and LuaJIT's tail calls drop the frame that gives the error its
     -- "stdin:1:" position and the traceback its line.
-    return assert(loadstring("local function results(...) return ... end return results("
-                             .. body .. "\n)", "=stdin")), show
+    local g, err = M.session:wrap("return " .. repl_locals.RESULTS .. "(" .. body .. "\n)", "=stdin")
+    if g then return g, show end
+    return nil, err
   end
   local g, err_stat = loadstring(body, "=stdin")
-  if g then return g, show end
+  if g then
+    local w, err = M.session:wrap(body, "=stdin")
+    if w then return w, show end
+    return nil, err
+  end
   if is_incomplete(err_stat, body) or is_incomplete(err_expr, body) then
     return nil, "incomplete"
   end
@@ -283,6 +288,8 @@ local function traceback(e)
     if line ~= "stack traceback:" then lines[#lines + 1] = line end
   end
   if #lines == 0 then return msg end
+  -- the chunk itself runs inside gd.repl_locals' wrapper function: name it as lua.c would
+  lines[#lines] = lines[#lines]:gsub("^(%s*stdin:%d+: in )function <stdin:1>$", "%1main chunk")
   return msg .. "\nstack traceback:\n" .. concat(lines, "\n")
 end
 
@@ -328,7 +335,8 @@ local overview = [[
 gdlua REPL
   1 + 1            an expression prints its value; several print side by side
   x = f();         a trailing ';' hides the result; _ holds the last result
-  help(x), ?x      documentation of a gd function, module, optimizer or method
+  local y = 2      top-level locals live on at the next prompts, as in a script
+  help(x), ?x, x?  documentation of a gd function, module, optimizer or method
   TAB              completes globals, fields, methods, gd modules, file names
   :time on|off     print the wall time of each command
   :jit on|off      JIT-compile code typed here (off by default: with it on,
@@ -542,7 +550,7 @@ end
 -- `?expr`: evaluates expr and shows its documentation.
 local function help_command(expr)
   if expr == "" then return M.help() end
-  local f, err = loadstring("return " .. expr, "=stdin")
+  local f = loadstring("return " .. expr, "=stdin") and M.session:wrap("return " .. expr, "=stdin")
   if not f then
     -- not an expression (`?gd.optim.` say): look the text up by name
     return M.help(nil, expr)
@@ -621,6 +629,11 @@ function M.feed(line)
     if trimmed:match("^:%a") then return run_command(trimmed), line end
     if trimmed:sub(1, 1) == "?" then
       help_command(trimmed:sub(2):match("^%s*(.-)$"))
+      return "done", line
+    end
+    -- IPython's `x?` too, unless the line is Lua as it is (`x = 1 -- why?`)
+    if trimmed:sub(-1) == "?" and not loadstring(trimmed) and not loadstring("return " .. trimmed) then
+      help_command(trimmed:match("^(.-)%s*%?+$"))
       return "done", line
     end
     pending = {}
@@ -772,6 +785,11 @@ function M.candidates(before)
   if not path then
     if expr:match("^%d") then return #before + 1, {} end
     local names = field_names(_G, false)
+    local is_global = {}
+    for _, k in ipairs(names) do is_global[k] = true end
+    for _, k in ipairs(M.session:names()) do
+      if not is_global[k] then names[#names + 1] = k end
+    end
     for k in pairs(keywords) do names[#names + 1] = k end
     local out = {}
     for _, k in ipairs(names) do
@@ -786,7 +804,9 @@ function M.candidates(before)
   end
   local v = _G
   for name in path:gmatch("[^%.]+") do
-    v = safe_index(v, name)
+    local value, is_local = nil, false
+    if v == _G then value, is_local = M.session:get(name) end   -- the prompt's locals first
+    if is_local then v = value else v = safe_index(v, name) end
     if v == nil then return start, {} end
   end
   local out = {}

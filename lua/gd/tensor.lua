@@ -56,9 +56,9 @@ local OP = {add = 0, sub = 1, mul = 2, div = 3, pow = 4, mod = 5, maximum = 6, m
             eq = 8, ne = 9, lt = 10, le = 11, gt = 12, ge = 13}
 local UN = {neg = 0, abs = 1, sqrt = 2, exp = 3, log = 4, square = 5, sign = 6, relu = 7, tanh = 8,
             sigmoid = 9, floor = 10, ceil = 11, round = 12, sin = 13, cos = 14, rsqrt = 15,
-            reciprocal = 16, clamp = 17, pows = 18, rpows = 19}
+            reciprocal = 16, clamp = 17, pows = 18, rpows = 19, log1p = 20, expm1 = 21, softplus = 22}
 local RED = {sum = 0, mean = 1, max = 2, min = 3, argmax = 4, argmin = 5, norm = 6, prod = 7,
-             var = 8, std = 9}
+             var = 8, std = 9, logsumexp = 10}
 
 -- sizes, indices and counts are exact in a double up to 2^53 (libgd's limit too)
 local MAX_SIZE = 2 ^ 53
@@ -568,6 +568,43 @@ end, "gd.synchronize", "gd.synchronize(): waits for queued GPU work (a no-op wit
 gd.memory = doc(function()
   return {cpu = tonumber(C.gd_mem_live_bytes(0)), cuda = tonumber(C.gd_mem_live_bytes(1))}
 end, "gd.memory", "gd.memory() -> {cpu = bytes, cuda = bytes} of live tensor storage.")
+
+-- gd.cuda: torch.cuda's names for the calls above.  Without a GPU they answer
+-- as PyTorch's do: is_available() false, device_count() 0,
+-- memory_allocated() 0, synchronize() an error saying why.
+local cuda = {}
+gd.cuda = doc(cuda, "gd.cuda", [[
+gd.cuda: the GPU, with torch.cuda's names: is_available(), device_count(),
+synchronize(), memory_allocated(), manual_seed(seed), manual_seed_all(seed).
+(gd.cuda_available(), gd.synchronize() and gd.memory() are the older names.)
+t:cuda() and {device = "cuda"} put tensors there.]])
+cuda.is_available = doc(function() return C.gd_cuda_available() ~= 0 end, "gd.cuda.is_available",
+  "gd.cuda.is_available() -> true when a CUDA GPU can be used (gd.cuda_available() also says why not).")
+cuda.device_count = doc(function() return C.gd_cuda_device_count() end, "gd.cuda.device_count",
+  "gd.cuda.device_count() -> the number of CUDA GPUs (0 without one).")
+cuda.synchronize = doc(function()
+  if C.gd_synchronize(1) ~= 0 then fail("gd.cuda.synchronize") end
+end, "gd.cuda.synchronize", [[
+gd.cuda.synchronize(): waits for queued GPU work; an error without a GPU, as
+torch.cuda.synchronize() (gd.synchronize() is the no-op-without-GPU form).]])
+cuda.memory_allocated = doc(function(device)
+  if device ~= nil and device ~= 0 and device ~= "cuda" and device ~= "cuda:0" then
+    argerr("gd.cuda.memory_allocated", fmt("device must be 0, 'cuda' or 'cuda:0' (gdlua uses one GPU), got %s",
+      describe(device)))
+  end
+  return tonumber(C.gd_mem_live_bytes(1))
+end, "gd.cuda.memory_allocated", [[
+gd.cuda.memory_allocated([device]) -> bytes of live tensor storage on the GPU
+(0 without one).]])
+cuda.manual_seed = doc(function(seed)
+  C.gd_manual_seed(seed_arg("gd.cuda.manual_seed", seed))
+end, "gd.cuda.manual_seed", [[
+gd.cuda.manual_seed(seed): seeds the generator GPU draws come from.  gdlua has
+one counter-based generator for every device (the same seed gives the same
+numbers on CPU and GPU), so this is gd.manual_seed(seed), with or without a GPU.]])
+cuda.manual_seed_all = doc(function(seed)
+  C.gd_manual_seed(seed_arg("gd.cuda.manual_seed_all", seed))
+end, "gd.cuda.manual_seed_all", "gd.cuda.manual_seed_all(seed) -> gd.cuda.manual_seed(seed) (one generator).")
 gd.version = ffi.string(C.gd_version())
 
 -- ------------------------------------------------------------- fields
@@ -1337,6 +1374,266 @@ function Tensor.equal(t, other)
   return int_box[0] ~= 0
 end
 
+-- ------------------------------------------------ more basics (PyTorch's names)
+-- log1p, expm1, softplus, logsumexp and cumsum are fused C kernels
+-- (src/kernels/elementwise.h, src/cpu, cuda/); eye, diag and diagonal are
+-- diagonal views (gd_diagonal); dot and outer go through matmul and one
+-- broadcasting multiply.
+
+for _, name in ipairs {"log1p", "expm1"} do
+  local op = UN[name]
+  local name_ = name .. "_"
+  Tensor[name] = function(t) return unary(name, op, t) end
+  Tensor[name_] = function(t) return unary_(name_, op, t) end
+end
+doc(Tensor.log1p, "Tensor:log1p", [[
+t:log1p() -> log(1 + t), element-wise, exact for tiny t (where log(1 + t)
+rounds to 0); int64 becomes float32.]])
+doc(Tensor.log1p_, "Tensor:log1p_", "t:log1p_() -> t, replaced by log(1 + t).")
+doc(Tensor.expm1, "Tensor:expm1", [[
+t:expm1() -> e^t - 1, element-wise, exact for tiny t; int64 becomes float32.]])
+doc(Tensor.expm1_, "Tensor:expm1_", "t:expm1_() -> t, replaced by e^t - 1.")
+
+--- beta and threshold, positional or as an options table {beta =, threshold =}.
+local SOFTPLUS_OPTS = {beta = true, threshold = true}
+local function softplus_args(fname, beta, threshold)
+  if type(beta) == "table" then
+    if threshold ~= nil then argerr(fname, "give beta and threshold positionally or in one options table") end
+    local opts = check.options(fname, beta, SOFTPLUS_OPTS)
+    beta, threshold = opts.beta, opts.threshold
+  end
+  beta = check.number(fname, "beta", beta, {default = 1})
+  threshold = check.number(fname, "threshold", threshold, {default = 20})
+  if beta == 0 then argerr(fname, "beta must not be 0 (softplus divides by it)") end
+  return beta, threshold
+end
+function Tensor.softplus(t, beta, threshold)
+  self_c("softplus", t)
+  beta, threshold = softplus_args("softplus", beta, threshold)
+  return unary("softplus", UN.softplus, t, beta, threshold)
+end
+doc(Tensor.softplus, "Tensor:softplus", [[
+t:softplus([beta = 1], [threshold = 20]) -> log(1 + e^(beta*t)) / beta,
+element-wise, and t itself where beta*t > threshold (PyTorch's
+torch.nn.functional.softplus; {beta =, threshold =} works too).]])
+
+function Tensor.logsumexp(t, dim, keepdim) return reduce("logsumexp", RED.logsumexp, t, dim, keepdim) end
+doc(Tensor.logsumexp, "Tensor:logsumexp", [[
+t:logsumexp([dim], [keepdim]) -> log(sum(exp(t))) over everything (a number)
+or along dim (torch.logsumexp), computed as m + log(sum(exp(t - m))) with m
+the largest value, so that large values do not overflow; no elements give
+-inf; int64 becomes float32.]])
+
+--- cumsum's dimension: Torch7's default 1; a 0-d tensor takes 1 or -1.
+local function scan_dim(fname, c, dim)
+  if dim == nil then dim = 1 end
+  if c.rank == 0 and (dim == 1 or dim == -1) then return 0 end
+  return dim0(fname, c, dim)
+end
+function Tensor.cumsum(t, dim)
+  local c = self_c("cumsum", t)
+  return result(C.gd_cumsum(out1, c, scan_dim("cumsum", c, dim)), "cumsum")
+end
+function Tensor.cumsum_(t, dim)
+  local c = self_c("cumsum_", t)
+  if C.gd_cumsum_(c, scan_dim("cumsum_", c, dim)) ~= 0 then fail("cumsum_") end
+  return t
+end
+doc(Tensor.cumsum, "Tensor:cumsum", [[
+t:cumsum([dim = 1]) -> the running sums along dim: element j is the sum of
+elements 1..j (torch.cumsum; Torch7's default dim).  Same shape and dtype
+(int64 stays exact); each line is summed in order, in double.]])
+doc(Tensor.cumsum_, "Tensor:cumsum_", "t:cumsum_([dim = 1]) -> t, replaced by its running sums along dim.")
+
+--- A diagonal's offset: a whole number (0 is the main diagonal).
+local function offset_arg(fname, k)
+  return check.number(fname, "diagonal", k, {default = 0, integer = true, min = -MAX_SIZE, max = MAX_SIZE})
+end
+function Tensor.diagonal(t, k)
+  local c = self_c("diagonal", t)
+  return result(C.gd_diagonal(out1, c, offset_arg("diagonal", k)), "diagonal")
+end
+doc(Tensor.diagonal, "Tensor:diagonal", [[
+t:diagonal([k = 0]) -> the k-th diagonal of a 2-D tensor as a 1-D view
+(writes go to t): k > 0 above the main diagonal, k < 0 below; empty when k
+is out of range.]])
+
+local function diag(fname, c, k)
+  k = offset_arg(fname, k)
+  if c.rank == 1 then
+    local n = tonumber(c.sizes[0]) + abs(k)
+    sbuf[0], sbuf[1] = n, n
+    local r = new_empty(fname, 2, c.scalar_type, c.device_kind)
+    if C.gd_fill(r.c, 0) ~= 0 then fail(fname) end
+    local dg = result(C.gd_diagonal(out1, r.c, k), fname)
+    if C.gd_copy(dg.c, c) ~= 0 then fail(fname) end
+    return r
+  elseif c.rank == 2 then
+    local dg = result(C.gd_diagonal(out1, c, k), fname)
+    return result(C.gd_clone(out1, dg.c), fname)
+  end
+  argerr(fname, fmt("expects a 1-D or 2-D tensor, got %d dimension%s", c.rank, c.rank == 1 and "" or "s"))
+end
+function Tensor.diag(t, k) return diag("diag", self_c("diag", t), k) end
+doc(Tensor.diag, "Tensor:diag", [[
+t:diag([k = 0]) -> torch.diag: of a 1-D tensor of n values, the square
+matrix (n + |k| wide) with them on its k-th diagonal and zeros elsewhere; of
+a 2-D tensor, a copy of its k-th diagonal (k > 0 above the main one).]])
+
+--- Two 1-D operands of one length for dot; the second may be a table.
+local function vectors(fname, a, x, same_dtype)
+  local tx = operand(fname, x, a)
+  local b = tx.c
+  if a.rank ~= 1 or b.rank ~= 1 then
+    argerr(fname, fmt("expects two 1-D tensors, got %d-D and %d-D", a.rank, b.rank))
+  end
+  if same_dtype and a.sizes[0] ~= b.sizes[0] then
+    argerr(fname, fmt("the vectors have %d and %d elements", tonumber(a.sizes[0]), tonumber(b.sizes[0])))
+  end
+  if same_dtype and a.scalar_type ~= b.scalar_type then
+    argerr(fname, fmt("expects two tensors of one dtype, got %s and %s", DTYPE_NAMES[a.scalar_type],
+      DTYPE_NAMES[b.scalar_type]))
+  end
+  return tx
+end
+local function dot(fname, a, x)
+  local tx = vectors(fname, a, x, true)
+  local r = result(C.gd_matmul(out1, a, tx.c), fname)
+  if C.gd_get(r.c, ibuf, dbl) ~= 0 then fail(fname) end
+  return dbl[0]
+end
+function Tensor.dot(t, x) return dot("dot", self_c("dot", t), x) end
+doc(Tensor.dot, "Tensor:dot", [[
+t:dot(x) -> the inner product of two 1-D tensors of one length and dtype, as
+a number (Torch7's dot; torch.dot; through BLAS for floats).]])
+
+local function outer(fname, a, x)
+  local tx = vectors(fname, a, x, false)
+  local col = result(C.gd_unsqueeze(out1, a, 1), fname)
+  local row = result(C.gd_unsqueeze(out1, tx.c, 0), fname)
+  return result(C.gd_binary(out1, col.c, row.c, OP.mul), fname)
+end
+function Tensor.outer(t, x) return outer("outer", self_c("outer", t), x) end
+function Tensor.ger(t, x) return outer("ger", self_c("ger", t), x) end
+doc(Tensor.outer, "Tensor:outer", [[
+t:outer(x) -> the n x m matrix t[i] * x[j] of two 1-D tensors (torch.outer;
+the dtype is promoted as for *).]])
+doc(Tensor.ger, "Tensor:ger", "t:ger(x) -> t:outer(x) (Torch7's and BLAS's name).")
+
+gd.eye = doc(function(n, m, opts)
+  local fname = "gd.eye"
+  if type(m) == "table" and opts == nil then m, opts = nil, m end
+  check.number(fname, "n", n, {integer = true, min = 0, max = MAX_SIZE})
+  m = check.number(fname, "m", m, {default = n, integer = true, min = 0, max = MAX_SIZE})
+  local t = filled(fname, 0, {n, m}, opts)
+  local dg = result(C.gd_diagonal(out1, t.c, 0), fname)
+  if C.gd_fill(dg.c, 1) ~= 0 then fail(fname) end
+  return t
+end, "gd.eye", [[
+gd.eye(n, [m = n], [opts]) -> the n x m matrix with ones on its main diagonal
+and zeros elsewhere (torch.eye).  opts: dtype, device, as gd.zeros.]])
+
+--- gd.f(t, ...) for the methods that PyTorch also has as torch.f.
+for _, name in ipairs {"log1p", "expm1", "softplus", "logsumexp", "cumsum", "diag", "diagonal", "dot", "outer"} do
+  local method, fname = Tensor[name], "gd." .. name
+  gd[name] = doc(function(t, ...)
+    tc(fname, t, "argument 1")
+    return method(t, ...)
+  end, fname, fmt("%s(t, ...) -> t:%s(...).\n%s", fname, name, (doc.lookup(method))))
+end
+
+-- -------------------------------------------- Torch7's table indexing
+
+--- One entry of x[{...}] applied to dimension d of c: a number selects (the
+-- dimension goes), {} takes all, {a} is a..a and {a, b} is a..b inclusive
+-- (negative from the end), as Torch7's __index__.  Returns the view and the
+-- next dimension.
+local function index_entry(fname, c, d, e, i)
+  if type(e) == "number" then
+    return result(C.gd_select(out1, c, d, index0(fname, c, d, e)), fname), d
+  end
+  if type(e) ~= "table" then
+    argerr(fname, fmt("entry %d must be a number, {} or a range {first, last}, got %s", i, describe(e)))
+  end
+  if e[3] ~= nil then argerr(fname, fmt("entry %d has more than two numbers; a range is {first, last}", i)) end
+  local size = tonumber(c.sizes[d])
+  local a, b = e[1], e[2]
+  if a == nil and b == nil then return result(C.gd_narrow(out1, c, d, 0, size), fname), d + 1 end
+  if b == nil then b = a end
+  a = a or 1
+  if type(a) ~= "number" or a ~= floor(a) then
+    argerr(fname, fmt("entry %d: range bound %s is not an integer", i, describe(a)))
+  end
+  if type(b) ~= "number" or b ~= floor(b) then
+    argerr(fname, fmt("entry %d: range bound %s is not an integer", i, describe(b)))
+  end
+  local first, last = a < 0 and a + size + 1 or a, b < 0 and b + size + 1 or b
+  if first < 1 or first > size or last < 1 or last > size then
+    argerr(fname, fmt("entry %d: range {%s, %s} is out of range for dimension %d of size %d", i, describe(a),
+      describe(b), d + 1, size))
+  end
+  if last < first then
+    argerr(fname, fmt("entry %d: range {%s, %s} ends before it starts", i, describe(a), describe(b)))
+  end
+  return result(C.gd_narrow(out1, c, d, first - 1, last - first + 1), fname), d + 1
+end
+
+--- x[{...}]: a view, or nil and true when every dimension is selected by a
+-- number (the element itself is then read or written by get/set).
+local function index_table(fname, t, idx)
+  local c = t.c
+  local n = #idx
+  if n > c.rank then
+    argerr(fname, fmt("%d entries given for a %d-dimensional tensor", n, c.rank))
+  end
+  local all_numbers = n == c.rank and n > 0
+  for i = 1, n do
+    if type(idx[i]) ~= "number" then all_numbers = false; break end
+  end
+  if all_numbers then
+    for i = 1, n do index0(fname, c, i - 1, idx[i]) end -- (out-of-range errors name the indexing)
+    return nil, true
+  end
+  if n == 0 then return result(C.gd_view(out1, c, c.rank, c.sizes), fname) end
+  local v, d = t, 0
+  for i = 1, n do v, d = index_entry(fname, v.c, d, idx[i], i) end
+  return v
+end
+
+local function table_get(t, idx)
+  local v, element = index_table("index", t, idx)
+  if element then return t:get(unpack(idx, 1, #idx)) end
+  return v
+end
+
+--- x[{...}] = v: a number (or boolean) fills, a tensor or table is copied in
+-- (broadcast; or, as Torch7, element by element when only the counts agree).
+local function table_set(t, idx, v)
+  local fname = "index"
+  local view, element = index_table(fname, t, idx)
+  if element then
+    local n = #idx
+    if n == 1 then t:set(idx[1], v) elseif n == 2 then t:set(idx[1], idx[2], v)
+    else
+      local args = {unpack(idx, 1, n)}
+      args[n + 1] = v
+      t:set(unpack(args, 1, n + 1))
+    end
+    return
+  end
+  if type(v) == "number" or type(v) == "boolean" then view:fill_(v); return end
+  if type(v) == "table" and not is_tensor(v) then v = operand(fname, v, view.c) end
+  if not is_tensor(v) then
+    argerr(fname, fmt("cannot assign %s to a tensor slice (a number, a tensor or a table of numbers is expected)",
+      describe(v)))
+  end
+  local vc, sc = view.c, v.c
+  if vc.rank ~= sc.rank and vc.count == sc.count then
+    v = result(C.gd_reshape(out1, sc, vc.rank, vc.sizes), fname)
+  end
+  if C.gd_copy(vc, v.c) ~= 0 then fail(fname) end
+end
+
 -- -------------------------------------------------------------- printing
 
 --- Torch7/NumPy-style printout: the values, then "[float32 tensor, cpu, 2x3]".
@@ -1462,6 +1759,11 @@ local mt = {
     local g = getters[k]
     if g then return g(t) end
     if type(k) == "number" then return index_number(t, k) end
+    if type(k) == "table" then return table_get(t, k) end
+    if type(k) ~= "string" then
+      argerr("index", fmt("cannot index a tensor with %s (use a number, a table such as {{}, 2}, or "
+        .. "index_select)", describe(k)))
+    end
     return nil
   end,
   __newindex = function(t, k, v)
@@ -1473,6 +1775,7 @@ local mt = {
       if type(v) == "number" or type(v) == "boolean" then row:fill_(v) else row:copy_(v) end
       return
     end
+    if type(k) == "table" then return table_set(t, k, v) end
     argerr("tensor", fmt("cannot set field '%s' (tensors have no user fields; only grad is assignable)",
       tostring(k)))
   end,
@@ -1621,6 +1924,8 @@ sum mean max min argmax norm ..., and in place add_ sub_ mul_ div_ copy_
 fill_ zero_ addcmul_ addcdiv_ clamp_ sqrt_ ...  Operators + - * / ^ % and
 unary - broadcast like NumPy and promote dtypes like PyTorch.  t[i] is a
 number on a 1-D tensor and a view (select) otherwise; #t is the first size.
+t[{...}] is Torch7's indexing: x[{{}, 2}] (a column), x[{{1, 2}}] (rows 1..2),
+x[{2, {1, 3}}], x[{{-2, -1}}] (from the end); x[{...}] = v fills or copies.
 help(t.add) (or any method) shows its own documentation.]])
 
 -- internals for other gd modules (optim, nn, serialize): not public API.

@@ -398,6 +398,13 @@ typedef struct { double p1, p2; int bad; } unary_params;
 UN_LOOPS_REAL(float, f, sqrtf, expf, logf, fabsf, floorf, ceilf, sinf, cosf, powf)
 UN_LOOPS_REAL(double, d, sqrt, exp, log, fabs, floor, ceil, sin, cos, pow)
 
+UN_LOOP(log1p_f, float, gd_log1p_f(x))
+UN_LOOP(log1p_d, double, gd_log1p_d(x))
+UN_LOOP(expm1_f, float, gd_expm1_f(x))
+UN_LOOP(expm1_d, double, gd_expm1_d(x))
+UN_LOOP(softplus_f, float, gd_softplus_f(x, p1, p2))
+UN_LOOP(softplus_d, double, gd_softplus_d(x, p1, p2))
+
 UN_LOOP(neg_i, int64_t, gd_neg_i(x))
 UN_LOOP(abs_i, int64_t, gd_abs_i(x))
 UN_LOOP(square_i, int64_t, gd_mul_i(x, x))
@@ -432,13 +439,16 @@ static gd_loop_fn unary_loops[GD_UNOP_COUNT][GD_DTYPE_COUNT] = {
     [GD_OP_COS] = {cos_f, cos_d, NULL},            [GD_OP_RSQRT] = {rsqrt_f, rsqrt_d, NULL},
     [GD_OP_RECIPROCAL] = {recip_f, recip_d, NULL}, [GD_OP_CLAMP] = {clamp_f, clamp_d, clamp_i},
     [GD_OP_POWS] = {pows_f, pows_d, pows_i},       [GD_OP_RPOWS] = {rpows_f, rpows_d, rpows_i},
+    [GD_OP_LOG1P] = {log1p_f, log1p_d, NULL},      [GD_OP_EXPM1] = {expm1_f, expm1_d, NULL},
+    [GD_OP_SOFTPLUS] = {softplus_f, softplus_d, NULL},
 };
 
 static const char *unop_name(int op)
 {
     static const char *names[GD_UNOP_COUNT] = {"neg", "abs", "sqrt", "exp", "log", "square", "sign",
                                                "relu", "tanh", "sigmoid", "floor", "ceil", "round", "sin",
-                                               "cos", "rsqrt", "reciprocal", "clamp", "pow", "pow"};
+                                               "cos", "rsqrt", "reciprocal", "clamp", "pow", "pow",
+                                               "log1p", "expm1", "softplus"};
     return op >= 0 && op < GD_UNOP_COUNT ? names[op] : "?";
 }
 
@@ -485,6 +495,9 @@ static int check_unop(int op, double p1, double p2)
     if (op < 0 || op >= GD_UNOP_COUNT) return gd_fail(GD_EINVAL, "unknown unary operation %d", op);
     if (op == GD_OP_CLAMP && (p1 > p2 || p1 != p1 || p2 != p2))
         return gd_fail(GD_EINVAL, "clamp: min %g is greater than max %g (or one is NaN)", p1, p2);
+    if (op == GD_OP_SOFTPLUS && (p1 == 0 || p1 != p1 || p2 != p2))
+        return gd_fail(GD_EINVAL, "softplus: beta must be a nonzero number and threshold not NaN (got beta %g, "
+                                  "threshold %g)", p1, p2);
     return GD_OK;
 }
 

@@ -11,6 +11,7 @@
  */
 #include "../internal.h"
 #include "../cuda_backend.h"
+#include "../kernels/elementwise.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -21,7 +22,7 @@ enum { REDUCE_BLOCK = 4096 };
 static const char *redop_name(int op)
 {
     static const char *names[GD_REDOP_COUNT] = {"sum", "mean", "max", "min", "argmax",
-                                                "argmin", "norm", "prod", "var", "std"};
+                                                "argmin", "norm", "prod", "var", "std", "logsumexp"};
     return op >= 0 && op < GD_REDOP_COUNT ? names[op] : "?";
 }
 
@@ -56,7 +57,8 @@ static void red_init(red_state *r, int op)
 }
 
 /* Folds n elements (byte stride s, starting at element position `first`) into r.
-   For VAR/STD, `center` is the mean subtracted first. */
+   For VAR/STD, `center` is the mean subtracted first; for LOGSUMEXP, the shift
+   (gd_logsumexp_shift of the maximum). */
 static void red_run(red_state *r, int op, int dtype, const char *p, int64_t n, int64_t s, int64_t first,
                     double param, double center)
 {
@@ -122,6 +124,9 @@ static void red_run(red_state *r, int op, int dtype, const char *p, int64_t n, i
     case GD_RED_STD:
         for (int64_t i = 0; i < n; i++) { double x = load(p + i * s, dtype) - center; acc += x * x; }
         break;
+    case GD_RED_LOGSUMEXP:
+        for (int64_t i = 0; i < n; i++) acc += exp(load(p + i * s, dtype) - center);
+        break;
     case GD_RED_MAX:
     case GD_RED_ARGMAX:
     case GD_RED_MIN:
@@ -177,6 +182,7 @@ static void red_merge(red_state *a, const red_state *b, int op, int dtype, doubl
     a->n += b->n;
 }
 
+/* param: the norm's order, the variance's correction, logsumexp's shift */
 static double red_finish(const red_state *r, int op, int dtype, double param)
 {
     bool ints = dtype == GD_INT64 && (op == GD_RED_SUM || op == GD_RED_MEAN || op == GD_RED_PROD);
@@ -190,6 +196,7 @@ static double red_finish(const red_state *r, int op, int dtype, double param)
         return pow(v, 1.0 / param);
     case GD_RED_VAR: return v / fmax((double)r->n - param, 0.0);
     case GD_RED_STD: return sqrt(v / fmax((double)r->n - param, 0.0));
+    case GD_RED_LOGSUMEXP: return log(v) + param;
     default: return v;
     }
 }
@@ -259,6 +266,8 @@ int gd_reduce_all(const gd_tensor *t, int op, double p, double *out)
         double center = 0;
         if (op == GD_RED_VAR || op == GD_RED_STD)
             center = reduce_contiguous(c->data, c->count, c->scalar_type, GD_RED_MEAN, 0, 0);
+        if (op == GD_RED_LOGSUMEXP) /* (the max of nothing is -inf: an empty sum gives -inf) */
+            p = center = gd_logsumexp_shift(reduce_contiguous(c->data, c->count, c->scalar_type, GD_RED_MAX, 0, 0));
         *out = reduce_contiguous(c->data, c->count, c->scalar_type, op, p, center);
     }
     gd_tensor_release(c);
@@ -291,14 +300,19 @@ static void dim_loop(int64_t n, char **p, const int64_t *s, const void *vctx)
         const char *in = p[2] + i * s[2];
         red_state r;
         red_init(&r, c->op);
-        double center = 0;
+        double center = 0, param = c->param;
         if (c->op == GD_RED_VAR || c->op == GD_RED_STD) {
             red_state m;
             red_init(&m, GD_RED_MEAN);
             red_run(&m, GD_RED_MEAN, c->dtype, in, c->n, c->stride, 0, 0, 0);
             center = red_finish(&m, GD_RED_MEAN, c->dtype, 0);
+        } else if (c->op == GD_RED_LOGSUMEXP) {
+            red_state m;
+            red_init(&m, GD_RED_MAX);
+            red_run(&m, GD_RED_MAX, c->dtype, in, c->n, c->stride, 0, 0, 0);
+            param = center = gd_logsumexp_shift(m.acc);
         }
-        red_run(&r, c->op, c->dtype, in, c->n, c->stride, 0, c->param, center);
+        red_run(&r, c->op, c->dtype, in, c->n, c->stride, 0, param, center);
         char *out = p[0] + i * s[0];
         if (c->dtype == GD_INT64 && (c->op == GD_RED_SUM || c->op == GD_RED_PROD) && c->out_dtype == GD_INT64)
             *(int64_t *)out = r.iacc;
@@ -306,7 +320,7 @@ static void dim_loop(int64_t n, char **p, const int64_t *s, const void *vctx)
             /* re-read the winner exactly: int64 beyond 2^53 does not survive a double */
             *(int64_t *)out = *(const int64_t *)(in + r.index * c->stride);
         else
-            store(out, c->out_dtype, red_finish(&r, c->op, c->dtype, c->param));
+            store(out, c->out_dtype, red_finish(&r, c->op, c->dtype, param));
         if (c->with_index) *(int64_t *)(p[1] + i * s[1]) = r.index;
     }
 }
@@ -372,7 +386,10 @@ int gd_reduce_dim(gd_tensor **values, gd_tensor **indices, const gd_tensor *t, i
         if (t->sizes[dim] > 0) st = gd_select(&base, t, dim, 0);
         else {
             /* empty dimension: a sum of nothing; fill and skip the loop */
-            st = gd_fill(v, op == GD_RED_PROD ? 1 : (op == GD_RED_SUM || op == GD_RED_NORM) ? 0 : NAN);
+            st = gd_fill(v, op == GD_RED_PROD                        ? 1
+                            : (op == GD_RED_SUM || op == GD_RED_NORM) ? 0
+                            : op == GD_RED_LOGSUMEXP                  ? -INFINITY
+                                                                      : NAN);
         }
     }
     if (!st && base) st = gd_select(&vsel, v, dim, 0);
@@ -403,4 +420,106 @@ int gd_reduce_dim(gd_tensor **values, gd_tensor **indices, const gd_tensor *t, i
     *values = v;
     if (indices) *indices = ix; else gd_tensor_release(ix);
     return GD_OK;
+}
+
+/* ------------------------------------------------------------------ scans */
+
+/* One line per loop position: operands 0 (out) and 1 (in) are the lines'
+   first elements; the line runs n elements with byte strides so, si. */
+typedef struct {
+    int dtype;
+    int64_t n, so, si;
+} scan_ctx;
+
+/* Sums in double, as PyTorch's CPU cumsum does (at::acc_type of float is double
+   there), and in order; int64 exactly, wrapping. */
+#define CUMSUM_LINE(T, ACC)                                                                   \
+    do {                                                                                      \
+        ACC acc = 0;                                                                          \
+        for (int64_t j = 0; j < c->n; j++) {                                                  \
+            acc += (ACC) * (const T *)(in + j * c->si);                                       \
+            *(T *)(o + j * c->so) = (T)acc;                                                   \
+        }                                                                                     \
+    } while (0)
+
+static void cumsum_loop(int64_t n, char **p, const int64_t *s, const void *vctx)
+{
+    const scan_ctx *c = vctx;
+    for (int64_t i = 0; i < n; i++) {
+        char *o = p[0] + i * s[0];
+        const char *in = p[1] + i * s[1];
+        switch (c->dtype) {
+        case GD_FLOAT32: CUMSUM_LINE(float, double); break;
+        case GD_FLOAT64: CUMSUM_LINE(double, double); break;
+        default: CUMSUM_LINE(int64_t, uint64_t); break;
+        }
+    }
+}
+
+/* out[..., j, ...] = sum of t[..., 0..j, ...] along dim; out has t's shape and
+   dtype and may be t itself (each element is read before it is written). */
+static int cumsum_into(gd_tensor *out, const gd_tensor *t, int dim)
+{
+    if (t->count == 0) return GD_OK;
+    if (t->rank == 0) return out == t ? GD_OK : gd_copy(out, t);
+    if (t->device_kind == GD_CUDA) {
+        /* the backend scans rows: move dim last, make it contiguous, scan, move it back */
+        const gd_cuda_backend *cu = gd_cuda();
+        if (!cu) return GD_EDEVICE;
+        int perm[GD_MAX_DIMS], inv[GD_MAX_DIMS], r = 0;
+        for (int d = 0; d < t->rank; d++) if (d != dim) perm[r++] = d;
+        perm[r] = dim;
+        for (int d = 0; d < t->rank; d++) inv[perm[d]] = d;
+        gd_tensor *pt = NULL, *ct = NULL, *sc = NULL, *back = NULL;
+        int st = gd_permute(&pt, t, t->rank, perm);
+        if (!st) st = gd_contiguous(&ct, pt);
+        if (!st) st = gd_empty(&sc, ct->rank, ct->sizes, ct->scalar_type, GD_CUDA);
+        if (!st && cu->cumsum_rows(sc->data, ct->data, ct->count / t->sizes[dim], t->sizes[dim], t->scalar_type))
+            st = gd_fail(GD_EDEVICE, "CUDA cumsum failed: %s", cu->error_string());
+        if (!st) st = gd_permute(&back, sc, t->rank, inv);
+        if (!st) st = gd_copy(out, back);
+        gd_tensor_release(pt); gd_tensor_release(ct); gd_tensor_release(sc); gd_tensor_release(back);
+        return st;
+    }
+    gd_tensor *osel = NULL, *isel = NULL;
+    int st = gd_select(&osel, out, dim, 0);
+    if (!st) st = gd_select(&isel, t, dim, 0);
+    if (!st) {
+        int64_t es = (int64_t)gd_dtype_size(t->scalar_type);
+        scan_ctx c = {t->scalar_type, t->sizes[dim], out->strides[dim] * es, t->strides[dim] * es};
+        gd_iter it;
+        const gd_tensor *ops[2] = {osel, isel};
+        st = gd_iter_init(&it, 2, ops, isel->rank, isel->sizes);
+        if (!st) gd_iter_run(&it, cumsum_loop, &c);
+    }
+    gd_tensor_release(osel);
+    gd_tensor_release(isel);
+    return st;
+}
+
+/* dim of a 0-d tensor: 0 (or -1), as torch.cumsum allows */
+static int check_scan_dim(const gd_tensor *t, int dim, const char *what)
+{
+    if (t->rank == 0 && (dim == 0 || dim == -1)) return GD_OK;
+    return gd_check_dim(t, dim, what);
+}
+
+int gd_cumsum(gd_tensor **out, const gd_tensor *t, int dim)
+{
+    GD_TRY(gd_check_tensor(t, "tensor"));
+    GD_TRY(check_scan_dim(t, dim, "cumsum"));
+    gd_tensor *r;
+    GD_TRY(gd_empty(&r, t->rank, t->sizes, t->scalar_type, t->device_kind));
+    int st = cumsum_into(r, t, dim);
+    if (st) { gd_tensor_release(r); return st; }
+    *out = r;
+    return GD_OK;
+}
+
+int gd_cumsum_(gd_tensor *t, int dim)
+{
+    GD_TRY(gd_check_tensor(t, "tensor"));
+    GD_TRY(check_scan_dim(t, dim, "cumsum_"));
+    GD_TRY(gd_check_writable(t, "cumsum_"));
+    return cumsum_into(t, t, dim);
 }

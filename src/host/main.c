@@ -7,6 +7,7 @@
  * runs, and the interactive loop is gdlua's REPL (repl.c, lua/gd/repl.lua).
  *
  *   gdlua [options] [script [args]]
+ *   gdlua [options] -b [busted's options and spec paths]
  *
  * Everything Lua-side runs inside one protected call (run_main, lua.c's
  * pmain), so that even an out-of-memory error during set-up is reported.
@@ -60,6 +61,7 @@ typedef struct options {
     int version;        /* -v (or -i) */
     int execute;        /* -e: an -e means "no REPL" when there is no script */
     int no_env;         /* -E */
+    int busted;         /* -b: argv index of busted's first argument, else 0 */
     int script;         /* argv index of the script, or argc when there is none */
     const char *bad;    /* the offending option, when parsing failed */
     const char *bad_why;
@@ -79,6 +81,8 @@ static void print_usage(const options *o)
             "  -i        Enter interactive mode after executing 'script'.\n"
             "  -v        Show version information.\n"
             "  -E        Ignore environment variables (LUA_PATH, LUA_CPATH, LUA_INIT).\n"
+            "  -b ...    Run busted (the spec runner) under gdlua; the arguments after\n"
+            "            -b are busted's, paths relative to the current directory.\n"
             "  --        Stop handling options.\n"
             "  -         Execute stdin and stop handling options.\n"
             "With no script, gdlua starts its REPL when stdin is a terminal and\n"
@@ -106,6 +110,12 @@ static int collect_options(int argc, char **argv, options *o)
             o->script = i + 1;
             return 1;
         case '\0':                          /* "-": the script is stdin */
+            o->script = i;
+            return 1;
+        case 'b':                           /* -b: the rest is busted's */
+            if (a[2] != '\0')
+                goto unrecognized;
+            o->busted = i + 1;
             o->script = i;
             return 1;
         case 'E':
@@ -342,14 +352,35 @@ static int run_script(lua_State *L, int argc, char **argv, int script)
     return host_report(L, status);
 }
 
-/* gd = require "gd", before anything else runs. */
+/* -b: busted's command-line runner, in this state (so that specs see `gd`
+ * and the package paths scripts see).  `arg` holds busted's arguments, with
+ * --ignore-lua first: a .busted file's `lua = "gdlua"` must not start the
+ * interpreter again.  busted exits through os.exit with its status. */
+static int run_busted(lua_State *L)
+{
+    static const char runner[] =
+        "local ok, runner = pcall(require, 'busted.runner')\n"
+        "if not ok then error('gdlua -b: cannot load busted (Debian: apt-get install lua-busted):\\n'"
+        " .. tostring(runner), 0) end\n"
+        "table.insert(arg, 1, '--ignore-lua')\n"
+        "runner({standalone = false})\n";
+    return run_string(L, runner, "=(gdlua -b)");
+}
+
+/* gd = require "gd" and help = gd.help, before anything else runs, so that
+ * scripts, -e chunks and the REPL all have both. */
 static int load_gd(lua_State *L)
 {
     lua_getglobal(L, "require");
     lua_pushliteral(L, "gd");
     int status = host_docall(L, 1, 1);
-    if (status == 0)
+    if (status == 0) {
+        if (lua_istable(L, -1)) {
+            lua_getfield(L, -1, "help");
+            lua_setglobal(L, "help");
+        }
         lua_setglobal(L, "gd");
+    }
     return host_report(L, status);
 }
 
@@ -387,8 +418,12 @@ static int run_main(lua_State *L)
         return 0;
     if (!run_options(L, argv, o.script))
         return 0;
-    if (o.script < argc && run_script(L, argc, argv, o.script) != 0)
+    if (o.busted) {
+        if (run_busted(L) != 0)
+            return 0;
+    } else if (o.script < argc && run_script(L, argc, argv, o.script) != 0) {
         return 0;
+    }
     if (o.interactive) {
         if (!host_repl(L))
             return 0;

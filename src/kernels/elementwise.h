@@ -36,6 +36,27 @@
 GD_DEFINE_REAL_KERNELS(float, f, fmodf, powf, expf, tanhf, rintf)
 GD_DEFINE_REAL_KERNELS(double, d, fmod, pow, exp, tanh, rint)
 
+/* log1p, expm1: the C library's, exact near 0, where log(1 + x) and exp(x) - 1
+   lose every digit (log(1 + 1e-10f) is 0 in float).  softplus is PyTorch's
+   (aten/src/ATen/native/cpu/Activation.cpp, softplus_kernel): linear where
+   beta*x > threshold, where exp would overflow and log1p(exp(z))/beta equals x
+   to working precision, else log1p(exp(beta*x))/beta, in T. */
+#define GD_DEFINE_LOG1P_KERNELS(T, S, LOG1P, EXPM1, EXP)                                      \
+    GD_HD static inline T gd_log1p_##S(T x) { return LOG1P(x); }                               \
+    GD_HD static inline T gd_expm1_##S(T x) { return EXPM1(x); }                               \
+    GD_HD static inline T gd_softplus_##S(T x, T beta, T threshold)                            \
+    {                                                                                          \
+        return x * beta > threshold ? x : LOG1P(EXP(x * beta)) / beta;                         \
+    }
+
+GD_DEFINE_LOG1P_KERNELS(float, f, log1pf, expm1f, expf)
+GD_DEFINE_LOG1P_KERNELS(double, d, log1p, expm1, exp)
+
+/* logsumexp's shift: the largest element, or 0 when that is infinite (PyTorch's
+   masked_fill in aten/src/ATen/native/ReduceOps.cpp): all -inf gives -inf, a
+   +inf gives +inf, instead of inf - inf = NaN.  NaN stays NaN. */
+GD_HD static inline double gd_logsumexp_shift(double max) { return (max == INFINITY || max == -INFINITY) ? 0 : max; }
+
 /* int64 arithmetic wraps around (two's complement), as PyTorch's and NumPy's
    does; it goes through uint64_t because signed overflow is undefined in C. */
 GD_HD static inline int64_t gd_add_i(int64_t x, int64_t y) { return (int64_t)((uint64_t)x + (uint64_t)y); }

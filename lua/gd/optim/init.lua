@@ -315,7 +315,9 @@ local function build(opt, params, hyper)
       groups[gi] = make_group(opt, param_list(fname, gspec.params, fmt("group %d's params", gi)), gv, gshown)
     end
   else
-    groups[1] = make_group(opt, param_list(fname, params, "params"), values, shown)
+    local list = param_list(fname, params, "params")
+    if #list == 0 then error(fname .. ": optimizer got an empty parameter list", 0) end -- as PyTorch
+    groups[1] = make_group(opt, list, values, shown)
   end
   opt.param_groups = groups
   opt._c, opt._h = {}, {}
@@ -334,8 +336,9 @@ local function new_optimizer(name, params, hyper)
   local fname = "gd.optim." .. name
   local opt = setmetatable({name = name, _fname = fname}, Optimizer)
   -- PuzzleLib's shape: gd.optim.RMSProp{learnRate = ...}, then opt:setupOn(net)
+  -- ({} is an empty parameter list, not an empty hyper table: gd.optim.Adam() takes all defaults)
   if hyper == nil and type(params) == "table" and not gd.is_tensor(params) and params[1] == nil
-    and type(params.parameters) ~= "function" then
+    and next(params) ~= nil and type(params.parameters) ~= "function" then
     hyper, params = params, nil
   end
   hyper = hyper or {}
@@ -357,7 +360,8 @@ local function new_optimizer(name, params, hyper)
   return opt
 end
 
---- One fused step over every parameter; returns the closure's loss.
+--- One fused step over every parameter; returns the closure's loss, and
+-- nothing at all without a closure (so the REPL prints nothing after it).
 function Optimizer:step(closure)
   local loss
   if closure ~= nil then loss = closure() end
@@ -366,6 +370,7 @@ function Optimizer:step(closure)
   for i = 1, self._ngroups do
     if C.gd_optim_step(cs[i], hs[i]) ~= 0 then error(self._fname .. ":step: " .. cerr(), 2) end
   end
+  if closure == nil then return end
   return loss
 end
 
@@ -579,7 +584,7 @@ for name in pairs(KIND) do
   M[name] = doc(function(params, hyper) return new_optimizer(name, params, hyper) end, "gd.optim." .. name,
     OPT_DOCS[name] .. [[
 
-  opt:step([closure]) -> the closure's loss, after one fused step;
+  opt:step([closure]) -> the closure's loss (nothing without one), after one fused step;
   opt:zero_grad(); opt.hyper (canonical names, assignable between steps);
   opt:state_dict() / opt:load_state_dict(sd); parameter groups as in PyTorch:
   gd.optim.SGD({{params = {w}}, {params = {b}, weight_decay = 0}}, {lr = 0.1}).]])
@@ -627,6 +632,7 @@ gd.optim.clip_grad_value_(params, clip_value): clamps every gradient element to
   [-clip_value, clip_value].]])
 
 M.lr = require "gd.optim.lr"
+M.torch7 = require "gd.optim.torch7"
 
 doc(M, "gd.optim", [[
 gd.optim: SGD, AdaGrad (Adagrad), RMSProp (RMSprop), AdaDelta, Adam, AdamW,

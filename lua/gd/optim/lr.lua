@@ -11,6 +11,15 @@ local check = require "gd.check"
 local fmt = string.format
 
 local M = {}
+doc(M, "gd.optim.lr", [[
+gd.optim.lr: learning-rate schedules, PyTorch's lr_scheduler in closed form.
+  sched = gd.optim.lr.StepLR(opt, {step_size = 30, gamma = 0.1})
+  for epoch = 1, 100 do train_one_epoch() sched:step() end
+  sched:step([epoch]) writes the epoch's lr into every parameter group
+  (opt.hyper.lr); sched:get_last_lr() -> {lr per group};
+  sched:state_dict() / sched:load_state_dict(sd) for checkpoints.
+  Schedules: StepLR, ExponentialLR, CosineAnnealingLR, LambdaLR, LinearLR
+  (alias LinearWarmup); help(gd.optim.lr.StepLR) documents one.]])
 
 local Schedule = {}
 Schedule.__index = Schedule

@@ -38,7 +38,7 @@ and m:load_state_dict(gd.load(path)) save and restore just the parameters.]])
 
 doc(M, "gd.nn", [[
 gd.nn: modules for training.  Layers: Linear(in, out, [{bias}]), ReLU(),
-Tanh(), Sigmoid(), Softmax(), LogSoftmax(), Dropout(p), Identity(); containers:
+Tanh(), Sigmoid(), Softmax([dim]), LogSoftmax([dim]), Dropout(p), Identity(); containers:
 Sequential{...} (and :add(m)); losses, called as `err, grad = loss(pred,
 target)`: MSELoss(), CrossEntropyLoss() (both take {reduction = "mean" |
 "sum" | "none"}); gradcheck(m, x); accuracy(scores, y); load(path),

@@ -478,8 +478,11 @@ function Module:clone()
 end
 
 --- Moves or converts every parameter: m:to("float64"), m:to("cuda"),
--- m:to{dtype =, device =}.  A device move keeps the parameter tensors (they
--- are re-pointed); a dtype change replaces them with new ones.
+-- m:to{dtype =, device =}.  The parameter and gradient tensors stay the same
+-- objects, re-pointed into the new arena (PyTorch's module.to keeps its
+-- Parameters too); an optimizer built before then refuses to step (its state
+-- has the old dtype or device) instead of updating copies the model no longer
+-- uses.  Build the optimizer after converting.
 function Module:to(x)
   local dtype, device
   if type(x) == "string" then
@@ -550,7 +553,8 @@ input of the last forward; parameter gradients accumulate into p.grad.]],
   state_dict = "m:state_dict() -> {name = tensor}: 'weight', '2.bias' ... (children by 1-based position).",
   load_state_dict = "m:load_state_dict(sd, [strict = true]) -> m, with the parameters copied from sd.",
   clone = "m:clone() -> an independent copy (parameters copied, gradients zero).",
-  to = "m:to(dtype | device | {dtype, device}) -> m, its parameters converted or moved.",
+  to = [[m:to(dtype | device | {dtype, device}) -> m, its parameters converted or moved in place (the
+same tensors: build the optimizer afterwards; one built before refuses to step).]],
   register_parameter = "m:register_parameter(name, tensor) -> the parameter, now m[name], a view into the arena.",
   num_parameters = "m:num_parameters() -> the number of parameter elements.",
 }

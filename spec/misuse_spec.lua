@@ -162,6 +162,11 @@ local cases = {
   {"gd.nn.Linear", "in_features must be a number, got string", function() local _ = nn.Linear("a", 2) end},
   {"gd.nn.Linear", "out_features must be an integer, got 2.5", function() local _ = nn.Linear(2, 2.5) end},
   {"gd.nn.Linear", "unknown option 'bais' (did you mean", function() local _ = nn.Linear(2, 2, {bais = false}) end},
+  {"gd.nn.Linear", "in_features must be <= 2147483647", function() local _ = nn.Linear(2 ^ 60, 2) end},
+  {"gd.nn.Linear", "dtype must be float32 or float64, got int64", function()
+    local _ = nn.Linear(2, 2, {dtype = "int64"}) end},
+  {"gd.nn.Linear", "unknown device 'tpu'", function() local _ = nn.Linear(2, 2, {device = "tpu"}) end},
+  {"gd.nn.Linear", "too many elements", function() local _ = nn.Linear(2 ^ 30, 2 ^ 30) end},
   {"Linear", "the input has 4 features but the layer", function() local _ = nn.Linear(3, 2)(gd.zeros(2, 4)) end},
   {"Linear", "the input must be a tensor, got string", function() local _ = nn.Linear(3, 2)("a") end},
   {"Linear", "the input must be 1-D or 2-D (rows x 3", function() local _ = nn.Linear(3, 2)(gd.zeros(2, 3, 4)) end},

@@ -27,19 +27,27 @@ local LINEAR_OPTS = {bias = true, dtype = true, device = true}
 
 function Linear:init(in_features, out_features, opts)
   local fname = "gd.nn.Linear"
-  check.number(fname, "in_features", in_features, {integer = true, min = 1, level = 4})
-  check.number(fname, "out_features", out_features, {integer = true, min = 1, level = 4})
+  -- BLAS takes int sizes: larger layers could not run anyway
+  local max = 2 ^ 31 - 1
+  check.number(fname, "in_features", in_features, {integer = true, min = 1, max = max, level = 4})
+  check.number(fname, "out_features", out_features, {integer = true, min = 1, max = max, level = 4})
   opts = check.options(fname, opts, LINEAR_OPTS, 4)
   self.in_features, self.out_features = in_features, out_features
   local topts = {dtype = opts.dtype or "float32", device = opts.device or "cpu"}
+  if topts.dtype == "int64" then base.argerr(fname, "dtype must be float32 or float64, got int64", 4) end
   -- PyTorch's reset_parameters: kaiming_uniform_(a = sqrt(5)) on the weight,
-  -- which is U(-1/sqrt(in), 1/sqrt(in)), and the same bound for the bias
+  -- which is U(-1/sqrt(in), 1/sqrt(in)), and the same bound for the bias.
+  -- gd.empty's complaints (a bad dtype or device, out of memory) are the
+  -- layer's: renamed, and raised at the caller's line
   local bound = 1 / math.sqrt(in_features)
-  local w = gd.empty(out_features, in_features, topts):uniform_(-bound, bound)
+  local ok, w, b = pcall(function()
+    local weight = gd.empty(out_features, in_features, topts):uniform_(-bound, bound)
+    local bias = opts.bias ~= false and gd.empty(out_features, topts):uniform_(-bound, bound) or nil
+    return weight, bias
+  end)
+  if not ok then base.argerr(fname, (tostring(w):gsub("^[^:]*:%d+: ", ""):gsub("^gd%.empty: ", "")), 4) end
   self:register_parameter("weight", w)
-  if opts.bias ~= false then
-    self:register_parameter("bias", gd.empty(out_features, topts):uniform_(-bound, bound))
-  end
+  if b then self:register_parameter("bias", b) end
 end
 
 local function linear_input(self, x)

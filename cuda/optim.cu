@@ -17,7 +17,7 @@ template <typename T> struct Elem;
     template <> struct Elem<T> {                                                                  \
         template <int C, int E, int M>                                                            \
         __device__ static void rmsprop(T *p, T g, T *v, T *m, T *b, const gd_optim_coef *k)       \
-        { gd_rmsprop_elem_##S(p, g, v, m, b, k, C, E, M); }                                       \
+        { gd_rmsprop_elem_##S(p, g, v, m, b, k, C, E, M, k->clip_weights); }                      \
         template <int MOM, int NEST>                                                              \
         __device__ static void sgd(T *p, T g, T *b, const gd_optim_coef *k)                       \
         { gd_sgd_elem_##S(p, g, b, k, MOM, NEST); }                                               \

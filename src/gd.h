@@ -122,6 +122,16 @@ void gd_set_error_message(const char *msg);
 const char *gd_version(void);
 /* Seconds on a monotonic clock (differences are elapsed wall time). */
 double gd_seconds(void);
+/* Ctrl-C for long loops (gd.train): gd_interrupt_catch() installs a SIGINT
+   handler that only sets a flag, which gd_interrupt_pending() reads (the loop
+   stops at a clean point); the handler then puts the previous disposition
+   back, so that a second Ctrl-C does what it did before (the host's
+   "interrupted!", or the end of the process).  gd_interrupt_release() restores
+   the previous handler and clears the flag.  Calls nest; only the outermost
+   pair installs and restores. */
+int gd_interrupt_catch(void);
+int gd_interrupt_pending(void);
+void gd_interrupt_release(void);
 /* Bytes of tensor storage currently allocated, per device. */
 int64_t gd_mem_live_bytes(int device);
 /* 1 when enough storage was allocated since the last call that returned 1 to
@@ -160,6 +170,13 @@ void gd_tensor_free_data(gd_tensor *t);
 int gd_tensor_set_grad(gd_tensor *t, gd_tensor *g);
 /* 1 when a and b share storage. */
 int gd_same_storage(const gd_tensor *a, const gd_tensor *b);
+/* Looks for two of the n tensors that share an element of memory, where at
+   least one of the two is among the first nwrite (written; the rest are only
+   read).  Returns 1 with their 0-based indices (*first < *second), 0 when
+   none do, or a negative status.  Interleaved strided views are compared
+   element by element (up to 2^24 elements; past that, intersecting extents
+   count as shared). */
+int gd_find_overlap(gd_tensor *const *ts, int n, int nwrite, int *first, int *second);
 
 /* Filling and copying (copy broadcasts src to dst's shape and converts dtype,
    across devices too). */
@@ -339,6 +356,7 @@ typedef struct gd_optim_hyper {
     double dampening;                /* SGD */
     double grad_scale;               /* gradient multiplier (MXNet's rescale_grad), normally 1 */
     double clip_gradient;            /* |g| limit (MXNet), <= 0: off */
+    double clip_weights;             /* RMSProp: |p| limit after the update (MXNet), <= 0: off */
     double state_init;               /* starting square average / accumulator */
     int32_t accumulate;              /* 1: a running sum of g^2 (AdaGrad) */
     int32_t centered;
@@ -348,6 +366,7 @@ typedef struct gd_optim_hyper {
     int32_t maximize;
     int32_t amsgrad;
     int32_t bias_correction;         /* Optax's RMSProp bias correction */
+    int32_t memory_clipped;          /* SMORMS3: memory decays by min(ratio, lr) (ensmallen) */
     int32_t generation;              /* changed by whoever changes a field: a step
                                         recomputes its coefficients only when it differs */
 } gd_optim_hyper;
@@ -355,7 +374,8 @@ typedef struct gd_optim_hyper {
 typedef struct gd_optim gd_optim;
 
 /* Retains the n parameters (float32/float64, any device); fails on a
-   parameter listed twice.  The state is allocated when a step first needs it,
+   parameter listed twice or two that share memory (a step checks that again,
+   with the gradients, whenever they change).  The state is allocated when a step first needs it,
    filled with hyper->state_init (square averages) or 0. */
 int gd_optim_new(gd_optim **out, int kind, gd_tensor *const *params, int n, const gd_optim_hyper *hyper);
 void gd_optim_free(gd_optim *o);
@@ -365,7 +385,12 @@ int gd_optim_step(gd_optim *o, const gd_optim_hyper *hyper);
 /* Zeroes every parameter's gradient. */
 int gd_optim_zero_grad(gd_optim *o);
 int64_t gd_optim_get_step(const gd_optim *o);
-void gd_optim_set_step(gd_optim *o, int64_t step);
+/* Fails on a negative step. */
+int gd_optim_set_step(gd_optim *o, int64_t step);
+/* 0 when parameter param's state can be read and written: it still has the
+   element count its state was laid out for (a parameter resized before the
+   optimizer has any state is laid out anew).  gd_optim_state checks it too. */
+int gd_optim_check_state(gd_optim *o, int param);
 /* Number of state slots of a kind; a slot's state for parameter i as a view
    (it is allocated, from hyper, if the optimizer has not needed it yet). */
 int gd_optim_num_slots(int kind);

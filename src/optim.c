@@ -10,9 +10,17 @@
  * the segments, split across threads by element ranges in one parallel
  * region; on CUDA, one kernel per segment.
  *
- * Every check (gradients present, shapes, finite learning rate, allocation)
- * happens before the first element is touched, so a failed step modifies
- * nothing.
+ * Every check (gradients present, shapes, finite learning rate, allocation,
+ * memory shared between parameters and gradients, parameters that cannot be
+ * written back) happens before the first element is touched, so a failed step
+ * modifies nothing.
+ *
+ * Sizes.  The offsets hold while each parameter keeps the element count it
+ * had when they were assigned (layout_count).  A parameter resized through
+ * set_ is re-laid out while the optimizer has no state yet, and refused once
+ * it has (the state of the old size means nothing for the new one, and the
+ * old offsets would run past the arenas).  Both are found by the layout
+ * cache, so an unchanged step pays nothing for them.
  */
 #define _GNU_SOURCE
 #include "internal.h"
@@ -37,12 +45,14 @@ struct gd_optim {
     gd_tensor **params;         /* retained */
     int *group;                 /* (dtype, device) group of each parameter */
     int64_t *offset;            /* state offset of each parameter in its group's arenas */
+    int64_t *layout_count;      /* each parameter's element count when the offsets were assigned */
     int64_t group_size[NGROUPS];
     gd_tensor *arena[NGROUPS][MAX_SLOTS];
     /* what the current segments were built from; a change rebuilds them */
     const gd_tensor **seen_grad;
     void **seen_grad_data, **seen_param_data;
     int64_t *seen_count;
+    uint64_t seen_epoch;        /* gd_geometry_epoch: a set_ anywhere re-checks everything */
     int layout_valid;
     gd_optim_segment *segs;
     int nseg;
@@ -111,6 +121,7 @@ void gd_optim_free(gd_optim *o)
     free(o->params);
     free(o->group);
     free(o->offset);
+    free(o->layout_count);
     free(o->seen_grad);
     free(o->seen_grad_data);
     free(o->seen_param_data);
@@ -118,6 +129,87 @@ void gd_optim_free(gd_optim *o)
     free(o->segs);
     free(o->stage);
     free(o);
+}
+
+/* State offsets in address order: neighbours in memory are neighbours in
+   state.  Sets group_size and layout_count from the parameters' sizes now. */
+static int assign_offsets(gd_optim *o)
+{
+    addr_item *items = malloc((o->n > 0 ? (size_t)o->n : 1) * sizeof *items);
+    if (!items) return gd_fail(GD_ENOMEM, "out of memory");
+    for (int i = 0; i < o->n; i++) {
+        items[i].t = o->params[i];
+        items[i].index = i;
+    }
+    qsort(items, (size_t)o->n, sizeof *items, cmp_items);
+    memset(o->group_size, 0, sizeof o->group_size);
+    for (int k = 0; k < o->n; k++) {
+        int i = items[k].index, g = o->group[i];
+        o->offset[i] = o->group_size[g];
+        o->layout_count[i] = o->params[i]->count;
+        o->group_size[g] += o->params[i]->count;
+    }
+    free(items);
+    o->layout_valid = 0;
+    return GD_OK;
+}
+
+static bool has_state(const gd_optim *o)
+{
+    for (int g = 0; g < NGROUPS; g++)
+        for (int s = 0; s < MAX_SLOTS; s++)
+            if (o->arena[g][s]) return true;
+    return false;
+}
+
+/* Parameter i still fits its state offsets, or is given new ones while there
+   is no state. */
+static int fit_layout(gd_optim *o, int i)
+{
+    const gd_tensor *p = o->params[i];
+    if (p->count == o->layout_count[i]) return GD_OK;
+    if (has_state(o))
+        return gd_fail(GD_EINVAL, "parameter %d has %lld elements but its optimizer state was made for %lld: a "
+                                  "parameter cannot change size once the optimizer has state (make a new optimizer)",
+                       i + 1, (long long)p->count, (long long)o->layout_count[i]);
+    return assign_offsets(o);
+}
+
+/* A staged parameter is written back after the update: the write-back must
+   not fail once the state has changed. */
+static int check_updatable(const gd_tensor *p, int i)
+{
+    if (gd_check_writable(p, "step"))
+        return gd_fail(GD_EINVAL, "parameter %d is an expanded (or self-overlapping) view, where several elements "
+                                  "share one memory location; an optimizer cannot update it", i + 1);
+    return GD_OK;
+}
+
+/* Two parameters, or a gradient and a parameter, that share memory: the step
+   would update one element twice, or read a gradient it has already
+   overwritten (with `restrict` loops, in an order that depends on the SIMD
+   width).  PyTorch refuses a parameter listed twice; views of one memory are
+   the same mistake. */
+static int check_disjoint(gd_tensor *const *params, int n, bool with_grads)
+{
+    int m = with_grads ? 2 * n : n;
+    gd_tensor **ts = malloc((m > 0 ? (size_t)m : 1) * sizeof *ts);
+    if (!ts) return gd_fail(GD_ENOMEM, "out of memory");
+    for (int i = 0; i < n; i++) {
+        ts[i] = params[i];
+        if (with_grads) ts[n + i] = params[i]->gradient;
+    }
+    int a = 0, b = 0;
+    int found = gd_find_overlap(ts, m, n, &a, &b);
+    free(ts);
+    if (found <= 0) return found;
+    if (b < n) return gd_fail(GD_EINVAL, "parameters %d and %d share memory (views of one tensor): the step would "
+                                         "update it twice", a + 1, b + 1);
+    if (b - n == a)
+        return gd_fail(GD_EINVAL, "the gradient of parameter %d shares memory with the parameter; give it a "
+                                  "gradient of its own (clone())", a + 1);
+    return gd_fail(GD_EINVAL, "the gradient of parameter %d shares memory with parameter %d; give it a gradient "
+                              "of its own (clone())", b - n + 1, a + 1);
 }
 
 int gd_optim_new(gd_optim **out, int kind, gd_tensor *const *params, int n, const gd_optim_hyper *hyper)
@@ -136,6 +228,7 @@ int gd_optim_new(gd_optim **out, int kind, gd_tensor *const *params, int n, cons
             if (params[j] == params[i])
                 return gd_fail(GD_EINVAL, "parameter %d is the same tensor as parameter %d", i + 1, j + 1);
     }
+    GD_TRY(check_disjoint(params, n, false));
     gd_optim *o = calloc(1, sizeof *o);
     if (!o) return gd_fail(GD_ENOMEM, "out of memory");
     o->kind = kind;
@@ -144,15 +237,14 @@ int gd_optim_new(gd_optim **out, int kind, gd_tensor *const *params, int n, cons
     o->params = calloc(m, sizeof *o->params);
     o->group = calloc(m, sizeof *o->group);
     o->offset = calloc(m, sizeof *o->offset);
+    o->layout_count = calloc(m, sizeof *o->layout_count);
     o->seen_grad = calloc(m, sizeof *o->seen_grad);
     o->seen_grad_data = calloc(m, sizeof *o->seen_grad_data);
     o->seen_param_data = calloc(m, sizeof *o->seen_param_data);
     o->seen_count = calloc(m, sizeof *o->seen_count);
     o->segs = calloc(m, sizeof *o->segs);
-    addr_item *items = calloc(m, sizeof *items);
-    if (!o->params || !o->group || !o->offset || !o->seen_grad || !o->seen_grad_data || !o->seen_param_data ||
-        !o->seen_count || !o->segs || !items) {
-        free(items);
+    if (!o->params || !o->group || !o->offset || !o->layout_count || !o->seen_grad || !o->seen_grad_data ||
+        !o->seen_param_data || !o->seen_count || !o->segs) {
         gd_optim_free(o);
         return gd_fail(GD_ENOMEM, "out of memory");
     }
@@ -160,17 +252,9 @@ int gd_optim_new(gd_optim **out, int kind, gd_tensor *const *params, int n, cons
         o->params[i] = params[i];
         gd_tensor_retain(params[i]);
         o->group[i] = group_of(params[i]);
-        items[i].t = params[i];
-        items[i].index = i;
     }
-    /* state offsets in address order: neighbours in memory are neighbours in state */
-    qsort(items, (size_t)n, sizeof *items, cmp_items);
-    for (int k = 0; k < n; k++) {
-        int i = items[k].index, g = o->group[i];
-        o->offset[i] = o->group_size[g];
-        o->group_size[g] += params[i]->count;
-    }
-    free(items);
+    int st = assign_offsets(o);
+    if (st) { gd_optim_free(o); return st; }
     *out = o;
     return GD_OK;
 }
@@ -205,6 +289,7 @@ int gd_optim_state(gd_tensor **out, gd_optim *o, int param, int slot, const gd_o
     if (!o) return gd_fail(GD_EINVAL, "no optimizer");
     if (param < 0 || param >= o->n) return gd_fail(GD_EINVAL, "parameter %d out of range 1..%d", param + 1, o->n);
     if (slot < 0 || slot >= slot_count[o->kind]) return gd_fail(GD_EINVAL, "state slot %d out of range", slot);
+    GD_TRY(gd_optim_check_state(o, param));
     GD_TRY(ensure_slot(o, slot, hyper));
     const gd_tensor *p = o->params[param];
     gd_tensor *a = o->arena[o->group[param]][slot];
@@ -213,12 +298,25 @@ int gd_optim_state(gd_tensor **out, gd_optim *o, int param, int slot, const gd_o
     return gd_tensor_wrap(out, a->storage, a->scalar_type, o->offset[param], p->rank, p->sizes, strides);
 }
 
-int64_t gd_optim_get_step(const gd_optim *o) { return o ? o->step : 0; }
-void gd_optim_set_step(gd_optim *o, int64_t step)
+int gd_optim_check_state(gd_optim *o, int param)
 {
-    if (!o) return;
-    o->step = step < 0 ? 0 : step;
+    if (!o) return gd_fail(GD_EINVAL, "no optimizer");
+    if (param < 0 || param >= o->n) return gd_fail(GD_EINVAL, "parameter %d out of range 1..%d", param + 1, o->n);
+    const gd_tensor *p = o->params[param];
+    if (p->is_freed) return gd_fail(GD_EFREED, "parameter %d was released with free()", param + 1);
+    if (group_of(p) != o->group[param])
+        return gd_fail(GD_EINVAL, "parameter %d changed dtype or device since the optimizer was created", param + 1);
+    return fit_layout(o, param);
+}
+
+int64_t gd_optim_get_step(const gd_optim *o) { return o ? o->step : 0; }
+int gd_optim_set_step(gd_optim *o, int64_t step)
+{
+    if (!o) return gd_fail(GD_EINVAL, "no optimizer");
+    if (step < 0) return gd_fail(GD_EINVAL, "step %lld is negative", (long long)step);
+    o->step = step;
     o->plan_valid = 0; /* the plan may depend on the step */
+    return GD_OK;
 }
 
 /* ---------------------------------------------------------------- layout */
@@ -227,7 +325,11 @@ void gd_optim_set_step(gd_optim *o, int64_t step)
    anything they were built from changed.  Touches no element. */
 static int check_and_layout(gd_optim *o)
 {
-    bool changed = !o->layout_valid;
+    /* set_ is the one way to change a tensor's strides in place (a dense
+       parameter turned strided, or expanded, over the same memory): it moves
+       the epoch, and then everything is checked again */
+    uint64_t epoch = __atomic_load_n(&gd_geometry_epoch, __ATOMIC_RELAXED);
+    bool changed = !o->layout_valid || o->seen_epoch != epoch;
     for (int i = 0; i < o->n; i++) {
         const gd_tensor *p = o->params[i], *g = p->gradient;
         if (p->is_freed) return gd_fail(GD_EFREED, "parameter %d was released with free()", i + 1);
@@ -245,12 +347,10 @@ static int check_and_layout(gd_optim *o)
             changed = true;
     }
     if (!changed) return GD_OK;
-    /* the element counts fix the state layout */
-    int64_t total[NGROUPS] = {0};
-    for (int i = 0; i < o->n; i++) total[o->group[i]] += o->params[i]->count;
-    for (int g = 0; g < NGROUPS; g++)
-        if (total[g] != o->group_size[g])
-            return gd_fail(GD_EINVAL, "a parameter changed shape since the optimizer was created");
+    /* each parameter's element count fixes its state offset */
+    for (int i = 0; i < o->n; i++) GD_TRY(fit_layout(o, i));
+    for (int i = 0; i < o->n; i++) GD_TRY(check_updatable(o->params[i], i));
+    GD_TRY(check_disjoint(o->params, o->n, true));
     /* order by state offset: merged runs must be adjacent in state, param and grad */
     addr_item *items = malloc((o->n > 0 ? (size_t)o->n : 1) * sizeof *items);
     if (!items) return gd_fail(GD_ENOMEM, "out of memory");
@@ -301,6 +401,7 @@ static int check_and_layout(gd_optim *o)
         o->seen_param_data[i] = p->data;
         o->seen_count[i] = p->count;
     }
+    o->seen_epoch = epoch;
     o->layout_valid = 1;
     return GD_OK;
 }
@@ -341,9 +442,14 @@ static void bind_state(gd_optim *o)
                                                 T *restrict v, T *restrict m, T *restrict b, \
                                                 const gd_optim_coef *restrict k)                  \
     {                                                                                        \
-        for (int64_t i = 0; i < n; i++)                                                      \
-            gd_rmsprop_elem_##S(p + i, g[i], v + i, CEN ? m + i : v + i,                     \
-                                MST ? b + i : v + i, k, CEN, EPSIN, MST);                  \
+        if (k->clip_weights) /* MXNet's clip_weights: its own loop, the others stay lean */  \
+            for (int64_t i = 0; i < n; i++)                                                  \
+                gd_rmsprop_elem_##S(p + i, g[i], v + i, CEN ? m + i : v + i,                 \
+                                    MST ? b + i : v + i, k, CEN, EPSIN, MST, 1);             \
+        else                                                                                 \
+            for (int64_t i = 0; i < n; i++)                                                  \
+                gd_rmsprop_elem_##S(p + i, g[i], v + i, CEN ? m + i : v + i,                 \
+                                    MST ? b + i : v + i, k, CEN, EPSIN, MST, 0);             \
     }
 #define RMSPROP_LOOPS_MST(T, S, CEN, EPSIN)                                                  \
     RMSPROP_LOOP(T, S, CEN, EPSIN, 0) RMSPROP_LOOP(T, S, CEN, EPSIN, 1)                      \
@@ -478,17 +584,20 @@ static void run_cpu(const gd_optim_plan *pl, const gd_optim_segment *segs, int n
         C.momentum = (T)h->momentum; C.one_minus_dampening = (T)(1.0 - h->dampening);        \
         C.scale = (T)scale; C.clip = (T)clip; C.inv_bias = (T)inv_bias;                      \
         C.step_size = (T)step_size; C.inv_bias2_sqrt = (T)inv_bias2_sqrt;                    \
-        C.first = t == 1;                                                                    \
+        C.first = t == 1; C.clip_w = (T)clip_w; C.clip_weights = h->clip_weights > 0;         \
+        C.memory_clipped = h->memory_clipped != 0;                                           \
     } while (0)
 
 static int check_hyper(const gd_optim *o, const gd_optim_hyper *h)
 {
     const char *name = kind_name[o->kind];
     if (!(h->lr >= 0) || isinf(h->lr)) return gd_fail(GD_EINVAL, "%s: learning rate %g is not a finite number >= 0", name, h->lr);
-    if (!(h->eps >= 0)) return gd_fail(GD_EINVAL, "%s: eps %g is not >= 0", name, h->eps);
-    if (!(h->momentum >= 0)) return gd_fail(GD_EINVAL, "%s: momentum %g is not >= 0", name, h->momentum);
-    if (h->weight_decay != h->weight_decay || h->decoupled_weight_decay != h->decoupled_weight_decay)
-        return gd_fail(GD_EINVAL, "%s: weight decay is NaN", name);
+    if (!(h->eps >= 0) || isinf(h->eps)) return gd_fail(GD_EINVAL, "%s: eps %g is not a finite number >= 0", name, h->eps);
+    if (!(h->momentum >= 0) || isinf(h->momentum))
+        return gd_fail(GD_EINVAL, "%s: momentum %g is not a finite number >= 0", name, h->momentum);
+    if (!isfinite(h->weight_decay) || !isfinite(h->decoupled_weight_decay))
+        return gd_fail(GD_EINVAL, "%s: weight decay %g is not finite", name,
+                       isfinite(h->weight_decay) ? h->decoupled_weight_decay : h->weight_decay);
     return GD_OK;
 }
 
@@ -533,6 +642,7 @@ static void make_plan(const gd_optim *o, const gd_optim_hyper *h, int64_t t, gd_
     double lr = h->lr, decay = 0, gain = 0, inv_bias = 1, step_size = 0, inv_bias2_sqrt = 1;
     double scale = (h->maximize ? -1.0 : 1.0) * (h->grad_scale != 0 ? h->grad_scale : 1.0);
     double clip = h->clip_gradient > 0 ? h->clip_gradient : INFINITY;
+    double clip_w = h->clip_weights > 0 ? h->clip_weights : INFINITY;
     switch (o->kind) {
     case GD_OPTIM_SGD:
         pl.use_momentum = h->momentum != 0;
@@ -586,12 +696,12 @@ int gd_optim_step(gd_optim *o, const gd_optim_hyper *h)
 {
     if (!o || !h) return gd_fail(GD_EINVAL, "no optimizer");
     bool hyper_changed = !o->plan_valid || h->generation != o->plan_hyper.generation;
-    if (hyper_changed) {
-        GD_TRY(check_hyper(o, h));
+    if (hyper_changed) GD_TRY(check_hyper(o, h));
+    /* the layout first: a parameter resized before any state exists is re-laid out */
+    GD_TRY(check_and_layout(o));
+    if (hyper_changed)
         for (int slot = 0; slot < slot_count[o->kind]; slot++)
             if (slot_needed(o->kind, slot, h)) GD_TRY(ensure_slot(o, slot, h));
-    }
-    GD_TRY(check_and_layout(o));
     if (o->any_staged) GD_TRY(stage_in(o));
     if (!o->state_bound) {
         bind_state(o);

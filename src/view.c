@@ -293,22 +293,12 @@ static int set_storage(gd_tensor *t, const gd_tensor *src, int64_t offset, int r
         }
     }
     if (offset < 0) return gd_fail(GD_EINVAL, "set_: offset %lld is negative", (long long)offset + 1);
-    /* every element the new geometry can reach must lie inside the storage:
-       the last one is offset + sum (size-1)*stride, computed without overflow */
+    /* the offset a user gives lies in the storage even for an empty view */
     int64_t nelem = (int64_t)(src->storage->nbytes / gd_dtype_size(src->scalar_type));
-    int64_t hi = offset;
-    bool empty = false, overflow = false;
-    for (int d = 0; d < rank; d++) {
-        if (sizes[d] == 0) empty = true;
-        int64_t span;
-        if (sizes[d] > 0) {
-            overflow |= __builtin_mul_overflow(sizes[d] - 1, strides[d], &span);
-            overflow |= __builtin_add_overflow(hi, span, &hi);
-        }
-    }
-    if (empty ? offset > nelem : (overflow || hi >= nelem))
-        return gd_fail(GD_EINVAL, "set_: the view reaches beyond the storage's %lld elements (offset %lld, shape and "
-                                  "strides too large)", (long long)nelem, (long long)offset + 1);
+    if (offset > nelem)
+        return gd_fail(GD_EINVAL, "set_: offset %lld is beyond the storage's %lld elements", (long long)offset + 1,
+                       (long long)nelem);
+    GD_TRY(gd_check_extent(src->storage, src->scalar_type, offset, rank, sizes, strides, "set_"));
     gd_storage *s = src->storage;
     gd_storage_retain(s);
     gd_storage_release(t->storage);
@@ -321,6 +311,7 @@ static int set_storage(gd_tensor *t, const gd_tensor *src, int64_t offset, int r
     if (t->scalar_type != src->scalar_type) gd_tensor_drop_grad(t);
     t->scalar_type = src->scalar_type;
     gd_tensor_refresh(t);
+    __atomic_add_fetch(&gd_geometry_epoch, 1, __ATOMIC_RELAXED);
     /* a gradient of the old shape no longer fits */
     if (t->gradient) {
         bool same = t->gradient->rank == rank;

@@ -107,7 +107,7 @@ end
 --- Checks that opts (nil or a table) only has keys of `allowed` (a set).
 -- Returns opts or an empty table.
 function M.options(fname, opts, allowed, level)
-  -- type(), not == nil: a NULL cdata compares equal to nil
+  -- type(), not == nil: a NULL cdata compares equal to nil in LuaJIT
   if type(opts) == "nil" then return {} end
   if type(opts) ~= "table" then
     fail(string.format("%s: options must be a table, got %s", fname, type(opts)), level)
@@ -125,8 +125,8 @@ end
 function M.number(fname, what, v, opt)
   opt = opt or {}
   local level = opt.level
-  -- type(), not == nil: a NULL cdata compares equal to nil and must not
-  -- pass for a missing argument
+  -- type(), not == nil: a NULL cdata compares equal to nil in LuaJIT and
+  -- would take the default
   if type(v) == "nil" and opt.default ~= nil then return opt.default end
   if type(v) ~= "number" then
     fail(string.format("%s: %s must be a number, got %s", fname, what, type(v)), level)

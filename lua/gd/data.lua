@@ -203,21 +203,25 @@ M.loader = doc(function(data, opts)
   local nb = drop_last and math.floor(n / bs) or math.ceil(n / bs)
   local self = setmetatable({
     tensors = list, n = n, batch_size = bs, shuffle = shuffle, drop_last = drop_last, seed = seed,
-    reuse = opts.reuse ~= false, num_batches = nb, epoch = 0, buffers = {},
+    reuse = opts.reuse ~= false, num_batches = nb, epoch = 0, position = 0, buffers = {},
     perm = gd.arange(n, {dtype = "int64"}),   -- 0-based row numbers
   }, Loader)
   return self
 end, "gd.data.loader", [[
 gd.data.loader(data, [{batch_size = 10, shuffle = true, drop_last = false, seed = nil, reuse = true}])
-  -> loader; `for X, y in loader() do ... end` runs one epoch.
+  -> loader; `for X, y in loader do ... end` runs one epoch (as a PyTorch
+  DataLoader does); `for X, y in loader() do` is the same.
   data: a tensor or an array of tensors with the same number of rows; each
-  batch has one tensor per element.  Each call loader() starts the next epoch
-  (loader:batches(e) runs epoch e); with shuffle, epoch e's order comes from
-  (seed, e) through Philox, so the same seed gives the same batches.  Without a
-  seed, one is drawn from the global generator (gd.manual_seed).  reuse = true
-  gathers each batch into tensors the loader keeps: a batch is valid until the
-  next one (clone to keep it); reuse = false gives fresh tensors.
-  Fields: n (rows), batch_size, num_batches, epoch (the last one started).]])
+  batch has one tensor per element.  Each loop (or call loader()) starts the
+  next epoch (loader:batches(e) runs epoch e); with shuffle, epoch e's order
+  comes from (seed, e) through Philox, so the same seed gives the same batches.
+  Without a seed, one is drawn from the global generator (gd.manual_seed).
+  reuse = true gathers each batch into tensors the loader keeps: a batch is
+  valid until the next one (clone to keep it); reuse = false gives fresh tensors.
+  Fields: n (rows), batch_size, num_batches, epoch (the last one started),
+  position (its batches given so far).  loader:state_dict() /
+  loader:load_state_dict(sd) save and restore epoch, position and seed for
+  checkpoints: after a load, the next epoch continues where the saved one was.]])
 
 --- Tensors of `rows` rows shaped like the data, kept per row count.
 function Loader:batch_buffers(rows)
@@ -245,6 +249,7 @@ local function next_batch(st)
   local rows = self.n - start
   if rows > bs then rows = bs end
   st.b = b + 1
+  self.position = b + 1
   local bufs = self:batch_buffers(rows)
   local tensors, ntensors, perm = self.tensors, st.ntensors, self.perm.c
   for i = 1, ntensors do
@@ -261,28 +266,93 @@ local function next_batch(st)
 end
 
 --- An iterator over the batches of epoch `epoch` (default: the next one).
+-- After load_state_dict, the restored epoch (when it was not finished)
+-- continues from its saved position.
 function Loader:batches(epoch)
+  local resume = self.resume_epoch
   if epoch == nil then
-    epoch = self.epoch + 1
+    epoch = resume or self.epoch + 1
   else
     check.number("loader:batches", "epoch", epoch, {integer = true, min = 1})
   end
-  self.epoch = epoch
+  local start = resume == epoch and self.resume_position or 0
+  self.resume_epoch, self.resume_position = nil, nil
+  self.epoch, self.position = epoch, start
   if self.shuffle then
     -- each epoch owns a disjoint range of 2^32 Philox counters
     if C.gd_randperm_(self.perm.c, self.seed, (epoch - 1) * 2 ^ 32) ~= 0 then error("loader: " .. cerr(), 2) end
   end
-  return next_batch, {loader = self, b = 0, nb = self.num_batches, ntensors = #self.tensors}
+  return next_batch, {loader = self, b = start, nb = self.num_batches, ntensors = #self.tensors}
 end
 
-Loader.__call = function(self, epoch) return self:batches(epoch) end
+--- loader() / loader(epoch): Loader:batches.  `for xb, yb in loader do` calls
+-- the loader itself as the iterator, with (nil, the previous xb): a nil
+-- control value is the first call of a loop and starts an epoch.
+Loader.__call = function(self, ...)
+  local nargs = select("#", ...)
+  if nargs < 2 then return self:batches(...) end
+  local _, previous = ...
+  local st = self.iteration
+  if previous == nil or st == nil then
+    local _, fresh = self:batches()
+    st = fresh
+    self.iteration = st
+  end
+  return next_batch(st)
+end
 Loader.__tostring = function(self)
   return fmt("loader(%d rows, batch_size = %d, %d batches%s)", self.n, self.batch_size, self.num_batches,
     self.shuffle and ", shuffled" or "")
 end
 doc(Loader.batches, "gd.data.Loader:batches", [[
 loader:batches([epoch]) -> an iterator over one epoch's batches (default: the
-epoch after the last one started; loader() is the same).]])
+epoch after the last one started, or the unfinished one a load_state_dict
+restored; loader() is the same).]])
+
+--- The loader's place: what load_state_dict needs to continue exactly.
+function Loader:state_dict()
+  return {epoch = self.epoch, position = self.position, seed = self.seed, n = self.n,
+          batch_size = self.batch_size, shuffle = self.shuffle, drop_last = self.drop_last}
+end
+doc(Loader.state_dict, "gd.data.Loader:state_dict", [[
+loader:state_dict() -> {epoch =, position =, seed =, n =, batch_size =, shuffle =, drop_last =}:
+the last epoch started, the batches of it given so far and the shuffling seed
+(with the loader's shape, which load_state_dict checks).  gd.save can write it.]])
+
+local LOADER_STATE = {epoch = true, position = true, seed = true, n = true, batch_size = true, shuffle = true,
+                      drop_last = true}
+
+--- Restores state_dict()'s place; checks everything before changing anything.
+function Loader:load_state_dict(sd)
+  local fname = "loader:load_state_dict"
+  if type(sd) ~= "table" then error(fname .. ": expects the table loader:state_dict() gave, got " .. type(sd), 2) end
+  check.options(fname, sd, LOADER_STATE, 2)
+  local epoch = check.number(fname, "epoch", sd.epoch, {integer = true, min = 0, level = 2})
+  local position = check.number(fname, "position", sd.position, {integer = true, min = 0, max = self.num_batches,
+                                                                  level = 2})
+  local seed = check.number(fname, "seed", sd.seed, {integer = true, min = 0, level = 2})
+  for _, k in ipairs({"n", "batch_size", "shuffle", "drop_last"}) do
+    if sd[k] ~= nil and sd[k] ~= self[k] then
+      error(fmt("%s: the state is of a loader with %s = %s, this one has %s", fname, k, tostring(sd[k]),
+        tostring(self[k])), 2)
+    end
+  end
+  if epoch == 0 and position > 0 then error(fname .. ": position " .. position .. " in epoch 0", 2) end
+  self.epoch, self.position, self.seed, self.iteration = epoch, position, seed, nil
+  if epoch > 0 and position < self.num_batches then
+    self.resume_epoch, self.resume_position = epoch, position
+  else
+    self.resume_epoch, self.resume_position = nil, nil
+  end
+end
+doc(Loader.load_state_dict, "gd.data.Loader:load_state_dict", [[
+loader:load_state_dict(sd): restores what loader:state_dict() gave.  The next
+epoch (loader(), a for loop, or gd.train) continues the saved one from its
+position when it was unfinished, else starts the one after it, with the same
+rows in the same order as the saved loader would have given.]])
+doc(Loader, "gd.data.Loader", [[
+gd.data.Loader: the class of gd.data.loader(...); iterable (`for xb, yb in loader do`),
+callable (loader(), loader(epoch)), methods batches, state_dict, load_state_dict.]])
 
 -- ------------------------------------------------- synthetic_regression
 

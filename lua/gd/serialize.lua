@@ -349,4 +349,8 @@ end, "gd.load", [[
 gd.load(path, [{device = "cpu"}]) -> the value gd.save wrote (or a tensor from a
 .npy file).  A corrupt, truncated or foreign file is an error, never garbage.]])
 
+-- for other writers of whole files (gd.plot): the same temporary file, checked
+-- writes, fsync and rename
+M.write_atomically = write_atomically
+
 return M

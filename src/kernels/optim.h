@@ -7,8 +7,11 @@
  * Every framework's RMSProp (and AdaGrad, which is RMSProp with a running sum)
  * is one update with switches.  With g the gradient and p the parameter:
  *
- *   g  = clip(scale * g) + wd * p          scale: -1 to maximize, MXNet's rescale_grad;
- *                                          clip: MXNet's clip_gradient; wd: L2 decay
+ *   g  = clip(scale * g + wd * p)          scale: -1 to maximize, MXNet's rescale_grad;
+ *                                          wd: L2 decay; clip: MXNet's clip_gradient, applied
+ *                                          after the decay as MXNet does (optimizer_op-inl.h
+ *                                          RMSPropUpdateKernel: grad_rescaled = rescale_grad*grad
+ *                                          + wd*weight, then clip::Map(grad_rescaled, clip))
  *   p  = p - dwd * p                       decoupled decay (Keras): dwd = lr * weight_decay
  *   v  = decay * v + gain * g^2            RMSProp: decay = alpha, gain = 1 - alpha
  *                                          AdaGrad: decay = gain = 1 (a running sum)
@@ -24,6 +27,18 @@
  *   Nesterov     buf = mu * buf + lr * u;  p -= lr * u + mu * buf
  *                (downhill's nesterov, Optax's trace(nesterov=True); downhill's
  *                 velocity is -buf, so its `p += vel` is the lr-inside form)
+ * and last p = clip(p) with MXNet's clip_weights (off: an infinite limit).
+ *
+ * Which system is which (lua/gd/optim/flavors.lua holds each one's names,
+ * defaults and source; docs/flavors.md shows each update in its own notation):
+ *   eps outside: PyTorch, Torch7, PuzzleLib, Chainer (default), Caffe, MLX,
+ *                Flux (Optimisers.jl), ensmallen
+ *   eps inside:  TF1, Keras, MXNet, Graves / Chainer RMSpropGraves, downhill,
+ *                Optax (default), d2l, Lasagne, JAX, tiny-dnn
+ *   no eps:      Hinton's lecture 6e (eps = 0)
+ *   lr inside the momentum buffer: TF1, Keras, MXNet, Graves, downhill, Optax, JAX
+ *   first square average 1: TF1 (ms = ones); Torch7's initialMean, Optax's
+ *                initial_scale choose it
  *
  * The switches are compile-time constants in the loops that call these
  * functions (one specialised loop per combination), so each loop vectorises.
@@ -36,7 +51,13 @@
  * ApplyCenteredRMSProp; optax transform.scale_by_rms / scale_by_stddev /
  * trace; MXNet rmsprop_update / rmspropalex_update; d2l 12.7 (AdaGrad) and
  * 12.8 (RMSProp); Simon Funk, "RMSprop loses to SMORMS3 - Beware the Epsilon!"
- * (2015) and PuzzleLib's SMORMS3 kernel.
+ * (2015) and PuzzleLib's SMORMS3 kernel; lasagne/updates.py rmsprop;
+ * chainer/optimizers/{rmsprop,rmsprop_graves,smorms3}.py;
+ * jax/example_libraries/optimizers.py rmsprop, rmsprop_momentum; Caffe
+ * src/caffe/solvers/rmsprop_solver.cpp; Hinton, Coursera "Neural Networks for
+ * Machine Learning" lecture 6e; mlx/optimizers/optimizers.py RMSprop;
+ * Optimisers.jl src/rules.jl RMSProp; ensmallen rmsprop_update.hpp,
+ * smorms3_update.hpp; tiny_dnn/optimizers/optimizer.h RMSprop.
  */
 #ifndef GD_KERNELS_OPTIM_H
 #define GD_KERNELS_OPTIM_H
@@ -56,11 +77,14 @@ enum { GD_MST_NONE = 0, GD_MST_PYTORCH = 1, GD_MST_LR_INSIDE = 2, GD_MST_NESTERO
         T beta1, one_minus_beta1;                                                                  \
         T eps, wd, dwd; /* coupled decay; decoupled: p -= dwd*p */                                 \
         T momentum, one_minus_dampening;                                                           \
-        T scale, clip;  /* g = clip(scale*g); clip = inf when off */                               \
+        T scale, clip;  /* g = clip(scale*g + wd*p); clip = inf when off */                        \
+        T clip_w;       /* RMSProp: p = clip(p) after the update (MXNet's clip_weights) */          \
+        int clip_weights; /* RMSProp: whether clip_w applies */                                    \
         T inv_bias;     /* 1 / (1 - decay^t) for Optax's bias correction, else 1 */                \
         T step_size;    /* Adam: lr / (1 - beta1^t) */                                             \
         T inv_bias2_sqrt; /* Adam: 1 / sqrt(1 - beta2^t) */                                        \
         int first;      /* SGD: the momentum buffer starts as the first gradient */                \
+        int memory_clipped; /* SMORMS3: the memory decays by the clipped ratio (ensmallen) */      \
     } gd_optim_coef_##S;
 
 GD_DEFINE_OPTIM_COEF(double, d)
@@ -76,19 +100,21 @@ typedef struct gd_optim_plan {
    computes; double for float64).  Coefficients convert once per loop (the
    compiler hoists the casts). */
 #define GD_DEFINE_OPTIM_KERNELS(T, S, R, SQRT)                                                    \
-    /* the gradient as every update sees it: scaled, clipped, L2-decayed */                       \
+    /* the gradient as every update sees it: scaled, L2-decayed, then clipped                     \
+       (MXNet's order: the decay term is clipped with the gradient) */                            \
     GD_HD static inline R gd_optim_grad_##S(R g, R p, const gd_optim_coef *k)                     \
     {                                                                                             \
         const R clip = (R)k->clip, wd = (R)k->wd;                                                 \
         g = g * (R)k->scale;                                                                      \
-        g = g < -clip ? -clip : (g > clip ? clip : g);                                            \
-        return wd != 0 ? g + wd * p : g;                                                          \
+        g = wd != 0 ? g + wd * p : g;                                                             \
+        return g < -clip ? -clip : (g > clip ? clip : g);                                         \
     }                                                                                             \
                                                                                                   \
     /* RMSProp / AdaGrad, every convention (see the top of this file) */                          \
     GD_HD static inline void gd_rmsprop_elem_##S(T *p, R g, T *v, T *m, T *buf,                   \
                                                  const gd_optim_coef *k, const int centered,      \
-                                                 const int eps_inside, const int mst)             \
+                                                 const int eps_inside, const int mst,             \
+                                                 const int clip_weights)                          \
     {                                                                                             \
         const R lr = (R)k->lr, decay = (R)k->decay, gain = (R)k->gain, eps = (R)k->eps;           \
         const R dwd = (R)k->dwd, mu = (R)k->momentum, inv_bias = (R)k->inv_bias;                  \
@@ -120,6 +146,10 @@ typedef struct gd_optim_plan {
             R b = mu * *buf + lr * u;                                                             \
             *buf = b;                                                                             \
             x = x - (lr * u + mu * b);                                                            \
+        }                                                                                         \
+        if (clip_weights) { /* a switch: the clamp in every loop kept them from vectorising */   \
+            const R cw = (R)k->clip_w;                                                            \
+            x = x < -cw ? -cw : (x > cw ? cw : x);                                                \
         }                                                                                         \
         *p = x;                                                                                   \
     }                                                                                             \
@@ -176,7 +206,9 @@ typedef struct gd_optim_plan {
         *p = x - lr * delta;                                                                      \
     }                                                                                             \
                                                                                                   \
-    /* SMORMS3 (Funk 2015; PuzzleLib): mem starts at 1, eps both places */                        \
+    /* SMORMS3: mem starts at 1, eps both places.  Funk 2015, Chainer and PuzzleLib              \
+       decay the memory by the unclipped ratio q (mem = 1 + mem*(1 - q)); ensmallen               \
+       (smorms3_update.hpp) clips first, x = min(q, lr), and uses x (memory_clipped) */           \
     GD_HD static inline void gd_smorms3_elem_##S(T *p, R g, T *mem, T *mg, T *ms,                 \
                                                  const gd_optim_coef *k)                          \
     {                                                                                             \
@@ -189,8 +221,9 @@ typedef struct gd_optim_plan {
         R q = a * a / (b + eps);                                                                  \
         *mg = a;                                                                                  \
         *ms = b;                                                                                  \
-        *p = x - g * (q < lr ? q : lr) / (SQRT(b) + eps);                                         \
-        *mem = (R)1 + *mem * ((R)1 - q);                                                          \
+        const R qc = q < lr ? q : lr;                                                             \
+        *p = x - g * qc / (SQRT(b) + eps);                                                        \
+        *mem = (R)1 + *mem * ((R)1 - (k->memory_clipped ? qc : q));                               \
     }
 
 GD_DEFINE_OPTIM_KERNELS(float, f, float, sqrtf)

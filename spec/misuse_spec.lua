@@ -155,6 +155,10 @@ local cases = {
   {"gd.optim.AdaDelta", "rho must be in [0, 1), got 2", function() local _ = gd.optim.AdaDelta({gd.zeros(2)}, {rho = 2}) end},
   {"gd.optim.SGD", "momentum must be >= 0, got -1", function() local _ = gd.optim.SGD({gd.zeros(2)}, {lr = 0.1, momentum = -1}) end},
   {"gd.optim.SGD", "parameter 1 has dtype int64; optimizers", function() local _ = gd.optim.SGD({gd.zeros(2, {dtype = "int64"})}, {lr = 0.1}) end},
+  {"step", "the closure must be a function, got number", function()
+    local o = gd.optim.SGD({gd.zeros(2)}, {lr = 0.1}); o:step(5) end},
+  {"loader", "batch_size must be <= 9.007", function()
+    local _ = gd.data.loader({gd.zeros(4, 2)}, {batch_size = 2 ^ 70}) end},
   {"load_state_dict", "expects a table with state and param_groups", function() local o = gd.optim.SGD({gd.zeros(2)}, {lr = 0.1}); local _ = o:load_state_dict(5) end},
   {"clip_grad_norm_", "max_norm must be >= 0, got -1", function() local _ = gd.optim.clip_grad_norm_({gd.zeros(2)}, -1) end},
   -- nn layers

@@ -147,4 +147,20 @@ function M.number(fname, what, v, opt)
   return v
 end
 
+--- A file name: a non-empty string without NUL bytes (C stops reading a name
+-- at its first NUL, so "x\0.npy" would silently name the file "x").  `what`
+-- names the argument, e.g. "argument 1 (path)".  Returns path.
+function M.path(fname, what, path, level)
+  if type(path) ~= "string" then
+    fail(string.format("%s: %s must be a string, got %s", fname, what, type(path)), level)
+  end
+  if path == "" then fail(string.format("%s: %s is an empty string", fname, what), level) end
+  local z = path:find("\0", 1, true)
+  if z then
+    fail(string.format("%s: %s contains a NUL byte (at position %d of '%s')", fname, what, z,
+      (path:gsub("%z", "\\0"))), level)
+  end
+  return path
+end
+
 return M

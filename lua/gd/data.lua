@@ -31,8 +31,8 @@ local SEP_NAMES = {tab = "\t", comma = ",", space = " ", semicolon = ";"}
 local function first_line(buf)
   local n = math.min(tonumber(buf.size), 65536)
   local s = ffi.string(buf.bytes, n)
-  local line = (s:match("^([^\n]*)") or ""):gsub("\r$", "")
-  return line
+  -- a line ends at LF, CR or CRLF, as in gd_parse_delimited
+  return s:match("^([^\r\n]*)") or ""
 end
 
 local function split_line(line, sep)
@@ -51,22 +51,23 @@ end
 
 M.read_csv = doc(function(path, opts)
   local fname = "gd.data.read_csv"
-  if type(path) ~= "string" then error(fname .. ": the path must be a string, got " .. type(path), 2) end
+  check.path(fname, "the path", path, 2)
   opts = check.options(fname, opts, CSV_OPTS)
   local sep = opts.sep or ","
   sep = SEP_NAMES[sep] or sep
-  if type(sep) ~= "string" or #sep ~= 1 then
-    error(fname .. ": sep must be one character (or \"tab\"), got " .. tostring(opts.sep), 2)
+  if type(sep) ~= "string" or #sep ~= 1 or sep == "\n" or sep == "\r" or sep == "\0" then
+    error(fname .. ": sep must be one character other than a line end or NUL (or \"tab\"), got "
+      .. string.format("%q", tostring(opts.sep)), 2)
   end
   local dtype = opts.dtype or "float32"
-  I.dtype_arg(fname, dtype, 0)
+  local code = I.dtype_arg(fname, dtype, 0)
   local buf = ffi.new("gd_buffer")
   local gz = path:lower():match("%.gz$") ~= nil
   if C.gd_read_file(buf, path, gz and 1 or 0) ~= 0 then error(fname .. ": " .. cerr(), 2) end
   local names
   if opts.header then names = split_line(first_line(buf), sep) end
   local st = C.gd_parse_delimited(I.out1, ffi.cast("const char *", buf.bytes), buf.size, sep:byte(),
-    opts.header and 1 or 0)
+    opts.header and 1 or 0, code)
   local msg = st ~= 0 and cerr() or nil
   local hint = ""
   if st ~= 0 and sep ~= "\t" and first_line(buf):find("\t", 1, true) then hint = " (the file has tabs: sep = \"\\t\"?)" end
@@ -100,7 +101,6 @@ M.read_csv = doc(function(path, opts)
       names = picked
     end
   end
-  if dtype ~= "float64" then t = t:to(dtype) end
   return t, names
 end, "gd.data.read_csv", [[
 gd.data.read_csv(path, [{sep = ",", header = false, columns = nil, dtype = "float32"}])
@@ -108,8 +108,11 @@ gd.data.read_csv(path, [{sep = ",", header = false, columns = nil, dtype = "floa
   Reads delimited numbers; paths ending in .gz are decompressed (zlib).  sep is
   one character ("\t" or "tab" for tab-separated files); header = true skips
   the first line and returns its names; columns = {1, 3, "name", -1} keeps
-  those columns in that order (negative counts from the end).  A malformed
-  row is an error naming its line.]])
+  those columns in that order (negative counts from the end).  Lines end at
+  LF, CR or CRLF.  Numbers are parsed in dtype: int64 columns exactly, as
+  integers (1.7 is an error, not 1).  A malformed row, a number outside the
+  dtype's range (1e400), a NUL byte or a truncated .gz file is an error naming
+  the line.]])
 
 -- ------------------------------------------------------------ standardize
 

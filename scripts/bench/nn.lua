@@ -12,7 +12,7 @@
 --    same runs in PyTorch, and the ratios.  Goals (issue 4): the airfoil run
 --    at least 20x faster than PyTorch, the MLP at least 2x.
 --
--- 4. The MLP-1024 under CPU contention: another process spins on one core
+-- 5. The MLP-1024 under CPU contention: another process spins on one core
 --    (pinned with taskset where it exists) while the MLP trains with 1
 --    thread and with all of them; with 2 threads it must not be slower than
 --    with 1 (issue 10: OpenMP's spinning waits made it 10x slower, fixed by
@@ -329,6 +329,53 @@ if threads > 1 then
   gd.set_num_threads(threads)
   print(fmt("  the same with gd.set_num_threads(1) (OpenBLAS keeps its threads): %.0f samples/s, %.1f GFLOP/s",
     serial, serial * mlp_flops(1024) / 1e9))
+end
+
+-- 4. The digits CNN (scripts/digits_cnn.lua, issue 14): training samples/s
+--    with RMSProp at batch 32, and its second convolution's forward+backward
+--    GFLOP/s (16 -> 32 channels, 3x3 on 4x4, im2col + sgemm) against sgemm
+--    alone on the same three im2col matrix shapes.  (No PyTorch CNN run yet.)
+do
+  local cnn = assert(loadfile(here("digits_cnn.lua")))("--as-module")
+  gd.manual_seed(0)
+  local net = cnn.model()
+  local loss, opt = gd.nn.CrossEntropyLoss(), gd.optim.RMSProp(net, {lr = 1e-3, alpha = 0.9})
+  local B, steps = 32, 200
+  local labels = {}
+  for i = 1, B do labels[i] = (i - 1) % 10 + 1 end
+  local x, y = gd.rand(B, 64), gd.tensor(labels, {dtype = "int64"})
+  local function run()
+    local t0 = now()
+    for _ = 1, steps do
+      opt:zero_grad()
+      local _, g = loss(net(x), y)
+      net:backward(g)
+      opt:step()
+    end
+    return (now() - t0) / (steps * B)
+  end
+  local per = best_of(3, run)
+  local conv = gd.nn.Conv2d(16, 32, 3, {padding = 1})
+  local cx, reps = gd.randn(B, 16, 4, 4), 300
+  local cy = conv(cx)
+  local gy = gd.randn(cy.shape)
+  local function conv_step()
+    local t0 = now()
+    for _ = 1, reps do conv:forward(cx); conv:backward(gy) end
+    return (now() - t0) / reps
+  end
+  local tc = best_of(3, conv_step)
+  -- per sample: forward 32x144 @ 144x16, weight grad 32x16 @ 16x144, input grad 144x32 @ 32x16
+  local flops = B * 3 * 2 * 32 * 144 * 16
+  local a, w, c = gd.randn(32, 16), gd.randn(144, 16), gd.empty(32, 144)
+  local function gemm_step()
+    local t0 = now()
+    for _ = 1, reps * B * 3 do C.gd_gemm(c.c, a.c, 0, w.c, 1, 1, 0) end
+    return (now() - t0) / reps
+  end
+  local tg = best_of(3, gemm_step)
+  print(fmt("digits CNN (2 convs + linear, RMSProp), batch 32: %.0f samples/s; conv 16->32 3x3 on 4x4 fwd+bwd: "
+    .. "%.2f GFLOP/s (sgemm alone on the im2col shapes: %.2f GFLOP/s)", 1 / per, flops / tc / 1e9, flops / tg / 1e9))
 end
 
 bench_contention(DX, Dy)

@@ -36,7 +36,7 @@ M.kinds = {
   momentum = "nonneg", centered = "bool", maximize = "bool", nesterov = "bool", dampening = "number",
   lr_decay = "nonneg", initial_accumulator_value = "nonneg", state_init = "nonneg", rho = "decay",
   betas = "betas", amsgrad = "bool", eps_inside = "bool", momentum_style = "style",
-  bias_correction = "bool", grad_scale = "number", clip_gradient = "number", rms_halflife = "halflife",
+  bias_correction = "bool", adam_step_bias = "bool", beta1 = "decay", beta2 = "decay", grad_scale = "number", clip_gradient = "number", rms_halflife = "halflife",
   clip_weights = "number", memory_clipped = "bool",
 }
 
@@ -435,6 +435,24 @@ M.Adam = {
     defaults = merge(ADAM_BASE, {eps = 1e-6}),
     required = {"lr"},
   },
+  -- Torch7 optim/adam.lua: eps on the plain sqrt(v), the bias corrections in the
+  -- step size, learningRateDecay; weightDecay added to the gradient.
+  torch7 = {
+    names = {learningRate = "lr", learningRateDecay = "lr_decay", beta1 = "beta1", beta2 = "beta2",
+             epsilon = "eps", weightDecay = "weight_decay"},
+    defaults = merge(ADAM_BASE, {lr = 1e-3, lr_decay = 0, beta1 = 0.9, beta2 = 0.999, eps = 1e-8}),
+    fixed = {adam_step_bias = true},
+    -- beta1, beta2 (Torch7's names) are the betas pair
+    resolve = function(h)
+      h.betas = {h.beta1, h.beta2}
+      h.beta1, h.beta2 = nil, nil
+    end,
+    source = "torch/optim adam.lua (Torch7, final source)",
+    update = [[
+clr = learningRate / (1 + (t-1)*learningRateDecay);  g = g + weightDecay*x
+m = beta1*m + (1-beta1)*g;  v = beta2*v + (1-beta2)*g^2
+x = x - clr*sqrt(1-beta2^t)/(1-beta1^t) * m/(sqrt(v) + epsilon)]],
+  },
 }
 
 M.AdamW = {
@@ -459,6 +477,16 @@ M.AdaDelta = {
   d2l = {
     names = {rho = "rho", eps = "eps"},
     defaults = merge(ADADELTA_BASE, {eps = 1e-5}),
+  },
+  -- Torch7 optim/adadelta.lua: Zeiler's form without a learning rate.
+  torch7 = {
+    names = {rho = "rho", eps = "eps", weightDecay = "weight_decay"},
+    defaults = ADADELTA_BASE,
+    fixed = {lr = 1.0},
+    source = "torch/optim adadelta.lua (Torch7, final source)",
+    update = [[
+g = g + weightDecay*x;  v = rho*v + (1-rho)*g^2
+delta = sqrt(acc + eps)/sqrt(v + eps)*g;  x = x - delta;  acc = rho*acc + (1-rho)*delta^2]],
   },
 }
 
@@ -511,6 +539,154 @@ iterate -= gradient%x/(sqrt(g2) + epsilon)
 mem = 1 + mem%(1 - x)    (the clipped ratio)]],
   },
 }
+
+-- ------------------------------------------------- the rest of torch.optim
+-- PyTorch 1.13's torch/optim/{adamax,asgd,nadam,radam,rprop}.py: PyTorch's names
+-- and defaults only (these have no other systems' flavors here).  `kinds`
+-- overrides the value checks above for this optimizer's own meaning of a name
+-- (ASGD's alpha is a power, not a decay).
+M.kinds.lambd = "number"
+M.kinds.t0 = "number"
+M.kinds.momentum_decay = "nonneg"
+M.kinds.etas = "etas"
+M.kinds.step_sizes = "step_sizes"
+
+local BASE_MORE = {grad_scale = 1, clip_gradient = 0, maximize = false, weight_decay = 0}
+
+M.Adamax = {
+  -- adamax.py: m = b1*m + (1-b1)*g; u = max(b2*u, |g| + eps); p -= lr/(1-b1^t)*m/u.
+  pytorch = {
+    names = {lr = "lr", betas = "betas", eps = "eps", weight_decay = "weight_decay", maximize = "maximize"},
+    defaults = merge(BASE_MORE, {lr = 2e-3, betas = {0.9, 0.999}, eps = 1e-8}),
+  },
+}
+
+M.ASGD = {
+  -- asgd.py (Polyak-Juditsky averaging, Bottou's schedule): p *= 1 - lambd*eta;
+  -- p -= eta*g; ax += (p - ax)*mu; then eta = lr/(1 + lambd*lr*t)^alpha,
+  -- mu = 1/max(1, t - t0): this step's eta and mu come from the previous one.
+  pytorch = {
+    names = {lr = "lr", lambd = "lambd", alpha = "alpha", t0 = "t0", weight_decay = "weight_decay",
+             maximize = "maximize"},
+    defaults = merge(BASE_MORE, {lr = 1e-2, lambd = 1e-4, alpha = 0.75, t0 = 1e6}),
+    kinds = {alpha = "number"},
+  },
+}
+
+M.NAdam = {
+  -- nadam.py (Dozat 2016, with momentum_decay's mu schedule); 1.13 takes no maximize.
+  pytorch = {
+    names = {lr = "lr", betas = "betas", eps = "eps", weight_decay = "weight_decay",
+             momentum_decay = "momentum_decay"},
+    defaults = merge(BASE_MORE, {lr = 2e-3, betas = {0.9, 0.999}, eps = 1e-8, momentum_decay = 4e-3}),
+  },
+}
+
+M.RAdam = {
+  -- radam.py (Liu et al. 2019): Adam's moments; the adaptive step only once the
+  -- SMA length rho_t > 5, else a bias-corrected momentum step.  No maximize in 1.13.
+  pytorch = {
+    names = {lr = "lr", betas = "betas", eps = "eps", weight_decay = "weight_decay"},
+    defaults = merge(BASE_MORE, {lr = 1e-3, betas = {0.9, 0.999}, eps = 1e-8}),
+  },
+}
+
+M.Rprop = {
+  -- rprop.py (Riedmiller & Braun 1993, Rprop without weight backtracking):
+  -- step sizes start at lr (a later lr change does not reach them, as in PyTorch).
+  pytorch = {
+    names = {lr = "lr", etas = "etas", step_sizes = "step_sizes", maximize = "maximize"},
+    defaults = merge(BASE_MORE, {lr = 1e-2, etas = {0.5, 1.2}, step_sizes = {1e-6, 50}}),
+  },
+}
+
+-- ------------------------------------------------- what papers compare against
+-- Each optimizer in its reference implementation's names and defaults; the
+-- math is in src/kernels/optim.h (GD_DEFINE_OPTIM_KERNELS_PAPERS).
+M.kinds.betas3 = "betas3"
+M.kinds.warmup_steps = "count"
+M.kinds.r = "number"
+M.kinds.weight_lr_power = "number"
+M.kinds.weight_decouple = "bool"
+M.kinds.fixed_decay = "bool"
+M.kinds.rectify = "bool"
+M.kinds.degenerated_to_sgd = "bool"
+M.kinds.no_prox = "bool"
+M.kinds.max_grad_norm = "nonneg"
+
+local BASE_PAPERS = {grad_scale = 1, clip_gradient = 0, maximize = false, weight_decay = 0}
+
+M.Lion = {
+  -- google/automl lion/lion_pytorch.py (Chen et al. 2023, "Symbolic Discovery of
+  -- Optimization Algorithms"): p *= 1 - lr*wd; p -= lr*sign(b1*m + (1-b1)*g);
+  -- m = b2*m + (1-b2)*g.  weight_decay is decoupled.
+  pytorch = {
+    names = {lr = "lr", betas = "betas", weight_decay = "weight_decay"},
+    defaults = merge(BASE_PAPERS, {lr = 1e-4, betas = {0.9, 0.99}}),
+  },
+}
+
+M.AdaBelief = {
+  -- adabelief_pytorch 0.2.0 AdaBelief.py (Zhuang et al. 2020): the second moment
+  -- of g - m; eps added to it in place every step; RAdam's rectification.
+  pytorch = {
+    names = {lr = "lr", betas = "betas", eps = "eps", weight_decay = "weight_decay", amsgrad = "amsgrad",
+             weight_decouple = "weight_decouple", fixed_decay = "fixed_decay", rectify = "rectify",
+             degenerated_to_sgd = "degenerated_to_sgd"},
+    defaults = merge(BASE_PAPERS, {lr = 1e-3, betas = {0.9, 0.999}, eps = 1e-16, amsgrad = false,
+                                   weight_decouple = true, fixed_decay = false, rectify = true,
+                                   degenerated_to_sgd = true}),
+  },
+}
+
+M.Adan = {
+  -- sail-sg/Adan adan.py (Xie et al. 2022): betas = (gradient, difference,
+  -- second moment); max_grad_norm clips the global gradient norm first
+  -- (clip = min(1, max_grad_norm / (norm + eps))); weight_decay is decoupled,
+  -- proximal (p /= 1 + lr*wd) unless no_prox.
+  pytorch = {
+    names = {lr = "lr", betas = "betas3", eps = "eps", weight_decay = "weight_decay",
+             max_grad_norm = "max_grad_norm", no_prox = "no_prox"},
+    defaults = merge(BASE_PAPERS, {lr = 1e-3, betas3 = {0.98, 0.92, 0.99}, eps = 1e-8, max_grad_norm = 0,
+                                   no_prox = false}),
+  },
+}
+
+M.NAdamW = {
+  -- PyTorch 2's torch.optim.NAdam(decoupled_weight_decay = True): p *= 1 - lr*wd,
+  -- then NAdam with PyTorch 2's mu product (mu_product * mu_next).
+  pytorch = {
+    names = {lr = "lr", betas = "betas", eps = "eps", weight_decay = "weight_decay",
+             momentum_decay = "momentum_decay"},
+    defaults = merge(BASE_PAPERS, {lr = 2e-3, betas = {0.9, 0.999}, eps = 1e-8, weight_decay = 1e-2,
+                                   momentum_decay = 4e-3}),
+  },
+}
+
+local SF_BASE = merge(BASE_PAPERS, {warmup_steps = 0, r = 0, weight_lr_power = 2})
+
+M.AdamWScheduleFree = {
+  -- facebookresearch/schedule_free adamw_schedulefree.py (Defazio et al. 2024,
+  -- "The Road Less Scheduled"): p holds y; state z (starting at p) and exp_avg_sq;
+  -- train()/eval() move p between y and x.  weight_decay is taken at y.
+  pytorch = {
+    names = {lr = "lr", betas = "betas", eps = "eps", weight_decay = "weight_decay",
+             warmup_steps = "warmup_steps", r = "r", weight_lr_power = "weight_lr_power"},
+    defaults = merge(SF_BASE, {lr = 0.0025, betas = {0.9, 0.999}, eps = 1e-8}),
+  },
+}
+
+M.SGDScheduleFree = {
+  -- facebookresearch/schedule_free sgd_schedulefree.py: momentum is the y/z
+  -- interpolation (0 < momentum < 1).
+  pytorch = {
+    names = {lr = "lr", momentum = "momentum", weight_decay = "weight_decay", warmup_steps = "warmup_steps",
+             r = "r", weight_lr_power = "weight_lr_power"},
+    defaults = merge(SF_BASE, {lr = 1.0, momentum = 0.9}),
+    kinds = {momentum = "open_unit"},
+  },
+}
+
 
 -- ------------------------------------------------------------ PyTorch's names
 -- "PyTorch's keyword names are accepted in every flavor for what the flavor

@@ -1,6 +1,8 @@
 --- gd.optim: SGD, AdaGrad, RMSProp, AdaDelta, Adam, AdamW and SMORMS3, in
--- every system's convention (`hyper.flavor`, see gd.optim.flavors), each a
--- fused C step over all parameters (src/optim.c, src/kernels/optim.h).
+-- every system's convention (`hyper.flavor`, see gd.optim.flavors), and the
+-- rest of torch.optim (Adamax, ASGD, NAdam, RAdam, Rprop: PyTorch 1.13's), each
+-- a fused C step over all parameters (src/optim.c, src/kernels/optim.h); LBFGS
+-- over tensor ops (gd.optim.lbfgs).
 --
 --   local opt = gd.optim.RMSProp({x}, {flavor = "d2l", lr = 0.4, gamma = 0.9})
 --   for i = 1, 20 do opt:step(function() f.grad(x, x.grad) return f.f(x) end) end
@@ -26,7 +28,9 @@ its own keyword names (-> canonical names), the PyTorch names it also takes,
 its defaults (canonical), the switches it fixes, its update in its own notation
 and its source.  docs/flavors.md is generated from it (make docs).]])
 
-local KIND = {SGD = 0, RMSProp = 1, AdaGrad = 1, AdaDelta = 2, Adam = 3, AdamW = 3, SMORMS3 = 4}
+local KIND = {SGD = 0, RMSProp = 1, AdaGrad = 1, AdaDelta = 2, Adam = 3, AdamW = 3, SMORMS3 = 4,
+              Adamax = 5, ASGD = 6, NAdam = 7, RAdam = 8, Rprop = 9,
+              Lion = 10, AdaBelief = 11, Adan = 12, NAdamW = 7, AdamWScheduleFree = 13, SGDScheduleFree = 14}
 local SLOT_NAMES = {
   SGD = {"momentum_buffer"},
   RMSProp = {"square_avg", "grad_avg", "momentum_buffer"},
@@ -35,7 +39,23 @@ local SLOT_NAMES = {
   Adam = {"exp_avg", "exp_avg_sq", "max_exp_avg_sq"},
   AdamW = {"exp_avg", "exp_avg_sq", "max_exp_avg_sq"},
   SMORMS3 = {"mem", "mg", "ms"},
+  Adamax = {"exp_avg", "exp_inf"},
+  ASGD = {"ax"},
+  NAdam = {"exp_avg", "exp_avg_sq"},
+  RAdam = {"exp_avg", "exp_avg_sq"},
+  Rprop = {"prev", "step_size"},
+  Lion = {"exp_avg"},
+  AdaBelief = {"exp_avg", "exp_avg_var", "max_exp_avg_var"},
+  Adan = {"exp_avg", "exp_avg_diff", "exp_avg_sq", "neg_pre_grad"},
+  NAdamW = {"exp_avg", "exp_avg_sq"},
+  AdamWScheduleFree = {"z", "exp_avg_sq"},
+  SGDScheduleFree = {"z"},
 }
+-- optimizers whose weight_decay is decoupled (p *= 1 - lr*wd, or Adan's proximal form)
+local DECOUPLED = {AdamW = true, Lion = true, Adan = true, NAdamW = true}
+-- per-group scalar state (PyTorch's 0-d state tensors), C's gd_optim_get_scalar order
+local SCALAR_NAMES = {ASGD = {"eta", "mu"}, NAdam = {"mu_product"}, NAdamW = {"mu_product"},
+                      AdamWScheduleFree = {"weight_sum", "lr_max"}, SGDScheduleFree = {"weight_sum", "lr_max"}}
 local STYLE = {pytorch = 0, lr_inside = 1}
 
 local function cerr() return ffi.string(C.gd_last_error()) end
@@ -49,9 +69,10 @@ end
 
 -- ------------------------------------------------------------ validation
 
---- Checks one canonical value; `shown` is the name the user wrote.
-local function validate(fname, key, shown, v)
-  local kind = flavors.kinds[key]
+--- Checks one canonical value; `shown` is the name the user wrote; `kinds`
+-- (a flavor's own) overrides flavors.kinds.
+local function validate(fname, key, shown, v, kinds)
+  local kind = kinds and kinds[key] or flavors.kinds[key]
   local function bad(what)
     error(fmt("%s: %s %s", fname, shown, what), 0)
   end
@@ -70,6 +91,27 @@ local function validate(fname, key, shown, v)
       end
     end
     return {v[1], v[2]}
+  elseif kind == "etas" or kind == "step_sizes" then -- Rprop's pairs
+    if type(v) ~= "table" or #v ~= 2 or type(v[1]) ~= "number" or type(v[2]) ~= "number" then
+      bad("must be a table of two numbers")
+    end
+    local a, b = v[1], v[2]
+    if kind == "etas" and not (0 < a and a < 1 and 1 < b and b < math.huge) then
+      bad(fmt("= {%s, %s} must satisfy 0 < etaminus < 1 < etaplus", tostring(a), tostring(b)))
+    end
+    if kind == "step_sizes" and not (a >= 0 and a <= b) then
+      bad(fmt("= {%s, %s} must satisfy 0 <= min <= max", tostring(a), tostring(b)))
+    end
+    return {a, b}
+  elseif kind == "betas3" then -- Adan's three betas
+    if type(v) ~= "table" or #v ~= 3 then bad("must be a table of three numbers {beta1, beta2, beta3}") end
+    for i = 1, 3 do
+      local b = v[i]
+      if type(b) ~= "number" or b ~= b or b < 0 or b >= 1 then
+        error(fmt("%s: %s[%d] = %s is outside [0, 1)", fname, shown, i, tostring(b)), 0)
+      end
+    end
+    return {v[1], v[2], v[3]}
   end
   if type(v) ~= "number" then bad("must be a number, got " .. type(v)) end
   if v ~= v then bad("is NaN") end
@@ -82,6 +124,10 @@ local function validate(fname, key, shown, v)
     if v == math.huge then bad("must be finite, got inf") end
   elseif kind == "decay" then
     if v < 0 or v >= 1 then bad(fmt("must be in [0, 1), got %s", tostring(v))) end
+  elseif kind == "count" then
+    if v < 0 or v ~= math.floor(v) or v == math.huge then bad(fmt("must be an integer >= 0, got %s", tostring(v))) end
+  elseif kind == "open_unit" then
+    if not (v > 0 and v < 1) then bad(fmt("must be in (0, 1), got %s", tostring(v))) end
   elseif kind == "halflife" then
     if not (v > 0) or v == math.huge then bad(fmt("must be a finite number > 0, got %s", tostring(v))) end
   elseif v == math.huge or v == -math.huge then
@@ -109,7 +155,8 @@ local function write_hyper(h, name, v)
   h.beta2 = v.betas and v.betas[2] or 0
   h.rho = v.rho or 0
   h.eps = v.eps or 0
-  if name == "AdamW" then -- PyTorch's AdamW calls its decoupled decay weight_decay
+  if DECOUPLED[name] or (name == "AdaBelief" and v.weight_decouple) then
+    -- AdamW, Lion, Adan, NAdamW (and AdaBelief's weight_decouple) call their decoupled decay weight_decay
     h.weight_decay = 0
     h.decoupled_weight_decay = v.weight_decay or 0
   else
@@ -130,7 +177,24 @@ local function write_hyper(h, name, v)
   h.maximize = v.maximize and 1 or 0
   h.amsgrad = v.amsgrad and 1 or 0
   h.bias_correction = v.bias_correction and 1 or 0
+  h.lambd = v.lambd or 0
+  h.t0 = v.t0 or 0
+  h.momentum_decay = v.momentum_decay or 0
+  h.etaminus = v.etas and v.etas[1] or 0
+  h.etaplus = v.etas and v.etas[2] or 0
+  h.step_size_min = v.step_sizes and v.step_sizes[1] or 0
+  h.step_size_max = v.step_sizes and v.step_sizes[2] or 0
+  h.adam_step_bias = v.adam_step_bias and 1 or 0
   h.memory_clipped = v.memory_clipped and 1 or 0
+  if v.betas3 then h.beta1, h.beta2, h.beta3 = v.betas3[1], v.betas3[2], v.betas3[3] end
+  h.warmup_steps = v.warmup_steps or 0
+  h.sf_r = v.r or 0
+  h.weight_lr_power = v.weight_lr_power or 0
+  h.fixed_decay = v.fixed_decay and 1 or 0
+  h.rectify = v.rectify and 1 or 0
+  h.degenerated_to_sgd = v.degenerated_to_sgd and 1 or 0
+  h.no_prox = v.no_prox and 1 or 0
+  h.nadam_fixed_product = name == "NAdamW" and 1 or 0
   h.generation = h.generation + 1 -- tells the C step to recompute its coefficients
 end
 
@@ -216,7 +280,7 @@ local function resolve(fname, name, given)
       end
       from[canon] = k
       given_canonical[canon] = true
-      values[canon] = validate(fname, canon, k, given[k])
+      values[canon] = validate(fname, canon, k, given[k], spec.kinds)
     end
   end
   for k, v in pairs(spec.fixed or {}) do
@@ -236,7 +300,7 @@ local function resolve(fname, name, given)
   end
   -- defaults of kinds that need checking too (e.g. halflife)
   for k, v in pairs(values) do
-    if not given_canonical[k] and flavors.kinds[k] then values[k] = validate(fname, k, k, v) end
+    if not given_canonical[k] and flavors.kinds[k] then values[k] = validate(fname, k, k, v, spec.kinds) end
   end
   if spec.resolve then spec.resolve(values, given_canonical) end
   cross_check(fname, name, values)
@@ -346,7 +410,7 @@ local function updated_values(opt, values, key, value)
     error(fmt("%s: the %s flavor fixes %s = %s%s", fname, opt.flavor, canon, tostring(spec.fixed[canon]),
       why and ("; " .. why) or ""), 0)
   end
-  local v = validate(fname, canon, key, value)
+  local v = validate(fname, canon, key, value, spec.kinds)
   local new = {}
   for k, x in pairs(values) do new[k] = x end
   if canon == "rms_halflife" then new.alpha = math.exp(-math.log(2) / v) else new[canon] = v end
@@ -471,6 +535,23 @@ local function new_optimizer(name, params, hyper)
   return opt
 end
 
+-- Adan's max_grad_norm: clip = min(1, max_grad_norm / (global norm + eps)), as a
+-- gradient scale of this step (adan.py; its eps is the last group's).
+local function adan_clip(opt)
+  local max_norm = opt.param_groups[1]._values.max_grad_norm
+  if not max_norm or max_norm <= 0 then return end
+  local acc = 0
+  for _, g in ipairs(opt.param_groups) do
+    for _, p in ipairs(g.params) do if p.grad ~= nil then acc = acc + (p.grad * p.grad):sum() end end
+  end
+  local groups = opt.param_groups
+  local clip = math.min(max_norm / (math.sqrt(acc) + groups[#groups]._values.eps), 1.0)
+  for _, g in ipairs(groups) do
+    g._h.grad_scale = clip
+    g._h.generation = g._h.generation + 1
+  end
+end
+
 --- One fused step over every parameter; returns the closure's loss, and
 -- nothing at all without a closure (so the REPL prints nothing after it).
 function Optimizer:step(closure)
@@ -484,6 +565,8 @@ function Optimizer:step(closure)
   end
   local cs, hs = self._c, self._h
   if cs == nil then error(self._fname .. ":step: no parameters (call setupOn(net) first)", 2) end
+  if self._eval_mode then error(self._fname .. ":step: not in train mode (call opt:train() after opt:eval())", 2) end
+  if self.name == "Adan" then adan_clip(self) end
   for i = 1, self._ngroups do
     if C.gd_optim_step(cs[i], hs[i]) ~= 0 then error(self._fname .. ":step: " .. cerr(), 2) end
   end
@@ -500,6 +583,38 @@ function Optimizer:zero_grad()
   end
 end
 
+-- Schedule-Free's train()/eval(): p moves between y (training) and x (evaluation):
+-- eval: p = lerp(p, z, 1 - 1/beta), train: p = lerp(p, z, 1 - beta), torch.lerp's
+-- two-sided formula.  Other optimizers: no-ops, as PyTorch has none.
+local function lerp_(p, z, w)
+  if w < 0.5 then p:add_(z - p, w) else p:copy_(z - (z - p) * (1 - w)) end
+end
+local function sf_swap(opt, to_eval)
+  if (opt._eval_mode or false) == to_eval then return end
+  if opt._c and C.gd_optim_slot_allocated(opt.param_groups[1]._c, 0) ~= 0 then
+    for _, g in ipairs(opt.param_groups) do
+      local beta = opt.name == "AdamWScheduleFree" and g._values.betas[1] or g._values.momentum
+      for j, p in ipairs(g.params) do
+        if C.gd_optim_state(I.out1, g._c, j - 1, 0, g._h) ~= 0 then error(opt._fname .. ": " .. cerr(), 3) end
+        lerp_(p, I.wrap(I.out1[0]), to_eval and 1 - 1 / beta or 1 - beta)
+      end
+    end
+  end
+  opt._eval_mode = to_eval
+end
+
+--- Schedule-Free optimizers: puts the parameters at the evaluation point x.
+function Optimizer:eval()
+  if self.name == "AdamWScheduleFree" or self.name == "SGDScheduleFree" then sf_swap(self, true) end
+  return self
+end
+
+--- Schedule-Free optimizers: back to the training point y (before step()).
+function Optimizer:train()
+  if self.name == "AdamWScheduleFree" or self.name == "SGDScheduleFree" then sf_swap(self, false) end
+  return self
+end
+
 --- PuzzleLib's names.
 function Optimizer:setupOn(net)
   local ok, err = pcall(build, self, net, self._hyper_in)
@@ -507,6 +622,41 @@ function Optimizer:setupOn(net)
   return self
 end
 Optimizer.zeroGradParams = Optimizer.zero_grad
+
+--- PyTorch's add_param_group: appends a group {params = {...}, <hyper>...};
+-- what it leaves out comes from the optimizer's construction hyperparameters.
+function Optimizer:add_param_group(group)
+  local fname = self._fname .. ":add_param_group"
+  if not self._c then error(fname .. ": no parameters (call setupOn(net) first)", 2) end
+  if type(group) ~= "table" or gd.is_tensor(group) or group.params == nil then
+    error(fname .. ": group must be a table with params (and hyperparameters), got " ..
+      (gd.is_tensor(group) and "a tensor" or type(group)), 2)
+  end
+  local ok, err = pcall(function()
+    local params = param_list(fname, group.params, "group.params")
+    local lists = {}
+    for i, g in ipairs(self.param_groups) do lists[i] = g.params end
+    lists[#lists + 1] = params
+    check_groups_disjoint(fname, lists)
+    local merged = {}
+    for k, v in pairs(self._hyper_in) do merged[k] = v end
+    for k, v in pairs(group) do if k ~= "params" then merged[k] = v end end
+    merged.flavor = self.flavor
+    local gi = #self.param_groups + 1
+    local gv, _, gshown = resolve(fmt("%s (group %d)", fname, gi), self.name, merged)
+    local g = make_group(self, params, gv, gshown)
+    for _, p in ipairs(params) do
+      if p.grad == nil then p.grad = gd.zeros_like(p) end
+    end
+    g.hyper = hyper_proxy(self, {g})
+    -- every check passed: nothing above changed the optimizer
+    self.param_groups[gi] = g
+    self._c[gi], self._h[gi] = g._c, g._h
+    self._ngroups = gi
+    for _, p in ipairs(params) do self.params[#self.params + 1] = p end
+  end)
+  if not ok then error(err, 2) end
+end
 Optimizer.update = function(self) return self:step() end
 
 --- The number of steps taken (of the first group).
@@ -537,10 +687,14 @@ function Optimizer:state_dict()
           s[names[slot + 1]] = I.wrap(I.out1[0])
         end
       end
+      for w, nm in ipairs(SCALAR_NAMES[self.name] or {}) do
+        if C.gd_optim_get_scalar(g._c, w - 1, g._h, I.dbl) ~= 0 then error(self._fname .. ":state_dict: " .. cerr(), 2) end
+        s[nm] = I.dbl[0]
+      end
       state[idx] = s
     end
     local hv = {}
-    for k, v in pairs(g._values) do hv[k] = type(v) == "table" and {v[1], v[2]} or v end
+    for k, v in pairs(g._values) do hv[k] = type(v) == "table" and {unpack(v)} or v end
     hv.params = ids
     groups[gi] = hv
   end
@@ -579,11 +733,22 @@ function Optimizer:load_state_dict(sd)
       idx = idx + 1
       if s ~= nil then
         if type(s) ~= "table" then bad(fmt("state of parameter %d is not a table", idx)) end
+        local scalars = SCALAR_NAMES[self.name] or {}
         for k, v in pairs(s) do
-          if k ~= "step" then
+          local is_scalar = false
+          for _, nm in ipairs(scalars) do if nm == k then is_scalar = true end end
+          if is_scalar then
+            if type(v) ~= "number" or v ~= v or v == math.huge or v == -math.huge then
+              bad(fmt("state %s of parameter %d must be a finite number, got %s", k, idx, tostring(v)))
+            end
+          elseif k ~= "step" then
             local ok = false
             for _, nm in ipairs(names) do if nm == k then ok = true end end
-            if not ok then bad(check.unknown_message("state entry", k, names)) end
+            if not ok then
+              local all = {unpack(names)}
+              for _, nm in ipairs(scalars) do all[#all + 1] = nm end
+              bad(check.unknown_message("state entry", k, all))
+            end
             if not gd.is_tensor(v) then bad(fmt("state %s of parameter %d is not a tensor", k, idx)) end
             if v:is_freed() then bad(fmt("state %s of parameter %d was released with free()", k, idx)) end
             local a, b = v.shape, p.shape
@@ -609,6 +774,9 @@ function Optimizer:load_state_dict(sd)
         for slot = 0, #names - 1 do
           local v = s[names[slot + 1]]
           if v ~= nil then copies[#copies + 1] = {g, j, slot, v} end
+        end
+        for w, nm in ipairs(SCALAR_NAMES[self.name] or {}) do
+          if s[nm] ~= nil and C.gd_optim_set_scalar(g._c, w - 1, s[nm]) ~= 0 then error(fname .. ": " .. cerr(), 2) end
         end
       end
     end
@@ -716,6 +884,32 @@ weight_decay = 1e-2, amsgrad = false})   Adam with decoupled decay: p *= 1 - lr*
   SMORMS3 = [[
 gd.optim.SMORMS3(params, {lr = 1e-3, eps = 1e-16})   Simon Funk's SMORMS3: mem
   starts at 1, the step is min(lr, g^2/(g2 + eps)); flavors:]],
+  Adamax = [[
+gd.optim.Adamax(params, {lr = 2e-3, betas = {0.9, 0.999}, eps = 1e-8, weight_decay = 0,
+maximize = false})   PyTorch 1.13's Adamax: m = b1*m + (1-b1)*g;
+  u = max(b2*u, |g| + eps); p -= lr/(1 - b1^t) * m/u.  State: exp_avg, exp_inf.]],
+  ASGD = [[
+gd.optim.ASGD(params, {lr = 1e-2, lambd = 1e-4, alpha = 0.75, t0 = 1e6, weight_decay = 0,
+maximize = false})   PyTorch 1.13's averaged SGD: p *= 1 - lambd*eta; p -= eta*g;
+  ax += (p - ax)*mu; after the step eta = lr/(1 + lambd*lr*t)^alpha and
+  mu = 1/max(1, t - t0) (so an lr change reaches eta one step later, as in
+  PyTorch).  State: ax (the average), eta, mu.]],
+  NAdam = [[
+gd.optim.NAdam(params, {lr = 2e-3, betas = {0.9, 0.999}, eps = 1e-8, weight_decay = 0,
+momentum_decay = 4e-3})   PyTorch 1.13's NAdam: mu_t = b1*(1 - 0.5*0.96^(t*momentum_decay)),
+  Adam's moments, p -= lr*(1-mu_t)/(1-prod mu)*g/d + lr*mu_{t+1}/(1-prod mu*mu_t*mu_{t+1})*m/d
+  with d = sqrt(v/(1-b2^t)) + eps (1.13's product, kept as it is).  State: exp_avg,
+  exp_avg_sq, mu_product.]],
+  RAdam = [[
+gd.optim.RAdam(params, {lr = 1e-3, betas = {0.9, 0.999}, eps = 1e-8, weight_decay = 0})
+  PyTorch 1.13's RAdam: rho_t = rho_inf - 2t*b2^t/(1-b2^t); while rho_t <= 5 the step is
+  lr*m/(1-b1^t), then the rectified adaptive step.  State: exp_avg, exp_avg_sq.]],
+  Rprop = [[
+gd.optim.Rprop(params, {lr = 1e-2, etas = {0.5, 1.2}, step_sizes = {1e-6, 50},
+maximize = false})   PyTorch 1.13's Rprop: each step size grows by etaplus where the
+  gradient keeps its sign, shrinks by etaminus where it flips (and that gradient is
+  taken as 0), clamped to step_sizes; p -= sign(g)*step.  Step sizes start at the
+  lr of the first step.  State: prev, step_size.]],
 }
 
 --- help's list of an optimizer's flavors, from the registry: each flavor's
@@ -768,6 +962,38 @@ OPT_DOCS.RMSProp = OPT_DOCS.RMSProp .. [[
   opt.hyper.alpha is its decay mu, Keras's weight decay is
   opt.hyper.decoupled_weight_decay; a flavor's own names that are not canonical
   names (learning_rate, rho, ...) are accepted on writes too.]]
+OPT_DOCS.Lion = [[
+gd.optim.Lion(params, {lr = 1e-4, betas = {0.9, 0.99}, weight_decay = 0})   Lion (Chen et al.
+  2023; google/automl lion_pytorch.py): p *= 1 - lr*wd; p -= lr*sign(b1*m + (1-b1)*g);
+  m = b2*m + (1-b2)*g.  State: exp_avg.]]
+OPT_DOCS.AdaBelief = [[
+gd.optim.AdaBelief(params, {lr = 1e-3, betas = {0.9, 0.999}, eps = 1e-16, weight_decay = 0,
+amsgrad = false, weight_decouple = true, fixed_decay = false, rectify = true,
+degenerated_to_sgd = true})   AdaBelief (Zhuang et al. 2020; adabelief_pytorch 0.2.0): Adam
+  with s = b2*s + (1-b2)*(g - m)^2 + eps (eps accumulates in s, as the source does);
+  rectify: RAdam's rectified step once N_sma >= 5, an SGD step before.
+  State: exp_avg, exp_avg_var, max_exp_avg_var.]]
+OPT_DOCS.Adan = [[
+gd.optim.Adan(params, {lr = 1e-3, betas = {0.98, 0.92, 0.99}, eps = 1e-8, weight_decay = 0,
+max_grad_norm = 0, no_prox = false})   Adan (Xie et al. 2022; sail-sg/Adan adan.py): Nesterov
+  momentum from the gradient difference; betas are the gradient's, the difference's and
+  the second moment's; weight decay proximal (p /= 1 + lr*wd) unless no_prox.
+  State: exp_avg, exp_avg_diff, exp_avg_sq, neg_pre_grad.]]
+OPT_DOCS.NAdamW = [[
+gd.optim.NAdamW(params, {lr = 2e-3, betas = {0.9, 0.999}, eps = 1e-8, weight_decay = 1e-2,
+momentum_decay = 4e-3})   PyTorch 2's NAdam(decoupled_weight_decay = true): p *= 1 - lr*wd,
+  then NAdam (PyTorch 2's mu product).  State: exp_avg, exp_avg_sq, mu_product.]]
+OPT_DOCS.AdamWScheduleFree = [[
+gd.optim.AdamWScheduleFree(params, {lr = 0.0025, betas = {0.9, 0.999}, eps = 1e-8,
+weight_decay = 0, warmup_steps = 0, r = 0, weight_lr_power = 2})   Schedule-Free AdamW
+  (Defazio et al. 2024; facebookresearch/schedule_free): no schedule needed; call
+  opt:eval() before evaluating or saving and opt:train() before training again.
+  State: z, exp_avg_sq, weight_sum, lr_max.]]
+OPT_DOCS.SGDScheduleFree = [[
+gd.optim.SGDScheduleFree(params, {lr = 1.0, momentum = 0.9, weight_decay = 0, warmup_steps = 0,
+r = 0, weight_lr_power = 2})   Schedule-Free SGD (facebookresearch/schedule_free
+  sgd_schedulefree.py); opt:eval() / opt:train() as AdamWScheduleFree.  State: z,
+  weight_sum, lr_max.]]
 
 for name in pairs(KIND) do
   M[name] = doc(function(params, hyper) return new_optimizer(name, params, hyper) end, "gd.optim." .. name,
@@ -825,12 +1051,20 @@ gd.optim.clip_grad_value_(params, clip_value): clamps every gradient element to
   [-clip_value, clip_value].]])
 
 M.lr = require "gd.optim.lr"
+M.LBFGS = require "gd.optim.lbfgs"
 M.torch7 = require "gd.optim.torch7"
+-- layer-wise optimizers (norms, factored moments, Newton-Schulz): gd.optim.layerwise
+do
+  local layerwise = require "gd.optim.layerwise"
+  for _, name in ipairs {"LAMB", "LARS", "Adafactor", "Muon"} do M[name] = layerwise[name] end
+end
 
 doc(M, "gd.optim", [[
 gd.optim: SGD, AdaGrad (Adagrad), RMSProp (RMSprop), AdaDelta, Adam, AdamW,
 SMORMS3; each takes (params, hyper) with hyper.flavor choosing a system's
-convention (help(gd.optim.RMSProp) lists them).  Schedules in gd.optim.lr;
-clip_grad_norm_, clip_grad_value_.]])
+convention (help(gd.optim.RMSProp) lists them).  PyTorch 1.13's Adamax, ASGD,
+NAdam, RAdam, Rprop and LBFGS (SparseAdam: gdlua has no sparse gradients).
+opt:add_param_group(group).  Schedules in gd.optim.lr; clip_grad_norm_,
+clip_grad_value_.]])
 
 return M

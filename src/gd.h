@@ -212,6 +212,11 @@ int gd_to(gd_tensor **out, const gd_tensor *t, int dtype, int device);
    A tensor that is another's gradient keeps its shape (the other relies on it). */
 int gd_set_storage(gd_tensor *t, const gd_tensor *src, int64_t offset, int rank,
                    const int64_t *sizes, const int64_t *strides);
+/* gd_set_storage that also gives t src's dtype (PyTorch's `t.data = src`, as
+   module.double() does): t keeps its identity; a gradient of the old dtype is
+   dropped.  A tensor that is another's gradient keeps its dtype. */
+int gd_set_data(gd_tensor *t, const gd_tensor *src, int64_t offset, int rank,
+                const int64_t *sizes, const int64_t *strides);
 /* Gathers rows: out[i, ...] = t[index[i], ...] along dim (index: int64, 0-based). */
 int gd_index_select(gd_tensor **out, const gd_tensor *t, int dim, const gd_tensor *index);
 /* Concatenates n tensors along dim. */

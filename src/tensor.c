@@ -27,9 +27,12 @@ void gd_tensor_refresh(gd_tensor *t)
     t->count = count;
     t->data = t->storage ? (char *)t->storage->data + t->storage_offset * (int64_t)gd_dtype_size(t->scalar_type)
                          : NULL;
+    /* an empty tensor is contiguous whatever its strides (as in PyTorch): its
+       copy would be laid out the same, so staging it through gd_contiguous
+       would otherwise never end */
     int contiguous = 1;
     int64_t expect = 1;
-    for (int d = t->rank - 1; d >= 0; d--) {
+    for (int d = t->rank - 1; d >= 0 && count != 0; d--) {
         if (t->sizes[d] != 1 && t->strides[d] != expect) { contiguous = 0; break; }
         expect *= t->sizes[d];
     }

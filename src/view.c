@@ -270,14 +270,18 @@ int gd_to(gd_tensor **out, const gd_tensor *t, int dtype, int device)
     return GD_OK;
 }
 
-int gd_set_storage(gd_tensor *t, const gd_tensor *src, int64_t offset, int rank, const int64_t *sizes,
-                   const int64_t *strides)
+/* gd_set_storage, and gd_set_data when retype (t takes src's dtype). */
+static int set_storage(gd_tensor *t, const gd_tensor *src, int64_t offset, int rank, const int64_t *sizes,
+                       const int64_t *strides, bool retype)
 {
     GD_TRY(gd_check_tensor(t, "tensor"));
     GD_TRY(gd_check_tensor(src, "source"));
-    if (t->scalar_type != src->scalar_type)
+    if (t->scalar_type != src->scalar_type && !retype)
         return gd_fail(GD_EINVAL, "set_: dtypes differ (%s and %s)", gd_dtype_name(t->scalar_type),
                        gd_dtype_name(src->scalar_type));
+    if (t->scalar_type != src->scalar_type && t->grad_refs > 0)
+        return gd_fail(GD_EINVAL, "set_data: the tensor is the gradient of another tensor, so its dtype cannot "
+                                  "change");
     GD_TRY(gd_check_geometry(rank, sizes, strides, "set_"));
     if (t->grad_refs > 0) {
         bool same = rank == t->rank;
@@ -303,6 +307,9 @@ int gd_set_storage(gd_tensor *t, const gd_tensor *src, int64_t offset, int rank,
     t->storage_offset = offset;
     t->rank = rank;
     for (int d = 0; d < rank; d++) { t->sizes[d] = sizes[d]; t->strides[d] = strides[d]; }
+    /* a gradient of the old dtype no longer fits */
+    if (t->scalar_type != src->scalar_type) gd_tensor_drop_grad(t);
+    t->scalar_type = src->scalar_type;
     gd_tensor_refresh(t);
     __atomic_add_fetch(&gd_geometry_epoch, 1, __ATOMIC_RELAXED);
     /* a gradient of the old shape no longer fits */
@@ -312,6 +319,18 @@ int gd_set_storage(gd_tensor *t, const gd_tensor *src, int64_t offset, int rank,
         if (!same) gd_tensor_drop_grad(t);
     }
     return GD_OK;
+}
+
+int gd_set_storage(gd_tensor *t, const gd_tensor *src, int64_t offset, int rank, const int64_t *sizes,
+                   const int64_t *strides)
+{
+    return set_storage(t, src, offset, rank, sizes, strides, false);
+}
+
+int gd_set_data(gd_tensor *t, const gd_tensor *src, int64_t offset, int rank, const int64_t *sizes,
+                const int64_t *strides)
+{
+    return set_storage(t, src, offset, rank, sizes, strides, true);
 }
 
 int gd_index_select(gd_tensor **out, const gd_tensor *t, int dim, const gd_tensor *index)
@@ -334,7 +353,7 @@ int gd_index_select(gd_tensor **out, const gd_tensor *t, int dim, const gd_tenso
             int64_t bad = ix[i];
             gd_tensor_release(c);
             return gd_fail(GD_EINVAL, "index_select: index %lld out of range for dimension %d of size %lld",
-                           (long long)bad + 1, dim + 1, (long long)t->sizes[dim]);
+                           (long long)((uint64_t)bad + 1), dim + 1, (long long)t->sizes[dim]);
         }
     int64_t sizes[GD_MAX_DIMS];
     memcpy(sizes, t->sizes, sizeof sizes);

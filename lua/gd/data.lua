@@ -198,7 +198,7 @@ M.loader = doc(function(data, opts)
     n = n or rows_of(t)
     if rows_of(t) ~= n then error(fmt("%s: element %d has %d rows, element 1 has %d", fname, i, rows_of(t), n), 2) end
   end
-  local bs = check.number(fname, "batch_size", opts.batch_size, {default = 10, integer = true, min = 1})
+  local bs = check.number(fname, "batch_size", opts.batch_size, {default = 10, integer = true, min = 1, max = 2 ^ 53})
   local shuffle = opts.shuffle ~= false
   local drop_last = opts.drop_last == true
   local seed = opts.seed

@@ -112,7 +112,7 @@ part that is wrong.]])
 
 doc(M, "gd.nn", [[
 gd.nn: modules for training.  Layers: Linear(in, out, [{bias}]), ReLU(),
-Tanh(), Sigmoid(), Softmax(), LogSoftmax(), Dropout(p), Identity(),
+Tanh(), Sigmoid(), Softmax([dim]), LogSoftmax([dim]), Dropout(p), Identity(),
 Conv1d/Conv2d(in, out, kernel, [{stride, padding, dilation, groups, bias}]),
 MaxPool2d(k, [{...}]), AvgPool2d(k, [{...}]), AdaptiveAvgPool2d(size),
 Flatten([start, end]), BatchNorm1d/BatchNorm2d(C, [{eps, momentum, affine,

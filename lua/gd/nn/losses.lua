@@ -71,19 +71,6 @@ function MSELoss:init(opts)
   self.scale = check.number("gd.nn.MSELoss", "scale", opts.scale, {default = 1, level = 4})
 end
 
---- true when the shapes agree once their size-1 dimensions are dropped
--- ((N, 1) against (N): d2l's y.reshape(y_hat.shape))
-local function same_squeezed(a, b)
-  local function squeezed(c)
-    local s = {}
-    for d = 0, c.rank - 1 do
-      if c.sizes[d] ~= 1 then s[#s + 1] = tonumber(c.sizes[d]) end
-    end
-    return table.concat(s, "x")
-  end
-  return squeezed(a) == squeezed(b)
-end
-
 local function same_shape(a, b)
   if a.rank ~= b.rank then return false end
   for d = 0, a.rank - 1 do
@@ -97,9 +84,12 @@ function MSELoss:forward(pred, target)
   if not gd.is_tensor(pred) then base.argerr("MSELoss", "the prediction must be a tensor, got " .. type(pred), 2) end
   if not gd.is_tensor(target) then base.argerr("MSELoss", "the target must be a tensor, got " .. type(target), 2) end
   local pc, tc = pred.c, target.c
-  if not same_shape(pc, tc) and not same_squeezed(pc, tc) then
-    base.argerr("MSELoss", fmt("the prediction has shape %s but the target %s", table.concat(pred.shape, "x"),
-      table.concat(target.shape, "x")), 2)
+  -- one shape only: (N, 1) against (N) is d2l's classic slip, which PyTorch
+  -- broadcasts to N x N (with a warning) and an element-wise loss would pair
+  -- up silently
+  if not same_shape(pc, tc) then
+    base.argerr("MSELoss", fmt("the prediction has shape %s but the target %s: give them one shape "
+      .. "(y:reshape(...) or y:view(...))", table.concat(pred.shape, "x"), table.concat(target.shape, "x")), 2)
   end
   local grad = buffer_like(P, "grad", pc)
   local red = REDUCTIONS[self.reduction]
@@ -122,8 +112,8 @@ doc(MSELoss, "gd.nn.MSELoss", [[
 gd.nn.MSELoss([{reduction = "mean", scale = 1}]) -> loss; err, grad = loss(pred, target)
   scale * mean((pred - target)^2) (or its sum, or the element-wise squares for
   reduction = "none"), and the gradient with respect to pred.  pred and target
-  have one shape, or shapes that differ by size-1 dimensions only ((N, 1) and
-  (N)).  d2l's squared_loss, (y_hat - y)^2 / 2 averaged, is
+  must have one shape ((N, 1) against (N) is refused: reshape one of them).
+  d2l's squared_loss, (y_hat - y)^2 / 2 averaged, is
   MSELoss{scale = 0.5}.]])
 
 -- ------------------------------------------------------- CrossEntropyLoss
@@ -137,9 +127,18 @@ function CrossEntropyLoss:init(opts)
   loss_options("gd.nn.CrossEntropyLoss", self, opts, CE_OPTS)
 end
 
+--- int64 class targets from a number or a table (gd.tensor's complaint
+-- renamed for the loss): a tensor or an error at the caller's caller.
+local function targets_from(fname, v)
+  local ok, t = pcall(gd.tensor, v, {dtype = "int64"})
+  if ok then return t end
+  local why = tostring(t):gsub("^.-gd%.tensor: ", "")
+  base.argerr(fname, "the target must hold class indices: " .. why, 4)
+end
+
 local function class_targets(fname, target, rows)
-  if type(target) == "number" then return gd.tensor({target}, {dtype = "int64"}) end
-  if type(target) == "table" and not gd.is_tensor(target) then return gd.tensor(target, {dtype = "int64"}) end
+  if type(target) == "number" then return targets_from(fname, {target}) end
+  if type(target) == "table" and not gd.is_tensor(target) then return targets_from(fname, target) end
   if not gd.is_tensor(target) then
     base.argerr(fname, "the target must be an int64 tensor of class indices, got " .. type(target), 3)
   end

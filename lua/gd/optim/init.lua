@@ -556,7 +556,13 @@ end
 -- nothing at all without a closure (so the REPL prints nothing after it).
 function Optimizer:step(closure)
   local loss
-  if closure ~= nil then loss = closure() end
+  if closure ~= nil then
+    local kind = type(closure)
+    if kind ~= "function" and kind ~= "table" then
+      error(self._fname .. ":step: the closure must be a function, got " .. kind, 2)
+    end
+    loss = closure()
+  end
   local cs, hs = self._c, self._h
   if cs == nil then error(self._fname .. ":step: no parameters (call setupOn(net) first)", 2) end
   if self._eval_mode then error(self._fname .. ":step: not in train mode (call opt:train() after opt:eval())", 2) end

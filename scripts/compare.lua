@@ -71,7 +71,7 @@ for i, r in ipairs(runs) do reg_runs[i] = {name = r.name, optimizer = r.optimize
 print()
 local reg = colour(gd.experiment.run{objective = regression, steps = 100, tol = 1e-6, runs = reg_runs,
   title = "linear regression on " .. what .. ", full batch, 100 steps"})
-gd.plot.losses(reg, {file = out .. "/regression_loss.svg",
+gd.plot.losses(reg, {file = out .. "/regression_loss.svg", width = 960, height = 440,
   title = "linear regression on " .. (airfoil and airfoil ~= "" and "airfoil" or "synthetic data") ..
           ": loss - minimum per step"})
 print()

@@ -3,7 +3,7 @@
 -- d2l's published numbers and their pictures parsed back.
 local xml = require "spec.support.plot_xml"
 
-local GDLUA = "build/bin/gdlua"
+local GDLUA = os.getenv("GDLUA") or "build/bin/gdlua"
 local files = require "spec.support.files"
 local AIRFOIL = files.shared("data/airfoil_self_noise.dat")
 

@@ -149,6 +149,18 @@ describe("CUDA", function()
     end
   end
 
+  -- every flavor of the project's own golden files (spec/golden), lr changes included
+  local golden = require "spec.support.golden"
+  for _, system in ipairs(golden.systems) do
+    local G = golden.load(system)
+    for ci, case in ipairs(G.cases) do
+      it(string.format("steps spec/golden/%s.lua case %d (%s %s) on the GPU as on the CPU", system, ci,
+        case.optimizer, case.flavor), function()
+        close(golden.replay(G, case, "cuda"), golden.replay(G, case, "cpu"), 1e-11)
+      end)
+    end
+  end
+
   it("steps a large parameter arena in one kernel, as the CPU does", function()
     gd.manual_seed(9)
     local p = gd.randn(2 ^ 20)

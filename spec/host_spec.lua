@@ -214,9 +214,10 @@ describe("gdlua", function()
 
     it("is found in share/gdlua/lua of an installed prefix", function()
       local prefix = dir .. "/prefix"
-      os.execute(("mkdir -p %s/bin %s/lib %s/share/gdlua/lua && cp %s %s/bin/ && cp %s/build/lib/libgd.so %s/lib/ "
+      os.execute(("mkdir -p %s/bin %s/lib %s/share/gdlua/lua && cp %s %s/bin/ && cp %s/../lib/libgd.so %s/lib/ "
                   .. "&& cp -R %s/lua/gd %s/share/gdlua/lua/"):format(
-        prefix, prefix, prefix, P.quote(P.gdlua), prefix, P.quote(P.root), prefix, P.quote(P.root), prefix))
+        prefix, prefix, prefix, P.quote(P.gdlua), prefix, P.quote(P.gdlua:match("^(.*)/[^/]*$")), prefix,
+        P.quote(P.root), prefix))
       local r = P.run({"-e", "print(package.searchpath('gd', package.path), gd.zeros(1):numel())"},
                       {exe = prefix .. "/bin/gdlua", cwd = "/"})
       assert.are.equal(0, r.status, r.err)
@@ -225,8 +226,8 @@ describe("gdlua", function()
 
     it("exits 1 with the error when gd cannot be loaded", function()
       local prefix = dir .. "/broken"
-      os.execute(("mkdir -p %s/bin %s/lib %s/share/gdlua/lua/gd && cp %s %s/bin/ && cp %s/build/lib/libgd.so %s/lib/"):format(
-        prefix, prefix, prefix, P.quote(P.gdlua), prefix, P.quote(P.root), prefix))
+      os.execute(("mkdir -p %s/bin %s/lib %s/share/gdlua/lua/gd && cp %s %s/bin/ && cp %s/../lib/libgd.so %s/lib/"):format(
+        prefix, prefix, prefix, P.quote(P.gdlua), prefix, P.quote(P.gdlua:match("^(.*)/[^/]*$")), prefix))
       P.write(prefix .. "/share/gdlua/lua/gd/init.lua", "error('gd is broken here', 0)")
       local r = P.run({"-e", "print('must not run')"}, {exe = prefix .. "/bin/gdlua"})
       assert.are.equal(1, r.status)

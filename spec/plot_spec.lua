@@ -189,7 +189,9 @@ describe("gd.plot.line", function()
     for _, n in ipairs(g.children) do
       if n.tag == "text" then labels[#labels + 1] = {n.text, tonumber(n.attrs.y)} end
     end
-    assert.are.same({"1e-4", "0.001", "0.01", "0.1", "1", "10"},
+    -- one notation for the whole axis (issue 13: no "0.001" beside "1e-4"):
+    -- powers of ten with superscript exponents, as matplotlib labels log axes
+    assert.are.same({"10⁻⁴", "10⁻³", "10⁻²", "10⁻¹", "10⁰", "10¹"},
       {labels[1][1], labels[2][1], labels[3][1], labels[4][1], labels[5][1], labels[6][1]})
     assert.is_true(close_to(labels[5][2], py(0, -4, 1) + 4))
   end)

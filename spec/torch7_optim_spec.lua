@@ -87,6 +87,28 @@ describe("gd.optim.torch7", function()
     end)
   end
 
+  -- The object API's torch7 flavor of Adam and AdaDelta (one fused step)
+  -- against the same Torch7 trajectories.  Catches: PyTorch's eps after the
+  -- bias-corrected root, or a learning rate in Torch7's AdaDelta.
+  for _, c in ipairs {{"adam lrdecay eps 0.1", "Adam"}, {"adadelta eps 0.1", "AdaDelta"}} do
+    it(("gd.optim.%s{flavor = 'torch7'} replays Torch7's %s"):format(c[2], c[1]), function()
+      local case
+      for _, k in ipairs(G.cases) do if k.name == c[1] then case = k end end
+      local x = gd.tensor(G.x0, {dtype = "float64"})
+      local hyper = {flavor = "torch7"}
+      for k, v in pairs(case.config) do hyper[k] = v end
+      local opt = gd.optim[c[2]]({x}, hyper)
+      for t = 1, case.steps do
+        local _, g = quadratic(t)(x)
+        x.grad:copy_(g)
+        opt:step()
+        for i = 1, #G.x0 do
+          assert.is_true(rel(x:get(i), case.traj[t][i]) < 1e-9, ("step %d x[%d]"):format(t, i))
+        end
+      end
+    end)
+  end
+
   it("keeps the state in config when state is nil, and in state when given", function()
     local x = gd.tensor(G.x0, {dtype = "float64"})
     local config = {learningRate = 0.1}

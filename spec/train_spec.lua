@@ -131,13 +131,13 @@ describe("gd.train", function()
     -- "leaving loop" and the like are ordinary; an NYI means code the JIT cannot
     -- compile.  Only the per-step path counts: the batch loop of train.lua and
     -- what it calls; train()'s setup and return run once per call.
-    local loop_first, loop_last
+    local loop_first, loop_last, indent
     local n = 0
     for line in io.lines(package.searchpath("gd.train", package.path)) do
       n = n + 1
       if not loop_first and line:find("in source:batches(epoch) do", 1, true) then
-        loop_first = n
-      elseif loop_first and not loop_last and line == "    end" then
+        loop_first, indent = n, line:match("^(%s*)")
+      elseif loop_first and not loop_last and line == indent .. "end" then
         loop_last = n
       end
     end

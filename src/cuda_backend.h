@@ -25,7 +25,7 @@ enum {
 
 #include "kernels/optim.h"
 
-enum { GD_OPTIM_MAX_SLOTS = 3 };
+enum { GD_OPTIM_MAX_SLOTS = 4 }; /* Adan keeps four arrays */
 
 /* one run of adjacent parameter elements: what an optimizer loop sees */
 typedef struct gd_optim_segment {

@@ -122,6 +122,16 @@ void gd_set_error_message(const char *msg);
 const char *gd_version(void);
 /* Seconds on a monotonic clock (differences are elapsed wall time). */
 double gd_seconds(void);
+/* Ctrl-C for long loops (gd.train): gd_interrupt_catch() installs a SIGINT
+   handler that only sets a flag, which gd_interrupt_pending() reads (the loop
+   stops at a clean point); the handler then puts the previous disposition
+   back, so that a second Ctrl-C does what it did before (the host's
+   "interrupted!", or the end of the process).  gd_interrupt_release() restores
+   the previous handler and clears the flag.  Calls nest; only the outermost
+   pair installs and restores. */
+int gd_interrupt_catch(void);
+int gd_interrupt_pending(void);
+void gd_interrupt_release(void);
 /* Bytes of tensor storage currently allocated, per device. */
 int64_t gd_mem_live_bytes(int device);
 /* 1 when enough storage was allocated since the last call that returned 1 to
@@ -160,6 +170,13 @@ void gd_tensor_free_data(gd_tensor *t);
 int gd_tensor_set_grad(gd_tensor *t, gd_tensor *g);
 /* 1 when a and b share storage. */
 int gd_same_storage(const gd_tensor *a, const gd_tensor *b);
+/* Looks for two of the n tensors that share an element of memory, where at
+   least one of the two is among the first nwrite (written; the rest are only
+   read).  Returns 1 with their 0-based indices (*first < *second), 0 when
+   none do, or a negative status.  Interleaved strided views are compared
+   element by element (up to 2^24 elements; past that, intersecting extents
+   count as shared). */
+int gd_find_overlap(gd_tensor *const *ts, int n, int nwrite, int *first, int *second);
 
 /* Filling and copying (copy broadcasts src to dst's shape and converts dtype,
    across devices too). */
@@ -195,6 +212,11 @@ int gd_to(gd_tensor **out, const gd_tensor *t, int dtype, int device);
    A tensor that is another's gradient keeps its shape (the other relies on it). */
 int gd_set_storage(gd_tensor *t, const gd_tensor *src, int64_t offset, int rank,
                    const int64_t *sizes, const int64_t *strides);
+/* gd_set_storage that also gives t src's dtype (PyTorch's `t.data = src`, as
+   module.double() does): t keeps its identity; a gradient of the old dtype is
+   dropped.  A tensor that is another's gradient keeps its dtype. */
+int gd_set_data(gd_tensor *t, const gd_tensor *src, int64_t offset, int rank,
+                const int64_t *sizes, const int64_t *strides);
 /* Gathers rows: out[i, ...] = t[index[i], ...] along dim (index: int64, 0-based). */
 int gd_index_select(gd_tensor **out, const gd_tensor *t, int dim, const gd_tensor *index);
 /* Concatenates n tensors along dim. */
@@ -275,7 +297,12 @@ void gd_philox4x32_words(const uint32_t *ctr4, const uint32_t *key2, uint32_t *o
 
 /* --------------------------------------------------------------- files */
 
-/* Atomic file writing: bytes go to "<path>.tmp.<pid>", then fsync and rename. */
+/* Atomic file writing: bytes go through a 64 KB buffer to a temporary file
+   next to the target (".<name>.<crc>.<pid>-<n>.gdtmp", flock'd while its
+   writer lives), then fsync and rename.  Opening removes the temporary files
+   of the same path that no live writer holds (left by killed saves).  A
+   symlink is written through (its target is replaced, the link kept); an
+   existing file's mode and owner are kept. */
 typedef struct gd_writer gd_writer;
 int gd_writer_open(gd_writer **w, const char *path);
 int gd_writer_write(gd_writer *w, const void *bytes, size_t n);
@@ -293,9 +320,11 @@ typedef struct gd_buffer { uint8_t *bytes; size_t size; } gd_buffer;
 int gd_read_file(gd_buffer *out, const char *path, int gunzip);
 void gd_buffer_free(gd_buffer *b);
 uint32_t gd_crc32(uint32_t crc, const void *bytes, size_t n);
-/* Parses delimited numeric text: rows x cols doubles into a new float64 tensor.
-   Skips `skip_rows` lines; on a malformed line reports its number. */
-int gd_parse_delimited(gd_tensor **out, const char *text, size_t n, char sep, int skip_rows);
+/* Parses delimited numeric text into a new rows x cols tensor of dtype
+   (GD_FLOAT32, GD_FLOAT64 or GD_INT64, each parsed exactly in that type).
+   Lines end at LF, CR or CRLF; skips `skip_rows` lines; on a malformed line,
+   an out-of-range number or a NUL byte reports the line and field. */
+int gd_parse_delimited(gd_tensor **out, const char *text, size_t n, char sep, int skip_rows, int dtype);
 
 /* -------------------------------------------------------------- optimizers */
 
@@ -309,6 +338,8 @@ int gd_parse_delimited(gd_tensor **out, const char *text, size_t n, char sep, in
  */
 typedef enum gd_optim_kind {
     GD_OPTIM_SGD = 0, GD_OPTIM_RMSPROP, GD_OPTIM_ADADELTA, GD_OPTIM_ADAM, GD_OPTIM_SMORMS3,
+    GD_OPTIM_ADAMAX, GD_OPTIM_ASGD, GD_OPTIM_NADAM, GD_OPTIM_RADAM, GD_OPTIM_RPROP,
+    GD_OPTIM_LION, GD_OPTIM_ADABELIEF, GD_OPTIM_ADAN, GD_OPTIM_SF_ADAMW, GD_OPTIM_SF_SGD,
     GD_OPTIM_KIND_COUNT
 } gd_optim_kind;
 
@@ -334,6 +365,7 @@ typedef struct gd_optim_hyper {
     double dampening;                /* SGD */
     double grad_scale;               /* gradient multiplier (MXNet's rescale_grad), normally 1 */
     double clip_gradient;            /* |g| limit (MXNet), <= 0: off */
+    double clip_weights;             /* RMSProp: |p| limit after the update (MXNet), <= 0: off */
     double state_init;               /* starting square average / accumulator */
     int32_t accumulate;              /* 1: a running sum of g^2 (AdaGrad) */
     int32_t centered;
@@ -343,14 +375,33 @@ typedef struct gd_optim_hyper {
     int32_t maximize;
     int32_t amsgrad;
     int32_t bias_correction;         /* Optax's RMSProp bias correction */
+    int32_t adam_step_bias;          /* Torch7's Adam: bias corrections in the step size, eps on sqrt(v),
+                                        lr / (1 + (t-1)*lr_decay) */
+    int32_t memory_clipped;          /* SMORMS3: memory decays by min(ratio, lr) (ensmallen) */
     int32_t generation;              /* changed by whoever changes a field: a step
                                         recomputes its coefficients only when it differs */
+    /* the rest of torch.optim (PyTorch 1.13's names) */
+    double lambd, t0;                /* ASGD: decay term, the step averaging starts after
+                                        (ASGD's power of the eta update is `alpha`) */
+    double momentum_decay;           /* NAdam: mu_t = beta1*(1 - 0.5*0.96^(t*momentum_decay)) */
+    double etaminus, etaplus;        /* Rprop: step size factors (etas) */
+    double step_size_min, step_size_max; /* Rprop: step_sizes */
+    /* what papers compare against (each reference implementation's names) */
+    double beta3;                    /* Adan: the second-moment beta (betas[3]) */
+    double warmup_steps;             /* Schedule-Free: linear warmup length */
+    double sf_r, weight_lr_power;    /* Schedule-Free: the average's weights (k+1)^r * lr_max^power */
+    int32_t fixed_decay;             /* AdaBelief: p *= 1 - wd (not lr*wd) */
+    int32_t rectify;                 /* AdaBelief: RAdam's rectification */
+    int32_t degenerated_to_sgd;      /* AdaBelief: an SGD step while N_sma < 5 */
+    int32_t no_prox;                 /* Adan: p *= 1 - lr*wd instead of p /= 1 + lr*wd */
+    int32_t nadam_fixed_product;     /* NAdam: PyTorch 2's mu_product * mu_next (1.13 had mu_product*mu*mu_next) */
 } gd_optim_hyper;
 
 typedef struct gd_optim gd_optim;
 
 /* Retains the n parameters (float32/float64, any device); fails on a
-   parameter listed twice.  The state is allocated when a step first needs it,
+   parameter listed twice or two that share memory (a step checks that again,
+   with the gradients, whenever they change).  The state is allocated when a step first needs it,
    filled with hyper->state_init (square averages) or 0. */
 int gd_optim_new(gd_optim **out, int kind, gd_tensor *const *params, int n, const gd_optim_hyper *hyper);
 void gd_optim_free(gd_optim *o);
@@ -360,12 +411,24 @@ int gd_optim_step(gd_optim *o, const gd_optim_hyper *hyper);
 /* Zeroes every parameter's gradient. */
 int gd_optim_zero_grad(gd_optim *o);
 int64_t gd_optim_get_step(const gd_optim *o);
-void gd_optim_set_step(gd_optim *o, int64_t step);
+/* Fails on a negative step. */
+int gd_optim_set_step(gd_optim *o, int64_t step);
+/* 0 when parameter param's state can be read and written: it still has the
+   element count its state was laid out for (a parameter resized before the
+   optimizer has any state is laid out anew).  gd_optim_state checks it too. */
+int gd_optim_check_state(gd_optim *o, int param);
 /* Number of state slots of a kind; a slot's state for parameter i as a view
    (it is allocated, from hyper, if the optimizer has not needed it yet). */
 int gd_optim_num_slots(int kind);
 int gd_optim_slot_allocated(const gd_optim *o, int slot);
 int gd_optim_state(gd_tensor **out, gd_optim *o, int param, int slot, const gd_optim_hyper *hyper);
+/* Per-group scalar state that PyTorch keeps as 0-d tensors (ASGD: 0 = eta,
+   1 = mu; NAdam: 0 = mu_product), in double.  Before the first step they hold
+   their initial values (eta = the lr of the first step).  Setting one marks
+   the scalars as loaded (load_state_dict). */
+int gd_optim_num_scalars(int kind);
+int gd_optim_get_scalar(const gd_optim *o, int which, const gd_optim_hyper *hyper, double *out);
+int gd_optim_set_scalar(gd_optim *o, int which, double value);
 /* Clips the gradients of n tensors so that their joint p-norm is at most
    max_norm (PyTorch's clip_grad_norm_); *total gets the norm before clipping. */
 int gd_clip_grad_norm(gd_tensor *const *grads, int n, double max_norm, double p, double *total);
@@ -436,5 +499,84 @@ int gd_nn_count_correct(int64_t *correct, const gd_tensor *logits, const gd_tens
 /* Training-loop helper: 1 when the file descriptor is a terminal (progress
    bars draw only there). */
 int gd_nn_isatty(int fd);
+
+/* ------------------------------------------ convolution and pooling (issue 14) */
+
+/*
+ * gd.nn's Conv1d/Conv2d and 2-D pooling (src/nn_conv.c checks, src/cpu/conv.c
+ * loops; CPU only for now: a CUDA operand is an error).  PyTorch's layout:
+ * x is N x C x H x W, a weight O x C/groups x KH x KW.  One call per direction,
+ * so an autograd node can reuse them.
+ *
+ * A conv geometry is int64 {SH, SW, PH, PW, DH, DW, groups} (stride, padding,
+ * dilation).  gd_nn_conv2d_shape checks x against w and writes {N, O, OH, OW,
+ * workspace elements}; the workspace `col` (the im2col matrix of one sample,
+ * any shape, contiguous, the input's dtype) is kept by the caller.  Forward
+ * overwrites y; backward accumulates into gw and gb (+=) and overwrites gx;
+ * any of the three may be NULL.
+ */
+int gd_nn_conv2d_shape(int64_t *out5, const gd_tensor *x, const gd_tensor *w, const int64_t *geom);
+int gd_nn_conv2d_forward(gd_tensor *y, gd_tensor *col, const gd_tensor *x, const gd_tensor *w,
+                         const gd_tensor *b, const int64_t *geom);
+int gd_nn_conv2d_backward(gd_tensor *gx, gd_tensor *gw, gd_tensor *gb, gd_tensor *col, const gd_tensor *gy,
+                          const gd_tensor *x, const gd_tensor *w, const int64_t *geom);
+
+typedef enum gd_nn_pool_kind {
+    GD_NN_MAXPOOL = 0, GD_NN_AVGPOOL = 1, GD_NN_ADAPTIVE_AVGPOOL = 2, GD_NN_POOL_COUNT = 3
+} gd_nn_pool_kind;
+/* A pool geometry is int64 {KH, KW, SH, SW, PH, PW, DH, DW, ceil_mode,
+   count_include_pad, divisor_override (0: none)}; for the adaptive pool
+   {OH, OW}.  out4 = {N, C, OH, OW}.  idx (max pool only, int64, the output's
+   shape) records each output's argmax for the backward, which overwrites gx. */
+int gd_nn_pool2d_shape(int64_t *out4, const gd_tensor *x, const int64_t *geom, int kind);
+int gd_nn_pool2d_forward(gd_tensor *y, gd_tensor *idx, const gd_tensor *x, const int64_t *geom, int kind);
+int gd_nn_pool2d_backward(gd_tensor *gx, const gd_tensor *gy, const gd_tensor *idx, const gd_tensor *x,
+                          const int64_t *geom, int kind);
+
+/* Batch normalisation (gd.nn.BatchNorm1d/2d; src/nn_norm.c): x is N x C
+   [x L | x H x W], contiguous, CPU.  training: normalise with the batch's
+   biased variance and move the running statistics (when given) by momentum,
+   the running variance by the unbiased one (PyTorch); otherwise normalise with
+   the running statistics (the batch's when they are NULL).  save_mean and
+   save_invstd (C each) keep what the backward needs; batch_stats says which
+   statistics the forward used.  w, b (C) may be NULL (affine = false). */
+int gd_nn_batchnorm_forward(gd_tensor *y, gd_tensor *save_mean, gd_tensor *save_invstd, gd_tensor *rmean,
+                            gd_tensor *rvar, const gd_tensor *x, const gd_tensor *w, const gd_tensor *b,
+                            double momentum, double eps, int training);
+int gd_nn_batchnorm_backward(gd_tensor *gx, gd_tensor *gw, gd_tensor *gb, const gd_tensor *gy, const gd_tensor *x,
+                             const gd_tensor *w, const gd_tensor *save_mean, const gd_tensor *save_invstd,
+                             int batch_stats);
+
+/* Embedding (gd.nn.Embedding; src/nn_embedding.c): y (indices' shape x D)
+   = rows of w (num x D) at the 1-based int64 indices, each checked; backward
+   adds gy's rows into gw, skipping padding_idx (1-based, 0 = none). */
+int gd_nn_embedding_forward(gd_tensor *y, const gd_tensor *idx, const gd_tensor *w);
+int gd_nn_embedding_backward(gd_tensor *gw, const gd_tensor *gy, const gd_tensor *idx, int64_t padding_idx);
+
+/* LayerNorm and GroupNorm (src/nn_norm.c): rows of M contiguous values
+   normalised by their mean and biased variance (eps inside the root); the
+   affine index of element p of row r is ((r mod G) M + p) / span (LayerNorm:
+   G = span = 1; GroupNorm: G groups, span = H*W).  save_mean/save_rstd hold
+   one value per row; w, b, gw, gb may be NULL. */
+int gd_nn_rownorm_forward(gd_tensor *y, gd_tensor *save_mean, gd_tensor *save_rstd, const gd_tensor *x,
+                          const gd_tensor *w, const gd_tensor *b, int64_t M, int64_t G, int64_t span, double eps);
+int gd_nn_rownorm_backward(gd_tensor *gx, gd_tensor *gw, gd_tensor *gb, const gd_tensor *gy, const gd_tensor *x,
+                           const gd_tensor *w, const gd_tensor *save_mean, const gd_tensor *save_rstd, int64_t M,
+                           int64_t G, int64_t span);
+
+/* Element-wise losses (src/nn_loss.c, math in src/kernels/nn.h): kind
+   0 L1, 1 SmoothL1 (param beta), 2 Huber (param delta), 3 BCE, 4 BCE with
+   logits, 5 KLDiv (param log_target); reduction 0 mean, 1 sum, 2 none,
+   3 batchmean.  *loss is the reduced value (the sum for none), losses (when
+   not NULL) the element losses, grad d loss / d pred (for none: of the sum). */
+int gd_nn_pointwise_loss(double *loss, gd_tensor *losses, gd_tensor *grad, const gd_tensor *pred,
+                         const gd_tensor *target, int kind, int reduction, double param);
+
+/* NLLLoss (src/nn_loss.c): x rows x classes of log-probabilities, target
+   1-based int64 classes, weight (classes) or NULL, ignore_index 1-based (0:
+   none); reduction 0 mean (weighted: divided by the sum of the targets'
+   weights), 1 sum, 2 none (losses: one per row). */
+int gd_nn_nll_loss(double *loss, gd_tensor *losses, gd_tensor *grad, const gd_tensor *x, const gd_tensor *target,
+                   const gd_tensor *weight, int reduction, int64_t ignore_index);
 
 #endif /* GD_H */

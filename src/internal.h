@@ -34,11 +34,18 @@ int gd_storage_new(gd_storage **out, size_t nbytes, int device);
 void gd_storage_retain(gd_storage *s);
 void gd_storage_release(gd_storage *s);
 
-/* A tensor struct over an existing storage (retained), geometry set by caller. */
+/* Fails unless every element the geometry reaches lies in the storage. */
+int gd_check_extent(const gd_storage *s, int dtype, int64_t offset, int rank, const int64_t *sizes,
+                    const int64_t *strides, const char *what);
+/* A tensor struct over an existing storage (retained); fails on a geometry
+   that reaches past the storage. */
 int gd_tensor_wrap(gd_tensor **out, gd_storage *s, int dtype, int64_t offset, int rank,
                    const int64_t *sizes, const int64_t *strides);
 /* Clears t's gradient (dropping the reference and the gradient's grad_refs). */
 void gd_tensor_drop_grad(gd_tensor *t);
+/* Moved by every in-place change of a tensor's geometry (set_): caches of
+   layouts (the optimizers') compare it once per use instead of every stride. */
+extern uint64_t gd_geometry_epoch;
 /* Recomputes count, data and is_contiguous after sizes/strides/offset changed. */
 void gd_tensor_refresh(gd_tensor *t);
 void gd_contiguous_strides(int rank, const int64_t *sizes, int64_t *strides);

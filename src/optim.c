@@ -10,9 +10,17 @@
  * the segments, split across threads by element ranges in one parallel
  * region; on CUDA, one kernel per segment.
  *
- * Every check (gradients present, shapes, finite learning rate, allocation)
- * happens before the first element is touched, so a failed step modifies
- * nothing.
+ * Every check (gradients present, shapes, finite learning rate, allocation,
+ * memory shared between parameters and gradients, parameters that cannot be
+ * written back) happens before the first element is touched, so a failed step
+ * modifies nothing.
+ *
+ * Sizes.  The offsets hold while each parameter keeps the element count it
+ * had when they were assigned (layout_count).  A parameter resized through
+ * set_ is re-laid out while the optimizer has no state yet, and refused once
+ * it has (the state of the old size means nothing for the new one, and the
+ * old offsets would run past the arenas).  Both are found by the layout
+ * cache, so an unchanged step pays nothing for them.
  */
 #define _GNU_SOURCE
 #include "internal.h"
@@ -37,12 +45,14 @@ struct gd_optim {
     gd_tensor **params;         /* retained */
     int *group;                 /* (dtype, device) group of each parameter */
     int64_t *offset;            /* state offset of each parameter in its group's arenas */
+    int64_t *layout_count;      /* each parameter's element count when the offsets were assigned */
     int64_t group_size[NGROUPS];
     gd_tensor *arena[NGROUPS][MAX_SLOTS];
     /* what the current segments were built from; a change rebuilds them */
     const gd_tensor **seen_grad;
     void **seen_grad_data, **seen_param_data;
     int64_t *seen_count;
+    uint64_t seen_epoch;        /* gd_geometry_epoch: a set_ anywhere re-checks everything */
     int layout_valid;
     gd_optim_segment *segs;
     int nseg;
@@ -54,10 +64,20 @@ struct gd_optim {
     gd_optim_plan plan;
     gd_optim_hyper plan_hyper;
     int plan_valid;
+    /* per-group scalar state (ASGD's eta and mu, NAdam's mu_product), in double
+       as PyTorch keeps them with a float64 default dtype */
+    double scalar[2];
+    int scalars_valid;          /* set by the first step or gd_optim_set_scalar */
 };
 
-static const int slot_count[GD_OPTIM_KIND_COUNT] = {1, 3, 2, 3, 3};
-static const char *kind_name[GD_OPTIM_KIND_COUNT] = {"SGD", "RMSProp", "AdaDelta", "Adam", "SMORMS3"};
+static const int slot_count[GD_OPTIM_KIND_COUNT] = {1, 3, 2, 3, 3, 2, 1, 2, 2, 2, 1, 3, 4, 2, 1};
+static const char *kind_name[GD_OPTIM_KIND_COUNT] = {"SGD", "RMSProp", "AdaDelta", "Adam", "SMORMS3",
+                                                     "Adamax", "ASGD", "NAdam", "RAdam", "Rprop",
+                                                     "Lion", "AdaBelief", "Adan", "AdamWScheduleFree",
+                                                     "SGDScheduleFree"};
+static const int scalar_count[GD_OPTIM_KIND_COUNT] = {0, 0, 0, 0, 0, 0, 2, 1, 0, 0, 0, 0, 0, 2, 2};
+
+static bool is_schedule_free(int kind) { return kind == GD_OPTIM_SF_ADAMW || kind == GD_OPTIM_SF_SGD; }
 
 int gd_optim_num_slots(int kind) { return kind >= 0 && kind < GD_OPTIM_KIND_COUNT ? slot_count[kind] : 0; }
 
@@ -68,6 +88,7 @@ static bool slot_needed(int kind, int slot, const gd_optim_hyper *h)
     case GD_OPTIM_SGD: return h->momentum != 0;
     case GD_OPTIM_RMSPROP: return slot == 0 || (slot == 1 && h->centered) || (slot == 2 && h->momentum != 0);
     case GD_OPTIM_ADAM: return slot < 2 || h->amsgrad;
+    case GD_OPTIM_ADABELIEF: return slot < 2 || h->amsgrad;
     default: return true;
     }
 }
@@ -76,6 +97,7 @@ static double slot_init(int kind, int slot, const gd_optim_hyper *h)
 {
     if (kind == GD_OPTIM_RMSPROP && slot == 0) return h->state_init;
     if (kind == GD_OPTIM_SMORMS3 && slot == 0) return 1.0; /* SMORMS3's memory starts at 1 */
+    if (kind == GD_OPTIM_RPROP && slot == 1) return h->lr; /* Rprop's step sizes start at lr */
     return 0.0;
 }
 
@@ -111,6 +133,7 @@ void gd_optim_free(gd_optim *o)
     free(o->params);
     free(o->group);
     free(o->offset);
+    free(o->layout_count);
     free(o->seen_grad);
     free(o->seen_grad_data);
     free(o->seen_param_data);
@@ -118,6 +141,87 @@ void gd_optim_free(gd_optim *o)
     free(o->segs);
     free(o->stage);
     free(o);
+}
+
+/* State offsets in address order: neighbours in memory are neighbours in
+   state.  Sets group_size and layout_count from the parameters' sizes now. */
+static int assign_offsets(gd_optim *o)
+{
+    addr_item *items = malloc((o->n > 0 ? (size_t)o->n : 1) * sizeof *items);
+    if (!items) return gd_fail(GD_ENOMEM, "out of memory");
+    for (int i = 0; i < o->n; i++) {
+        items[i].t = o->params[i];
+        items[i].index = i;
+    }
+    qsort(items, (size_t)o->n, sizeof *items, cmp_items);
+    memset(o->group_size, 0, sizeof o->group_size);
+    for (int k = 0; k < o->n; k++) {
+        int i = items[k].index, g = o->group[i];
+        o->offset[i] = o->group_size[g];
+        o->layout_count[i] = o->params[i]->count;
+        o->group_size[g] += o->params[i]->count;
+    }
+    free(items);
+    o->layout_valid = 0;
+    return GD_OK;
+}
+
+static bool has_state(const gd_optim *o)
+{
+    for (int g = 0; g < NGROUPS; g++)
+        for (int s = 0; s < MAX_SLOTS; s++)
+            if (o->arena[g][s]) return true;
+    return false;
+}
+
+/* Parameter i still fits its state offsets, or is given new ones while there
+   is no state. */
+static int fit_layout(gd_optim *o, int i)
+{
+    const gd_tensor *p = o->params[i];
+    if (p->count == o->layout_count[i]) return GD_OK;
+    if (has_state(o))
+        return gd_fail(GD_EINVAL, "parameter %d has %lld elements but its optimizer state was made for %lld: a "
+                                  "parameter cannot change size once the optimizer has state (make a new optimizer)",
+                       i + 1, (long long)p->count, (long long)o->layout_count[i]);
+    return assign_offsets(o);
+}
+
+/* A staged parameter is written back after the update: the write-back must
+   not fail once the state has changed. */
+static int check_updatable(const gd_tensor *p, int i)
+{
+    if (gd_check_writable(p, "step"))
+        return gd_fail(GD_EINVAL, "parameter %d is an expanded (or self-overlapping) view, where several elements "
+                                  "share one memory location; an optimizer cannot update it", i + 1);
+    return GD_OK;
+}
+
+/* Two parameters, or a gradient and a parameter, that share memory: the step
+   would update one element twice, or read a gradient it has already
+   overwritten (with `restrict` loops, in an order that depends on the SIMD
+   width).  PyTorch refuses a parameter listed twice; views of one memory are
+   the same mistake. */
+static int check_disjoint(gd_tensor *const *params, int n, bool with_grads)
+{
+    int m = with_grads ? 2 * n : n;
+    gd_tensor **ts = malloc((m > 0 ? (size_t)m : 1) * sizeof *ts);
+    if (!ts) return gd_fail(GD_ENOMEM, "out of memory");
+    for (int i = 0; i < n; i++) {
+        ts[i] = params[i];
+        if (with_grads) ts[n + i] = params[i]->gradient;
+    }
+    int a = 0, b = 0;
+    int found = gd_find_overlap(ts, m, n, &a, &b);
+    free(ts);
+    if (found <= 0) return found;
+    if (b < n) return gd_fail(GD_EINVAL, "parameters %d and %d share memory (views of one tensor): the step would "
+                                         "update it twice", a + 1, b + 1);
+    if (b - n == a)
+        return gd_fail(GD_EINVAL, "the gradient of parameter %d shares memory with the parameter; give it a "
+                                  "gradient of its own (clone())", a + 1);
+    return gd_fail(GD_EINVAL, "the gradient of parameter %d shares memory with parameter %d; give it a gradient "
+                              "of its own (clone())", b - n + 1, a + 1);
 }
 
 int gd_optim_new(gd_optim **out, int kind, gd_tensor *const *params, int n, const gd_optim_hyper *hyper)
@@ -136,6 +240,7 @@ int gd_optim_new(gd_optim **out, int kind, gd_tensor *const *params, int n, cons
             if (params[j] == params[i])
                 return gd_fail(GD_EINVAL, "parameter %d is the same tensor as parameter %d", i + 1, j + 1);
     }
+    GD_TRY(check_disjoint(params, n, false));
     gd_optim *o = calloc(1, sizeof *o);
     if (!o) return gd_fail(GD_ENOMEM, "out of memory");
     o->kind = kind;
@@ -144,15 +249,14 @@ int gd_optim_new(gd_optim **out, int kind, gd_tensor *const *params, int n, cons
     o->params = calloc(m, sizeof *o->params);
     o->group = calloc(m, sizeof *o->group);
     o->offset = calloc(m, sizeof *o->offset);
+    o->layout_count = calloc(m, sizeof *o->layout_count);
     o->seen_grad = calloc(m, sizeof *o->seen_grad);
     o->seen_grad_data = calloc(m, sizeof *o->seen_grad_data);
     o->seen_param_data = calloc(m, sizeof *o->seen_param_data);
     o->seen_count = calloc(m, sizeof *o->seen_count);
     o->segs = calloc(m, sizeof *o->segs);
-    addr_item *items = calloc(m, sizeof *items);
-    if (!o->params || !o->group || !o->offset || !o->seen_grad || !o->seen_grad_data || !o->seen_param_data ||
-        !o->seen_count || !o->segs || !items) {
-        free(items);
+    if (!o->params || !o->group || !o->offset || !o->layout_count || !o->seen_grad || !o->seen_grad_data ||
+        !o->seen_param_data || !o->seen_count || !o->segs) {
         gd_optim_free(o);
         return gd_fail(GD_ENOMEM, "out of memory");
     }
@@ -160,17 +264,9 @@ int gd_optim_new(gd_optim **out, int kind, gd_tensor *const *params, int n, cons
         o->params[i] = params[i];
         gd_tensor_retain(params[i]);
         o->group[i] = group_of(params[i]);
-        items[i].t = params[i];
-        items[i].index = i;
     }
-    /* state offsets in address order: neighbours in memory are neighbours in state */
-    qsort(items, (size_t)n, sizeof *items, cmp_items);
-    for (int k = 0; k < n; k++) {
-        int i = items[k].index, g = o->group[i];
-        o->offset[i] = o->group_size[g];
-        o->group_size[g] += params[i]->count;
-    }
-    free(items);
+    int st = assign_offsets(o);
+    if (st) { gd_optim_free(o); return st; }
     *out = o;
     return GD_OK;
 }
@@ -185,6 +281,19 @@ static int ensure_slot(gd_optim *o, int slot, const gd_optim_hyper *h)
         gd_tensor *a;
         GD_TRY(gd_empty(&a, 1, &size, g / GD_DEVICE_COUNT, g % GD_DEVICE_COUNT));
         int st = gd_fill(a, slot_init(o->kind, slot, h));
+        /* Schedule-Free's z starts as a copy of the parameters (state['z'] = clone(p)) */
+        for (int i = 0; st == 0 && is_schedule_free(o->kind) && slot == 0 && i < o->n; i++) {
+            const gd_tensor *p = o->params[i];
+            if (o->group[i] != g || p->count == 0) continue;
+            int64_t strides[GD_MAX_DIMS];
+            gd_tensor *view;
+            gd_contiguous_strides(p->rank, p->sizes, strides);
+            st = gd_tensor_wrap(&view, a->storage, a->scalar_type, o->offset[i], p->rank, p->sizes, strides);
+            if (st == 0) {
+                st = gd_copy(view, p);
+                gd_tensor_release(view);
+            }
+        }
         if (st) { gd_tensor_release(a); return st; }
         o->arena[g][slot] = a;
         o->state_bound = 0;
@@ -205,6 +314,7 @@ int gd_optim_state(gd_tensor **out, gd_optim *o, int param, int slot, const gd_o
     if (!o) return gd_fail(GD_EINVAL, "no optimizer");
     if (param < 0 || param >= o->n) return gd_fail(GD_EINVAL, "parameter %d out of range 1..%d", param + 1, o->n);
     if (slot < 0 || slot >= slot_count[o->kind]) return gd_fail(GD_EINVAL, "state slot %d out of range", slot);
+    GD_TRY(gd_optim_check_state(o, param));
     GD_TRY(ensure_slot(o, slot, hyper));
     const gd_tensor *p = o->params[param];
     gd_tensor *a = o->arena[o->group[param]][slot];
@@ -213,12 +323,65 @@ int gd_optim_state(gd_tensor **out, gd_optim *o, int param, int slot, const gd_o
     return gd_tensor_wrap(out, a->storage, a->scalar_type, o->offset[param], p->rank, p->sizes, strides);
 }
 
-int64_t gd_optim_get_step(const gd_optim *o) { return o ? o->step : 0; }
-void gd_optim_set_step(gd_optim *o, int64_t step)
+/* A scalar's value before the first step (PyTorch's lazy state init):
+   ASGD eta = the lr of the first step, mu = 1; NAdam mu_product = 1. */
+static double scalar_init(const gd_optim *o, int which, const gd_optim_hyper *h)
 {
-    if (!o) return;
-    o->step = step < 0 ? 0 : step;
+    /* Schedule-Free: weight_sum = 0, lr_max = -1 */
+    if (is_schedule_free(o->kind)) return which == 0 ? 0.0 : -1.0;
+    return o->kind == GD_OPTIM_ASGD && which == 0 ? h->lr : 1.0;
+}
+
+/* Gives every scalar not yet set its initial value. */
+static void scalars_settle(gd_optim *o, const gd_optim_hyper *h)
+{
+    for (int w = 0; w < scalar_count[o->kind]; w++)
+        if (!(o->scalars_valid & (1 << w))) o->scalar[w] = scalar_init(o, w, h);
+    o->scalars_valid = (1 << scalar_count[o->kind]) - 1;
+}
+
+int gd_optim_num_scalars(int kind) { return kind >= 0 && kind < GD_OPTIM_KIND_COUNT ? scalar_count[kind] : 0; }
+
+int gd_optim_get_scalar(const gd_optim *o, int which, const gd_optim_hyper *hyper, double *out)
+{
+    if (!o || !out || !hyper) return gd_fail(GD_EINVAL, "no optimizer");
+    if (which < 0 || which >= scalar_count[o->kind])
+        return gd_fail(GD_EINVAL, "%s has no scalar state %d", kind_name[o->kind], which);
+    *out = (o->scalars_valid & (1 << which)) ? o->scalar[which] : scalar_init(o, which, hyper);
+    return GD_OK;
+}
+
+int gd_optim_set_scalar(gd_optim *o, int which, double value)
+{
+    if (!o) return gd_fail(GD_EINVAL, "no optimizer");
+    if (which < 0 || which >= scalar_count[o->kind])
+        return gd_fail(GD_EINVAL, "%s has no scalar state %d", kind_name[o->kind], which);
+    if (!isfinite(value)) return gd_fail(GD_EINVAL, "%s: scalar state %d is %g", kind_name[o->kind], which, value);
+    o->scalar[which] = value;
+    o->scalars_valid |= 1 << which;
+    o->plan_valid = 0;
+    return GD_OK;
+}
+
+int gd_optim_check_state(gd_optim *o, int param)
+{
+    if (!o) return gd_fail(GD_EINVAL, "no optimizer");
+    if (param < 0 || param >= o->n) return gd_fail(GD_EINVAL, "parameter %d out of range 1..%d", param + 1, o->n);
+    const gd_tensor *p = o->params[param];
+    if (p->is_freed) return gd_fail(GD_EFREED, "parameter %d was released with free()", param + 1);
+    if (group_of(p) != o->group[param])
+        return gd_fail(GD_EINVAL, "parameter %d changed dtype or device since the optimizer was created", param + 1);
+    return fit_layout(o, param);
+}
+
+int64_t gd_optim_get_step(const gd_optim *o) { return o ? o->step : 0; }
+int gd_optim_set_step(gd_optim *o, int64_t step)
+{
+    if (!o) return gd_fail(GD_EINVAL, "no optimizer");
+    if (step < 0) return gd_fail(GD_EINVAL, "step %lld is negative", (long long)step);
+    o->step = step;
     o->plan_valid = 0; /* the plan may depend on the step */
+    return GD_OK;
 }
 
 /* ---------------------------------------------------------------- layout */
@@ -227,7 +390,11 @@ void gd_optim_set_step(gd_optim *o, int64_t step)
    anything they were built from changed.  Touches no element. */
 static int check_and_layout(gd_optim *o)
 {
-    bool changed = !o->layout_valid;
+    /* set_ is the one way to change a tensor's strides in place (a dense
+       parameter turned strided, or expanded, over the same memory): it moves
+       the epoch, and then everything is checked again */
+    uint64_t epoch = __atomic_load_n(&gd_geometry_epoch, __ATOMIC_RELAXED);
+    bool changed = !o->layout_valid || o->seen_epoch != epoch;
     for (int i = 0; i < o->n; i++) {
         const gd_tensor *p = o->params[i], *g = p->gradient;
         if (p->is_freed) return gd_fail(GD_EFREED, "parameter %d was released with free()", i + 1);
@@ -245,12 +412,10 @@ static int check_and_layout(gd_optim *o)
             changed = true;
     }
     if (!changed) return GD_OK;
-    /* the element counts fix the state layout */
-    int64_t total[NGROUPS] = {0};
-    for (int i = 0; i < o->n; i++) total[o->group[i]] += o->params[i]->count;
-    for (int g = 0; g < NGROUPS; g++)
-        if (total[g] != o->group_size[g])
-            return gd_fail(GD_EINVAL, "a parameter changed shape since the optimizer was created");
+    /* each parameter's element count fixes its state offset */
+    for (int i = 0; i < o->n; i++) GD_TRY(fit_layout(o, i));
+    for (int i = 0; i < o->n; i++) GD_TRY(check_updatable(o->params[i], i));
+    GD_TRY(check_disjoint(o->params, o->n, true));
     /* order by state offset: merged runs must be adjacent in state, param and grad */
     addr_item *items = malloc((o->n > 0 ? (size_t)o->n : 1) * sizeof *items);
     if (!items) return gd_fail(GD_ENOMEM, "out of memory");
@@ -301,6 +466,7 @@ static int check_and_layout(gd_optim *o)
         o->seen_param_data[i] = p->data;
         o->seen_count[i] = p->count;
     }
+    o->seen_epoch = epoch;
     o->layout_valid = 1;
     return GD_OK;
 }
@@ -341,9 +507,14 @@ static void bind_state(gd_optim *o)
                                                 T *restrict v, T *restrict m, T *restrict b, \
                                                 const gd_optim_coef *restrict k)                  \
     {                                                                                        \
-        for (int64_t i = 0; i < n; i++)                                                      \
-            gd_rmsprop_elem_##S(p + i, g[i], v + i, CEN ? m + i : v + i,                     \
-                                MST ? b + i : v + i, k, CEN, EPSIN, MST);                  \
+        if (k->clip_weights) /* MXNet's clip_weights: its own loop, the others stay lean */  \
+            for (int64_t i = 0; i < n; i++)                                                  \
+                gd_rmsprop_elem_##S(p + i, g[i], v + i, CEN ? m + i : v + i,                 \
+                                    MST ? b + i : v + i, k, CEN, EPSIN, MST, 1);             \
+        else                                                                                 \
+            for (int64_t i = 0; i < n; i++)                                                  \
+                gd_rmsprop_elem_##S(p + i, g[i], v + i, CEN ? m + i : v + i,                 \
+                                    MST ? b + i : v + i, k, CEN, EPSIN, MST, 0);             \
     }
 #define RMSPROP_LOOPS_MST(T, S, CEN, EPSIN)                                                  \
     RMSPROP_LOOP(T, S, CEN, EPSIN, 0) RMSPROP_LOOP(T, S, CEN, EPSIN, 1)                      \
@@ -396,6 +567,93 @@ ADAM_LOOP(float, f, 0) ADAM_LOOP(float, f, 1) ADAM_LOOP(double, d, 0) ADAM_LOOP(
 OTHER_LOOPS(float, f)
 OTHER_LOOPS(double, d)
 
+/* The rest of torch.optim: Adamax, NAdam, RAdam (rectified or not), ASGD (mu == 1
+   or not), Rprop.  Unused pointers alias a used array; the switch never touches them. */
+#define MORE_LOOPS(T, S)                                                                     \
+    GD_SIMD_CLONES static void adamax_##S(int64_t n, T *restrict p, const T *restrict g, T *restrict m,     \
+                           T *restrict u, const gd_optim_coef *restrict k)                   \
+    {                                                                                        \
+        for (int64_t i = 0; i < n; i++) gd_adamax_elem_##S(p + i, g[i], m + i, u + i, k);     \
+    }                                                                                        \
+    GD_SIMD_CLONES static void nadam_##S(int64_t n, T *restrict p, const T *restrict g, T *restrict m,      \
+                          T *restrict v, const gd_optim_coef *restrict k)                    \
+    {                                                                                        \
+        for (int64_t i = 0; i < n; i++) gd_nadam_elem_##S(p + i, g[i], m + i, v + i, k);      \
+    }                                                                                        \
+    GD_SIMD_CLONES static void radam_##S##_0(int64_t n, T *restrict p, const T *restrict g, T *restrict m,  \
+                              T *restrict v, const gd_optim_coef *restrict k)                \
+    {                                                                                        \
+        for (int64_t i = 0; i < n; i++) gd_radam_elem_##S(p + i, g[i], m + i, v + i, k, 0);  \
+    }                                                                                        \
+    GD_SIMD_CLONES static void radam_##S##_1(int64_t n, T *restrict p, const T *restrict g, T *restrict m,  \
+                              T *restrict v, const gd_optim_coef *restrict k)                \
+    {                                                                                        \
+        for (int64_t i = 0; i < n; i++) gd_radam_elem_##S(p + i, g[i], m + i, v + i, k, 1);  \
+    }                                                                                        \
+    GD_SIMD_CLONES static void asgd_##S##_0(int64_t n, T *restrict p, const T *restrict g, T *restrict ax,  \
+                             const gd_optim_coef *restrict k)                                \
+    {                                                                                        \
+        for (int64_t i = 0; i < n; i++) gd_asgd_elem_##S(p + i, g[i], ax + i, k, 0);         \
+    }                                                                                        \
+    GD_SIMD_CLONES static void asgd_##S##_1(int64_t n, T *restrict p, const T *restrict g, T *restrict ax,  \
+                             const gd_optim_coef *restrict k)                                \
+    {                                                                                        \
+        for (int64_t i = 0; i < n; i++) gd_asgd_elem_##S(p + i, g[i], ax + i, k, 1);         \
+    }                                                                                        \
+    GD_SIMD_CLONES static void rprop_##S(int64_t n, T *restrict p, const T *restrict g, T *restrict prev,   \
+                          T *restrict step, const gd_optim_coef *restrict k)                 \
+    {                                                                                        \
+        for (int64_t i = 0; i < n; i++) gd_rprop_elem_##S(p + i, g[i], prev + i, step + i, k); \
+    }
+MORE_LOOPS(float, f)
+MORE_LOOPS(double, d)
+
+/* What papers compare against: Lion, AdaBelief (amsgrad x mode), Adan,
+   Schedule-Free AdamW / SGD. */
+#define BELIEF_LOOP(T, S, AMS, MODE)                                                         \
+    GD_SIMD_CLONES static void adabelief_##S##_##AMS##MODE(int64_t n, T *restrict p, const T *restrict g,   \
+                                            T *restrict m, T *restrict v, T *restrict vm,    \
+                                            const gd_optim_coef *restrict k)                 \
+    {                                                                                        \
+        for (int64_t i = 0; i < n; i++)                                                      \
+            gd_adabelief_elem_##S(p + i, g[i], m + i, v + i, AMS ? vm + i : v + i, k, AMS, MODE); \
+    }
+#define PAPER_LOOPS(T, S)                                                                    \
+    GD_SIMD_CLONES static void lion_##S(int64_t n, T *restrict p, const T *restrict g, T *restrict m,       \
+                         const gd_optim_coef *restrict k)                                    \
+    {                                                                                        \
+        for (int64_t i = 0; i < n; i++) gd_lion_elem_##S(p + i, g[i], m + i, k);              \
+    }                                                                                        \
+    BELIEF_LOOP(T, S, 0, 0) BELIEF_LOOP(T, S, 0, 1) BELIEF_LOOP(T, S, 0, 2) BELIEF_LOOP(T, S, 0, 3) \
+    BELIEF_LOOP(T, S, 1, 0) BELIEF_LOOP(T, S, 1, 1) BELIEF_LOOP(T, S, 1, 2) BELIEF_LOOP(T, S, 1, 3) \
+    GD_SIMD_CLONES static void adan_##S(int64_t n, T *restrict p, const T *restrict g, T *restrict m,       \
+                         T *restrict dm, T *restrict nn, T *restrict neg,                    \
+                         const gd_optim_coef *restrict k)                                    \
+    {                                                                                        \
+        for (int64_t i = 0; i < n; i++) gd_adan_elem_##S(p + i, g[i], m + i, dm + i, nn + i, neg + i, k); \
+    }                                                                                        \
+    GD_SIMD_CLONES static void sf_##S##_1(int64_t n, T *restrict p, const T *restrict g, T *restrict z,     \
+                           T *restrict v, const gd_optim_coef *restrict k)                   \
+    {                                                                                        \
+        for (int64_t i = 0; i < n; i++) gd_schedulefree_elem_##S(p + i, g[i], z + i, v + i, k, 1); \
+    }                                                                                        \
+    GD_SIMD_CLONES static void sf_##S##_0(int64_t n, T *restrict p, const T *restrict g, T *restrict z,     \
+                           const gd_optim_coef *restrict k)                                  \
+    {                                                                                        \
+        for (int64_t i = 0; i < n; i++) gd_schedulefree_elem_##S(p + i, g[i], z + i, z + i, k, 0); \
+    }
+PAPER_LOOPS(float, f)
+PAPER_LOOPS(double, d)
+
+typedef void (*belief_loop_f)(int64_t, float *, const float *, float *, float *, float *, const gd_optim_coef *);
+typedef void (*belief_loop_d)(int64_t, double *, const double *, double *, double *, double *,
+                              const gd_optim_coef *);
+#define BELIEF_TABLE(S)                                                                      \
+    {{adabelief_##S##_00, adabelief_##S##_01, adabelief_##S##_02, adabelief_##S##_03},       \
+     {adabelief_##S##_10, adabelief_##S##_11, adabelief_##S##_12, adabelief_##S##_13}}
+static const belief_loop_f adabelief_f[2][4] = BELIEF_TABLE(f);
+static const belief_loop_d adabelief_d[2][4] = BELIEF_TABLE(d);
+
 /* Runs elements [b, e) of one segment. */
 static void run_range(const gd_optim_plan *pl, const gd_optim_segment *s, int64_t b, int64_t e)
 {
@@ -432,6 +690,50 @@ static void run_range(const gd_optim_plan *pl, const gd_optim_segment *s, int64_
     case GD_OPTIM_SMORMS3:
         if (f) smorms3_f(n, ARGS(float), (float *)st[0], (float *)st[1], (float *)st[2], &pl->k);
         else smorms3_d(n, ARGS(double), (double *)st[0], (double *)st[1], (double *)st[2], &pl->k);
+        break;
+    case GD_OPTIM_ADAMAX:
+        if (f) adamax_f(n, ARGS(float), (float *)st[0], (float *)st[1], &pl->k);
+        else adamax_d(n, ARGS(double), (double *)st[0], (double *)st[1], &pl->k);
+        break;
+    case GD_OPTIM_NADAM:
+        if (f) nadam_f(n, ARGS(float), (float *)st[0], (float *)st[1], &pl->k);
+        else nadam_d(n, ARGS(double), (double *)st[0], (double *)st[1], &pl->k);
+        break;
+    case GD_OPTIM_RADAM:
+        if (f) (pl->rectify ? radam_f_1 : radam_f_0)(n, ARGS(float), (float *)st[0], (float *)st[1], &pl->k);
+        else (pl->rectify ? radam_d_1 : radam_d_0)(n, ARGS(double), (double *)st[0], (double *)st[1], &pl->k);
+        break;
+    case GD_OPTIM_ASGD:
+        if (f) (pl->avg_copy ? asgd_f_1 : asgd_f_0)(n, ARGS(float), (float *)st[0], &pl->k);
+        else (pl->avg_copy ? asgd_d_1 : asgd_d_0)(n, ARGS(double), (double *)st[0], &pl->k);
+        break;
+    case GD_OPTIM_RPROP:
+        if (f) rprop_f(n, ARGS(float), (float *)st[0], (float *)st[1], &pl->k);
+        else rprop_d(n, ARGS(double), (double *)st[0], (double *)st[1], &pl->k);
+        break;
+    case GD_OPTIM_LION:
+        if (f) lion_f(n, ARGS(float), (float *)st[0], &pl->k);
+        else lion_d(n, ARGS(double), (double *)st[0], &pl->k);
+        break;
+    case GD_OPTIM_ADABELIEF:
+        if (f)
+            adabelief_f[pl->amsgrad][pl->belief_mode](n, ARGS(float), (float *)st[0], (float *)st[1],
+                                                      (float *)(pl->amsgrad ? st[2] : st[1]), &pl->k);
+        else
+            adabelief_d[pl->amsgrad][pl->belief_mode](n, ARGS(double), (double *)st[0], (double *)st[1],
+                                                      (double *)(pl->amsgrad ? st[2] : st[1]), &pl->k);
+        break;
+    case GD_OPTIM_ADAN:
+        if (f) adan_f(n, ARGS(float), (float *)st[0], (float *)st[1], (float *)st[2], (float *)st[3], &pl->k);
+        else adan_d(n, ARGS(double), (double *)st[0], (double *)st[1], (double *)st[2], (double *)st[3], &pl->k);
+        break;
+    case GD_OPTIM_SF_ADAMW:
+        if (f) sf_f_1(n, ARGS(float), (float *)st[0], (float *)st[1], &pl->k);
+        else sf_d_1(n, ARGS(double), (double *)st[0], (double *)st[1], &pl->k);
+        break;
+    case GD_OPTIM_SF_SGD:
+        if (f) sf_f_0(n, ARGS(float), (float *)st[0], &pl->k);
+        else sf_d_0(n, ARGS(double), (double *)st[0], &pl->k);
         break;
     }
 #undef ARGS
@@ -478,17 +780,20 @@ static void run_cpu(const gd_optim_plan *pl, const gd_optim_segment *segs, int n
         C.momentum = (T)h->momentum; C.one_minus_dampening = (T)(1.0 - h->dampening);        \
         C.scale = (T)scale; C.clip = (T)clip; C.inv_bias = (T)inv_bias;                      \
         C.step_size = (T)step_size; C.inv_bias2_sqrt = (T)inv_bias2_sqrt;                    \
-        C.first = t == 1;                                                                    \
+        C.first = t == 1; C.clip_w = (T)clip_w; C.clip_weights = h->clip_weights > 0;         \
+        C.memory_clipped = h->memory_clipped != 0;                                           \
     } while (0)
 
 static int check_hyper(const gd_optim *o, const gd_optim_hyper *h)
 {
     const char *name = kind_name[o->kind];
     if (!(h->lr >= 0) || isinf(h->lr)) return gd_fail(GD_EINVAL, "%s: learning rate %g is not a finite number >= 0", name, h->lr);
-    if (!(h->eps >= 0)) return gd_fail(GD_EINVAL, "%s: eps %g is not >= 0", name, h->eps);
-    if (!(h->momentum >= 0)) return gd_fail(GD_EINVAL, "%s: momentum %g is not >= 0", name, h->momentum);
-    if (h->weight_decay != h->weight_decay || h->decoupled_weight_decay != h->decoupled_weight_decay)
-        return gd_fail(GD_EINVAL, "%s: weight decay is NaN", name);
+    if (!(h->eps >= 0) || isinf(h->eps)) return gd_fail(GD_EINVAL, "%s: eps %g is not a finite number >= 0", name, h->eps);
+    if (!(h->momentum >= 0) || isinf(h->momentum))
+        return gd_fail(GD_EINVAL, "%s: momentum %g is not a finite number >= 0", name, h->momentum);
+    if (!isfinite(h->weight_decay) || !isfinite(h->decoupled_weight_decay))
+        return gd_fail(GD_EINVAL, "%s: weight decay %g is not finite", name,
+                       isfinite(h->weight_decay) ? h->decoupled_weight_decay : h->weight_decay);
     return GD_OK;
 }
 
@@ -524,6 +829,158 @@ static int stage_in(gd_optim *o)
     return GD_OK;
 }
 
+/* Schedule-Free's per-step scalars for step t (k = t - 1): the scheduled lr
+   (AdamW: times sqrt(1 - beta2^t)), and weight_sum, lr_max after this step. */
+static void schedule_free_scalars(const gd_optim *o, const gd_optim_hyper *h, int64_t t, double *lr_t,
+                                  double *weight_sum, double *lr_max)
+{
+    const double k = (double)(t - 1);
+    const double sched = k < h->warmup_steps ? (k + 1) / h->warmup_steps : 1.0;
+    double lr = h->lr * sched;
+    if (o->kind == GD_OPTIM_SF_ADAMW) lr = lr * sqrt(1.0 - pow(h->beta2, k + 1));
+    const double mx = o->scalar[1] > lr ? o->scalar[1] : lr;   /* max(lr, lr_max) */
+    const double weight = pow(k + 1, h->sf_r) * pow(mx, h->weight_lr_power);
+    *lr_t = lr;
+    *lr_max = mx;
+    *weight_sum = o->scalar[0] + weight;
+}
+
+/* The coefficients of step t for the rest of torch.optim, from PyTorch 1.13's
+   _single_tensor_* functions, in their order of operations (in double). */
+static void plan_more(const gd_optim *o, const gd_optim_hyper *h, int64_t t, gd_optim_plan *pl)
+{
+    gd_optim_coef *k = &pl->k;
+    const double step = (double)t, b1 = h->beta1, b2 = h->beta2;
+    switch (o->kind) {
+    case GD_OPTIM_ADAMAX:
+        k->decay = b2;
+        k->step_size = h->lr / (1.0 - pow(b1, step));                 /* clr */
+        break;
+    case GD_OPTIM_NADAM: {
+        k->decay = b2;
+        k->gain = 1.0 - b2;
+        k->bias2 = 1.0 - pow(b2, step);
+        double mu = b1 * (1.0 - 0.5 * pow(0.96, step * h->momentum_decay));
+        double mu_next = b1 * (1.0 - 0.5 * pow(0.96, (step + 1.0) * h->momentum_decay));
+        double mu_product = o->scalar[0] * mu;
+        /* sic: PyTorch 1.13; PyTorch 2's NAdam (and NAdamW) use mu_product * mu_next */
+        double mu_product_next = h->nadam_fixed_product ? mu_product * mu_next : mu_product * mu * mu_next;
+        k->c_grad = -h->lr * (1.0 - mu) / (1.0 - mu_product);
+        k->c_avg = -h->lr * mu_next / (1.0 - mu_product_next);
+        break;
+    }
+    case GD_OPTIM_RADAM: {
+        k->decay = b2;
+        k->gain = 1.0 - b2;
+        double bc1 = 1.0 - pow(b1, step), bc2 = 1.0 - pow(b2, step);
+        k->bias1 = bc1;
+        k->bias2 = bc2;
+        double rho_inf = 2.0 / (1.0 - b2) - 1.0;
+        double rho_t = rho_inf - 2.0 * step * pow(b2, step) / bc2;
+        pl->rectify = rho_t > 5.0;
+        if (pl->rectify) {
+            k->rect = sqrt((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t));
+            k->sqrt_bias2 = sqrt(bc2);
+            k->step_size = h->lr * k->rect * k->sqrt_bias2 / bc1;
+        } else {
+            k->step_size = h->lr / bc1;
+        }
+        break;
+    }
+    case GD_OPTIM_ASGD: {
+        double eta = o->scalar[0], mu = o->scalar[1];
+        k->lr = eta;
+        k->shrink = 1.0 - h->lambd * eta;
+        k->avg_mu = mu;
+        pl->avg_copy = mu == 1.0;
+        break;
+    }
+    case GD_OPTIM_LION:
+        k->beta2b = b2;
+        k->one_minus_beta2b = 1.0 - b2;
+        break;
+    case GD_OPTIM_ADABELIEF: {
+        const double bc1 = 1.0 - pow(b1, step), bc2 = 1.0 - pow(b2, step);
+        k->beta2b = b2;
+        k->one_minus_beta2b = 1.0 - b2;
+        if (h->fixed_decay) k->dwd = h->decoupled_weight_decay;   /* p *= 1 - wd */
+        k->sqrt_bias = sqrt(bc2);
+        k->step_size = h->lr / bc1;
+        pl->amsgrad = h->amsgrad != 0;
+        pl->belief_mode = GD_BELIEF_PLAIN;
+        if (h->rectify) {
+            /* RAdam's variance rectification, as AdaBelief's fork of it */
+            const double beta2_t = pow(b2, step);
+            const double n_sma_max = 2.0 / (1.0 - b2) - 1.0;
+            const double n_sma = n_sma_max - 2.0 * step * beta2_t / (1.0 - beta2_t);
+            if (n_sma >= 5) {
+                double st = sqrt((1.0 - beta2_t) * (n_sma - 4) / (n_sma_max - 4) * (n_sma - 2) / n_sma * n_sma_max /
+                                 (n_sma_max - 2)) / (1.0 - pow(b1, step));
+                k->step2 = st * h->lr;
+                pl->belief_mode = GD_BELIEF_RECT;
+            } else if (h->degenerated_to_sgd) {
+                k->step2 = 1.0 / (1.0 - pow(b1, step)) * h->lr;
+                pl->belief_mode = GD_BELIEF_SGD;
+            } else {
+                pl->belief_mode = GD_BELIEF_NONE;
+            }
+        }
+        break;
+    }
+    case GD_OPTIM_ADAN: {
+        /* betas = (beta1, beta2, beta3): beta1 the gradient's, beta2 the difference's */
+        k->beta2b = b2;
+        k->one_minus_beta2b = 1.0 - b2;
+        k->beta3 = h->beta3;
+        k->one_minus_beta3 = 1.0 - h->beta3;
+        k->sqrt_bias = sqrt(1.0 - pow(h->beta3, step));
+        k->step_size = h->lr / (1.0 - pow(b1, step));
+        k->step2 = h->lr * b2 / (1.0 - pow(b2, step));
+        const double wd = h->decoupled_weight_decay;
+        k->dwd = h->no_prox ? h->lr * wd : 0.0;
+        k->prox_div = !h->no_prox && wd != 0 ? 1.0 + h->lr * wd : 0.0;
+        break;
+    }
+    case GD_OPTIM_SF_ADAMW:
+    case GD_OPTIM_SF_SGD: {
+        double lr_t, weight_sum, lr_max;
+        schedule_free_scalars(o, h, t, &lr_t, &weight_sum, &lr_max);
+        const double weight = pow(step, h->sf_r) * pow(lr_max, h->weight_lr_power);
+        const double ckp1 = weight_sum != 0 ? weight / weight_sum : 0.0;   /* ZeroDivisionError: 0 */
+        const double beta = o->kind == GD_OPTIM_SF_ADAMW ? b1 : h->momentum;
+        k->lr = lr_t;
+        k->ckp1 = ckp1;
+        k->y_coef = lr_t * (beta * (1.0 - ckp1) - 1.0);
+        k->beta2b = b2;
+        k->one_minus_beta2b = 1.0 - b2;
+        break;
+    }
+    case GD_OPTIM_RPROP:
+        k->etaminus = h->etaminus;
+        k->etaplus = h->etaplus;
+        k->step_min = h->step_size_min;
+        k->step_max = h->step_size_max;
+        break;
+    default:
+        break;
+    }
+}
+
+/* The scalar state after step t (committed once the step has run). */
+static void scalars_after(gd_optim *o, const gd_optim_hyper *h, int64_t t)
+{
+    const double step = (double)t;
+    if (o->kind == GD_OPTIM_ASGD) {
+        o->scalar[0] = h->lr / pow(1.0 + h->lambd * h->lr * step, h->alpha);
+        o->scalar[1] = 1.0 / fmax(1.0, step - h->t0);
+    } else if (is_schedule_free(o->kind)) {
+        double lr_t;
+        schedule_free_scalars(o, h, t, &lr_t, &o->scalar[0], &o->scalar[1]);
+    } else if (o->kind == GD_OPTIM_NADAM) {
+        o->scalar[0] *= h->beta1 * (1.0 - 0.5 * pow(0.96, step * h->momentum_decay));
+    }
+}
+
 /* The switches and coefficients of step t. */
 static void make_plan(const gd_optim *o, const gd_optim_hyper *h, int64_t t, gd_optim_plan *out)
 {
@@ -533,6 +990,7 @@ static void make_plan(const gd_optim *o, const gd_optim_hyper *h, int64_t t, gd_
     double lr = h->lr, decay = 0, gain = 0, inv_bias = 1, step_size = 0, inv_bias2_sqrt = 1;
     double scale = (h->maximize ? -1.0 : 1.0) * (h->grad_scale != 0 ? h->grad_scale : 1.0);
     double clip = h->clip_gradient > 0 ? h->clip_gradient : INFINITY;
+    double clip_w = h->clip_weights > 0 ? h->clip_weights : INFINITY;
     switch (o->kind) {
     case GD_OPTIM_SGD:
         pl.use_momentum = h->momentum != 0;
@@ -562,12 +1020,22 @@ static void make_plan(const gd_optim *o, const gd_optim_hyper *h, int64_t t, gd_
         gain = 1.0 - h->beta2;
         step_size = lr / (1.0 - pow(h->beta1, (double)t));
         inv_bias2_sqrt = 1.0 / sqrt(1.0 - pow(h->beta2, (double)t));
+        if (h->adam_step_bias) {
+            /* Torch7 adam.lua: clr = lr/(1 + (t-1)*lrd); stepSize = clr*sqrt(1-b2^t)/(1-b1^t);
+               x -= stepSize * m/(sqrt(v) + eps) */
+            const double clr = h->lr / (1.0 + (double)(t - 1) * h->lr_decay);
+            step_size = clr * sqrt(1.0 - pow(h->beta2, (double)t)) / (1.0 - pow(h->beta1, (double)t));
+            inv_bias2_sqrt = 1.0;
+        }
         pl.amsgrad = h->amsgrad != 0;
         break;
     case GD_OPTIM_SMORMS3:
         break;
+    default:
+        break;
     }
     FILL_COEF(pl.k, double);
+    plan_more(o, h, t, &pl);
     *out = pl;
 }
 
@@ -578,6 +1046,8 @@ static bool plan_depends_on_step(const gd_optim *o, const gd_optim_hyper *h, int
     case GD_OPTIM_ADAM: return true;
     case GD_OPTIM_SGD: return t <= 2; /* the first step starts the momentum buffer */
     case GD_OPTIM_RMSPROP: return (h->accumulate && h->lr_decay != 0) || h->bias_correction;
+    case GD_OPTIM_ADAMAX: case GD_OPTIM_NADAM: case GD_OPTIM_RADAM: case GD_OPTIM_ASGD: return true;
+    case GD_OPTIM_ADABELIEF: case GD_OPTIM_ADAN: case GD_OPTIM_SF_ADAMW: case GD_OPTIM_SF_SGD: return true;
     default: return false;
     }
 }
@@ -586,18 +1056,19 @@ int gd_optim_step(gd_optim *o, const gd_optim_hyper *h)
 {
     if (!o || !h) return gd_fail(GD_EINVAL, "no optimizer");
     bool hyper_changed = !o->plan_valid || h->generation != o->plan_hyper.generation;
-    if (hyper_changed) {
-        GD_TRY(check_hyper(o, h));
+    if (hyper_changed) GD_TRY(check_hyper(o, h));
+    /* the layout first: a parameter resized before any state exists is re-laid out */
+    GD_TRY(check_and_layout(o));
+    if (hyper_changed)
         for (int slot = 0; slot < slot_count[o->kind]; slot++)
             if (slot_needed(o->kind, slot, h)) GD_TRY(ensure_slot(o, slot, h));
-    }
-    GD_TRY(check_and_layout(o));
     if (o->any_staged) GD_TRY(stage_in(o));
     if (!o->state_bound) {
         bind_state(o);
         o->state_bound = 1;
     }
     int64_t t = o->step + 1;
+    if (scalar_count[o->kind]) scalars_settle(o, h);
     if (hyper_changed || plan_depends_on_step(o, h, t)) {
         make_plan(o, h, t, &o->plan);
         memcpy(&o->plan_hyper, h, sizeof *h);
@@ -616,6 +1087,7 @@ int gd_optim_step(gd_optim *o, const gd_optim_hyper *h)
             gd_optim_segment *s = &o->segs[k];
             if (s->staged) GD_TRY(gd_copy(o->params[s->param_index], o->stage[s->param_index].param));
         }
+    if (scalar_count[o->kind]) scalars_after(o, h, t);
     o->step = t;
     return GD_OK;
 }

@@ -68,6 +68,10 @@ int gd_random_seeded_(gd_tensor *t, int kind, double a, double b, uint64_t seed,
         if (kind == 1) return gd_fail(GD_EINVAL, "normal: int64 tensors cannot hold normal numbers");
         if (!gd_fits_int64(a) || !gd_fits_int64(b) || !(a < b))
             return gd_fail(GD_EINVAL, "uniform: an int64 tensor needs whole bounds low < high, got %g and %g", a, b);
+        /* floor(low + (high - low) u) reaches every whole number of [low, high)
+           equally only while the bounds are exact in a double */
+        if (fabs(a) > 9007199254740992.0 || fabs(b) > 9007199254740992.0)
+            return gd_fail(GD_EINVAL, "uniform: int64 bounds must lie within +-2^53, got %.17g and %.17g", a, b);
     }
     GD_TRY(gd_check_writable(t, kind ? "normal" : "uniform"));
     gd_tensor *c = NULL;

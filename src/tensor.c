@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+uint64_t gd_geometry_epoch;
+
 void gd_contiguous_strides(int rank, const int64_t *sizes, int64_t *strides)
 {
     int64_t s = 1;
@@ -25,19 +27,45 @@ void gd_tensor_refresh(gd_tensor *t)
     t->count = count;
     t->data = t->storage ? (char *)t->storage->data + t->storage_offset * (int64_t)gd_dtype_size(t->scalar_type)
                          : NULL;
+    /* an empty tensor is contiguous whatever its strides (as in PyTorch): its
+       copy would be laid out the same, so staging it through gd_contiguous
+       would otherwise never end */
     int contiguous = 1;
     int64_t expect = 1;
-    for (int d = t->rank - 1; d >= 0; d--) {
+    for (int d = t->rank - 1; d >= 0 && count != 0; d--) {
         if (t->sizes[d] != 1 && t->strides[d] != expect) { contiguous = 0; break; }
         expect *= t->sizes[d];
     }
     t->is_contiguous = contiguous;
 }
 
+/* Every element a non-empty geometry reaches must lie inside the storage: the
+   last one is offset + sum (size-1)*stride, computed without overflow.  An
+   empty geometry reaches no element (PyTorch checks no bounds for it either). */
+int gd_check_extent(const gd_storage *s, int dtype, int64_t offset, int rank, const int64_t *sizes,
+                    const int64_t *strides, const char *what)
+{
+    int64_t nelem = s ? (int64_t)(s->nbytes / gd_dtype_size(dtype)) : 0;
+    int64_t hi = offset;
+    bool overflow = false;
+    for (int d = 0; d < rank; d++) {
+        if (sizes[d] == 0) return GD_OK;
+        int64_t span;
+        overflow |= __builtin_mul_overflow(sizes[d] - 1, strides[d], &span);
+        overflow |= __builtin_add_overflow(hi, span, &hi);
+    }
+    if (offset < 0 || overflow || hi >= nelem)
+        return gd_fail(GD_EINVAL, "%s: the view reaches beyond the storage's %lld elements (offset %lld, shape and "
+                                  "strides too large)", what, (long long)nelem, (long long)offset + 1);
+    return GD_OK;
+}
+
 int gd_tensor_wrap(gd_tensor **out, gd_storage *s, int dtype, int64_t offset, int rank,
                    const int64_t *sizes, const int64_t *strides)
 {
     GD_TRY(gd_check_geometry(rank, sizes, strides, "view"));
+    /* no view past its storage, whoever asks (a stale optimizer layout did) */
+    GD_TRY(gd_check_extent(s, dtype, offset, rank, sizes, strides, "view"));
     gd_tensor *t = calloc(1, sizeof *t);
     if (!t) return gd_fail(GD_ENOMEM, "out of memory allocating a tensor header");
     t->storage = s;
@@ -158,6 +186,109 @@ int gd_tensor_set_grad(gd_tensor *t, gd_tensor *g)
 int gd_same_storage(const gd_tensor *a, const gd_tensor *b)
 {
     return a && b && a->storage && a->storage == b->storage;
+}
+
+/* ------------------------------------------------------------- overlap */
+
+typedef struct { uintptr_t lo, hi; const gd_storage *storage; int index; } extent_item;
+
+/* The bytes [lo, hi) between a non-empty tensor's first and last element. */
+static extent_item extent_of(const gd_tensor *t, int index)
+{
+    int64_t span = 0;
+    for (int d = 0; d < t->rank; d++) span += (t->sizes[d] - 1) * t->strides[d];
+    size_t es = gd_dtype_size(t->scalar_type);
+    extent_item e = {(uintptr_t)t->data, (uintptr_t)t->data + (uintptr_t)(span + 1) * es, t->storage, index};
+    return e;
+}
+
+static int cmp_extent(const void *a, const void *b)
+{
+    const extent_item *x = a, *y = b;
+    if (x->storage != y->storage) return (uintptr_t)x->storage < (uintptr_t)y->storage ? -1 : 1;
+    if (x->lo != y->lo) return x->lo < y->lo ? -1 : 1;
+    return x->index < y->index ? -1 : x->index > y->index;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* The addresses of t's elements, in index order. */
+static void element_addresses(const gd_tensor *t, uint64_t *out)
+{
+    int64_t idx[GD_MAX_DIMS] = {0};
+    size_t es = gd_dtype_size(t->scalar_type);
+    uint64_t at = (uint64_t)(uintptr_t)t->data;
+    for (int64_t k = 0; k < t->count; k++) {
+        out[k] = at;
+        for (int d = t->rank - 1; d >= 0; d--) {
+            if (++idx[d] < t->sizes[d]) { at += (uint64_t)t->strides[d] * es; break; }
+            at -= (uint64_t)(t->sizes[d] - 1) * (uint64_t)t->strides[d] * es;
+            idx[d] = 0;
+        }
+    }
+}
+
+/* Beyond this many elements two interleaved strided tensors count as
+   overlapping without looking (the exact test sorts their addresses). */
+#define OVERLAP_EXACT_MAX ((int64_t)1 << 24)
+
+/* Whether a and b, non-empty on one storage with intersecting extents, share
+   an element: 1, 0, or a negative status. */
+static int elements_shared(const gd_tensor *a, const gd_tensor *b)
+{
+    /* dense extents are their elements; a common first element is shared */
+    if ((a->is_contiguous && b->is_contiguous) || a->data == b->data) return 1;
+    if (gd_dtype_size(a->scalar_type) != gd_dtype_size(b->scalar_type)) return 1;
+    if (a->count > b->count) { const gd_tensor *t = a; a = b; b = t; }
+    if (a->count > OVERLAP_EXACT_MAX) return 1;
+    uint64_t *addr = malloc((size_t)a->count * sizeof *addr);
+    if (!addr) return gd_fail(GD_ENOMEM, "out of memory comparing the memory of two tensors");
+    element_addresses(a, addr);
+    qsort(addr, (size_t)a->count, sizeof *addr, cmp_u64);
+    int64_t idx[GD_MAX_DIMS] = {0};
+    size_t es = gd_dtype_size(b->scalar_type);
+    uint64_t at = (uint64_t)(uintptr_t)b->data;
+    int found = 0;
+    for (int64_t k = 0; k < b->count && !found; k++) {
+        found = bsearch(&at, addr, (size_t)a->count, sizeof *addr, cmp_u64) != NULL;
+        for (int d = b->rank - 1; d >= 0; d--) {
+            if (++idx[d] < b->sizes[d]) { at += (uint64_t)b->strides[d] * es; break; }
+            at -= (uint64_t)(b->sizes[d] - 1) * (uint64_t)b->strides[d] * es;
+            idx[d] = 0;
+        }
+    }
+    free(addr);
+    return found;
+}
+
+int gd_find_overlap(gd_tensor *const *ts, int n, int nwrite, int *first, int *second)
+{
+    if (n < 0) return gd_fail(GD_EINVAL, "find_overlap: negative tensor count");
+    extent_item *items = malloc((n > 0 ? (size_t)n : 1) * sizeof *items);
+    if (!items) return gd_fail(GD_ENOMEM, "out of memory");
+    int m = 0;
+    for (int i = 0; i < n; i++)
+        if (ts[i] && ts[i]->storage && !ts[i]->is_freed && ts[i]->count > 0) items[m++] = extent_of(ts[i], i);
+    qsort(items, (size_t)m, sizeof *items, cmp_extent);
+    int found = 0;
+    /* sorted by start: only later items starting before this one's end can meet it */
+    for (int k = 0; k < m && found == 0; k++)
+        for (int j = k + 1; j < m && found == 0 && items[j].storage == items[k].storage && items[j].lo < items[k].hi;
+             j++) {
+            int a = items[k].index, b = items[j].index;
+            if (a >= nwrite && b >= nwrite) continue; /* two readers never conflict */
+            found = elements_shared(ts[a], ts[b]);
+            if (found == 1) {
+                *first = a < b ? a : b;
+                *second = a < b ? b : a;
+            }
+        }
+    free(items);
+    return found;
 }
 
 /* ------------------------------------------------------------------ fill */

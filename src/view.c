@@ -270,14 +270,18 @@ int gd_to(gd_tensor **out, const gd_tensor *t, int dtype, int device)
     return GD_OK;
 }
 
-int gd_set_storage(gd_tensor *t, const gd_tensor *src, int64_t offset, int rank, const int64_t *sizes,
-                   const int64_t *strides)
+/* gd_set_storage, and gd_set_data when retype (t takes src's dtype). */
+static int set_storage(gd_tensor *t, const gd_tensor *src, int64_t offset, int rank, const int64_t *sizes,
+                       const int64_t *strides, bool retype)
 {
     GD_TRY(gd_check_tensor(t, "tensor"));
     GD_TRY(gd_check_tensor(src, "source"));
-    if (t->scalar_type != src->scalar_type)
+    if (t->scalar_type != src->scalar_type && !retype)
         return gd_fail(GD_EINVAL, "set_: dtypes differ (%s and %s)", gd_dtype_name(t->scalar_type),
                        gd_dtype_name(src->scalar_type));
+    if (t->scalar_type != src->scalar_type && t->grad_refs > 0)
+        return gd_fail(GD_EINVAL, "set_data: the tensor is the gradient of another tensor, so its dtype cannot "
+                                  "change");
     GD_TRY(gd_check_geometry(rank, sizes, strides, "set_"));
     if (t->grad_refs > 0) {
         bool same = rank == t->rank;
@@ -289,22 +293,12 @@ int gd_set_storage(gd_tensor *t, const gd_tensor *src, int64_t offset, int rank,
         }
     }
     if (offset < 0) return gd_fail(GD_EINVAL, "set_: offset %lld is negative", (long long)offset + 1);
-    /* every element the new geometry can reach must lie inside the storage:
-       the last one is offset + sum (size-1)*stride, computed without overflow */
+    /* the offset a user gives lies in the storage even for an empty view */
     int64_t nelem = (int64_t)(src->storage->nbytes / gd_dtype_size(src->scalar_type));
-    int64_t hi = offset;
-    bool empty = false, overflow = false;
-    for (int d = 0; d < rank; d++) {
-        if (sizes[d] == 0) empty = true;
-        int64_t span;
-        if (sizes[d] > 0) {
-            overflow |= __builtin_mul_overflow(sizes[d] - 1, strides[d], &span);
-            overflow |= __builtin_add_overflow(hi, span, &hi);
-        }
-    }
-    if (empty ? offset > nelem : (overflow || hi >= nelem))
-        return gd_fail(GD_EINVAL, "set_: the view reaches beyond the storage's %lld elements (offset %lld, shape and "
-                                  "strides too large)", (long long)nelem, (long long)offset + 1);
+    if (offset > nelem)
+        return gd_fail(GD_EINVAL, "set_: offset %lld is beyond the storage's %lld elements", (long long)offset + 1,
+                       (long long)nelem);
+    GD_TRY(gd_check_extent(src->storage, src->scalar_type, offset, rank, sizes, strides, "set_"));
     gd_storage *s = src->storage;
     gd_storage_retain(s);
     gd_storage_release(t->storage);
@@ -313,7 +307,11 @@ int gd_set_storage(gd_tensor *t, const gd_tensor *src, int64_t offset, int rank,
     t->storage_offset = offset;
     t->rank = rank;
     for (int d = 0; d < rank; d++) { t->sizes[d] = sizes[d]; t->strides[d] = strides[d]; }
+    /* a gradient of the old dtype no longer fits */
+    if (t->scalar_type != src->scalar_type) gd_tensor_drop_grad(t);
+    t->scalar_type = src->scalar_type;
     gd_tensor_refresh(t);
+    __atomic_add_fetch(&gd_geometry_epoch, 1, __ATOMIC_RELAXED);
     /* a gradient of the old shape no longer fits */
     if (t->gradient) {
         bool same = t->gradient->rank == rank;
@@ -321,6 +319,18 @@ int gd_set_storage(gd_tensor *t, const gd_tensor *src, int64_t offset, int rank,
         if (!same) gd_tensor_drop_grad(t);
     }
     return GD_OK;
+}
+
+int gd_set_storage(gd_tensor *t, const gd_tensor *src, int64_t offset, int rank, const int64_t *sizes,
+                   const int64_t *strides)
+{
+    return set_storage(t, src, offset, rank, sizes, strides, false);
+}
+
+int gd_set_data(gd_tensor *t, const gd_tensor *src, int64_t offset, int rank, const int64_t *sizes,
+                const int64_t *strides)
+{
+    return set_storage(t, src, offset, rank, sizes, strides, true);
 }
 
 int gd_index_select(gd_tensor **out, const gd_tensor *t, int dim, const gd_tensor *index)
@@ -343,7 +353,7 @@ int gd_index_select(gd_tensor **out, const gd_tensor *t, int dim, const gd_tenso
             int64_t bad = ix[i];
             gd_tensor_release(c);
             return gd_fail(GD_EINVAL, "index_select: index %lld out of range for dimension %d of size %lld",
-                           (long long)bad + 1, dim + 1, (long long)t->sizes[dim]);
+                           (long long)((uint64_t)bad + 1), dim + 1, (long long)t->sizes[dim]);
         }
     int64_t sizes[GD_MAX_DIMS];
     memcpy(sizes, t->sizes, sizeof sizes);

@@ -107,7 +107,8 @@ end
 --- Checks that opts (nil or a table) only has keys of `allowed` (a set).
 -- Returns opts or an empty table.
 function M.options(fname, opts, allowed, level)
-  if opts == nil then return {} end
+  -- type(), not == nil: a NULL cdata compares equal to nil in LuaJIT
+  if type(opts) == "nil" then return {} end
   if type(opts) ~= "table" then
     fail(string.format("%s: options must be a table, got %s", fname, type(opts)), level)
   end
@@ -124,7 +125,9 @@ end
 function M.number(fname, what, v, opt)
   opt = opt or {}
   local level = opt.level
-  if v == nil and opt.default ~= nil then return opt.default end
+  -- type(), not == nil: a NULL cdata compares equal to nil in LuaJIT and
+  -- would take the default
+  if type(v) == "nil" and opt.default ~= nil then return opt.default end
   if type(v) ~= "number" then
     fail(string.format("%s: %s must be a number, got %s", fname, what, type(v)), level)
   end
@@ -142,6 +145,22 @@ function M.number(fname, what, v, opt)
     fail(string.format("%s: %s must be <= %s, got %s", fname, what, tostring(opt.max), tostring(v)), level)
   end
   return v
+end
+
+--- A file name: a non-empty string without NUL bytes (C stops reading a name
+-- at its first NUL, so "x\0.npy" would silently name the file "x").  `what`
+-- names the argument, e.g. "argument 1 (path)".  Returns path.
+function M.path(fname, what, path, level)
+  if type(path) ~= "string" then
+    fail(string.format("%s: %s must be a string, got %s", fname, what, type(path)), level)
+  end
+  if path == "" then fail(string.format("%s: %s is an empty string", fname, what), level) end
+  local z = path:find("\0", 1, true)
+  if z then
+    fail(string.format("%s: %s contains a NUL byte (at position %d of '%s')", fname, what, z,
+      (path:gsub("%z", "\\0"))), level)
+  end
+  return path
 end
 
 return M

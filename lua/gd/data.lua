@@ -31,8 +31,8 @@ local SEP_NAMES = {tab = "\t", comma = ",", space = " ", semicolon = ";"}
 local function first_line(buf)
   local n = math.min(tonumber(buf.size), 65536)
   local s = ffi.string(buf.bytes, n)
-  local line = (s:match("^([^\n]*)") or ""):gsub("\r$", "")
-  return line
+  -- a line ends at LF, CR or CRLF, as in gd_parse_delimited
+  return s:match("^([^\r\n]*)") or ""
 end
 
 local function split_line(line, sep)
@@ -51,22 +51,23 @@ end
 
 M.read_csv = doc(function(path, opts)
   local fname = "gd.data.read_csv"
-  if type(path) ~= "string" then error(fname .. ": the path must be a string, got " .. type(path), 2) end
+  check.path(fname, "the path", path, 2)
   opts = check.options(fname, opts, CSV_OPTS)
   local sep = opts.sep or ","
   sep = SEP_NAMES[sep] or sep
-  if type(sep) ~= "string" or #sep ~= 1 then
-    error(fname .. ": sep must be one character (or \"tab\"), got " .. tostring(opts.sep), 2)
+  if type(sep) ~= "string" or #sep ~= 1 or sep == "\n" or sep == "\r" or sep == "\0" then
+    error(fname .. ": sep must be one character other than a line end or NUL (or \"tab\"), got "
+      .. string.format("%q", tostring(opts.sep)), 2)
   end
   local dtype = opts.dtype or "float32"
-  I.dtype_arg(fname, dtype, 0)
+  local code = I.dtype_arg(fname, dtype, 0)
   local buf = ffi.new("gd_buffer")
   local gz = path:lower():match("%.gz$") ~= nil
   if C.gd_read_file(buf, path, gz and 1 or 0) ~= 0 then error(fname .. ": " .. cerr(), 2) end
   local names
   if opts.header then names = split_line(first_line(buf), sep) end
   local st = C.gd_parse_delimited(I.out1, ffi.cast("const char *", buf.bytes), buf.size, sep:byte(),
-    opts.header and 1 or 0)
+    opts.header and 1 or 0, code)
   local msg = st ~= 0 and cerr() or nil
   local hint = ""
   if st ~= 0 and sep ~= "\t" and first_line(buf):find("\t", 1, true) then hint = " (the file has tabs: sep = \"\\t\"?)" end
@@ -100,7 +101,6 @@ M.read_csv = doc(function(path, opts)
       names = picked
     end
   end
-  if dtype ~= "float64" then t = t:to(dtype) end
   return t, names
 end, "gd.data.read_csv", [[
 gd.data.read_csv(path, [{sep = ",", header = false, columns = nil, dtype = "float32"}])
@@ -108,8 +108,11 @@ gd.data.read_csv(path, [{sep = ",", header = false, columns = nil, dtype = "floa
   Reads delimited numbers; paths ending in .gz are decompressed (zlib).  sep is
   one character ("\t" or "tab" for tab-separated files); header = true skips
   the first line and returns its names; columns = {1, 3, "name", -1} keeps
-  those columns in that order (negative counts from the end).  A malformed
-  row is an error naming its line.]])
+  those columns in that order (negative counts from the end).  Lines end at
+  LF, CR or CRLF.  Numbers are parsed in dtype: int64 columns exactly, as
+  integers (1.7 is an error, not 1).  A malformed row, a number outside the
+  dtype's range (1e400), a NUL byte or a truncated .gz file is an error naming
+  the line.]])
 
 -- ------------------------------------------------------------ standardize
 
@@ -195,7 +198,7 @@ M.loader = doc(function(data, opts)
     n = n or rows_of(t)
     if rows_of(t) ~= n then error(fmt("%s: element %d has %d rows, element 1 has %d", fname, i, rows_of(t), n), 2) end
   end
-  local bs = check.number(fname, "batch_size", opts.batch_size, {default = 10, integer = true, min = 1})
+  local bs = check.number(fname, "batch_size", opts.batch_size, {default = 10, integer = true, min = 1, max = 2 ^ 53})
   local shuffle = opts.shuffle ~= false
   local drop_last = opts.drop_last == true
   local seed = opts.seed
@@ -203,21 +206,25 @@ M.loader = doc(function(data, opts)
   local nb = drop_last and math.floor(n / bs) or math.ceil(n / bs)
   local self = setmetatable({
     tensors = list, n = n, batch_size = bs, shuffle = shuffle, drop_last = drop_last, seed = seed,
-    reuse = opts.reuse ~= false, num_batches = nb, epoch = 0, buffers = {},
+    reuse = opts.reuse ~= false, num_batches = nb, epoch = 0, position = 0, buffers = {},
     perm = gd.arange(n, {dtype = "int64"}),   -- 0-based row numbers
   }, Loader)
   return self
 end, "gd.data.loader", [[
 gd.data.loader(data, [{batch_size = 10, shuffle = true, drop_last = false, seed = nil, reuse = true}])
-  -> loader; `for X, y in loader() do ... end` runs one epoch.
+  -> loader; `for X, y in loader do ... end` runs one epoch (as a PyTorch
+  DataLoader does); `for X, y in loader() do` is the same.
   data: a tensor or an array of tensors with the same number of rows; each
-  batch has one tensor per element.  Each call loader() starts the next epoch
-  (loader:batches(e) runs epoch e); with shuffle, epoch e's order comes from
-  (seed, e) through Philox, so the same seed gives the same batches.  Without a
-  seed, one is drawn from the global generator (gd.manual_seed).  reuse = true
-  gathers each batch into tensors the loader keeps: a batch is valid until the
-  next one (clone to keep it); reuse = false gives fresh tensors.
-  Fields: n (rows), batch_size, num_batches, epoch (the last one started).]])
+  batch has one tensor per element.  Each loop (or call loader()) starts the
+  next epoch (loader:batches(e) runs epoch e); with shuffle, epoch e's order
+  comes from (seed, e) through Philox, so the same seed gives the same batches.
+  Without a seed, one is drawn from the global generator (gd.manual_seed).
+  reuse = true gathers each batch into tensors the loader keeps: a batch is
+  valid until the next one (clone to keep it); reuse = false gives fresh tensors.
+  Fields: n (rows), batch_size, num_batches, epoch (the last one started),
+  position (its batches given so far).  loader:state_dict() /
+  loader:load_state_dict(sd) save and restore epoch, position and seed for
+  checkpoints: after a load, the next epoch continues where the saved one was.]])
 
 --- Tensors of `rows` rows shaped like the data, kept per row count.
 function Loader:batch_buffers(rows)
@@ -245,6 +252,7 @@ local function next_batch(st)
   local rows = self.n - start
   if rows > bs then rows = bs end
   st.b = b + 1
+  self.position = b + 1
   local bufs = self:batch_buffers(rows)
   local tensors, ntensors, perm = self.tensors, st.ntensors, self.perm.c
   for i = 1, ntensors do
@@ -261,28 +269,93 @@ local function next_batch(st)
 end
 
 --- An iterator over the batches of epoch `epoch` (default: the next one).
+-- After load_state_dict, the restored epoch (when it was not finished)
+-- continues from its saved position.
 function Loader:batches(epoch)
+  local resume = self.resume_epoch
   if epoch == nil then
-    epoch = self.epoch + 1
+    epoch = resume or self.epoch + 1
   else
     check.number("loader:batches", "epoch", epoch, {integer = true, min = 1})
   end
-  self.epoch = epoch
+  local start = resume == epoch and self.resume_position or 0
+  self.resume_epoch, self.resume_position = nil, nil
+  self.epoch, self.position = epoch, start
   if self.shuffle then
     -- each epoch owns a disjoint range of 2^32 Philox counters
     if C.gd_randperm_(self.perm.c, self.seed, (epoch - 1) * 2 ^ 32) ~= 0 then error("loader: " .. cerr(), 2) end
   end
-  return next_batch, {loader = self, b = 0, nb = self.num_batches, ntensors = #self.tensors}
+  return next_batch, {loader = self, b = start, nb = self.num_batches, ntensors = #self.tensors}
 end
 
-Loader.__call = function(self, epoch) return self:batches(epoch) end
+--- loader() / loader(epoch): Loader:batches.  `for xb, yb in loader do` calls
+-- the loader itself as the iterator, with (nil, the previous xb): a nil
+-- control value is the first call of a loop and starts an epoch.
+Loader.__call = function(self, ...)
+  local nargs = select("#", ...)
+  if nargs < 2 then return self:batches(...) end
+  local _, previous = ...
+  local st = self.iteration
+  if previous == nil or st == nil then
+    local _, fresh = self:batches()
+    st = fresh
+    self.iteration = st
+  end
+  return next_batch(st)
+end
 Loader.__tostring = function(self)
   return fmt("loader(%d rows, batch_size = %d, %d batches%s)", self.n, self.batch_size, self.num_batches,
     self.shuffle and ", shuffled" or "")
 end
 doc(Loader.batches, "gd.data.Loader:batches", [[
 loader:batches([epoch]) -> an iterator over one epoch's batches (default: the
-epoch after the last one started; loader() is the same).]])
+epoch after the last one started, or the unfinished one a load_state_dict
+restored; loader() is the same).]])
+
+--- The loader's place: what load_state_dict needs to continue exactly.
+function Loader:state_dict()
+  return {epoch = self.epoch, position = self.position, seed = self.seed, n = self.n,
+          batch_size = self.batch_size, shuffle = self.shuffle, drop_last = self.drop_last}
+end
+doc(Loader.state_dict, "gd.data.Loader:state_dict", [[
+loader:state_dict() -> {epoch =, position =, seed =, n =, batch_size =, shuffle =, drop_last =}:
+the last epoch started, the batches of it given so far and the shuffling seed
+(with the loader's shape, which load_state_dict checks).  gd.save can write it.]])
+
+local LOADER_STATE = {epoch = true, position = true, seed = true, n = true, batch_size = true, shuffle = true,
+                      drop_last = true}
+
+--- Restores state_dict()'s place; checks everything before changing anything.
+function Loader:load_state_dict(sd)
+  local fname = "loader:load_state_dict"
+  if type(sd) ~= "table" then error(fname .. ": expects the table loader:state_dict() gave, got " .. type(sd), 2) end
+  check.options(fname, sd, LOADER_STATE, 2)
+  local epoch = check.number(fname, "epoch", sd.epoch, {integer = true, min = 0, level = 2})
+  local position = check.number(fname, "position", sd.position, {integer = true, min = 0, max = self.num_batches,
+                                                                  level = 2})
+  local seed = check.number(fname, "seed", sd.seed, {integer = true, min = 0, level = 2})
+  for _, k in ipairs({"n", "batch_size", "shuffle", "drop_last"}) do
+    if sd[k] ~= nil and sd[k] ~= self[k] then
+      error(fmt("%s: the state is of a loader with %s = %s, this one has %s", fname, k, tostring(sd[k]),
+        tostring(self[k])), 2)
+    end
+  end
+  if epoch == 0 and position > 0 then error(fname .. ": position " .. position .. " in epoch 0", 2) end
+  self.epoch, self.position, self.seed, self.iteration = epoch, position, seed, nil
+  if epoch > 0 and position < self.num_batches then
+    self.resume_epoch, self.resume_position = epoch, position
+  else
+    self.resume_epoch, self.resume_position = nil, nil
+  end
+end
+doc(Loader.load_state_dict, "gd.data.Loader:load_state_dict", [[
+loader:load_state_dict(sd): restores what loader:state_dict() gave.  The next
+epoch (loader(), a for loop, or gd.train) continues the saved one from its
+position when it was unfinished, else starts the one after it, with the same
+rows in the same order as the saved loader would have given.]])
+doc(Loader, "gd.data.Loader", [[
+gd.data.Loader: the class of gd.data.loader(...); iterable (`for xb, yb in loader do`),
+callable (loader(), loader(epoch)), methods batches, state_dict, load_state_dict.]])
 
 -- ------------------------------------------------- synthetic_regression
 

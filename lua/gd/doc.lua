@@ -17,7 +17,13 @@ local by_name = {}
 
 --- Registers `text` as the documentation of `obj` under `name`; returns obj.
 function M.register(obj, name, text)
-  assert(type(name) == "string" and type(text) == "string", "doc(obj, name, text)")
+  -- a clear error at the caller's line (an assert named no gd function)
+  if type(name) ~= "string" then
+    error("gd.doc.register: the name (argument 2) must be a string, got " .. type(name), 2)
+  end
+  if type(text) ~= "string" then
+    error("gd.doc.register: the text (argument 3) must be a string, got " .. type(text), 2)
+  end
   text = text:gsub("^%s*\n", ""):gsub("%s+$", "")
   local entry = {name = name, text = text}
   if obj ~= nil and (type(obj) == "table" or type(obj) == "function" or type(obj) == "userdata") then
@@ -71,4 +77,5 @@ gd.doc.find(name) -> text, name: the documentation registered under the
 M.register(M.names, "gd.doc.names", [[
 gd.doc.names() -> array of every documented name, sorted.]])
 
+-- doc(obj, name, text): a tail call, so register's errors point at the caller
 return setmetatable(M, {__call = function(_, obj, name, text) return M.register(obj, name, text) end})

@@ -152,6 +152,16 @@ holds reference final coordinates printed beside gdlua's (e.g. d2l's).]])
 --- Formats rows (arrays of strings) under header as aligned columns: the first
 -- column left-aligned, the others right-aligned.
 local function format_table(header, rows)
+  local function cells(v, what)
+    if type(v) ~= "table" then
+      error(string.format("gd.experiment.table: %s must be an array of strings, got %s", what, type(v)), 3)
+    end
+  end
+  cells(header, "the header")
+  if type(rows) ~= "table" then
+    error("gd.experiment.table: the rows must be an array of rows (arrays of strings), got " .. type(rows), 2)
+  end
+  for i, row in ipairs(rows) do cells(row, "row " .. i) end
   local widths = {}
   for _, row in ipairs({header, unpack(rows)}) do
     for j, cell in ipairs(row) do widths[j] = math.max(widths[j] or 0, #cell) end

@@ -11,7 +11,7 @@ gd.doc = doc
 
 -- Submodules are the files lua/gd/<name>.lua, loaded when first touched, so
 -- `require "gd"` stays cheap.  The REPL completes and documents these names.
-gd._submodules = {"clock", "data", "dist", "experiment", "log", "nn", "objectives", "optim", "plot", "progress",
+gd._submodules = {"clock", "data", "dist", "experiment", "log", "nn", "objectives", "optim", "plot", "progress", "bench",
                   "serialize", "train"}
 local lazy = {}
 for _, name in ipairs(gd._submodules) do lazy[name] = true end

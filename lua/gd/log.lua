@@ -30,7 +30,7 @@ local LOGGER_OPTS = {names = true, sep = true, append = true}
 
 M.Logger = doc(function(path, opts)
   local fname = "gd.log.Logger"
-  if type(path) ~= "string" then error(fname .. ": the path must be a string, got " .. type(path), 2) end
+  check.path(fname, "the path", path, 2)
   opts = check.options(fname, opts, LOGGER_OPTS)
   local f, err = io.open(path, opts.append and "a" or "w")
   if not f then error(fname .. ": cannot open " .. tostring(err), 2) end
@@ -151,6 +151,7 @@ end
 
 M.read = doc(function(path, opts)
   local fname = "gd.log.read"
+  check.path(fname, "the path", path, 2)
   opts = check.options(fname, opts, {sep = true})
   local sep = opts.sep or ","
   local f, err = io.open(path, "r")

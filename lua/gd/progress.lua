@@ -47,7 +47,7 @@ Bar.__index = Bar
 M.Bar = Bar
 
 local BAR_OPTS = {total = true, label = true, enabled = true, out = true, width = true, interval = true,
-                  later = true}
+                  later = true, epochs = true, batches = true}
 
 M.bar = doc(function(opts)
   local fname = "gd.progress.bar"
@@ -59,26 +59,39 @@ M.bar = doc(function(opts)
     total = opts.total, label = opts.label or "", enabled = enabled and true or false,
     out = opts.out or io.stderr, width = opts.width or 20, interval = opts.interval or 0.1,
     items = 0, start = now, last = -math.huge, done = 0, later = opts.later or 0, shown = false,
+    epochs = opts.epochs, batches = opts.batches, epoch = 1, batch = 0, below = nil,
   }, Bar)
 end, "gd.progress.bar", [[
 gd.progress.bar{total = n, [label = "epoch 1/3"], [enabled = auto], [out = io.stderr],
-                [later = runs of the same length still to come (epochs), for the time left]} -> bar
+                [later = runs of the same length still to come (epochs), for the time left],
+                [epochs = n, batches = per epoch: one bar for a whole training run]} -> bar
   bar:update(done, [values], [items]) redraws (at most every 0.1 s): values is
   a table of numbers shown as name value (e.g. {loss = 0.25}), items the number
   of items (examples) processed so far, for the rate.  bar:finish() draws the
-  final state and ends the line.  Disabled unless standard error is a terminal.]])
+  final state and ends the line.  Disabled unless standard error is a terminal.
+  With epochs, the line reads "epoch e/E [####--] batch b/B ..." from the
+  fields bar.epoch and bar.batch (set them before update); bar.below = text
+  (several lines: a braille plot) is drawn under the bar; bar:print(line, [out])
+  prints a line above the bar without breaking it.]])
 
 function Bar:render(final)
   local now = M.now()
   local elapsed = now - self.start
   local parts = {}
+  if self.epochs then parts[#parts + 1] = fmt("epoch %d/%d", self.epoch, self.epochs) end
   if self.label ~= "" then parts[#parts + 1] = self.label end
   local total = self.total
   if total and total > 0 then
     local frac = math.min(1, self.done / total)
     local fill = math.floor(frac * self.width + 0.5)
     parts[#parts + 1] = "[" .. string.rep("#", fill) .. string.rep("-", self.width - fill) .. "]"
-    parts[#parts + 1] = fmt("%d/%d", self.done, total)
+    if self.epochs then
+      parts[#parts + 1] = self.batches and fmt("batch %d/%d", self.batch, self.batches) or fmt("batch %d", self.batch)
+    else
+      parts[#parts + 1] = fmt("%d/%d", self.done, total)
+    end
+  elseif self.epochs then
+    parts[#parts + 1] = fmt("batch %d", self.batch)
   else
     parts[#parts + 1] = tostring(self.done)
   end
@@ -103,9 +116,28 @@ function Bar:render(final)
     local left = per * (total - self.done) + per * total * self.later
     parts[#parts + 1] = "left " .. clock_text(left)
   end
-  self.out:write("\r", table.concat(parts, "  "), "\27[K", final and "\n" or "")
+  local below = self.below
+  if below and below ~= "" then
+    -- the text under the bar; then back up to the bar's line (unless final)
+    local n = select(2, below:gsub("\n", "")) + 1
+    self.out:write("\r", table.concat(parts, "  "), "\27[K\n\27[J", below, final and "\n" or fmt("\27[%dA\r", n))
+  else
+    self.out:write("\r", table.concat(parts, "  "), "\27[K", final and "\n" or "")
+  end
   self.out:flush()
-  self.shown = true
+  self.shown = not final
+end
+
+--- Prints a line above the bar (a summary), then draws the bar again under it.
+function Bar:print(line, out)
+  out = out or self.out
+  if self.enabled and self.shown then
+    self.out:write("\r\27[J")
+    self.out:flush()
+  end
+  out:write(line, "\n")
+  out:flush()
+  if self.enabled and self.shown then self:render(false) end
 end
 
 function Bar:update(done, values, items)
@@ -128,7 +160,10 @@ doc(Bar.update, "gd.progress.Bar:update", [[
 bar:update(done, [values], [items]): records progress (done of total steps,
 named values to show, items processed so far) and redraws at most every 0.1 s.]])
 doc(Bar.finish, "gd.progress.Bar:finish", "bar:finish([values]): draws the final line and ends it.")
-doc(Bar, "gd.progress.Bar", "gd.progress.Bar: the class of gd.progress.bar{...}; methods update and finish.")
+doc(Bar.print, "gd.progress.Bar:print", [[
+bar:print(line, [out = the bar's stream]): prints line (a summary) above the
+bar, which is drawn again under it.]])
+doc(Bar, "gd.progress.Bar", "gd.progress.Bar: the class of gd.progress.bar{...}; methods update, finish and print.")
 doc(M, "gd.progress", "gd.progress: bar{...} (a one-line progress bar), now(), isatty([fd]).")
 
 return M

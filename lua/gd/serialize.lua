@@ -18,8 +18,11 @@
 --                1 cuda), u8 rank, i64 sizes[rank], then the elements in C
 --                order (count * element size bytes)
 --
--- Files are written atomically (a temporary file, fsync, rename): a failed or
--- interrupted save leaves the old file as it was.  Paths ending in .npy read
+-- Files are written atomically (a temporary file, fsync, rename: gd_writer in
+-- src/file.c): a failed, interrupted or killed save leaves the old file as it
+-- was, and the next save of the path removes the killed one's temporary
+-- file.  An existing file keeps its mode; a symlink is written through (its
+-- target replaced, the link kept).  Paths ending in .npy read
 -- and write NumPy's .npy format (v1.0 written; v1/2/3 read) for float32
 -- ("<f4"), float64 ("<f8") and int64 ("<i8") arrays in C order.
 local gd = require "gd.tensor"
@@ -145,7 +148,10 @@ function Reader:corrupt(what)
   error(fmt("%s: '%s' is corrupt or not a gdlua file: %s", self.fname, self.path, what), 0)
 end
 function Reader:need(n)
-  if self.pos + n > self.limit then self:corrupt(fmt("truncated (needed %d more bytes at offset %d)", n, self.pos)) end
+  if n > self.limit - self.pos then
+    -- %.0f: a size read from the file can be up to 2^64, past what %d prints
+    self:corrupt(fmt("truncated (%.0f bytes needed at offset %.0f, %.0f left)", n, self.pos, self.limit - self.pos))
+  end
 end
 function Reader:u8() self:need(1); local v = self.p[self.pos]; self.pos = self.pos + 1; return v end
 function Reader:scalar(box, n)
@@ -246,6 +252,113 @@ local function save_npy(path, t)
   end)
 end
 
+-- The header of a .npy file is the repr of a Python dict, which NumPy reads
+-- with ast.literal_eval and then checks (numpy/lib/format.py,
+-- _read_array_header): a dict with exactly the keys descr, fortran_order and
+-- shape; shape a tuple of ints; fortran_order a bool.  This is a parser of
+-- that literal subset (strings, True/False, ints, tuples, one dict), refusing
+-- what literal_eval or those checks refuse: (-6,) and (2, -3) (negative
+-- sizes: NumPy fails on them when it allocates), ((2, 3),), (3 2), (1e3,),
+-- a missing or extra key.  A duplicate key, which literal_eval would let the
+-- last one win, is refused too: two readers could see two arrays.
+local function parse_npy_header(h, bad)
+  local pos = 1
+  local function ws() pos = h:find("[^ \t\r\n]", pos) or #h + 1 end
+  local function expect(ch, what)
+    ws()
+    if h:sub(pos, pos) ~= ch then
+      bad(fmt("header: expected %s at position %d, found %s", what, pos,
+        pos > #h and "the end" or fmt("%q", h:sub(pos, pos))))
+    end
+    pos = pos + 1
+  end
+  local function str()
+    ws()
+    local q = h:sub(pos, pos)
+    if q ~= "'" and q ~= '"' then bad(fmt("header: expected a quoted string at position %d", pos)) end
+    local stop = h:find(q, pos + 1, true)
+    if not stop then bad("header: an unterminated string") end
+    local s = h:sub(pos + 1, stop - 1)
+    if s:find("[\\\n]") then bad("header: a string with escapes or line breaks") end
+    pos = stop + 1
+    return s
+  end
+  local function int()
+    ws()
+    -- Python's int literals: 0, or a nonzero digit then digits (underscores
+    -- between digits); a sign is a unary operator literal_eval allows
+    local sign, digits, after = h:match("^([+-]?)[ \t]*([0-9][0-9_]*)()", pos)
+    if not digits then bad(fmt("header: expected an integer at position %d", pos)) end
+    if digits:find("__", 1, true) or digits:sub(-1) == "_" or (digits:match("^0") and digits:find("[1-9_]")) then
+      bad(fmt("header: '%s' is not a Python integer", digits))
+    end
+    local rest = h:sub(after, after)
+    if rest:match("[%w%.]") then bad(fmt("header: '%s%s...' is not an integer", digits, rest)) end
+    pos = after
+    local n = tonumber((digits:gsub("_", "")))
+    if sign == "-" and n ~= 0 then bad(fmt("header: negative dimension -%s in the shape", digits)) end
+    if n >= 2 ^ 53 then bad(fmt("header: dimension %s is too large", digits)) end
+    return n
+  end
+  local function tuple()
+    expect("(", "'(' (the shape is a tuple)")
+    local dims = {}
+    ws()
+    if h:sub(pos, pos) == ")" then pos = pos + 1; return dims end
+    while true do
+      dims[#dims + 1] = int()
+      ws()
+      local ch = h:sub(pos, pos)
+      if ch == ")" then
+        -- (6) is the int 6, not a tuple: a 1-tuple needs its comma
+        if #dims == 1 then bad("header: the shape (n) is an int, not a tuple: (n,) is") end
+        pos = pos + 1
+        return dims
+      end
+      if ch ~= "," then bad(fmt("header: expected ',' or ')' in the shape at position %d", pos)) end
+      pos = pos + 1
+      ws()
+      if h:sub(pos, pos) == ")" then pos = pos + 1; return dims end
+    end
+  end
+  local function bool()
+    ws()
+    for _, w in ipairs({"True", "False"}) do
+      if h:sub(pos, pos + #w - 1) == w and not h:sub(pos + #w, pos + #w):match("[%w_]") then
+        pos = pos + #w
+        return w == "True"
+      end
+    end
+    bad(fmt("header: fortran_order must be True or False (at position %d)", pos))
+  end
+  local d = {}
+  expect("{", "'{' (the header is a dict)")
+  while true do
+    ws()
+    if h:sub(pos, pos) == "}" then pos = pos + 1; break end
+    local key = str()
+    if d[key] ~= nil then bad(fmt("header: the key '%s' appears twice", key)) end
+    expect(":", "':'")
+    if key == "descr" then
+      ws()
+      if h:sub(pos, pos) == "[" then bad("header: a structured dtype (descr is a list); gdlua reads plain arrays") end
+      d.descr = str()
+    elseif key == "fortran_order" then d.fortran_order = bool()
+    elseif key == "shape" then d.shape = tuple()
+    else bad(fmt("header: unexpected key '%s' (NumPy's header has exactly descr, fortran_order and shape)", key)) end
+    ws()
+    local ch = h:sub(pos, pos)
+    if ch == "," then pos = pos + 1
+    elseif ch ~= "}" then bad(fmt("header: expected ',' or '}' at position %d", pos)) end
+  end
+  ws()
+  if pos <= #h then bad(fmt("header: unexpected text after the dict at position %d", pos)) end
+  for _, k in ipairs({"descr", "fortran_order", "shape"}) do
+    if d[k] == nil then bad(fmt("header lacks the key '%s'", k)) end
+  end
+  return d
+end
+
 local function load_npy(path, opts)
   local fname = "gd.load"
   local buf = read_all(fname, path, false)
@@ -261,33 +374,30 @@ local function load_npy(path, opts)
   else bad("unknown format version " .. major) end
   if start + hlen > size then bad("truncated header") end
   local header = ffi.string(p + start, hlen)
-  local descr = header:match("'descr'%s*:%s*'([^']*)'")
-  local fortran = header:match("'fortran_order'%s*:%s*(%a+)")
-  local shape_s = header:match("'shape'%s*:%s*(%b())")
-  if not descr or not fortran or not shape_s then bad("header lacks descr, fortran_order or shape") end
+  local d = parse_npy_header(header, bad)
+  local descr = d.descr
   if descr == "|f4" then descr = "<f4" end
   local dtype = NPY_DTYPE[descr]
   if not dtype then
     error(fmt("%s: '%s' has dtype '%s'; gdlua reads '<f4' (float32), '<f8' (float64) and '<i8' (int64)",
       fname, path, descr), 0)
   end
-  if fortran ~= "False" then
+  if d.fortran_order then
     error(fmt("%s: '%s' is in Fortran order, which gdlua does not read (save it with C order, "
       .. "e.g. numpy.ascontiguousarray)", fname, path), 0)
   end
-  local shape, count, nonzero = {}, 1, 1
-  for num in shape_s:gmatch("%d+") do
-    local n = tonumber(num)
-    shape[#shape + 1] = n
+  local shape, count, nonzero = d.shape, 1, 1
+  local shape_s = "(" .. table.concat(shape, ", ") .. (#shape == 1 and ",)" or ")")
+  if #shape > 8 then bad("more than 8 dimensions") end
+  for _, n in ipairs(shape) do
     count = count * n
     if n > 0 then nonzero = nonzero * n end
   end
-  if #shape > 8 then bad("more than 8 dimensions") end
   if nonzero > MAX_ELEMENTS then bad("impossible shape " .. shape_s) end
   local data = start + hlen
   local nbytes = count * (dtype == "float32" and 4 or 8)
   if size - data ~= nbytes then
-    bad(fmt("%d data bytes for shape %s of %s (expected %d)", size - data, shape_s, descr, nbytes))
+    bad(fmt("%.0f data bytes for shape %s of %s (expected %.0f)", size - data, shape_s, descr, nbytes))
   end
   local t = gd.empty(shape, {dtype = dtype})
   if C.gd_copy_from_bytes(t.c, p + data, nbytes) ~= 0 then error(fname .. ": " .. cerr(), 0) end
@@ -300,7 +410,7 @@ end
 local function is_npy(path) return path:lower():sub(-4) == ".npy" end
 
 M.save = doc(function(path, value)
-  if type(path) ~= "string" then error("gd.save: argument 1 (path) must be a string, got " .. type(path), 2) end
+  check.path("gd.save", "argument 1 (path)", path, 2)
   local ok, err = pcall(function()
     if is_npy(path) then return save_npy(path, value) end
     write_atomically("gd.save", path, function(w)
@@ -313,14 +423,16 @@ M.save = doc(function(path, value)
   if not ok then error(err, 2) end
 end, "gd.save", [[
 gd.save(path, value): writes a tensor, or a (nested) table of tensors, numbers,
-strings and booleans, atomically (the old file survives a failed save).
+strings and booleans, atomically (the old file survives a failed or killed
+save).  An existing file keeps its permissions; a symlink keeps pointing at
+the file, which is replaced.
 Paths ending in .npy write NumPy's format (one tensor).  The format is
 documented in lua/gd/serialize.lua.]])
 
 local LOAD_OPTS = {device = true}
 
 M.load = doc(function(path, opts)
-  if type(path) ~= "string" then error("gd.load: argument 1 (path) must be a string, got " .. type(path), 2) end
+  check.path("gd.load", "argument 1 (path)", path, 2)
   opts = check.options("gd.load", opts, LOAD_OPTS)
   if opts.device ~= nil and opts.device ~= "cpu" and opts.device ~= "cuda" then
     error("gd.load: " .. check.unknown_message("device", opts.device, {"cpu", "cuda"}), 2)
@@ -348,5 +460,9 @@ M.load = doc(function(path, opts)
 end, "gd.load", [[
 gd.load(path, [{device = "cpu"}]) -> the value gd.save wrote (or a tensor from a
 .npy file).  A corrupt, truncated or foreign file is an error, never garbage.]])
+
+-- for other writers of whole files (gd.plot): the same temporary file, checked
+-- writes, fsync and rename
+M.write_atomically = write_atomically
 
 return M

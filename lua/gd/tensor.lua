@@ -938,8 +938,15 @@ gd.stack = doc(function(list, dim)
   if type(list) ~= "table" or #list == 0 then argerr(fname, "expects a non-empty table of tensors") end
   if dim == nil then dim = 1 end
   local parts = {}
+  local first
   for i = 1, #list do
     local c = tc(fname, list[i], "element " .. i)
+    -- one shape for all (gd.cat's message would name cat and the unsqueezed shapes)
+    local shape = table.concat(list[i].shape, "x")
+    first = first or shape
+    if shape ~= first then
+      argerr(fname, fmt("tensor %d has shape %s but tensor 1 has %s (stack needs one shape)", i, shape, first))
+    end
     parts[i] = result(C.gd_unsqueeze(out1, c, dim0(fname, c, dim, 1)), fname)
   end
   return gd.cat(parts, dim)
@@ -1166,6 +1173,11 @@ end
 
 function Tensor.uniform_(t, a, b)
   local c = self_c("uniform_", t)
+  -- int64: whole numbers in [low, high) (Torch7's random_(a, b)); the float
+  -- defaults [0, 1) would silently give all zeros there
+  if c.scalar_type == INT64 and (a == nil or b == nil) then
+    argerr("uniform_", "an int64 tensor draws whole numbers in [low, high): give both bounds")
+  end
   a, b = a or 0, b or 1
   check.number("uniform_", "low", a, {finite = true})
   check.number("uniform_", "high", b, {finite = true})
@@ -1726,7 +1738,10 @@ local function tensor_tostring(t)
   lines[#lines + 1] = desc
   return table.concat(lines, "\n")
 end
-Tensor.tostring = tensor_tostring
+function Tensor.tostring(t)
+  self_c("tostring", t)
+  return tensor_tostring(t)
+end
 
 -- ------------------------------------------------------------ metatype
 
@@ -1851,7 +1866,9 @@ local method_docs = {
   addcdiv = "t:addcdiv(a, b, [value = 1]) -> t + value*a/b (a new tensor).",
   clamp = "t:clamp(min, max) -> values limited to [min, max] (either may be nil).",
   clamp_ = "t:clamp_(min, max) -> t, with values limited to [min, max].",
-  uniform_ = "t:uniform_([low = 0], [high = 1]) -> t, filled with uniform numbers in [low, high).",
+  uniform_ = [[t:uniform_([low = 0], [high = 1]) -> t, filled with uniform numbers in [low, high).
+An int64 t takes whole numbers, each of low, low + 1, ..., high - 1 equally likely: both bounds
+are required, whole, and within +-2^53.]],
   normal_ = "t:normal_([mean = 0], [std = 1]) -> t, filled with normal numbers.",
   sum = "t:sum([dim], [keepdim]) -> the sum (a number), or a tensor reduced along dim.  Deterministic: "
     .. "the same bits with any number of threads.",

@@ -12,6 +12,13 @@
 --    same runs in PyTorch, and the ratios.  Goals (issue 4): the airfoil run
 --    at least 20x faster than PyTorch, the MLP at least 2x.
 --
+-- 5. The MLP-1024 under CPU contention: another process spins on one core
+--    (pinned with taskset where it exists) while the MLP trains with 1
+--    thread and with all of them; with 2 threads it must not be slower than
+--    with 1 (issue 10: OpenMP's spinning waits made it 10x slower, fixed by
+--    the host's OpenMP wait policy, src/host/main.c).
+--    `gdlua scripts/bench/nn.lua contention` runs this case alone.
+--
 -- Every figure is the best of several repeats (the machine may be shared).
 -- The data comes from ../shared/data when it is there; otherwise random data
 -- of the same shapes (speed does not depend on the values).
@@ -238,7 +245,65 @@ local function run_torch(airfoil_path)
   return r
 end
 
+-- --------------------------------------------------------- contention
+
+--- Starts a process that spins on core 0 (any core without taskset); its pid.
+local function start_spinner()
+  local pidfile = os.tmpname()
+  local pin = shell_ok("command -v taskset >/dev/null 2>&1") and "taskset -c 0 " or ""
+  os.execute(pin .. "sh -c 'while :; do :; done' </dev/null >/dev/null 2>&1 & echo $! > " .. pidfile)
+  local f = io.open(pidfile)
+  local pid = f and tonumber(f:read("*l"))
+  if f then f:close() end
+  os.remove(pidfile)
+  return pid, pin ~= ""
+end
+
+--- Samples per second of the MLP-1024 with 1 thread and with `threads`,
+-- while a spinner holds one core; prints both and whether 2 threads held up.
+local function bench_contention(X, y)
+  local threads = gd.get_num_threads()
+  if threads < 2 then
+    print("contention: 1 thread only here; the case needs 2 (gd.set_num_threads or OMP_NUM_THREADS)")
+    return
+  end
+  local pid, pinned = start_spinner()
+  if not pid then
+    print("contention: could not start the spinning process; case skipped")
+    return
+  end
+  -- what libgomp read when it started (the host sets OMP_WAIT_POLICY for it
+  -- and removes it again; /proc/self/environ keeps the environment of exec)
+  local f = io.open("/proc/self/environ", "rb")
+  local env = "\0" .. (f and f:read("*a") or "")
+  if f then f:close() end
+  local policy = env:match("%zOMP_WAIT_POLICY=([^%z]*)") or "unset"
+  local spins = env:match("%zGOMP_SPINCOUNT=([^%z]*)") or "unset"
+  local ok, err = pcall(function()
+    -- alternating, so that a change in the machine's load hits both alike
+    local one, all = 0, 0
+    for _ = 1, 3 do
+      gd.set_num_threads(1)
+      one = math.max(one, bench_mlp(X, y, 1024, 1, 1))
+      gd.set_num_threads(threads)
+      all = math.max(all, bench_mlp(X, y, 1024, 1, 1))
+    end
+    print(fmt("digits MLP 64-1024-1024-10 while another process spins on %s (libgomp: OMP_WAIT_POLICY=%s, "
+      .. "GOMP_SPINCOUNT=%s): 1 thread %.0f samples/s, %d threads %.0f samples/s (%.2fx: %s)",
+      pinned and "core 0" or "one core", policy, spins, one, threads, all, all / one,
+      all >= 0.95 * one and "not slower, goal met" or "slower, below goal"))
+  end)
+  gd.set_num_threads(threads)
+  os.execute("kill " .. pid .. " 2>/dev/null")
+  if not ok then error(err, 0) end
+end
+
 -- ------------------------------------------------------------------ main
+
+if arg and arg[0] and arg[0]:find("nn%.lua$") and arg[1] == "contention" then
+  bench_contention(digits_data())
+  return
+end
 
 print(fmt("nn bench: %s, %d threads", gd.version, gd.get_num_threads()))
 
@@ -265,6 +330,55 @@ if threads > 1 then
   print(fmt("  the same with gd.set_num_threads(1) (OpenBLAS keeps its threads): %.0f samples/s, %.1f GFLOP/s",
     serial, serial * mlp_flops(1024) / 1e9))
 end
+
+-- 4. The digits CNN (scripts/digits_cnn.lua, issue 14): training samples/s
+--    with RMSProp at batch 32, and its second convolution's forward+backward
+--    GFLOP/s (16 -> 32 channels, 3x3 on 4x4, im2col + sgemm) against sgemm
+--    alone on the same three im2col matrix shapes.  (No PyTorch CNN run yet.)
+do
+  local cnn = assert(loadfile(here("digits_cnn.lua")))("--as-module")
+  gd.manual_seed(0)
+  local net = cnn.model()
+  local loss, opt = gd.nn.CrossEntropyLoss(), gd.optim.RMSProp(net, {lr = 1e-3, alpha = 0.9})
+  local B, steps = 32, 200
+  local labels = {}
+  for i = 1, B do labels[i] = (i - 1) % 10 + 1 end
+  local x, y = gd.rand(B, 64), gd.tensor(labels, {dtype = "int64"})
+  local function run()
+    local t0 = now()
+    for _ = 1, steps do
+      opt:zero_grad()
+      local _, g = loss(net(x), y)
+      net:backward(g)
+      opt:step()
+    end
+    return (now() - t0) / (steps * B)
+  end
+  local per = best_of(3, run)
+  local conv = gd.nn.Conv2d(16, 32, 3, {padding = 1})
+  local cx, reps = gd.randn(B, 16, 4, 4), 300
+  local cy = conv(cx)
+  local gy = gd.randn(cy.shape)
+  local function conv_step()
+    local t0 = now()
+    for _ = 1, reps do conv:forward(cx); conv:backward(gy) end
+    return (now() - t0) / reps
+  end
+  local tc = best_of(3, conv_step)
+  -- per sample: forward 32x144 @ 144x16, weight grad 32x16 @ 16x144, input grad 144x32 @ 32x16
+  local flops = B * 3 * 2 * 32 * 144 * 16
+  local a, w, c = gd.randn(32, 16), gd.randn(144, 16), gd.empty(32, 144)
+  local function gemm_step()
+    local t0 = now()
+    for _ = 1, reps * B * 3 do C.gd_gemm(c.c, a.c, 0, w.c, 1, 1, 0) end
+    return (now() - t0) / reps
+  end
+  local tg = best_of(3, gemm_step)
+  print(fmt("digits CNN (2 convs + linear, RMSProp), batch 32: %.0f samples/s; conv 16->32 3x3 on 4x4 fwd+bwd: "
+    .. "%.2f GFLOP/s (sgemm alone on the im2col shapes: %.2f GFLOP/s)", 1 / per, flops / tc / 1e9, flops / tg / 1e9))
+end
+
+bench_contention(DX, Dy)
 
 local torch = run_torch(apath)
 if not torch then

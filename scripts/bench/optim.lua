@@ -32,6 +32,19 @@ local configs = {
   {"RMSProp", "RMSProp", {lr = 0.01}, 2, 1},
   {"RMSProp centered+momentum", "RMSProp", {lr = 0.01, centered = true, momentum = 0.9}, 4, 1},
   {"Adam", "Adam", {lr = 0.001}, 3, 1},
+  -- the rest of torch.optim (each one fused pass: param + its state slots written)
+  {"Adamax", "Adamax", {lr = 0.002}, 3, 1},
+  {"ASGD", "ASGD", {lr = 0.01, t0 = 0}, 2, 1},
+  {"NAdam", "NAdam", {lr = 0.002}, 3, 1},
+  {"RAdam", "RAdam", {lr = 0.001}, 3, 1},
+  {"Rprop", "Rprop", {lr = 0.01}, 3, 1},
+  -- what papers compare against (fused)
+  {"Lion", "Lion", {lr = 1e-4}, 2, 1},
+  {"AdaBelief", "AdaBelief", {lr = 1e-3}, 3, 1},
+  {"Adan", "Adan", {lr = 1e-3}, 5, 1},
+  {"NAdamW", "NAdamW", {lr = 2e-3}, 3, 1},
+  {"AdamWScheduleFree", "AdamWScheduleFree", {lr = 2.5e-3}, 3, 1},
+  {"SGDScheduleFree", "SGDScheduleFree", {lr = 1.0}, 2, 1},
 }
 
 -- PyTorch, in one child process for all configurations
@@ -78,6 +91,49 @@ for _, c in ipairs(configs) do
   for i = 1, nro do ro[i]:free() end
 end
 if not python then print("  (PyTorch not found: install python3-torch to compare)") end
+
+-- Layer-wise optimizers: a norm per tensor, factored moments, Newton-Schulz.
+-- Their extra passes are the point: "roofline" is the time the minimal traffic
+-- (param + state written, grad read, as if fused) takes through the stream
+-- kernel divided by the step's time, so 0.25x means about four times the
+-- minimal traffic.  Muon's Newton-Schulz is matmuls: its GFLOP/s are printed.
+do
+  local side = math.floor(math.sqrt(N))
+  local layerwise = {
+    {"LAMB", "LAMB", {lr = 1e-3}, 3, 1},
+    {"LARS", "LARS", {lr = 0.1, momentum = 0.9, weight_decay = 1e-4}, 2, 1},
+    {"Adafactor", "Adafactor", {}, 1, 1},
+  }
+  print(string.format("layer-wise optimizers on one %dx%d float32 matrix, best of %d:", side, side, REPS))
+  for _, c in ipairs(layerwise) do
+    local name, optname, hyper, nrw, nro = c[1], c[2], c[3], c[4], c[5]
+    local p = gd.randn(side, side)
+    p.grad = gd.randn(side, side):mul_(0.01)
+    local opt = gd.optim[optname]({p}, hyper)
+    local n = side * side
+    local rw, ro = {}, {}
+    for i = 1, nrw do rw[i] = gd.zeros(n) end
+    for i = 1, nro do ro[i] = gd.zeros(n) end
+    local rwa, roa = ffi.new("gd_tensor*[?]", nrw), ffi.new("gd_tensor*[?]", nro)
+    for i = 1, nrw do rwa[i - 1] = rw[i].c end
+    for i = 1, nro do roa[i - 1] = ro[i].c end
+    local step, stream = best_of_pair(math.max(3, math.floor(REPS / 4)), function() opt:step() end,
+      function() assert(C.gd_bench_stream(rwa, nrw, roa, nro) == 0) end)
+    print(string.format("  %-27s %9.2f ms/step, minimal traffic through the stream %.2f ms: %.2fx", name,
+      step * 1e3, stream * 1e3, stream / step))
+    p:free()
+    for i = 1, nrw do rw[i]:free() end
+    for i = 1, nro do ro[i]:free() end
+  end
+  local m = 512
+  local w = gd.randn(m, m)
+  w.grad = gd.randn(m, m)
+  local opt = gd.optim.Muon({w}, {lr = 0.02})
+  local _, t = best_of_pair(3, function() end, function() opt:step() end)
+  local flops = 5 * 3 * 2 * m ^ 3      -- ns_steps x (X X^T, A A, B X) x 2 m^3
+  print(string.format("  %-27s %9.2f ms/step on %dx%d: Newton-Schulz at %.1f GFLOP/s", "Muon", t * 1e3, m, m,
+    flops / t / 1e9))
+end
 
 -- the d2l loop: two parameters, three FFI calls per step
 local x = gd.tensor({-5, -2}, {dtype = "float64"})

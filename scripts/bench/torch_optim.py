@@ -11,6 +11,11 @@ configs = [
     ("RMSProp", torch.optim.RMSprop, dict(lr=0.01)),
     ("RMSProp centered+momentum", torch.optim.RMSprop, dict(lr=0.01, centered=True, momentum=0.9)),
     ("Adam", torch.optim.Adam, dict(lr=0.001)),
+    ("Adamax", torch.optim.Adamax, dict(lr=0.002)),
+    ("ASGD", torch.optim.ASGD, dict(lr=0.01, t0=0)),
+    ("NAdam", torch.optim.NAdam, dict(lr=0.002)),
+    ("RAdam", torch.optim.RAdam, dict(lr=0.001)),
+    ("Rprop", torch.optim.Rprop, dict(lr=0.01)),
 ]
 for name, cls, hyper in configs:
     p = torch.randn(n, requires_grad=True)

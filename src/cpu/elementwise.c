@@ -691,6 +691,9 @@ int gd_where(gd_tensor **out, const gd_tensor *cond, const gd_tensor *a, const g
     return GD_OK;
 }
 
+/* |x - y| <= atol + rtol |y| for every element.  Two int64 tensors are compared
+   as integers (through float64, 2^53 and 2^53 + 1 would be equal); any other
+   pair in float64, as PyTorch promotes. */
 int gd_allclose(const gd_tensor *a, const gd_tensor *b, double rtol, double atol, int *result)
 {
     GD_TRY(gd_check_tensor(a, "first tensor"));
@@ -699,12 +702,24 @@ int gd_allclose(const gd_tensor *a, const gd_tensor *b, double rtol, double atol
     if (a->rank != b->rank) return GD_OK;
     for (int d = 0; d < a->rank; d++)
         if (a->sizes[d] != b->sizes[d]) return GD_OK;
+    bool ints = a->scalar_type == GD_INT64 && b->scalar_type == GD_INT64;
+    int dtype = ints ? GD_INT64 : GD_FLOAT64;
     gd_tensor *ca = NULL, *cb = NULL, *ca2 = NULL, *cb2 = NULL;
-    int st = gd_to(&ca, a, GD_FLOAT64, GD_CPU);
-    if (!st) st = gd_to(&cb, b, GD_FLOAT64, GD_CPU);
+    int st = gd_to(&ca, a, dtype, GD_CPU);
+    if (!st) st = gd_to(&cb, b, dtype, GD_CPU);
     if (!st) st = gd_contiguous(&ca2, ca);
     if (!st) st = gd_contiguous(&cb2, cb);
-    if (!st) {
+    if (!st && ints) {
+        const int64_t *x = ca2->data, *y = cb2->data;
+        int ok = 1;
+        for (int64_t i = 0; i < ca2->count && ok; i++) {
+            if (x[i] == y[i]) continue;
+            /* the distance as uint64_t: exact, and no signed overflow */
+            uint64_t diff = x[i] > y[i] ? (uint64_t)x[i] - (uint64_t)y[i] : (uint64_t)y[i] - (uint64_t)x[i];
+            if (!((double)diff <= atol + rtol * fabs((double)y[i]))) ok = 0;
+        }
+        *result = ok;
+    } else if (!st) {
         const double *x = ca2->data, *y = cb2->data;
         int ok = 1;
         for (int64_t i = 0; i < ca2->count && ok; i++) {

@@ -85,6 +85,14 @@ static int check_same_shape(const gd_tensor *a, const gd_tensor *b, const char *
                    gd_shape_str(a, sa, sizeof sa), wb, gd_shape_str(b, sb, sizeof sb));
 }
 
+/* v - base in 0..n-1, without computing v - base in signed arithmetic (an
+   INT64_MIN target would overflow): the unsigned difference wraps, and any v
+   outside the range lands at n or beyond */
+static bool index_in(int64_t v, int64_t base, int64_t n)
+{
+    return n > 0 && (uint64_t)v - (uint64_t)base < (uint64_t)n;
+}
+
 /* ------------------------------------------------------------ staging */
 
 /* A contiguous CPU tensor with t's values: t itself (retained) or a copy.
@@ -142,8 +150,8 @@ static int unstage_all(staging *s, int st, int nout)
 int gd_nn_linear_forward(gd_tensor *y, const gd_tensor *x, const gd_tensor *w, const gd_tensor *b)
 {
     const char *fn = "linear";
-    GD_TRY(check_float(y, fn, "output"));
     GD_TRY(check_float(x, fn, "input"));
+    GD_TRY(check_float(y, fn, "output"));
     GD_TRY(check_float(w, fn, "weight"));
     char s1[128], s2[128];
     if (x->rank != 2)
@@ -165,7 +173,18 @@ int gd_nn_linear_forward(gd_tensor *y, const gd_tensor *x, const gd_tensor *w, c
         if (b->rank != 1 || b->sizes[0] != w->sizes[0])
             return gd_fail(GD_EINVAL, "%s: the bias has shape %s, expected %lld", fn, gd_shape_str(b, s1, sizeof s1),
                            (long long)w->sizes[0]);
-        /* y = b in every row, then gemm with beta = 1 adds x @ w^T */
+        /* y = b in every row, then gemm with beta = 1 adds x @ w^T: when y
+           shares memory with an operand (a layer fed its own output), the
+           bias would overwrite the input before gemm reads it, so the
+           result goes through a temporary */
+        if (gd_same_storage(y, x) || gd_same_storage(y, w) || gd_same_storage(y, b)) {
+            gd_tensor *tmp = NULL;
+            int st = gd_empty(&tmp, y->rank, y->sizes, y->scalar_type, y->device_kind);
+            if (!st) st = gd_nn_linear_forward(tmp, x, w, b);
+            if (!st) st = gd_copy(y, tmp);
+            gd_tensor_release(tmp);
+            return st;
+        }
         if (dense_cpu(y) && dense_cpu(b)) {
             size_t row = (size_t)y->sizes[1] * gd_dtype_size(y->scalar_type);
             for (int64_t i = 0; i < y->sizes[0]; i++) memcpy((char *)y->data + (size_t)i * row, b->data, row);
@@ -266,8 +285,8 @@ int gd_nn_activation(gd_tensor *y, const gd_tensor *x, int kind)
 {
     if (kind < 0 || kind >= GD_NN_ACTIVATION_COUNT) return gd_fail(GD_EINVAL, "unknown activation %d", kind);
     const char *fn = activation_name(kind);
-    GD_TRY(check_float(y, fn, "output"));
     GD_TRY(check_float(x, fn, "input"));
+    GD_TRY(check_float(y, fn, "output"));
     GD_TRY(check_same_shape(y, x, fn, "output", "input"));
     GD_TRY(check_same_dtype(y, x, fn, "output", "input"));
     if (dense_cpu(y) && dense_cpu(x)) {
@@ -346,8 +365,8 @@ int gd_nn_activation_backward(gd_tensor *gx, const gd_tensor *gy, const gd_tenso
 int gd_nn_softmax(gd_tensor *y, const gd_tensor *x, int log_)
 {
     const char *fn = log_ ? "log_softmax" : "softmax";
-    GD_TRY(check_float(y, fn, "output"));
     GD_TRY(check_float(x, fn, "input"));
+    GD_TRY(check_float(y, fn, "output"));
     GD_TRY(check_same_shape(y, x, fn, "output", "input"));
     GD_TRY(check_same_dtype(y, x, fn, "output", "input"));
     if (x->rank == 0) return gd_fail(GD_EINVAL, "%s: the input has no dimensions", fn);
@@ -481,7 +500,7 @@ int gd_nn_cross_entropy(double *loss, gd_tensor *losses, gd_tensor *grad, const 
     int64_t rows = logits->sizes[0], C = logits->sizes[1];
     const int64_t *T_ = target->data;
     for (int64_t i = 0; i < rows; i++)
-        if (T_[i] - index_base < 0 || T_[i] - index_base >= C)
+        if (!index_in(T_[i], index_base, C))
             return gd_fail(GD_EINVAL, "%s: target %lld (row %lld) is not a class in %lld..%lld", fn, (long long)T_[i],
                            (long long)(i + index_base), (long long)index_base, (long long)(C - 1 + index_base));
     if (rows == 0) {
@@ -572,9 +591,9 @@ int gd_nn_mse(double *loss, gd_tensor *losses, gd_tensor *grad, const gd_tensor 
 int gd_nn_dropout(gd_tensor *y, gd_tensor *mask, const gd_tensor *x, double p)
 {
     const char *fn = "dropout";
+    GD_TRY(check_float(x, fn, "input"));
     GD_TRY(check_float(y, fn, "output"));
     GD_TRY(check_float(mask, fn, "mask"));
-    GD_TRY(check_float(x, fn, "input"));
     if (!(p >= 0 && p <= 1)) return gd_fail(GD_EINVAL, "%s: p = %g is not a probability in [0, 1]", fn, p);
     GD_TRY(check_same_shape(y, x, fn, "output", "input"));
     GD_TRY(check_same_shape(mask, x, fn, "mask", "input"));
@@ -668,9 +687,9 @@ int gd_nn_gather_rows(gd_tensor *out, const gd_tensor *src, const gd_tensor *ind
     }
     const int64_t *ix = (const int64_t *)index->data + start;
     for (int64_t i = 0; i < rows; i++)
-        if (ix[i] - index_base < 0 || ix[i] - index_base >= nsrc)
-            return gd_fail(GD_EINVAL, "%s: index %lld is outside 1..%lld", fn, (long long)(ix[i] - index_base + 1),
-                           (long long)nsrc);
+        if (!index_in(ix[i], index_base, nsrc))
+            return gd_fail(GD_EINVAL, "%s: index %lld is outside 1..%lld", fn,
+                           (long long)((uint64_t)ix[i] - (uint64_t)index_base + 1), (long long)nsrc);
     size_t row = (size_t)(rows ? out->count / rows : 0) * gd_dtype_size(out->scalar_type);
     char *o = out->data;
     const char *s = src->data;
@@ -686,7 +705,7 @@ int gd_nn_gather_rows(gd_tensor *out, const gd_tensor *src, const gd_tensor *ind
             int64_t best = 0;                                                                \
             for (int64_t j = 1; j < C; j++)                                                  \
                 if (r[j] > r[best]) best = j;                                                \
-            if (best == T_[i] - index_base) n++;                                             \
+            if ((uint64_t)T_[i] - (uint64_t)index_base == (uint64_t)best) n++;                                             \
         }                                                                                    \
     } while (0)
 
@@ -707,6 +726,11 @@ int gd_nn_count_correct(int64_t *correct, const gd_tensor *logits, const gd_tens
     }
     int64_t rows = logits->sizes[0], C = logits->sizes[1], n = 0;
     const int64_t *T_ = target->data;
+    /* a target outside the classes is a caller's mistake, as in the loss */
+    for (int64_t i = 0; i < rows; i++)
+        if (!index_in(T_[i], index_base, C))
+            return gd_fail(GD_EINVAL, "%s: target %lld (row %lld) is not a class in %lld..%lld", fn, (long long)T_[i],
+                           (long long)(i + index_base), (long long)index_base, (long long)(C - 1 + index_base));
     if (C > 0) {
         if (logits->scalar_type == GD_FLOAT32) COUNT_CORRECT(float);
         else COUNT_CORRECT(double);

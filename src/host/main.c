@@ -25,6 +25,36 @@
 #include "../gd.h"
 #include "host.h"
 
+/* OpenMP's idle threads spin (libgomp: GOMP_SPINCOUNT, 300,000 spins by
+   default) before they sleep.  When another process holds one of the cores,
+   a spinning thread takes its turn on that core from the thread with work,
+   and every parallel region waits a scheduler time slice for it: training
+   the 1024-wide MLP with 2 threads next to one spinning process was 16x
+   slower than with 1 thread (48 against 798 samples/s, scripts/bench/nn.lua
+   contention, on a shared 2-core machine).  Threads that sleep at once
+   (OMP_WAIT_POLICY=passive) leave the core to whoever has work.
+   libgomp reads its settings once, when it is loaded, before main runs (a
+   setenv from .preinit_array is undone when libc sets up environ), so the
+   host sets the variable and executes itself again, once; the second run
+   removes it, so that processes gdlua starts see the caller's environment.
+   A user's own OMP_WAIT_POLICY or GOMP_SPINCOUNT wins. */
+#define HOST_OMP_MARK "GDLUA_OMP_WAIT_POLICY_SET"
+
+static void use_passive_openmp_waits(char **argv)
+{
+    if (getenv(HOST_OMP_MARK) != NULL) {
+        unsetenv(HOST_OMP_MARK);
+        unsetenv("OMP_WAIT_POLICY");
+        return;
+    }
+    if (getenv("OMP_WAIT_POLICY") != NULL || getenv("GOMP_SPINCOUNT") != NULL) return;
+    if (setenv("OMP_WAIT_POLICY", "passive", 1) != 0 || setenv(HOST_OMP_MARK, "1", 1) != 0) return;
+    execv("/proc/self/exe", argv);
+    /* no /proc: go on with libgomp's defaults */
+    unsetenv(HOST_OMP_MARK);
+    unsetenv("OMP_WAIT_POLICY");
+}
+
 /* What collect_options found (lua.c's has_* flags). */
 typedef struct options {
     int interactive;    /* -i */
@@ -412,6 +442,7 @@ static int run_main(lua_State *L)
 
 int main(int argc, char **argv)
 {
+    use_passive_openmp_waits(argv);
     lua_State *L = luaL_newstate();
     if (L == NULL) {
         host_message("cannot create the Lua state: not enough memory");

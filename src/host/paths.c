@@ -10,6 +10,12 @@
  * found on $PATH, or a symlink).  The directory found is prepended to
  * package.path; the defaults stay after it, so system packages (busted in
  * /usr/share/lua/5.1) are still found.
+ *
+ * The GPU bundle (`make gpu-bundle`, scripts/gpu-bundle) copies busted and the
+ * Lua modules it needs next to the executable, for machines that have none:
+ *   <exe>/../share/lua/5.1/?.lua, ?/init.lua   (package.path, after gd, before the defaults)
+ *   <exe>/../lib/lua/5.1/?.so                  (package.cpath)
+ * They are added only where those directories exist.
  */
 #include <limits.h>
 #include <stdio.h>
@@ -32,12 +38,16 @@ static const char *const package_dirs[] = {
 static int executable_dir(char *dir, size_t size)
 {
     ssize_t n = readlink("/proc/self/exe", dir, size - 1);
-    if (n <= 0 || (size_t)n >= size - 1)
+    if (n <= 0 || (size_t)n >= size - 1) {
+        dir[0] = '\0';
         return 0;
+    }
     dir[n] = '\0';
     char *slash = strrchr(dir, '/');
-    if (slash == NULL)
+    if (slash == NULL) {
+        dir[0] = '\0';
         return 0;
+    }
     *slash = '\0';
     return 1;
 }
@@ -53,9 +63,43 @@ static int try_package_dir(const char *candidate, char root[PATH_MAX])
     return realpath(candidate, root) != NULL;
 }
 
+/* Prepends prefix to package[field] (a search path). */
+static void prepend_path(lua_State *L, const char *field, const char *prefix)
+{
+    lua_getglobal(L, "package");
+    if (!lua_istable(L, -1)) {
+        lua_pop(L, 1);
+        return;
+    }
+    lua_pushstring(L, prefix);
+    lua_getfield(L, -2, field);
+    if (lua_isstring(L, -1))
+        lua_concat(L, 2);
+    else
+        lua_pop(L, 1);
+    lua_setfield(L, -2, field);
+    lua_pop(L, 1);
+}
+
+/* The GPU bundle's Lua modules (see the top of this file), where present. */
+static void add_bundle_dirs(lua_State *L, const char *exedir)
+{
+    char dir[PATH_MAX + 64], spec[3 * (PATH_MAX + 64)];
+    snprintf(dir, sizeof dir, "%s/../share/lua/5.1", exedir);
+    if (access(dir, R_OK) == 0) {
+        snprintf(spec, sizeof spec, "%s/?.lua;%s/?/init.lua;", dir, dir);
+        prepend_path(L, "path", spec);
+    }
+    snprintf(dir, sizeof dir, "%s/../lib/lua/5.1", exedir);
+    if (access(dir, R_OK) == 0) {
+        snprintf(spec, sizeof spec, "%s/?.so;", dir);
+        prepend_path(L, "cpath", spec);
+    }
+}
+
 int host_setup_package_path(lua_State *L)
 {
-    char exedir[PATH_MAX], candidate[PATH_MAX + 64], root[PATH_MAX];
+    char exedir[PATH_MAX] = "", candidate[PATH_MAX + 64], root[PATH_MAX];
     char tried[3 * (PATH_MAX + 64)] = "";
     size_t used = 0;
     int found = 0;
@@ -81,7 +125,8 @@ int host_setup_package_path(lua_State *L)
         return 0;
     }
 
-    /* package.path = root/?.lua;root/?/init.lua;<default> */
+    /* package.path = root/?.lua;root/?/init.lua;[the bundle's;]<default> */
+    if (exedir[0]) add_bundle_dirs(L, exedir);
     lua_getglobal(L, "package");
     if (!lua_istable(L, -1)) {
         lua_pop(L, 1);

@@ -88,4 +88,51 @@
 GD_NN_DEFINE_KERNELS(float, f, expf, logf)
 GD_NN_DEFINE_KERNELS(double, d, exp, log)
 
+/* ---- element-wise losses (gd.nn.L1Loss, SmoothL1Loss, HuberLoss, BCELoss,
+   BCEWithLogitsLoss, KLDivLoss; src/nn_loss.c), in double, after PyTorch
+   1.13 (aten/src/ATen/native/Loss.cpp, BinaryCrossEntropy.cpp,
+   PointwiseOps): returns the loss of prediction x against target t and writes
+   d loss / d x to *g.  param: SmoothL1's beta, Huber's delta, KLDiv's
+   log_target (0/1). */
+enum { GD_NN_LOSS_L1 = 0, GD_NN_LOSS_SMOOTH_L1 = 1, GD_NN_LOSS_HUBER = 2, GD_NN_LOSS_BCE = 3,
+       GD_NN_LOSS_BCE_LOGITS = 4, GD_NN_LOSS_KLDIV = 5, GD_NN_LOSS_COUNT = 6 };
+
+GD_HD static inline double gd_nn_sign_d(double v) { return v > 0 ? 1.0 : v < 0 ? -1.0 : 0.0; }
+
+GD_HD static inline double gd_nn_pointwise_loss_elem(int kind, double x, double t, double param, double *g)
+{
+    double d = x - t, a = d < 0 ? -d : d;
+    switch (kind) {
+    case GD_NN_LOSS_L1:
+        *g = gd_nn_sign_d(d);
+        return a;
+    case GD_NN_LOSS_SMOOTH_L1:   /* beta = 0 is L1 */
+        if (a < param) { *g = d / param; return 0.5 * d * d / param; }
+        *g = gd_nn_sign_d(d);
+        return a - 0.5 * param;
+    case GD_NN_LOSS_HUBER:
+        if (a < param) { *g = d; return 0.5 * d * d; }
+        *g = param * gd_nn_sign_d(d);
+        return param * (a - 0.5 * param);
+    case GD_NN_LOSS_BCE: {       /* logs clamped at -100; gradient (x - t) / max(x (1 - x), 1e-12) */
+        double lx = x > 0 ? log(x) : -100.0, l1 = x < 1 ? log1p(-x) : -100.0;
+        if (lx < -100) lx = -100;
+        if (l1 < -100) l1 = -100;
+        double den = x * (1 - x);
+        *g = d / (den > 1e-12 ? den : 1e-12);
+        return -(t * lx + (1 - t) * l1);
+    }
+    case GD_NN_LOSS_BCE_LOGITS: { /* (1 - t) x + log(1 + exp(-x)), stably; gradient sigmoid(x) - t */
+        double ax = x < 0 ? -x : x;
+        double sig = x >= 0 ? 1 / (1 + exp(-x)) : exp(x) / (1 + exp(x));
+        *g = sig - t;
+        return (x > 0 ? x : 0) - x * t + log1p(exp(-ax));
+    }
+    default:                     /* KLDiv, x = log q: t (log t - x), 0 where t = 0; log_target: e^t (t - x) */
+        if (param != 0) { double et = exp(t); *g = -et; return et * (t - x); }
+        *g = -t;
+        return t > 0 ? t * (log(t) - x) : 0.0 - t * x;
+    }
+}
+
 #endif

@@ -86,7 +86,10 @@ local function gradcheck(m, input, target, opts)
   local names = {}
   for k in pairs(sd) do names[#names + 1] = k end
   table.sort(names)
-  for _, k in ipairs(names) do checks[#checks + 1] = {name = k, t = sd[k], g = sd[k].grad:clone()} end
+  for _, k in ipairs(names) do
+    -- buffers (BatchNorm's running statistics) have no gradient to check
+    if sd[k].grad then checks[#checks + 1] = {name = k, t = sd[k], g = sd[k].grad:clone()} end
+  end
 
   local worst, worst_where, worst_a, worst_n = 0, nil, 0, 0
   for _, c in ipairs(checks) do

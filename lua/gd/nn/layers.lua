@@ -27,19 +27,27 @@ local LINEAR_OPTS = {bias = true, dtype = true, device = true}
 
 function Linear:init(in_features, out_features, opts)
   local fname = "gd.nn.Linear"
-  check.number(fname, "in_features", in_features, {integer = true, min = 1, level = 4})
-  check.number(fname, "out_features", out_features, {integer = true, min = 1, level = 4})
+  -- BLAS takes int sizes: larger layers could not run anyway
+  local max = 2 ^ 31 - 1
+  check.number(fname, "in_features", in_features, {integer = true, min = 1, max = max, level = 4})
+  check.number(fname, "out_features", out_features, {integer = true, min = 1, max = max, level = 4})
   opts = check.options(fname, opts, LINEAR_OPTS, 4)
   self.in_features, self.out_features = in_features, out_features
   local topts = {dtype = opts.dtype or "float32", device = opts.device or "cpu"}
+  if topts.dtype == "int64" then base.argerr(fname, "dtype must be float32 or float64, got int64", 4) end
   -- PyTorch's reset_parameters: kaiming_uniform_(a = sqrt(5)) on the weight,
-  -- which is U(-1/sqrt(in), 1/sqrt(in)), and the same bound for the bias
+  -- which is U(-1/sqrt(in), 1/sqrt(in)), and the same bound for the bias.
+  -- gd.empty's complaints (a bad dtype or device, out of memory) are the
+  -- layer's: renamed, and raised at the caller's line
   local bound = 1 / math.sqrt(in_features)
-  local w = gd.empty(out_features, in_features, topts):uniform_(-bound, bound)
+  local ok, w, b = pcall(function()
+    local weight = gd.empty(out_features, in_features, topts):uniform_(-bound, bound)
+    local bias = opts.bias ~= false and gd.empty(out_features, topts):uniform_(-bound, bound) or nil
+    return weight, bias
+  end)
+  if not ok then base.argerr(fname, (tostring(w):gsub("^[^:]*:%d+: ", ""):gsub("^gd%.empty: ", "")), 4) end
   self:register_parameter("weight", w)
-  if opts.bias ~= false then
-    self:register_parameter("bias", gd.empty(out_features, topts):uniform_(-bound, bound))
-  end
+  if b then self:register_parameter("bias", b) end
 end
 
 local function linear_input(self, x)
@@ -67,6 +75,9 @@ function Linear:backward(grad_out, need_input_grad)
   local P = priv[self]
   local x = P.input
   if x == nil then base.argerr("Linear:backward", "called before forward", 2) end
+  if not gd.is_tensor(grad_out) then
+    base.argerr("Linear:backward", "the output gradient must be a tensor, got " .. type(grad_out), 2)
+  end
   if P.vec then grad_out = grad_out:view(1, -1) end
   local w, b = self.weight, self.bias
   local wg, bg = w.grad, b and b.grad
@@ -98,7 +109,8 @@ local Sequential = new_class("Sequential", Module)
 M.Sequential = Sequential
 
 function Sequential:init(list)
-  if list ~= nil and type(list) ~= "table" then
+  -- type(): a NULL cdata compares equal to nil
+  if type(list) ~= "nil" and type(list) ~= "table" then
     base.argerr("gd.nn.Sequential", "expects a table of modules, got " .. type(list), 4)
   end
   self.modules = {}
@@ -148,18 +160,58 @@ doc(Sequential.size, "gd.nn.Sequential:size", "seq:size() -> the number of modul
 
 -- ------------------------------------------------------------ activations
 
+--- The 0-based dimension a softmax works along: its dim (1-based, negative
+-- from the end, as everywhere in gd), default the last one.
+local function softmax_dim(self, name, rank)
+  local dim = self.dim
+  if dim == nil then return rank - 1 end
+  local d = dim < 0 and dim + rank + 1 or dim
+  if d < 1 or d > rank then
+    base.argerr(name, fmt("dim %d is out of range for a %d-D input", dim, rank), 3)
+  end
+  return d - 1
+end
+
+--- v, or the view of v with dimension d (0-based) swapped with the last one
+-- (the kernels work along the last dimension; they stage such views).
+local function last_dim_view(v, d, rank)
+  if d == rank - 1 then return v end
+  return v:transpose(d + 1, rank)
+end
+
 --- A layer without parameters whose backward needs only its output: the
 -- activations and the softmaxes.  forward_c(y, x, param) and
--- backward_c(grad_in, grad_out, y, param) are libgd's kernels.
-local function output_layer(name, forward_c, backward_c, param, math_doc)
+-- backward_c(grad_in, grad_out, y, param) are libgd's kernels.  With_dim: the
+-- layer takes PyTorch's `dim` (the softmaxes), kept in self.dim.
+local function output_layer(name, forward_c, backward_c, param, math_doc, with_dim)
   local cls = new_class(name, Module)
-  cls.init = function() end
+  if with_dim then
+    cls.init = function(self, dim)
+      if dim ~= nil then
+        check.number("gd.nn." .. name, "dim", dim, {integer = true, level = 4})
+        if dim == 0 then base.argerr("gd.nn." .. name, "dim is 1-based (1, 2, ... or -1 for the last)", 4) end
+      end
+      self.dim = dim
+    end
+    cls.describe = function(self)
+      if self.dim == nil then return name end
+      return fmt("%s(dim = %d)", name, self.dim)
+    end
+  else
+    cls.init = function() end
+  end
   cls.forward = function(self, x)
     local P = priv[self]
     if not gd.is_tensor(x) then base.argerr(name, "the input must be a tensor, got " .. type(x), 2) end
     local xc = x.c
     local y = buffer_like(P, "out", xc)
-    if forward_c(y.c, xc, param) ~= 0 then fail(name) end
+    local yc = y.c
+    if with_dim and self.dim ~= nil and xc.rank > 0 then
+      local rank = xc.rank
+      local d = softmax_dim(self, name, rank)
+      xc, yc = last_dim_view(x, d, rank).c, last_dim_view(y, d, rank).c
+    end
+    if forward_c(yc, xc, param) ~= 0 then fail(name) end
     P.output = y
     return y
   end
@@ -172,10 +224,16 @@ local function output_layer(name, forward_c, backward_c, param, math_doc)
     end
     local yc = y.c
     local gx = buffer_like(P, "grad_in", yc)
-    if backward_c(gx.c, grad_out.c, yc, param) ~= 0 then fail(name .. ":backward") end
+    local gxc, gyc = gx.c, grad_out.c
+    if with_dim and self.dim ~= nil and yc.rank > 0 and grad_out.c.rank == yc.rank then
+      local rank = yc.rank
+      local d = softmax_dim(self, name, rank)
+      gxc, gyc, yc = last_dim_view(gx, d, rank).c, last_dim_view(grad_out, d, rank).c, last_dim_view(y, d, rank).c
+    end
+    if backward_c(gxc, gyc, yc, param) ~= 0 then fail(name .. ":backward") end
     return gx
   end
-  doc(cls, "gd.nn." .. name, "gd.nn." .. name .. "(): " .. math_doc)
+  doc(cls, "gd.nn." .. name, "gd.nn." .. name .. (with_dim and "([dim])" or "()") .. ": " .. math_doc)
   M[name] = cls
   return cls
 end
@@ -185,8 +243,10 @@ output_layer("ReLU", A, AB, C.GD_NN_RELU, "max(x, 0), element-wise (gradient 0 a
 output_layer("Tanh", A, AB, C.GD_NN_TANH, "tanh(x), element-wise.")
 output_layer("Sigmoid", A, AB, C.GD_NN_SIGMOID, "1 / (1 + exp(-x)), element-wise.")
 local S, SB = C.gd_nn_softmax, C.gd_nn_softmax_backward
-output_layer("Softmax", S, SB, 0, "exp(x) / sum(exp(x)) over the last dimension.")
-output_layer("LogSoftmax", S, SB, 1, "x - log(sum(exp(x))) over the last dimension (for NLL losses).")
+output_layer("Softmax", S, SB, 0, [[exp(x) / sum(exp(x)) along dim (1-based, negative
+from the end; default the last dimension, PyTorch's dim = -1).]], true)
+output_layer("LogSoftmax", S, SB, 1, [[x - log(sum(exp(x))) along dim (1-based, negative
+from the end; default the last dimension), for NLL losses.]], true)
 
 -- ---------------------------------------------------------------- Dropout
 

@@ -71,19 +71,6 @@ function MSELoss:init(opts)
   self.scale = check.number("gd.nn.MSELoss", "scale", opts.scale, {default = 1, level = 4})
 end
 
---- true when the shapes agree once their size-1 dimensions are dropped
--- ((N, 1) against (N): d2l's y.reshape(y_hat.shape))
-local function same_squeezed(a, b)
-  local function squeezed(c)
-    local s = {}
-    for d = 0, c.rank - 1 do
-      if c.sizes[d] ~= 1 then s[#s + 1] = tonumber(c.sizes[d]) end
-    end
-    return table.concat(s, "x")
-  end
-  return squeezed(a) == squeezed(b)
-end
-
 local function same_shape(a, b)
   if a.rank ~= b.rank then return false end
   for d = 0, a.rank - 1 do
@@ -97,9 +84,12 @@ function MSELoss:forward(pred, target)
   if not gd.is_tensor(pred) then base.argerr("MSELoss", "the prediction must be a tensor, got " .. type(pred), 2) end
   if not gd.is_tensor(target) then base.argerr("MSELoss", "the target must be a tensor, got " .. type(target), 2) end
   local pc, tc = pred.c, target.c
-  if not same_shape(pc, tc) and not same_squeezed(pc, tc) then
-    base.argerr("MSELoss", fmt("the prediction has shape %s but the target %s", table.concat(pred.shape, "x"),
-      table.concat(target.shape, "x")), 2)
+  -- one shape only: (N, 1) against (N) is d2l's classic slip, which PyTorch
+  -- broadcasts to N x N (with a warning) and an element-wise loss would pair
+  -- up silently
+  if not same_shape(pc, tc) then
+    base.argerr("MSELoss", fmt("the prediction has shape %s but the target %s: give them one shape "
+      .. "(y:reshape(...) or y:view(...))", table.concat(pred.shape, "x"), table.concat(target.shape, "x")), 2)
   end
   local grad = buffer_like(P, "grad", pc)
   local red = REDUCTIONS[self.reduction]
@@ -122,8 +112,8 @@ doc(MSELoss, "gd.nn.MSELoss", [[
 gd.nn.MSELoss([{reduction = "mean", scale = 1}]) -> loss; err, grad = loss(pred, target)
   scale * mean((pred - target)^2) (or its sum, or the element-wise squares for
   reduction = "none"), and the gradient with respect to pred.  pred and target
-  have one shape, or shapes that differ by size-1 dimensions only ((N, 1) and
-  (N)).  d2l's squared_loss, (y_hat - y)^2 / 2 averaged, is
+  must have one shape ((N, 1) against (N) is refused: reshape one of them).
+  d2l's squared_loss, (y_hat - y)^2 / 2 averaged, is
   MSELoss{scale = 0.5}.]])
 
 -- ------------------------------------------------------- CrossEntropyLoss
@@ -137,9 +127,18 @@ function CrossEntropyLoss:init(opts)
   loss_options("gd.nn.CrossEntropyLoss", self, opts, CE_OPTS)
 end
 
+--- int64 class targets from a number or a table (gd.tensor's complaint
+-- renamed for the loss): a tensor or an error at the caller's caller.
+local function targets_from(fname, v)
+  local ok, t = pcall(gd.tensor, v, {dtype = "int64"})
+  if ok then return t end
+  local why = tostring(t):gsub("^.-gd%.tensor: ", "")
+  base.argerr(fname, "the target must hold class indices: " .. why, 4)
+end
+
 local function class_targets(fname, target, rows)
-  if type(target) == "number" then return gd.tensor({target}, {dtype = "int64"}) end
-  if type(target) == "table" and not gd.is_tensor(target) then return gd.tensor(target, {dtype = "int64"}) end
+  if type(target) == "number" then return targets_from(fname, {target}) end
+  if type(target) == "table" and not gd.is_tensor(target) then return targets_from(fname, target) end
   if not gd.is_tensor(target) then
     base.argerr(fname, "the target must be an int64 tensor of class indices, got " .. type(target), 3)
   end
@@ -206,5 +205,126 @@ M.accuracy = doc(function(logits, target)
 end, "gd.nn.accuracy", [[
 gd.nn.accuracy(scores, target) -> fraction, count: the share (and number) of rows
 whose largest score is at the target class (int64, 1-based).]])
+
+-- ------------------------------------------- element-wise losses (issue 14)
+
+--- Raises "<name>: <C's message without its kernel's name>" at the caller.
+local function pointwise_fail(name)
+  local msg = I.ffi.string(C.gd_last_error()):gsub("^[%w_ ]-: ", "", 1)
+  error(name .. ": " .. msg, 3)
+end
+
+--- A loss computed element by element in one C pass (src/nn_loss.c): kind
+-- (gd.h's numbering), the option naming its parameter (or nil) and default.
+local function pointwise_loss(name, kind, pname, pdefault, extra_reductions, math_doc)
+  local cls = new_class(name, Loss)
+  M[name] = cls
+  local fname = "gd.nn." .. name
+  local allowed = {reduction = true}
+  if pname then allowed[pname] = true end
+  cls.init = function(self, opts)
+    if type(opts) == "string" then opts = {reduction = opts} end
+    local r = type(opts) == "table" and opts.reduction
+    if extra_reductions and r == "batchmean" then
+      -- KLDivLoss's batchmean: checked here, the rest by loss_options
+      local o = {}
+      for k, v in pairs(opts) do if k ~= "reduction" then o[k] = v end end
+      opts = loss_options(fname, self, o, allowed)
+      self.reduction = "batchmean"
+    else
+      opts = loss_options(fname, self, opts, allowed)
+    end
+    if pname == "log_target" then
+      self.log_target = opts.log_target == true
+    elseif pname then
+      self[pname] = check.number(fname, pname, opts[pname], {default = pdefault, min = 0, level = 5})
+    end
+  end
+  cls.forward = function(self, pred, target)
+    local P = priv[self]
+    if not gd.is_tensor(pred) then base.argerr(name, "the input must be a tensor, got " .. type(pred), 2) end
+    if not gd.is_tensor(target) then base.argerr(name, "the target must be a tensor, got " .. type(target), 2) end
+    local pc = pred.c
+    local grad = buffer_like(P, "grad", pc)
+    local r = self.reduction
+    local red = r == "batchmean" and 3 or REDUCTIONS[r]
+    local losses = red == 2 and buffer_like(P, "losses", pc) or nil
+    local param = 0
+    if pname == "log_target" then param = self.log_target and 1 or 0 elseif pname then param = self[pname] end
+    if C.gd_nn_pointwise_loss(dbl, losses and losses.c or nil, grad.c, pc, target.c, kind, red, param) ~= 0 then
+      pointwise_fail(name)
+    end
+    P.last_grad = grad
+    if losses then return losses, grad end
+    return dbl[0], grad
+  end
+  doc(cls, fname, fname .. "([{reduction = \"mean\"" .. (pname and (", " .. pname .. " = " .. tostring(pdefault)) or "") ..
+    (extra_reductions and " (or \"batchmean\")" or "") .. "}]) -> loss; err, grad = loss(input, target)\n  " ..
+    math_doc .. "\n  As PyTorch's; input and target have one shape.  CPU only for now.")
+  return cls
+end
+
+pointwise_loss("L1Loss", 0, nil, nil, false, "|input - target| (gradient sign(input - target), 0 at 0).")
+pointwise_loss("SmoothL1Loss", 1, "beta", 1, false,
+  "0.5 d^2 / beta where |d| < beta, |d| - 0.5 beta elsewhere (d = input - target; beta = 0 is L1).")
+pointwise_loss("HuberLoss", 2, "delta", 1, false,
+  "0.5 d^2 where |d| < delta, delta (|d| - 0.5 delta) elsewhere (d = input - target).")
+pointwise_loss("BCELoss", 3, nil, nil, false,
+  "-(t log p + (1 - t) log(1 - p)) for probabilities p in [0, 1], logs clamped at -100 as PyTorch.")
+pointwise_loss("BCEWithLogitsLoss", 4, nil, nil, false,
+  "BCE of sigmoid(x), computed stably: max(x, 0) - x t + log(1 + exp(-|x|)); gradient sigmoid(x) - t.")
+pointwise_loss("KLDivLoss", 5, "log_target", false, true,
+  "t (log t - input) for log-probabilities input (0 where t = 0); log_target: exp(t) (t - input).  " ..
+  "\"batchmean\" divides the sum by the batch size (the KL divergence); \"mean\" by the element count.")
+
+-- ---------------------------------------------------------------- NLLLoss
+
+local NLLLoss = new_class("NLLLoss", Loss)
+M.NLLLoss = NLLLoss
+local NLL_OPTS = {reduction = true, weight = true, ignore_index = true}
+
+function NLLLoss:init(opts)
+  local fname = "gd.nn.NLLLoss"
+  opts = loss_options(fname, self, opts, NLL_OPTS)
+  if opts.weight ~= nil then
+    if not gd.is_tensor(opts.weight) or opts.weight:dim() ~= 1 then
+      base.argerr(fname, "weight must be a 1-D tensor (one value per class)", 4)
+    end
+    self.weight = opts.weight   -- a plain field: a constant of the loss, not a parameter
+  end
+  if opts.ignore_index ~= nil then
+    self.ignore_index = check.number(fname, "ignore_index", opts.ignore_index, {integer = true, min = 1, level = 4})
+  end
+end
+
+function NLLLoss:forward(input, target)
+  local P = priv[self]
+  if not gd.is_tensor(input) then base.argerr("NLLLoss", "the input must be a tensor, got " .. type(input), 2) end
+  if not gd.is_tensor(target) then base.argerr("NLLLoss", "the target must be a tensor, got " .. type(target), 2) end
+  local xc = input.c
+  local w = self.weight
+  if w and w.c.scalar_type ~= xc.scalar_type then
+    w = w:to(input.dtype)
+    self.weight = w
+  end
+  local grad = buffer_like(P, "grad", xc)
+  local red = REDUCTIONS[self.reduction]
+  local losses = nil
+  if red == 2 then losses = buffer2(P, "losses", tonumber(xc.sizes[0]), 1, xc):view(-1) end
+  if C.gd_nn_nll_loss(dbl, losses and losses.c or nil, grad.c, xc, target.c, w and w.c or nil, red,
+      self.ignore_index or 0) ~= 0 then
+    pointwise_fail("NLLLoss")
+  end
+  P.last_grad = grad
+  if losses then return losses, grad end
+  return dbl[0], grad
+end
+
+doc(NLLLoss, "gd.nn.NLLLoss", [[
+gd.nn.NLLLoss([{reduction = "mean", weight = nil, ignore_index = nil}]) -> loss;
+  err, grad = loss(log_probs, target): -weight[t] log_probs[i, t] for rows of
+  log-probabilities (N x C, e.g. from LogSoftmax) and 1-based int64 classes t,
+  as PyTorch's nll_loss: "mean" divides by the sum of the targets' weights;
+  rows whose target is ignore_index (1-based) count for nothing.]])
 
 return M

@@ -18,7 +18,7 @@ local gd = require "gd.tensor"
 local doc = require "gd.doc"
 local I = gd._internal
 local ffi, C = I.ffi, I.C
-local out1, sbuf = I.out1, I.sbuf
+local out1, sbuf, tbuf = I.out1, I.sbuf, I.tbuf
 local fmt = string.format
 
 local M = {}
@@ -199,10 +199,31 @@ local function root_of(m)
 end
 M.root_of = root_of
 
+--- Makes t (same Lua and C object) the contiguous view of `shape` at 0-based
+-- element `offset` of flat, taking flat's dtype and device: PyTorch's
+-- `param.data = ...` in module.double(), which keeps the parameter's identity
+-- so that an optimizer built before still holds the model's parameters.
+local function repoint(t, flat, offset, shape)
+  local rank = #shape
+  local stride = 1
+  for d = rank - 1, 0, -1 do
+    sbuf[d] = shape[d + 1]
+    tbuf[d] = stride
+    stride = stride * shape[d + 1]
+  end
+  if C.gd_set_data(t.c, flat.c, offset, rank, sbuf, tbuf) ~= 0 then M.fail("gd.nn", 3) end
+end
+
 --- Rebuilds the arena of the tree under root: one flat parameter tensor and
 -- one flat gradient tensor, of `dtype` and `device` (default: those of the
--- first parameter).  Parameters and gradients of that dtype are re-pointed
--- into the new arena (same Lua objects); others are replaced by new views.
+-- first parameter).  Every parameter and gradient is re-pointed into the new
+-- arena (same Lua objects, converted when the dtype changes).
+--
+-- The arena is shared by every module of the tree through the weak-keyed
+-- priv table, so nothing in it may refer to a module: LuaJIT's weak tables
+-- are not ephemerons, and a value that reaches its own key keeps it alive for
+-- ever (every dropped model leaked).  The slots keep names and tensors only;
+-- the owner is reached through a weak-valued table.
 local function rebuild(root, dtype, device)
   local slots = parameter_slots(root)
   local arena = {owner = setmetatable({root}, {__mode = "v"}), n = 0, slots = slots}
@@ -229,14 +250,11 @@ local function rebuild(root, dtype, device)
       region:copy_(t:reshape(s.numel))
       local g = t.grad
       if g then gflat:narrow(1, s.offset + 1, s.numel):copy_(g:reshape(s.numel)) end
-      if t.dtype == dtype then
-        t:set_(flat, s.offset + 1, s.shape)
-      else
-        t = region:view(s.shape)
-        s.owner[s.name] = t
-      end
-      if g and g.dtype == dtype then
-        g:set_(gflat, s.offset + 1, s.shape)
+      -- the gradient leaves t first: a gradient's dtype cannot change under it
+      t.grad = nil
+      repoint(t, flat, s.offset, s.shape)
+      if g then
+        repoint(g, gflat, s.offset, s.shape)
       else
         g = gflat:narrow(1, s.offset + 1, s.numel):view(s.shape)
       end
@@ -245,6 +263,7 @@ local function rebuild(root, dtype, device)
     end
     arena.params, arena.grads = flat, gflat
   end
+  for _, s in ipairs(slots) do s.owner = nil end
   walk(root, function(m) state(m).arena = arena end)
   return arena
 end
@@ -276,6 +295,12 @@ function Module:add_module(m)
     error(fmt("%s:add: expected a module, got %s", self.__class, type(m)), 3)
   end
   if m == self then error(fmt("%s:add: a module cannot contain itself", self.__class), 3) end
+  -- nor contain a module that contains it: the tree would be a cycle, and
+  -- every walk over it (forward, parameters, the arena) would recurse until
+  -- the stack overflows
+  local cycle = false
+  walk(m, function(x) if x == self then cycle = true end end)
+  if cycle then error(fmt("%s:add: the module contains this %s already (a cycle)", self.__class, self.__class), 3) end
   local mods = rawget(self, "modules")
   if not mods then
     mods = {}
@@ -453,8 +478,11 @@ function Module:clone()
 end
 
 --- Moves or converts every parameter: m:to("float64"), m:to("cuda"),
--- m:to{dtype =, device =}.  A device move keeps the parameter tensors (they
--- are re-pointed); a dtype change replaces them with new ones.
+-- m:to{dtype =, device =}.  The parameter and gradient tensors stay the same
+-- objects, re-pointed into the new arena (PyTorch's module.to keeps its
+-- Parameters too); an optimizer built before then refuses to step (its state
+-- has the old dtype or device) instead of updating copies the model no longer
+-- uses.  Build the optimizer after converting.
 function Module:to(x)
   local dtype, device
   if type(x) == "string" then
@@ -525,7 +553,8 @@ input of the last forward; parameter gradients accumulate into p.grad.]],
   state_dict = "m:state_dict() -> {name = tensor}: 'weight', '2.bias' ... (children by 1-based position).",
   load_state_dict = "m:load_state_dict(sd, [strict = true]) -> m, with the parameters copied from sd.",
   clone = "m:clone() -> an independent copy (parameters copied, gradients zero).",
-  to = "m:to(dtype | device | {dtype, device}) -> m, its parameters converted or moved.",
+  to = [[m:to(dtype | device | {dtype, device}) -> m, its parameters converted or moved in place (the
+same tensors: build the optimizer afterwards; one built before refuses to step).]],
   register_parameter = "m:register_parameter(name, tensor) -> the parameter, now m[name], a view into the arena.",
   num_parameters = "m:num_parameters() -> the number of parameter elements.",
 }

@@ -1,6 +1,8 @@
 --- gd.optim: SGD, AdaGrad, RMSProp, AdaDelta, Adam, AdamW and SMORMS3, in
--- every system's convention (`hyper.flavor`, see gd.optim.flavors), each a
--- fused C step over all parameters (src/optim.c, src/kernels/optim.h).
+-- every system's convention (`hyper.flavor`, see gd.optim.flavors), and the
+-- rest of torch.optim (Adamax, ASGD, NAdam, RAdam, Rprop: PyTorch 1.13's), each
+-- a fused C step over all parameters (src/optim.c, src/kernels/optim.h); LBFGS
+-- over tensor ops (gd.optim.lbfgs).
 --
 --   local opt = gd.optim.RMSProp({x}, {flavor = "d2l", lr = 0.4, gamma = 0.9})
 --   for i = 1, 20 do opt:step(function() f.grad(x, x.grad) return f.f(x) end) end
@@ -12,14 +14,23 @@ local gd = require "gd.tensor"
 local doc = require "gd.doc"
 local check = require "gd.check"
 local flavors = require "gd.optim.flavors"
+check.register_internal() -- errors raised with check.raise point past this file
 local I = gd._internal
 local ffi, C = I.ffi, I.C
 local fmt = string.format
 
 local M = {}
-M.flavors = flavors
+M.flavors = doc(flavors, "gd.optim.flavors", [[
+gd.optim.flavors(name) -> {[flavor] = {names, pytorch_names, defaults, switches,
+required, source, update, clashes, infer}}: whose convention each flavor of the
+optimizer `name` ("RMSProp", "AdaGrad", "SMORMS3", "SGD", "Adam", ...) follows:
+its own keyword names (-> canonical names), the PyTorch names it also takes,
+its defaults (canonical), the switches it fixes, its update in its own notation
+and its source.  docs/flavors.md is generated from it (make docs).]])
 
-local KIND = {SGD = 0, RMSProp = 1, AdaGrad = 1, AdaDelta = 2, Adam = 3, AdamW = 3, SMORMS3 = 4}
+local KIND = {SGD = 0, RMSProp = 1, AdaGrad = 1, AdaDelta = 2, Adam = 3, AdamW = 3, SMORMS3 = 4,
+              Adamax = 5, ASGD = 6, NAdam = 7, RAdam = 8, Rprop = 9,
+              Lion = 10, AdaBelief = 11, Adan = 12, NAdamW = 7, AdamWScheduleFree = 13, SGDScheduleFree = 14}
 local SLOT_NAMES = {
   SGD = {"momentum_buffer"},
   RMSProp = {"square_avg", "grad_avg", "momentum_buffer"},
@@ -28,7 +39,23 @@ local SLOT_NAMES = {
   Adam = {"exp_avg", "exp_avg_sq", "max_exp_avg_sq"},
   AdamW = {"exp_avg", "exp_avg_sq", "max_exp_avg_sq"},
   SMORMS3 = {"mem", "mg", "ms"},
+  Adamax = {"exp_avg", "exp_inf"},
+  ASGD = {"ax"},
+  NAdam = {"exp_avg", "exp_avg_sq"},
+  RAdam = {"exp_avg", "exp_avg_sq"},
+  Rprop = {"prev", "step_size"},
+  Lion = {"exp_avg"},
+  AdaBelief = {"exp_avg", "exp_avg_var", "max_exp_avg_var"},
+  Adan = {"exp_avg", "exp_avg_diff", "exp_avg_sq", "neg_pre_grad"},
+  NAdamW = {"exp_avg", "exp_avg_sq"},
+  AdamWScheduleFree = {"z", "exp_avg_sq"},
+  SGDScheduleFree = {"z"},
 }
+-- optimizers whose weight_decay is decoupled (p *= 1 - lr*wd, or Adan's proximal form)
+local DECOUPLED = {AdamW = true, Lion = true, Adan = true, NAdamW = true}
+-- per-group scalar state (PyTorch's 0-d state tensors), C's gd_optim_get_scalar order
+local SCALAR_NAMES = {ASGD = {"eta", "mu"}, NAdam = {"mu_product"}, NAdamW = {"mu_product"},
+                      AdamWScheduleFree = {"weight_sum", "lr_max"}, SGDScheduleFree = {"weight_sum", "lr_max"}}
 local STYLE = {pytorch = 0, lr_inside = 1}
 
 local function cerr() return ffi.string(C.gd_last_error()) end
@@ -42,9 +69,10 @@ end
 
 -- ------------------------------------------------------------ validation
 
---- Checks one canonical value; `shown` is the name the user wrote.
-local function validate(fname, key, shown, v)
-  local kind = flavors.kinds[key]
+--- Checks one canonical value; `shown` is the name the user wrote; `kinds`
+-- (a flavor's own) overrides flavors.kinds.
+local function validate(fname, key, shown, v, kinds)
+  local kind = kinds and kinds[key] or flavors.kinds[key]
   local function bad(what)
     error(fmt("%s: %s %s", fname, shown, what), 0)
   end
@@ -63,17 +91,47 @@ local function validate(fname, key, shown, v)
       end
     end
     return {v[1], v[2]}
+  elseif kind == "etas" or kind == "step_sizes" then -- Rprop's pairs
+    if type(v) ~= "table" or #v ~= 2 or type(v[1]) ~= "number" or type(v[2]) ~= "number" then
+      bad("must be a table of two numbers")
+    end
+    local a, b = v[1], v[2]
+    if kind == "etas" and not (0 < a and a < 1 and 1 < b and b < math.huge) then
+      bad(fmt("= {%s, %s} must satisfy 0 < etaminus < 1 < etaplus", tostring(a), tostring(b)))
+    end
+    if kind == "step_sizes" and not (a >= 0 and a <= b) then
+      bad(fmt("= {%s, %s} must satisfy 0 <= min <= max", tostring(a), tostring(b)))
+    end
+    return {a, b}
+  elseif kind == "betas3" then -- Adan's three betas
+    if type(v) ~= "table" or #v ~= 3 then bad("must be a table of three numbers {beta1, beta2, beta3}") end
+    for i = 1, 3 do
+      local b = v[i]
+      if type(b) ~= "number" or b ~= b or b < 0 or b >= 1 then
+        error(fmt("%s: %s[%d] = %s is outside [0, 1)", fname, shown, i, tostring(b)), 0)
+      end
+    end
+    return {v[1], v[2], v[3]}
   end
   if type(v) ~= "number" then bad("must be a number, got " .. type(v)) end
   if v ~= v then bad("is NaN") end
+  -- no hyperparameter means anything infinite (an infinite momentum or decay
+  -- turns every parameter into inf or NaN at the first step)
   if kind == "rate" then
     if v < 0 or v == math.huge then bad(fmt("must be a finite number >= 0, got %s", tostring(v))) end
-  elseif kind == "decay" then
-    if v < 0 or v >= 1 then bad(fmt("must be in [0, 1), got %s", tostring(v))) end
   elseif kind == "nonneg" then
     if v < 0 then bad(fmt("must be >= 0, got %s", tostring(v))) end
+    if v == math.huge then bad("must be finite, got inf") end
+  elseif kind == "decay" then
+    if v < 0 or v >= 1 then bad(fmt("must be in [0, 1), got %s", tostring(v))) end
+  elseif kind == "count" then
+    if v < 0 or v ~= math.floor(v) or v == math.huge then bad(fmt("must be an integer >= 0, got %s", tostring(v))) end
+  elseif kind == "open_unit" then
+    if not (v > 0 and v < 1) then bad(fmt("must be in (0, 1), got %s", tostring(v))) end
   elseif kind == "halflife" then
-    if not (v > 0) then bad(fmt("must be > 0, got %s", tostring(v))) end
+    if not (v > 0) or v == math.huge then bad(fmt("must be a finite number > 0, got %s", tostring(v))) end
+  elseif v == math.huge or v == -math.huge then
+    bad(fmt("must be finite, got %s", tostring(v)))
   end
   return v
 end
@@ -97,7 +155,8 @@ local function write_hyper(h, name, v)
   h.beta2 = v.betas and v.betas[2] or 0
   h.rho = v.rho or 0
   h.eps = v.eps or 0
-  if name == "AdamW" then -- PyTorch's AdamW calls its decoupled decay weight_decay
+  if DECOUPLED[name] or (name == "AdaBelief" and v.weight_decouple) then
+    -- AdamW, Lion, Adan, NAdamW (and AdaBelief's weight_decouple) call their decoupled decay weight_decay
     h.weight_decay = 0
     h.decoupled_weight_decay = v.weight_decay or 0
   else
@@ -108,6 +167,7 @@ local function write_hyper(h, name, v)
   h.dampening = v.dampening or 0
   h.grad_scale = v.grad_scale or 1
   h.clip_gradient = v.clip_gradient or 0
+  h.clip_weights = v.clip_weights or 0
   h.state_init = v.state_init or v.initial_accumulator_value or 0
   h.accumulate = name == "AdaGrad" and 1 or 0
   h.centered = v.centered and 1 or 0
@@ -117,43 +177,77 @@ local function write_hyper(h, name, v)
   h.maximize = v.maximize and 1 or 0
   h.amsgrad = v.amsgrad and 1 or 0
   h.bias_correction = v.bias_correction and 1 or 0
+  h.lambd = v.lambd or 0
+  h.t0 = v.t0 or 0
+  h.momentum_decay = v.momentum_decay or 0
+  h.etaminus = v.etas and v.etas[1] or 0
+  h.etaplus = v.etas and v.etas[2] or 0
+  h.step_size_min = v.step_sizes and v.step_sizes[1] or 0
+  h.step_size_max = v.step_sizes and v.step_sizes[2] or 0
+  h.adam_step_bias = v.adam_step_bias and 1 or 0
+  h.memory_clipped = v.memory_clipped and 1 or 0
+  if v.betas3 then h.beta1, h.beta2, h.beta3 = v.betas3[1], v.betas3[2], v.betas3[3] end
+  h.warmup_steps = v.warmup_steps or 0
+  h.sf_r = v.r or 0
+  h.weight_lr_power = v.weight_lr_power or 0
+  h.fixed_decay = v.fixed_decay and 1 or 0
+  h.rectify = v.rectify and 1 or 0
+  h.degenerated_to_sgd = v.degenerated_to_sgd and 1 or 0
+  h.no_prox = v.no_prox and 1 or 0
+  h.nadam_fixed_product = name == "NAdamW" and 1 or 0
   h.generation = h.generation + 1 -- tells the C step to recompute its coefficients
 end
 
 -- ------------------------------------------------------------ resolution
 
 --- Which flavor a hyper table without `flavor` is written in: PyTorch's, or
--- the one flavor whose names cover every key.
+-- a flavor with `infer` names (PuzzleLib's: RMSProp{learnRate = ..., factor =
+-- ...}) when one of them is given and its names cover every key.  No other
+-- flavor is guessed: {lr = 0.4, gamma = 0.9} is refused with a hint to say
+-- flavor = "d2l", never silently run with d2l's eps inside the root.  Returns
+-- the flavor and whether it was inferred.
 local function infer_flavor(fname, name, given)
   local table_ = flavors[name]
   local all_pytorch = true
   for k in pairs(given) do
     if k ~= "flavor" and not table_.pytorch.names[k] then all_pytorch = false end
   end
-  if all_pytorch then return "pytorch" end
+  if all_pytorch then return "pytorch", false end
   local matches = {}
-  for fl, spec in pairs(table_) do
-    local ok = true
-    for k in pairs(given) do
-      if k ~= "flavor" and not spec.names[k] then ok = false; break end
+  for _, fl in ipairs(sorted_keys(table_)) do
+    local spec = table_[fl]
+    if spec.infer then
+      local ok, marked = true, false
+      for k in pairs(given) do
+        if k ~= "flavor" and not spec.names[k] then ok = false; break end
+      end
+      for _, k in ipairs(spec.infer) do if given[k] ~= nil then marked = true end end
+      if ok and marked then matches[#matches + 1] = fl end
     end
-    if ok then matches[#matches + 1] = fl end
   end
-  table.sort(matches)
-  if #matches == 1 then return matches[1] end
+  if #matches == 1 then return matches[1], true end
   if #matches > 1 then
     error(fmt("%s: these names fit several flavors (%s); say which with flavor = \"...\"", fname,
       table.concat(matches, ", ")), 0)
   end
-  return "pytorch" -- and the unknown name is reported against PyTorch's names
+  return "pytorch", false -- and the unknown name is reported against PyTorch's names
+end
+
+--- The flavors of `name` that take the keyword k (for "say flavor = ..." hints).
+local function flavors_taking(name, k)
+  local r = {}
+  for _, fl in ipairs(sorted_keys(flavors[name])) do
+    if flavors[name][fl].names[k] then r[#r + 1] = fl end
+  end
+  return r
 end
 
 --- Resolves a user's hyper table into canonical values: {values, flavor, shown},
 -- where shown maps canonical keys back to the user's names (for messages).
 local function resolve(fname, name, given)
   local table_ = flavors[name]
-  local flavor = given.flavor
-  if flavor == nil then flavor = infer_flavor(fname, name, given) end
+  local flavor, inferred = given.flavor, false
+  if flavor == nil then flavor, inferred = infer_flavor(fname, name, given) end
   if type(flavor) ~= "string" or not table_[flavor] then
     error(fname .. ": " .. check.unknown_message("flavor", tostring(flavor), sorted_keys(table_)), 0)
   end
@@ -172,6 +266,13 @@ local function resolve(fname, name, given)
           msg = fmt("the %s flavor of %s does not take '%s'; valid hyperparameters: %s", flavor, name, k,
             table.concat(valid, ", "))
         end
+        if given.flavor == nil then
+          local others = flavors_taking(name, k)
+          if #others > 0 then
+            msg = msg .. fmt("; '%s' is a name of the %s flavor%s (say flavor = \"%s\")", k,
+              table.concat(others, ", "), #others > 1 and "s" or "", others[1])
+          end
+        end
         error(fname .. ": " .. msg, 0)
       end
       if from[canon] then
@@ -179,10 +280,17 @@ local function resolve(fname, name, given)
       end
       from[canon] = k
       given_canonical[canon] = true
-      values[canon] = validate(fname, canon, k, given[k])
+      values[canon] = validate(fname, canon, k, given[k], spec.kinds)
     end
   end
-  for k, v in pairs(spec.fixed or {}) do values[k] = v end
+  for k, v in pairs(spec.fixed or {}) do
+    if given_canonical[k] and values[k] ~= v then
+      local why = spec.fixed_why and spec.fixed_why[k]
+      error(fmt("%s: the %s flavor fixes %s = %s%s", fname, flavor, from[k], tostring(v),
+        why and ("; " .. why) or ""), 0)
+    end
+    values[k] = v
+  end
   for _, k in ipairs(spec.required or {}) do
     if not given_canonical[k] then
       local theirs = k
@@ -192,12 +300,12 @@ local function resolve(fname, name, given)
   end
   -- defaults of kinds that need checking too (e.g. halflife)
   for k, v in pairs(values) do
-    if not given_canonical[k] and flavors.kinds[k] then values[k] = validate(fname, k, k, v) end
+    if not given_canonical[k] and flavors.kinds[k] then values[k] = validate(fname, k, k, v, spec.kinds) end
   end
   if spec.resolve then spec.resolve(values, given_canonical) end
   cross_check(fname, name, values)
   for canon, k in pairs(from) do shown[canon] = k end
-  return values, flavor, shown
+  return values, flavor, shown, inferred
 end
 
 -- ------------------------------------------------------------- parameters
@@ -230,14 +338,12 @@ M.Optimizer = Optimizer
 
 local HYPER_CT = ffi.typeof("gd_optim_hyper")
 local optim_box = ffi.new("gd_optim*[1]")
+local pair_box = ffi.new("int[2]")
 
 local function make_group(opt, params, values, shown)
   local fname = opt._fname
   local h = HYPER_CT()
   write_hyper(h, opt.name, values)
-  for _, p in ipairs(params) do
-    if p.grad == nil then p.grad = gd.zeros_like(p) end
-  end
   local arr = ffi.new("gd_tensor*[?]", math.max(#params, 1))
   for i, p in ipairs(params) do arr[i - 1] = p.c end
   if C.gd_optim_new(optim_box, KIND[opt.name], arr, #params, h) ~= 0 then error(fname .. ": " .. cerr(), 0) end
@@ -246,29 +352,81 @@ local function make_group(opt, params, values, shown)
   return group
 end
 
---- Sets one hyperparameter of a group, by canonical or flavor name.
-local function set_hyper(opt, group, key, value)
+local function address(p) return tonumber(ffi.cast("intptr_t", p.c)) end
+
+--- PyTorch refuses a parameter in two groups ("some parameters appear in more
+-- than one parameter group"): each group's C step would update it.  Views of
+-- one memory in two groups are the same mistake (within a group, C finds both).
+local function check_groups_disjoint(fname, lists)
+  if #lists < 2 then return end
+  local where, all, group_of, index_of = {}, {}, {}, {}
+  for gi, list in ipairs(lists) do
+    for j, p in ipairs(list) do
+      local a = address(p)
+      local prev = where[a]
+      if prev and prev[1] ~= gi then
+        error(fmt("%s: some parameters appear in more than one parameter group (parameter %d of group %d is "
+          .. "parameter %d of group %d)", fname, j, gi, prev[2], prev[1]), 0)
+      end
+      where[a] = where[a] or {gi, j}
+      all[#all + 1] = p
+      group_of[#all], index_of[#all] = gi, j
+    end
+  end
+  local arr = ffi.new("gd_tensor*[?]", #all)
+  for i, p in ipairs(all) do arr[i - 1] = p.c end
+  local found = C.gd_find_overlap(arr, #all, #all, pair_box, pair_box + 1)
+  if found < 0 then error(fname .. ": " .. cerr(), 0) end
+  if found == 1 then
+    local a, b = pair_box[0] + 1, pair_box[1] + 1
+    if group_of[a] ~= group_of[b] then
+      error(fmt("%s: parameter %d of group %d and parameter %d of group %d share memory (views of one tensor): "
+        .. "some parameters appear in more than one parameter group", fname, index_of[a], group_of[a],
+        index_of[b], group_of[b]), 0)
+    end
+  end
+end
+
+--- A copy of values with key set to value (by canonical or flavor name),
+-- validated; nothing is changed.
+local function updated_values(opt, values, key, value)
   local fname = opt._fname
   local spec = flavors[opt.name][opt.flavor]
-  local canon = spec.names[key] or (group._values[key] ~= nil and key) or nil
+  -- opt.hyper holds canonical names, so a canonical name means its canonical
+  -- value (tiny-dnn's opt.hyper.alpha is the decay, as read, not its learning
+  -- rate); other keys are the flavor's own names
+  local canon = (values[key] ~= nil and key) or spec.names[key] or nil
   if key == "flavor" then error(fname .. ": the flavor cannot change after construction", 0) end
   if not canon then
-    local valid = {}
-    for k in pairs(group._values) do valid[#valid + 1] = k end
-    for k in pairs(spec.names) do if not group._values[k] then valid[#valid + 1] = k end end
+    local seen, valid = {}, {}
+    for k in pairs(values) do seen[k] = true end
+    for k in pairs(spec.names) do seen[k] = true end
+    for k in pairs(seen) do valid[#valid + 1] = k end
     table.sort(valid)
     error(fname .. ": " .. check.unknown_message("hyperparameter", key, valid), 0)
   end
   if spec.fixed and spec.fixed[canon] ~= nil and spec.fixed[canon] ~= value then
-    error(fmt("%s: the %s flavor fixes %s = %s", fname, opt.flavor, canon, tostring(spec.fixed[canon])), 0)
+    local why = spec.fixed_why and spec.fixed_why[canon]
+    error(fmt("%s: the %s flavor fixes %s = %s%s", fname, opt.flavor, canon, tostring(spec.fixed[canon]),
+      why and ("; " .. why) or ""), 0)
   end
-  local v = validate(fname, canon, key, value)
-  local values = {}
-  for k, x in pairs(group._values) do values[k] = x end
-  if canon == "rms_halflife" then values.alpha = math.exp(-math.log(2) / v) else values[canon] = v end
-  cross_check(fname, opt.name, values)
+  local v = validate(fname, canon, key, value, spec.kinds)
+  local new = {}
+  for k, x in pairs(values) do new[k] = x end
+  if canon == "rms_halflife" then new.alpha = math.exp(-math.log(2) / v) else new[canon] = v end
+  cross_check(fname, opt.name, new)
+  return new
+end
+
+--- Gives a group new (validated) values: the Lua copy and the C struct.
+local function commit_values(opt, group, values)
   group._values = values
   write_hyper(group._h, opt.name, values)
+end
+
+--- Sets one hyperparameter of a group, by canonical or flavor name.
+local function set_hyper(opt, group, key, value)
+  commit_values(opt, group, updated_values(opt, group._values, key, value))
 end
 
 --- A table whose reads give a group's canonical values and whose writes are
@@ -276,6 +434,7 @@ end
 local function hyper_proxy(opt, groups)
   return setmetatable({}, {
     __index = function(_, k)
+      if k == "flavor" then return opt.flavor end
       local v = groups[1]._values[k]
       if type(v) == "table" then return {v[1], v[2]} end
       return v
@@ -301,9 +460,11 @@ end
 
 local function build(opt, params, hyper)
   local fname = opt._fname
-  local values, flavor, shown = resolve(fname, opt.name, hyper)
-  opt.flavor = flavor
-  local groups = {}
+  local values, flavor, shown, inferred = resolve(fname, opt.name, hyper)
+  opt.flavor, opt.flavor_inferred = flavor, inferred
+  -- everything is checked before anything changes: parameters get their zero
+  -- gradients only once every group is made
+  local lists, gvalues, gshowns = {}, {}, {}
   if is_group_list(params) then
     for gi, gspec in ipairs(params) do
       if type(gspec) ~= "table" then error(fmt("%s: parameter group %d is not a table", fname, gi), 0) end
@@ -312,12 +473,20 @@ local function build(opt, params, hyper)
       for k, v in pairs(gspec) do if k ~= "params" then merged[k] = v end end
       merged.flavor = flavor
       local gv, _, gshown = resolve(fmt("%s (group %d)", fname, gi), opt.name, merged)
-      groups[gi] = make_group(opt, param_list(fname, gspec.params, fmt("group %d's params", gi)), gv, gshown)
+      gvalues[gi], gshowns[gi] = gv, gshown
+      lists[gi] = param_list(fname, gspec.params, fmt("group %d's params", gi))
     end
   else
-    local list = param_list(fname, params, "params")
-    if #list == 0 then error(fname .. ": optimizer got an empty parameter list", 0) end -- as PyTorch
-    groups[1] = make_group(opt, list, values, shown)
+    lists[1], gvalues[1], gshowns[1] = param_list(fname, params, "params"), values, shown
+    if #lists[1] == 0 then error(fname .. ": optimizer got an empty parameter list", 0) end -- as PyTorch
+  end
+  check_groups_disjoint(fname, lists)
+  local groups = {}
+  for gi, list in ipairs(lists) do groups[gi] = make_group(opt, list, gvalues[gi], gshowns[gi]) end
+  for _, list in ipairs(lists) do
+    for _, p in ipairs(list) do
+      if p.grad == nil then p.grad = gd.zeros_like(p) end
+    end
   end
   opt.param_groups = groups
   opt._c, opt._h = {}, {}
@@ -342,31 +511,62 @@ local function new_optimizer(name, params, hyper)
     hyper, params = params, nil
   end
   hyper = hyper or {}
-  if type(hyper) ~= "table" then error(fmt("%s: hyper must be a table, got %s", fname, type(hyper)), 3) end
+  -- level 2: the constructors call new_optimizer as a tail call, so its caller
+  -- is the user's line (3 pointed one frame too far: no position at all)
+  if type(hyper) ~= "table" then error(fmt("%s: hyper must be a table, got %s", fname, type(hyper)), 2) end
   opt._hyper_in = hyper
   local ok, err = pcall(function()
     if params == nil then
       -- resolve now, so that mistakes show at construction, not at setupOn
-      local values, flavor = resolve(fname, name, hyper)
-      opt.flavor = flavor
-      opt.hyper = setmetatable({}, {__index = values, __newindex = function()
+      local values, flavor, _, inferred = resolve(fname, name, hyper)
+      opt.flavor, opt.flavor_inferred = flavor, inferred
+      opt._values = values
+      opt.hyper = setmetatable({}, {__index = function(_, k)
+        if k == "flavor" then return flavor end
+        return values[k]
+      end, __newindex = function()
         error(fname .. ": call setupOn(net) before changing hyperparameters", 2)
       end})
     else
       build(opt, params, hyper)
     end
   end)
-  if not ok then error(err, 3) end
+  if not ok then check.raise(err) end -- at the caller's line however gd.optim.X was reached
   return opt
+end
+
+-- Adan's max_grad_norm: clip = min(1, max_grad_norm / (global norm + eps)), as a
+-- gradient scale of this step (adan.py; its eps is the last group's).
+local function adan_clip(opt)
+  local max_norm = opt.param_groups[1]._values.max_grad_norm
+  if not max_norm or max_norm <= 0 then return end
+  local acc = 0
+  for _, g in ipairs(opt.param_groups) do
+    for _, p in ipairs(g.params) do if p.grad ~= nil then acc = acc + (p.grad * p.grad):sum() end end
+  end
+  local groups = opt.param_groups
+  local clip = math.min(max_norm / (math.sqrt(acc) + groups[#groups]._values.eps), 1.0)
+  for _, g in ipairs(groups) do
+    g._h.grad_scale = clip
+    g._h.generation = g._h.generation + 1
+  end
 end
 
 --- One fused step over every parameter; returns the closure's loss, and
 -- nothing at all without a closure (so the REPL prints nothing after it).
 function Optimizer:step(closure)
   local loss
-  if closure ~= nil then loss = closure() end
+  if closure ~= nil then
+    local kind = type(closure)
+    if kind ~= "function" and kind ~= "table" then
+      error(self._fname .. ":step: the closure must be a function, got " .. kind, 2)
+    end
+    loss = closure()
+  end
   local cs, hs = self._c, self._h
   if cs == nil then error(self._fname .. ":step: no parameters (call setupOn(net) first)", 2) end
+  if self._eval_mode then error(self._fname .. ":step: not in train mode (call opt:train() after opt:eval())", 2) end
+  if self.name == "Adan" then adan_clip(self) end
   for i = 1, self._ngroups do
     if C.gd_optim_step(cs[i], hs[i]) ~= 0 then error(self._fname .. ":step: " .. cerr(), 2) end
   end
@@ -383,6 +583,38 @@ function Optimizer:zero_grad()
   end
 end
 
+-- Schedule-Free's train()/eval(): p moves between y (training) and x (evaluation):
+-- eval: p = lerp(p, z, 1 - 1/beta), train: p = lerp(p, z, 1 - beta), torch.lerp's
+-- two-sided formula.  Other optimizers: no-ops, as PyTorch has none.
+local function lerp_(p, z, w)
+  if w < 0.5 then p:add_(z - p, w) else p:copy_(z - (z - p) * (1 - w)) end
+end
+local function sf_swap(opt, to_eval)
+  if (opt._eval_mode or false) == to_eval then return end
+  if opt._c and C.gd_optim_slot_allocated(opt.param_groups[1]._c, 0) ~= 0 then
+    for _, g in ipairs(opt.param_groups) do
+      local beta = opt.name == "AdamWScheduleFree" and g._values.betas[1] or g._values.momentum
+      for j, p in ipairs(g.params) do
+        if C.gd_optim_state(I.out1, g._c, j - 1, 0, g._h) ~= 0 then error(opt._fname .. ": " .. cerr(), 3) end
+        lerp_(p, I.wrap(I.out1[0]), to_eval and 1 - 1 / beta or 1 - beta)
+      end
+    end
+  end
+  opt._eval_mode = to_eval
+end
+
+--- Schedule-Free optimizers: puts the parameters at the evaluation point x.
+function Optimizer:eval()
+  if self.name == "AdamWScheduleFree" or self.name == "SGDScheduleFree" then sf_swap(self, true) end
+  return self
+end
+
+--- Schedule-Free optimizers: back to the training point y (before step()).
+function Optimizer:train()
+  if self.name == "AdamWScheduleFree" or self.name == "SGDScheduleFree" then sf_swap(self, false) end
+  return self
+end
+
 --- PuzzleLib's names.
 function Optimizer:setupOn(net)
   local ok, err = pcall(build, self, net, self._hyper_in)
@@ -390,6 +622,41 @@ function Optimizer:setupOn(net)
   return self
 end
 Optimizer.zeroGradParams = Optimizer.zero_grad
+
+--- PyTorch's add_param_group: appends a group {params = {...}, <hyper>...};
+-- what it leaves out comes from the optimizer's construction hyperparameters.
+function Optimizer:add_param_group(group)
+  local fname = self._fname .. ":add_param_group"
+  if not self._c then error(fname .. ": no parameters (call setupOn(net) first)", 2) end
+  if type(group) ~= "table" or gd.is_tensor(group) or group.params == nil then
+    error(fname .. ": group must be a table with params (and hyperparameters), got " ..
+      (gd.is_tensor(group) and "a tensor" or type(group)), 2)
+  end
+  local ok, err = pcall(function()
+    local params = param_list(fname, group.params, "group.params")
+    local lists = {}
+    for i, g in ipairs(self.param_groups) do lists[i] = g.params end
+    lists[#lists + 1] = params
+    check_groups_disjoint(fname, lists)
+    local merged = {}
+    for k, v in pairs(self._hyper_in) do merged[k] = v end
+    for k, v in pairs(group) do if k ~= "params" then merged[k] = v end end
+    merged.flavor = self.flavor
+    local gi = #self.param_groups + 1
+    local gv, _, gshown = resolve(fmt("%s (group %d)", fname, gi), self.name, merged)
+    local g = make_group(self, params, gv, gshown)
+    for _, p in ipairs(params) do
+      if p.grad == nil then p.grad = gd.zeros_like(p) end
+    end
+    g.hyper = hyper_proxy(self, {g})
+    -- every check passed: nothing above changed the optimizer
+    self.param_groups[gi] = g
+    self._c[gi], self._h[gi] = g._c, g._h
+    self._ngroups = gi
+    for _, p in ipairs(params) do self.params[#self.params + 1] = p end
+  end)
+  if not ok then error(err, 2) end
+end
 Optimizer.update = function(self) return self:step() end
 
 --- The number of steps taken (of the first group).
@@ -420,10 +687,14 @@ function Optimizer:state_dict()
           s[names[slot + 1]] = I.wrap(I.out1[0])
         end
       end
+      for w, nm in ipairs(SCALAR_NAMES[self.name] or {}) do
+        if C.gd_optim_get_scalar(g._c, w - 1, g._h, I.dbl) ~= 0 then error(self._fname .. ":state_dict: " .. cerr(), 2) end
+        s[nm] = I.dbl[0]
+      end
       state[idx] = s
     end
     local hv = {}
-    for k, v in pairs(g._values) do hv[k] = type(v) == "table" and {v[1], v[2]} or v end
+    for k, v in pairs(g._values) do hv[k] = type(v) == "table" and {unpack(v)} or v end
     hv.params = ids
     groups[gi] = hv
   end
@@ -431,6 +702,8 @@ function Optimizer:state_dict()
 end
 
 --- Restores what state_dict() gave (possibly through gd.save / gd.load).
+-- Everything is checked before anything changes: a refused state dict leaves
+-- the hyperparameters, the state and the step as they were.
 function Optimizer:load_state_dict(sd)
   local fname = self._fname .. ":load_state_dict"
   local function bad(msg) error(fname .. ": " .. msg, 3) end
@@ -445,8 +718,10 @@ function Optimizer:load_state_dict(sd)
     bad(fmt("the state has %d parameter groups, this optimizer %d", #sd.param_groups, #self.param_groups))
   end
   local names = SLOT_NAMES[self.name]
-  -- check everything before changing anything
+  -- 1. check everything: shapes, steps, each parameter's state layout, hyperparameters
   local idx = 0
+  local copies = {}  -- {group, param index, slot, source} for every state tensor to load
+  local steps, new_values = {}, {}
   for gi, g in ipairs(self.param_groups) do
     local sg = sd.param_groups[gi]
     if type(sg) ~= "table" or type(sg.params) ~= "table" or #sg.params ~= #g.params then
@@ -458,12 +733,24 @@ function Optimizer:load_state_dict(sd)
       idx = idx + 1
       if s ~= nil then
         if type(s) ~= "table" then bad(fmt("state of parameter %d is not a table", idx)) end
+        local scalars = SCALAR_NAMES[self.name] or {}
         for k, v in pairs(s) do
-          if k ~= "step" then
+          local is_scalar = false
+          for _, nm in ipairs(scalars) do if nm == k then is_scalar = true end end
+          if is_scalar then
+            if type(v) ~= "number" or v ~= v or v == math.huge or v == -math.huge then
+              bad(fmt("state %s of parameter %d must be a finite number, got %s", k, idx, tostring(v)))
+            end
+          elseif k ~= "step" then
             local ok = false
             for _, nm in ipairs(names) do if nm == k then ok = true end end
-            if not ok then bad(check.unknown_message("state entry", k, names)) end
+            if not ok then
+              local all = {unpack(names)}
+              for _, nm in ipairs(scalars) do all[#all + 1] = nm end
+              bad(check.unknown_message("state entry", k, all))
+            end
             if not gd.is_tensor(v) then bad(fmt("state %s of parameter %d is not a tensor", k, idx)) end
+            if v:is_freed() then bad(fmt("state %s of parameter %d was released with free()", k, idx)) end
             local a, b = v.shape, p.shape
             if table.concat(a, "x") ~= table.concat(b, "x") then
               bad(fmt("state %s of parameter %d has shape %s, the parameter %s", k, idx,
@@ -471,43 +758,73 @@ function Optimizer:load_state_dict(sd)
             end
           end
         end
-      end
-    end
-  end
-  -- hyperparameters first (validated), then state
-  for gi, g in ipairs(self.param_groups) do
-    local sg = sd.param_groups[gi]
-    for k, v in pairs(sg) do
-      if k ~= "params" and g._values[k] ~= nil then
-        local ok, err = pcall(set_hyper, self, g, k, v)
-        if not ok then error(err, 2) end
-      end
-    end
-    g.initial_lr = g._values.lr
-  end
-  for gi, g in ipairs(self.param_groups) do
-    local sg = sd.param_groups[gi]
-    local step
-    for j = 1, #g.params do
-      local s = sd.state[sg.params[j]]
-      if s then
-        step = step or s.step
+        -- the step: a whole number a C int64 holds exactly (PyTorch keeps one per
+        -- parameter; one group here has one, so the entries must agree)
+        local t = s.step
+        if t ~= nil then
+          check.number(fname, fmt("the step of parameter %d", idx), t, {integer = true, min = 0, level = 2})
+          if t > 2 ^ 53 then bad(fmt("the step of parameter %d must be at most 2^53, got %s", idx, tostring(t))) end
+          if steps[gi] ~= nil and steps[gi] ~= t then
+            bad(fmt("the parameters of group %d have different steps (%d and %d); this optimizer keeps one per group",
+              gi, steps[gi], t))
+          end
+          steps[gi] = t
+        end
+        if C.gd_optim_check_state(g._c, j - 1) ~= 0 then bad(cerr()) end
         for slot = 0, #names - 1 do
           local v = s[names[slot + 1]]
-          if v ~= nil then
-            if C.gd_optim_state(I.out1, g._c, j - 1, slot, g._h) ~= 0 then error(fname .. ": " .. cerr(), 2) end
-            I.wrap(I.out1[0]):copy_(v)
-          end
+          if v ~= nil then copies[#copies + 1] = {g, j, slot, v} end
+        end
+        for w, nm in ipairs(SCALAR_NAMES[self.name] or {}) do
+          if s[nm] ~= nil and C.gd_optim_set_scalar(g._c, w - 1, s[nm]) ~= 0 then error(fname .. ": " .. cerr(), 2) end
         end
       end
     end
-    C.gd_optim_set_step(g._c, step or 0)
+    local values = g._values
+    for k, v in pairs(sg) do
+      if k ~= "params" and g._values[k] ~= nil then
+        local ok, res = pcall(updated_values, self, values, k, v)
+        if not ok then error(res, 2) end
+        values = res
+      end
+    end
+    new_values[gi] = values
+  end
+  -- 2. a source that shares memory with the live state (a state_dict() not
+  -- saved) is read before any state is written, unless it is its own destination
+  local live = {}
+  for _, g in ipairs(self.param_groups) do
+    for slot = 0, #names - 1 do
+      if C.gd_optim_slot_allocated(g._c, slot) ~= 0 then
+        if C.gd_optim_state(I.out1, g._c, 0, slot, g._h) ~= 0 then error(fname .. ": " .. cerr(), 2) end
+        live[#live + 1] = I.wrap(I.out1[0])
+      end
+    end
+  end
+  for _, cp in ipairs(copies) do
+    local src = cp[4]
+    for _, a in ipairs(live) do
+      if src:is_same_storage(a) then cp[4] = src:clone(); break end
+    end
+  end
+  -- 3. change: hyperparameters, then state and steps
+  for gi, g in ipairs(self.param_groups) do
+    commit_values(self, g, new_values[gi])
+    g.initial_lr = g._values.lr
+  end
+  for _, cp in ipairs(copies) do
+    local g, j, slot, src = cp[1], cp[2], cp[3], cp[4]
+    if C.gd_optim_state(I.out1, g._c, j - 1, slot, g._h) ~= 0 then error(fname .. ": " .. cerr(), 2) end
+    I.wrap(I.out1[0]):copy_(src)
+  end
+  for gi, g in ipairs(self.param_groups) do
+    if C.gd_optim_set_step(g._c, steps[gi] or 0) ~= 0 then error(fname .. ": " .. cerr(), 2) end
   end
 end
 
 function Optimizer:__tostring()
   local spec = flavors[self.name][self.flavor]
-  local v = self.param_groups and self.param_groups[1]._values or getmetatable(self.hyper).__index
+  local v = self.param_groups and self.param_groups[1]._values or self._values
   -- the flavor's own hyperparameters, under their canonical names
   local keys, seen = {}, {}
   for _, canon in pairs(spec.names) do
@@ -525,7 +842,8 @@ function Optimizer:__tostring()
   for _, p in ipairs(self.params or {}) do n = n + 1; count = count + p:numel() end
   local size = self.params and fmt(" [%d tensor%s, %d parameters]", n, n == 1 and "" or "s", count)
     or " [not set up]"
-  return fmt("%s (%s): %s%s", self.name, self.flavor, table.concat(parts, " "), size)
+  local flavor = self.flavor_inferred and self.flavor .. ", inferred from its names" or self.flavor
+  return fmt("%s (%s): %s%s", self.name, flavor, table.concat(parts, " "), size)
 end
 
 -- ------------------------------------------------------------ constructors
@@ -539,32 +857,20 @@ weight_decay = 0, maximize = false, flavor = "pytorch"})
   AdaGrad = [[
 gd.optim.AdaGrad(params, {lr = 1e-2, lr_decay = 0, weight_decay = 0,
 initial_accumulator_value = 0, eps = 1e-10, flavor = "pytorch"})   (alias Adagrad)
-  sum += g^2; p -= lr/(1 + (t-1)*lr_decay) * g / (sqrt(sum) + eps).  Flavors: pytorch,
-  torch7 (learningRate, learningRateDecay, weightDecay), d2l (lr; eps 1e-6 inside the
-  root), puzzlelib (learnRate, epsilon 1e-8), downhill (learning_rate, rms_regularizer
-  inside, momentum, nesterov).]],
+  sum += g^2; p -= lr/(1 + (t-1)*lr_decay) * g / (sqrt(sum) + eps).  Flavors
+  (each system's names and defaults; PyTorch's names work for what it has):]],
   RMSProp = [[
 gd.optim.RMSProp(params, {lr = 1e-2, alpha = 0.99, eps = 1e-8, weight_decay = 0,
 momentum = 0, centered = false, maximize = false, flavor = "pytorch"})   (alias RMSprop)
   v = alpha*v + (1-alpha)*g^2; p -= lr*g/(sqrt(v) + eps), with each system's
-  convention through flavor (names in that system's spelling; PyTorch's names
-  always work):
-    pytorch    lr 1e-2, alpha .99, eps 1e-8 outside the root, momentum on g/d
-    torch7     learningRate, alpha, epsilon, weightDecay, initialMean
-    puzzlelib  learnRate 1e-3, factor .9, epsilon 1e-5
-    graves     learnRate 1e-4, alpha .95, momRate .9, epsilon 1e-4 inside; centered
-    downhill   learning_rate 1e-4, rms_halflife 14, rms_regularizer 1e-8 inside,
-               momentum, nesterov; centered
-    keras      learning_rate 1e-3, rho .9, epsilon 1e-7 inside, momentum, centered
-    tf1        learning_rate (required), decay .9, epsilon 1e-10 inside, momentum,
-               centered; the mean square starts at 1
-    optax      learning_rate (required), decay .9, eps 1e-8, eps_in_sqrt, initial_scale,
-               centered, momentum, nesterov, bias_correction
-    mxnet      learning_rate 1e-3, gamma1 .9, gamma2 .9 (momentum when centered),
-               epsilon 1e-8 inside, centered, wd, rescale_grad, clip_gradient
-    d2l        lr (required), gamma .9; eps 1e-6 inside
-  The PuzzleLib shape works too: gd.optim.RMSProp{learnRate = 1e-3, factor = 0.9}
-  then opt:setupOn(net), opt:zeroGradParams(), opt:update().]],
+  convention through flavor: that system's names and defaults, and PyTorch's
+  names for whatever the system has (where a system's own name is spelled
+  like PyTorch's, the system's meaning wins: see the notes).  Without flavor,
+  only PuzzleLib's names are recognised (RMSProp{learnRate = 1e-3, factor =
+  0.9}, then opt:setupOn(net), opt:zeroGradParams(), opt:update());
+  opt.hyper.flavor and tostring(opt) show the flavor in use.  Every update in
+  its own notation, with its source: gd.optim.flavors("RMSProp"), docs/flavors.md.
+  Flavors:]],
   AdaDelta = [[
 gd.optim.AdaDelta(params, {lr = 1, rho = 0.9, eps = 1e-6, weight_decay = 0,
 flavor = "pytorch"})   Flavors: pytorch, d2l (rho; eps 1e-5).]],
@@ -576,9 +882,118 @@ weight_decay = 0, amsgrad = false, maximize = false, flavor = "pytorch"})
 gd.optim.AdamW(params, {lr = 1e-3, betas = {0.9, 0.999}, eps = 1e-8,
 weight_decay = 1e-2, amsgrad = false})   Adam with decoupled decay: p *= 1 - lr*wd.]],
   SMORMS3 = [[
-gd.optim.SMORMS3(params, {lr = 1e-3, eps = 1e-16})   Simon Funk's SMORMS3 (as in
-  PuzzleLib; flavor "puzzlelib" takes learnRate, epsilon).]],
+gd.optim.SMORMS3(params, {lr = 1e-3, eps = 1e-16})   Simon Funk's SMORMS3: mem
+  starts at 1, the step is min(lr, g^2/(g2 + eps)); flavors:]],
+  Adamax = [[
+gd.optim.Adamax(params, {lr = 2e-3, betas = {0.9, 0.999}, eps = 1e-8, weight_decay = 0,
+maximize = false})   PyTorch 1.13's Adamax: m = b1*m + (1-b1)*g;
+  u = max(b2*u, |g| + eps); p -= lr/(1 - b1^t) * m/u.  State: exp_avg, exp_inf.]],
+  ASGD = [[
+gd.optim.ASGD(params, {lr = 1e-2, lambd = 1e-4, alpha = 0.75, t0 = 1e6, weight_decay = 0,
+maximize = false})   PyTorch 1.13's averaged SGD: p *= 1 - lambd*eta; p -= eta*g;
+  ax += (p - ax)*mu; after the step eta = lr/(1 + lambd*lr*t)^alpha and
+  mu = 1/max(1, t - t0) (so an lr change reaches eta one step later, as in
+  PyTorch).  State: ax (the average), eta, mu.]],
+  NAdam = [[
+gd.optim.NAdam(params, {lr = 2e-3, betas = {0.9, 0.999}, eps = 1e-8, weight_decay = 0,
+momentum_decay = 4e-3})   PyTorch 1.13's NAdam: mu_t = b1*(1 - 0.5*0.96^(t*momentum_decay)),
+  Adam's moments, p -= lr*(1-mu_t)/(1-prod mu)*g/d + lr*mu_{t+1}/(1-prod mu*mu_t*mu_{t+1})*m/d
+  with d = sqrt(v/(1-b2^t)) + eps (1.13's product, kept as it is).  State: exp_avg,
+  exp_avg_sq, mu_product.]],
+  RAdam = [[
+gd.optim.RAdam(params, {lr = 1e-3, betas = {0.9, 0.999}, eps = 1e-8, weight_decay = 0})
+  PyTorch 1.13's RAdam: rho_t = rho_inf - 2t*b2^t/(1-b2^t); while rho_t <= 5 the step is
+  lr*m/(1-b1^t), then the rectified adaptive step.  State: exp_avg, exp_avg_sq.]],
+  Rprop = [[
+gd.optim.Rprop(params, {lr = 1e-2, etas = {0.5, 1.2}, step_sizes = {1e-6, 50},
+maximize = false})   PyTorch 1.13's Rprop: each step size grows by etaplus where the
+  gradient keeps its sign, shrinks by etaminus where it flips (and that gradient is
+  taken as 0), clamped to step_sizes; p -= sign(g)*step.  Step sizes start at the
+  lr of the first step.  State: prev, step_size.]],
 }
+
+--- help's list of an optimizer's flavors, from the registry: each flavor's
+-- own names with their defaults, its fixed switches and its name clashes.
+local function flavor_lines(name)
+  local reg = flavors.registry(name)
+  local order = sorted_keys(reg)
+  for i, fl in ipairs(order) do if fl == "pytorch" then table.remove(order, i); table.insert(order, 1, fl) end end
+  local lines = {}
+  for _, fl in ipairs(order) do
+    local r = reg[fl]
+    local parts = {}
+    for _, k in ipairs(sorted_keys(r.names)) do
+      local v = r.defaults[r.names[k]]
+      if type(v) == "table" then v = "{" .. v[1] .. ", " .. v[2] .. "}" end
+      parts[#parts + 1] = v == nil and (k .. " (required)") or (k .. " " .. tostring(v))
+    end
+    local sw = {}
+    for _, k in ipairs(sorted_keys(r.switches)) do sw[#sw + 1] = k .. " = " .. tostring(r.switches[k]) end
+    local items = {}
+    for i, p in ipairs(parts) do items[#items + 1] = p .. (i < #parts and "," or (#sw > 0 and ";" or "")) end
+    if #sw > 0 then
+      items[#items + 1] = "fixed:"
+      for i, x in ipairs(sw) do items[#items + 1] = x .. (i < #sw and "," or "") end
+    end
+    for _, k in ipairs(sorted_keys(r.clashes)) do
+      local c = r.clashes[k]
+      items[#items] = items[#items] .. ";"
+      for word in fmt("note: %s here is the system's own name for %s, not PyTorch's %s", k, c.means,
+        c.pytorch):gmatch("%S+") do items[#items + 1] = word end
+    end
+    -- wrapped at 96 columns under the first name
+    local line = fmt("    %-10s", fl)
+    for _, item in ipairs(items) do
+      if #line + 1 + #item > 96 and #line > 15 then
+        lines[#lines + 1] = line
+        line = string.rep(" ", 15) .. item
+      else
+        line = line .. " " .. item
+      end
+    end
+    lines[#lines + 1] = line
+  end
+  return "\n" .. table.concat(lines, "\n")
+end
+for _, name in ipairs {"RMSProp", "AdaGrad", "SMORMS3"} do OPT_DOCS[name] = OPT_DOCS[name] .. flavor_lines(name) end
+OPT_DOCS.RMSProp = OPT_DOCS.RMSProp .. [[
+
+  opt.hyper reads and writes canonical (PyTorch) names: tiny-dnn's
+  opt.hyper.alpha is its decay mu, Keras's weight decay is
+  opt.hyper.decoupled_weight_decay; a flavor's own names that are not canonical
+  names (learning_rate, rho, ...) are accepted on writes too.]]
+OPT_DOCS.Lion = [[
+gd.optim.Lion(params, {lr = 1e-4, betas = {0.9, 0.99}, weight_decay = 0})   Lion (Chen et al.
+  2023; google/automl lion_pytorch.py): p *= 1 - lr*wd; p -= lr*sign(b1*m + (1-b1)*g);
+  m = b2*m + (1-b2)*g.  State: exp_avg.]]
+OPT_DOCS.AdaBelief = [[
+gd.optim.AdaBelief(params, {lr = 1e-3, betas = {0.9, 0.999}, eps = 1e-16, weight_decay = 0,
+amsgrad = false, weight_decouple = true, fixed_decay = false, rectify = true,
+degenerated_to_sgd = true})   AdaBelief (Zhuang et al. 2020; adabelief_pytorch 0.2.0): Adam
+  with s = b2*s + (1-b2)*(g - m)^2 + eps (eps accumulates in s, as the source does);
+  rectify: RAdam's rectified step once N_sma >= 5, an SGD step before.
+  State: exp_avg, exp_avg_var, max_exp_avg_var.]]
+OPT_DOCS.Adan = [[
+gd.optim.Adan(params, {lr = 1e-3, betas = {0.98, 0.92, 0.99}, eps = 1e-8, weight_decay = 0,
+max_grad_norm = 0, no_prox = false})   Adan (Xie et al. 2022; sail-sg/Adan adan.py): Nesterov
+  momentum from the gradient difference; betas are the gradient's, the difference's and
+  the second moment's; weight decay proximal (p /= 1 + lr*wd) unless no_prox.
+  State: exp_avg, exp_avg_diff, exp_avg_sq, neg_pre_grad.]]
+OPT_DOCS.NAdamW = [[
+gd.optim.NAdamW(params, {lr = 2e-3, betas = {0.9, 0.999}, eps = 1e-8, weight_decay = 1e-2,
+momentum_decay = 4e-3})   PyTorch 2's NAdam(decoupled_weight_decay = true): p *= 1 - lr*wd,
+  then NAdam (PyTorch 2's mu product).  State: exp_avg, exp_avg_sq, mu_product.]]
+OPT_DOCS.AdamWScheduleFree = [[
+gd.optim.AdamWScheduleFree(params, {lr = 0.0025, betas = {0.9, 0.999}, eps = 1e-8,
+weight_decay = 0, warmup_steps = 0, r = 0, weight_lr_power = 2})   Schedule-Free AdamW
+  (Defazio et al. 2024; facebookresearch/schedule_free): no schedule needed; call
+  opt:eval() before evaluating or saving and opt:train() before training again.
+  State: z, exp_avg_sq, weight_sum, lr_max.]]
+OPT_DOCS.SGDScheduleFree = [[
+gd.optim.SGDScheduleFree(params, {lr = 1.0, momentum = 0.9, weight_decay = 0, warmup_steps = 0,
+r = 0, weight_lr_power = 2})   Schedule-Free SGD (facebookresearch/schedule_free
+  sgd_schedulefree.py); opt:eval() / opt:train() as AdamWScheduleFree.  State: z,
+  weight_sum, lr_max.]]
 
 for name in pairs(KIND) do
   M[name] = doc(function(params, hyper) return new_optimizer(name, params, hyper) end, "gd.optim." .. name,
@@ -586,8 +1001,12 @@ for name in pairs(KIND) do
 
   opt:step([closure]) -> the closure's loss (nothing without one), after one fused step;
   opt:zero_grad(); opt.hyper (canonical names, assignable between steps);
-  opt:state_dict() / opt:load_state_dict(sd); parameter groups as in PyTorch:
-  gd.optim.SGD({{params = {w}}, {params = {b}, weight_decay = 0}}, {lr = 0.1}).]])
+  opt:state_dict() / opt:load_state_dict(sd) (checked whole before anything
+  changes); parameter groups as in PyTorch:
+  gd.optim.SGD({{params = {w}}, {params = {b}, weight_decay = 0}}, {lr = 0.1}).
+  Each parameter appears once (in one group), no two parameters or a parameter
+  and a gradient share memory, and a parameter keeps its size once the
+  optimizer has state (before that, a resized parameter is laid out anew).]])
 end
 M.RMSprop = M.RMSProp
 M.Adagrad = M.AdaGrad
@@ -632,12 +1051,20 @@ gd.optim.clip_grad_value_(params, clip_value): clamps every gradient element to
   [-clip_value, clip_value].]])
 
 M.lr = require "gd.optim.lr"
+M.LBFGS = require "gd.optim.lbfgs"
 M.torch7 = require "gd.optim.torch7"
+-- layer-wise optimizers (norms, factored moments, Newton-Schulz): gd.optim.layerwise
+do
+  local layerwise = require "gd.optim.layerwise"
+  for _, name in ipairs {"LAMB", "LARS", "Adafactor", "Muon"} do M[name] = layerwise[name] end
+end
 
 doc(M, "gd.optim", [[
 gd.optim: SGD, AdaGrad (Adagrad), RMSProp (RMSprop), AdaDelta, Adam, AdamW,
 SMORMS3; each takes (params, hyper) with hyper.flavor choosing a system's
-convention (help(gd.optim.RMSProp) lists them).  Schedules in gd.optim.lr;
-clip_grad_norm_, clip_grad_value_.]])
+convention (help(gd.optim.RMSProp) lists them).  PyTorch 1.13's Adamax, ASGD,
+NAdam, RAdam, Rprop and LBFGS (SparseAdam: gdlua has no sparse gradients).
+opt:add_param_group(group).  Schedules in gd.optim.lr; clip_grad_norm_,
+clip_grad_value_.]])
 
 return M

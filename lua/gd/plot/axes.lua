@@ -18,6 +18,64 @@ M.palette = {"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
 
 function M.color(i) return M.palette[(i - 1) % #M.palette + 1] end
 
+-- Each series also has its own dash pattern and marker shape, so that curves
+-- stay apart in grey print and for colour-blind readers.  The dashes cycle
+-- with period 8 and the colours with 10, so the first 40 series differ in
+-- the pair; the markers cycle with period 9.
+M.dashes = {"none", "8,3", "2,2", "9,3,2,3", "4,4", "12,3,2,3,2,3", "1,3", "6,2,1,2,1,2"}
+M.markers = {"circle", "square", "triangle", "diamond", "triangle-down", "cross", "plus", "star", "pentagon"}
+
+function M.dash(i) return M.dashes[(i - 1) % #M.dashes + 1] end
+function M.marker_shape(i) return M.markers[(i - 1) % #M.markers + 1] end
+
+--- The stroke width of series i of n: the first drawn widest (3.2), the last
+-- (drawn on top) thinnest (1.2), so that a curve hidden under a later one
+-- still shows as its border.
+function M.stroke_width(i, n)
+  if n <= 1 then return 2 end
+  return 3.2 - 2 * (i - 1) / (n - 1)
+end
+
+--- Draws a marker of `shape` centred at (x, y), of radius about r, filled
+-- (or stroked, for cross and plus) with color.  class and extra go on the element.
+function M.marker(doc, shape, x, y, r, color, class)
+  if shape == "circle" then
+    return doc:element("circle", {class = class, cx = x, cy = y, r = r, fill = color, ["data-shape"] = shape})
+  end
+  local n = svg.num
+  local d
+  if shape == "square" then
+    local a = r * 0.9
+    d = fmt("M%s,%sh%sv%sh%sZ", n(x - a), n(y - a), n(2 * a), n(2 * a), n(-2 * a))
+  elseif shape == "triangle" or shape == "triangle-down" then
+    local s = shape == "triangle" and 1 or -1
+    local a = r * 1.2
+    d = fmt("M%s,%sL%s,%s %s,%sZ", n(x), n(y - s * a), n(x + a), n(y + s * a * 0.7), n(x - a), n(y + s * a * 0.7))
+  elseif shape == "diamond" then
+    local a = r * 1.25
+    d = fmt("M%s,%sL%s,%s %s,%s %s,%sZ", n(x), n(y - a), n(x + a), n(y), n(x), n(y + a), n(x - a), n(y))
+  elseif shape == "cross" or shape == "plus" then
+    local a = r * 1.1
+    if shape == "cross" then
+      d = fmt("M%s,%sL%s,%sM%s,%sL%s,%s", n(x - a), n(y - a), n(x + a), n(y + a), n(x - a), n(y + a), n(x + a), n(y - a))
+    else
+      d = fmt("M%s,%sL%s,%sM%s,%sL%s,%s", n(x - a), n(y), n(x + a), n(y), n(x), n(y - a), n(x), n(y + a))
+    end
+    return doc:element("path", {class = class, d = d, fill = "none", stroke = color, ["stroke-width"] = 1.8,
+      ["data-shape"] = shape})
+  else   -- star (5 points) or pentagon
+    local pts = {}
+    local k = shape == "star" and 10 or 5
+    for j = 0, k - 1 do
+      local rr = (shape == "star" and j % 2 == 1) and r * 0.6 or r * 1.35
+      local a = -math.pi / 2 + j * 2 * math.pi / k
+      pts[#pts + 1] = {x + rr * math.cos(a), y + rr * math.sin(a)}
+    end
+    d = svg.path(pts, true)
+  end
+  return doc:element("path", {class = class, d = d, fill = color, ["data-shape"] = shape})
+end
+
 M.default_margin = {left = 64, right = 16, top = 34, bottom = 46}
 
 --- A "nice" step (1, 2 or 5 times a power of ten) near range / target.
@@ -77,6 +135,53 @@ function M.format_tick(v, step)
   local s = fmt("%." .. (e < 0 and -e or 0) .. "f", v)
   if s:find("%.") then s = s:gsub("0+$", ""):gsub("%.$", "") end
   return s
+end
+
+local SUPERSCRIPT = {["-"] = "\226\129\187", ["0"] = "\226\129\176", ["1"] = "\194\185", ["2"] = "\194\178",
+  ["3"] = "\194\179", ["4"] = "\226\129\180", ["5"] = "\226\129\181", ["6"] = "\226\129\182",
+  ["7"] = "\226\129\183", ["8"] = "\226\129\184", ["9"] = "\226\129\185"}
+
+--- "10" with a superscript exponent: 10⁻⁴ (matplotlib's log-axis labels).
+function M.power_of_ten(k)
+  return "10" .. (tostring(k):gsub(".", SUPERSCRIPT))
+end
+
+--- Labels for all the ticks of one axis, in one notation: a log axis at
+-- powers of ten whose range leaves [1e-3, 1e4] is labelled 10⁻⁴ ... 10¹
+-- throughout; otherwise when any tick needs an exponent (|v| >= 1e5 or < 1e-3)
+-- every tick gets one (2e-4, 4e-4, 1.5e-3: the digits each needs); else
+-- decimals by the step.  So "0.001" never stands beside "1e-4".
+function M.format_ticks(values, step, scale)
+  local labels = {}
+  local need_exp, powers = false, true
+  for _, v in ipairs(values) do
+    local a = abs(v)
+    if v ~= 0 and (a >= 1e5 or a < 1e-3) then need_exp = true end
+    if v <= 0 or abs(log10(v) - floor(log10(v) + 0.5)) > 1e-9 then powers = false end
+  end
+  if scale == "log" and powers and #values > 0 and (need_exp or abs(values[#values]) >= 1e4) then
+    for i, v in ipairs(values) do labels[i] = M.power_of_ten(floor(log10(v) + 0.5)) end
+    return labels
+  end
+  if not need_exp then
+    for i, v in ipairs(values) do labels[i] = M.format_tick(v, step) end
+    return labels
+  end
+  -- the fewest mantissa digits that give every tick exactly (up to 1e-9)
+  for digits = 0, 6 do
+    local ok = true
+    for i, v in ipairs(values) do
+      local s = v == 0 and "0" or fmt("%." .. digits .. "e", v)
+      if v ~= 0 and abs(tonumber(s) - v) > abs(v) * 1e-9 then ok = false break end
+      labels[i] = s
+    end
+    if ok then break end
+  end
+  for i, s in ipairs(labels) do
+    s = s:gsub("%.?0+e", "e")     -- "5.0e-4" -> "5e-4", "1.50e-3" -> "1.5e-3"
+    labels[i] = s:gsub("e([-+])0*(%d)", function(sign, d) return "e" .. (sign == "-" and "-" or "") .. d end)
+  end
+  return labels
 end
 
 --- The range [lo, hi] to show for data values (padded by `pad` of the span, in
@@ -179,7 +284,11 @@ function Axes:begin(doc, o)
   doc:raw(fmt('<defs><clipPath id="plot-area"><rect x="%s" y="%s" width="%s" height="%s"/></clipPath></defs>\n',
     svg.num(L), svg.num(T), svg.num(W), svg.num(H)))
   if o.title then
-    doc:element("text", {class = "title", x = L + W / 2, y = T - 12, ["text-anchor"] = "middle",
+    -- over the plot area, or over the whole picture when it is wider than that
+    -- (about 7.5 pixels a character in bold 14 px)
+    local cx = L + W / 2
+    if #o.title * 7.5 > W then cx = math.max(#o.title * 3.75 + 4, math.min(cx, self.width - #o.title * 3.75 - 4)) end
+    doc:element("text", {class = "title", x = cx, y = T - 12, ["text-anchor"] = "middle",
       ["font-size"] = 14, ["font-weight"] = "bold"}, o.title)
   end
   local xt, xstep = ticks_of(self.xscale, self.xlo, self.xhi)
@@ -196,17 +305,19 @@ function Axes:begin(doc, o)
   doc:close("g")
   doc:element("rect", {class = "frame", x = L, y = T, width = W, height = H, fill = "none", stroke = "#333333"})
   doc:open("g", {class = "xticks", ["text-anchor"] = "middle", fill = "#333333"})
-  for _, v in ipairs(xt) do
+  local xl = M.format_ticks(xt, xstep, self.xscale)
+  for i, v in ipairs(xt) do
     local x = self:px(v)
     doc:element("line", {x1 = x, y1 = T + H, x2 = x, y2 = T + H + 5, stroke = "#333333"})
-    doc:element("text", {x = x, y = T + H + 18}, M.format_tick(v, xstep))
+    doc:element("text", {x = x, y = T + H + 18}, xl[i])
   end
   doc:close("g")
   doc:open("g", {class = "yticks", ["text-anchor"] = "end", fill = "#333333"})
-  for _, v in ipairs(yt) do
+  local yl = M.format_ticks(yt, ystep, self.yscale)
+  for i, v in ipairs(yt) do
     local y = self:py(v)
     doc:element("line", {x1 = L - 5, y1 = y, x2 = L, y2 = y, stroke = "#333333"})
-    doc:element("text", {x = L - 8, y = y + 4}, M.format_tick(v, ystep))
+    doc:element("text", {x = L - 8, y = y + 4}, yl[i])
   end
   doc:close("g")
   if o.xlabel then
@@ -225,7 +336,8 @@ function Axes:finish(doc)
   doc:close("g")
 end
 
---- Draws a legend box: entries {name =, color =, line = true, marker = true};
+--- Draws a legend box: entries {name =, color =, line = true, marker = true | shape name,
+-- [dash = "8,3"], [width = stroke width], [band = true: a shaded swatch]};
 -- position "outside" (right of the plot area: give the entries to axes.new as
 -- `legend`), "top-right", "top-left", "bottom-right" or "bottom-left" (inside).
 function Axes:legend(doc, entries, position)
@@ -241,10 +353,15 @@ function Axes:legend(doc, entries, position)
     stroke = "#bbbbbb", rx = 3})
   for i, e in ipairs(entries) do
     local cy = y + 4 + (i - 0.5) * row
-    if e.line ~= false then
-      doc:element("line", {x1 = x + 8, y1 = cy, x2 = x + 30, y2 = cy, stroke = e.color, ["stroke-width"] = 2})
+    if e.band then
+      doc:element("rect", {x = x + 8, y = cy - 6, width = 22, height = 12, fill = e.color, ["fill-opacity"] = 0.2})
     end
-    if e.marker then doc:element("circle", {cx = x + 19, cy = cy, r = 3, fill = e.color}) end
+    if e.line ~= false then
+      local dash = e.dash ~= nil and e.dash ~= "none" and e.dash or nil
+      doc:element("line", {x1 = x + 8, y1 = cy, x2 = x + 30, y2 = cy, stroke = e.color,
+        ["stroke-width"] = e.width or 2, ["stroke-dasharray"] = dash})
+    end
+    if e.marker then M.marker(doc, type(e.marker) == "string" and e.marker or "circle", x + 19, cy, 3, e.color) end
     doc:element("text", {x = x + 36, y = cy + 4}, e.name)
   end
   doc:close("g")

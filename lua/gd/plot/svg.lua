@@ -65,7 +65,7 @@ Doc.__index = Doc
 
 --- A new document of width x height pixels.
 function M.new(width, height)
-  local d = setmetatable({parts = {}, open_tags = {}}, Doc)
+  local d = setmetatable({parts = {}, open_tags = {}, width = width, height = height}, Doc)
   d:raw(fmt('<svg xmlns="http://www.w3.org/2000/svg" version="1.1" width="%s" height="%s" ' ..
     'viewBox="0 0 %s %s" font-family="Helvetica, Arial, sans-serif" font-size="12">\n',
     num(width), num(height), num(width), num(height)))
@@ -100,22 +100,6 @@ end
 function Doc:finish()
   assert(#self.open_tags == 0, "svg: unclosed " .. tostring(self.open_tags[#self.open_tags]))
   return concat(self.parts) .. "</svg>\n"
-end
-
---- Writes text to path, creating the directory when it is missing.
-function M.write(path, text)
-  local f = io.open(path, "w")
-  if not f then
-    local dir = path:match("^(.*)/[^/]*$")
-    if dir and dir ~= "" then
-      os.execute("mkdir -p '" .. dir:gsub("'", "'\\''") .. "'")
-      f = io.open(path, "w")
-    end
-  end
-  if not f then error("gd.plot: cannot write " .. path, 3) end
-  f:write(text)
-  f:close()
-  return path
 end
 
 return M

@@ -29,9 +29,23 @@ end
 
 local ANSI = {34, 33, 32, 31, 35, 36, 90, 94}   -- blue orange-ish green red ... like the SVG palette
 
-local function label(v)
-  if v ~= 0 and (abs(v) >= 1e5 or abs(v) < 1e-3) then return fmt("%.2e", v) end
-  return fmt("%.4g", v)
+-- Marker characters, one per series, drawn at a few points of each curve and
+-- in the legend, so that series differ without colour too (ASCII: one
+-- column wide in every terminal).
+local MARKS = {"o", "x", "+", "*", "#", "@", "%", "&"}
+M.marks = MARKS
+
+--- Labels for the values of one axis, in one notation: exponents on every
+-- label when one of them needs it (|v| >= 1e5 or < 1e-3), so that "4.11e-04"
+-- never stands beside "23.64".
+local function labels_of(values)
+  local exp_form = false
+  for _, v in ipairs(values) do
+    if v ~= 0 and (abs(v) >= 1e5 or abs(v) < 1e-3) then exp_form = true end
+  end
+  local out = {}
+  for i, v in ipairs(values) do out[i] = exp_form and fmt("%.2e", v) or fmt("%.4g", v) end
+  return out
 end
 
 local function finite(v) return v == v and abs(v) ~= math.huge end
@@ -68,7 +82,7 @@ function M.render(series, opts)
   if yhi == ylo then yhi, ylo = yhi + 0.5, ylo - 0.5 end
 
   local DW, DH = 2 * W, 4 * H   -- dots
-  local bits, owner = {}, {}
+  local bits, owner, mark = {}, {}, {}
   for c = 1, W * H do bits[c] = 0 end
   local function dot(px, py)
     if px < 0 or px >= DW or py < 0 or py >= DH then return end
@@ -101,12 +115,33 @@ function M.render(series, opts)
       end
     end
   end
+  if #tseries > 1 then
+    -- about 6 markers per series, shifted per series so that coincident curves
+    -- show each one's marks
+    for s, pts in ipairs(tseries) do
+      local drawn = {}
+      for _, p in ipairs(pts) do if p then drawn[#drawn + 1] = p end end
+      local m = #drawn
+      if m > 0 then
+        for k = 0, math.min(m, 6) - 1 do
+          local at = floor((k + (s - 1) / #tseries) * m / math.min(m, 6)) + 1
+          if at > m then at = m end
+          local px, py = to_dots(drawn[at][1], drawn[at][2])
+          local cell = floor(py / 4) * W + floor(px / 2) + 1
+          if px >= 0 and px < DW and py >= 0 and py < DH then mark[cell] = s end
+        end
+      end
+    end
+  end
 
   local color = opts.color
   if color == nil then color = M.color_default() end
   local function yval(v) return ylog and 10 ^ v or v end
-  local labels = {[1] = label(yval(yhi)), [H] = label(yval(ylo))}
-  if H >= 5 then labels[floor((H + 1) / 2)] = label(yval((yhi + ylo) / 2)) end
+  local rows, vals = {1, H}, {yval(yhi), yval(ylo)}
+  if H >= 5 then rows[3], vals[3] = floor((H + 1) / 2), yval((yhi + ylo) / 2) end
+  local texts = labels_of(vals)
+  local labels = {}
+  for k, r in ipairs(rows) do labels[r] = texts[k] end
   local gutter = 0
   for _, l in pairs(labels) do gutter = max(gutter, #l) end
   local lines = {}
@@ -117,13 +152,19 @@ function M.render(series, opts)
       local cell = (r - 1) * W + c
       local b = bits[cell]
       local ch = b == 0 and " " or braille(b)
-      if color and b ~= 0 then ch = fmt("\27[%dm%s\27[0m", ANSI[(owner[cell] - 1) % #ANSI + 1], ch) end
+      local who = owner[cell]
+      if mark[cell] then
+        who = mark[cell]
+        ch = MARKS[(who - 1) % #MARKS + 1]
+      end
+      if color and who then ch = fmt("\27[%dm%s\27[0m", ANSI[(who - 1) % #ANSI + 1], ch) end
       row[c] = ch
     end
     local l = labels[r] or ""
     lines[#lines + 1] = string.rep(" ", gutter - #l) .. l .. (labels[r] and " ┤" or " │") .. concat(row)
   end
-  local xl, xr = label(xlog and 10 ^ xlo or xlo), label(xlog and 10 ^ xhi or xhi)
+  local xtexts = labels_of({xlog and 10 ^ xlo or xlo, xlog and 10 ^ xhi or xhi})
+  local xl, xr = xtexts[1], xtexts[2]
   lines[#lines + 1] = string.rep(" ", gutter + 1) .. "└" .. string.rep("─", W)
   lines[#lines + 1] = string.rep(" ", gutter + 2) .. xl .. string.rep(" ", max(1, W - #xl - #xr)) .. xr
   if #series > 1 or (series[1] and series[1].name) then
@@ -132,12 +173,13 @@ function M.render(series, opts)
     local cur, used = {}, 0
     for s, ser in ipairs(series) do
       local name = tostring(ser.name or ("series " .. s))
-      local mark = color and fmt("\27[%dm⣿\27[0m", ANSI[(s - 1) % #ANSI + 1]) or "⣿"
+      local ch = #series > 1 and MARKS[(s - 1) % #MARKS + 1] or "⣿"
+      local key = color and fmt("\27[%dm%s\27[0m", ANSI[(s - 1) % #ANSI + 1], ch) or ch
       if used > 0 and used + 3 + 2 + #name > W then
         lines[#lines + 1] = indent .. concat(cur, "   ")
         cur, used = {}, 0
       end
-      cur[#cur + 1] = mark .. " " .. name
+      cur[#cur + 1] = key .. " " .. name
       used = used + (used > 0 and 3 or 0) + 2 + #name
     end
     lines[#lines + 1] = indent .. concat(cur, "   ")

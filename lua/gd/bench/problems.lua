@@ -1,0 +1,312 @@
+--- gd.bench.problems: the benchmark's test problems, each a table
+--   {name, budget = steps, quick = steps, batch_size, target, metric, higher,
+--    eval_every, make = function(seed) -> instance, [absent = reason]}
+-- and an instance {params = module or {tensor}, step = function() -> loss (grads
+-- filled), eval = function() -> metric}.  metric is "loss" (lower is better) or
+-- "accuracy" (higher); target is the value a run must reach (AlgoPerf's
+-- time-to-target).  A problem whose data is missing has `absent` set and is
+-- skipped with that message.
+local gd = require "gd"
+local doc = require "gd.doc"
+local MT = require "gd.bench.mt19937"
+
+local M = {}
+local SKLEARN = "/usr/lib/python3/dist-packages/sklearn/datasets/data/"
+M.SKLEARN_DIR = SKLEARN
+local here = debug.getinfo(1, "S").source:sub(2):match("^(.*)/lua/gd/bench/") or "."
+M.SHARED_DATA = os.getenv("GDLUA_SHARED_DATA") or (here .. "/../shared/data")
+
+local function exists(p) local f = io.open(p, "rb"); if f then f:close() return true end return false end
+
+-- DeepOBS quadratic_deep (deepobs/pytorch/testproblems/quadratic_deep.py):
+-- rng = RandomState(42); eigenvalues = 90 uniform(0, 1) then 10 uniform(30, 60);
+-- R = random_rotation(100) (Diaconis-Shahshahani subgroup algorithm, from the
+-- same rng, negated at the end); Q = R^T diag(eig) R.  Data
+-- (deepobs/pytorch/datasets/quadratic.py): 1000 points RandomState(42).normal(0,
+-- 0.6, (1000, 100)) as float32; batches of 128, shuffled, the remainder dropped.
+-- Loss: mean over the batch of 0.5 (theta - x)^T Q (theta - x), theta from ones.
+local function random_rotation(rng, D)
+  local t = 2 * math.pi * rng:uniform()
+  local R = {{math.cos(t), math.sin(t)}, {-math.sin(t), math.cos(t)}}
+  for d = 2, D - 1 do
+    local v, s = {}, 0
+    for i = 1, d + 1 do v[i] = rng:normal(); s = s + v[i] * v[i] end
+    s = math.sqrt(s)
+    local x, sx = {}, 0
+    for i = 1, d + 1 do x[i] = (i == 1 and 1 or 0) - v[i] / s; sx = sx + x[i] * x[i] end
+    sx = math.sqrt(sx)
+    for i = 1, d + 1 do x[i] = x[i] / sx end
+    -- Dm = [[1, 0], [0, R]]; R' = Dm - 2 x (x^T Dm)
+    local Dm = {}
+    for i = 1, d + 1 do
+      Dm[i] = {}
+      for j = 1, d + 1 do
+        if i == 1 or j == 1 then Dm[i][j] = (i == j) and 1 or 0 else Dm[i][j] = R[i - 1][j - 1] end
+      end
+    end
+    local xD = {}
+    for j = 1, d + 1 do local a = 0; for i = 1, d + 1 do a = a + x[i] * Dm[i][j] end; xD[j] = a end
+    local Rn = {}
+    for i = 1, d + 1 do
+      Rn[i] = {}
+      for j = 1, d + 1 do Rn[i][j] = Dm[i][j] - 2 * x[i] * xD[j] end
+    end
+    R = Rn
+  end
+  for i = 1, D do for j = 1, D do R[i][j] = -R[i][j] end end
+  return R
+end
+
+local quad_cache
+local function quadratic_deep_data()
+  if quad_cache then return quad_cache end
+  local rng = MT.RandomState(42)
+  local eig = {}
+  for i = 1, 90 do eig[i] = rng:uniform(0, 1) end
+  for i = 91, 100 do eig[i] = rng:uniform(30, 60) end
+  local R = random_rotation(rng, 100)
+  local Q = {}
+  for i = 1, 100 do
+    Q[i] = {}
+    for j = 1, 100 do
+      local a = 0
+      for k = 1, 100 do a = a + R[k][i] * eig[k] * R[k][j] end
+      Q[i][j] = a
+    end
+  end
+  local drng = MT.RandomState(42)
+  local X = {}
+  local f32 = require("ffi").new("float[1]")
+  for n = 1, 1000 do
+    local row = {}
+    for j = 1, 100 do f32[0] = drng:normal(0, 0.6); row[j] = f32[0] end
+    X[n] = row
+  end
+  quad_cache = {eigenvalues = eig, R = R, Q = Q, X = X}
+  return quad_cache
+end
+M.quadratic_deep_data = doc(quadratic_deep_data, "gd.bench.problems.quadratic_deep_data", [[
+gd.bench.problems.quadratic_deep_data() -> {eigenvalues, R, Q, X}: DeepOBS's
+  quadratic_deep construction (Lua arrays, 1-based): the 100 eigenvalues, the
+  rotation, the Hessian R^T diag(eig) R and the 1000 training points.]])
+
+local function shuffled(n, rng, perm)
+  for i = 1, n do perm[i] = i end
+  for i = n, 2, -1 do local j = math.floor(rng:random() * i) + 1; perm[i], perm[j] = perm[j], perm[i] end
+end
+
+local function quadratic_deep_make(seed, bs)
+  local D = quadratic_deep_data()
+  local Q, X = D.Q, D.X
+  local theta = gd.ones(100, {dtype = "float64"})
+  theta.grad = gd.zeros_like(theta)
+  local rng = MT.RandomState(seed)
+  local perm, pos = {}, 1000
+  local nb = math.floor(1000 / bs)
+  local xbar, th, diff = {}, {}, {}
+  local function batch_loss(rows, first, count, grad)
+    for j = 1, 100 do xbar[j] = 0; th[j] = theta:get(j) end
+    local loss = 0
+    for b = first, first + count - 1 do
+      local x = X[rows and rows[b] or b]
+      for j = 1, 100 do diff[j] = th[j] - x[j]; xbar[j] = xbar[j] + x[j] / count end
+      for i = 1, 100 do
+        local a, qi = 0, Q[i]
+        for j = 1, 100 do a = a + qi[j] * diff[j] end
+        loss = loss + 0.5 * diff[i] * a
+      end
+    end
+    if grad then
+      for i = 1, 100 do
+        local a, qi = 0, Q[i]
+        for j = 1, 100 do a = a + qi[j] * (th[j] - xbar[j]) end
+        grad:set(i, a)
+      end
+    end
+    return loss / count
+  end
+  return {
+    params = {theta},
+    step = function()
+      if pos + bs > nb * bs then shuffled(1000, rng, perm); pos = 0 end
+      local l = batch_loss(perm, pos + 1, bs, theta.grad)
+      pos = pos + bs
+      return l
+    end,
+    eval = function() return batch_loss(nil, 1, 1000, nil) end,   -- DeepOBS train_eval: the whole set
+  }
+end
+
+M.quadratic_deep = {name = "quadratic_deep", metric = "loss", batch_size = 128, budget = 100 * 7, quick = 30,
+  eval_every = 7, target = 100.0,   -- the train loss at theta = 0 is about 0.5*0.36*trace(Q) ~ 102
+  make = function(seed) return quadratic_deep_make(seed, 128) end,
+  source = "DeepOBS quadratic_deep (Schneider et al. 2019), 100 epochs of batches of 128"}
+
+-- Noisy 2-D functions as in DeepOBS's two_d_* problems: f(u, v) + u*x + v*y with
+-- (x, y) the batch mean of N(0, 1) draws, so the gradient carries minibatch noise.
+local function two_d(name, f, x0, target, budget)
+  return {name = "noisy_" .. name, metric = "loss", batch_size = 128, budget = budget, quick = 20,
+    eval_every = 10, target = target, source = "gd.objectives / DeepOBS two_d_" .. name,
+    make = function(seed)
+      local obj = type(f) == "string" and gd.objectives[f] or f
+      local x = gd.tensor(x0, {dtype = "float64"})
+      x.grad = gd.zeros_like(x)
+      local rng = MT.RandomState(seed)
+      local sd = 1 / math.sqrt(128)
+      return {params = {x},
+        step = function()
+          local a, b = x:get(1), x:get(2)
+          local n1, n2 = rng:normal(0, sd), rng:normal(0, sd)
+          local g1, g2 = obj.grad_xy(a, b)
+          x.grad:set(1, g1 + n1); x.grad:set(2, g2 + n2)
+          return obj.f_xy(a, b) + a * n1 + b * n2
+        end,
+        eval = function() return obj.f_xy(x:get(1), x:get(2)) end}
+    end}
+end
+
+local branin = gd.objectives.from_xy{name = "branin",
+  formula = "(x2 - 5.1/(4 pi^2) x1^2 + 5/pi x1 - 6)^2 + 10 (1 - 1/(8 pi)) cos(x1) + 10",
+  f = function(a, b)
+    local t = b - 5.1 / (4 * math.pi ^ 2) * a * a + 5 / math.pi * a - 6
+    return t * t + 10 * (1 - 1 / (8 * math.pi)) * math.cos(a) + 10
+  end,
+  grad = function(a, b)
+    local t = b - 5.1 / (4 * math.pi ^ 2) * a * a + 5 / math.pi * a - 6
+    return 2 * t * (-5.1 / (2 * math.pi ^ 2) * a + 5 / math.pi) - 10 * (1 - 1 / (8 * math.pi)) * math.sin(a), 2 * t
+  end,
+  x0 = {2.5, 12.5}, minimum = {math.pi, 2.275}, bounds = {{-5, 10}, {0, 15}}}
+M.branin = branin
+
+M.noisy_rosenbrock = two_d("rosenbrock", "rosenbrock", {-0.5, 1.5}, 0.01, 1000)
+M.noisy_beale = two_d("beale", "beale", {-4.5, 4.5}, 0.01, 1000)
+M.noisy_branin = two_d("branin", branin, {2.5, 12.5}, 0.41, 1000)
+-- d2l's quadratic 0.1 x1^2 + 2 x2^2 from (-5, -2), noiseless as in d2l 12.x
+M.d2l_quadratic = {name = "d2l_quadratic", metric = "loss", batch_size = 1, budget = 20, quick = 10, eval_every = 1,
+  target = 1e-2, source = "d2l 12.7/12.8",
+  make = function()
+    local obj = gd.objectives.quadratic
+    local x = gd.tensor(obj.x0, {dtype = "float64"})
+    x.grad = gd.zeros_like(x)
+    return {params = {x}, step = function() obj.grad(x, x.grad); return obj.f(x) end,
+            eval = function() return obj.f(x) end}
+  end}
+
+-- Supervised problems over a data set {Xtr, ytr, Xte, yte}.
+local function supervised(spec)
+  spec.eval_every = spec.eval_every or 20
+  spec.make = function(seed)
+    local tr, te = spec.data()
+    gd.manual_seed(seed)
+    local net = spec.model()
+    local loss = spec.loss()
+    local loader = gd.data.loader(tr, {batch_size = spec.batch_size, shuffle = true, seed = seed})
+    local epoch, it, st = 0, nil, nil
+    local function next_batch()
+      if it then
+        local x, y = it(st)
+        if x then return x, y end
+      end
+      epoch = epoch + 1
+      it, st = loader:batches(epoch)
+      return it(st)
+    end
+    return {params = net,
+      step = function()
+        net:zero_grad()
+        local x, y = next_batch()
+        local l, g = loss(net:forward(x), y)
+        net:backward(g, false)
+        if type(l) ~= "number" then l = l:item() end
+        return l
+      end,
+      eval = function()
+        local out = net:forward(te[1])
+        if spec.metric == "accuracy" then return (gd.nn.accuracy(out, te[2])) end
+        local l = loss(out, te[2])
+        if type(l) ~= "number" then l = l:item() end
+        return l
+      end}
+  end
+  return spec
+end
+
+-- scikit-learn's CSVs: a header line "n_samples,n_features,names..." then rows of
+-- features and an integer label.
+local function sklearn_csv(file)
+  local rows, labels = {}, {}
+  local first = true
+  for line in io.lines(SKLEARN .. file) do
+    if first then first = false elseif line:match("%S") then
+      local r = {}
+      for v in line:gmatch("[^,]+") do r[#r + 1] = tonumber(v) end
+      labels[#labels + 1] = table.remove(r) + 1
+      rows[#rows + 1] = r
+    end
+  end
+  local X = gd.data.standardize(gd.tensor(rows, {dtype = "float32"}))
+  local y = gd.tensor(labels, {dtype = "int64"})
+  local ntr = math.floor(#rows * 0.8)
+  local tr, te = gd.data.split({X, y}, ntr, {shuffle = true, seed = 0})
+  return tr, te, #rows[1]
+end
+
+local function mlp(nin, nhid, nout)
+  return function() return gd.nn.Sequential{gd.nn.Linear(nin, nhid), gd.nn.ReLU(), gd.nn.Linear(nhid, nout)} end
+end
+
+local function sk_problem(name, file, nin, nout, target)
+  local p = supervised{name = name, metric = "accuracy", higher = true, batch_size = 16, budget = 400, quick = 20,
+    target = target, source = "scikit-learn's " .. file .. " (Debian python3-sklearn), MLP " .. nin .. "-32-" .. nout,
+    data = function() local tr, te = sklearn_csv(file); return tr, te end,
+    model = mlp(nin, 32, nout), loss = function() return gd.nn.CrossEntropyLoss() end}
+  if not exists(SKLEARN .. file) then p.absent = "needs " .. SKLEARN .. file .. " (Debian package python3-sklearn)" end
+  return p
+end
+M.iris_mlp = sk_problem("iris_mlp", "iris.csv", 4, 3, 0.9)
+M.wine_mlp = sk_problem("wine_mlp", "wine_data.csv", 13, 3, 0.9)
+M.breast_cancer_mlp = sk_problem("breast_cancer_mlp", "breast_cancer.csv", 30, 2, 0.93)
+
+local function digits_path()
+  for _, p in ipairs{M.SHARED_DATA .. "/digits.csv.gz", SKLEARN .. "digits.csv.gz"} do if exists(p) then return p end end
+end
+local function digits_data()
+  local data = gd.data.read_csv(digits_path())
+  local X = data:narrow(2, 1, 64):div(16)
+  local y = data:select(2, 65):long():add_(1)
+  return gd.data.split({X, y}, 1437, {shuffle = true, seed = 0})
+end
+M.digits_logreg = supervised{name = "digits_logreg", metric = "accuracy", higher = true, batch_size = 32,
+  budget = 45 * 10, quick = 20, target = 0.9, data = digits_data, source = "8x8 digits, softmax regression",
+  model = function() return gd.nn.Linear(64, 10) end, loss = function() return gd.nn.CrossEntropyLoss() end}
+M.digits_mlp = supervised{name = "digits_mlp", metric = "accuracy", higher = true, batch_size = 32,
+  budget = 45 * 10, quick = 20, target = 0.93, data = digits_data, source = "8x8 digits, MLP 64-128-128-10",
+  model = function() return gd.nn.Sequential{gd.nn.Linear(64, 128), gd.nn.ReLU(), gd.nn.Linear(128, 128),
+    gd.nn.ReLU(), gd.nn.Linear(128, 10)} end, loss = function() return gd.nn.CrossEntropyLoss() end}
+if not digits_path() then
+  M.digits_logreg.absent = "needs digits.csv.gz in ../shared/data or python3-sklearn"
+  M.digits_mlp.absent = M.digits_logreg.absent
+end
+
+-- d2l 12.x's airfoil linear regression (first 1500 rows, standardised, batch 10)
+local airfoil_file = M.SHARED_DATA .. "/airfoil_self_noise.dat"
+M.airfoil = supervised{name = "airfoil", metric = "loss", batch_size = 10, budget = 300, quick = 20, target = 0.25,
+  source = "d2l 12.5 airfoil self-noise, linear regression, squared loss / 2",
+  data = function()
+    local data = gd.data.standardize(gd.data.read_csv(airfoil_file, {sep = "\t"})):narrow(1, 1, 1500)
+    local X, y = data:narrow(2, 1, 5):contiguous(), data:narrow(2, 6, 1):contiguous()
+    return {X, y}, {X, y}   -- d2l evaluates on the training set
+  end,
+  model = function() return gd.nn.Linear(5, 1) end, loss = function() return gd.nn.MSELoss{scale = 0.5} end}
+if not exists(airfoil_file) then M.airfoil.absent = "pending: needs " .. airfoil_file end
+
+M.names = {"quadratic_deep", "noisy_rosenbrock", "noisy_beale", "noisy_branin", "d2l_quadratic", "airfoil",
+           "digits_logreg", "digits_mlp", "iris_mlp", "wine_mlp", "breast_cancer_mlp"}
+
+return doc(M, "gd.bench.problems", [[
+gd.bench.problems: the benchmark problems by name (gd.bench.problems.names):
+  quadratic_deep (DeepOBS, exact), noisy_rosenbrock, noisy_beale, noisy_branin,
+  d2l_quadratic, airfoil, digits_logreg, digits_mlp, iris_mlp, wine_mlp,
+  breast_cancer_mlp.  Each: metric ("loss" | "accuracy"), batch_size, budget and
+  quick (steps), eval_every, target, make(seed) -> {params, step, eval}; absent
+  says why one cannot run here.  Not yet: the CNN and char-LSTM problems.]])

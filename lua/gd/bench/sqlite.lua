@@ -1,0 +1,141 @@
+--- gd.bench.sqlite: the few SQLite calls the benchmark needs, through the FFI
+-- (Debian's libsqlite3-0).  open(path) gives a connection in WAL mode with a
+-- busy timeout, so that several worker processes share one file safely.
+local ffi = require "ffi"
+local doc = require "gd.doc"
+
+ffi.cdef [[
+typedef struct sqlite3 sqlite3;
+typedef struct sqlite3_stmt sqlite3_stmt;
+int sqlite3_open_v2(const char *filename, sqlite3 **db, int flags, const char *vfs);
+int sqlite3_close_v2(sqlite3 *db);
+const char *sqlite3_errmsg(sqlite3 *db);
+int sqlite3_busy_timeout(sqlite3 *db, int ms);
+int sqlite3_exec(sqlite3 *db, const char *sql, void *cb, void *arg, char **err);
+void sqlite3_free(void *p);
+int sqlite3_prepare_v2(sqlite3 *db, const char *sql, int n, sqlite3_stmt **stmt, const char **tail);
+int sqlite3_bind_double(sqlite3_stmt *s, int i, double v);
+int sqlite3_bind_int64(sqlite3_stmt *s, int i, int64_t v);
+int sqlite3_bind_null(sqlite3_stmt *s, int i);
+int sqlite3_bind_text(sqlite3_stmt *s, int i, const char *v, int n, void *destructor);
+int sqlite3_step(sqlite3_stmt *s);
+int sqlite3_reset(sqlite3_stmt *s);
+int sqlite3_finalize(sqlite3_stmt *s);
+int sqlite3_column_count(sqlite3_stmt *s);
+const char *sqlite3_column_name(sqlite3_stmt *s, int i);
+int sqlite3_column_type(sqlite3_stmt *s, int i);
+double sqlite3_column_double(sqlite3_stmt *s, int i);
+int64_t sqlite3_column_int64(sqlite3_stmt *s, int i);
+const unsigned char *sqlite3_column_text(sqlite3_stmt *s, int i);
+int64_t sqlite3_last_insert_rowid(sqlite3 *db);
+]]
+
+local M = {}
+local lib
+local function load()
+  if lib then return lib end
+  local ok, l = pcall(ffi.load, "sqlite3")
+  if not ok then ok, l = pcall(ffi.load, "libsqlite3.so.0") end
+  if not ok then error("gd.bench: cannot load SQLite (Debian package libsqlite3-0): " .. tostring(l), 3) end
+  lib = l
+  return lib
+end
+
+local SQLITE_ROW, SQLITE_DONE = 100, 101
+local OPEN_RW_CREATE = 0x2 + 0x4 + 0x8000  -- READWRITE | CREATE | FULLMUTEX
+local SQLITE_TRANSIENT = ffi.cast("void *", -1)
+local INTEGER, FLOAT, NULL = 1, 2, 5
+
+local Db = {}
+Db.__index = Db
+
+local function open(path)
+  local L = load()
+  local box = ffi.new("sqlite3 *[1]")
+  local rc = L.sqlite3_open_v2(path, box, OPEN_RW_CREATE, nil)
+  if rc ~= 0 then
+    local msg = box[0] ~= nil and ffi.string(L.sqlite3_errmsg(box[0])) or ("code " .. rc)
+    if box[0] ~= nil then L.sqlite3_close_v2(box[0]) end
+    error(string.format("gd.bench.sqlite.open: cannot open %s: %s", path, msg), 2)
+  end
+  local self = setmetatable({h = ffi.gc(box[0], L.sqlite3_close_v2), path = path}, Db)
+  L.sqlite3_busy_timeout(self.h, 60000)
+  self:exec("PRAGMA journal_mode=WAL")
+  self:exec("PRAGMA synchronous=NORMAL")
+  return self
+end
+M.open = doc(open, "gd.bench.sqlite.open", [[
+gd.bench.sqlite.open(path) -> db: an SQLite connection (WAL, 60 s busy timeout).
+  db:exec(sql), db:rows(sql, ...) -> array of row tables, db:run(sql, ...) (binds
+  numbers, strings, nil; returns the last row id), db:transaction(fn) (BEGIN
+  IMMEDIATE ... COMMIT, ROLLBACK when fn raises), db:close().]])
+
+function Db:err(what)
+  return string.format("gd.bench.sqlite: %s: %s (%s)", what, ffi.string(lib.sqlite3_errmsg(self.h)), self.path)
+end
+
+function Db:exec(sql)
+  local rc = lib.sqlite3_exec(self.h, sql, nil, nil, nil)
+  if rc ~= 0 then error(self:err(sql:sub(1, 60)), 2) end
+end
+
+local function prepare(self, sql, ...)
+  local box = ffi.new("sqlite3_stmt *[1]")
+  if lib.sqlite3_prepare_v2(self.h, sql, #sql, box, nil) ~= 0 then error(self:err(sql:sub(1, 60)), 3) end
+  local s = box[0]
+  for i = 1, select("#", ...) do
+    local v = select(i, ...)
+    local t = type(v)
+    if v == nil then lib.sqlite3_bind_null(s, i)
+    elseif t == "number" then
+      if v == math.floor(v) and math.abs(v) < 2^53 then lib.sqlite3_bind_int64(s, i, v)
+      else lib.sqlite3_bind_double(s, i, v) end
+    else v = tostring(v); lib.sqlite3_bind_text(s, i, v, #v, SQLITE_TRANSIENT) end
+  end
+  return s
+end
+
+function Db:rows(sql, ...)
+  local s = prepare(self, sql, ...)
+  local out = {}
+  local n = lib.sqlite3_column_count(s)
+  while true do
+    local rc = lib.sqlite3_step(s)
+    if rc == SQLITE_DONE then break end
+    if rc ~= SQLITE_ROW then lib.sqlite3_finalize(s); error(self:err(sql:sub(1, 60)), 2) end
+    local row = {}
+    for i = 0, n - 1 do
+      local name = ffi.string(lib.sqlite3_column_name(s, i))
+      local ty = lib.sqlite3_column_type(s, i)
+      if ty == INTEGER then row[name] = tonumber(lib.sqlite3_column_int64(s, i))
+      elseif ty == FLOAT then row[name] = lib.sqlite3_column_double(s, i)
+      elseif ty ~= NULL then row[name] = ffi.string(lib.sqlite3_column_text(s, i)) end
+    end
+    out[#out + 1] = row
+  end
+  lib.sqlite3_finalize(s)
+  return out
+end
+
+function Db:run(sql, ...)
+  local s = prepare(self, sql, ...)
+  local rc = lib.sqlite3_step(s)
+  lib.sqlite3_finalize(s)
+  if rc ~= SQLITE_DONE and rc ~= SQLITE_ROW then error(self:err(sql:sub(1, 60)), 2) end
+  return tonumber(lib.sqlite3_last_insert_rowid(self.h))
+end
+
+function Db:transaction(fn)
+  self:exec("BEGIN IMMEDIATE")
+  local ok, a, b = pcall(fn, self)
+  if not ok then pcall(self.exec, self, "ROLLBACK"); error(a, 0) end
+  self:exec("COMMIT")
+  return a, b
+end
+
+function Db:close()
+  if self.h ~= nil then lib.sqlite3_close_v2(ffi.gc(self.h, nil)); self.h = nil end
+end
+
+return doc(M, "gd.bench.sqlite", [[
+gd.bench.sqlite: SQLite through the FFI (open).]])

@@ -1,0 +1,149 @@
+/*
+ * nn_loss.c: the element-wise losses (L1, SmoothL1, Huber, BCE,
+ * BCEWithLogits, KLDiv): one pass writing the gradient with respect to the
+ * prediction and summing the losses in double in element order (so results do
+ * not depend on the thread count).  Math in src/kernels/nn.h.  CPU only.
+ */
+#include "internal.h"
+#include "kernels/nn.h"
+
+#include <math.h>
+
+static const char *loss_name(int kind)
+{
+    static const char *names[GD_NN_LOSS_COUNT] = {"l1_loss", "smooth_l1_loss", "huber_loss",
+                                                  "binary_cross_entropy", "binary_cross_entropy_with_logits",
+                                                  "kl_div"};
+    return kind >= 0 && kind < GD_NN_LOSS_COUNT ? names[kind] : "loss";
+}
+
+static int loss_operand(const gd_tensor *t, const gd_tensor *pred, const char *fn, const char *what)
+{
+    GD_TRY(gd_check_tensor(t, what));
+    char s1[128], s2[128];
+    bool same = t->rank == pred->rank;
+    for (int d = 0; same && d < t->rank; d++) same = t->sizes[d] == pred->sizes[d];
+    if (!same)
+        return gd_fail(GD_EINVAL, "%s: the %s has shape %s but the input %s", fn, what, gd_shape_str(t, s1, sizeof s1),
+                       gd_shape_str(pred, s2, sizeof s2));
+    if (t->scalar_type != pred->scalar_type)
+        return gd_fail(GD_EINVAL, "%s: the %s is %s but the input is %s", fn, what, gd_dtype_name(t->scalar_type),
+                       gd_dtype_name(pred->scalar_type));
+    if (t->device_kind != GD_CPU) return gd_fail(GD_EINVAL, "%s: the %s is on the GPU, which has no %s kernel yet", fn, what, fn);
+    if (!t->is_contiguous) return gd_fail(GD_EINVAL, "%s: the %s must be contiguous", fn, what);
+    return GD_OK;
+}
+
+#define LOSS_LOOP(T)                                                                           \
+    do {                                                                                       \
+        const T *X = (const T *)pred->data, *Tg = (const T *)target->data;                     \
+        T *G = grad ? (T *)grad->data : NULL, *Ls = losses ? (T *)losses->data : NULL;         \
+        for (int64_t i = 0; i < n; i++) {                                                      \
+            double g, l = gd_nn_pointwise_loss_elem(kind, (double)X[i], (double)Tg[i], param, &g);  \
+            if (G) G[i] = (T)(g * scale);                                                      \
+            if (Ls) Ls[i] = (T)l;                                                              \
+            sum += l;                                                                          \
+        }                                                                                      \
+    } while (0)
+
+/* reduction: 0 mean, 1 sum, 2 none, 3 batchmean (the sum over the first
+   dimension's size, KLDivLoss's). */
+int gd_nn_pointwise_loss(double *loss, gd_tensor *losses, gd_tensor *grad, const gd_tensor *pred,
+                         const gd_tensor *target, int kind, int reduction, double param)
+{
+    if (kind < 0 || kind >= GD_NN_LOSS_COUNT) return gd_fail(GD_EINVAL, "unknown loss kind %d", kind);
+    const char *fn = loss_name(kind);
+    if (reduction < 0 || reduction > 3) return gd_fail(GD_EINVAL, "%s: unknown reduction %d", fn, reduction);
+    GD_TRY(gd_check_tensor(pred, "input"));
+    if (!gd_is_float(pred->scalar_type))
+        return gd_fail(GD_EINVAL, "%s: the input must be float32 or float64, got %s", fn, gd_dtype_name(pred->scalar_type));
+    GD_TRY(loss_operand(pred, pred, fn, "input"));
+    GD_TRY(loss_operand(target, pred, fn, "target"));
+    if (grad) GD_TRY(loss_operand(grad, pred, fn, "gradient"));
+    if (losses) GD_TRY(loss_operand(losses, pred, fn, "losses"));
+    if (!(param >= 0)) return gd_fail(GD_EINVAL, "%s: the parameter must be >= 0, got %g", fn, param);
+    if (kind == GD_NN_LOSS_HUBER && !(param > 0)) return gd_fail(GD_EINVAL, "%s: delta must be > 0", fn);
+    int64_t n = pred->count;
+    if (kind == GD_NN_LOSS_BCE) {
+        /* PyTorch: "all elements of input should be between 0 and 1" */
+        for (int64_t i = 0; i < n; i++) {
+            double v = pred->scalar_type == GD_FLOAT32 ? ((const float *)pred->data)[i] : ((const double *)pred->data)[i];
+            if (!(v >= 0 && v <= 1))
+                return gd_fail(GD_EINVAL, "%s: the input must be probabilities in [0, 1], element %lld is %g", fn,
+                               (long long)i + 1, v);
+        }
+    }
+    double scale = 1.0;
+    if (reduction == 0) scale = n ? 1.0 / (double)n : NAN;
+    if (reduction == 3) scale = pred->rank > 0 && pred->sizes[0] ? 1.0 / (double)pred->sizes[0] : 1.0;
+    double sum = 0;
+    if (pred->scalar_type == GD_FLOAT32) LOSS_LOOP(float);
+    else LOSS_LOOP(double);
+    *loss = reduction == 0 || reduction == 3 ? sum * scale : sum;
+    return GD_OK;
+}
+
+/* NLLLoss (PyTorch's nll_loss): rows i of x (N x C, log-probabilities),
+   1-based class targets t_i; loss_i = -w[t_i] x[i, t_i], 0 where t_i ==
+   ignore_index (1-based; 0 = none).  mean divides by sum of w[t_i] over the
+   rows not ignored (PyTorch's weighted mean); grad is overwritten (zeros but
+   -w[t_i] / divisor at the targets). */
+int gd_nn_nll_loss(double *loss, gd_tensor *losses, gd_tensor *grad, const gd_tensor *x, const gd_tensor *target,
+                   const gd_tensor *weight, int reduction, int64_t ignore_index)
+{
+    const char *fn = "nll_loss";
+    if (reduction < 0 || reduction > 2) return gd_fail(GD_EINVAL, "%s: unknown reduction %d", fn, reduction);
+    GD_TRY(gd_check_tensor(x, "input"));
+    GD_TRY(gd_check_tensor(target, "target"));
+    char s1[128], s2[128];
+    if (!gd_is_float(x->scalar_type) || x->rank != 2 || x->device_kind != GD_CPU || !x->is_contiguous)
+        return gd_fail(GD_EINVAL, "%s: the input must be a contiguous 2-D (rows x classes) float CPU tensor, got %s", fn,
+                       gd_shape_str(x, s1, sizeof s1));
+    int64_t N = x->sizes[0], Cn = x->sizes[1];
+    if (target->scalar_type != GD_INT64 || target->rank != 1 || target->sizes[0] != N || !target->is_contiguous ||
+        target->device_kind != GD_CPU)
+        return gd_fail(GD_EINVAL, "%s: the target must be %lld int64 class indices, got %s %s", fn, (long long)N,
+                       gd_dtype_name(target->scalar_type), gd_shape_str(target, s2, sizeof s2));
+    if (grad) GD_TRY(loss_operand(grad, x, fn, "gradient"));
+    if (weight) {
+        GD_TRY(gd_check_tensor(weight, "weight"));
+        if (weight->scalar_type != x->scalar_type || weight->rank != 1 || weight->sizes[0] != Cn ||
+            !weight->is_contiguous || weight->device_kind != GD_CPU)
+            return gd_fail(GD_EINVAL, "%s: the weight must be %lld %s values (one per class), got %s", fn, (long long)Cn,
+                           gd_dtype_name(x->scalar_type), gd_shape_str(weight, s1, sizeof s1));
+    }
+    if (losses) {
+        GD_TRY(gd_check_tensor(losses, "losses"));
+        if (losses->scalar_type != x->scalar_type || losses->count != N || !losses->is_contiguous)
+            return gd_fail(GD_EINVAL, "%s: the losses buffer must hold %lld values", fn, (long long)N);
+    }
+    const int64_t *T = (const int64_t *)target->data;
+    for (int64_t i = 0; i < N; i++)
+        if (T[i] != ignore_index && (T[i] < 1 || T[i] > Cn))
+            return gd_fail(GD_EINVAL, "%s: target %lld (row %lld) is outside the classes 1..%lld", fn, (long long)T[i],
+                           (long long)i + 1, (long long)Cn);
+    bool f32 = x->scalar_type == GD_FLOAT32;
+#define AT(p, k) (f32 ? (double)((const float *)(p))[k] : ((const double *)(p))[k])
+#define PUT(p, k, v) do { if (f32) ((float *)(p))[k] = (float)(v); else ((double *)(p))[k] = (v); } while (0)
+    double sum = 0, wsum = 0;
+    for (int64_t i = 0; i < N; i++) {
+        double l = 0;
+        if (T[i] != ignore_index) {
+            double w = weight ? AT(weight->data, T[i] - 1) : 1.0;
+            l = -w * AT(x->data, i * Cn + T[i] - 1);
+            wsum += w;
+        }
+        sum += l;
+        if (losses) PUT(losses->data, i, l);
+    }
+    double scale = reduction == 0 ? 1.0 / wsum : 1.0;   /* 0/0 = NaN when every row is ignored, as PyTorch */
+    if (grad) {
+        memset(grad->data, 0, (size_t)grad->count * gd_dtype_size(grad->scalar_type));
+        for (int64_t i = 0; i < N; i++)
+            if (T[i] != ignore_index) PUT(grad->data, i * Cn + T[i] - 1, -(weight ? AT(weight->data, T[i] - 1) : 1.0) * scale);
+    }
+#undef AT
+#undef PUT
+    *loss = reduction == 0 ? sum / wsum : sum;
+    return GD_OK;
+}

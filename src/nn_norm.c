@@ -1,0 +1,309 @@
+/*
+ * nn_norm.c: batch normalisation (gd.nn.BatchNorm1d/2d): checks and the CPU
+ * loops, after PyTorch 1.13's aten/src/ATen/native/Normalization.cpp
+ * (batch_norm_cpu_update_stats_template, batch_norm_backward_cpu_template).
+ *
+ * x is N x C x L (L = H*W for 2-D, 1 for N x C input), viewed as C channels of
+ * N*L values each.  Statistics are summed in double, per channel in a fixed
+ * order, so results do not depend on the thread count.
+ */
+#include "internal.h"
+
+#include <math.h>
+
+static int bn_check(const gd_tensor *t, const char *what, int dtype, int64_t n)
+{
+    GD_TRY(gd_check_tensor(t, what));
+    if (t->scalar_type != dtype)
+        return gd_fail(GD_EINVAL, "batch_norm: the %s is %s but the input is %s", what, gd_dtype_name(t->scalar_type),
+                       gd_dtype_name(dtype));
+    if (t->device_kind != GD_CPU)
+        return gd_fail(GD_EINVAL, "batch_norm: the %s is on the GPU, which has no batch_norm kernel yet", what);
+    if (!t->is_contiguous || t->count != n) {
+        char s[128];
+        return gd_fail(GD_EINVAL, "batch_norm: the %s has shape %s, expected %lld contiguous elements", what,
+                       gd_shape_str(t, s, sizeof s), (long long)n);
+    }
+    return GD_OK;
+}
+
+/* N, C, L of x (2-D N x C, 3-D N x C x L, 4-D N x C x H x W). */
+static int bn_dims(const gd_tensor *x, int64_t *N, int64_t *Cc, int64_t *L)
+{
+    GD_TRY(gd_check_tensor(x, "input"));
+    char s[128];
+    if (!gd_is_float(x->scalar_type))
+        return gd_fail(GD_EINVAL, "batch_norm: the input must be float32 or float64, got %s", gd_dtype_name(x->scalar_type));
+    if (x->device_kind != GD_CPU)
+        return gd_fail(GD_EINVAL, "batch_norm: the input is on the GPU, which has no batch_norm kernel yet");
+    if (x->rank < 2 || x->rank > 4)
+        return gd_fail(GD_EINVAL, "batch_norm: the input must be 2-D to 4-D (batch x channels x ...), got shape %s",
+                       gd_shape_str(x, s, sizeof s));
+    if (!x->is_contiguous) return gd_fail(GD_EINVAL, "batch_norm: the input must be contiguous");
+    *N = x->sizes[0];
+    *Cc = x->sizes[1];
+    *L = 1;
+    for (int d = 2; d < x->rank; d++) *L *= x->sizes[d];
+    return GD_OK;
+}
+
+#define X_AT(T, p, n, c, i) (((const T *)(p))[((n) * Cc + (c)) * L + (i)])
+
+#define BN_FWD(T)                                                                               \
+    do {                                                                                        \
+        T *Y = (T *)y->data;                                                                    \
+        for (int64_t c = 0; c < Cc; c++) {                                                      \
+            double mean, invstd;                                                                \
+            if (use_batch) {                                                                    \
+                double s = 0, q = 0;                                                            \
+                for (int64_t n = 0; n < N; n++)                                                 \
+                    for (int64_t i = 0; i < L; i++) s += X_AT(T, x->data, n, c, i);             \
+                mean = s / (double)M;                                                           \
+                for (int64_t n = 0; n < N; n++)                                                 \
+                    for (int64_t i = 0; i < L; i++) {                                           \
+                        double d = X_AT(T, x->data, n, c, i) - mean;                            \
+                        q += d * d;                                                             \
+                    }                                                                           \
+                double var = q / (double)M; /* biased, for normalising */                       \
+                invstd = 1.0 / sqrt(var + eps);                                                 \
+                if (rmean && training) {                                                        \
+                    /* PyTorch: the running variance takes the unbiased estimate */             \
+                    T *rm = (T *)rmean->data, *rv = (T *)rvar->data;                            \
+                    rm[c] = (T)((1 - momentum) * rm[c] + momentum * mean);                      \
+                    rv[c] = (T)((1 - momentum) * rv[c] + momentum * q / (double)(M - 1));       \
+                }                                                                               \
+            } else {                                                                            \
+                mean = ((const T *)rmean->data)[c];                                             \
+                invstd = 1.0 / sqrt((double)((const T *)rvar->data)[c] + eps);                  \
+            }                                                                                   \
+            ((T *)save_mean->data)[c] = (T)mean;                                                \
+            ((T *)save_invstd->data)[c] = (T)invstd;                                            \
+            double gam = w ? (double)((const T *)w->data)[c] : 1.0;                             \
+            double bet = b ? (double)((const T *)b->data)[c] : 0.0;                             \
+            T k = (T)(gam * invstd), o = (T)(bet - mean * gam * invstd);                        \
+            for (int64_t n = 0; n < N; n++) {                                                   \
+                const T *xr = (const T *)x->data + (n * Cc + c) * L;                            \
+                T *yr = Y + (n * Cc + c) * L;                                                   \
+                for (int64_t i = 0; i < L; i++) yr[i] = xr[i] * k + o;                          \
+            }                                                                                   \
+        }                                                                                       \
+    } while (0)
+
+int gd_nn_batchnorm_forward(gd_tensor *y, gd_tensor *save_mean, gd_tensor *save_invstd, gd_tensor *rmean,
+                            gd_tensor *rvar, const gd_tensor *x, const gd_tensor *w, const gd_tensor *b,
+                            double momentum, double eps, int training)
+{
+    int64_t N, Cc, L;
+    GD_TRY(bn_dims(x, &N, &Cc, &L));
+    int dt = x->scalar_type;
+    GD_TRY(bn_check(y, "output", dt, x->count));
+    for (int d = 0; d < x->rank; d++)
+        if (y->rank != x->rank || y->sizes[d] != x->sizes[d])
+            return gd_fail(GD_EINVAL, "batch_norm: the output's shape differs from the input's");
+    GD_TRY(bn_check(save_mean, "saved mean", dt, Cc));
+    GD_TRY(bn_check(save_invstd, "saved inverse deviation", dt, Cc));
+    if (w) GD_TRY(bn_check(w, "weight", dt, Cc));
+    if (b) GD_TRY(bn_check(b, "bias", dt, Cc));
+    if ((rmean == NULL) != (rvar == NULL)) return gd_fail(GD_EINVAL, "batch_norm: give both running statistics or neither");
+    if (rmean) {
+        GD_TRY(bn_check(rmean, "running mean", dt, Cc));
+        GD_TRY(bn_check(rvar, "running variance", dt, Cc));
+    }
+    if (!(eps >= 0) || !(momentum >= 0 && momentum <= 1))
+        return gd_fail(GD_EINVAL, "batch_norm: eps must be >= 0 and momentum in [0, 1]");
+    int use_batch = training || rmean == NULL;
+    int64_t M = N * L;
+    if (use_batch && M < 2 && training) {
+        char s[128];
+        /* PyTorch: "Expected more than 1 value per channel when training" */
+        return gd_fail(GD_EINVAL, "batch_norm: expected more than 1 value per channel when training, got input %s",
+                       gd_shape_str(x, s, sizeof s));
+    }
+    if (use_batch && M < 1) return gd_fail(GD_EINVAL, "batch_norm: the input is empty");
+    if (dt == GD_FLOAT32) BN_FWD(float);
+    else BN_FWD(double);
+    return GD_OK;
+}
+
+/* With batch statistics: gx = gamma invstd (gy - mean(gy) - xhat mean(gy xhat));
+   with running statistics (eval) gx = gamma invstd gy.  gw += sum(gy xhat),
+   gb += sum(gy). */
+#define BN_BWD(T)                                                                               \
+    do {                                                                                        \
+        for (int64_t c = 0; c < Cc; c++) {                                                      \
+            double mean = ((const T *)save_mean->data)[c], invstd = ((const T *)save_invstd->data)[c]; \
+            double sg = 0, sgx = 0;                                                             \
+            for (int64_t n = 0; n < N; n++) {                                                   \
+                const T *xr = (const T *)x->data + (n * Cc + c) * L;                            \
+                const T *gr = (const T *)gy->data + (n * Cc + c) * L;                           \
+                for (int64_t i = 0; i < L; i++) {                                               \
+                    sg += gr[i];                                                                \
+                    sgx += gr[i] * ((xr[i] - mean) * invstd);                                   \
+                }                                                                               \
+            }                                                                                   \
+            if (gw) ((T *)gw->data)[c] += (T)sgx;                                               \
+            if (gb) ((T *)gb->data)[c] += (T)sg;                                                \
+            if (!gx) continue;                                                                  \
+            double gam = w ? (double)((const T *)w->data)[c] : 1.0;                             \
+            double k = gam * invstd, mg = sg / (double)M, mgx = sgx / (double)M;                \
+            for (int64_t n = 0; n < N; n++) {                                                   \
+                const T *xr = (const T *)x->data + (n * Cc + c) * L;                            \
+                const T *gr = (const T *)gy->data + (n * Cc + c) * L;                           \
+                T *o = (T *)gx->data + (n * Cc + c) * L;                                        \
+                for (int64_t i = 0; i < L; i++) {                                               \
+                    if (batch_stats) o[i] = (T)(k * (gr[i] - mg - (xr[i] - mean) * invstd * mgx)); \
+                    else o[i] = (T)(k * gr[i]);                                                 \
+                }                                                                               \
+            }                                                                                   \
+        }                                                                                       \
+    } while (0)
+
+int gd_nn_batchnorm_backward(gd_tensor *gx, gd_tensor *gw, gd_tensor *gb, const gd_tensor *gy, const gd_tensor *x,
+                             const gd_tensor *w, const gd_tensor *save_mean, const gd_tensor *save_invstd,
+                             int batch_stats)
+{
+    int64_t N, Cc, L;
+    GD_TRY(bn_dims(x, &N, &Cc, &L));
+    int dt = x->scalar_type;
+    GD_TRY(bn_check(gy, "output gradient", dt, x->count));
+    for (int d = 0; d < x->rank; d++)
+        if (gy->rank != x->rank || gy->sizes[d] != x->sizes[d])
+            return gd_fail(GD_EINVAL, "batch_norm backward: the output gradient's shape differs from the input's");
+    if (gx) GD_TRY(bn_check(gx, "input gradient", dt, x->count));
+    GD_TRY(bn_check(save_mean, "saved mean", dt, Cc));
+    GD_TRY(bn_check(save_invstd, "saved inverse deviation", dt, Cc));
+    if (w) GD_TRY(bn_check(w, "weight", dt, Cc));
+    if (gw) GD_TRY(bn_check(gw, "weight gradient", dt, Cc));
+    if (gb) GD_TRY(bn_check(gb, "bias gradient", dt, Cc));
+    int64_t M = N * L;
+    if (dt == GD_FLOAT32) BN_BWD(float);
+    else BN_BWD(double);
+    return GD_OK;
+}
+
+/* --------------------------------------------------- layer and group norm */
+
+/*
+ * Both normalise rows of M contiguous values by their mean and biased
+ * variance (PyTorch's layer_norm / group_norm, eps inside the square root):
+ * LayerNorm's rows are the trailing normalized_shape (G = 1, span = 1: one
+ * affine value per element); GroupNorm's are the C/G channels x L positions of
+ * one group of one sample (span = L: one affine value per channel).  The
+ * affine index of element p of row r is ((r mod G) M + p) / span.
+ */
+static int rownorm_check(const gd_tensor *x, int64_t M, int64_t G, int64_t span, const char *fn)
+{
+    GD_TRY(gd_check_tensor(x, "input"));
+    if (!gd_is_float(x->scalar_type))
+        return gd_fail(GD_EINVAL, "%s: the input must be float32 or float64, got %s", fn, gd_dtype_name(x->scalar_type));
+    if (x->device_kind != GD_CPU) return gd_fail(GD_EINVAL, "%s: the input is on the GPU, which has no %s kernel yet", fn, fn);
+    if (!x->is_contiguous) return gd_fail(GD_EINVAL, "%s: the input must be contiguous", fn);
+    if (M < 1 || G < 1 || span < 1 || M % span != 0 || x->count % M != 0 || (x->count / M) % G != 0)
+        return gd_fail(GD_EINVAL, "%s: rows of %lld do not divide the input's %lld elements", fn, (long long)M,
+                       (long long)x->count);
+    return GD_OK;
+}
+
+static int rownorm_vec(const gd_tensor *t, const char *fn, const char *what, int dtype, int64_t n)
+{
+    GD_TRY(gd_check_tensor(t, what));
+    if (t->scalar_type != dtype || t->device_kind != GD_CPU || !t->is_contiguous || t->count != n) {
+        char s[128];
+        return gd_fail(GD_EINVAL, "%s: the %s has shape %s (%s), expected %lld contiguous %s values", fn, what,
+                       gd_shape_str(t, s, sizeof s), gd_dtype_name(t->scalar_type), (long long)n, gd_dtype_name(dtype));
+    }
+    return GD_OK;
+}
+
+#define ROWNORM_FWD(T)                                                                          \
+    do {                                                                                        \
+        const T *X = (const T *)x->data;                                                        \
+        T *Y = (T *)y->data;                                                                    \
+        for (int64_t r = 0; r < rows; r++) {                                                    \
+            const T *xr = X + r * M;                                                            \
+            double s = 0, q = 0;                                                                \
+            for (int64_t p = 0; p < M; p++) s += xr[p];                                         \
+            double mean = s / (double)M;                                                        \
+            for (int64_t p = 0; p < M; p++) { double d = xr[p] - mean; q += d * d; }            \
+            double rstd = 1.0 / sqrt(q / (double)M + eps);                                      \
+            ((T *)save_mean->data)[r] = (T)mean;                                                \
+            ((T *)save_rstd->data)[r] = (T)rstd;                                                \
+            int64_t a0 = (r % G) * M;                                                           \
+            for (int64_t p = 0; p < M; p++) {                                                   \
+                int64_t a = (a0 + p) / span;                                                    \
+                double v = (xr[p] - mean) * rstd;                                               \
+                if (w) v *= ((const T *)w->data)[a];                                            \
+                if (b) v += ((const T *)b->data)[a];                                            \
+                Y[r * M + p] = (T)v;                                                            \
+            }                                                                                   \
+        }                                                                                       \
+    } while (0)
+
+int gd_nn_rownorm_forward(gd_tensor *y, gd_tensor *save_mean, gd_tensor *save_rstd, const gd_tensor *x,
+                          const gd_tensor *w, const gd_tensor *b, int64_t M, int64_t G, int64_t span, double eps)
+{
+    const char *fn = G > 1 || span > 1 ? "group_norm" : "layer_norm";
+    GD_TRY(rownorm_check(x, M, G, span, fn));
+    int dt = x->scalar_type;
+    int64_t rows = x->count / M, na = G * M / span;
+    GD_TRY(rownorm_vec(y, fn, "output", dt, x->count));
+    GD_TRY(rownorm_vec(save_mean, fn, "saved mean", dt, rows));
+    GD_TRY(rownorm_vec(save_rstd, fn, "saved inverse deviation", dt, rows));
+    if (w) GD_TRY(rownorm_vec(w, fn, "weight", dt, na));
+    if (b) GD_TRY(rownorm_vec(b, fn, "bias", dt, na));
+    if (!(eps >= 0)) return gd_fail(GD_EINVAL, "%s: eps must be >= 0", fn);
+    if (dt == GD_FLOAT32) ROWNORM_FWD(float);
+    else ROWNORM_FWD(double);
+    return GD_OK;
+}
+
+/* gx = rstd (g - mean(g) - xhat mean(g xhat)) with g = gy * gamma;
+   gw[a] += gy xhat, gb[a] += gy. */
+#define ROWNORM_BWD(T)                                                                          \
+    do {                                                                                        \
+        const T *X = (const T *)x->data, *GY = (const T *)gy->data;                             \
+        for (int64_t r = 0; r < rows; r++) {                                                    \
+            const T *xr = X + r * M, *gr = GY + r * M;                                          \
+            double mean = ((const T *)save_mean->data)[r], rstd = ((const T *)save_rstd->data)[r]; \
+            int64_t a0 = (r % G) * M;                                                           \
+            double sg = 0, sgx = 0;                                                             \
+            for (int64_t p = 0; p < M; p++) {                                                   \
+                int64_t a = (a0 + p) / span;                                                    \
+                double xh = (xr[p] - mean) * rstd;                                              \
+                double g = w ? gr[p] * (double)((const T *)w->data)[a] : (double)gr[p];         \
+                sg += g;                                                                        \
+                sgx += g * xh;                                                                  \
+                if (gw) ((T *)gw->data)[a] += (T)(gr[p] * xh);                                  \
+                if (gb) ((T *)gb->data)[a] += gr[p];                                            \
+            }                                                                                   \
+            if (!gx) continue;                                                                  \
+            double mg = sg / (double)M, mgx = sgx / (double)M;                                  \
+            T *o = (T *)gx->data + r * M;                                                       \
+            for (int64_t p = 0; p < M; p++) {                                                   \
+                int64_t a = (a0 + p) / span;                                                    \
+                double xh = (xr[p] - mean) * rstd;                                              \
+                double g = w ? gr[p] * (double)((const T *)w->data)[a] : (double)gr[p];         \
+                o[p] = (T)(rstd * (g - mg - xh * mgx));                                         \
+            }                                                                                   \
+        }                                                                                       \
+    } while (0)
+
+int gd_nn_rownorm_backward(gd_tensor *gx, gd_tensor *gw, gd_tensor *gb, const gd_tensor *gy, const gd_tensor *x,
+                           const gd_tensor *w, const gd_tensor *save_mean, const gd_tensor *save_rstd, int64_t M,
+                           int64_t G, int64_t span)
+{
+    const char *fn = G > 1 || span > 1 ? "group_norm backward" : "layer_norm backward";
+    GD_TRY(rownorm_check(x, M, G, span, fn));
+    int dt = x->scalar_type;
+    int64_t rows = x->count / M, na = G * M / span;
+    GD_TRY(rownorm_vec(gy, fn, "output gradient", dt, x->count));
+    if (gx) GD_TRY(rownorm_vec(gx, fn, "input gradient", dt, x->count));
+    GD_TRY(rownorm_vec(save_mean, fn, "saved mean", dt, rows));
+    GD_TRY(rownorm_vec(save_rstd, fn, "saved inverse deviation", dt, rows));
+    if (w) GD_TRY(rownorm_vec(w, fn, "weight", dt, na));
+    if (gw) GD_TRY(rownorm_vec(gw, fn, "weight gradient", dt, na));
+    if (gb) GD_TRY(rownorm_vec(gb, fn, "bias gradient", dt, na));
+    if (dt == GD_FLOAT32) ROWNORM_BWD(float);
+    else ROWNORM_BWD(double);
+    return GD_OK;
+}

@@ -383,7 +383,7 @@ GD_DEFINE_OPTIM_KERNELS_MORE(double, d, double, sqrt)
         g = gd_optim_grad_##S(g, x, k);                                                           \
         if (dwd != 0) x = x * ((R)1 - dwd);                                                       \
         R c = *m * b1 + g * b1c;                                                                  \
-        R sg = c > 0 ? (R)1 : (c < 0 ? (R)-1 : (R)0);                                             \
+        R sg = (R)(c > 0) - (R)(c < 0); /* sign, branch-free: the loop vectorises */              \
         *p = x + (-lr) * sg;                                                                      \
         *m = *m * b2 + b2c * g;                                                                   \
     }                                                                                             \

@@ -27,12 +27,14 @@
  * Sections, each owned by one part of the core:
  *   status and memory ....... src/core.c
  *   tensors and views ........ src/tensor.c, src/view.c
- *   element-wise ............. src/cpu/elementwise.c
- *   reductions, matmul ....... src/cpu/reduce.c, src/cpu/matmul.c
+ *   element-wise ............. src/elementwise.c
+ *   reductions, matmul ....... src/reduce.c, src/matmul.c
+ *   devices .................. src/backend.c (one function table per device,
+ *                              src/backend.h: src/cpu/ and cuda/ fill them)
  *   random numbers ........... src/random.c
  *   files .................... src/file.c
  *   optimizers ............... src/optim.c, src/kernels/optim.h
- *   neural-network kernels ... src/cpu/nn.c, src/kernels/nn.h
+ *   neural-network kernels ... src/nn.c, src/kernels/nn.h
  */
 #ifndef GD_H
 #define GD_H
@@ -153,6 +155,12 @@ int64_t gd_get_parallel_threshold(void);
 int gd_cuda_available(void);
 /* Waits for queued device work (no-op on CPU). */
 int gd_synchronize(int device);
+/* Host<->device copies made so far in this process: scalar = 0 counts copies
+   of tensor data (t:to(), t:cpu(), gd_copy across devices, bytes in and
+   out); scalar = 1 counts single values (an element read or written, a
+   reduction's or a loss's result, the bounds an index check reads).  A
+   training step on a GPU makes no copy of the first kind. */
+int64_t gd_transfer_count(int scalar);
 size_t gd_dtype_size(int dtype);
 
 /* ------------------------------------------------------ tensors and views */

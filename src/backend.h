@@ -27,12 +27,10 @@
 
 enum { GD_BACKEND_ABI = 3 };
 
-/* ternary kinds: operand 0 is written, operands 1..3 read */
+/* ternary kinds (src/ops.def): operand 0 is written, operands 1..3 read */
 typedef enum gd_ternop {
-    GD_TERN_ADD_SCALED = 0, /* o0 = o0 + v * o1          (nops 2) */
-    GD_TERN_ADDCMUL,        /* o0 = o0 + v * o1 * o2     (nops 3) */
-    GD_TERN_ADDCDIV,        /* o0 = o0 + v * o1 / o2     (nops 3) */
-    GD_TERN_WHERE,          /* o0 = o1 != 0 ? o2 : o3    (nops 4) */
+#define GD_TERNOP(ID, name, nops, doc) GD_TERN_##ID,
+#include "ops.def"
     GD_TERNOP_COUNT
 } gd_ternop;
 

@@ -18,8 +18,10 @@
 /* --------------------------------------------------------------- binary */
 static const char *binop_name(int op)
 {
-    static const char *names[GD_BINOP_COUNT] = {"add", "sub", "mul", "div", "pow", "mod", "maximum",
-                                                "minimum", "eq", "ne", "lt", "le", "gt", "ge"};
+    static const char *names[GD_BINOP_COUNT] = {
+#define GD_BINOP(ID, name, int64, doc) #name,
+#include "ops.def"
+    };
     return op >= 0 && op < GD_BINOP_COUNT ? names[op] : "?";
 }
 
@@ -27,8 +29,12 @@ static const char *binop_name(int op)
    of integers in float32. */
 static int binary_compute_dtype(int da, int db, int op)
 {
+    static const bool keeps_int64[GD_BINOP_COUNT] = {
+#define GD_BINOP(ID, name, int64, doc) int64,
+#include "ops.def"
+    };
     int d = gd_promote(da, db);
-    if (op == GD_OP_DIV && d == GD_INT64) d = GD_FLOAT32;
+    if (d == GD_INT64 && !keeps_int64[op]) d = GD_FLOAT32;
     return d;
 }
 
@@ -243,19 +249,21 @@ int gd_binary_scalar_(gd_tensor *a, double s, int op)
 /* ---------------------------------------------------------------- unary */
 
 /* Which unary operations keep int64 (others compute in float32, as PyTorch's
-   do for sqrt, exp ...): those with an integer result for integer input. */
+   do for sqrt, exp ...): those with an integer result for integer input
+   (src/ops.def's int64 column). */
 static const bool unop_keeps_int64[GD_UNOP_COUNT] = {
-    [GD_OP_NEG] = 1, [GD_OP_ABS] = 1, [GD_OP_SQUARE] = 1, [GD_OP_SIGN] = 1, [GD_OP_RELU] = 1,
-    [GD_OP_FLOOR] = 1, [GD_OP_CEIL] = 1, [GD_OP_ROUND] = 1, [GD_OP_CLAMP] = 1, [GD_OP_POWS] = 1,
-    [GD_OP_RPOWS] = 1,
+#define GD_UNOP(ID, name, int64, doc) int64,
+#include "ops.def"
 };
 
 static const char *unop_name(int op)
 {
-    static const char *names[GD_UNOP_COUNT] = {"neg", "abs", "sqrt", "exp", "log", "square", "sign",
-                                               "relu", "tanh", "sigmoid", "floor", "ceil", "round", "sin",
-                                               "cos", "rsqrt", "reciprocal", "clamp", "pow", "pow",
-                                               "log1p", "expm1", "softplus"};
+    /* the Lua names of pows and rpows are both pow */
+    static const char *names[GD_UNOP_COUNT] = {
+#define GD_UNOP(ID, name, int64, doc) #name,
+#include "ops.def"
+    };
+    if (op == GD_OP_POWS || op == GD_OP_RPOWS) return "pow";
     return op >= 0 && op < GD_UNOP_COUNT ? names[op] : "?";
 }
 

@@ -22,7 +22,8 @@
  * indices.  The Lua layer's FFI declarations are generated from this file by
  * stripping preprocessor lines (scripts/gen-cdef.sh), so everything below the
  * include guard is plain C99 declarations: no macros in declarations, sizes as
- * enum constants.
+ * enum constants; the operation enums are expanded from src/ops.def by the
+ * preprocessor first.
  *
  * Sections, each owned by one part of the core:
  *   status and memory ....... src/core.c
@@ -39,8 +40,12 @@
 #ifndef GD_H
 #define GD_H
 
+/* (scripts/gen-cdef.sh runs the preprocessor with GD_CDEF defined, to expand
+   the operation lists of src/ops.def; LuaJIT knows these types already) */
+#ifndef GD_CDEF
 #include <stdint.h>
 #include <stddef.h>
+#endif
 
 /* ---------------------------------------------------------------- constants */
 
@@ -59,32 +64,27 @@ typedef enum gd_status {
     GD_EFREED = -6      /* the tensor was released with t:free() */
 } gd_status;
 
+/* The operation codes, one list for C, Lua and the docs: src/ops.def. */
 /* Element-wise binary operations (gd_binary and friends). */
 typedef enum gd_binop {
-    GD_OP_ADD = 0, GD_OP_SUB, GD_OP_MUL, GD_OP_DIV, GD_OP_POW, GD_OP_MOD,
-    GD_OP_MAXIMUM, GD_OP_MINIMUM,
-    GD_OP_EQ, GD_OP_NE, GD_OP_LT, GD_OP_LE, GD_OP_GT, GD_OP_GE,
+#define GD_BINOP(ID, name, int64, doc) GD_OP_##ID,
+#include "ops.def"
     GD_BINOP_COUNT
 } gd_binop;
 
-/* Element-wise unary operations (gd_unary); p1, p2 are their parameters. */
+/* Element-wise unary operations (gd_unary); p1, p2 are their parameters:
+   CLAMP p1 = min, p2 = max (either may be -inf/+inf); POWS x ^ p1; RPOWS
+   p1 ^ x; SOFTPLUS p1 = beta (nonzero), p2 = threshold. */
 typedef enum gd_unop {
-    GD_OP_NEG = 0, GD_OP_ABS, GD_OP_SQRT, GD_OP_EXP, GD_OP_LOG, GD_OP_SQUARE,
-    GD_OP_SIGN, GD_OP_RELU, GD_OP_TANH, GD_OP_SIGMOID, GD_OP_FLOOR, GD_OP_CEIL,
-    GD_OP_ROUND, GD_OP_SIN, GD_OP_COS, GD_OP_RSQRT, GD_OP_RECIPROCAL,
-    GD_OP_CLAMP,      /* p1 = min, p2 = max (either may be -inf/+inf) */
-    GD_OP_POWS,       /* x ^ p1 */
-    GD_OP_RPOWS,      /* p1 ^ x */
-    GD_OP_LOG1P, GD_OP_EXPM1,
-    GD_OP_SOFTPLUS,   /* p1 = beta (nonzero), p2 = threshold, as torch.nn.functional.softplus */
+#define GD_UNOP(ID, name, int64, doc) GD_OP_##ID,
+#include "ops.def"
     GD_UNOP_COUNT
 } gd_unop;
 
 /* Reductions (gd_reduce_all, gd_reduce_dim). */
 typedef enum gd_redop {
-    GD_RED_SUM = 0, GD_RED_MEAN, GD_RED_MAX, GD_RED_MIN, GD_RED_ARGMAX,
-    GD_RED_ARGMIN, GD_RED_NORM, GD_RED_PROD, GD_RED_VAR, GD_RED_STD,
-    GD_RED_LOGSUMEXP,  /* log(sum(exp(x - m))) + m with m the max: no overflow */
+#define GD_REDOP(ID, name, doc) GD_RED_##ID,
+#include "ops.def"
     GD_REDOP_COUNT
 } gd_redop;
 

@@ -13,8 +13,10 @@
 
 static const char *redop_name(int op)
 {
-    static const char *names[GD_REDOP_COUNT] = {"sum", "mean", "max", "min", "argmax",
-                                                "argmin", "norm", "prod", "var", "std", "logsumexp"};
+    static const char *names[GD_REDOP_COUNT] = {
+#define GD_REDOP(ID, name, doc) #name,
+#include "ops.def"
+    };
     return op >= 0 && op < GD_REDOP_COUNT ? names[op] : "?";
 }
 

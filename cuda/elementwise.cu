@@ -278,8 +278,12 @@ int unary(const gd_iter *it, int dtype, int op, double p1, double p2)
     case GD_FLOAT32: unary_kernel<float><<<b, kThreads>>>(*it, op, (float)p1, (float)p2); break;
     case GD_FLOAT64: unary_kernel<double><<<b, kThreads>>>(*it, op, p1, p2); break;
     default:
-        /* the core has saturated int64 clamp bounds (gd_int64_bound) */
-        unary_kernel_i<<<b, kThreads>>>(*it, op, (int64_t)p1, (int64_t)p2);
+        /* int64 clamp bounds beyond int64 clamp nothing (gd_int64_clamp_bound, as on the CPU);
+           the other int64 parameters are whole numbers in range (the core's rule) */
+        if (op == GD_OP_CLAMP)
+            unary_kernel_i<<<b, kThreads>>>(*it, op, gd_int64_clamp_bound(p1), gd_int64_clamp_bound(p2));
+        else
+            unary_kernel_i<<<b, kThreads>>>(*it, op, gd_float_to_int64(p1), gd_float_to_int64(p2));
     }
     return check_launch("unary operation");
 }

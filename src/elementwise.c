@@ -292,11 +292,6 @@ static int run_unary(gd_tensor *out, const gd_tensor *a, int op, double p1, doub
         GD_TRY(gd_reduce_all(a, GD_RED_MIN, 0, &least));
         if (least < 0) return gd_fail(GD_EINVAL, "pow: integers to negative integer powers are not allowed");
     }
-    if (out->scalar_type == GD_INT64 && op == GD_OP_CLAMP) {
-        /* bounds beyond int64 (the infinities too) saturate */
-        p1 = gd_int64_bound(p1);
-        p2 = gd_int64_bound(p2);
-    }
     return GD_BACKEND_CALL(b, unop_name(op), unary(&it, out->scalar_type, op, p1, p2));
 }
 

@@ -343,10 +343,14 @@ static int check_int64_convertible(const gd_tensor *src)
     double hi, lo;
     GD_TRY(gd_reduce_all(src, GD_RED_MAX, 0, &hi)); /* NaN wins max */
     GD_TRY(gd_reduce_all(src, GD_RED_MIN, 0, &lo));
-    if (!gd_float_fits_int64(hi) || !gd_float_fits_int64(lo))
-        return gd_fail(GD_EINVAL, "copy: a NaN, infinite or out-of-range %s value (%g) cannot be converted to int64 "
-                                  "(int64 holds -2^63 <= v < 2^63)",
-                       gd_dtype_name(src->scalar_type), gd_float_fits_int64(hi) ? lo : hi);
+    if (!gd_float_fits_int64(hi) || !gd_float_fits_int64(lo)) {
+        double v = gd_float_fits_int64(hi) ? lo : hi;
+        char shown[32];
+        if (v != v) snprintf(shown, sizeof shown, "NaN");
+        else snprintf(shown, sizeof shown, "%.17g", v);
+        return gd_fail(GD_EINVAL, "copy: a NaN, infinite or out-of-range %s value (%s) cannot be converted to int64 "
+                                  "(int64 holds -2^63 <= v < 2^63)", gd_dtype_name(src->scalar_type), shown);
+    }
     return GD_OK;
 }
 

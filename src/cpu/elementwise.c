@@ -261,7 +261,14 @@ UN_LOOP(square_i, int64_t, gd_mul_i(x, x))
 UN_LOOP(sign_i, int64_t, gd_sign_i(x))
 UN_LOOP(relu_i, int64_t, gd_relu_i(x))
 UN_LOOP(ident_i, int64_t, x)
-UN_LOOP(clamp_i, int64_t, gd_clamp_i(x, p1, p2))
+/* int64 clamp: bounds beyond int64 clamp nothing (gd_int64_clamp_bound) */
+static void clamp_i(int64_t n, char **p, const int64_t *s, const void *ctx)
+{
+    const unary_params *up = (const unary_params *)ctx;
+    const int64_t lo = gd_int64_clamp_bound(up->p1), hi = gd_int64_clamp_bound(up->p2);
+    for (int64_t i = 0; i < n; i++)
+        *(int64_t *)(p[0] + i * s[0]) = gd_clamp_i(*(const int64_t *)(p[1] + i * s[1]), lo, hi);
+}
 UN_LOOP(pows_i, int64_t, gd_pow_i(x, p1))
 /* p1 ^ x: the core has refused negative exponents */
 UN_LOOP(rpows_i, int64_t, gd_pow_i((int64_t)p1, x < 0 ? 0 : x))

@@ -65,21 +65,24 @@ GD_HD static inline double gd_logsumexp_shift(double max) { return (max == INFIN
      refuses them with an error on every device.  (PyTorch gives an
      unspecified value there: INT64_MIN on x86, 0 or saturation elsewhere.)
      Should one reach a kernel, it is written as 0, never undefined behaviour.
-   - int64 clamp bounds beyond the int64 range (1e19, inf) saturate to the
-     nearest int64 the double can hold (gd_int64_bound), so clamp(nil, 1e19)
-     leaves every int64 value as it is, as PyTorch does. */
+   - an int64 clamp bound beyond the int64 range (1e19, 2^63, inf) clamps
+     nothing on its side: it stands for INT64_MAX (or INT64_MIN), so that
+     clamp(nil, 1e19) leaves every int64 value as it is, INT64_MAX too, as
+     PyTorch's clamp does (gd_int64_clamp_bound, in the kernels of every
+     device).  Fractional bounds make the result float32 (the core). */
 GD_HD static inline int gd_float_fits_int64(double v)
 {
-    /* -2^63 - 2048 would truncate to... below INT64_MIN: the lowest double
-       above it is -2^63 itself, which fits */
+    /* the doubles that truncate into [-2^63, 2^63): the next double below
+       -2^63 is -2^63 - 2048, which does not */
     return v >= -9223372036854775808.0 && v < 9223372036854775808.0;
 }
 GD_HD static inline int64_t gd_float_to_int64(double v) { return gd_float_fits_int64(v) ? (int64_t)v : 0; }
-/* an int64 clamp bound: saturated to [-2^63, 2^63 - 1024] (the largest double
-   below 2^63), so that casting it is defined */
-GD_HD static inline double gd_int64_bound(double v)
+/* an int64 clamp bound (whole, or infinite; never NaN: the core refuses it) */
+GD_HD static inline int64_t gd_int64_clamp_bound(double v)
 {
-    return v != v ? v : fmax(fmin(v, 9223372036854774784.0), -9223372036854775808.0);
+    if (v >= 9223372036854775808.0) return INT64_MAX;
+    if (v < -9223372036854775808.0) return INT64_MIN;
+    return (int64_t)v;
 }
 
 /* int64 arithmetic wraps around (two's complement), as PyTorch's and NumPy's

@@ -278,8 +278,8 @@ int unary(const gd_iter *it, int dtype, int op, double p1, double p2)
     case GD_FLOAT32: unary_kernel<float><<<b, kThreads>>>(*it, op, (float)p1, (float)p2); break;
     case GD_FLOAT64: unary_kernel<double><<<b, kThreads>>>(*it, op, p1, p2); break;
     default:
-        /* int64 clamp bounds beyond int64 clamp nothing (gd_int64_clamp_bound, as on the CPU);
-           the other int64 parameters are whole numbers in range (the core's rule) */
+        /* an infinite int64 clamp bound clamps nothing (gd_int64_clamp_bound, as on the CPU);
+           the other int64 parameters are int64 values (the core's rule) */
         if (op == GD_OP_CLAMP)
             unary_kernel_i<<<b, kThreads>>>(*it, op, gd_int64_clamp_bound(p1), gd_int64_clamp_bound(p2));
         else

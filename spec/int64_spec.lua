@@ -4,7 +4,8 @@
 --
 -- Conversions from float keep every value of [-2^63, 2^63) (truncated toward
 -- zero) and refuse the rest (>= 2^63, < -2^63, NaN, +-inf) with an error;
--- int64 clamp bounds beyond the int64 range clamp nothing on their side;
+-- an infinite int64 clamp bound clamps nothing, a bound beyond int64 (1e19)
+-- promotes to float32 as in PyTorch;
 -- integer modulo by zero and negative integer exponents are errors.
 local gd = require "gd"
 
@@ -59,29 +60,35 @@ local function rules(device)
     raises(function() gd.zeros(2, opts("int64")):fill_(0 / 0) end, "NaN cannot be stored in an int64 tensor")
   end)
 
-  -- catches: bounds saturated to 2^63 - 1024 (the largest double below 2^63),
-  -- which clamped INT64_MAX down by 1023 (the CPU's old rule), and bounds cast
-  -- to int64 as they are (undefined behaviour: CUDA's old rule for 1e19)
-  it("clamps int64 with bounds beyond int64 as if they were absent", function()
+  -- catches: infinite (absent) bounds saturated to 2^63 - 1024, the largest
+  -- double below 2^63, which clamped INT64_MAX down by 1023 (the CPU's old
+  -- rule); bounds cast to int64 as they are (undefined behaviour, CUDA's old
+  -- rule for 1e19); and 1e19 kept as an int64 bound, where PyTorch 1.13's
+  -- int64 clamp(max=1e19) gives float32 (measured: tensor([9.2234e+18,
+  -- -9.2234e+18]) of torch.float32)
+  it("clamps int64 with infinite bounds as if absent, and promotes for bounds beyond int64", function()
     local hi, lo = int64_max(3, device), int64_min(3, device)
-    assert.are.same({0, 0, 0}, exact_difference(hi:clamp(nil, 1e19), hi))
-    assert.are.same({0, 0, 0}, exact_difference(hi:clamp(nil, 2 ^ 63), hi))
     assert.are.same({0, 0, 0}, exact_difference(hi:clamp(nil, math.huge), hi))
-    assert.are.same({0, 0, 0}, exact_difference(lo:clamp(-1e19, nil), lo))
-    assert.are.same({0, 0, 0}, exact_difference(lo:clamp(-math.huge, 1e19), lo))
-    -- in-range bounds still clamp, and stay int64
+    assert.are.same({0, 0, 0}, exact_difference(lo:clamp(-math.huge, nil), lo))
+    assert.are.same({0, 0, 0}, exact_difference(hi:clamp(-math.huge, math.huge), hi))
+    local h2 = int64_max(2, device)
+    h2:clamp_(nil, math.huge)
+    assert.are.same({0, 0}, exact_difference(h2, int64_max(2, device)))
+    -- in-range bounds clamp, and stay int64
     local t = gd.tensor({-5, 0, 5}, opts("int64"))
-    local c = t:clamp(-1e19, 2)
+    local c = t:clamp(-2 ^ 63, 2)
     assert.equal("int64", c.dtype)
     assert.are.same({-5, 0, 2}, c:to("cpu"):totable())
-    local c2 = hi:clamp(-1e19, 9.21e18)
+    local c2 = hi:clamp(nil, 9.21e18)
     assert.are.same({0, 0, 0}, exact_difference(c2, gd.full({3}, 9.21e18, opts("int64"))))
-    -- a fractional bound makes the result float (PyTorch's promotion)
+    -- beyond int64, or fractional: float32, PyTorch's promotion
+    local f = hi:clamp(nil, 1e19)
+    assert.equal("float32", f.dtype)
+    assert.equal(2 ^ 63, f:get(1))    -- INT64_MAX as a float32
+    assert.equal("float32", lo:clamp(-1e19, nil).dtype)
     assert.equal("float32", t:clamp(nil, 2.5).dtype)
-    -- in place: the same rule
-    local h2 = int64_max(2, device)
-    h2:clamp_(nil, 1e19)
-    assert.are.same({0, 0}, exact_difference(h2, int64_max(2, device)))
+    assert.are.same({-5, 0, 2.5}, t:clamp(nil, 2.5):to("cpu"):totable())
+    raises(function() t:clamp_(nil, 1e19) end, "float32, which cannot be stored in place")
   end)
 
   -- catches: a modulo by zero or a negative power that a kernel would turn

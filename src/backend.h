@@ -66,7 +66,7 @@ struct gd_backend {
        dtypes (float -> int64 truncates; the core has refused values with no
        int64); binary ops are gd_binop codes (int64 mod and pow: the core has
        refused zero divisors and negative exponents); unary ops gd_unop codes
-       with their parameters (int64 clamp: bounds whole or infinite, see gd_int64_clamp_bound);
+       with their parameters (int64 clamp: bounds int64 values or infinite: gd_int64_clamp_bound);
        ternary kinds gd_ternop. */
     int (*copy)(const gd_iter *it, int dst_dtype, int src_dtype);
     int (*fill)(const gd_iter *it, int dtype, double value);

@@ -273,7 +273,10 @@ static int unary_dtype(int d, int op, double p1, double p2)
 {
     if (d != GD_INT64) return d;
     if (!unop_keeps_int64[op]) return GD_FLOAT32;
-    if (op == GD_OP_CLAMP && ((isfinite(p1) && p1 != floor(p1)) || (isfinite(p2) && p2 != floor(p2))))
+    /* clamp: an infinite bound is an absent one; any other bound that is no
+       int64 value (a fraction, 1e19) makes the result float32, as a Python
+       float bound does in PyTorch (docs/int64.md) */
+    if (op == GD_OP_CLAMP && ((isfinite(p1) && !gd_fits_int64(p1)) || (isfinite(p2) && !gd_fits_int64(p2))))
         return GD_FLOAT32;
     if ((op == GD_OP_POWS || op == GD_OP_RPOWS) && (!gd_fits_int64(p1) || (op == GD_OP_POWS && p1 < 0)))
         return GD_FLOAT32;

@@ -261,7 +261,7 @@ UN_LOOP(square_i, int64_t, gd_mul_i(x, x))
 UN_LOOP(sign_i, int64_t, gd_sign_i(x))
 UN_LOOP(relu_i, int64_t, gd_relu_i(x))
 UN_LOOP(ident_i, int64_t, x)
-/* int64 clamp: bounds beyond int64 clamp nothing (gd_int64_clamp_bound) */
+/* int64 clamp: an infinite bound clamps nothing (gd_int64_clamp_bound) */
 static void clamp_i(int64_t n, char **p, const int64_t *s, const void *ctx)
 {
     const unary_params *up = (const unary_params *)ctx;

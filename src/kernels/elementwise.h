@@ -65,11 +65,11 @@ GD_HD static inline double gd_logsumexp_shift(double max) { return (max == INFIN
      refuses them with an error on every device.  (PyTorch gives an
      unspecified value there: INT64_MIN on x86, 0 or saturation elsewhere.)
      Should one reach a kernel, it is written as 0, never undefined behaviour.
-   - an int64 clamp bound beyond the int64 range (1e19, 2^63, inf) clamps
-     nothing on its side: it stands for INT64_MAX (or INT64_MIN), so that
-     clamp(nil, 1e19) leaves every int64 value as it is, INT64_MAX too, as
-     PyTorch's clamp does (gd_int64_clamp_bound, in the kernels of every
-     device).  Fractional bounds make the result float32 (the core). */
+   - int64 clamp: an infinite bound is an absent one (it stands for INT64_MAX
+     or INT64_MIN, gd_int64_clamp_bound, in the kernels of every device), so
+     clamp(nil, inf) leaves INT64_MAX as it is; a finite bound that is no
+     int64 value (2.5, 1e19) makes the result float32 (the core), as a
+     Python float bound does in PyTorch. */
 GD_HD static inline int gd_float_fits_int64(double v)
 {
     /* the doubles that truncate into [-2^63, 2^63): the next double below
@@ -77,7 +77,7 @@ GD_HD static inline int gd_float_fits_int64(double v)
     return v >= -9223372036854775808.0 && v < 9223372036854775808.0;
 }
 GD_HD static inline int64_t gd_float_to_int64(double v) { return gd_float_fits_int64(v) ? (int64_t)v : 0; }
-/* an int64 clamp bound (whole, or infinite; never NaN: the core refuses it) */
+/* an int64 clamp bound (an int64 value, or infinite; never NaN: the core refuses it) */
 GD_HD static inline int64_t gd_int64_clamp_bound(double v)
 {
     if (v >= 9223372036854775808.0) return INT64_MAX;

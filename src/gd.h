@@ -413,9 +413,18 @@ typedef struct gd_optim gd_optim;
    filled with hyper->state_init (square averages) or 0. */
 int gd_optim_new(gd_optim **out, int kind, gd_tensor *const *params, int n, const gd_optim_hyper *hyper);
 void gd_optim_free(gd_optim *o);
-/* One fused step.  Every parameter needs a gradient of its shape, dtype and
-   device; when one is missing or wrong nothing is modified. */
+/* One fused step with each parameter's own gradient (t.grad).  Every
+   parameter needs a gradient of its shape, dtype and device; when one is
+   missing or wrong nothing is modified. */
 int gd_optim_step(gd_optim *o, const gd_optim_hyper *hyper);
+/* One fused step with the gradients handed in (autograd's): grads[i] is
+   parameter i's gradient (its shape, dtype and device), or NULL: parameter i
+   got no gradient this step and is skipped entirely (no weight decay, no
+   momentum, no state change; its own step count stays, so its next bias
+   correction is the one it would have had), as PyTorch skips a parameter
+   whose .grad is None.  grads = NULL is gd_optim_step.  The optimizers with
+   one scalar state for all parameters (ASGD, NAdam) refuse a skip. */
+int gd_optim_step_grads(gd_optim *o, const gd_optim_hyper *hyper, gd_tensor *const *grads);
 /* Zeroes every parameter's gradient. */
 int gd_optim_zero_grad(gd_optim *o);
 int64_t gd_optim_get_step(const gd_optim *o);

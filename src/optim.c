@@ -44,6 +44,12 @@ typedef struct {
 struct gd_optim {
     int kind, n;
     gd_tensor **params;         /* retained */
+    /* the gradients of the step in progress (borrowed for its duration): the
+       ones handed to gd_optim_step_grads, or each parameter's own; NULL:
+       skipped this step */
+    gd_tensor **grad;
+    int64_t *pstep;             /* the steps each parameter has taken (a skipped one lags) */
+    gd_optim_segment *run;      /* scratch: the segments of one step count */
     int *group;                 /* (dtype, device) group of each parameter */
     int64_t *offset;            /* state offset of each parameter in its group's arenas */
     int64_t *layout_count;      /* each parameter's element count when the offsets were assigned */
@@ -66,6 +72,7 @@ struct gd_optim {
     gd_optim_plan plan;
     gd_optim_hyper plan_hyper;
     int plan_valid;
+    int64_t plan_step;          /* the step count the plan was made for */
     /* per-group scalar state (ASGD's eta and mu, NAdam's mu_product), in double
        as PyTorch keeps them with a float64 default dtype */
     double scalar[2];
@@ -141,6 +148,9 @@ void gd_optim_free(gd_optim *o)
     free(o->seen_param_data);
     free(o->seen_count);
     free(o->segs);
+    free(o->grad);
+    free(o->pstep);
+    free(o->run);
     free(o->stage);
     free(o);
 }
@@ -204,26 +214,33 @@ static int check_updatable(const gd_tensor *p, int i)
    overwritten (with `restrict` loops, in an order that depends on the SIMD
    width).  PyTorch refuses a parameter listed twice; views of one memory are
    the same mistake. */
-static int check_disjoint(gd_tensor *const *params, int n, bool with_grads)
+static int check_disjoint(gd_tensor *const *params, int n, gd_tensor *const *grads)
 {
-    int m = with_grads ? 2 * n : n;
+    /* ts: the parameters, then the gradients there are; owner[k]: whose */
+    int m = n;
+    if (grads)
+        for (int i = 0; i < n; i++) m += grads[i] != NULL;
     gd_tensor **ts = malloc((m > 0 ? (size_t)m : 1) * sizeof *ts);
-    if (!ts) return gd_fail(GD_ENOMEM, "out of memory");
-    for (int i = 0; i < n; i++) {
+    int *owner = malloc((m > 0 ? (size_t)m : 1) * sizeof *owner);
+    if (!ts || !owner) { free(ts); free(owner); return gd_fail(GD_ENOMEM, "out of memory"); }
+    for (int i = 0, k = n; i < n; i++) {
         ts[i] = params[i];
-        if (with_grads) ts[n + i] = params[i]->gradient;
+        owner[i] = i;
+        if (grads && grads[i]) { ts[k] = grads[i]; owner[k++] = i; }
     }
     int a = 0, b = 0;
     int found = gd_find_overlap(ts, m, n, &a, &b);
     free(ts);
-    if (found <= 0) return found;
+    if (found <= 0) { free(owner); return found; }
+    int oa = owner[a], ob = owner[b];
+    free(owner);
     if (b < n) return gd_fail(GD_EINVAL, "parameters %d and %d share memory (views of one tensor): the step would "
-                                         "update it twice", a + 1, b + 1);
-    if (b - n == a)
+                                         "update it twice", oa + 1, ob + 1);
+    if (ob == oa)
         return gd_fail(GD_EINVAL, "the gradient of parameter %d shares memory with the parameter; give it a "
-                                  "gradient of its own (clone())", a + 1);
+                                  "gradient of its own (clone())", oa + 1);
     return gd_fail(GD_EINVAL, "the gradient of parameter %d shares memory with parameter %d; give it a gradient "
-                              "of its own (clone())", b - n + 1, a + 1);
+                              "of its own (clone())", ob + 1, oa + 1);
 }
 
 int gd_optim_new(gd_optim **out, int kind, gd_tensor *const *params, int n, const gd_optim_hyper *hyper)
@@ -242,7 +259,7 @@ int gd_optim_new(gd_optim **out, int kind, gd_tensor *const *params, int n, cons
             if (params[j] == params[i])
                 return gd_fail(GD_EINVAL, "parameter %d is the same tensor as parameter %d", i + 1, j + 1);
     }
-    GD_TRY(check_disjoint(params, n, false));
+    GD_TRY(check_disjoint(params, n, NULL));
     gd_optim *o = calloc(1, sizeof *o);
     if (!o) return gd_fail(GD_ENOMEM, "out of memory");
     o->kind = kind;
@@ -257,8 +274,11 @@ int gd_optim_new(gd_optim **out, int kind, gd_tensor *const *params, int n, cons
     o->seen_param_data = calloc(m, sizeof *o->seen_param_data);
     o->seen_count = calloc(m, sizeof *o->seen_count);
     o->segs = calloc(m, sizeof *o->segs);
+    o->grad = calloc(m, sizeof *o->grad);
+    o->pstep = calloc(m, sizeof *o->pstep);
+    o->run = calloc(m, sizeof *o->run);
     if (!o->params || !o->group || !o->offset || !o->layout_count || !o->seen_grad || !o->seen_grad_data ||
-        !o->seen_param_data || !o->seen_count || !o->segs) {
+        !o->seen_param_data || !o->seen_count || !o->segs || !o->grad || !o->pstep || !o->run) {
         gd_optim_free(o);
         return gd_fail(GD_ENOMEM, "out of memory");
     }
@@ -382,6 +402,7 @@ int gd_optim_set_step(gd_optim *o, int64_t step)
     if (!o) return gd_fail(GD_EINVAL, "no optimizer");
     if (step < 0) return gd_fail(GD_EINVAL, "step %lld is negative", (long long)step);
     o->step = step;
+    for (int i = 0; i < o->n; i++) o->pstep[i] = step; /* (a loaded state has one count for all) */
     o->plan_valid = 0; /* the plan may depend on the step */
     return GD_OK;
 }
@@ -390,7 +411,7 @@ int gd_optim_set_step(gd_optim *o, int64_t step)
 
 /* Checks every parameter and gradient; on success (re)builds the segments when
    anything they were built from changed.  Touches no element. */
-static int check_and_layout(gd_optim *o)
+static int check_and_layout(gd_optim *o, bool handed)
 {
     /* set_ is the one way to change a tensor's strides in place (a dense
        parameter turned strided, or expanded, over the same memory): it moves
@@ -398,9 +419,17 @@ static int check_and_layout(gd_optim *o)
     uint64_t epoch = __atomic_load_n(&gd_geometry_epoch, __ATOMIC_RELAXED);
     bool changed = !o->layout_valid || o->seen_epoch != epoch;
     for (int i = 0; i < o->n; i++) {
-        const gd_tensor *p = o->params[i], *g = p->gradient;
+        const gd_tensor *p = o->params[i], *g = o->grad[i];
         if (p->is_freed) return gd_fail(GD_EFREED, "parameter %d was released with free()", i + 1);
-        if (!g) return gd_fail(GD_EINVAL, "parameter %d has no gradient (set .grad, or run backward first)", i + 1);
+        if (!g && !handed)
+            return gd_fail(GD_EINVAL, "parameter %d has no gradient (set .grad, or run backward first)", i + 1);
+        if (!g) { /* skipped this step */
+            if (o->seen_grad[i] != NULL) changed = true;
+            if (group_of(p) != o->group[i])
+                return gd_fail(GD_EINVAL, "parameter %d changed dtype or device since the optimizer was created",
+                               i + 1);
+            continue;
+        }
         if (g->is_freed) return gd_fail(GD_EFREED, "the gradient of parameter %d was released with free()", i + 1);
         if (group_of(p) != o->group[i])
             return gd_fail(GD_EINVAL, "parameter %d changed dtype or device since the optimizer was created", i + 1);
@@ -417,7 +446,7 @@ static int check_and_layout(gd_optim *o)
     /* each parameter's element count fixes its state offset */
     for (int i = 0; i < o->n; i++) GD_TRY(fit_layout(o, i));
     for (int i = 0; i < o->n; i++) GD_TRY(check_updatable(o->params[i], i));
-    GD_TRY(check_disjoint(o->params, o->n, true));
+    GD_TRY(check_disjoint(o->params, o->n, o->grad));
     /* order by state offset: merged runs must be adjacent in state, param and grad */
     addr_item *items = malloc((o->n > 0 ? (size_t)o->n : 1) * sizeof *items);
     if (!items) return gd_fail(GD_ENOMEM, "out of memory");
@@ -426,8 +455,8 @@ static int check_and_layout(gd_optim *o)
     int nseg = 0;
     for (int k = 0; k < o->n; k++) {
         int i = items[k].index;
-        const gd_tensor *p = o->params[i], *g = p->gradient;
-        if (p->count == 0) continue;
+        const gd_tensor *p = o->params[i], *g = o->grad[i];
+        if (p->count == 0 || !g) continue;
         size_t es = gd_dtype_size(p->scalar_type);
         bool dense = p->is_contiguous && g->is_contiguous;
         if (dense && nseg > 0) {
@@ -438,7 +467,7 @@ static int check_and_layout(gd_optim *o)
                 o->group[prev] == o->group[i] && last->param + last->n * (int64_t)es == (char *)p->data &&
                 last->grad + last->n * (int64_t)es == (char *)g->data &&
                 o->offset[prev] + (((char *)p->data - (char *)pp->data) / (int64_t)es) == o->offset[i] &&
-                gd_same_storage(pp, p)) {
+                gd_same_storage(pp, p) && o->pstep[prev] == o->pstep[i]) {
                 last->n += p->count;
                 continue;
             }
@@ -463,8 +492,8 @@ static int check_and_layout(gd_optim *o)
     o->state_bound = 0;
     for (int i = 0; i < o->n; i++) {
         const gd_tensor *p = o->params[i];
-        o->seen_grad[i] = p->gradient;
-        o->seen_grad_data[i] = p->gradient->data;
+        o->seen_grad[i] = o->grad[i];
+        o->seen_grad_data[i] = o->grad[i] ? o->grad[i]->data : NULL;
         o->seen_param_data[i] = p->data;
         o->seen_count[i] = p->count;
     }
@@ -552,7 +581,7 @@ static int stage_in(gd_optim *o)
         if (!s->staged) continue;
         int i = s->param_index;
         GD_TRY(gd_copy(o->stage[i].param, o->params[i]));
-        GD_TRY(gd_copy(o->stage[i].grad, o->params[i]->gradient));
+        GD_TRY(gd_copy(o->stage[i].grad, o->grad[i]));
         s->param = o->stage[i].param->data;
         s->grad = o->stage[i].grad->data;
     }
@@ -782,13 +811,53 @@ static bool plan_depends_on_step(const gd_optim *o, const gd_optim_hyper *h, int
     }
 }
 
-int gd_optim_step(gd_optim *o, const gd_optim_hyper *h)
+/* Runs the segments of segs on every device's backend with plan pl. */
+static int run_segments(const gd_optim *o, const gd_optim_plan *pl, const gd_optim_segment *segs, int nseg)
+{
+    /* each device's backend runs its own segments */
+    for (int d = 0; d < GD_DEVICE_COUNT; d++) {
+        if (!(o->devices & (1 << d))) continue;
+        const gd_backend *b = gd_backend_of(d);
+        if (!b) return GD_EDEVICE;
+        GD_TRY(GD_BACKEND_CALL(b, "optimizer step", optim_step(pl, segs, nseg)));
+    }
+    return GD_OK;
+}
+
+int gd_optim_step_grads(gd_optim *o, const gd_optim_hyper *h, gd_tensor *const *grads)
 {
     if (!o || !h) return gd_fail(GD_EINVAL, "no optimizer");
+    for (int i = 0; i < o->n; i++) {
+        o->grad[i] = grads ? grads[i] : o->params[i]->gradient;
+        if (grads && grads[i]) {
+            char what[64];
+            snprintf(what, sizeof what, "gradient %d", i + 1);
+            GD_TRY(gd_check_tensor(grads[i], what));
+        }
+    }
     bool hyper_changed = !o->plan_valid || h->generation != o->plan_hyper.generation;
     if (hyper_changed) GD_TRY(check_hyper(o, h));
+    bool any_grad = o->n == 0;
+    for (int i = 0; i < o->n; i++) any_grad = any_grad || o->grad[i];
+    if (!any_grad) return GD_OK; /* every parameter skipped: nothing changes, not even a step count */
     /* the layout first: a parameter resized before any state exists is re-laid out */
-    GD_TRY(check_and_layout(o));
+    GD_TRY(check_and_layout(o, grads != NULL));
+    /* the step count each segment takes: one for all, unless some parameter
+       was skipped before (it lags, with its own bias corrections, as in
+       PyTorch, where each parameter counts its own steps) */
+    int64_t tmin = INT64_MAX, tmax = 0;
+    for (int k = 0; k < o->nseg; k++) {
+        int64_t t = o->pstep[o->segs[k].param_index] + 1;
+        if (t < tmin) tmin = t;
+        if (t > tmax) tmax = t;
+    }
+    if (o->nseg == 0) tmin = tmax = o->step + 1;
+    bool skipping = false;
+    for (int i = 0; i < o->n; i++) skipping = skipping || !o->grad[i];
+    if (scalar_count[o->kind] && (tmin != tmax || (skipping && o->nseg > 0)))
+        /* their eta / mu / mu_product are one per optimizer here, one per parameter in PyTorch */
+        return gd_fail(GD_EINVAL, "%s: parameters without a gradient this step (skipped) are not supported: its "
+                                  "scalar state is shared by all the parameters", kind_name[o->kind]);
     if (hyper_changed)
         for (int slot = 0; slot < slot_count[o->kind]; slot++)
             if (slot_needed(o->kind, slot, h)) GD_TRY(ensure_slot(o, slot, h));
@@ -797,30 +866,45 @@ int gd_optim_step(gd_optim *o, const gd_optim_hyper *h)
         bind_state(o);
         o->state_bound = 1;
     }
-    int64_t t = o->step + 1;
     if (scalar_count[o->kind]) scalars_settle(o, h);
-    if (hyper_changed || plan_depends_on_step(o, h, t)) {
-        make_plan(o, h, t, &o->plan);
-        memcpy(&o->plan_hyper, h, sizeof *h);
-        o->plan_valid = 1;
-    }
-    const gd_optim_plan *pl = &o->plan;
-    /* each device's backend runs its own segments */
-    for (int d = 0; d < GD_DEVICE_COUNT; d++) {
-        if (!(o->devices & (1 << d))) continue;
-        const gd_backend *b = gd_backend_of(d);
-        if (!b) return GD_EDEVICE;
-        GD_TRY(GD_BACKEND_CALL(b, "optimizer step", optim_step(pl, o->segs, o->nseg)));
-    }
-    if (o->any_staged)
-        for (int k = 0; k < o->nseg; k++) {
-            gd_optim_segment *s = &o->segs[k];
-            if (s->staged) GD_TRY(gd_copy(o->params[s->param_index], o->stage[s->param_index].param));
+    if (o->nseg > 0) {
+        if (tmin == tmax) {
+            /* the usual step: one plan, reused while nothing changes */
+            int64_t t = tmin;
+            if (hyper_changed || plan_depends_on_step(o, h, t) || o->plan_step != t) {
+                make_plan(o, h, t, &o->plan);
+                memcpy(&o->plan_hyper, h, sizeof *h);
+                o->plan_valid = 1;
+                o->plan_step = t;
+            }
+            GD_TRY(run_segments(o, &o->plan, o->segs, o->nseg));
+        } else {
+            /* one plan per step count, each over its segments */
+            for (int64_t t = tmin; t <= tmax; t++) {
+                int n = 0;
+                for (int k = 0; k < o->nseg; k++)
+                    if (o->pstep[o->segs[k].param_index] + 1 == t) o->run[n++] = o->segs[k];
+                if (n == 0) continue;
+                gd_optim_plan pl;
+                make_plan(o, h, t, &pl);
+                GD_TRY(run_segments(o, &pl, o->run, n));
+            }
+            o->plan_valid = 0;
         }
-    if (scalar_count[o->kind]) scalars_after(o, h, t);
-    o->step = t;
+        if (o->any_staged)
+            for (int k = 0; k < o->nseg; k++) {
+                gd_optim_segment *s = &o->segs[k];
+                if (s->staged) GD_TRY(gd_copy(o->params[s->param_index], o->stage[s->param_index].param));
+            }
+    }
+    if (scalar_count[o->kind]) scalars_after(o, h, tmin);
+    for (int i = 0; i < o->n; i++)
+        if (o->grad[i]) o->pstep[i]++;
+    o->step++;
     return GD_OK;
 }
+
+int gd_optim_step(gd_optim *o, const gd_optim_hyper *h) { return gd_optim_step_grads(o, h, NULL); }
 
 int gd_optim_zero_grad(gd_optim *o)
 {

@@ -13,7 +13,9 @@ CUDA_HOME ?= $(patsubst %/bin/nvcc,%,$(NVCC))
 
 WARN     := -Wall -Wextra -Werror
 CFLAGS   ?= -O3 -fno-math-errno -fopenmp -g
-ALL_CFLAGS := -std=gnu11 $(CFLAGS) $(WARN) -fPIC $(CFLAGS_EXTRA)
+# -fno-semantic-interposition: calls between libgd's own functions bind
+# inside the library (no PLT hop), which the per-op path of small tensors feels
+ALL_CFLAGS := -std=gnu11 $(CFLAGS) $(WARN) -fPIC -fno-semantic-interposition $(CFLAGS_EXTRA)
 LUAJIT_CFLAGS := $(shell pkg-config --cflags luajit 2>/dev/null)
 LUAJIT_LIBS   := $(shell pkg-config --libs luajit 2>/dev/null)
 EDIT_CFLAGS   := $(shell pkg-config --cflags libedit 2>/dev/null)
@@ -60,7 +62,7 @@ $(BUILD)/obj/host/%.o: src/host/%.c $(HEADERS)
 
 $(LIBGD): $(CORE_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) -shared -fopenmp -o $@ $^ -Wl,-rpath,'$$ORIGIN' $(BLAS_LIBS) -lz -lm -ldl -lpthread
+	$(CC) -shared -fopenmp -Wl,-Bsymbolic-functions -o $@ $^ -Wl,-rpath,'$$ORIGIN' $(BLAS_LIBS) -lz -lm -ldl -lpthread
 
 $(GDLUA): $(HOST_OBJ) $(LIBGD)
 	@mkdir -p $(dir $@)

@@ -8,7 +8,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 
-const gd_backend *gd_backend_of(int device)
+const gd_backend *gd_device_backend(int device)
 {
     switch (device) {
     case GD_CPU: return &gd_cpu_backend;
@@ -17,9 +17,8 @@ const gd_backend *gd_backend_of(int device)
     }
 }
 
-int gd_backend_status(const gd_backend *b, int rc, const char *what)
+int gd_backend_fail(const gd_backend *b, const char *what)
 {
-    if (rc == 0) return GD_OK;
     return gd_fail(GD_EDEVICE, "%s failed on %s: %s", what, b->name, b->error_string());
 }
 

@@ -135,14 +135,24 @@ struct gd_backend {
 /* MSE's fixed blocking (results do not depend on threads or the device) */
 enum { GD_NN_MSE_BLOCK = 4096 };
 
-/* The backend of a device: the CPU's always; CUDA's once loaded (NULL with
-   an error set, "no CUDA GPU ...", when it cannot be). */
-const gd_backend *gd_backend_of(int device);
 extern const gd_backend gd_cpu_backend;
+/* The other devices' backends (CUDA's once loaded); NULL with an error set */
+const gd_backend *gd_device_backend(int device);
+/* The backend of a device: the CPU's always; CUDA's once loaded (NULL with
+   an error set, "no CUDA GPU ...", when it cannot be).  Inline: the per-op
+   path of small tensors must cost nanoseconds. */
+static inline const gd_backend *gd_backend_of(int device)
+{
+    return device == GD_CPU ? &gd_cpu_backend : gd_device_backend(device);
+}
 
-/* gd_fail(GD_EDEVICE, "<what> failed on <device>: <reason>") for a backend's
-   nonzero return; 0 stays 0. */
-int gd_backend_status(const gd_backend *b, int rc, const char *what);
+/* gd_fail(GD_EDEVICE, "<what> failed on <device>: <reason>") */
+int gd_backend_fail(const gd_backend *b, const char *what);
+/* a backend's return code as a status: 0 stays 0 */
+static inline int gd_backend_status(const gd_backend *b, int rc, const char *what)
+{
+    return rc == 0 ? GD_OK : gd_backend_fail(b, what);
+}
 /* b->op(...) with its failure turned into a message: the core's one way to
    call a backend */
 #define GD_BACKEND_CALL(b, what, call) gd_backend_status((b), (b)->call, (what))

@@ -164,7 +164,7 @@ void gd_storage_release(gd_storage *s)
 /* Below 2^17 elements (512 KB of float32) a loop stays on one thread: an
    OpenMP fork/join costs microseconds on an idle machine and far more on a
    busy one, while a memory-bound loop of that size takes tens. */
-static int64_t parallel_threshold = 1 << 17;
+int64_t gd_parallel_threshold_value = 1 << 17;
 
 void gd_set_num_threads(int n)
 {
@@ -188,9 +188,8 @@ int gd_get_num_threads(void)
 
 int gd_threads(void) { return gd_get_num_threads(); }
 
-void gd_set_parallel_threshold(int64_t n) { parallel_threshold = n < 1 ? 1 : n; }
-int64_t gd_get_parallel_threshold(void) { return parallel_threshold; }
-bool gd_parallel_worth(int64_t n) { return n >= parallel_threshold && gd_threads() > 1; }
+void gd_set_parallel_threshold(int64_t n) { gd_parallel_threshold_value = n < 1 ? 1 : n; }
+int64_t gd_get_parallel_threshold(void) { return gd_parallel_threshold_value; }
 
 /* ------------------------------------------------------------------ dtypes */
 

@@ -142,7 +142,7 @@ int gd_binary(gd_tensor **out, const gd_tensor *a, const gd_tensor *b, int op)
    very same elements): one flat run, no broadcasting, no temporaries: the
    per-step path of loops written in Lua (x.grad:copy_(x):mul_(h)), which
    must cost nanoseconds. */
-static bool dense_pair(const gd_tensor *a, const gd_tensor *b)
+static inline bool dense_pair(const gd_tensor *a, const gd_tensor *b)
 {
     if (a->scalar_type != b->scalar_type || !gd_is_float(a->scalar_type) || a->device_kind != b->device_kind ||
         !a->is_contiguous || !b->is_contiguous || a->rank != b->rank || a->count != b->count ||

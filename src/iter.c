@@ -127,7 +127,7 @@ static void iter_run_range(const gd_iter *it, gd_loop_fn fn, const void *ctx, in
     }
 }
 
-void gd_iter_run(const gd_iter *it, gd_loop_fn fn, const void *ctx)
+void gd_iter_run_all(const gd_iter *it, gd_loop_fn fn, const void *ctx)
 {
     int64_t count = it->count;
     if (count == 0) return;
@@ -150,15 +150,3 @@ void gd_iter_run(const gd_iter *it, gd_loop_fn fn, const void *ctx)
 #endif
 }
 
-void gd_iter_flat(gd_iter *it, int nops, const gd_tensor *const *ops)
-{
-    /* only the fields a loop reads: rank 1 leaves the other dimensions unused */
-    it->nops = nops;
-    it->rank = 1;
-    it->count = ops[0]->count;
-    it->sizes[0] = ops[0]->count;
-    for (int k = 0; k < nops; k++) {
-        it->base[k] = (char *)ops[k]->data;
-        it->strides[k][0] = (int64_t)gd_dtype_size(ops[k]->scalar_type);
-    }
-}

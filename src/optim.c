@@ -71,8 +71,7 @@ struct gd_optim {
        steps reuse it (the per-step path must cost nanoseconds) */
     gd_optim_plan plan;
     gd_optim_hyper plan_hyper;
-    int plan_valid;
-    int64_t plan_step;          /* the step count the plan was made for */
+    int plan_valid;             /* (cleared after a step of several step counts) */
     /* per-group scalar state (ASGD's eta and mu, NAdam's mu_product), in double
        as PyTorch keeps them with a float64 default dtype */
     double scalar[2];
@@ -871,11 +870,10 @@ int gd_optim_step_grads(gd_optim *o, const gd_optim_hyper *h, gd_tensor *const *
         if (tmin == tmax) {
             /* the usual step: one plan, reused while nothing changes */
             int64_t t = tmin;
-            if (hyper_changed || plan_depends_on_step(o, h, t) || o->plan_step != t) {
+            if (hyper_changed || plan_depends_on_step(o, h, t)) {
                 make_plan(o, h, t, &o->plan);
                 memcpy(&o->plan_hyper, h, sizeof *h);
                 o->plan_valid = 1;
-                o->plan_step = t;
             }
             GD_TRY(run_segments(o, &o->plan, o->segs, o->nseg));
         } else {

@@ -460,11 +460,12 @@ int gd_bench_stream(gd_tensor *const *rw, int nrw, gd_tensor *const *ro, int nro
 /* ------------------------------------------------- neural-network kernels */
 
 /*
- * The fused forward/backward kernels of gd.nn (src/cpu/nn.c, math in
- * src/kernels/nn.h).  Outputs are preallocated by the caller, which reuses them
- * from step to step; nothing here allocates on the CPU fast path (contiguous
- * float32/float64 operands).  Other layouts and CUDA tensors go through the
- * generic tensor operations (correct, slower).  Matrices are rows x features;
+ * The fused forward/backward kernels of gd.nn (src/nn.c checks; each
+ * backend's loops: src/cpu/nn.c, cuda/nn.cu; math in src/kernels/nn.h).
+ * Outputs are preallocated by the caller, which reuses them from step to
+ * step; nothing here allocates for contiguous float32/float64 operands, on
+ * any device.  Other layouts go through contiguous copies on the operands'
+ * own device (never through the host).  Matrices are rows x features;
  * "rows" below is a batch.  Gradients written "+=" accumulate; every other
  * output is overwritten.
  */

@@ -137,7 +137,9 @@ int gd_dist_allreduce(gd_tensor *t, int op, int deterministic)
 {
     GD_TRY(check_arg(t, "the tensor"));
     if (op < 0 || op >= GD_DIST_OP_COUNT) return gd_fail(GD_EINVAL, "unknown reduction %d", op);
-    if (!engine || d_size == 1 || t->count == 0) return GD_OK;
+    /* size 1 with the engine still goes through it: `mpirun -np 1` then runs
+       the NCCL set-up and a real collective (scripts/gpu-check on one GPU) */
+    if (!engine || t->count == 0) return GD_OK;
     if (engine->allreduce(t->data, t->count, t->scalar_type, op, t->device_kind, deterministic != 0))
         return engine_failed("allreduce");
     return GD_OK;
@@ -147,7 +149,7 @@ int gd_dist_broadcast(gd_tensor *t, int root)
 {
     GD_TRY(check_arg(t, "the tensor"));
     if (root < 0 || root >= d_size) return gd_fail(GD_EINVAL, "root %d is not a rank (0..%d)", root, d_size - 1);
-    if (!engine || d_size == 1 || t->count == 0) return GD_OK;
+    if (!engine || t->count == 0) return GD_OK;
     if (engine->broadcast(t->data, t->count, t->scalar_type, root, t->device_kind)) return engine_failed("broadcast");
     return GD_OK;
 }
@@ -161,7 +163,7 @@ int gd_dist_allgather(gd_tensor *out, const gd_tensor *t)
     if (out->count != t->count * d_size)
         return gd_fail(GD_EINVAL, "the output has %lld elements, size() * %lld = %lld are needed",
                        (long long)out->count, (long long)t->count, (long long)(t->count * d_size));
-    if (!engine || d_size == 1) return gd_copy(out, t);
+    if (!engine) return gd_copy(out, t);
     if (t->count == 0) return GD_OK;
     if (engine->allgather(out->data, t->data, t->count, t->scalar_type, t->device_kind))
         return engine_failed("allgather");

@@ -226,6 +226,38 @@ elseif mode == "train" then
   save("loss", gd.tensor(h.loss, {dtype = "float64"}))
   say("train done", rank, #h.loss)
 
+elseif mode == "cuda" then
+  -- the NCCL path (spec/cuda_dist_spec.lua, scripts/gpu-check): CUDA tensors'
+  -- collectives against the same computed by hand on the CPU, and
+  -- DataParallel training on the GPU leaving every rank's weights equal
+  local n = 1000
+  local t = gd.arange(n):mul_(rank + 1):to("cuda")
+  d.allreduce(t, "sum")
+  local tri = size * (size + 1) / 2
+  local host = t:to("cpu")
+  for i = 1, n, 37 do assert(host:get(i) == (i - 1) * tri, "NCCL sum at " .. i .. ": " .. host:get(i)) end
+  local m = gd.full({n}, rank + 1, {device = "cuda"})
+  d.allreduce(m, "mean")
+  assert(m:to("cpu"):get(n) == (size + 1) / 2, "NCCL mean")
+  local mx = gd.tensor({rank, -rank}, {dtype = "float64", device = "cuda"})
+  d.allreduce(mx, "max")
+  assert(mx:to("cpu"):get(1) == size - 1, "NCCL max")
+  local b = gd.arange(n, {device = "cuda"}):add_(rank * 100)
+  d.broadcast(b, size - 1)
+  assert(b:to("cpu"):get(n) == n - 1 + (size - 1) * 100, "NCCL broadcast")
+  local g = d.allgather(gd.full({3}, rank, {device = "cuda"}))
+  for r = 0, size - 1 do assert(g:to("cpu"):get(r + 1, 2) == r, "NCCL allgather row " .. r) end
+  local ok, err = pcall(d.allreduce, gd.zeros(4, {device = "cuda"}), "sum", {deterministic = true})
+  assert(not ok and err:find("CPU-only", 1, true), tostring(err))
+  local X, y = data("float32", 96)
+  local net = mlp("float32"):cuda()
+  local dp = d.DataParallel(net)
+  local opt = gd.optim.SGD(dp, {lr = 0.05, momentum = 0.9})
+  local loader = gd.data.loader({X:to("cuda"), y:to("cuda")}, {batch_size = 4, shard = true, seed = 3})
+  train_steps(dp, opt, loader, 1)
+  save("params", (net:flat_parameters()):to("cpu"))
+  say("cuda ok", rank, size)
+
 elseif mode == "fail" then
   -- a rank that fails mid-run: by an error, a SIGKILL, a hang, or os.exit
   local how = arg[3]

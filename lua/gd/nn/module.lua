@@ -16,7 +16,7 @@
 -- optimizer stay valid.
 local gd = require "gd.tensor"
 local doc = require "gd.doc"
-local I = gd._internal
+local I = require "gd.aux"
 local ffi, C = I.ffi, I.C
 local out1, sbuf, tbuf = I.out1, I.sbuf, I.tbuf
 local fmt = string.format

@@ -60,7 +60,8 @@ function Tensor.norm(t, p, dim, keepdim)
   check.number("norm", "p", p, {min = 0})
   return reduce("norm", RED.norm, t, dim, keepdim, p)
 end
-A.document("norm", "t:norm([p = 2], [dim], [keepdim]) -> the p-norm (p may be math.huge or \"inf\", 0 counts nonzeros).")
+A.document("norm",
+  "t:norm([p = 2], [dim], [keepdim]) -> the p-norm (p may be math.huge or \"inf\", 0 counts nonzeros).")
 
 -- max()/min() -> number; max(dim) -> values, indices (1-based int64);
 -- max(tensor) -> the element-wise maximum
@@ -83,7 +84,8 @@ function Tensor.max(t, dim, keepdim) return extreme("max", RED.max, t, dim, keep
 A.document("max", "t:max() -> the largest value (NaN if any is NaN); t:max(dim, [keepdim]) -> values, indices "
   .. "(1-based int64) along dim; t:max(x) -> the element-wise maximum.")
 function Tensor.min(t, dim, keepdim) return extreme("min", RED.min, t, dim, keepdim) end
-A.document("min", "t:min() -> the smallest value; t:min(dim, [keepdim]) -> values, indices; t:min(x) -> element-wise.")
+A.document("min",
+  "t:min() -> the smallest value; t:min(dim, [keepdim]) -> values, indices; t:min(x) -> element-wise.")
 
 local function argext(fname, op, t, dim, keepdim)
   local c = self_c(fname, t)
@@ -97,7 +99,8 @@ local function argext(fname, op, t, dim, keepdim)
   return r
 end
 function Tensor.argmax(t, dim, keepdim) return argext("argmax", RED.argmax, t, dim, keepdim) end
-A.document("argmax", "t:argmax([dim], [keepdim]) -> 1-based position of the largest value (over the flattened tensor), "
+A.document("argmax",
+  "t:argmax([dim], [keepdim]) -> 1-based position of the largest value (over the flattened tensor), "
   .. "or int64 indices along dim; the first one on ties, the first NaN if any.")
 function Tensor.argmin(t, dim, keepdim) return argext("argmin", RED.argmin, t, dim, keepdim) end
 A.document("argmin", "t:argmin([dim], [keepdim]) -> 1-based position of the smallest value.")

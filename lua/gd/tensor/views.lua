@@ -91,7 +91,8 @@ function Tensor.t(t)
   if c.rank < 2 then return result(C.gd_view(out1, c, c.rank, c.sizes), "t") end
   return result(C.gd_transpose(out1, c, 0, 1), "t")
 end
-A.document("t", "t:t() -> the transpose of a 2-D tensor (a view); 0-D and 1-D tensors come back as views of themselves.")
+A.document("t",
+  "t:t() -> the transpose of a 2-D tensor (a view); 0-D and 1-D tensors come back as views of themselves.")
 
 function Tensor.permute(t, a, ...)
   local c = self_c("permute", t)
@@ -215,7 +216,8 @@ function Tensor.set_(t, src, offset, sizes, strides)
   if C.gd_set_storage(c, s, offset - 1, rank, sbuf, tbuf) ~= 0 then fail(fname) end
   return t
 end
-A.document("set_", "t:set_(src, [offset = 1], [sizes], [strides]) -> t, made a view of src's storage (Torch7's set_).")
+A.document("set_",
+  "t:set_(src, [offset = 1], [sizes], [strides]) -> t, made a view of src's storage (Torch7's set_).")
 
 function Tensor.storage_offset(t) return tonumber(self_c("storage_offset", t).storage_offset) + 1 end
 A.document("storage_offset", "t:storage_offset() -> 1-based position of t's first element in its storage.")
@@ -234,7 +236,8 @@ function Tensor.index_select(t, dim, index)
   local z = result(C.gd_binary_scalar(out1, ix, 1, OP.sub, 0), fname)
   return result(C.gd_index_select(out1, c, d, z.c), fname)
 end
-A.document("index_select", "t:index_select(dim, index) -> a copy of the entries at 1-based indices (a table or int64 tensor).")
+A.document("index_select",
+  "t:index_select(dim, index) -> a copy of the entries at 1-based indices (a table or int64 tensor).")
 
 gd.cat = doc(function(list, dim)
   local fname = "gd.cat"

@@ -610,4 +610,18 @@ int gd_nn_rnn_backward(gd_tensor *gx, gd_tensor *gh0, gd_tensor *gc0, gd_tensor 
                        const gd_tensor *y, const gd_tensor *h0, const gd_tensor *c0, const gd_tensor *w_ih,
                        const gd_tensor *w_hh, int mode, int dir, int accumulate_gx);
 
+
+/* CrossEntropyLoss in full (src/nn_loss.c, math in src/kernels/nn.h), after
+   PyTorch 1.13: logits rows x classes; target either int64 class indices
+   (rows), 1-based, or probabilities (rows x classes, the logits' dtype).  A
+   class target equal to ignore_index (compared as given: PyTorch's default
+   -100 stays -100, a class number c ignores class c) counts for nothing.
+   weight (classes) or NULL; label_smoothing in [0, 1].  reduction 0 mean:
+   divided by the sum of the non-ignored targets' weights (their count without
+   weights) for class targets, by the rows for probabilities; 1 sum; 2 none
+   (losses: one per row).  grad (rows x classes) or NULL. */
+int gd_nn_cross_entropy_ex(double *loss, gd_tensor *losses, gd_tensor *grad, const gd_tensor *logits,
+                           const gd_tensor *target, const gd_tensor *weight, int64_t ignore_index,
+                           double label_smoothing, int reduction);
+
 #endif /* GD_H */

@@ -220,4 +220,48 @@ GD_HD static inline double gd_nn_pointwise_loss_elem(int kind, double x, double 
 GD_NN_DEFINE_RNN_KERNELS(float, f, expf, tanhf)
 GD_NN_DEFINE_RNN_KERNELS(double, d, exp, tanh)
 
+
+/* ---- CrossEntropyLoss with class weights, label smoothing and probability
+   targets (gd.nn.CrossEntropyLoss; src/nn_loss.c), after PyTorch 1.13's
+   aten/src/ATen/native/LossNLL.cpp (cross_entropy_loss_label_smoothing,
+   cross_entropy_loss_prob_target).  One row of n logits x, in double: every
+   case is loss = sum_c a_c (lse(x) - x_c) for coefficients
+     class target t (0-based): a_c = w_c ((1 - eps) [c == t] + eps / n)
+     probabilities p:          a_c = w_c ((1 - eps) p_c + eps / n)
+   (w_c = 1 without weights), whose gradient is sum(a) softmax(x)_c - a_c,
+   written to g scaled by `scale` when g is not NULL.  p and w are read as
+   T. */
+#define GD_NN_DEFINE_CE_KERNELS(T, S)                                                          \
+    GD_HD static inline double gd_nn_ce_coef_##S(int64_t c, int64_t t, const T *p, const T *w, \
+                                                 double eps, double inv_n)                     \
+    {                                                                                          \
+        double a = p ? (1 - eps) * (double)p[c] : (c == t ? 1 - eps : 0.0);                    \
+        a += eps * inv_n;                                                                      \
+        return w ? a * (double)w[c] : a;                                                       \
+    }                                                                                          \
+    GD_HD static inline double gd_nn_soft_cross_entropy_row_##S(T *g, const T *x, int64_t n,   \
+                                                                int64_t t, const T *p,         \
+                                                                const T *w, double eps,        \
+                                                                double scale)                  \
+    {                                                                                          \
+        double m = (double)x[0];                                                               \
+        for (int64_t c = 1; c < n; c++) m = (double)x[c] > m ? (double)x[c] : m;               \
+        double s = 0;                                                                          \
+        for (int64_t c = 0; c < n; c++) s += exp((double)x[c] - m);                            \
+        double lse = m + log(s), loss = 0, sa = 0, inv_n = 1.0 / (double)n;                    \
+        for (int64_t c = 0; c < n; c++) {                                                      \
+            double a = gd_nn_ce_coef_##S(c, t, p, w, eps, inv_n);                              \
+            loss += a * (lse - (double)x[c]);                                                  \
+            sa += a;                                                                           \
+        }                                                                                      \
+        if (g)                                                                                 \
+            for (int64_t c = 0; c < n; c++)                                                    \
+                g[c] = (T)(scale * (sa * exp((double)x[c] - lse) -                             \
+                                    gd_nn_ce_coef_##S(c, t, p, w, eps, inv_n)));               \
+        return loss;                                                                           \
+    }
+
+GD_NN_DEFINE_CE_KERNELS(float, f)
+GD_NN_DEFINE_CE_KERNELS(double, d)
+
 #endif

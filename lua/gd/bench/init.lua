@@ -88,9 +88,11 @@ local function run_trial(row)
   local p = problems[row.problem]
   if p == nil then error("unknown problem " .. tostring(row.problem)) end
   local hyper = decode(row.hyper)
+  local class, fixed = space.parse_optimizer(row.optimizer)
+  for k, v in pairs(fixed) do hyper[k] = v end
   if row.flavor ~= "default" then hyper.flavor = row.flavor end
   local inst = p.make(row.seed)
-  local opt = gd.optim[row.optimizer](inst.params, hyper)
+  local opt = gd.optim[class](inst.params, hyper)
   local epoch_steps = inst.steps_per_epoch or p.steps_per_epoch or 1
   local sched, sched_name = space.make_schedule(opt, row.schedule or "none", row.budget / epoch_steps)
   local higher = p.higher
@@ -265,11 +267,11 @@ local function run(spec)
       print(fmt("gd.bench: skipping %s: %s", name, problems[name].absent))
     else list[#list + 1] = problems[name] end
   end
-  local opts = spec.optimizers or {"SGD", "Adam"}
-  for i, o in ipairs(opts) do
-    if type(gd.optim[o]) ~= "table" and type(gd.optim[o]) ~= "function" then
-      error(fmt("%s: optimizers[%d]: unknown optimizer %q", fname, i, tostring(o)), 2)
-    end
+  local opts = {}
+  for i, o in ipairs(spec.optimizers or {"SGD", "Adam"}) do
+    local ok, label = pcall(space.optimizer_label, fname, o)
+    if not ok then error(fmt("%s: optimizers[%d]: %s", fname, i, tostring(label):gsub("^" .. fname .. ": ", "")), 2) end
+    opts[i] = label
   end
   local flavors = spec.flavors or {"default"}
   local schedules = {}
@@ -289,11 +291,11 @@ local function run(spec)
       for _, sc in ipairs(schedules) do
         local probe = gd.zeros(2, {dtype = "float64"})
         probe.grad = gd.zeros_like(probe)
-        local h = {}
+        local class, h = space.parse_optimizer(o)
         for k, v in pairs(settings[1]) do h[k] = v end
         if fl ~= "default" then h.flavor = fl end
         local ok, err = pcall(function()
-          local opt = gd.optim[o]({probe}, h)
+          local opt = gd.optim[class]({probe}, h)
           space.make_schedule(opt, sc, 10)
         end)
         if not ok then
@@ -383,7 +385,8 @@ local function run(spec)
 end
 M.run = doc(run, "gd.bench.run", [[
 gd.bench.run{db = "results.db", [problems = {"quadratic_deep"}], [optimizers = {"SGD", "Adam"}],
-  [flavors = {"default"}], [schedules = {"none"}], [budget = "full" | "quick" | steps],
+  [flavors = {"default"}], [schedules = {"none"}], (optimizers may carry fixed
+  hyperparameters: {"SGD", momentum = 0.9} or "SGD momentum=0.9", its own row), [budget = "full" | "quick" | steps],
   [seeds = 3], [trials = 36], [search = "grid" | "random"], [space = {...}],
   [hyper = {fixed ...}], [workers = cores]} -> counts by status.
   Grid: the Cartesian product of space's value lists, e.g. space = {momentum =

@@ -16,6 +16,16 @@ local MT = require "gd.bench.mt19937"
 local M = {}
 local fmt = string.format
 
+--- The shortest %g text that reads back as v (0.9, not 0.90000000000000002).
+local function num(v)
+  for _, p in ipairs{"%.15g", "%.16g"} do
+    local t = fmt(p, v)
+    if tonumber(t) == v then return t end
+  end
+  return fmt("%.17g", v)
+end
+M.number_text = num
+
 -- ---------------------------------------------------------------- JSON
 -- Flat objects of numbers, booleans and strings; keys sorted, so that one
 -- setting has one text (the trials table's UNIQUE key relies on it).
@@ -38,7 +48,7 @@ function M.encode(t)
       if v ~= v or v == math.huge or v == -math.huge then
         error(fmt("gd.bench: hyperparameter %s = %s cannot be stored (not finite)", k, tostring(v)), 2)
       end
-      s = fmt("%.17g", v)
+      s = num(v)
     elseif type(v) == "boolean" then s = tostring(v)
     elseif type(v) == "string" then s = jstring(v)
     else error(fmt("gd.bench: hyperparameter %s must be a number, boolean or string, got %s", k, type(v)), 2) end
@@ -197,13 +207,44 @@ function M.schedule_label(fname, s)
     local v = args[k]
     if type(v) == "table" then
       local xs = {}
-      for i, x in ipairs(v) do xs[i] = fmt("%.17g", x) end
+      for i, x in ipairs(v) do xs[i] = num(x) end
       v = table.concat(xs, ";")
-    elseif type(v) == "number" then v = fmt("%.17g", v)
+    elseif type(v) == "number" then v = num(v)
     else v = tostring(v) end
     parts[#parts + 1] = k .. "=" .. v
   end
   return table.concat(parts, " ")
+end
+
+--- The canonical text of an optimizer with fixed hyperparameters: "SGD" |
+-- {"SGD", momentum = 0.9} | "SGD momentum=0.9" -> "SGD momentum=0.9" (DeepOBS's
+-- "Momentum" baseline is SGD with momentum 0.9: a name of its own in the results).
+function M.optimizer_label(fname, o)
+  local t = type(o) == "string" and M.parse_schedule(o) or o
+  if type(t) ~= "table" or type(t[1]) ~= "string" then
+    error(fmt("%s: an optimizer must be a name or {name, hyper...}, got %s", fname, type(o)), 3)
+  end
+  local optim = require "gd.optim"
+  if type(optim[t[1]]) ~= "table" and type(optim[t[1]]) ~= "function" then
+    error(fmt("%s: unknown optimizer %q", fname, t[1]), 3)
+  end
+  local parts = {t[1]}
+  local keys = {}
+  for k in pairs(t) do if k ~= 1 then keys[#keys + 1] = k end end
+  table.sort(keys)
+  for _, k in ipairs(keys) do
+    local v = t[k]
+    parts[#parts + 1] = k .. "=" .. (type(v) == "number" and num(v) or tostring(v))
+  end
+  return table.concat(parts, " ")
+end
+
+--- The optimizer class name and fixed hyperparameters of an optimizer label.
+function M.parse_optimizer(label)
+  local t = M.parse_schedule(label)
+  local name = t[1]
+  t[1] = nil
+  return name, t
 end
 
 --- The table form {name, k = v} of a schedule's text.

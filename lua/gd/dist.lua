@@ -242,6 +242,8 @@ DataParallel.__tostring = function(self) return "gd.dist.DataParallel(" .. tostr
 
 local DP_OPTS = {average = true, deterministic = true, fold = true}
 
+M._DataParallel = DataParallel
+
 M.DataParallel = doc(function(net, opts)
   local fname = "gd.dist.DataParallel"
   module_arg(fname, net)

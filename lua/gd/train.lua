@@ -154,6 +154,9 @@ local function average_eval(dist, v)
   return out
 end
 
+-- gd.dist's functions gd.train uses, for a process training alone
+local SOLO = {size = function() return 1 end, is_main = function() return true end}
+
 local function run(cfg)
   local fname = "gd.train"
   if type(cfg) ~= "table" then error(fname .. ": expects a table {model =, loss =, optimizer =, data =, epochs =}", 2) end
@@ -187,9 +190,14 @@ local function run(cfg)
   local logger = cfg.log
   local on_step = cfg.on_step
   local source, per_epoch = epoch_source(fname, data, cfg.batch_size)
-  -- data-parallel (mpirun): every rank trains; rank 0 alone prints, logs,
-  -- plots and checkpoints, with the losses and evaluations averaged over the ranks
-  local dist = require "gd.dist"
+  -- data-parallel (mpirun, and a DataParallel model, a sharded loader or a
+  -- nodeinfo optimizer): every rank trains; rank 0 alone prints, logs, plots
+  -- and checkpoints, with the losses and evaluations averaged over the ranks.
+  -- Processes that only share an mpirun (independent workers) train alone.
+  local dist = package.loaded["gd.dist"] or rawget(gd, "dist")
+  local parallel = dist and dist.size() > 1 and (getmetatable(model) == dist._DataParallel or
+    (type(source) == "table" and (source.shard_size or 1) > 1) or opt._nodeinfo ~= nil)
+  if not parallel then dist = SOLO end
   local main = dist.is_main()
   if not main then logger, live, print_every = nil, nil, nil end
   local show = cfg.progress

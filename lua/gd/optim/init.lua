@@ -15,7 +15,7 @@ local doc = require "gd.doc"
 local check = require "gd.check"
 local flavors = require "gd.optim.flavors"
 check.register_internal() -- errors raised with check.raise point past this file
-local I = gd._internal
+local I = require "gd.aux"
 local ffi, C = I.ffi, I.C
 local fmt = string.format
 
@@ -569,7 +569,7 @@ end
 
 -- ------------------------------------------------ data-parallel (gd.dist)
 
-local dist -- gd.dist, required at the first step (under mpirun, loading it joins the job)
+local dist -- gd.dist, once something loaded it (DataParallel, nodeinfo, a sharded loader)
 
 --- Finds what data-parallel training asks of this optimizer: the 1/N to fold
 -- into grad_scale when a gd.dist.DataParallel sums these gradients, or, with
@@ -616,8 +616,11 @@ function Optimizer:step(closure)
   local cs, hs = self._c, self._h
   if cs == nil then error(self._fname .. ":step: no parameters (call setupOn(net) first)", 2) end
   if self._eval_mode then error(self._fname .. ":step: not in train mode (call opt:train() after opt:eval())", 2) end
-  if dist == nil then dist = require "gd.dist" end
-  if self._dist_gen ~= dist._generation then dist_refresh(self) end
+  -- data-parallel only where gd.dist is in use: never loaded from here, since
+  -- under mpirun loading it joins the MPI job (independent workers, such as
+  -- gd.bench's, must not)
+  if dist == nil then dist = package.loaded["gd.dist"] or rawget(gd, "dist") end
+  if dist and self._dist_gen ~= dist._generation then dist_refresh(self) end
   local reduce = self._dist_reduce
   if reduce then
     for i = 1, #reduce do dist.allreduce(reduce[i], "sum") end

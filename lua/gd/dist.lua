@@ -132,7 +132,7 @@ gd.dist.allgather(t) -> a new tensor of shape {size(), t.shape...}: row r + 1
 
 --- Averages numbers over the ranks (gd.train's metrics): one allreduce of a
 -- float64 tensor, in rank order, so every rank gets the same bits.
-function M.mean_numbers(list)
+function M._mean_numbers(list)
   if C.gd_dist_size() == 1 or #list == 0 then return list end
   local t = gd.tensor(list, {dtype = "float64"})
   M.allreduce(t, "mean", {deterministic = true})
@@ -188,7 +188,7 @@ M._generation = 0  -- moves when _folded gains an entry (optimizers re-check)
 --- The factor gd.optim folds into grad_scale for a gradient tensor (1
 -- normally; 1/N for a DataParallel(average = true) arena), and whether a
 -- DataParallel already reduces it.
-function M.folded_scale(grad)
+function M._folded_scale(grad)
   if grad == nil then return 1, false end
   local key = storage_key(grad)
   for _, e in pairs(M._folded) do

@@ -141,13 +141,13 @@ end
 -- rank's allreduce carries the same fields.
 local function average_eval(dist, v)
   if dist.size() == 1 then return v end
-  if type(v) == "number" then return dist.mean_numbers({v})[1] end
+  if type(v) == "number" then return dist._mean_numbers({v})[1] end
   if type(v) ~= "table" then return v end
   local keys, vals = {}, {}
   for k, x in pairs(v) do if type(k) == "string" and type(x) == "number" then keys[#keys + 1] = k end end
   table.sort(keys)
   for i, k in ipairs(keys) do vals[i] = v[k] end
-  vals = dist.mean_numbers(vals)
+  vals = dist._mean_numbers(vals)
   local out = {}
   for k, x in pairs(v) do out[k] = x end
   for i, k in ipairs(keys) do out[k] = vals[i] end

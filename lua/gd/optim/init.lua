@@ -580,7 +580,7 @@ local function dist_refresh(opt)
   opt._dist_gen = dist._generation
   local scale, covered = 1, false
   for _, p in ipairs(opt.params) do
-    local s, c = dist.folded_scale(p.grad)
+    local s, c = dist._folded_scale(p.grad)
     if c then scale, covered = s, true break end
   end
   local reduce = nil

@@ -114,6 +114,14 @@ describe("gd.dist over MPI", function()
     assert.is_true(bitwise_equal(params(dn, "params", 0), params(dn, "params", 1)))
   end)
 
+  it("folds the 1/N into an optimizer made on the inner net before wrapping it, as into one made on the wrapper", function()
+    if why_not then pending(why_not) return end
+    local a, b = P.tmpdir(), P.tmpdir()
+    ok_run(mpirun(2, {"equal", a, "float64", "SGD", "4"}))
+    ok_run(mpirun(2, {"equal", b, "float64", "SGD", "4", "inner"}))
+    assert.is_true(bitwise_equal(params(a, "params", 0), params(b, "params", 0)))
+  end)
+
   it("no_sync accumulates locally and the next backward reduces it all", function()
     if why_not then pending(why_not) return end
     local r = mpirun(2, {"nosync", P.tmpdir()})

@@ -90,8 +90,16 @@ elseif mode == "equal" then
   local dtype, optname, bs = arg[3], arg[4], tonumber(arg[5])
   local X, y = data(dtype, 96)
   local net = mlp(dtype)
-  local dp = d.DataParallel(net, {deterministic = arg[6] == "det"})
-  local opt = optimizer(optname, dp)
+  local opt, dp
+  if arg[6] == "inner" then
+    -- the optimizer made on the inner net before it is wrapped: it must still
+    -- find the DataParallel's 1/N (gd.dist's generation moves when one is made)
+    opt = optimizer(optname, net)
+    dp = d.DataParallel(net)
+  else
+    dp = d.DataParallel(net, {deterministic = arg[6] == "det"})
+    opt = optimizer(optname, dp)
+  end
   local loader = gd.data.loader({X, y}, {batch_size = bs, shard = true, seed = 3})
   train_steps(dp, opt, loader, 2)
   save("params", (net:flat_parameters()))

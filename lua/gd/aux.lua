@@ -75,9 +75,8 @@ A.INT64 = 2
 A.dtype_list = {"float32", "float64", "int64"}
 local DTYPES, DEVICES, PTR, INT64 = A.DTYPES, A.DEVICES, A.PTR, A.INT64
 
--- operation codes of gd_binary, gd_unary and gd_reduce_* by name: gd.ops,
--- generated from src/ops.def (the one list of them)
-local ops = require "gd.ops"
+-- operation codes of gd_binary, gd_unary and gd_reduce_* by name, generated from src/ops.def
+local ops = require("gd.ops")
 A.OP, A.UN, A.RED = ops.binary, ops.unary, ops.reduce
 
 -- sizes, indices and counts are exact in a double up to 2^53 (libgd's limit too)

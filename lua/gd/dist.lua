@@ -21,9 +21,7 @@ local ffi, C = F.ffi, F.C
 local fmt = string.format
 
 local M = {}
--- (gd_dist_op of src/gd.h, by its enum constants)
-local OPS = {sum = C.GD_DIST_SUM, mean = C.GD_DIST_MEAN, avg = C.GD_DIST_MEAN, max = C.GD_DIST_MAX,
-             min = C.GD_DIST_MIN}
+local OPS = {sum = C.GD_DIST_SUM, mean = C.GD_DIST_MEAN, avg = C.GD_DIST_MEAN, max = C.GD_DIST_MAX, min = C.GD_DIST_MIN}
 local OP_NAMES = {"sum", "mean", "avg", "max", "min"}
 
 local function cerr() return ffi.string(C.gd_last_error()) end

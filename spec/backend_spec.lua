@@ -545,6 +545,9 @@ local LAYERS = {
   {"AvgPool2d", function() return nn.AvgPool2d(2) end, {2, 2, 4, 4}},
   {"AdaptiveAvgPool2d", function() return nn.AdaptiveAvgPool2d(1) end, {2, 2, 3, 4}},
   {"Sequential MLP", function() return nn.Sequential {nn.Linear(4, 6), nn.ReLU(), nn.Linear(6, 2)} end, {5, 4}},
+  {"RNN", function() return nn.RNN(4, 3) end, {6, 2, 4}},
+  {"LSTM 2 layers", function() return nn.LSTM(4, 3, {num_layers = 2}) end, {6, 2, 4}},
+  {"GRU batch_first", function() return nn.GRU(4, 3, {batch_first = true}) end, {2, 6, 4}},
 }
 
 -- name, constructor, prediction shape and domain, target maker(dtype)

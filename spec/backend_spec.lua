@@ -186,6 +186,13 @@ local S = {
     {"3x4, 3x1, 1x4 broadcast", {{"narrowed", {3, 4}}, {"contiguous", {3, 1}}, {"contiguous", {1, 4}}}},
     {"2x3x4 permuted, 4, 3x1", {{"permuted", {2, 3, 4}}, {"contiguous", {4}}, {"transposed", {3, 1}}}},
   },
+  addmm = {
+    {"3x2 += 3x4 @ 4x2", {{"contiguous", {3, 2}}, {"contiguous", {3, 4}}, {"contiguous", {4, 2}}}},
+    {"transposed", {{"transposed", {3, 2}}, {"transposed", {3, 4}}, {"transposed", {4, 2}}}},
+    {"narrowed", {{"narrowed", {3, 2}}, {"narrowed", {3, 4}}, {"contiguous", {4, 2}}}},
+    {"expanded destination", {{"expanded", {3, 2}}, {"contiguous", {3, 4}}, {"contiguous", {4, 2}}}},
+    {"empty inner dimension", {{"contiguous", {3, 2}}, {"contiguous", {3, 0}}, {"contiguous", {0, 2}}}},
+  },
   matmul = {
     {"3x4 @ 4x2", {{"contiguous", {3, 4}}, {"contiguous", {4, 2}}}},
     {"3x4 transposed @ 4x2 transposed", {{"transposed", {3, 4}}, {"transposed", {4, 2}}}},
@@ -279,6 +286,19 @@ local OPS = {
   {"stack", "binary", {"any"}, ALL, function(a, b) return gd.stack({a, b}, 1) end},
   {"diag", "unary", {"any"}, ALL, function(a) return a:diag(1) end},
   {"totable", "unary", {"any"}, ALL, function(a) return a:totable() end},
+  {"tostring", "unary", {"any"}, ALL, function(a) return (tostring(a):gsub("cuda", "cpu")) end},
+  {"equal", "binary", {"any"}, ALL, function(a, b) return (a:equal(b) or a:equal(a:clone())) and 1 or 0 end},
+  {"t[1]", "unary", {"any"}, ALL, function(a) return a[1] end},
+  {"t[{{}, 2}]", "unary", {"any"}, ALL, function(a) return a[{{}, 2}] end},
+  {"select", "unary", {"any"}, ALL, function(a) return a:select(-1, 2) end},
+  {"unsqueeze squeeze", "unary", {"any"}, ALL, function(a) return a:unsqueeze(2):squeeze(2) end},
+  {"flatten", "unary", {"any"}, ALL, function(a) return a:flatten() end},
+  {"diagonal", "unary", {"any"}, ALL, function(a) return a:diagonal(-1) end},
+  {"uniform_", "unary", {"any"}, FLOAT, function(a) gd.manual_seed(7) return a:uniform_(-2, 1) end, inplace = true},
+  {"uniform_ int64", "unary", {"any"}, {"int64"}, function(a) gd.manual_seed(7) return a:uniform_(-3, 4) end,
+   inplace = true},
+  {"normal_", "unary", {"any"}, FLOAT, function(a) gd.manual_seed(8) return a:normal_(1, 2) end, inplace = true},
+  {"addmm_", "addmm", {"any"}, FLOAT, function(t, a, b) return t:addmm_(a, b, 0.5, 2) end, inplace = true},
   -- in place (the destination is the first operand: strided, empty, 0-d;
   -- an expanded destination must be refused on every backend)
   {"add_", "binary", {"any"}, ALL, function(a, b) return a:add_(b) end, inplace = true},
@@ -517,6 +537,48 @@ describe("every backend against the CPU", function()
       end)
     end
   end)
+end)
+
+describe("constructors on every backend", function()
+  -- name, f(opts) -> tensor; the CPU's result is the reference
+  local CTORS = {
+    {"zeros", function(o) return gd.zeros(3, 4, o) end},
+    {"ones", function(o) return gd.ones({2, 0, 3}, o) end},
+    {"full", function(o) return gd.full(2, 3, -7, o) end},
+    {"arange", function(o) return gd.arange(-3, 9, 2, o) end},
+    {"linspace", function(o) return gd.linspace(-1, 2, 7, o) end},
+    {"eye", function(o) return gd.eye(3, 5, o) end},
+    {"rand", function(o) gd.manual_seed(11) return gd.rand(4, 5, o) end, FLOAT},
+    {"randn", function(o) gd.manual_seed(12) return gd.randn(4, 5, o) end, FLOAT},
+    {"tensor", function(o) return gd.tensor({{1, -2.5}, {3, 4}}, o) end, FLOAT},
+  }
+  it("the CPU's arange, linspace and eye are the plain-Lua values", function()
+    for _, dtype in ipairs(FLOAT) do
+      assert_close(gd.arange(-3, 9, 2, {dtype = dtype}), from_flat({-3, -1, 1, 3, 5, 7}, {6}, dtype), "arange")
+      local l = {}
+      for i = 0, 6 do l[i + 1] = -1 + i * 0.5 end
+      assert_close(gd.linspace(-1, 2, 7, {dtype = dtype}), from_flat(l, {7}, dtype), "linspace")
+      local e = {}
+      for i = 1, 3 do for j = 1, 5 do e[#e + 1] = i == j and 1 or 0 end end
+      assert_close(gd.eye(3, 5, {dtype = dtype}), from_flat(e, {3, 5}, dtype), "eye")
+    end
+  end)
+  if #OTHER == 0 then
+    pending("constructors on a GPU: no GPU here: " .. tostring(cuda_why))
+    return
+  end
+  for _, c in ipairs(CTORS) do
+    it(c[1], function()
+      for _, dtype in ipairs(c[3] or ALL) do
+        local want = c[2]({dtype = dtype})
+        for _, dev in ipairs(OTHER) do
+          local got = c[2]({dtype = dtype, device = dev})
+          assert(got.device == dev, c[1] .. ": made on " .. got.device)
+          assert_close(got, want, fmt("%s, %s, %s", c[1], dtype, dev))
+        end
+      end
+    end)
+  end
 end)
 
 -- --------------------------------------------------- layers and losses

@@ -303,6 +303,10 @@ local function pointwise_loss(name, kind, pname, pdefault, extra_reductions, mat
     local P = priv[self]
     if not gd.is_tensor(pred) then base.argerr(name, "the input must be a tensor, got " .. type(pred), 2) end
     if not gd.is_tensor(target) then base.argerr(name, "the target must be a tensor, got " .. type(target), 2) end
+    -- a strided prediction or target (a transposed view) is read through a
+    -- contiguous copy, as PyTorch accepts any layout (the C loss reads dense rows)
+    if not pred:is_contiguous() then pred = pred:contiguous() end
+    if not target:is_contiguous() then target = target:contiguous() end
     local pc = pred.c
     local grad = buffer_like(P, "grad", pc)
     local r = self.reduction
@@ -352,6 +356,9 @@ function NLLLoss:forward(input, target)
   local P = priv[self]
   if not gd.is_tensor(input) then base.argerr("NLLLoss", "the input must be a tensor, got " .. type(input), 2) end
   if not gd.is_tensor(target) then base.argerr("NLLLoss", "the target must be a tensor, got " .. type(target), 2) end
+  -- any layout, as PyTorch (the C loss reads dense rows)
+  if not input:is_contiguous() then input = input:contiguous() end
+  if not target:is_contiguous() then target = target:contiguous() end
   local xc = input.c
   local w = self.weight
   if w and w.c.scalar_type ~= xc.scalar_type then

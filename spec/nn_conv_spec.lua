@@ -66,6 +66,52 @@ describe("gd.nn convolution, pooling and batch norm against PyTorch", function()
     it(g.name .. " (float64, 1e-10)", function() replay(g, "float64", 1e-10) end)
     it(g.name .. " (float32, 1e-4)", function() replay(g, "float32", 1e-4) end)
   end
+  -- ConvTranspose2d (spec/golden/nn_conv_transpose.lua): output_padding and
+  -- dilation per axis, groups; the conv weight layout (out x in) in place of
+  -- the transposed one (in x out/groups) fails the shape check in build
+  for _, g in ipairs(dofile("spec/golden/nn_conv_transpose.lua")) do
+    it(g.name .. " (float64, 1e-10)", function() replay(g, "float64", 1e-10) end)
+    it(g.name .. " (float32, 1e-4)", function() replay(g, "float32", 1e-4) end)
+  end
+end)
+
+describe("gd.nn.ConvTranspose2d", function()
+  it("backward matches gradcheck", function()
+    gd.manual_seed(6)
+    local m = nn.ConvTranspose2d(4, 2, {2, 3}, {stride = {2, 1}, padding = {0, 1}, output_padding = {1, 0}, groups = 2})
+    assert.is_true(nn.gradcheck(m, gd.randn(2, 4, 3, 3)))
+  end)
+
+  it("inverts Conv2d's shape: a stride-2 conv's output maps back to its input size", function()
+    local x = gd.randn(1, 3, 9, 7)
+    local y = nn.Conv2d(3, 4, 3, {stride = 2, padding = 1})(x)
+    assert.same({1, 4, 5, 4}, y.shape)
+    assert.same({1, 3, 9, 7}, nn.ConvTranspose2d(4, 3, 3, {stride = 2, padding = 1})(y).shape)
+    assert.same({1, 3, 10, 8}, nn.ConvTranspose2d(4, 3, 3, {stride = 2, padding = 1, output_padding = 1})(y).shape)
+  end)
+
+  it("initialises U(+-1/sqrt(out/groups kh kw)) with PyTorch's weight layout", function()
+    gd.manual_seed(2)
+    local m = nn.ConvTranspose2d(40, 6, 2, {groups = 2})
+    assert.same({40, 3, 2, 2}, m.weight.shape)
+    local bound = 1 / math.sqrt(3 * 4)
+    assert.is_true(m.weight:abs():max() <= bound and m.weight:abs():max() > 0.95 * bound)
+  end)
+
+  it("names the layer and what is wrong", function()
+    local m = nn.ConvTranspose2d(4, 2, 3)
+    assert.has_error(function() m:forward(gd.randn(1, 3, 5, 5)) end,
+      "ConvTranspose2d: the input has 3 channels but the layer takes 4 (weight 4x2x3x3; input 1x3x5x5)")
+    assert.has_error(function() nn.ConvTranspose2d(4, 2, 3, {stride = 2, output_padding = 2}) end,
+      "gd.nn.ConvTranspose2d: output_padding must be smaller than either the stride or the dilation")
+    assert.has_error(function() nn.ConvTranspose2d(4, 2, 3, {padding = 4})(gd.randn(1, 4, 2, 2)) end,
+      "ConvTranspose2d: the output would be empty (-4x-4): the padding is too large for input 1x4x2x2")
+    assert.has_error(function() nn.ConvTranspose2d(4, 3, 3, {groups = 2}) end,
+      "gd.nn.ConvTranspose2d: out_channels (3) is not divisible by groups (2)")
+    m:forward(gd.randn(1, 4, 2, 2))
+    assert.has_error(function() m:backward(gd.randn(1, 2, 3, 3)) end,
+      "ConvTranspose2d:backward: the output gradient has shape 1x2x3x3, expected 1x2x4x4")
+  end)
 end)
 
 describe("gd.nn convolution and pooling by finite differences", function()

@@ -521,6 +521,18 @@ int gd_nn_conv2d_forward(gd_tensor *y, gd_tensor *col, const gd_tensor *x, const
 int gd_nn_conv2d_backward(gd_tensor *gx, gd_tensor *gw, gd_tensor *gb, gd_tensor *col, const gd_tensor *gy,
                           const gd_tensor *x, const gd_tensor *w, const int64_t *geom);
 
+/* ConvTranspose2d (gd.nn.ConvTranspose2d; src/nn_conv.c): the adjoint of
+   conv2d, through col2im + gemm.  geom = int64 {SH, SW, PH, PW, DH, DW,
+   groups, OPH, OPW} (output_padding last); w is in x out/groups x KH x KW;
+   out5 = {N, O, OH, OW, workspace elements} with OH = (H - 1) SH - 2 PH +
+   DH (KH - 1) + OPH + 1.  The same conventions as conv2d otherwise. */
+int gd_nn_conv_transpose2d_shape(int64_t *out5, const gd_tensor *x, const gd_tensor *w, const int64_t *geom);
+int gd_nn_conv_transpose2d_forward(gd_tensor *y, gd_tensor *col, const gd_tensor *x, const gd_tensor *w,
+                                   const gd_tensor *b, const int64_t *geom);
+int gd_nn_conv_transpose2d_backward(gd_tensor *gx, gd_tensor *gw, gd_tensor *gb, gd_tensor *col,
+                                    const gd_tensor *gy, const gd_tensor *x, const gd_tensor *w,
+                                    const int64_t *geom);
+
 typedef enum gd_nn_pool_kind {
     GD_NN_MAXPOOL = 0, GD_NN_AVGPOOL = 1, GD_NN_ADAPTIVE_AVGPOOL = 2, GD_NN_POOL_COUNT = 3
 } gd_nn_pool_kind;

@@ -215,6 +215,122 @@ gd.nn.Conv1d(in_channels, out_channels, kernel_size, [{stride = 1, padding = 0,
   PyTorch's 1-D convolution of x (N x C x L, or C x L) into N x out x OL;
   weight is out x in/groups x k.  The same C kernels as Conv2d (a height of 1).]])
 
+-- --------------------------------------------------------- ConvTranspose2d
+
+local CONVT_OPTS = {stride = true, padding = true, output_padding = true, dilation = true, groups = true, bias = true,
+                    padding_mode = true, dtype = true, device = true}
+
+local ConvTranspose2d = new_class("ConvTranspose2d", Module)
+M.ConvTranspose2d = ConvTranspose2d
+function ConvTranspose2d:init(in_channels, out_channels, kernel_size, opts)
+  local fname = "gd.nn.ConvTranspose2d"
+  check.number(fname, "in_channels", in_channels, {integer = true, min = 1, level = 4})
+  check.number(fname, "out_channels", out_channels, {integer = true, min = 1, level = 4})
+  opts = check.options(fname, opts, CONVT_OPTS, 4)
+  local kh, kw = pair(fname, "kernel_size", kernel_size, 1, 2)
+  local sh, sw = pair(fname, "stride", opts.stride or 1, 1, 2)
+  local ph, pw = pair(fname, "padding", opts.padding or 0, 0, 2)
+  local oph, opw = pair(fname, "output_padding", opts.output_padding or 0, 0, 2)
+  local dh, dw = pair(fname, "dilation", opts.dilation or 1, 1, 2)
+  local groups = check.number(fname, "groups", opts.groups or 1, {integer = true, min = 1, level = 4})
+  if in_channels % groups ~= 0 then
+    base.argerr(fname, fmt("in_channels (%d) is not divisible by groups (%d)", in_channels, groups), 4)
+  end
+  if out_channels % groups ~= 0 then
+    base.argerr(fname, fmt("out_channels (%d) is not divisible by groups (%d)", out_channels, groups), 4)
+  end
+  if (oph >= sh and oph >= dh) or (opw >= sw and opw >= dw) then
+    base.argerr(fname, "output_padding must be smaller than either the stride or the dilation", 4)
+  end
+  if opts.padding_mode ~= nil and opts.padding_mode ~= "zeros" then
+    base.argerr(fname, fmt("padding_mode '%s' is not supported (only 'zeros')", tostring(opts.padding_mode)), 4)
+  end
+  self.in_channels, self.out_channels, self.groups = in_channels, out_channels, groups
+  self.kernel_size, self.stride, self.padding, self.dilation = {kh, kw}, {sh, sw}, {ph, pw}, {dh, dw}
+  self.output_padding = {oph, opw}
+  local topts = {dtype = opts.dtype or "float32", device = opts.device or "cpu"}
+  -- PyTorch's _ConvNd.reset_parameters on the transposed weight (in x
+  -- out/groups x kh x kw): its fan_in is size(1) * kh * kw = out/groups kh kw
+  local bound = 1 / math.sqrt(out_channels / groups * kh * kw)
+  self:register_parameter("weight", gd.empty(in_channels, out_channels / groups, kh, kw, topts):uniform_(-bound, bound))
+  if opts.bias ~= false then
+    self:register_parameter("bias", gd.empty(out_channels, topts):uniform_(-bound, bound))
+  end
+end
+
+local function convt_geom(self, P)
+  local g = P.geom
+  if g then return g end
+  g = ffi.new("int64_t[9]")
+  local s, p, d, op = self.stride, self.padding, self.dilation, self.output_padding
+  g[0], g[1], g[2], g[3], g[4], g[5], g[6], g[7], g[8] = s[1], s[2], p[1], p[2], d[1], d[2], self.groups, op[1], op[2]
+  P.geom, P.shape = g, ffi.new("int64_t[5]")
+  return g
+end
+
+function ConvTranspose2d:forward(x)
+  local name = "ConvTranspose2d"
+  local P = priv[self]
+  tensor_arg(name, x, 2)
+  local unbatched = x.c.rank == 3
+  if unbatched then x = x:view(1, unpack(x.shape)) end
+  local g = convt_geom(self, P)
+  local xc, b = x.c, self.bias
+  local shp = P.shape
+  if C.gd_nn_conv_transpose2d_shape(shp, xc, self.weight.c, g) ~= 0 then fail(name) end
+  local y = buffer(P, "out", 4, shp, xc.scalar_type)
+  local need = tonumber(shp[4])
+  local col = P.col
+  if col == nil or col.c.count < need or col.c.scalar_type ~= xc.scalar_type then
+    shp[0] = need
+    col = buffer(P, "col_cache", 1, shp, xc.scalar_type)
+    P.col = col
+  end
+  if C.gd_nn_conv_transpose2d_forward(y.c, col.c, xc, self.weight.c, b and b.c or nil, g) ~= 0 then fail(name) end
+  P.input, P.unbatched = x, unbatched
+  if unbatched then return y[1] end
+  return y
+end
+
+function ConvTranspose2d:backward(grad_out, need_input_grad)
+  local name = "ConvTranspose2d:backward"
+  local P = priv[self]
+  local x = P.input
+  if x == nil then base.argerr(name, "called before forward", 2) end
+  if not gd.is_tensor(grad_out) then base.argerr(name, "the output gradient must be a tensor, got " .. type(grad_out), 2) end
+  if P.unbatched then grad_out = grad_out:view(1, unpack(grad_out.shape)) end
+  local w, b = self.weight, self.bias
+  local xc = x.c
+  local gx = nil
+  if need_input_grad ~= false then gx = buffer(P, "grad_in", xc.rank, xc.sizes, xc.scalar_type) end
+  if C.gd_nn_conv_transpose2d_backward(gx and gx.c or nil, w.grad and w.grad.c or nil, b and b.grad and b.grad.c or nil,
+                                       P.col.c, grad_out.c, xc, w.c, P.geom) ~= 0 then
+    fail(name)
+  end
+  if gx and P.unbatched then return gx[1] end
+  return gx
+end
+
+function ConvTranspose2d:describe()
+  local s = conv_describe(self, "ConvTranspose2d")
+  if self.output_padding[1] ~= 0 or self.output_padding[2] ~= 0 then
+    s = s:sub(1, -2) .. fmt(", output_padding = (%d, %d))", self.output_padding[1], self.output_padding[2])
+  end
+  return s
+end
+
+doc(ConvTranspose2d, "gd.nn.ConvTranspose2d", [[
+gd.nn.ConvTranspose2d(in_channels, out_channels, kernel_size, [{stride = 1,
+  padding = 0, output_padding = 0, groups = 1, bias = true, dilation = 1,
+  dtype, device}])
+  PyTorch's transposed convolution (the gradient of Conv2d with respect to
+  its input, "deconvolution"): x (N x in x H x W, or unbatched) into N x out x
+  OH x OW, OH = (H - 1) stride - 2 padding + dilation (kernel - 1) +
+  output_padding + 1.  weight is in x out/groups x kh x kw (PyTorch's
+  layout), weight and bias U(+-1/sqrt(out/groups kh kw)).  Forward is gemm +
+  col2im, backward im2col + gemm, one C call each.  PyTorch's forward
+  output_size argument is not taken: choose output_padding.  CPU only for now.]])
+
 -- ----------------------------------------------------------------- pooling
 
 --- The C pool geometry, made once per instance (see gd.h).

@@ -116,6 +116,8 @@ doc(M, "gd.nn", [[
 gd.nn: modules for training.  Layers: Linear(in, out, [{bias}]), ReLU(),
 Tanh(), Sigmoid(), Softmax([dim]), LogSoftmax([dim]), Dropout(p), Identity(),
 Conv1d/Conv2d(in, out, kernel, [{stride, padding, dilation, groups, bias}]),
+ConvTranspose2d(in, out, kernel, [{stride, padding, output_padding, groups,
+bias, dilation}]),
 MaxPool2d(k, [{...}]), AvgPool2d(k, [{...}]), AdaptiveAvgPool2d(size),
 Flatten([start, end]), BatchNorm1d/BatchNorm2d(C, [{eps, momentum, affine,
 track_running_stats}]), LayerNorm(shape), GroupNorm(groups, C),

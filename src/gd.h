@@ -320,6 +320,9 @@ typedef struct gd_buffer { uint8_t *bytes; size_t size; } gd_buffer;
 int gd_read_file(gd_buffer *out, const char *path, int gunzip);
 void gd_buffer_free(gd_buffer *b);
 uint32_t gd_crc32(uint32_t crc, const void *bytes, size_t n);
+/* Inflates raw deflate data (a zip member of method 8, as in NumPy's .npz)
+   into exactly dst_len bytes; anything else is GD_EFORMAT. */
+int gd_inflate_raw(void *dst, size_t dst_len, const void *src, size_t src_len);
 /* Parses delimited numeric text into a new rows x cols tensor of dtype
    (GD_FLOAT32, GD_FLOAT64 or GD_INT64, each parsed exactly in that type).
    Lines end at LF, CR or CRLF; skips `skip_rows` lines; on a malformed line,

@@ -170,6 +170,11 @@ local function rnn_forward(self, x, h0, c0)
   h0 = state_arg(name, "h0", h0, want, unbatched)
   if lstm then c0 = state_arg(name, "c0", c0, want, unbatched) end
   local dt = xs.c.scalar_type
+  -- the initial states are copied: the backward needs them as they were,
+  -- and a caller carrying state from batch to batch passes the h_n buffer
+  -- this call overwrites (out, h, c = lstm(x, h, c))
+  if h0 then h0 = buffer(P, "h0_copy", {L * D, B, H}, dt):copy_(h0) end
+  if c0 then c0 = buffer(P, "c0_copy", {L * D, B, H}, dt):copy_(c0) end
   local mode = MODES[self.mode]
   local ws_n = ffi.new("int64_t[2]")
   if C.gd_nn_rnn_workspace(ws_n, ws_n + 1, mode, T, B, H) ~= 0 then fail(name, 2) end

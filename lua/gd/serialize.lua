@@ -411,7 +411,8 @@ local function load_npy(path, opts)
   local buf = read_all("gd.load", path, false)
   local p, size = ffi.cast("const uint8_t *", buf.bytes), tonumber(buf.size)
   local function bad(what) error(fmt("gd.load: '%s' is not a valid .npy file: %s", path, what), 0) end
-  return npy_decode(p, size, opts, bad, "'" .. path .. "'")
+  local t = npy_decode(p, size, opts, bad, "'" .. path .. "'")
+  return t -- not a tail call: buf (which p points into) must outlive the decode
 end
 
 -- ----------------------------------------------------------------- public

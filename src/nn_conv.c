@@ -81,6 +81,25 @@ static int check_positive(const char *fn, const char *what, int64_t v, int64_t m
     return GD_OK;
 }
 
+/* y's O planes of `plane` elements each: plane o = b[o] (0 without a bias). */
+static void fill_planes(int dt, void *y, const gd_tensor *b, int64_t O, int64_t plane)
+{
+    for (int64_t o = 0; o < O; o++) {
+        if (dt == GD_FLOAT32) { float v = b ? ((const float *)b->data)[o] : 0.0f; float *r = (float *)y + o * plane; for (int64_t i = 0; i < plane; i++) r[i] = v; }
+        else { double v = b ? ((const double *)b->data)[o] : 0.0; double *r = (double *)y + o * plane; for (int64_t i = 0; i < plane; i++) r[i] = v; }
+    }
+}
+
+/* gb[o] += the sum of gy's plane o, each plane summed in order, in double. */
+static void add_plane_sums(int dt, gd_tensor *gb, const void *gy, int64_t O, int64_t plane)
+{
+    for (int64_t o = 0; o < O; o++) {
+        double s = 0;
+        if (dt == GD_FLOAT32) { const float *r = (const float *)gy + o * plane; for (int64_t i = 0; i < plane; i++) s += r[i]; ((float *)gb->data)[o] += (float)s; }
+        else { const double *r = (const double *)gy + o * plane; for (int64_t i = 0; i < plane; i++) s += r[i]; ((double *)gb->data)[o] += s; }
+    }
+}
+
 /* ------------------------------------------------------------ conv2d */
 
 /* geom = {SH, SW, PH, PW, DH, DW, groups}; fills g and checks x against w. */
@@ -181,12 +200,7 @@ int gd_nn_conv2d_forward(gd_tensor *y, gd_tensor *col, const gd_tensor *x, const
     int64_t L = g.OH * g.OW, Og = O / G, Kg = (g.C / G) * g.kh * g.kw;
     for (int64_t n = 0; n < N; n++) {
         char *yn = (char *)y->data + (size_t)(n * O * L) * es;
-        if (b) {
-            for (int64_t o = 0; o < O; o++) {
-                if (dt == GD_FLOAT32) { float v = ((const float *)b->data)[o]; float *r = (float *)yn + o * L; for (int64_t i = 0; i < L; i++) r[i] = v; }
-                else { double v = ((const double *)b->data)[o]; double *r = (double *)yn + o * L; for (int64_t i = 0; i < L; i++) r[i] = v; }
-            }
-        }
+        if (b) fill_planes(dt, yn, b, O, L);
         gd_cpu_im2col(dt, (const char *)xd->data + (size_t)(n * g.C * g.H * g.W) * es, col->data, &g);
         for (int64_t gi = 0; gi < G; gi++)
             gd_cpu_gemm_raw(dt, 0, 0, Og, L, Kg, (const char *)wd->data + (size_t)(gi * Og * Kg) * es, Kg,
@@ -231,13 +245,7 @@ int gd_nn_conv2d_backward(gd_tensor *gx, gd_tensor *gw, gd_tensor *gb, gd_tensor
     int64_t L = g.OH * g.OW, Og = O / G, Kg = (g.C / G) * g.kh * g.kw, XS = g.C * g.H * g.W;
     for (int64_t n = 0; n < N; n++) {
         const char *gyn = (const char *)gyd->data + (size_t)(n * O * L) * es;
-        if (gb) {
-            for (int64_t o = 0; o < O; o++) {
-                double s = 0;   /* each channel summed in order, in double */
-                if (dt == GD_FLOAT32) { const float *r = (const float *)gyn + o * L; for (int64_t i = 0; i < L; i++) s += r[i]; ((float *)gb->data)[o] += (float)s; }
-                else { const double *r = (const double *)gyn + o * L; for (int64_t i = 0; i < L; i++) s += r[i]; ((double *)gb->data)[o] += s; }
-            }
-        }
+        if (gb) add_plane_sums(dt, gb, gyn, O, L);
         if (gw) {
             gd_cpu_im2col(dt, (const char *)xd->data + (size_t)(n * XS) * es, col->data, &g);
             for (int64_t gi = 0; gi < G; gi++)
@@ -358,11 +366,7 @@ int gd_nn_conv_transpose2d_forward(gd_tensor *y, gd_tensor *col, const gd_tensor
                             (const char *)xd->data + (size_t)((n * G + gi) * Cg * L) * es, L, 0.0,
                             (char *)col->data + (size_t)(gi * Kg * L) * es, L);
         char *yn = (char *)y->data + (size_t)(n * YS) * es;
-        int64_t plane = g.H * g.W;
-        for (int64_t o = 0; o < O; o++) {
-            if (dt == GD_FLOAT32) { float v = b ? ((const float *)b->data)[o] : 0.0f; float *r = (float *)yn + o * plane; for (int64_t i = 0; i < plane; i++) r[i] = v; }
-            else { double v = b ? ((const double *)b->data)[o] : 0.0; double *r = (double *)yn + o * plane; for (int64_t i = 0; i < plane; i++) r[i] = v; }
-        }
+        fill_planes(dt, yn, b, O, g.H * g.W);   /* col2im adds into it */
         gd_cpu_col2im(dt, col->data, yn, &g);
     }
     gd_tensor_release(xd);
@@ -402,13 +406,7 @@ int gd_nn_conv_transpose2d_backward(gd_tensor *gx, gd_tensor *gw, gd_tensor *gb,
     int64_t L = g.OH * g.OW, Cg = x->sizes[1] / G, Kg = (O / G) * g.kh * g.kw, YS = O * g.H * g.W, plane = g.H * g.W;
     for (int64_t n = 0; n < N; n++) {
         const char *gyn = (const char *)gyd->data + (size_t)(n * YS) * es;
-        if (gb) {
-            for (int64_t o = 0; o < O; o++) {
-                double s = 0;
-                if (dt == GD_FLOAT32) { const float *r = (const float *)gyn + o * plane; for (int64_t i = 0; i < plane; i++) s += r[i]; ((float *)gb->data)[o] += (float)s; }
-                else { const double *r = (const double *)gyn + o * plane; for (int64_t i = 0; i < plane; i++) s += r[i]; ((double *)gb->data)[o] += s; }
-            }
-        }
+        if (gb) add_plane_sums(dt, gb, gyn, O, plane);
         if (!gx && !gw) continue;
         gd_cpu_im2col(dt, gyn, col->data, &g);
         for (int64_t gi = 0; gi < G; gi++) {

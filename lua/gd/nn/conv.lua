@@ -69,11 +69,16 @@ end
 local CONV_OPTS = {stride = true, padding = true, dilation = true, groups = true, bias = true, padding_mode = true,
                    dtype = true, device = true}
 
---- Conv1d/Conv2d's shared constructor: dim spatial dimensions.
-local function conv_init(self, dim, fname, in_channels, out_channels, kernel_size, opts)
+local CONVT_OPTS = {output_padding = true}
+for k in pairs(CONV_OPTS) do CONVT_OPTS[k] = true end
+
+--- Conv1d/Conv2d/ConvTranspose2d's shared constructor: dim spatial
+-- dimensions; transposed: ConvTranspose2d's output_padding, weight layout
+-- (in x out/groups x kernel) and fan_in (out/groups x kernel).
+local function conv_init(self, dim, fname, in_channels, out_channels, kernel_size, opts, transposed)
   check.number(fname, "in_channels", in_channels, {integer = true, min = 1, level = 5})
   check.number(fname, "out_channels", out_channels, {integer = true, min = 1, level = 5})
-  opts = check.options(fname, opts, CONV_OPTS, 5)
+  opts = check.options(fname, opts, transposed and CONVT_OPTS or CONV_OPTS, 5)
   local kh, kw = pair(fname, "kernel_size", kernel_size, 1, dim)
   local sh, sw = pair(fname, "stride", opts.stride or 1, 1, dim)
   local ph, pw = pair(fname, "padding", opts.padding or 0, 0, dim)
@@ -96,14 +101,23 @@ local function conv_init(self, dim, fname, in_channels, out_channels, kernel_siz
   end
   local topts = {dtype = opts.dtype or "float32", device = opts.device or "cpu"}
   -- PyTorch's _ConvNd.reset_parameters: kaiming_uniform_(a = sqrt(5)), i.e.
-  -- U(-1/sqrt(fan_in), 1/sqrt(fan_in)) with fan_in = in/groups * prod(kernel),
-  -- and the same bound for the bias
-  local fan_in = in_channels / groups * kh * kw
-  if dim == 1 then fan_in = in_channels / groups * kw end
-  local bound = 1 / math.sqrt(fan_in)
+  -- U(-1/sqrt(fan_in), 1/sqrt(fan_in)) with fan_in = weight.size(1) *
+  -- prod(kernel) (in/groups, or out/groups for the transposed weight), and
+  -- the same bound for the bias
+  local rows, cols = out_channels, in_channels / groups
+  if transposed then
+    local oph, opw = pair(fname, "output_padding", opts.output_padding or 0, 0, dim)
+    if (oph >= sh and oph >= dh) or (opw >= sw and opw >= dw) then
+      base.argerr(fname, "output_padding must be smaller than either the stride or the dilation", 5)
+    end
+    self.output_padding = {oph, opw}
+    rows, cols = in_channels, out_channels / groups
+  end
+  local bound = 1 / math.sqrt(cols * kh * kw)
+  if dim == 1 then bound = 1 / math.sqrt(cols * kw) end
   local w
-  if dim == 2 then w = gd.empty(out_channels, in_channels / groups, kh, kw, topts)
-  else w = gd.empty(out_channels, in_channels / groups, kw, topts) end
+  if dim == 2 then w = gd.empty(rows, cols, kh, kw, topts)
+  else w = gd.empty(rows, cols, kw, topts) end
   self:register_parameter("weight", w:uniform_(-bound, bound))
   if opts.bias ~= false then
     self:register_parameter("bias", gd.empty(out_channels, topts):uniform_(-bound, bound))
@@ -217,45 +231,10 @@ gd.nn.Conv1d(in_channels, out_channels, kernel_size, [{stride = 1, padding = 0,
 
 -- --------------------------------------------------------- ConvTranspose2d
 
-local CONVT_OPTS = {stride = true, padding = true, output_padding = true, dilation = true, groups = true, bias = true,
-                    padding_mode = true, dtype = true, device = true}
-
 local ConvTranspose2d = new_class("ConvTranspose2d", Module)
 M.ConvTranspose2d = ConvTranspose2d
 function ConvTranspose2d:init(in_channels, out_channels, kernel_size, opts)
-  local fname = "gd.nn.ConvTranspose2d"
-  check.number(fname, "in_channels", in_channels, {integer = true, min = 1, level = 4})
-  check.number(fname, "out_channels", out_channels, {integer = true, min = 1, level = 4})
-  opts = check.options(fname, opts, CONVT_OPTS, 4)
-  local kh, kw = pair(fname, "kernel_size", kernel_size, 1, 2)
-  local sh, sw = pair(fname, "stride", opts.stride or 1, 1, 2)
-  local ph, pw = pair(fname, "padding", opts.padding or 0, 0, 2)
-  local oph, opw = pair(fname, "output_padding", opts.output_padding or 0, 0, 2)
-  local dh, dw = pair(fname, "dilation", opts.dilation or 1, 1, 2)
-  local groups = check.number(fname, "groups", opts.groups or 1, {integer = true, min = 1, level = 4})
-  if in_channels % groups ~= 0 then
-    base.argerr(fname, fmt("in_channels (%d) is not divisible by groups (%d)", in_channels, groups), 4)
-  end
-  if out_channels % groups ~= 0 then
-    base.argerr(fname, fmt("out_channels (%d) is not divisible by groups (%d)", out_channels, groups), 4)
-  end
-  if (oph >= sh and oph >= dh) or (opw >= sw and opw >= dw) then
-    base.argerr(fname, "output_padding must be smaller than either the stride or the dilation", 4)
-  end
-  if opts.padding_mode ~= nil and opts.padding_mode ~= "zeros" then
-    base.argerr(fname, fmt("padding_mode '%s' is not supported (only 'zeros')", tostring(opts.padding_mode)), 4)
-  end
-  self.in_channels, self.out_channels, self.groups = in_channels, out_channels, groups
-  self.kernel_size, self.stride, self.padding, self.dilation = {kh, kw}, {sh, sw}, {ph, pw}, {dh, dw}
-  self.output_padding = {oph, opw}
-  local topts = {dtype = opts.dtype or "float32", device = opts.device or "cpu"}
-  -- PyTorch's _ConvNd.reset_parameters on the transposed weight (in x
-  -- out/groups x kh x kw): its fan_in is size(1) * kh * kw = out/groups kh kw
-  local bound = 1 / math.sqrt(out_channels / groups * kh * kw)
-  self:register_parameter("weight", gd.empty(in_channels, out_channels / groups, kh, kw, topts):uniform_(-bound, bound))
-  if opts.bias ~= false then
-    self:register_parameter("bias", gd.empty(out_channels, topts):uniform_(-bound, bound))
-  end
+  conv_init(self, 2, "gd.nn.ConvTranspose2d", in_channels, out_channels, kernel_size, opts, true)
 end
 
 local function convt_geom(self, P)

@@ -152,6 +152,24 @@ describe("gd.nn recurrent layers: construction and dropout", function()
     assert.same({4, 1, 3}, out.shape)
   end)
 
+  it("a training loop carrying state keeps its memory bounded (buffers reused, states copied)", function()
+    -- a buffer allocated per step (or a saved state kept per step) would grow
+    -- the live tensor bytes with the loop
+    local m = nn.LSTM(8, 16, {num_layers = 2, batch_first = true})
+    local x, g = gd.randn(4, 6, 8), gd.randn(4, 6, 16)
+    local h, c
+    local function live() collectgarbage(); collectgarbage(); return gd.memory().cpu end
+    for _ = 1, 20 do local _, hn, cn = m(x, h, c); m:backward(g); h, c = hn, cn end
+    local before = live()
+    for _ = 1, 300 do
+      m:zero_grad()
+      local _, hn, cn = m(x, h, c)
+      m:backward(g, hn, cn)
+      h, c = hn, cn
+    end
+    assert.is_true(live() - before < 64 * 1024, string.format("grew %d bytes", live() - before))
+  end)
+
   it("describes itself with PyTorch's options", function()
     assert.equal("LSTM(10, 20, num_layers = 2, batch_first = true) [parameters: 5920]",
       tostring(nn.LSTM(10, 20, {num_layers = 2, batch_first = true})))

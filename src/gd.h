@@ -588,8 +588,9 @@ int gd_nn_pointwise_loss(double *loss, gd_tensor *losses, gd_tensor *grad, const
                          const gd_tensor *target, int kind, int reduction, double param);
 
 /* NLLLoss (src/nn_loss.c): x rows x classes of log-probabilities, target
-   1-based int64 classes, weight (classes) or NULL, ignore_index 1-based (0:
-   none); reduction 0 mean (weighted: divided by the sum of the targets'
+   1-based int64 classes, weight (classes) or NULL; a target equal to
+   ignore_index (compared as given, as gd_nn_cross_entropy_ex: the Lua
+   default is PyTorch's -100) counts for nothing; reduction 0 mean (weighted: divided by the sum of the targets'
    weights), 1 sum, 2 none (losses: one per row). */
 int gd_nn_nll_loss(double *loss, gd_tensor *losses, gd_tensor *grad, const gd_tensor *x, const gd_tensor *target,
                    const gd_tensor *weight, int reduction, int64_t ignore_index);

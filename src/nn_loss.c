@@ -85,7 +85,8 @@ int gd_nn_pointwise_loss(double *loss, gd_tensor *losses, gd_tensor *grad, const
 
 /* NLLLoss (PyTorch's nll_loss): rows i of x (N x C, log-probabilities),
    1-based class targets t_i; loss_i = -w[t_i] x[i, t_i], 0 where t_i ==
-   ignore_index (1-based; 0 = none).  mean divides by sum of w[t_i] over the
+   ignore_index (compared as given: a 1-based class, or PyTorch's -100,
+   which no class has).  mean divides by sum of w[t_i] over the
    rows not ignored (PyTorch's weighted mean); grad is overwritten (zeros but
    -w[t_i] / divisor at the targets). */
 int gd_nn_nll_loss(double *loss, gd_tensor *losses, gd_tensor *grad, const gd_tensor *x, const gd_tensor *target,

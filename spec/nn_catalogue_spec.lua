@@ -26,8 +26,8 @@ describe("gd.nn's catalogue (issue 14)", function()
     {"GRU", function() return nn.GRU(3, 4, {num_layers = 2, bias = false, batch_first = true, dropout = 0.1, bidirectional = true}) end},
     {"NLLLoss", function() return nn.NLLLoss{weight = gd.ones(3), ignore_index = -100, reduction = "sum"} end},
     {"CrossEntropyLoss", function() return nn.CrossEntropyLoss{weight = gd.ones(3), ignore_index = -100, reduction = "sum", label_smoothing = 0.1} end},
-    {"BCELoss", function() return nn.BCELoss{reduction = "sum"} end},
-    {"BCEWithLogitsLoss", function() return nn.BCEWithLogitsLoss{reduction = "sum"} end},
+    {"BCELoss", function() return nn.BCELoss{reduction = "sum", weight = gd.ones(3)} end},
+    {"BCEWithLogitsLoss", function() return nn.BCEWithLogitsLoss{reduction = "sum", weight = gd.ones(3), pos_weight = gd.ones(3)} end},
     {"L1Loss", function() return nn.L1Loss{reduction = "sum"} end},
     {"SmoothL1Loss", function() return nn.SmoothL1Loss{reduction = "sum", beta = 0.5} end},
     {"HuberLoss", function() return nn.HuberLoss{reduction = "sum", delta = 0.5} end},
@@ -48,6 +48,16 @@ describe("gd.nn's catalogue (issue 14)", function()
                  "bias_ih_l0_reverse", "bias_ih_l1", "bias_ih_l1_reverse", "weight_hh_l0", "weight_hh_l0_reverse",
                  "weight_hh_l1", "weight_hh_l1_reverse", "weight_ih_l0", "weight_ih_l0_reverse", "weight_ih_l1",
                  "weight_ih_l1_reverse"}, keys)
+  end)
+
+  it("BCE's weight and pos_weight: finite differences, and a shape that does not broadcast is named", function()
+    gd.manual_seed(8)
+    local x, t = gd.randn(4, 3), gd.rand(4, 3)
+    local m = nn.BCEWithLogitsLoss{pos_weight = gd.tensor({0.5, 2, 3}), weight = gd.tensor({{1}, {2}, {0.5}, {1}})}
+    assert.is_true(nn.gradcheck(m, x, t))
+    assert.has_error(function() nn.BCEWithLogitsLoss{pos_weight = gd.ones(4)}(x, t) end,
+      "BCEWithLogitsLoss: pos_weight of shape 4 does not broadcast to the input's 4x3")
+    assert.has_error(function() nn.BCELoss{weight = 2} end, "gd.nn.BCELoss: weight must be a tensor, got number")
   end)
 
   it("gd.nn.init has torch.nn.init's initialisers", function()

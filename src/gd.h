@@ -583,9 +583,13 @@ int gd_nn_rownorm_backward(gd_tensor *gx, gd_tensor *gw, gd_tensor *gb, const gd
    0 L1, 1 SmoothL1 (param beta), 2 Huber (param delta), 3 BCE, 4 BCE with
    logits, 5 KLDiv (param log_target); reduction 0 mean, 1 sum, 2 none,
    3 batchmean.  *loss is the reduced value (the sum for none), losses (when
-   not NULL) the element losses, grad d loss / d pred (for none: of the sum). */
+   not NULL) the element losses, grad d loss / d pred (for none: of the sum).
+   weight (BCE and BCE with logits) and pos_weight (BCE with logits), NULL or
+   of pred's shape (the caller expands PyTorch's broadcast weights), scale
+   each element's loss and the positive term (PyTorch 1.13's formulas). */
 int gd_nn_pointwise_loss(double *loss, gd_tensor *losses, gd_tensor *grad, const gd_tensor *pred,
-                         const gd_tensor *target, int kind, int reduction, double param);
+                         const gd_tensor *target, int kind, int reduction, double param, const gd_tensor *weight,
+                         const gd_tensor *pos_weight);
 
 /* NLLLoss (src/nn_loss.c): x rows x classes of log-probabilities, target
    1-based int64 classes, weight (classes) or NULL; a target equal to

@@ -6,7 +6,7 @@
 local gd = rawget(_G, "gd") or require "gd"
 local nn = gd.nn
 
-local golden = dofile("spec/golden/nn_rnn.lua")
+local golden, cells = dofile("spec/golden/nn_rnn.lua")
 
 local function t64(flat, shape) return gd.tensor(flat, {dtype = "float64"}):view(shape) end
 
@@ -77,6 +77,47 @@ describe("gd.nn.RNN, LSTM and GRU against PyTorch", function()
     m:forward(gd.randn(2, 7, 4, {dtype = "float64"}))
     m:backward(gd.randn(2, 7, 3, {dtype = "float64"}))
     replay(g, "float64", 1e-10)
+  end)
+end)
+
+describe("gd.nn.RNNCell, LSTMCell and GRUCell against PyTorch", function()
+  -- one step: the cells share the layers' kernels, so a cell's own wiring
+  -- (the state copies, unbatched views, grad_c, the suffix-free names) is
+  -- what these catch
+  local function replay_cell(g, dtype, tol)
+    local m = build(g, dtype)
+    m:zero_grad()
+    local function st(v) return v and t64(v, g.state_shape):to(dtype) or nil end
+    local x = t64(g.x, g.x_shape):to(dtype)
+    local h, c = m:forward(x, st(g.h0), st(g.c0))
+    assert.same(g.state_shape, h.shape)
+    assert.is_true(maxdiff(h, t64(g.hn, g.state_shape)) < tol, g.name .. ": h'")
+    if g.cn then assert.is_true(maxdiff(c, t64(g.cn, g.state_shape)) < tol, g.name .. ": c'") end
+    local gx, gh0, gc0 = m:backward(st(g.gh), st(g.gcn))
+    assert.is_true(maxdiff(gx, t64(g.gx, g.x_shape)) < tol, g.name .. ": input gradient")
+    if g.gh0 then assert.is_true(maxdiff(gh0, t64(g.gh0, g.state_shape)) < tol, g.name .. ": h gradient") end
+    if g.gc0 then assert.is_true(maxdiff(gc0, t64(g.gc0, g.state_shape)) < tol, g.name .. ": c gradient") end
+    local sd = m:state_dict()
+    for name, p in pairs(g.params) do
+      assert.is_true(maxdiff(sd[name].grad, t64(p.g, p.shape)) < tol, g.name .. ": gradient of " .. name)
+    end
+  end
+  for _, g in ipairs(cells) do
+    it(g.name .. " (float64, 1e-10)", function() replay_cell(g, "float64", 1e-10) end)
+    it(g.name .. " (float32, 1e-4)", function() replay_cell(g, "float32", 1e-4) end)
+  end
+
+  it("backward matches gradcheck; bad states are named", function()
+    gd.manual_seed(12)
+    assert.is_true(nn.gradcheck(nn.LSTMCell(3, 4), gd.randn(2, 3)))
+    assert.is_true(nn.gradcheck(nn.GRUCell(3, 2), gd.randn(3)))
+    local c = nn.LSTMCell(3, 4)
+    assert.has_error(function() c:forward(gd.randn(2, 3), gd.zeros(3, 4)) end,
+      "LSTMCell: h has shape 3x4, expected 2x4 (batch x hidden_size)")
+    assert.has_error(function() c:forward(gd.randn(2, 5)) end,
+      "LSTMCell: the input has 5 features but the layer takes 3 (input_size)")
+    assert.has_error(function() nn.GRUCell(3, 4):forward(gd.randn(2, 3), nil, gd.zeros(2, 4)) end,
+      "GRUCell: takes no cell state (only LSTMCell does)")
   end)
 end)
 

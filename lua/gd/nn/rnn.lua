@@ -368,4 +368,150 @@ gd.nn.GRU(input_size, hidden_size, [{num_layers = 1, bias = true,
   gx, gh0 = gru:backward(grad_out, [grad_h]).
 ]] .. COMMON)
 
+-- ------------------------------------------------------------------ cells
+
+-- RNNCell, LSTMCell, GRUCell: one step of one layer (torch.nn.*Cell), the
+-- same C kernels with a sequence of 1; parameters weight_ih, weight_hh,
+-- bias_ih, bias_hh as PyTorch's.
+local CELL_OPTS = {bias = true, dtype = true, device = true}
+local RNN_CELL_OPTS = {bias = true, dtype = true, device = true, nonlinearity = true}
+
+local function cell_init(self, cls, fname, input_size, hidden_size, opts, allowed)
+  check.number(fname, "input_size", input_size, {integer = true, min = 1, level = 5})
+  check.number(fname, "hidden_size", hidden_size, {integer = true, min = 1, level = 5})
+  opts = check.options(fname, opts, allowed, 5)
+  local mode = cls
+  if cls == "RNN" then
+    local nl = opts.nonlinearity or "tanh"
+    if nl == "tanh" then mode = "RNN_TANH" elseif nl == "relu" then mode = "RNN_RELU"
+    else base.argerr(fname, fmt("nonlinearity must be 'tanh' or 'relu', got '%s'", tostring(nl)), 5) end
+  end
+  self.mode, self.input_size, self.hidden_size, self.bias = mode, input_size, hidden_size, opts.bias ~= false
+  local GH = GATES[mode] * hidden_size
+  local topts = {dtype = opts.dtype or "float32", device = opts.device or "cpu"}
+  local k = 1 / math.sqrt(hidden_size)   -- PyTorch's RNNCellBase.reset_parameters
+  self:register_parameter("weight_ih", gd.empty(GH, input_size, topts):uniform_(-k, k))
+  self:register_parameter("weight_hh", gd.empty(GH, hidden_size, topts):uniform_(-k, k))
+  if self.bias then
+    self:register_parameter("bias_ih", gd.empty(GH, topts):uniform_(-k, k))
+    self:register_parameter("bias_hh", gd.empty(GH, topts):uniform_(-k, k))
+  end
+end
+
+--- h (B x H, or H unbatched) checked and copied into P[key]; nil stays nil.
+local function cell_state(name, what, h, B, H, unbatched, P, key, dt)
+  if h == nil then return nil end
+  if not gd.is_tensor(h) then base.argerr(name, fmt("%s must be a tensor, got %s", what, type(h)), 4) end
+  local s = h.shape
+  local ok = unbatched and (#s == 1 and s[1] == H) or (#s == 2 and s[1] == B and s[2] == H)
+  if not ok then
+    base.argerr(name, fmt("%s has shape %s, expected %s", what, shape_str(s),
+      unbatched and tostring(H) or (B .. "x" .. H) .. " (batch x hidden_size)"), 4)
+  end
+  return buffer(P, key, {B, H}, dt):copy_(unbatched and h:view(1, H) or h)
+end
+
+local function cell_forward(self, x, h0, c0)
+  local name = self.__class
+  local P = priv[self]
+  if not gd.is_tensor(x) then base.argerr(name, "the input must be a tensor, got " .. type(x), 3) end
+  local lstm = self.mode == "LSTM"
+  if lstm and type(h0) == "table" and not gd.is_tensor(h0) then h0, c0 = h0[1], h0[2] end
+  if not lstm and c0 ~= nil then base.argerr(name, "takes no cell state (only LSTMCell does)", 3) end
+  local s = x.shape
+  local unbatched = #s == 1
+  if #s ~= 2 and not unbatched then
+    base.argerr(name, fmt("the input must be 2-D (batch x features) or 1-D (unbatched), got shape %s", shape_str(s)), 3)
+  end
+  local B, H = unbatched and 1 or s[1], self.hidden_size
+  if B < 1 then base.argerr(name, "the input is empty (shape " .. shape_str(s) .. ")", 3) end
+  local xs = x.c.is_contiguous ~= 0 and x or x:contiguous()
+  xs = xs:view(1, B, s[#s])
+  local dt = xs.c.scalar_type
+  h0 = cell_state(name, "h", h0, B, H, unbatched, P, "h0_copy", dt)
+  if lstm then c0 = cell_state(name, "c", c0, B, H, unbatched, P, "c0_copy", dt) end
+  local mode = MODES[self.mode]
+  local ws_n = ffi.new("int64_t[2]")
+  if C.gd_nn_rnn_workspace(ws_n, ws_n + 1, mode, 1, B, H) ~= 0 then fail(name, 2) end
+  local ws = buffer(P, "ws", {tonumber(ws_n[0])}, dt)
+  local y = buffer(P, "y", {1, B, H}, dt)
+  local cn = lstm and buffer(P, "cn", {B, H}, dt) or nil
+  local b_ih, b_hh = self.bias_ih, self.bias_hh
+  if C.gd_nn_rnn_forward(y.c, nil, cn and cn.c or nil, ws.c, xs.c, cdata(h0), cdata(c0), self.weight_ih.c,
+                         self.weight_hh.c, cdata(b_ih), cdata(b_hh), mode, 0) ~= 0 then
+    fail(name, 2)
+  end
+  P.x, P.y, P.h0, P.c0, P.B, P.unbatched, P.ws_bwd = xs, y, h0, c0, B, unbatched, tonumber(ws_n[1])
+  local h = unbatched and y:view(H) or y:view(B, H)
+  if lstm then return h, unbatched and cn:view(H) or cn end
+  return h
+end
+
+local function cell_backward(self, grad_h, grad_c)
+  local name = self.__class .. ":backward"
+  local P = priv[self]
+  if P.x == nil then base.argerr(name, "called before forward", 3) end
+  local lstm = self.mode == "LSTM"
+  local B, H, dt = P.B, self.hidden_size, P.x.c.scalar_type
+  local gy = cell_state(name, "grad_h", grad_h, B, H, P.unbatched, P, "gy", dt)
+  local gcn = nil
+  if lstm then gcn = cell_state(name, "grad_c", grad_c, B, H, P.unbatched, P, "gcn", dt)
+  elseif grad_c ~= nil then base.argerr(name, "takes no cell state gradient (only LSTMCell has one)", 3) end
+  local gx = buffer(P, "gx", {1, B, self.input_size}, dt)
+  local gh0 = buffer(P, "gh0", {B, H}, dt)
+  local gc0 = lstm and buffer(P, "gc0", {B, H}, dt) or nil
+  local bws = buffer(P, "bws", {P.ws_bwd}, dt)
+  local b_ih, b_hh = self.bias_ih, self.bias_hh
+  if C.gd_nn_rnn_backward(gx.c, gh0.c, gc0 and gc0.c or nil, self.weight_ih.grad.c, self.weight_hh.grad.c,
+                          b_ih and b_ih.grad.c or nil, b_hh and b_hh.grad.c or nil, bws.c,
+                          gy and gy:view(1, B, H).c or nil, nil, cdata(gcn), P.ws.c, P.x.c, P.y.c, cdata(P.h0),
+                          cdata(P.c0), self.weight_ih.c, self.weight_hh.c, MODES[self.mode], 0, 0) ~= 0 then
+    fail(name, 2)
+  end
+  if P.unbatched then
+    gx, gh0 = gx:view(self.input_size), gh0:view(H)
+    if gc0 then gc0 = gc0:view(H) end
+  else
+    gx = gx:view(B, self.input_size)
+  end
+  if lstm then return gx, gh0, gc0 end
+  return gx, gh0
+end
+
+local function cell_describe(self)
+  local extra = ""
+  if self.mode == "RNN_RELU" then extra = extra .. ", nonlinearity = 'relu'" end
+  if not self.bias then extra = extra .. ", bias = false" end
+  return fmt("%s(%d, %d%s)", self.__class, self.input_size, self.hidden_size, extra)
+end
+
+local function define_cell(cls, base_mode, allowed, text)
+  local K = new_class(cls, Module)
+  M[cls] = K
+  function K:init(input_size, hidden_size, opts)
+    cell_init(self, base_mode, "gd.nn." .. cls, input_size, hidden_size, opts, allowed)
+  end
+  K.forward = cell_forward
+  K.backward = cell_backward
+  K.describe = cell_describe
+  doc(K, "gd.nn." .. cls, text)
+end
+
+define_cell("RNNCell", "RNN", RNN_CELL_OPTS, [[
+gd.nn.RNNCell(input_size, hidden_size, [{bias = true, nonlinearity = "tanh",
+  dtype, device}])
+  One step of gd.nn.RNN (torch.nn.RNNCell): h' = cell(x, [h]) for x batch x
+  input_size (or input_size) and h batch x hidden_size (zeros when not given);
+  gx, gh = cell:backward(grad_h).  Parameters weight_ih, weight_hh, bias_ih,
+  bias_hh, U(+-1/sqrt(hidden_size)).]])
+define_cell("LSTMCell", "LSTM", CELL_OPTS, [[
+gd.nn.LSTMCell(input_size, hidden_size, [{bias = true, dtype, device}])
+  One step of gd.nn.LSTM (torch.nn.LSTMCell): h', c' = cell(x, [h, c]) (also
+  cell(x, {h, c})); gx, gh, gc = cell:backward(grad_h, [grad_c]).  Gates i, f,
+  g, o in weight_ih (4*hidden x input) and weight_hh (4*hidden x hidden).]])
+define_cell("GRUCell", "GRU", CELL_OPTS, [[
+gd.nn.GRUCell(input_size, hidden_size, [{bias = true, dtype, device}])
+  One step of gd.nn.GRU (torch.nn.GRUCell): h' = cell(x, [h]);
+  gx, gh = cell:backward(grad_h).  Gates r, z, n (3*hidden rows).]])
+
 return M

@@ -250,6 +250,24 @@ describe("gd.nn recurrent layers: bad input", function()
     assert.has_error(function() nn.LSTM(4, 3, {num_layer = 2}) end)
   end)
 
+  it("points its errors at the caller's line", function()
+    -- a wrong level points into rnn.lua or at nothing
+    local m = nn.LSTM(2, 3)
+    local cases = {
+      function() m:forward(gd.randn(4, 1, 2), gd.zeros(2, 1, 3)) end,
+      function() m(gd.randn(4, 1, 5)) end,
+      function() nn.LSTM(2, 3, {dropout = 3}) end,
+      function() m:forward(gd.randn(4, 1, 2)); m:backward(gd.randn(4, 1, 3), gd.zeros(3, 1, 3)) end,
+      function() nn.GRUCell(2, 3)(gd.randn(4, 2), gd.zeros(2, 3)) end,
+      function() nn.ConvTranspose2d(2, 3, 3, {stride = 2, output_padding = 2}) end,
+    }
+    for i, f in ipairs(cases) do
+      local ok, err = pcall(f)
+      assert.is_false(ok)
+      assert.matches("nn_rnn_spec%.lua:%d+: ", tostring(err), nil, false, "case " .. i)
+    end
+  end)
+
   it("refuses a CUDA input with an error instead of a host copy", function()
     if not gd.cuda.is_available() then pending("no GPU") return end
     assert.has_error(function() nn.GRU(2, 2):forward(gd.randn(3, 1, 2, {device = "cuda"})) end)

@@ -76,22 +76,22 @@ for k in pairs(CONV_OPTS) do CONVT_OPTS[k] = true end
 -- dimensions; transposed: ConvTranspose2d's output_padding, weight layout
 -- (in x out/groups x kernel) and fan_in (out/groups x kernel).
 local function conv_init(self, dim, fname, in_channels, out_channels, kernel_size, opts, transposed)
-  check.number(fname, "in_channels", in_channels, {integer = true, min = 1, level = 5})
-  check.number(fname, "out_channels", out_channels, {integer = true, min = 1, level = 5})
-  opts = check.options(fname, opts, transposed and CONVT_OPTS or CONV_OPTS, 5)
+  check.number(fname, "in_channels", in_channels, {integer = true, min = 1, level = 4})
+  check.number(fname, "out_channels", out_channels, {integer = true, min = 1, level = 4})
+  opts = check.options(fname, opts, transposed and CONVT_OPTS or CONV_OPTS, 4)
   local kh, kw = pair(fname, "kernel_size", kernel_size, 1, dim)
   local sh, sw = pair(fname, "stride", opts.stride or 1, 1, dim)
   local ph, pw = pair(fname, "padding", opts.padding or 0, 0, dim)
   local dh, dw = pair(fname, "dilation", opts.dilation or 1, 1, dim)
-  local groups = check.number(fname, "groups", opts.groups or 1, {integer = true, min = 1, level = 5})
+  local groups = check.number(fname, "groups", opts.groups or 1, {integer = true, min = 1, level = 4})
   if in_channels % groups ~= 0 then
-    base.argerr(fname, fmt("in_channels (%d) is not divisible by groups (%d)", in_channels, groups), 5)
+    base.argerr(fname, fmt("in_channels (%d) is not divisible by groups (%d)", in_channels, groups), 4)
   end
   if out_channels % groups ~= 0 then
-    base.argerr(fname, fmt("out_channels (%d) is not divisible by groups (%d)", out_channels, groups), 5)
+    base.argerr(fname, fmt("out_channels (%d) is not divisible by groups (%d)", out_channels, groups), 4)
   end
   if opts.padding_mode ~= nil and opts.padding_mode ~= "zeros" then
-    base.argerr(fname, fmt("padding_mode '%s' is not supported (only 'zeros')", tostring(opts.padding_mode)), 5)
+    base.argerr(fname, fmt("padding_mode '%s' is not supported (only 'zeros')", tostring(opts.padding_mode)), 4)
   end
   self.in_channels, self.out_channels, self.groups = in_channels, out_channels, groups
   if dim == 2 then
@@ -108,7 +108,7 @@ local function conv_init(self, dim, fname, in_channels, out_channels, kernel_siz
   if transposed then
     local oph, opw = pair(fname, "output_padding", opts.output_padding or 0, 0, dim)
     if (oph >= sh and oph >= dh) or (opw >= sw and opw >= dw) then
-      base.argerr(fname, "output_padding must be smaller than either the stride or the dilation", 5)
+      base.argerr(fname, "output_padding must be smaller than either the stride or the dilation", 4)
     end
     self.output_padding = {oph, opw}
     rows, cols = in_channels, out_channels / groups

@@ -72,18 +72,18 @@ local function names_of(l, d)
 end
 
 local function rnn_init(self, cls, fname, input_size, hidden_size, opts, allowed)
-  check.number(fname, "input_size", input_size, {integer = true, min = 1, level = 5})
-  check.number(fname, "hidden_size", hidden_size, {integer = true, min = 1, level = 5})
-  opts = check.options(fname, opts, allowed, 5)
-  local L = check.number(fname, "num_layers", opts.num_layers or 1, {integer = true, min = 1, level = 5})
-  local p = check.number(fname, "dropout", opts.dropout or 0, {level = 5})
-  if p < 0 or p > 1 then base.argerr(fname, fmt("dropout = %g is not a probability in [0, 1]", p), 5) end
-  if opts.proj_size ~= nil and opts.proj_size ~= 0 then base.argerr(fname, "proj_size is not supported", 5) end
+  check.number(fname, "input_size", input_size, {integer = true, min = 1, level = 4})
+  check.number(fname, "hidden_size", hidden_size, {integer = true, min = 1, level = 4})
+  opts = check.options(fname, opts, allowed, 4)
+  local L = check.number(fname, "num_layers", opts.num_layers or 1, {integer = true, min = 1, level = 4})
+  local p = check.number(fname, "dropout", opts.dropout or 0, {level = 4})
+  if p < 0 or p > 1 then base.argerr(fname, fmt("dropout = %g is not a probability in [0, 1]", p), 4) end
+  if opts.proj_size ~= nil and opts.proj_size ~= 0 then base.argerr(fname, "proj_size is not supported", 4) end
   local mode = cls
   if cls == "RNN" then
     local nl = opts.nonlinearity or "tanh"
     if nl == "tanh" then mode = "RNN_TANH" elseif nl == "relu" then mode = "RNN_RELU"
-    else base.argerr(fname, fmt("nonlinearity must be 'tanh' or 'relu', got '%s'", tostring(nl)), 5) end
+    else base.argerr(fname, fmt("nonlinearity must be 'tanh' or 'relu', got '%s'", tostring(nl)), 4) end
   end
   self.mode, self.input_size, self.hidden_size, self.num_layers = mode, input_size, hidden_size, L
   self.bias = opts.bias ~= false
@@ -124,15 +124,15 @@ local function params_of(self, P, l, d)
 end
 
 --- h (L*D x B x H, or L*D x H unbatched), checked: the contiguous state or nil.
-local function state_arg(name, what, h, want, unbatched)
+local function state_arg(name, what, h, want, unbatched, level)
   if h == nil then return nil end
-  if not gd.is_tensor(h) then base.argerr(name, fmt("%s must be a tensor, got %s", what, type(h)), 4) end
+  if not gd.is_tensor(h) then base.argerr(name, fmt("%s must be a tensor, got %s", what, type(h)), level) end
   local s = h.shape
   local ok = #s == #want
   for d = 1, #want do ok = ok and s[d] == want[d] end
   if not ok then
     base.argerr(name, fmt("%s has shape %s, expected %s (num_layers * num_directions x %shidden_size)", what,
-      shape_str(s), shape_str(want), unbatched and "" or "batch x "), 4)
+      shape_str(s), shape_str(want), unbatched and "" or "batch x "), level)
   end
   if h.c.is_contiguous == 0 then h = h:contiguous() end
   if unbatched then h = h:view(want[1], 1, want[2]) end
@@ -144,15 +144,15 @@ local function cdata(t) return t and t.c or nil end
 local function rnn_forward(self, x, h0, c0)
   local name = self.__class
   local P = priv[self]
-  if not gd.is_tensor(x) then base.argerr(name, "the input must be a tensor, got " .. type(x), 3) end
+  if not gd.is_tensor(x) then base.argerr(name, "the input must be a tensor, got " .. type(x), 2) end
   local lstm = self.mode == "LSTM"
   if lstm and type(h0) == "table" and not gd.is_tensor(h0) then h0, c0 = h0[1], h0[2] end
-  if not lstm and c0 ~= nil then base.argerr(name, "takes no cell state (only LSTM does)", 3) end
+  if not lstm and c0 ~= nil then base.argerr(name, "takes no cell state (only LSTM does)", 2) end
   local s = x.shape
   local unbatched = #s == 2
   if #s ~= 3 and not unbatched then
     base.argerr(name, fmt("the input must be 3-D (%s) or 2-D (seq x features, unbatched), got shape %s",
-      self.batch_first and "batch x seq x features" or "seq x batch x features", shape_str(s)), 3)
+      self.batch_first and "batch x seq x features" or "seq x batch x features", shape_str(s)), 2)
   end
   local xs
   if unbatched then xs = x:view(s[1], 1, s[2])
@@ -163,12 +163,12 @@ local function rnn_forward(self, x, h0, c0)
   else xs = x:contiguous() end
   local T, B = xs.c.sizes[0], xs.c.sizes[1]
   T, B = tonumber(T), tonumber(B)
-  if T < 1 or B < 1 then base.argerr(name, "the input is empty (shape " .. shape_str(s) .. ")", 3) end
+  if T < 1 or B < 1 then base.argerr(name, "the input is empty (shape " .. shape_str(s) .. ")", 2) end
   local L, H = self.num_layers, self.hidden_size
   local D = self.bidirectional and 2 or 1
   local want = unbatched and {L * D, H} or {L * D, B, H}
-  h0 = state_arg(name, "h0", h0, want, unbatched)
-  if lstm then c0 = state_arg(name, "c0", c0, want, unbatched) end
+  h0 = state_arg(name, "h0", h0, want, unbatched, 3)
+  if lstm then c0 = state_arg(name, "c0", c0, want, unbatched, 3) end
   local dt = xs.c.scalar_type
   -- the initial states are copied: the backward needs them as they were,
   -- and a caller carrying state from batch to batch passes the h_n buffer
@@ -221,17 +221,11 @@ local function rnn_forward(self, x, h0, c0)
   return out, hn
 end
 
-local function grad_state(name, what, g, P, want)
-  if g == nil then return nil end
-  local ok, h = pcall(state_arg, name, what, g, want, P.unbatched)
-  if not ok then error(h, 4) end
-  return h
-end
 
 local function rnn_backward(self, grad_out, grad_h, grad_c)
   local name = self.__class .. ":backward"
   local P = priv[self]
-  if P.inputs == nil then base.argerr(name, "called before forward", 3) end
+  if P.inputs == nil then base.argerr(name, "called before forward", 2) end
   local lstm = self.mode == "LSTM"
   local T, B, L, H = P.T, P.B, self.num_layers, self.hidden_size
   local D = self.bidirectional and 2 or 1
@@ -240,14 +234,14 @@ local function rnn_backward(self, grad_out, grad_h, grad_c)
   local gy = nil
   if grad_out ~= nil then
     if not gd.is_tensor(grad_out) then
-      base.argerr(name, "the output gradient must be a tensor, got " .. type(grad_out), 3)
+      base.argerr(name, "the output gradient must be a tensor, got " .. type(grad_out), 2)
     end
     local want = P.unbatched and {T, D * H} or self.batch_first and {B, T, D * H} or {T, B, D * H}
     local s = grad_out.shape
     local ok = #s == #want
     for d = 1, #want do ok = ok and s[d] == want[d] end
     if not ok then
-      base.argerr(name, fmt("the output gradient has shape %s, expected %s", shape_str(s), shape_str(want)), 3)
+      base.argerr(name, fmt("the output gradient has shape %s, expected %s", shape_str(s), shape_str(want)), 2)
     end
     if P.unbatched then gy = grad_out:view(T, 1, D * H)
     elseif self.batch_first then
@@ -257,10 +251,10 @@ local function rnn_backward(self, grad_out, grad_h, grad_c)
     if gy.c.is_contiguous == 0 then gy = gy:contiguous() end
   end
   local want = P.unbatched and {L * D, H} or {L * D, B, H}
-  local ghn = grad_state(name, "grad_h", grad_h, P, want)
+  local ghn = state_arg(name, "grad_h", grad_h, want, P.unbatched, 3)
   local gcn = nil
-  if lstm then gcn = grad_state(name, "grad_c", grad_c, P, want)
-  elseif grad_c ~= nil then base.argerr(name, "takes no cell state gradient (only LSTM has one)", 3) end
+  if lstm then gcn = state_arg(name, "grad_c", grad_c, want, P.unbatched, 3)
+  elseif grad_c ~= nil then base.argerr(name, "takes no cell state gradient (only LSTM has one)", 2) end
   local gh0 = buffer(P, "gh0", {L * D, B, H}, dt)
   local gc0 = lstm and buffer(P, "gc0", {L * D, B, H}, dt) or nil
   local bws = buffer(P, "bws", {P.ws_bwd}, dt)
@@ -377,14 +371,14 @@ local CELL_OPTS = {bias = true, dtype = true, device = true}
 local RNN_CELL_OPTS = {bias = true, dtype = true, device = true, nonlinearity = true}
 
 local function cell_init(self, cls, fname, input_size, hidden_size, opts, allowed)
-  check.number(fname, "input_size", input_size, {integer = true, min = 1, level = 5})
-  check.number(fname, "hidden_size", hidden_size, {integer = true, min = 1, level = 5})
-  opts = check.options(fname, opts, allowed, 5)
+  check.number(fname, "input_size", input_size, {integer = true, min = 1, level = 4})
+  check.number(fname, "hidden_size", hidden_size, {integer = true, min = 1, level = 4})
+  opts = check.options(fname, opts, allowed, 4)
   local mode = cls
   if cls == "RNN" then
     local nl = opts.nonlinearity or "tanh"
     if nl == "tanh" then mode = "RNN_TANH" elseif nl == "relu" then mode = "RNN_RELU"
-    else base.argerr(fname, fmt("nonlinearity must be 'tanh' or 'relu', got '%s'", tostring(nl)), 5) end
+    else base.argerr(fname, fmt("nonlinearity must be 'tanh' or 'relu', got '%s'", tostring(nl)), 4) end
   end
   self.mode, self.input_size, self.hidden_size, self.bias = mode, input_size, hidden_size, opts.bias ~= false
   local GH = GATES[mode] * hidden_size
@@ -401,12 +395,12 @@ end
 --- h (B x H, or H unbatched) checked and copied into P[key]; nil stays nil.
 local function cell_state(name, what, h, B, H, unbatched, P, key, dt)
   if h == nil then return nil end
-  if not gd.is_tensor(h) then base.argerr(name, fmt("%s must be a tensor, got %s", what, type(h)), 4) end
+  if not gd.is_tensor(h) then base.argerr(name, fmt("%s must be a tensor, got %s", what, type(h)), 3) end
   local s = h.shape
   local ok = unbatched and (#s == 1 and s[1] == H) or (#s == 2 and s[1] == B and s[2] == H)
   if not ok then
     base.argerr(name, fmt("%s has shape %s, expected %s", what, shape_str(s),
-      unbatched and tostring(H) or (B .. "x" .. H) .. " (batch x hidden_size)"), 4)
+      unbatched and tostring(H) or (B .. "x" .. H) .. " (batch x hidden_size)"), 3)
   end
   return buffer(P, key, {B, H}, dt):copy_(unbatched and h:view(1, H) or h)
 end
@@ -414,17 +408,17 @@ end
 local function cell_forward(self, x, h0, c0)
   local name = self.__class
   local P = priv[self]
-  if not gd.is_tensor(x) then base.argerr(name, "the input must be a tensor, got " .. type(x), 3) end
+  if not gd.is_tensor(x) then base.argerr(name, "the input must be a tensor, got " .. type(x), 2) end
   local lstm = self.mode == "LSTM"
   if lstm and type(h0) == "table" and not gd.is_tensor(h0) then h0, c0 = h0[1], h0[2] end
-  if not lstm and c0 ~= nil then base.argerr(name, "takes no cell state (only LSTMCell does)", 3) end
+  if not lstm and c0 ~= nil then base.argerr(name, "takes no cell state (only LSTMCell does)", 2) end
   local s = x.shape
   local unbatched = #s == 1
   if #s ~= 2 and not unbatched then
-    base.argerr(name, fmt("the input must be 2-D (batch x features) or 1-D (unbatched), got shape %s", shape_str(s)), 3)
+    base.argerr(name, fmt("the input must be 2-D (batch x features) or 1-D (unbatched), got shape %s", shape_str(s)), 2)
   end
   local B, H = unbatched and 1 or s[1], self.hidden_size
-  if B < 1 then base.argerr(name, "the input is empty (shape " .. shape_str(s) .. ")", 3) end
+  if B < 1 then base.argerr(name, "the input is empty (shape " .. shape_str(s) .. ")", 2) end
   local xs = x.c.is_contiguous ~= 0 and x or x:contiguous()
   xs = xs:view(1, B, s[#s])
   local dt = xs.c.scalar_type
@@ -450,13 +444,13 @@ end
 local function cell_backward(self, grad_h, grad_c)
   local name = self.__class .. ":backward"
   local P = priv[self]
-  if P.x == nil then base.argerr(name, "called before forward", 3) end
+  if P.x == nil then base.argerr(name, "called before forward", 2) end
   local lstm = self.mode == "LSTM"
   local B, H, dt = P.B, self.hidden_size, P.x.c.scalar_type
   local gy = cell_state(name, "grad_h", grad_h, B, H, P.unbatched, P, "gy", dt)
   local gcn = nil
   if lstm then gcn = cell_state(name, "grad_c", grad_c, B, H, P.unbatched, P, "gcn", dt)
-  elseif grad_c ~= nil then base.argerr(name, "takes no cell state gradient (only LSTMCell has one)", 3) end
+  elseif grad_c ~= nil then base.argerr(name, "takes no cell state gradient (only LSTMCell has one)", 2) end
   local gx = buffer(P, "gx", {1, B, self.input_size}, dt)
   local gh0 = buffer(P, "gh0", {B, H}, dt)
   local gc0 = lstm and buffer(P, "gc0", {B, H}, dt) or nil

@@ -211,6 +211,19 @@ describe("gd.nn recurrent layers: construction and dropout", function()
     assert.is_true(live() - before < 64 * 1024, string.format("grew %d bytes", live() - before))
   end)
 
+  it("takes non-contiguous inputs and gradients (a transposed view) as their contiguous copies", function()
+    gd.manual_seed(3)
+    local m = nn.GRU(3, 2, {bidirectional = true}):double()
+    local xt = gd.randn(3, 5, {dtype = "float64"}):t()           -- 5 x 3, not contiguous
+    local gt = gd.randn(4, 5, {dtype = "float64"}):t()           -- 5 x 4
+    local y1 = m:forward(xt):clone()
+    local g1 = m:backward(gt):clone()
+    local y2 = m:forward(xt:contiguous())
+    local g2 = m:backward(gt:contiguous())
+    assert.equal(0, maxdiff(y1, y2))
+    assert.equal(0, maxdiff(g1, g2))
+  end)
+
   it("describes itself with PyTorch's options", function()
     assert.equal("LSTM(10, 20, num_layers = 2, batch_first = true) [parameters: 5920]",
       tostring(nn.LSTM(10, 20, {num_layers = 2, batch_first = true})))

@@ -155,7 +155,7 @@ local function rnn_forward(self, x, h0, c0)
       self.batch_first and "batch x seq x features" or "seq x batch x features", shape_str(s)), 2)
   end
   local xs
-  if unbatched then xs = x:view(s[1], 1, s[2])
+  if unbatched then xs = (x.c.is_contiguous ~= 0 and x or x:contiguous()):view(s[1], 1, s[2])
   elseif self.batch_first then
     xs = buffer(P, "x_tm", {s[2], s[1], s[3]}, x.c.scalar_type)
     xs:copy_(x:transpose(1, 2))
@@ -243,7 +243,7 @@ local function rnn_backward(self, grad_out, grad_h, grad_c)
     if not ok then
       base.argerr(name, fmt("the output gradient has shape %s, expected %s", shape_str(s), shape_str(want)), 2)
     end
-    if P.unbatched then gy = grad_out:view(T, 1, D * H)
+    if P.unbatched then gy = (grad_out.c.is_contiguous ~= 0 and grad_out or grad_out:contiguous()):view(T, 1, D * H)
     elseif self.batch_first then
       gy = buffer(P, "gy_tm", {T, B, D * H}, grad_out.c.scalar_type)
       gy:copy_(grad_out:transpose(1, 2))

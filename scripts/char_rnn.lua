@@ -16,8 +16,10 @@
 -- batch to batch along 50 parallel streams of the text (as DeepOBS), reset at
 -- each pass over the text.  For each optimizer it prints the held-out bits
 -- per character (cross-entropy / ln 2) after training, as mean +- std over the
--- seeds, and a sample of generated text.  (Loaded with "--as-module" it
--- returns its functions.)
+-- seeds, and a sample of generated text.  Not reproduced from Graves' setup:
+-- his clipping of the derivatives inside the LSTM (to [-10, 10]) and at its
+-- outputs (to [-100, 100]), which gd.nn.LSTM's fused backward does not
+-- offer.  (Loaded with "--as-module" it returns its functions.)
 local gd = rawget(_G, "gd") or require "gd"
 local nn = gd.nn
 

@@ -157,7 +157,7 @@ local function run_torch(lstm_steps, cnn_steps)
   return r
 end
 
-local LSTM_STEPS, CNN_STEPS = 10, 200
+local LSTM_STEPS, CNN_STEPS = 5, 200   -- PyTorch takes seconds per LSTM step on a busy 2-core machine
 print(fmt("models bench: %s, %d threads", gd.version, gd.get_num_threads()))
 local lstm = bench_lstm(LSTM_STEPS)
 print(fmt("char-LSTM (2x128, batch %d x %d chars, Adam): %.1f sequences/s (%.0f chars/s)", B, T, lstm, lstm * T))

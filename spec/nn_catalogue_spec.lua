@@ -11,7 +11,7 @@ describe("gd.nn's catalogue (issue 14)", function()
     {"Conv1d", function() return nn.Conv1d(2, 4, 3, {stride = 1, padding = 0, dilation = 1, groups = 1, bias = true, padding_mode = "zeros"}) end},
     {"Conv2d", function() return nn.Conv2d(2, 4, 3, {stride = 1, padding = 0, dilation = 1, groups = 1, bias = true, padding_mode = "zeros"}) end},
     {"ConvTranspose2d", function() return nn.ConvTranspose2d(2, 4, 3, {stride = 1, padding = 0, output_padding = 0, groups = 1, bias = true, dilation = 1, padding_mode = "zeros"}) end},
-    {"MaxPool2d", function() return nn.MaxPool2d(2, {stride = 2, padding = 0, dilation = 1, return_indices = false, ceil_mode = false}) end},
+    {"MaxPool2d", function() return nn.MaxPool2d(2, {stride = 2, padding = 0, dilation = 1, return_indices = true, ceil_mode = false}) end},
     {"AvgPool2d", function() return nn.AvgPool2d(2, {stride = 2, padding = 0, ceil_mode = false, count_include_pad = true, divisor_override = 2}) end},
     {"AdaptiveAvgPool2d", function() return nn.AdaptiveAvgPool2d({2, 3}) end},
     {"Flatten", function() return nn.Flatten(2, -1) end},

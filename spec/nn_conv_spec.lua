@@ -75,6 +75,21 @@ describe("gd.nn convolution, pooling and batch norm against PyTorch", function()
   end
 end)
 
+describe("gd.nn.MaxPool2d with return_indices", function()
+  it("returns each maximum's 1-based position in its flattened plane (PyTorch's index + 1)", function()
+    -- by hand: 5 at row 1 col 2 -> 2, 8 at (2, 3) -> 7, 9 at (3, 1) -> 9,
+    -- 3 at (4, 4) -> 16; PyTorch gives 1, 6, 8, 15
+    local x = gd.tensor({{{{1, 5, 2, 0}, {3, 4, 8, 7}, {9, 0, 1, 1}, {2, 6, 1, 3}}}})
+    local y, idx = nn.MaxPool2d(2, {return_indices = true})(x)
+    assert.same({{{{5, 8}, {9, 3}}}}, y:totable())
+    assert.equal("int64", idx.dtype)
+    assert.same({{{{2, 7}, {9, 16}}}}, idx:totable())
+    local _, i2 = nn.MaxPool2d(2, {return_indices = true})(x[1])   -- unbatched
+    assert.same({{{2, 7}, {9, 16}}}, i2:totable())
+    assert.is_nil(select(2, nn.MaxPool2d(2)(x)))   -- without the option, one result
+  end)
+end)
+
 describe("gd.nn.ConvTranspose2d", function()
   it("backward matches gradcheck", function()
     gd.manual_seed(6)

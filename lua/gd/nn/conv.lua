@@ -360,6 +360,14 @@ local function pool_backward(self, grad_out, name, kind)
   return gx
 end
 
+local function same_sizes(a, b)
+  if a.rank ~= b.rank then return false end
+  for d = 0, a.rank - 1 do
+    if a.sizes[d] ~= b.sizes[d] then return false end
+  end
+  return true
+end
+
 local MAXPOOL_OPTS = {stride = true, padding = true, dilation = true, ceil_mode = true, return_indices = true}
 
 local MaxPool2d = new_class("MaxPool2d", Module)
@@ -367,7 +375,6 @@ M.MaxPool2d = MaxPool2d
 function MaxPool2d:init(kernel_size, opts)
   local fname = "gd.nn.MaxPool2d"
   opts = check.options(fname, opts, MAXPOOL_OPTS, 4)
-  if opts.return_indices then base.argerr(fname, "return_indices is not supported yet", 4) end
   local kh, kw = pair(fname, "kernel_size", kernel_size, 1, 2)
   local sh, sw = kh, kw   -- PyTorch: stride defaults to kernel_size
   if opts.stride ~= nil then sh, sw = pair(fname, "stride", opts.stride, 1, 2) end
@@ -375,8 +382,22 @@ function MaxPool2d:init(kernel_size, opts)
   local dh, dw = pair(fname, "dilation", opts.dilation or 1, 1, 2)
   self.kernel_size, self.stride, self.padding, self.dilation = {kh, kw}, {sh, sw}, {ph, pw}, {dh, dw}
   self.ceil_mode = opts.ceil_mode == true
+  self.return_indices = opts.return_indices == true
 end
-function MaxPool2d:forward(x) return pool_forward(self, x, "MaxPool2d", C.GD_NN_MAXPOOL) end
+function MaxPool2d:forward(x)
+  local y = pool_forward(self, x, "MaxPool2d", C.GD_NN_MAXPOOL)
+  if not self.return_indices then return y end
+  -- PyTorch's indices count from 0 within each flattened H x W plane; gdlua's
+  -- from 1, as every index (a window of only padding, which PyTorch never
+  -- makes at padding <= kernel/2, would give 0)
+  local P = priv[self]
+  local idx = P.idx
+  local out = P.idx_out
+  if out == nil or not same_sizes(out.c, idx.c) then out = idx:clone(); P.idx_out = out end
+  out:copy_(idx):add_(1)
+  if P.unbatched then return y, out[1] end
+  return y, out
+end
 function MaxPool2d:backward(g) return pool_backward(self, g, "MaxPool2d:backward", C.GD_NN_MAXPOOL) end
 function MaxPool2d:describe()
   return fmt("MaxPool2d(kernel_size = (%d, %d), stride = (%d, %d))", self.kernel_size[1], self.kernel_size[2],
@@ -384,7 +405,10 @@ function MaxPool2d:describe()
 end
 doc(MaxPool2d, "gd.nn.MaxPool2d", [[
 gd.nn.MaxPool2d(kernel_size, [{stride = kernel_size, padding = 0, dilation = 1,
-  ceil_mode = false}])
+  ceil_mode = false, return_indices = false}])
+  With return_indices, forward returns y, indices: int64, y's shape, each
+  the 1-based position of its maximum in the flattened H x W plane (PyTorch's
+  index + 1).
   The maximum over each window of x (N x C x H x W or C x H x W), as PyTorch:
   padded positions never win, a NaN does, the first maximum takes the
   gradient.  Output size as Conv2d's (ceil instead of floor with ceil_mode,

@@ -20,7 +20,7 @@ describe("gd.nn's catalogue (issue 14)", function()
     {"BatchNorm2d", function() return nn.BatchNorm2d(3, {eps = 1e-5, momentum = 0.1, affine = true, track_running_stats = true}) end},
     {"LayerNorm", function() return nn.LayerNorm({3, 4}, {eps = 1e-5, elementwise_affine = true}) end},
     {"GroupNorm", function() return nn.GroupNorm(1, 3, {eps = 1e-5, affine = true}) end},
-    {"Embedding", function() return nn.Embedding(5, 3, {padding_idx = 1}) end},
+    {"Embedding", function() return nn.Embedding(5, 3, {padding_idx = 1, max_norm = 2, norm_type = 2, scale_grad_by_freq = true, sparse = false}) end},
     {"RNN", function() return nn.RNN(3, 4, {num_layers = 1, nonlinearity = "relu", bias = true, batch_first = false, dropout = 0, bidirectional = false}) end},
     {"LSTM", function() return nn.LSTM(3, 4, {num_layers = 2, bias = true, batch_first = true, dropout = 0.1, bidirectional = true, proj_size = 0}) end},
     {"GRU", function() return nn.GRU(3, 4, {num_layers = 2, bias = false, batch_first = true, dropout = 0.1, bidirectional = true}) end},

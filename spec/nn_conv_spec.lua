@@ -311,6 +311,27 @@ describe("gd.nn.Embedding", function()
     end
   end)
 
+  it("matches PyTorch with max_norm (norm_type 3) and scale_grad_by_freq", function()
+    -- catches a 2-norm for norm_type 3, a renorm after the lookup (y would
+    -- keep the long rows), rows renormalised that were not looked up, and
+    -- gradients of repeated rows not divided by their count
+    local e = extra.embedding_renorm
+    for _, dtype in ipairs({"float64", "float32"}) do
+      local m = nn.Embedding(6, 4, {max_norm = 1.5, norm_type = 3, scale_grad_by_freq = true})
+      if dtype == "float64" then m:double() end
+      m.weight:copy_(t64(e.w0, {6, 4}))
+      m:zero_grad()
+      local y = m(gd.tensor(e.idx, {dtype = "int64"}):view(2, 3))
+      local tol = dtype == "float64" and 1e-12 or 1e-5
+      assert.is_true(maxdiff(y, t64(e.y, {2, 3, 4})) < tol)
+      assert.is_true(maxdiff(m.weight, t64(e.w1, {6, 4})) < tol)
+      m:backward(t64(e.gy, {2, 3, 4}):to(dtype))
+      assert.is_true(maxdiff(m.weight.grad, t64(e.gweight, {6, 4})) < tol)
+    end
+    assert.has_error(function() nn.Embedding(3, 2, {sparse = true}) end,
+      "gd.nn.Embedding: sparse gradients are not supported (gdlua's gradients are dense)")
+  end)
+
   it("backward matches gradcheck (without padding_idx, whose row deliberately gets no gradient)", function()
     assert.is_true(nn.gradcheck(nn.Embedding(6, 3), gd.tensor({{1, 3, 6}, {6, 2, 3}}, {dtype = "int64"})))
   end)

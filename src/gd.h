@@ -566,7 +566,13 @@ int gd_nn_batchnorm_backward(gd_tensor *gx, gd_tensor *gw, gd_tensor *gb, const 
    = rows of w (num x D) at the 1-based int64 indices, each checked; backward
    adds gy's rows into gw, skipping padding_idx (1-based, 0 = none). */
 int gd_nn_embedding_forward(gd_tensor *y, const gd_tensor *idx, const gd_tensor *w);
-int gd_nn_embedding_backward(gd_tensor *gw, const gd_tensor *gy, const gd_tensor *idx, int64_t padding_idx);
+int gd_nn_embedding_backward(gd_tensor *gw, const gd_tensor *gy, const gd_tensor *idx, int64_t padding_idx,
+                             int scale_grad_by_freq);
+/* max_norm: the rows idx refers to with a norm_type-norm above max_norm are
+   scaled in place to max_norm (PyTorch's embedding_renorm_, before the
+   lookup); scale_grad_by_freq divides each occurrence's gradient by its
+   row's count in idx. */
+int gd_nn_embedding_renorm(gd_tensor *w, const gd_tensor *idx, double max_norm, double norm_type);
 
 /* LayerNorm and GroupNorm (src/nn_norm.c): rows of M contiguous values
    normalised by their mean and biased variance (eps inside the root); the

@@ -105,6 +105,24 @@ describe("gd.nn.ConvTranspose2d", function()
     assert.same({1, 3, 10, 8}, nn.ConvTranspose2d(4, 3, 3, {stride = 2, padding = 1, output_padding = 1})(y).shape)
   end)
 
+  it("takes PyTorch's output_size in forward: the output_padding that reaches it", function()
+    -- a stride-2 conv maps 9 and 10 rows to 5: output_size tells them apart
+    gd.manual_seed(7)
+    local m = nn.ConvTranspose2d(2, 3, 3, {stride = 2, padding = 1}):double()
+    local x = gd.randn(1, 2, 5, 4, {dtype = "float64"})
+    assert.same({1, 3, 9, 7}, m(x).shape)
+    local y = m:forward(x, {10, 8}):clone()
+    assert.same({1, 3, 10, 8}, y.shape)
+    local same = nn.ConvTranspose2d(2, 3, 3, {stride = 2, padding = 1, output_padding = 1}):double()
+    same:load_state_dict(m:state_dict())
+    assert.equal(0, maxdiff(same(x), y))
+    -- the backward follows the forward's output_padding
+    assert.same({1, 2, 5, 4}, m:backward(gd.randn(1, 3, 10, 8, {dtype = "float64"})).shape)
+    assert.same({1, 3, 9, 7}, m(x, {1, 3, 9, 7}).shape)   -- a full shape: its last two
+    assert.has_error(function() m:forward(x, {11, 8}) end,
+      "ConvTranspose2d: output_size 11x8 is not reachable: with this input the height can be 9 to 10")
+  end)
+
   it("initialises U(+-1/sqrt(out/groups kh kw)) with PyTorch's weight layout", function()
     gd.manual_seed(2)
     local m = nn.ConvTranspose2d(40, 6, 2, {groups = 2})

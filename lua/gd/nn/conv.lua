@@ -247,13 +247,40 @@ local function convt_geom(self, P)
   return g
 end
 
-function ConvTranspose2d:forward(x)
+--- The output_padding pair that makes the output output_size ({OH, OW}, or
+-- a longer size table whose last two entries are OH, OW), as PyTorch's
+-- ConvTranspose2d._output_padding; errors name the valid range.
+local function padding_for_size(self, x, output_size)
+  local name = "ConvTranspose2d"
+  if type(output_size) ~= "table" or #output_size < 2 then
+    base.argerr(name, "output_size must be a table {height, width} (or a full shape ending in them)", 3)
+  end
+  local op = {}
+  for a = 1, 2 do
+    local want = output_size[#output_size - 2 + a]
+    local n = x.shape[x:dim() - 2 + a]
+    local s, p, d, k = self.stride[a], self.padding[a], self.dilation[a], self.kernel_size[a]
+    local lo = (n - 1) * s - 2 * p + d * (k - 1) + 1
+    local hi = lo + math.max(s, d) - 1
+    if type(want) ~= "number" or want < lo or want > hi or want % 1 ~= 0 then
+      base.argerr(name, fmt("output_size %s is not reachable: with this input the %s can be %d to %d",
+        table.concat(output_size, "x"), a == 1 and "height" or "width", lo, hi), 3)
+    end
+    op[a] = want - lo
+  end
+  return op
+end
+
+function ConvTranspose2d:forward(x, output_size)
   local name = "ConvTranspose2d"
   local P = priv[self]
   tensor_arg(name, x, 2)
   local unbatched = x.c.rank == 3
   if unbatched then x = x:view(1, unpack(x.shape)) end
   local g = convt_geom(self, P)
+  -- this call's output_padding: from output_size, or the layer's own
+  local op = output_size ~= nil and padding_for_size(self, x, output_size) or self.output_padding
+  g[7], g[8] = op[1], op[2]
   local xc, b = x.c, self.bias
   local shp = P.shape
   if C.gd_nn_conv_transpose2d_shape(shp, xc, self.weight.c, g) ~= 0 then fail(name) end
@@ -307,8 +334,9 @@ gd.nn.ConvTranspose2d(in_channels, out_channels, kernel_size, [{stride = 1,
   OH x OW, OH = (H - 1) stride - 2 padding + dilation (kernel - 1) +
   output_padding + 1.  weight is in x out/groups x kh x kw (PyTorch's
   layout), weight and bias U(+-1/sqrt(out/groups kh kw)).  Forward is gemm +
-  col2im, backward im2col + gemm, one C call each.  PyTorch's forward
-  output_size argument is not taken: choose output_padding.  CPU only for now.]])
+  col2im, backward im2col + gemm, one C call each.  m:forward(x,
+  output_size) picks the output_padding that gives output_size ({OH, OW}, as
+  PyTorch's forward(input, output_size)).  CPU only for now.]])
 
 -- ----------------------------------------------------------------- pooling
 

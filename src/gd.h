@@ -579,4 +579,49 @@ int gd_nn_pointwise_loss(double *loss, gd_tensor *losses, gd_tensor *grad, const
 int gd_nn_nll_loss(double *loss, gd_tensor *losses, gd_tensor *grad, const gd_tensor *x, const gd_tensor *target,
                    const gd_tensor *weight, int reduction, int64_t ignore_index);
 
+
+/* Recurrent layers (gd.nn.RNN, LSTM, GRU; src/nn_rnn.c checks, src/cpu/rnn.c
+   loops, cell math in src/kernels/nn.h).  One call runs one layer in one
+   direction over the whole sequence, PyTorch's weight layout (w_ih GH x I,
+   w_hh GH x H, b_ih and b_hh GH, gates in PyTorch's order: LSTM i f g o, GRU
+   r z n; G = 4, 3, 1):
+     x (T x B x I, time-major, contiguous), y (T x B x DH) with DH = H, or 2H
+     for a bidirectional layer: dir 0 writes columns 0..H-1 running forward in
+     time, dir 1 columns H..2H-1 running backward.  h0, c0 (B x H) or NULL
+     (zeros); hn, cn (B x H) the final states, or NULL.  c0/cn/gc0/gcn are
+     LSTM's only.  ws (gd_nn_rnn_workspace's fwd elements, contiguous, x's
+     dtype) keeps what the backward needs: pass the same one to it.
+   The input projection of the whole sequence is one gemm, each time step one
+   gemm for the hidden projection and one fused cell pass.  The backward
+   accumulates gw_ih, gw_hh, gb_ih, gb_hh (+=; any may be NULL), writes gx
+   (T x B x I; added to when accumulate_gx, for the second direction) and
+   gh0/gc0 (B x H) when not NULL; gy may be NULL (no output gradient), ghn/gcn
+   NULL for zero.  bws: gd_nn_rnn_workspace's bwd elements. */
+typedef enum gd_nn_rnn_mode {
+    GD_NN_RNN_TANH = 0, GD_NN_RNN_RELU = 1, GD_NN_LSTM = 2, GD_NN_GRU = 3, GD_NN_RNN_MODE_COUNT = 4
+} gd_nn_rnn_mode;
+int gd_nn_rnn_workspace(int64_t *fwd, int64_t *bwd, int mode, int64_t T, int64_t B, int64_t H);
+int gd_nn_rnn_forward(gd_tensor *y, gd_tensor *hn, gd_tensor *cn, gd_tensor *ws, const gd_tensor *x,
+                      const gd_tensor *h0, const gd_tensor *c0, const gd_tensor *w_ih, const gd_tensor *w_hh,
+                      const gd_tensor *b_ih, const gd_tensor *b_hh, int mode, int dir);
+int gd_nn_rnn_backward(gd_tensor *gx, gd_tensor *gh0, gd_tensor *gc0, gd_tensor *gw_ih, gd_tensor *gw_hh,
+                       gd_tensor *gb_ih, gd_tensor *gb_hh, gd_tensor *bws, const gd_tensor *gy,
+                       const gd_tensor *ghn, const gd_tensor *gcn, const gd_tensor *ws, const gd_tensor *x,
+                       const gd_tensor *y, const gd_tensor *h0, const gd_tensor *c0, const gd_tensor *w_ih,
+                       const gd_tensor *w_hh, int mode, int dir, int accumulate_gx);
+
+
+/* CrossEntropyLoss in full (src/nn_loss.c, math in src/kernels/nn.h), after
+   PyTorch 1.13: logits rows x classes; target either int64 class indices
+   (rows), 1-based, or probabilities (rows x classes, the logits' dtype).  A
+   class target equal to ignore_index (compared as given: PyTorch's default
+   -100 stays -100, a class number c ignores class c) counts for nothing.
+   weight (classes) or NULL; label_smoothing in [0, 1].  reduction 0 mean:
+   divided by the sum of the non-ignored targets' weights (their count without
+   weights) for class targets, by the rows for probabilities; 1 sum; 2 none
+   (losses: one per row).  grad (rows x classes) or NULL. */
+int gd_nn_cross_entropy_ex(double *loss, gd_tensor *losses, gd_tensor *grad, const gd_tensor *logits,
+                           const gd_tensor *target, const gd_tensor *weight, int64_t ignore_index,
+                           double label_smoothing, int reduction);
+
 #endif /* GD_H */

@@ -12,7 +12,7 @@
 local gd = require "gd.tensor"
 local doc = require "gd.doc"
 local check = require "gd.check"
-local I = gd._internal
+local I = require "gd.aux"
 local ffi, C = I.ffi, I.C
 local fmt = string.format
 
@@ -60,7 +60,8 @@ M.read_csv = doc(function(path, opts)
       .. string.format("%q", tostring(opts.sep)), 2)
   end
   local dtype = opts.dtype or "float32"
-  local code = I.dtype_arg(fname, dtype, 0)
+  local code = I.DTYPES[dtype]
+  if code == nil then error(fname .. ": " .. check.unknown_message("dtype", dtype, I.dtype_list), 2) end
   local buf = ffi.new("gd_buffer")
   local gz = path:lower():match("%.gz$") ~= nil
   if C.gd_read_file(buf, path, gz and 1 or 0) ~= 0 then error(fname .. ": " .. cerr(), 2) end

@@ -15,7 +15,7 @@ local doc = require "gd.doc"
 local check = require "gd.check"
 local flavors = require "gd.optim.flavors"
 check.register_internal() -- errors raised with check.raise point past this file
-local I = gd._internal
+local I = require "gd.aux"
 local ffi, C = I.ffi, I.C
 local fmt = string.format
 

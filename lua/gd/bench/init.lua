@@ -403,6 +403,37 @@ gd.bench.run{db = "results.db", [problems = {"quadratic_deep"}], [optimizers = {
   interrupted ones rerun.  The file must be on a local disk (SQLite's WAL
   needs shared memory: not NFS).]])
 
+local function summary(path)
+  local db = open_db(path)
+  local out = {}
+  local groups = db:rows("SELECT DISTINCT problem, optimizer, flavor, schedule FROM trials WHERE phase = 'seed' " ..
+    "ORDER BY problem, optimizer, flavor, schedule")
+  for _, g in ipairs(groups) do
+    local r = db:rows("SELECT hyper, final, steps_to_target, status FROM trials WHERE phase = 'seed' AND problem = ? " ..
+      "AND optimizer = ? AND flavor = ? AND schedule = ? ORDER BY seed", g.problem, g.optimizer, g.flavor, g.schedule)
+    local finals, steps = {}, {}
+    for _, t in ipairs(r) do
+      if t.status == "done" then finals[#finals + 1] = t.final end
+      if t.steps_to_target then steps[#steps + 1] = t.steps_to_target end
+    end
+    local mean, std = require("gd.bench.report").mean_std(finals)
+    local tune = db:rows("SELECT COUNT(*) AS n, SUM(steps_to_target IS NOT NULL) AS hit FROM trials WHERE phase = 'tune' " ..
+      "AND problem = ? AND optimizer = ? AND flavor = ? AND schedule = ? AND status IN ('done', 'diverged')",
+      g.problem, g.optimizer, g.flavor, g.schedule)[1]
+    out[#out + 1] = {problem = g.problem, optimizer = g.optimizer, flavor = g.flavor, schedule = g.schedule,
+      hyper = r[1] and decode(r[1].hyper), mean = mean, std = std, seeds = #finals,
+      steps = #steps == #r and #r > 0 and (require("gd.bench.report").mean_std(steps)) or nil,
+      tuneability = tune.n > 0 and (tune.hit or 0) / tune.n or nil}
+  end
+  db:close()
+  return out
+end
+M.summary = doc(summary, "gd.bench.summary", [[
+gd.bench.summary(db_path) -> {{problem, optimizer, flavor, schedule, hyper (the tuned
+  setting), mean, std (final metric over the seed reruns), seeds, steps (mean
+  steps to target, nil unless every seed reached it), tuneability (share of the
+  tuning settings that reached the target)}, ...}, one per rerun group.]])
+
 M.report = doc(function(...) return require("gd.bench.report").report(...) end, "gd.bench.report", [[
 gd.bench.report(db_path, [{out = "report", formats = {"svg"}}]) -> the Markdown text;
   writes out/report.md, out/<problem>_lr.svg (final metric against lr),

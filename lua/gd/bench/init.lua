@@ -342,7 +342,9 @@ local function run(spec)
   -- died leaves its trial running, and it is claimed again
   local function drain()
     repeat
-      if workers == 0 then worker(spec.db, {job = job}) else spawn_workers(spec.db, workers, job) end
+      local pending = count(db, "SELECT COUNT(*) AS n FROM trials WHERE status = 'pending'")
+      if workers == 0 then worker(spec.db, {job = job})
+      else spawn_workers(spec.db, math.min(workers, pending), job) end   -- no idle starts
       if mpi then
         -- the other ranks' trials: wait for them (a rank that dies ends the whole mpirun)
         while count(db, "SELECT COUNT(*) AS n FROM trials WHERE status = 'running'") > 0 do sleep(0.05) end

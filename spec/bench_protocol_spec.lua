@@ -163,7 +163,7 @@ describe("gd.bench workers", function()
   it("survive a worker SIGKILLed mid-trial: its trial runs again, nothing finished is repeated", function()
     local db = tmpdb()
     local spec = string.format("gd.bench.run{db = %q, problems = {'quadratic_deep'}, optimizers = {'Adam'}, " ..
-      "budget = 3000, trials = 24, seeds = 0, workers = 2, print = false}", db)
+      "budget = 6000, trials = 24, seeds = 0, workers = 2, print = false}", db)   -- about 0.2 s a trial
     local f = io.popen(proc.quote(bench.executable()) .. " -e " .. proc.quote(spec) .. " >/dev/null 2>&1 & echo $!")
     local parent = f:read("*l")
     f:close()
@@ -176,6 +176,12 @@ describe("gd.bench workers", function()
     end
     assert.truthy(victim, "no trial was running")
     os.execute("kill -9 " .. victim.worker)
+    -- the trial the dead worker held: still 'running' under its pid (it may have
+    -- moved on to another trial between the query and the kill)
+    local held = rows(db, "SELECT id FROM trials WHERE status = 'running' AND worker = ?", victim.worker)[1]
+    assert.truthy(held, "the killed worker held no trial")
+    victim.id = held.id
+    done_before = rows(db, "SELECT id, seconds FROM trials WHERE status = 'done' ORDER BY id")
     for _ = 1, 1200 do if not alive(parent) then break end; os.execute("sleep 0.05") end
     assert.is_false(alive(parent))
     assert.equal("ok", rows(db, "PRAGMA integrity_check")[1].integrity_check)
@@ -200,7 +206,7 @@ describe("gd.bench workers", function()
     end
     local db = tmpdb()
     local code = string.format("gd.bench.run{db = %q, problems = {'quadratic_deep'}, optimizers = {'SGD'}, " ..
-      "budget = 3000, trials = 10, seeds = 2}", db)
+      "budget = 6000, trials = 10, seeds = 2}", db)   -- 2.4 s of trials: both ranks are up by then
     local out = proc.sh("OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 timeout 120 mpirun --oversubscribe " ..
       "-np 2 " .. proc.quote(bench.executable()) .. " -e " .. proc.quote(code) .. " 2>&1")
     local _, printed = out:gsub("gd%.bench: [^\n]*done", "")

@@ -624,4 +624,46 @@ int gd_nn_cross_entropy_ex(double *loss, gd_tensor *losses, gd_tensor *grad, con
                            const gd_tensor *target, const gd_tensor *weight, int64_t ignore_index,
                            double label_smoothing, int reduction);
 
+/* -------------------------------------------- distributed (src/dist.c, issue 16) */
+
+/*
+ * Data-parallel collectives over every process of an MPI job.  libgd does not
+ * link MPI: gd_dist_init opens libgd_dist.so (next to libgd.so, or
+ * $GD_DIST_LIB), the MPI/NCCL engine (src/dist/), when the process was started
+ * by a launcher (mpirun: OMPI_COMM_WORLD_SIZE, PMI_SIZE or PMIX_RANK set) or
+ * when force is 1.  Without the engine, or outside a launcher, the group is
+ * this process alone (size 1) and every collective leaves its tensor as it
+ * is.  Tensors must be contiguous; CPU tensors go through MPI, CUDA tensors
+ * through NCCL.  Every collective is bounded by a timeout (GD_DIST_TIMEOUT
+ * seconds, default 600; gd_dist_set_timeout): past it every rank is ended.
+ */
+typedef enum gd_dist_op { GD_DIST_SUM = 0, GD_DIST_MEAN = 1, GD_DIST_MAX = 2, GD_DIST_MIN = 3,
+                          GD_DIST_OP_COUNT = 4 } gd_dist_op;
+
+/* 0 when joined (or alone, size 1).  force: join even outside a launcher (an
+   MPI singleton, size 1) when the engine exists.  Fails when MPI cannot start,
+   or under a launcher when the engine cannot be loaded. */
+int gd_dist_init(int force);
+/* 1 once gd_dist_init joined an MPI job through the engine, else 0. */
+int gd_dist_active(void);
+int gd_dist_rank(void);
+int gd_dist_size(void);
+int gd_dist_local_rank(void);
+/* 1 when this process was started by a launcher (the environment says so). */
+int gd_dist_launched(void);
+/* Why the engine is not in use ("" when it is). */
+const char *gd_dist_why(void);
+int gd_dist_set_timeout(double seconds);
+int gd_dist_barrier(void);
+/* In place, over every rank; deterministic: sums in rank order (CPU). */
+int gd_dist_allreduce(gd_tensor *t, int op, int deterministic);
+/* Root's t into every rank's t. */
+int gd_dist_broadcast(gd_tensor *t, int root);
+/* out (size() * t's count elements, t's dtype and device, contiguous): rank
+   r's t at element r * count. */
+int gd_dist_allgather(gd_tensor *out, const gd_tensor *t);
+/* Prints msg on standard error and ends every rank with code (MPI_Abort);
+   without the engine, ends this process. */
+void gd_dist_abort(const char *msg, int code);
+
 #endif /* GD_H */

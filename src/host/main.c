@@ -500,6 +500,14 @@ int main(int argc, char **argv)
     int ok = status == 0 && lua_toboolean(L, -1);
     host_report(L, status);
     fflush(stdout);
+    if (!ok && gd_dist_size() > 1) {
+        /* one rank of an MPI job failed (its message is above): end every
+           rank now, rather than leave the others waiting in a collective
+           (MPI_Abort; mpirun then exits non-zero) */
+        char msg[128];
+        snprintf(msg, sizeof msg, "gd.dist: rank %d of %d failed; ending every rank", gd_dist_rank(), gd_dist_size());
+        gd_dist_abort(msg, 1);
+    }
     lua_close(L);
     return ok ? EXIT_SUCCESS : EXIT_FAILURE;
 }

@@ -199,23 +199,69 @@ describe("gd.bench workers", function()
     cleanup(db)
   end)
 
-  it("run as ranks under mpirun: each rank claims trials from the shared file, rank 0 reports", function()
-    if not proc.sh("command -v mpirun"):find("mpirun") then
+  local function mpirun(code)
+    return proc.sh("OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 timeout 120 mpirun --oversubscribe " ..
+      "-np 2 " .. proc.quote(bench.executable()) .. " -e " .. proc.quote(code) .. " 2>&1")
+  end
+  local function has_mpirun() return proc.sh("command -v mpirun"):find("mpirun") ~= nil end
+
+  it("run as ranks under mpirun: rank 0 hands the trials out over gd.dist and stores every curve", function()
+    if not has_mpirun() then
       pending("mpirun is not installed (Debian: openmpi-bin)")
       return
     end
     local db = tmpdb()
-    local code = string.format("gd.bench.run{db = %q, problems = {'quadratic_deep'}, optimizers = {'SGD'}, " ..
-      "budget = 6000, trials = 10, seeds = 2}", db)   -- 2.4 s of trials: both ranks are up by then
-    local out = proc.sh("OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 timeout 120 mpirun --oversubscribe " ..
-      "-np 2 " .. proc.quote(bench.executable()) .. " -e " .. proc.quote(code) .. " 2>&1")
+    local out = mpirun(string.format("gd.bench.run{db = %q, problems = {'quadratic_deep'}, optimizers = {'SGD'}, " ..
+      "budget = 600, trials = 10, seeds = 2}", db))
     local _, printed = out:gsub("gd%.bench: [^\n]*done", "")
-    assert.equal(1, printed, out)                -- one report line, from rank 0
+    assert.equal(1, printed, out)                  -- one report line, from rank 0
+    local how = rows(db, "SELECT value FROM meta WHERE key = 'workers'")[1].value
+    if how:find("gd.dist", 1, true) then
+      assert.equal("gd.dist: 2 MPI ranks, rank 0 hands out trials", how)
+    else
+      assert.equal("2 MPI ranks claiming trials from the file", how)   -- gd.dist's engine is not built
+    end
     local r = rows(db, "SELECT COUNT(*) AS n, COUNT(DISTINCT worker) AS w, MIN(job) AS job, MAX(attempts) AS a " ..
       "FROM trials WHERE status IN ('done', 'diverged')")[1]
     assert.equal(12, r.n)                          -- 10 tuning trials + 2 seeds, none twice
-    assert.equal(2, r.w)                           -- both ranks worked
+    assert.equal(2, r.w)                           -- both ranks ran trials
     assert.truthy(r.job:find("^mpi:"))
+    assert.equal(1, r.a)
+    -- a trial that went through the messages came back whole: its result and curve are those of the
+    -- same trial run here (the message round trip loses no digit and no point)
+    local t = rows(db, "SELECT * FROM trials WHERE status = 'done' AND worker = (SELECT MAX(worker) FROM trials) " ..
+      "ORDER BY id LIMIT 1")[1]
+    local status, final, best, hit, _, _, pts = bench.run_trial(t)
+    assert.equal(status, t.status)
+    assert.equal(final, t.final)
+    assert.equal(best, t.best)
+    assert.equal(hit, t.steps_to_target)
+    local stored = rows(db, "SELECT step, metric, value FROM points WHERE trial_id = ? ORDER BY step, metric", t.id)
+    assert.equal(#pts, #stored)
+    table.sort(pts, function(x, y) return x[1] < y[1] or (x[1] == y[1] and x[2] < y[2]) end)
+    for i, q in ipairs(pts) do
+      assert.equal(q[1], stored[i].step)
+      assert.equal(q[2], stored[i].metric)
+      assert.equal(q[3], stored[i].value)
+    end
+    cleanup(db)
+  end)
+
+  it("under mpirun with mpi = 'file': every rank claims trials from the shared file", function()
+    if not has_mpirun() then
+      pending("mpirun is not installed (Debian: openmpi-bin)")
+      return
+    end
+    local db = tmpdb()
+    local out = mpirun(string.format("gd.bench.run{db = %q, problems = {'quadratic_deep'}, optimizers = {'SGD'}, " ..
+      "budget = 6000, trials = 10, seeds = 2, mpi = 'file'}", db))   -- 2.4 s of trials: both ranks are up by then
+    local _, printed = out:gsub("gd%.bench: [^\n]*done", "")
+    assert.equal(1, printed, out)
+    assert.equal("2 MPI ranks claiming trials from the file", rows(db, "SELECT value FROM meta WHERE key = 'workers'")[1].value)
+    local r = rows(db, "SELECT COUNT(*) AS n, COUNT(DISTINCT worker) AS w, MAX(attempts) AS a FROM trials " ..
+      "WHERE status IN ('done', 'diverged')")[1]
+    assert.equal(12, r.n)
+    assert.equal(2, r.w)
     assert.equal(1, r.a)
     cleanup(db)
   end)

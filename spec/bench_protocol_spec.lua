@@ -8,18 +8,8 @@ local space = bench.space
 local P = bench.problems
 local proc = dofile("spec/support/process.lua")
 
-local function tmpdb()
-  local p = os.tmpname()
-  os.remove(p)
-  return p .. ".db"
-end
-local function cleanup(p) for _, s in ipairs{"", "-wal", "-shm"} do os.remove(p .. s) end end
-local function rows(path, sql, ...)
-  local db = bench.open(path)
-  local r = db:rows(sql, ...)
-  db:close()
-  return r
-end
+local B = dofile("spec/support/bench_db.lua")
+local tmpdb, cleanup, rows = B.tmpdb, B.cleanup, B.rows
 local function alive(pid) return os.execute("kill -0 " .. pid .. " 2>/dev/null") == 0 end
 
 describe("gd.bench.space", function()

@@ -234,6 +234,20 @@ M.d2l_quadratic = {name = "d2l_quadratic", metric = "loss", batch_size = 1, budg
             eval = function() return obj.f(x) end}
   end}
 
+--- The loader's batches one after another, epoch after epoch: a function -> x, y.
+local function batch_stream(loader)
+  local epoch, it, st = 0, nil, nil
+  return function()
+    if it then
+      local x, y = it(st)
+      if x then return x, y end
+    end
+    epoch = epoch + 1
+    it, st = loader:batches(epoch)
+    return it(st)
+  end
+end
+
 -- Supervised problems over a data set {Xtr, ytr, Xte, yte}.
 local function supervised(spec)
   spec.eval_every = spec.eval_every or 20
@@ -243,16 +257,7 @@ local function supervised(spec)
     local net = spec.model()
     local loss = spec.loss()
     local loader = gd.data.loader(tr, {batch_size = spec.batch_size, shuffle = true, seed = seed})
-    local epoch, it, st = 0, nil, nil
-    local function next_batch()
-      if it then
-        local x, y = it(st)
-        if x then return x, y end
-      end
-      epoch = epoch + 1
-      it, st = loader:batches(epoch)
-      return it(st)
-    end
+    local next_batch = batch_stream(loader)
     return {params = net, steps_per_epoch = loader.num_batches,
       step = function()
         net:zero_grad()
@@ -401,16 +406,7 @@ M.char_lstm = {name = "char_lstm", metric = "loss", batch_size = 16, budget = 6 
     local net = nn.Sequential{emb, lstm, lin}   -- holds the parameters; the forward pass is below
     local loss = nn.CrossEntropyLoss()
     local loader = gd.data.loader(D.train, {batch_size = 16, shuffle = true, seed = seed, drop_last = true})
-    local it, st, epoch = nil, nil, 0
-    local function next_batch()
-      if it then
-        local x, y = it(st)
-        if x then return x, y end
-      end
-      epoch = epoch + 1
-      it, st = loader:batches(epoch)
-      return it(st)
-    end
+    local next_batch = batch_stream(loader)
     local function forward(x)
       local b = x:size(1)
       local out = lstm:forward(emb:forward(x))

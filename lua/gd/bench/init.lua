@@ -196,8 +196,13 @@ gd.bench.worker(db_path, [{job = text, max_trials = n}]) -> trials run: claims
 
 local function executable()
   -- the host is arg[-1] (a script run by gdlua) or the gdlua next to this package
+  -- (lua.c's arg table: the interpreter has the lowest index, past -e/-m and their values)
   local a = rawget(_G, "arg")
-  if a and a[-1] and a[-1]:match("gdlua$") then return a[-1] end
+  if a and a[-1] then
+    local i = -1
+    while a[i - 1] do i = i - 1 end
+    if a[i]:match("gdlua$") then return a[i] end
+  end
   local here = debug.getinfo(1, "S").source:sub(2):match("^(.*)/lua/gd/bench/")
   if here then
     local f = io.open(here .. "/build/bin/gdlua")
@@ -269,7 +274,13 @@ local function count(db, sql, ...) return db:rows(sql, ...)[1].n end
 -- unless the user set one, a round may take a day.
 local function dist_mpi()
   local ok, dist = pcall(require, "gd.dist")
-  if not ok or dist.engine() ~= "mpi" or dist.size() < 2 then return nil end
+  if not ok then
+    -- under mpirun without libgd_dist.so loading gd.dist fails; LuaJIT leaves
+    -- its loading sentinel in package.loaded, where gd.optim would find it
+    package.loaded["gd.dist"] = nil
+    return nil
+  end
+  if dist.engine() ~= "mpi" or dist.size() < 2 then return nil end
   if not os.getenv("GD_DIST_TIMEOUT") then dist.init{timeout = 86400} end
   return dist
 end

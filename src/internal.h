@@ -100,7 +100,12 @@ void gd_iter_run(const gd_iter *it, gd_loop_fn fn, const void *ctx);
 
 /* ---- parallelism */
 bool gd_parallel_worth(int64_t n);
-int gd_threads(void);
+int gd_threads(void);   /* the active count (src/threads.c) */
+
+/* C (m x n, row-major, ldc) = alpha op(A) op(B) + beta C through OpenBLAS, in
+   blocks fixed by the shape (the same bits with any thread count: src/cpu/blas.c). */
+void gd_cpu_blas_gemm(int dtype, int ta, int tb, int64_t m, int64_t n, int64_t k, double alpha, const void *a,
+                      int64_t lda, const void *b, int64_t ldb, double beta, void *c, int64_t ldc);
 
 /* ---- scalar tensors on the stack, for scalar operands: always CPU memory with
    no storage (t.storage == NULL marks them); CUDA paths copy them over. */

@@ -5,7 +5,6 @@
 #include "../internal.h"
 #include "../cuda_backend.h"
 
-#include <cblas.h>
 #include <stdio.h>
 
 /* How BLAS can read a 2-D row-major operand without copying: as stored
@@ -140,13 +139,7 @@ int gd_gemm(gd_tensor *c, const gd_tensor *a, int trans_a, const gd_tensor *b, i
         else if (cu->gemm(c->scalar_type, tb, ta, n, m, k, alpha, B->data, ldb, A->data, lda, beta, c->data, ldc))
             st = gd_fail(GD_EDEVICE, "cuBLAS gemm failed: %s", cu->error_string());
     } else if (!st) {
-        CBLAS_TRANSPOSE TA = ta ? CblasTrans : CblasNoTrans, TB = tb ? CblasTrans : CblasNoTrans;
-        if (c->scalar_type == GD_FLOAT32)
-            cblas_sgemm(CblasRowMajor, TA, TB, (int)m, (int)n, (int)k, (float)alpha, A->data, (int)lda, B->data,
-                        (int)ldb, (float)beta, c->data, (int)ldc);
-        else
-            cblas_dgemm(CblasRowMajor, TA, TB, (int)m, (int)n, (int)k, alpha, A->data, (int)lda, B->data, (int)ldb,
-                        beta, c->data, (int)ldc);
+        gd_cpu_blas_gemm(c->scalar_type, ta, tb, m, n, k, alpha, A->data, lda, B->data, ldb, beta, c->data, ldc);
     }
     gd_tensor_release(A);
     gd_tensor_release(B);

@@ -54,7 +54,9 @@ describe("the adaptive thread count", function()
     -- catches: flapping between counts on noise
     local at = run(500, function(a) return a == 2 and 0.0100 or 0.0098 end)
     assert.are.equal(2, gd.get_active_threads())
-    assert.is_true(at[1] < 25, "iterations at 1 thread: " .. at[1])
+    -- probes only (6 iterations each, doubling intervals): nearly free here, as
+    -- both counts cost the same; a switch would have put hundreds at 1 thread
+    assert.is_true(at[1] < 50, "iterations at 1 thread: " .. at[1])
   end)
 
   it("keeps what it learnt across gd.set_num_threads(1) and back", function()

@@ -14,9 +14,9 @@
  *   A training loop calls gd_optim_step once per iteration; the time between
  *   two steps of the same optimizer (the lead) is one iteration's time.  The
  *   tuner keeps the last RECENT iteration times at the active count; now and
- *   then it runs a probe of PROBE_ITERS iterations at one thread fewer or one
- *   more, and moves to the probed count when its mean time was lower by more
- *   than HYSTERESIS.  The first probe comes after a few iterations.  A probe
+ *   then it runs a probe at one thread fewer or one more (PROBE_SETTLE
+ *   iterations to settle, then PROBE_ITERS compared), and moves to the probed
+ *   count when their mean time was lower by more than HYSTERESIS.  The first probe comes after a few iterations.  A probe
  *   that loses pushes the next one further away: twice the interval, and far
  *   enough that losing probes cost at most 1/PROBE_BUDGET_INV of the time
  *   (up to PROBE_MAX iterations apart); a probe iteration already FAR_SLOWER
@@ -47,13 +47,16 @@ static int64_t parallel_threshold = 1 << 17;
 enum {
     WARM_ITERS = 2,        /* iterations of a new lead not measured (JIT, first-touch page faults) */
     RECENT = 4,            /* iteration times kept at the active count */
-    PROBE_ITERS = 2,       /* iterations of a probe */
+    PROBE_SETTLE = 2,      /* a probe's first iterations, not compared: the threads have not
+                              settled on the cores yet (measured: 2-iteration probes of 2 threads
+                              lost to 1 thread while 2 threads ran 4x faster over an epoch) */
+    PROBE_ITERS = 4,       /* a probe's iterations compared, after those */
     PROBE_MIN = 6,         /* iterations between probes after a change */
     PROBE_MAX = 256,       /* ... and at most, after probes that lost */
     PROBE_BUDGET_INV = 50, /* probes that lose cost at most 1/50 of the time */
 };
 static const double HYSTERESIS = 0.05;   /* a probe must be 5% faster to win */
-static const double FAR_SLOWER = 1.5;    /* a probe iteration this much slower ends the probe */
+static const double FAR_SLOWER = 2.0;    /* a compared probe iteration this much slower ends the probe */
 static const double LEAD_STALE = 2.0;    /* seconds without the lead's step: the next optimizer leads */
 
 enum { PH_WARM, PH_MEASURE, PH_PROBE };
@@ -69,8 +72,8 @@ static struct {
     double recent[RECENT];      /* iteration times at the active count, a ring */
     int nrecent, ring;
     int probe;                  /* the count being probed */
-    double probe_sum;           /* the probe's iteration times, summed */
-    int probe_ran;              /* its iterations so far */
+    double probe_sum, probe_cost; /* the compared iteration times of the probe, summed; all of them */
+    int probe_ran, probe_seen;  /* its compared iterations so far; all of them */
     int interval, since;        /* iterations between probes, and since the last one */
     int dir;                    /* the next probe's direction: -1 fewer, +1 more threads */
     int learnt[GD_MAX_THREADS + 1]; /* the active count chosen for each limit (0: none yet) */
@@ -198,8 +201,8 @@ static void start_probe(void)
     }
     if (p < 1 || p > tn.limit) return;   /* a limit of 1: nothing to probe */
     tn.probe = p;
-    tn.probe_sum = 0;
-    tn.probe_ran = 0;
+    tn.probe_sum = tn.probe_cost = 0;
+    tn.probe_ran = tn.probe_seen = 0;
     tn.phase = PH_PROBE;
     tn.iters = 0;
     apply(p);
@@ -214,7 +217,7 @@ static void end_probe(void)
     } else {
         /* doubling, and far enough apart that the probes cost at most PROBE_BUDGET
            of the time (a probe at 5x the time costs 4 iterations: every 200) */
-        double extra = (tn.probe_sum / recent_time() - tn.probe_ran) * (double)PROBE_BUDGET_INV;
+        double extra = (tn.probe_cost / recent_time() - tn.probe_seen) * (double)PROBE_BUDGET_INV;
         int next = tn.interval * 2;
         if (extra > next) next = extra < PROBE_MAX ? (int)extra : PROBE_MAX;
         tn.interval = next < PROBE_MAX ? next : PROBE_MAX;
@@ -264,6 +267,8 @@ void gd_threads_iteration(uint64_t who, double now)
         if (tn.nrecent >= 2 && tn.since >= tn.interval) start_probe();
         break;
     case PH_PROBE:
+        tn.probe_cost += dt;
+        if (++tn.probe_seen <= PROBE_SETTLE) break;
         tn.probe_sum += dt;
         tn.probe_ran++;
         if (tn.probe_ran >= PROBE_ITERS || dt > FAR_SLOWER * recent_time()) end_probe();

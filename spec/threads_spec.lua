@@ -1,7 +1,7 @@
 -- The adaptive thread count (src/threads.c): the tuner driven by a synthetic
 -- clock (no timing in specs), and results that do not depend on the count.
 local gd = require "gd"
-local C = gd._internal.C
+local C = require("gd.ffi").C
 
 describe("the adaptive thread count", function()
   local limit0, adaptive0

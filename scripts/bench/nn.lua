@@ -338,15 +338,15 @@ local achieved = mlp1024 * mlp_flops(1024) / 1e9
 local blas = sgemm_gflops(1024)
 print(fmt("digits MLP 64-1024-1024-10, batch 32: %.0f samples/s, %.1f GFLOP/s (OpenBLAS sgemm alone on the same shapes: %.1f GFLOP/s, %.0f%%)",
   mlp1024, achieved, blas, 100 * achieved / blas))
--- gd's OpenMP loops (optimizer step, zero_grad) next to OpenBLAS's own thread
--- pool: the same run with gd's loops on one thread shows what their
--- contention costs on this machine
+-- the same run on one thread (gd's loops and the matrix products, whose
+-- blocks run through single-threaded OpenBLAS: src/cpu/blas.c) shows what the
+-- second thread brings on this machine
 local threads = gd.get_num_threads()
 if threads > 1 then
   gd.set_num_threads(1)
   local serial = bench_mlp(DX, Dy, 1024, 2, 3)
   gd.set_num_threads(threads)
-  print(fmt("  the same with gd.set_num_threads(1) (OpenBLAS keeps its threads): %.0f samples/s, %.1f GFLOP/s",
+  print(fmt("  the same with gd.set_num_threads(1) (loops and matrix products on one thread): %.0f samples/s, %.1f GFLOP/s",
     serial, serial * mlp_flops(1024) / 1e9))
 end
 

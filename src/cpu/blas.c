@@ -24,7 +24,7 @@
 /* About 2 MFLOP per block: a block takes some tens of microseconds, against
    an OpenMP hand-out of a few; blocks of whole 16-row (column) panels, the
    width of OpenBLAS's AVX-512 sgemm kernel. */
-enum { BLOCK_FLOPS = 1 << 21, BLOCK_ALIGN = 16, MAX_BLOCKS = 64 };
+enum { BLOCK_FLOPS = 1 << 21, BLOCK_ALIGN = 16, MAX_BLOCKS = 64, BIG_OPERAND = 1 << 18, BIG_ROWS = 128 };
 
 static void gemm_one(int dtype, int ta, int tb, int64_t m, int64_t n, int64_t k, double alpha, const char *a,
                      int64_t lda, const char *b, int64_t ldb, double beta, char *c, int64_t ldc)
@@ -65,8 +65,13 @@ void gd_cpu_blas_gemm(int dtype, int ta, int tb, int64_t m, int64_t n, int64_t k
                   alpha, beta, a, b, c};
     const double flops = 2.0 * (double)m * (double)n * (double)k;
     int64_t nb = flops / BLOCK_FLOPS < MAX_BLOCKS ? (int64_t)(flops / BLOCK_FLOPS) : MAX_BLOCKS;
-    const int64_t panels = (j.dim + BLOCK_ALIGN - 1) / BLOCK_ALIGN;
-    if (nb > panels) nb = panels;
+    /* each block packs the operand it does not split (k x n, or m x k) again: where
+       that operand is large, blocks of at least BIG_ROWS rows (columns) amortise it
+       (measured: 16-row blocks made 1024^3 and 2048^3 products 25% slower) */
+    const double other = (double)k * (double)(j.by_rows ? n : m);
+    const int64_t min_rows = other >= BIG_OPERAND ? BIG_ROWS : BLOCK_ALIGN;
+    const int64_t most = (j.dim + min_rows - 1) / min_rows;
+    if (nb > most) nb = most;
     if (nb < 1) nb = 1;
     /* whole panels per block, the last one takes the rest */
     j.bs = ((j.dim + nb - 1) / nb + BLOCK_ALIGN - 1) / BLOCK_ALIGN * BLOCK_ALIGN;

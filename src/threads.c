@@ -41,8 +41,9 @@
 
 /* Below 2^17 elements (512 KB of float32) a loop stays on one thread: an
    OpenMP fork/join costs microseconds on an idle machine and far more on a
-   busy one, while a memory-bound loop of that size takes tens. */
-static int64_t parallel_threshold = 1 << 17;
+   busy one, while a memory-bound loop of that size takes tens.  Read by
+   gd_parallel_worth (internal.h, inline). */
+int64_t gd_parallel_threshold_value = 1 << 17;
 
 enum {
     WARM_ITERS = 2,        /* iterations of a new lead not measured (JIT, first-touch page faults) */
@@ -276,6 +277,5 @@ void gd_threads_iteration(uint64_t who, double now)
     }
 }
 
-void gd_set_parallel_threshold(int64_t n) { parallel_threshold = n < 1 ? 1 : n; }
-int64_t gd_get_parallel_threshold(void) { return parallel_threshold; }
-bool gd_parallel_worth(int64_t n) { return n >= parallel_threshold && gd_threads() > 1; }
+void gd_set_parallel_threshold(int64_t n) { gd_parallel_threshold_value = n < 1 ? 1 : n; }
+int64_t gd_get_parallel_threshold(void) { return gd_parallel_threshold_value; }

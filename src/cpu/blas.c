@@ -11,8 +11,9 @@
  * The blocks are handed out dynamically, so a thread whose core is shared
  * with another process takes fewer of them instead of holding up the rest.
  *
- * C (m x n, row-major) = alpha * op(A) op(B) + beta * C; the blocks are rows
- * of C when m >= n, columns otherwise.
+ * Column-major, as BLAS (src/matmul.c lays row-major tensors out for it):
+ * C (m x n, ldc) = alpha op(A) op(B) + beta C; the blocks are columns of C
+ * when n >= m, rows otherwise.
  */
 #include "../internal.h"
 
@@ -31,44 +32,45 @@ static void gemm_one(int dtype, int ta, int tb, int64_t m, int64_t n, int64_t k,
 {
     CBLAS_TRANSPOSE TA = ta ? CblasTrans : CblasNoTrans, TB = tb ? CblasTrans : CblasNoTrans;
     if (dtype == GD_FLOAT32)
-        cblas_sgemm(CblasRowMajor, TA, TB, (int)m, (int)n, (int)k, (float)alpha, (const float *)a, (int)lda,
+        cblas_sgemm(CblasColMajor, TA, TB, (int)m, (int)n, (int)k, (float)alpha, (const float *)a, (int)lda,
                     (const float *)b, (int)ldb, (float)beta, (float *)c, (int)ldc);
     else
-        cblas_dgemm(CblasRowMajor, TA, TB, (int)m, (int)n, (int)k, alpha, (const double *)a, (int)lda,
+        cblas_dgemm(CblasColMajor, TA, TB, (int)m, (int)n, (int)k, alpha, (const double *)a, (int)lda,
                     (const double *)b, (int)ldb, beta, (double *)c, (int)ldc);
 }
 
 typedef struct gemm_job {
-    int dtype, ta, tb, by_rows;
+    int dtype, ta, tb, by_cols;
     int64_t m, n, k, lda, ldb, ldc, es, dim, bs;
     double alpha, beta;
     const char *a, *b;
     char *c;
 } gemm_job;
 
-/* Block blk: rows (or columns) [blk*bs, blk*bs + bs) of C. */
+/* Block blk: columns (or rows) [blk*bs, blk*bs + bs) of C.  Column j of op(B)
+   is column j of B, or row j when B is transposed; row i of op(A) likewise. */
 static void run_block(const gemm_job *j, int64_t blk)
 {
     int64_t s = blk * j->bs, len = j->dim - s < j->bs ? j->dim - s : j->bs;
-    if (j->by_rows)
-        gemm_one(j->dtype, j->ta, j->tb, len, j->n, j->k, j->alpha, j->a + (j->ta ? s : s * j->lda) * j->es, j->lda,
-                 j->b, j->ldb, j->beta, j->c + s * j->ldc * j->es, j->ldc);
-    else
+    if (j->by_cols)
         gemm_one(j->dtype, j->ta, j->tb, j->m, len, j->k, j->alpha, j->a, j->lda,
-                 j->b + (j->tb ? s * j->ldb : s) * j->es, j->ldb, j->beta, j->c + s * j->es, j->ldc);
+                 j->b + (j->tb ? s : s * j->ldb) * j->es, j->ldb, j->beta, j->c + s * j->ldc * j->es, j->ldc);
+    else
+        gemm_one(j->dtype, j->ta, j->tb, len, j->n, j->k, j->alpha, j->a + (j->ta ? s * j->lda : s) * j->es, j->lda,
+                 j->b, j->ldb, j->beta, j->c + s * j->es, j->ldc);
 }
 
 void gd_cpu_blas_gemm(int dtype, int ta, int tb, int64_t m, int64_t n, int64_t k, double alpha, const void *a,
                       int64_t lda, const void *b, int64_t ldb, double beta, void *c, int64_t ldc)
 {
-    gemm_job j = {dtype, ta, tb, m >= n, m, n, k, lda, ldb, ldc, dtype == GD_FLOAT32 ? 4 : 8, m >= n ? m : n, 0,
+    gemm_job j = {dtype, ta, tb, n >= m, m, n, k, lda, ldb, ldc, dtype == GD_FLOAT32 ? 4 : 8, n >= m ? n : m, 0,
                   alpha, beta, a, b, c};
     const double flops = 2.0 * (double)m * (double)n * (double)k;
     int64_t nb = flops / BLOCK_FLOPS < MAX_BLOCKS ? (int64_t)(flops / BLOCK_FLOPS) : MAX_BLOCKS;
-    /* each block packs the operand it does not split (k x n, or m x k) again: where
+    /* each block packs the operand it does not split (m x k, or k x n) again: where
        that operand is large, blocks of at least BIG_ROWS rows (columns) amortise it
        (measured: 16-row blocks made 1024^3 and 2048^3 products 25% slower) */
-    const double other = (double)k * (double)(j.by_rows ? n : m);
+    const double other = (double)k * (double)(j.by_cols ? m : n);
     const int64_t min_rows = other >= BIG_OPERAND ? BIG_ROWS : BLOCK_ALIGN;
     const int64_t most = (j.dim + min_rows - 1) / min_rows;
     if (nb > most) nb = most;

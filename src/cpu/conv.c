@@ -82,7 +82,8 @@ void gd_cpu_col2im(int dtype, const void *col, void *gx, const gd_conv_geom *g)
 void gd_cpu_gemm_raw(int dtype, int ta, int tb, int64_t m, int64_t n, int64_t k, const void *a, int64_t lda,
                      const void *b, int64_t ldb, double beta, void *c, int64_t ldc)
 {
-    gd_cpu_blas_gemm(dtype, ta, tb, m, n, k, 1.0, a, lda, b, ldb, beta, c, ldc);
+    /* row-major C = op(A) op(B) is column-major C^T = op(B)^T op(A)^T */
+    gd_cpu_blas_gemm(dtype, tb, ta, n, m, k, 1.0, b, ldb, a, lda, beta, c, ldc);
 }
 
 /* ------------------------------------------------------------ max pool */

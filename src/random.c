@@ -3,6 +3,7 @@
  * The math is in src/kernels/philox.h, shared with the CUDA backend.
  */
 #include "internal.h"
+#include "autograd.h"
 #include "cuda_backend.h"
 #include "kernels/philox.h"
 
@@ -58,6 +59,7 @@ static void fill_blocks(void *data, int64_t n, int dtype, int kind, double a, do
 
 int gd_random_seeded_(gd_tensor *t, int kind, double a, double b, uint64_t seed, uint64_t offset)
 {
+    GD_TRY(gd_ag_write(t, "random_seeded_"));
     GD_TRY(gd_check_tensor(t, "tensor"));
     if (kind != 0 && kind != 1) return gd_fail(GD_EINVAL, "unknown distribution %d", kind);
     if (a != a || b != b) return gd_fail(GD_EINVAL, "a distribution parameter is NaN");
@@ -94,6 +96,7 @@ int gd_random_seeded_(gd_tensor *t, int kind, double a, double b, uint64_t seed,
 
 int gd_random_(gd_tensor *t, int kind, double a, double b)
 {
+    GD_TRY(gd_ag_write(t, "random_"));
     GD_TRY(gd_check_tensor(t, "tensor"));
     int st = gd_random_seeded_(t, kind, a, b, rng_seed, rng_offset);
     if (st) return st;
@@ -104,6 +107,7 @@ int gd_random_(gd_tensor *t, int kind, double a, double b)
 
 int gd_randperm_(gd_tensor *t, uint64_t seed, uint64_t offset)
 {
+    GD_TRY(gd_ag_write(t, "randperm_"));
     GD_TRY(gd_check_tensor(t, "tensor"));
     if (t->scalar_type != GD_INT64 || t->rank != 1 || t->device_kind != GD_CPU || !t->is_contiguous)
         return gd_fail(GD_EINVAL, "randperm: the output must be a contiguous 1-D int64 CPU tensor");

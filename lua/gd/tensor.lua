@@ -171,7 +171,7 @@ local function size_arg(fname, s, i)
   return s
 end
 
-local CTOR_OPTS = {dtype = true, device = true}
+local CTOR_OPTS = {dtype = true, device = true, requires_grad = true}
 
 --- Sizes and options from gd.zeros-style arguments: (n, m, ..., [opts]) or
 -- ({n, m, ...}, [opts]).  Fills sbuf; returns rank, opts.
@@ -209,6 +209,15 @@ end
 
 local function new_empty(fname, rank, dtype, device)
   return result(C.gd_empty(out1, rank, sbuf, dtype, device), fname)
+end
+
+--- t, a leaf that requires grad when opts.requires_grad says so (float only).
+local function grad_opt(fname, t, opts)
+  local rg = opts.requires_grad
+  if rg == nil or rg == false then return t end
+  if rg ~= true then argerr(fname, "option 'requires_grad' must be a boolean, got " .. describe(rg)) end
+  if C.gd_set_requires_grad(t.c, 1) ~= 0 then fail(fname) end
+  return t
 end
 
 --- Sizes from (n, m, ...) or ({n, m, ...}) into sbuf, -1 allowed; returns the count.
@@ -353,15 +362,20 @@ gd.tensor = doc(function(data, opts)
   local device = device_arg(fname, opts.device, nil)
   if is_tensor(data) then
     local c = data.c
-    if dtype == nil and device == nil then return result(C.gd_clone(out1, c), fname) end
-    local r = result(C.gd_to(out1, c, dtype or -1, device or -1), fname)
+    -- a new leaf: the copy is not recorded (PyTorch's torch.tensor(t) detaches)
+    local was = C.gd_set_grad_enabled(0)
+    local st
+    if dtype == nil and device == nil then st = C.gd_clone(out1, c)
+    else st = C.gd_to(out1, c, dtype or -1, device or -1) end
+    C.gd_set_grad_enabled(was)
+    local r = result(st, fname)
     -- gd_to hands back a view when nothing changes; gd.tensor always copies
     if C.gd_same_storage(r.c, c) ~= 0 then r = result(C.gd_clone(out1, r.c), fname) end
-    return r
+    return grad_opt(fname, r, opts)
   end
   local t = from_data(fname, data, dtype or 0, false)
-  if device ~= nil and device ~= 0 then return result(C.gd_to(out1, t.c, -1, device), fname) end
-  return t
+  if device ~= nil and device ~= 0 then t = result(C.gd_to(out1, t.c, -1, device), fname) end
+  return grad_opt(fname, t, opts)
 end, "gd.tensor", [[
 gd.tensor(data, [{dtype = "float32", device = "cpu"}]) -> a new tensor.
   data: a number or boolean (a 0-d tensor), a nested table of numbers (its
@@ -376,7 +390,7 @@ local function filled(fname, value, ...)
   if value ~= nil and dtype == INT64 then int64_value(fname, value) end
   local t = new_empty(fname, rank, dtype, device_arg(fname, opts.device, 0))
   if value ~= nil and C.gd_fill(t.c, value) ~= 0 then fail(fname) end
-  return t
+  return grad_opt(fname, t, opts)
 end
 
 gd.empty = doc(function(...) return filled("gd.empty", nil, ...) end, "gd.empty", [[
@@ -423,7 +437,8 @@ local function like(fname, t, value, opts)
   local shape = {}
   for d = 0, c.rank - 1 do shape[d + 1] = tonumber(c.sizes[d]) end
   return filled(fname, value, shape, {dtype = opts.dtype or DTYPE_NAMES[c.scalar_type],
-                                      device = opts.device or DEVICE_NAMES[c.device_kind]})
+                                      device = opts.device or DEVICE_NAMES[c.device_kind],
+                                      requires_grad = opts.requires_grad})
 end
 gd.zeros_like = doc(function(t, opts) return like("gd.zeros_like", t, 0, opts) end, "gd.zeros_like",
   "gd.zeros_like(t, [opts]) -> zeros with t's shape, and t's dtype and device unless opts say otherwise.")
@@ -455,7 +470,7 @@ gd.arange = doc(function(a, b, c, d)
   sbuf[0] = n
   local t = new_empty(fname, 1, dtype_arg(fname, opts.dtype, 0), device_arg(fname, opts.device, 0))
   if C.gd_fill_range(t.c, start, step) ~= 0 then fail(fname) end
-  return t
+  return grad_opt(fname, t, opts)
 end, "gd.arange", [[
 gd.arange([start = 0,] end, [step = 1,] [opts]) -> 1-D tensor start, start+step, ...
   up to but excluding end (PyTorch's arange; float32 unless opts.dtype says
@@ -476,7 +491,7 @@ gd.linspace = doc(function(start, stop, n, opts)
     sbuf[0] = n - 1
     if C.gd_set(t.c, sbuf, stop) ~= 0 then fail(fname) end
   end
-  return t
+  return grad_opt(fname, t, opts)
 end, "gd.linspace", [[
 gd.linspace(start, end, steps, [opts]) -> 1-D tensor of `steps` evenly spaced
 values from start to end, both included.]])
@@ -487,7 +502,7 @@ local function random_ctor(fname, kind, ...)
   if dtype == INT64 then argerr(fname, "dtype int64 is not supported (random numbers are floating point)") end
   local t = new_empty(fname, rank, dtype, device_arg(fname, opts.device, 0))
   if C.gd_random_(t.c, kind, 0, 1) ~= 0 then fail(fname) end
-  return t
+  return grad_opt(fname, t, opts)
 end
 gd.rand = doc(function(...) return random_ctor("gd.rand", 0, ...) end, "gd.rand", [[
 gd.rand(size..., [opts]) -> uniform numbers in [0, 1) from the global Philox
@@ -618,6 +633,8 @@ local getters = {
   end,
   dtype = function(t) return DTYPE_NAMES[t.c.scalar_type] end,
   device = function(t) return DEVICE_NAMES[t.c.device_kind] end,
+  requires_grad = function(t) return t.c.requires_grad ~= 0 end,
+  is_leaf = function(t) return t.c.grad_node == 0 end,
   grad = function(t)
     local c = t.c
     local gc = c.gradient
@@ -697,6 +714,7 @@ function Tensor.set(t, ...)
   local st = c.scalar_type
   if st == INT64 then int64_value(fname, value) end
   if c.device_kind == 0 then
+    C.gd_tensor_bump_version(c) -- (what autograd checks saved tensors against)
     ffi.cast(PTR[st], c.data)[off] = value
     return t
   end
@@ -1240,9 +1258,19 @@ close).  b may be a number or a table.]])
 
 -- ------------------------------------------------------------ reductions
 
+--- A tensor that requires grad reduces to a 0-d tensor (the expression stays
+-- differentiable); any other to a number, as before autograd.
+local function recording(c) return c.requires_grad ~= 0 and C.gd_grad_enabled() ~= 0 end
+
 local function reduce(fname, op, t, dim, keepdim, p)
   local c = self_c(fname, t)
   if dim == nil then
+    if c.requires_grad ~= 0 and C.gd_grad_enabled() ~= 0 then
+      -- (not a tail call: LuaJIT counts those against loopunroll, and a training
+      -- step's trace is near that limit already)
+      local r = result(C.gd_reduce(out1, c, op, p or 0), fname)
+      return r
+    end
     if C.gd_reduce_all(c, op, p or 0, dbl) ~= 0 then fail(fname) end
     return dbl[0]
   end
@@ -1275,6 +1303,7 @@ end
 local function extreme(fname, op, t, dim, keepdim)
   local c = self_c(fname, t)
   if dim == nil then
+    if recording(c) then return result(C.gd_reduce(out1, c, op, 0), fname) end
     if C.gd_reduce_all(c, op, 0, dbl) ~= 0 then fail(fname) end
     return dbl[0]
   end
@@ -1702,7 +1731,11 @@ local function tensor_tostring(t)
     if #s > width then width = #s end
   end
   local cellfmt = "%" .. width .. "s"
-  if rank == 0 then return cells[0] .. "\n" .. desc end
+  if rank == 0 then
+    -- a 0-d tensor in a differentiable expression (a loss) prints like the number it holds
+    if c.requires_grad ~= 0 then return tostring(int and tonumber(ptr[0]) or tonumber(ptr[0])) end
+    return cells[0] .. "\n" .. desc
+  end
   local lines = {}
   local function row(off)
     local parts = {}
@@ -1745,9 +1778,16 @@ end
 
 -- ------------------------------------------------------------ metatype
 
+--- The number in a one-element tensor (or v itself), for < and <=.
+local function scalar_value(op, v)
+  if type(v) == "number" then return v end
+  if is_tensor(v) and v.c.count == 1 then return v:item() end
+  argerr(op, "compares numbers and one-element tensors only (use lt/le/gt/ge for element-wise comparisons)")
+end
+
 local function index_number(t, i)
   local c = t.c
-  if c.rank == 1 then return t:get(i) end
+  if c.rank == 1 and not recording(c) then return t:get(i) end
   if c.rank == 0 then argerr("index", "a 0-d tensor cannot be indexed (use item())") end
   return result(C.gd_select(out1, c, 0, index0("index", c, 0, i)), "index")
 end
@@ -1768,6 +1808,11 @@ local mt = {
   end,
   __newindex = function(t, k, v)
     if k == "grad" then return set_grad(t, v) end
+    if k == "requires_grad" then
+      if type(v) ~= "boolean" then argerr("requires_grad", "must be a boolean, got " .. describe(v)) end
+      if C.gd_set_requires_grad(t.c, v and 1 or 0) ~= 0 then fail("requires_grad") end
+      return
+    end
     if type(k) == "number" then
       local c = t.c
       if c.rank == 1 then t:set(k, v); return end
@@ -1797,6 +1842,12 @@ local mt = {
   end,
   __eq = function(a, b)
     return is_tensor(a) and is_tensor(b) and a.c == b.c
+  end,
+  -- 0-d tensors (a loss that requires grad) compare and concatenate like numbers
+  __lt = function(a, b) return scalar_value("<", a) < scalar_value("<", b) end,
+  __le = function(a, b) return scalar_value("<=", a) <= scalar_value("<=", b) end,
+  __concat = function(a, b)
+    return (is_tensor(a) and tensor_tostring(a) or a) .. (is_tensor(b) and tensor_tostring(b) or b)
   end,
   __tostring = tensor_tostring,
 }

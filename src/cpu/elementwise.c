@@ -8,6 +8,7 @@
  * vectorised loops.  The per-element math is in src/kernels/elementwise.h.
  */
 #include "../internal.h"
+#include "../autograd.h"
 #include "../cuda_backend.h"
 #include "../kernels/elementwise.h"
 
@@ -237,11 +238,20 @@ static int binary_impl(gd_tensor **out, const gd_tensor *a, const gd_tensor *b, 
     return GD_OK;
 }
 
-int gd_binary(gd_tensor **out, const gd_tensor *a, const gd_tensor *b, int op)
+static int binary_untaped(gd_tensor **out, const gd_tensor *a, const gd_tensor *b, int op)
 {
     GD_TRY(gd_check_tensor(a, "left operand"));
     GD_TRY(gd_check_tensor(b, "right operand"));
     return binary_impl(out, a, b, op);
+}
+
+int gd_binary(gd_tensor **out, const gd_tensor *a, const gd_tensor *b, int op)
+{
+    bool rec = op >= 0 && op < GD_OP_EQ && gd_ag_begin(a, b, NULL);
+    int st = binary_untaped(out, a, b, op);
+    if (!rec) return st;
+    const gd_tensor *in[2] = {a, b};
+    return gd_ag_end(st, out, GD_AG_BINARY, op, 2, in, NULL, NULL, 0);
 }
 
 static int binary_inplace_impl(gd_tensor *a, const gd_tensor *b, int op)
@@ -298,6 +308,7 @@ static bool small_dense_pair(const gd_tensor *a, const gd_tensor *b)
 
 int gd_binary_(gd_tensor *a, const gd_tensor *b, int op)
 {
+    GD_TRY(gd_ag_write(a, "binary_"));
     GD_TRY(gd_check_tensor(a, "tensor"));
     GD_TRY(gd_check_tensor(b, "operand"));
     if (small_dense_pair(a, b)) {
@@ -315,12 +326,23 @@ static int scalar_dtype(int d, double s)
     return d;
 }
 
-int gd_binary_scalar(gd_tensor **out, const gd_tensor *a, double s, int op, int scalar_first)
+static int binary_scalar_untaped(gd_tensor **out, const gd_tensor *a, double s, int op, int scalar_first)
 {
     GD_TRY(gd_check_tensor(a, "tensor"));
     gd_scalar_box box;
     gd_scalar_init(&box, s, scalar_dtype(a->scalar_type, s));
     return scalar_first ? binary_impl(out, &box.t, a, op) : binary_impl(out, a, &box.t, op);
+}
+
+int gd_binary_scalar(gd_tensor **out, const gd_tensor *a, double s, int op, int scalar_first)
+{
+    bool rec = op >= 0 && op < GD_OP_EQ && gd_ag_begin(a, NULL, NULL);
+    int st = binary_scalar_untaped(out, a, s, op, scalar_first);
+    if (!rec) return st;
+    const gd_tensor *in[1] = {a};
+    const double p[2] = {s, 0};
+    const int64_t ip[1] = {scalar_first};
+    return gd_ag_end(st, out, GD_AG_BINARY_SCALAR, op, 1, in, p, ip, 1);
 }
 
 /* a op= s on a small dense float tensor: the per-step path of optimizer loops
@@ -339,6 +361,7 @@ int gd_binary_scalar(gd_tensor **out, const gd_tensor *a, double s, int op, int 
 
 int gd_binary_scalar_(gd_tensor *a, double s, int op)
 {
+    GD_TRY(gd_ag_write(a, "binary_scalar_"));
     GD_TRY(gd_check_tensor(a, "tensor"));
     if (a->device_kind == GD_CPU && a->is_contiguous && !gd_parallel_worth(a->count)) {
         if (a->scalar_type == GD_FLOAT64) SCALAR_INPLACE_SMALL(double);
@@ -501,7 +524,7 @@ static int check_unop(int op, double p1, double p2)
     return GD_OK;
 }
 
-int gd_unary(gd_tensor **out, const gd_tensor *a, int op, double p1, double p2)
+static int unary_untaped(gd_tensor **out, const gd_tensor *a, int op, double p1, double p2)
 {
     GD_TRY(gd_check_tensor(a, "tensor"));
     GD_TRY(check_unop(op, p1, p2));
@@ -516,8 +539,19 @@ int gd_unary(gd_tensor **out, const gd_tensor *a, int op, double p1, double p2)
     return GD_OK;
 }
 
+int gd_unary(gd_tensor **out, const gd_tensor *a, int op, double p1, double p2)
+{
+    bool rec = gd_ag_begin(a, NULL, NULL);
+    int st = unary_untaped(out, a, op, p1, p2);
+    if (!rec) return st;
+    const gd_tensor *in[1] = {a};
+    const double p[2] = {p1, p2};
+    return gd_ag_end(st, out, GD_AG_UNARY, op, 1, in, p, NULL, 0);
+}
+
 int gd_unary_(gd_tensor *a, int op, double p1, double p2)
 {
+    GD_TRY(gd_ag_write(a, "unary_"));
     GD_TRY(gd_check_tensor(a, "tensor"));
     GD_TRY(check_unop(op, p1, p2));
     if (unary_dtype(a->scalar_type, op, p1, p2) != a->scalar_type)
@@ -632,6 +666,7 @@ static int ternary_inplace(gd_tensor *t, const gd_tensor *a, const gd_tensor *b,
 
 int gd_add_scaled_(gd_tensor *t, const gd_tensor *x, double alpha)
 {
+    GD_TRY(gd_ag_write(t, "add_scaled_"));
     /* small dense same-shape operands: straight to the loop */
     if (t && x && !t->is_freed && !x->is_freed && t->device_kind == GD_CPU && x->device_kind == GD_CPU &&
         t->scalar_type == x->scalar_type && t->is_contiguous && x->is_contiguous && t->rank == x->rank &&
@@ -657,15 +692,17 @@ int gd_add_scaled_(gd_tensor *t, const gd_tensor *x, double alpha)
 
 int gd_addcmul_(gd_tensor *t, const gd_tensor *a, const gd_tensor *b, double value)
 {
+    GD_TRY(gd_ag_write(t, "addcmul_"));
     return ternary_inplace(t, a, b, NULL, GD_TERN_ADDCMUL, value, "addcmul_");
 }
 
 int gd_addcdiv_(gd_tensor *t, const gd_tensor *a, const gd_tensor *b, double value)
 {
+    GD_TRY(gd_ag_write(t, "addcdiv_"));
     return ternary_inplace(t, a, b, NULL, GD_TERN_ADDCDIV, value, "addcdiv_");
 }
 
-int gd_where(gd_tensor **out, const gd_tensor *cond, const gd_tensor *a, const gd_tensor *b)
+static int where_untaped(gd_tensor **out, const gd_tensor *cond, const gd_tensor *a, const gd_tensor *b)
 {
     GD_TRY(gd_check_tensor(cond, "condition"));
     GD_TRY(gd_check_tensor(a, "first value"));
@@ -689,6 +726,15 @@ int gd_where(gd_tensor **out, const gd_tensor *cond, const gd_tensor *a, const g
     if (st) { gd_tensor_release(r); return st; }
     *out = r;
     return GD_OK;
+}
+
+int gd_where(gd_tensor **out, const gd_tensor *cond, const gd_tensor *a, const gd_tensor *b)
+{
+    bool rec = gd_ag_begin(a, b, NULL);
+    int st = where_untaped(out, cond, a, b);
+    if (!rec) return st;
+    const gd_tensor *in[3] = {a, b, cond};
+    return gd_ag_end(st, out, GD_AG_WHERE, 0, 3, in, NULL, NULL, 0);
 }
 
 /* |x - y| <= atol + rtol |y| for every element.  Two int64 tensors are compared

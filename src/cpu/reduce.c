@@ -10,6 +10,7 @@
  * dimension in order.
  */
 #include "../internal.h"
+#include "../autograd.h"
 #include "../cuda_backend.h"
 #include "../kernels/elementwise.h"
 
@@ -325,8 +326,8 @@ static void dim_loop(int64_t n, char **p, const int64_t *s, const void *vctx)
     }
 }
 
-int gd_reduce_dim(gd_tensor **values, gd_tensor **indices, const gd_tensor *t, int dim, int op, int keepdim,
-                  double p)
+static int reduce_dim_untaped(gd_tensor **values, gd_tensor **indices, const gd_tensor *t, int dim, int op,
+                              int keepdim, double p)
 {
     GD_TRY(gd_check_tensor(t, "tensor"));
     GD_TRY(gd_check_dim(t, dim, redop_name(op)));
@@ -422,6 +423,21 @@ int gd_reduce_dim(gd_tensor **values, gd_tensor **indices, const gd_tensor *t, i
     return GD_OK;
 }
 
+int gd_reduce_dim(gd_tensor **values, gd_tensor **indices, const gd_tensor *t, int dim, int op, int keepdim,
+                  double p)
+{
+    bool rec = gd_ag_begin(t, NULL, NULL);
+    gd_tensor *own = NULL, **ix = indices;
+    if (rec && !ix && (op == GD_RED_MAX || op == GD_RED_MIN)) ix = &own;  /* the backward needs them */
+    int st = reduce_dim_untaped(values, ix, t, dim, op, keepdim, p);
+    if (!rec) return st;
+    if (st) return gd_ag_end_reduce_dim(st, values, NULL, t, op, dim, keepdim, p);
+    st = gd_ag_end_reduce_dim(st, values, ix ? *ix : NULL, t, op, dim, keepdim, p);
+    gd_tensor_release(own);
+    if (st && indices) { gd_tensor_release(*indices); *indices = NULL; }
+    return st;
+}
+
 /* ------------------------------------------------------------------ scans */
 
 /* One line per loop position: operands 0 (out) and 1 (in) are the lines'
@@ -504,7 +520,7 @@ static int check_scan_dim(const gd_tensor *t, int dim, const char *what)
     return gd_check_dim(t, dim, what);
 }
 
-int gd_cumsum(gd_tensor **out, const gd_tensor *t, int dim)
+static int cumsum_untaped(gd_tensor **out, const gd_tensor *t, int dim)
 {
     GD_TRY(gd_check_tensor(t, "tensor"));
     GD_TRY(check_scan_dim(t, dim, "cumsum"));
@@ -516,8 +532,19 @@ int gd_cumsum(gd_tensor **out, const gd_tensor *t, int dim)
     return GD_OK;
 }
 
+int gd_cumsum(gd_tensor **out, const gd_tensor *t, int dim)
+{
+    bool rec = gd_ag_begin(t, NULL, NULL);
+    int st = cumsum_untaped(out, t, dim);
+    if (!rec) return st;
+    const gd_tensor *in[1] = {t};
+    const int64_t ip[1] = {dim};
+    return gd_ag_end(st, out, GD_AG_CUMSUM, 0, 1, in, NULL, ip, 1);
+}
+
 int gd_cumsum_(gd_tensor *t, int dim)
 {
+    GD_TRY(gd_ag_write(t, "cumsum_"));
     GD_TRY(gd_check_tensor(t, "tensor"));
     GD_TRY(check_scan_dim(t, dim, "cumsum_"));
     GD_TRY(gd_check_writable(t, "cumsum_"));

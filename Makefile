@@ -37,6 +37,15 @@ BLAS_LIBS := $(if $(BLAS_OMP),-L$(dir $(BLAS_OMP)) -l:libopenblas.so.0 -Wl$(comm
 
 LIBGD    := $(BUILD)/lib/libgd.so
 LIBCUDA  := $(if $(NVCC),$(BUILD)/lib/libgd_cuda.so)
+# The MPI/NCCL engine of gd.dist (src/dist/), built when mpicc is found;
+# libgd opens it at run time (src/dist.c), so libgd never links MPI.  NCCL's
+# header, where the CUDA toolkit has it, adds the CUDA-tensor path (libnccl is
+# opened at its first use, not linked).
+MPICC    ?= $(shell command -v mpicc 2>/dev/null)
+NCCL_INC := $(firstword $(dir $(wildcard $(CUDA_HOME)/include/nccl.h /usr/local/cuda/include/nccl.h /usr/include/nccl.h)))
+DIST_SRC := $(wildcard src/dist/*.c)
+DIST_NCCL_FLAGS := $(if $(NCCL_INC),-DGD_DIST_NCCL -isystem $(NCCL_INC))
+LIBDIST  := $(if $(MPICC),$(BUILD)/lib/libgd_dist.so)
 GDLUA    := $(BUILD)/bin/gdlua
 CDEF     := lua/gd/cdef.lua
 
@@ -47,7 +56,7 @@ NVCC_FLAGS := -O3 -std=c++17 $(NVCC_ARCH) -Xcompiler -fPIC,-Wall,-Wextra,-Werror
 
 .PHONY: all deps test run bench install uninstall clean check-c gpu-bundle docs golden
 
-all: $(LIBGD) $(GDLUA) $(CDEF) $(LIBCUDA)
+all: $(LIBGD) $(GDLUA) $(CDEF) $(LIBCUDA) $(LIBDIST)
 
 $(BUILD)/obj/%.o: src/%.c $(HEADERS)
 	@mkdir -p $(dir $@)
@@ -65,6 +74,10 @@ $(GDLUA): $(HOST_OBJ) $(LIBGD)
 	@mkdir -p $(dir $@)
 	$(CC) -fopenmp -o $@ $(HOST_OBJ) -L$(BUILD)/lib -Wl,--no-as-needed -lgd -Wl,--as-needed \
 	    -Wl,-rpath,'$$ORIGIN/../lib' $(LUAJIT_LIBS) $(EDIT_LIBS) -lm -ldl
+
+$(BUILD)/lib/libgd_dist.so: $(DIST_SRC) src/dist_engine.h src/dist/dist_nccl.h src/gd.h
+	@mkdir -p $(dir $@)
+	$(MPICC) -std=gnu11 -O2 -g $(WARN) -fPIC -shared $(DIST_NCCL_FLAGS) -o $@ $(DIST_SRC) -ldl -lpthread -lm
 
 $(BUILD)/obj/cuda/%.o: cuda/%.cu $(HEADERS)
 	@mkdir -p $(dir $@)
@@ -109,14 +122,14 @@ install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/share/gdlua/lua/gd
 	install -m 755 $(GDLUA) $(DESTDIR)$(PREFIX)/bin/gdlua
 	install -m 755 scripts/gdlua-busted $(DESTDIR)$(PREFIX)/bin/gdlua-busted
-	install -m 644 $(LIBGD) $(LIBCUDA) $(DESTDIR)$(PREFIX)/lib/
+	install -m 644 $(LIBGD) $(LIBCUDA) $(LIBDIST) $(DESTDIR)$(PREFIX)/lib/
 	cp -R lua/gd/. $(DESTDIR)$(PREFIX)/share/gdlua/lua/gd/
 	install -m 644 -D scripts/optbench.lua $(DESTDIR)$(PREFIX)/share/gdlua/scripts/optbench.lua
 	printf '#!/bin/sh\nexec "%s/bin/gdlua" "%s/share/gdlua/scripts/optbench.lua" "$$@"\n' '$(PREFIX)' '$(PREFIX)' > $(DESTDIR)$(PREFIX)/bin/gdlua-optbench
 	chmod 755 $(DESTDIR)$(PREFIX)/bin/gdlua-optbench
 
 uninstall:
-	rm -rf $(DESTDIR)$(PREFIX)/bin/gdlua $(DESTDIR)$(PREFIX)/bin/gdlua-busted $(DESTDIR)$(PREFIX)/bin/gdlua-optbench $(DESTDIR)$(PREFIX)/lib/libgd.so $(DESTDIR)$(PREFIX)/lib/libgd_cuda.so \
+	rm -rf $(DESTDIR)$(PREFIX)/bin/gdlua $(DESTDIR)$(PREFIX)/bin/gdlua-busted $(DESTDIR)$(PREFIX)/bin/gdlua-optbench $(DESTDIR)$(PREFIX)/lib/libgd.so $(DESTDIR)$(PREFIX)/lib/libgd_cuda.so $(DESTDIR)$(PREFIX)/lib/libgd_dist.so \
 	    $(DESTDIR)$(PREFIX)/share/gdlua
 
 clean:
@@ -155,7 +168,7 @@ ASAN_ENV     := ASAN_OPTIONS=detect_leaks=0:allocator_may_return_null=1:halt_on_
 asan:
 	@$(MAKE) --no-print-directory BUILD=$(ASAN_BUILD) NVCC= CC="$(CC) $(ASAN_FLAGS)" \
 	    $(ASAN_BUILD)/lib/libgd.so $(ASAN_BUILD)/bin/gdlua $(CDEF)
-	@$(ASAN_ENV) GD_MEMORY_SPEC_LOOPS=10000 GDLUA=$(abspath $(ASAN_BUILD))/bin/gdlua sh scripts/run-specs
+	@$(ASAN_ENV) GD_MEMORY_SPEC_LOOPS=10000 GD_AUTOGRAD_SPEC_STEPS=20000 GDLUA=$(abspath $(ASAN_BUILD))/bin/gdlua sh scripts/run-specs
 .PHONY: clean-asan
 clean: clean-asan
 clean-asan:

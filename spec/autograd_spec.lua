@@ -299,6 +299,124 @@ describe("autograd", function()
     end)
   end)
 
+  describe("gd.nn modules", function()
+    --- The parameter gradients of net for (X, y) by the module path (forward,
+    -- loss, net:backward(grad)) and by the autograd path (loss:backward()).
+    local function both(net, loss_fn, X, y)
+      net:zero_grad()
+      local _, g = loss_fn(net:forward(X), y)
+      net:backward(g)
+      local ref = {}
+      for i, p in ipairs(net:parameters()) do ref[i] = p.grad:clone() end
+      net:requires_grad_()
+      net:zero_grad()
+      local loss = loss_fn(net:forward(X), y)
+      assert.is_true(gd.is_tensor(loss) and loss.requires_grad)
+      loss:backward()
+      local got = {}
+      for i, p in ipairs(net:parameters()) do got[i] = p.grad end
+      net:requires_grad_(false)
+      return ref, got
+    end
+
+    it("record one node each and give loss:backward() the gradients of net:backward(grad)", function()
+      -- catches a module node whose backward differs from the module's (a transposed weight gradient,
+      -- a missing bias gradient, an activation's derivative from the input instead of the output)
+      gd.manual_seed(3)
+      collectgarbage(); collectgarbage()
+      local before = gd.autograd.live_records()
+      for _, case in ipairs {
+        {gd.nn.Sequential{gd.nn.Linear(4, 6), gd.nn.Tanh(), gd.nn.Linear(6, 3)}, gd.nn.CrossEntropyLoss(),
+         gd.randn(5, 4, {dtype = "float64"}), gd.tensor({1, 3, 2, 2, 1}, {dtype = "int64"})},
+        {gd.nn.Sequential{gd.nn.Linear(3, 5), gd.nn.ReLU(), gd.nn.Linear(5, 2), gd.nn.Sigmoid()}, gd.nn.MSELoss(),
+         gd.randn(4, 3, {dtype = "float64"}), gd.rand(4, 2, {dtype = "float64"})},
+        {gd.nn.Sequential{gd.nn.Linear(3, 4), gd.nn.LogSoftmax()}, gd.nn.MSELoss({reduction = "sum"}),
+         gd.randn(2, 3, {dtype = "float64"}), gd.randn(2, 4, {dtype = "float64"})},
+      } do
+        local net = case[1]:double()
+        local ref, got = both(net, case[2], case[3], case[4])
+        for i = 1, #ref do
+          assert.is_true(gd.allclose(got[i], ref[i], 1e-12, 1e-14), "parameter " .. i)
+        end
+      end
+      collectgarbage(); collectgarbage()
+      assert.are.equal(before, gd.autograd.live_records())   -- the nets gone, their records too
+    end)
+
+    it("put parameter gradients in the model's gradient arena, which one fused step covers", function()
+      local net = gd.nn.Sequential{gd.nn.Linear(2, 3), gd.nn.Tanh(), gd.nn.Linear(3, 1)}:double()
+      local opt = gd.optim.SGD(net:parameters(), {lr = 0.1})
+      local grads = {}
+      for i, p in ipairs(net:parameters()) do grads[i] = p.grad end
+      net:requires_grad_()
+      local X, y = gd.randn(4, 2, {dtype = "float64"}), gd.randn(4, 1, {dtype = "float64"})
+      local w0 = net:parameters()[1]:clone()
+      opt:zero_grad()
+      local loss = gd.nn.MSELoss()(net(X), y)
+      loss:backward()
+      for i, p in ipairs(net:parameters()) do
+        assert.are.equal(grads[i].c, p.grad.c)         -- the same gradient tensors, not new ones
+        assert.is_true(p.grad:abs():sum() > 0)
+      end
+      local g1 = net:parameters()[1].grad:clone()
+      opt:step()
+      assert.is_true(gd.allclose(net:parameters()[1], w0 - g1 * 0.1, 1e-12, 1e-14))
+    end)
+
+    it("compose with tensor expressions (an L2 penalty written in Lua)", function()
+      local lin = gd.nn.Linear(3, 2):double():requires_grad_()
+      local X, y = gd.randn(4, 3, {dtype = "float64"}), gd.randn(4, 2, {dtype = "float64"})
+      lin:zero_grad()
+      local loss = gd.nn.MSELoss()(lin(X), y) + (lin.weight ^ 2):sum() * 0.5
+      loss:backward()
+      local _, g = gd.no_grad(function() return gd.nn.MSELoss()(lin(X), y) end)
+      local ref = lin.weight:detach() * 1      -- d(0.5 |W|^2)/dW = W, plus the loss's gW
+      lin:requires_grad_(false)
+      lin.weight.grad:zero_()
+      lin:forward(X)
+      lin:backward(g)
+      assert.is_true(gd.allclose(lin.weight.grad + ref, (function()
+        lin.weight.grad:zero_(); lin:requires_grad_(); local l = gd.nn.MSELoss()(lin(X), y) + (lin.weight ^ 2):sum() * 0.5
+        l:backward(); return lin.weight.grad:clone() end)(), 1e-12, 1e-14))
+    end)
+  end)
+
+  describe("objectives", function()
+    it("are defined by f alone; the hand-written gradients of gd.objectives check autograd's", function()
+      -- catches an autograd gradient that differs from the derivations gd.objectives ships
+      for _, name in ipairs(gd.objectives.names) do
+        local obj = gd.objectives[name]
+        local auto = gd.objectives.from_function(function(x)
+          -- the 2-D objectives' f reads numbers; rewrite d2l's and Rosenbrock's with tensor ops
+          if name == "quadratic" then return (x ^ 2 * gd.tensor({0.1, 2}, {dtype = "float64"})):sum() end
+          if name == "rosenbrock" then
+            return (1 - x[1]) ^ 2 + (x[2] - x[1] ^ 2) ^ 2 * 100
+          end
+          return nil
+        end, {x0 = obj.x0})
+        if name == "quadratic" or name == "rosenbrock" then
+          local x = gd.tensor({0.7, -1.3}, {dtype = "float64"})
+          local g1, g2 = gd.zeros(2, {dtype = "float64"}), gd.zeros(2, {dtype = "float64"})
+          obj.grad(x, g1)
+          auto.grad(x, g2)
+          assert.is_true(gd.allclose(g2, g1, 1e-12, 1e-12), name)
+          assert.is_true(math.abs(auto.f(x) - obj.f(x)) < 1e-12, name)
+        end
+      end
+    end)
+
+    it("run in gd.experiment.run{objective = function(x) ... end} as the hand-written one does", function()
+      local c = gd.tensor({0.1, 2}, {dtype = "float64"})
+      local runs = {{name = "RMSProp", optimizer = "RMSProp", hyper = {flavor = "d2l", lr = 0.4, gamma = 0.9}}}
+      local a = gd.experiment.run{objective = function(x) return (c * x ^ 2):sum() end, x0 = {-5, -2},
+                                  steps = 20, runs = runs}
+      local h = gd.experiment.run{objective = gd.objectives.quadratic, steps = 20, runs = runs}
+      -- (to rounding: autograd computes 2x * c where the hand-written gradient has 2 * c * x)
+      assert.is_true(gd.allclose(a[1].x, h[1].x, 1e-12, 1e-15))
+      for k = 1, #h[1].losses do assert.is_true(math.abs(a[1].losses[k] - h[1].losses[k]) <= 1e-12 * h[1].losses[k]) end
+    end)
+  end)
+
   describe("memory", function()
     local steps = tonumber(os.getenv("GD_AUTOGRAD_SPEC_STEPS")) or 10 ^ 6
     it("stays flat over " .. steps .. " steps of loss:backward(); opt:step() (tape and live bytes)", function()
@@ -314,7 +432,7 @@ describe("autograd", function()
       end
       for _ = 1, 1000 do step() end
       collectgarbage(); collectgarbage()
-      local bytes0 = gd.memory().cpu
+      local bytes0, records0 = gd.memory().cpu, gd.autograd.live_records()
       local longest = 0
       for i = 1, steps do
         step()
@@ -324,8 +442,9 @@ describe("autograd", function()
         end
       end
       collectgarbage(); collectgarbage()
-      assert.are.equal(bytes0, gd.memory().cpu)
-      assert.are.equal(0, gd.autograd.live_records())
+      -- (less is fine: garbage of earlier specs whose finalizers needed more cycles)
+      assert.is_true(gd.memory().cpu <= bytes0, gd.memory().cpu .. " bytes live, " .. bytes0 .. " before")
+      assert.are.equal(records0, gd.autograd.live_records())
       -- between collections the records of the last steps wait for their tensors' finalizers; the
       -- dead ones below them are compacted away (catches a tape that grows by a step every step)
       assert.is_true(longest < 5 * 10 ^ 5, "tape length " .. longest)   -- (a leak: 3 records a step, 3e6)

@@ -62,6 +62,43 @@ describe("gd.bench.problems.quadratic_deep", function()
     assert.not_equal(la, lc)                   -- the shuffle follows the seed
     assert.equal(a.params[1].grad:get(7), b.params[1].grad:get(7))
   end)
+
+  it("computes a minibatch's loss and gradient as DeepOBS's direct sum over the batch does", function()
+    -- The problem uses the expanded form 0.5 t'Qt - t'Q xbar + 0.5 mean x'Qx; the
+    -- direct mean of 0.5 (t - x)'Q(t - x) over the batch's rows, computed here from
+    -- Q and X, catches a wrong sign, a missing 1/2, a sum instead of a mean, or
+    -- a batch mean taken over the wrong rows.
+    local inst = P.quadratic_deep.make(5)
+    local theta = inst.params[1]
+    for j = 1, 100 do theta:set(j, math.sin(j)) end   -- away from the all-ones start
+    local l = inst.step()
+    local rows = inst.batch()
+    assert.equal(128, #rows)
+    local direct, g = 0, {}
+    for i = 1, 100 do g[i] = 0 end
+    for _, n in ipairs(rows) do
+      local x = D.X[n]
+      for i = 1, 100 do
+        local a = 0
+        for j = 1, 100 do a = a + D.Q[i][j] * (math.sin(j) - x[j]) end
+        direct = direct + 0.5 * (math.sin(i) - x[i]) * a / 128
+        g[i] = g[i] + a / 128
+      end
+    end
+    assert.near(direct, l, 1e-10 * math.abs(direct))
+    for _, i in ipairs{1, 2, 50, 99, 100} do assert.near(g[i], theta.grad:get(i), 1e-10) end
+    -- and the whole-set metric at the same theta
+    local full = 0
+    for n = 1, 1000 do
+      local x = D.X[n]
+      for i = 1, 100 do
+        local a = 0
+        for j = 1, 100 do a = a + D.Q[i][j] * (math.sin(j) - x[j]) end
+        full = full + 0.5 * (math.sin(i) - x[i]) * a / 1000
+      end
+    end
+    assert.near(full, inst.eval(), 1e-10 * full)
+  end)
 end)
 
 describe("gd.bench.run", function()
@@ -111,7 +148,7 @@ describe("gd.bench.run", function()
   it("resumes a sweep whose worker was SIGKILLed without repeating a finished trial", function()
     local db = tmpdb()
     local spec = string.format("gd.bench.run{db = %q, problems = {'quadratic_deep'}, optimizers = {'Adam'}, " ..
-      "budget = 60, trials = 12, seeds = 0, workers = 0, print = false}", db)
+      "budget = 3000, trials = 36, seeds = 0, workers = 0, print = false}", db)   -- about 0.1 s a trial
     local f = io.popen(bench.shell_quote(bench.executable()) .. " -e " .. bench.shell_quote(spec) ..
       " >/dev/null 2>&1 & echo $!")
     local pid = f:read("*l")
@@ -127,11 +164,11 @@ describe("gd.bench.run", function()
     os.execute("sleep 0.1")
     assert.is_true(done >= 2)
     local before = rows(db, "SELECT id, seconds FROM trials WHERE status = 'done' ORDER BY id")
-    assert.is_true(#before < 12)    -- killed mid-sweep
+    assert.is_true(#before < 36)    -- killed mid-sweep
     assert.is_function(load(spec))
     load(spec)()
     local after = rows(db, "SELECT id, seconds, status FROM trials ORDER BY id")
-    assert.equal(12, #after)                   -- no duplicate rows
+    assert.equal(36, #after)                   -- no duplicate rows
     local by_id = {}
     for _, r in ipairs(after) do by_id[r.id] = r; assert.equal("done", r.status) end
     -- a rerun trial would have a new wall time

@@ -6,7 +6,7 @@
 local gd = require "gd"
 local ffi = require "ffi"
 local P = dofile("spec/support/process.lua")
-local C = gd._internal.C
+local C = require("gd.ffi").C
 
 local function write(path, bytes) P.write(path, bytes) end
 
@@ -242,8 +242,8 @@ describe("files and parsers", function()
       local gd = require "gd"
       local ffi = require "ffi"
       local w = ffi.new("gd_writer*[1]")
-      assert(gd._internal.C.gd_writer_open(w, arg[1]) == 0)
-      assert(gd._internal.C.gd_writer_write(w[0], string.rep("x", 100000), 100000) == 0)
+      assert(require("gd.ffi").C.gd_writer_open(w, arg[1]) == 0)
+      assert(require("gd.ffi").C.gd_writer_write(w[0], string.rep("x", 100000), 100000) == 0)
       os.exit(0) -- dies with its temporary file written, never committed
     ]]
     -- catches: <path>.tmp.<pid> left forever by killed saves; and a cleaner

@@ -11,7 +11,7 @@
 local gd = require "gd"
 local ffi = require "ffi"
 local P = dofile("spec/support/process.lua")
-local C = gd._internal.C
+local C = require("gd.ffi").C
 
 local function names_in(dir)
   local list = {}

@@ -40,11 +40,14 @@ describe("make gpu-bundle", function()
     assert.matches(tmp .. "/build/bin/../share/lua/5.1/", out, 1, true)
   end)
 
-  test("ldd resolves every library inside the copy (but libc's and CUDA's)", function()
+  -- libgd_dist.so (the MPI engine) is the exception: it uses the machine's own
+  -- Open MPI, which runs only with its launcher, plugins and help files
+  -- installed, so its libraries are not carried (libgd opens it under mpirun only)
+  test("ldd resolves every library inside the copy (but libc's, CUDA's and the MPI engine's)", function()
     local files = sh(("ls %s/build/bin/gdlua %s/build/lib/*.so* && find %s/build/lib/lua -name '*.so'"):format(tmp, tmp, tmp))
     local outside = {}
     for f in files:gmatch("[^\n]+") do
-      local out = sh("env -i ldd " .. f)
+      local out = f:match("/libgd_dist%.so$") and "" or sh("env -i ldd " .. f)
       for line in out:gmatch("[^\n]+") do
         local name, path = line:match("^%s*(%S+) => (%S+)")
         if name and not name:match("^lib[cm]%.so") and not name:match("^lib[dp]") and not name:match("^librt")

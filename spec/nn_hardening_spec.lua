@@ -237,7 +237,7 @@ describe("issue 10 item 19: dropped modules are collected", function()
   -- whose slots held the modules: LuaJIT's weak tables are not ephemerons,
   -- so no model was ever collected (60 dropped 1000x1000 nets kept 518 MB)
   it("returns the memory of 60 dropped networks, their clones and their buffers", function()
-    local C = gd._internal.C
+    local C = require("gd.ffi").C
     local function live_mb()
       collectgarbage(); collectgarbage()
       return tonumber(C.gd_mem_live_bytes(0)) / 2 ^ 20

@@ -68,6 +68,11 @@ local claims = {
     assert.truthy(r.out:find("[\226][\160-\163]"), "braille on stdout")    -- U+2800..U+28FF
     for _, name in ipairs({"Adam", "RMSProp", "momentum"}) do assert.truthy(contains(r.out, name), name) end
   end,
+  -- many processes: the snippet run alone is rank 0 of 1, and its loss falls
+  ["gd.dist.DataParallel"] = function(_, r)
+    assert.truthy(contains(r.out, "0\t1\ttrue\n"), r.out)
+    assert.truthy(contains(r.out, "epoch 3/3"), r.out)
+  end,
   -- training: "about 98%" test accuracy; the digits MLP reaches at least 96%
   ["gd.data.split"] = function(_, r)
     local acc = tonumber(r.out:match("test accuracy ([%d.]+)%%"))

@@ -32,7 +32,8 @@ local function where(func, pc)
 end
 
 --- Asserts that `loop` compiled: a looping trace started in it, and no NYI
--- abort happened in it or in lua/gd/tensor.lua.
+-- abort happened in it or in gd's tensor code (lua/gd/tensor.lua, lua/gd/tensor/*.lua
+-- and the helper layer lua/gd/aux.lua).
 local function assert_compiled(events, loop)
   local looping, aborts = false, {}
   for _, e in ipairs(events) do
@@ -44,7 +45,8 @@ local function assert_compiled(events, loop)
       local reason = ok_vmdef and vmdef.traceerr[e.otr] or tostring(e.otr)
       if type(reason) == "string" and reason:find("%%") then reason = reason:format(tostring(e.oex)) end
       reason = tostring(reason)
-      local ours = e.func == loop or (fi.source or ""):find("gd/tensor.lua", 1, true)
+      local src = fi.source or ""
+      local ours = e.func == loop or src:find("gd/tensor", 1, true) or src:find("gd/aux.lua", 1, true)
       if ours and (reason:find("NYI", 1, true) or reason:find("blacklisted", 1, true)) then
         aborts[#aborts + 1] = where(e.func, e.pc) .. ": " .. reason
       end

@@ -4,7 +4,7 @@
 local gd = require "gd"
 local H = require "spec.support.tensor_helpers"
 local ffi = require "ffi"
-local C = gd._internal.C
+local C = require("gd.ffi").C
 
 local words = ffi.new("uint32_t[4]")
 

@@ -583,6 +583,93 @@ int gd_nn_pointwise_loss(double *loss, gd_tensor *losses, gd_tensor *grad, const
 int gd_nn_nll_loss(double *loss, gd_tensor *losses, gd_tensor *grad, const gd_tensor *x, const gd_tensor *target,
                    const gd_tensor *weight, int reduction, int64_t ignore_index);
 
+
+/* Recurrent layers (gd.nn.RNN, LSTM, GRU; src/nn_rnn.c checks, src/cpu/rnn.c
+   loops, cell math in src/kernels/nn.h).  One call runs one layer in one
+   direction over the whole sequence, PyTorch's weight layout (w_ih GH x I,
+   w_hh GH x H, b_ih and b_hh GH, gates in PyTorch's order: LSTM i f g o, GRU
+   r z n; G = 4, 3, 1):
+     x (T x B x I, time-major, contiguous), y (T x B x DH) with DH = H, or 2H
+     for a bidirectional layer: dir 0 writes columns 0..H-1 running forward in
+     time, dir 1 columns H..2H-1 running backward.  h0, c0 (B x H) or NULL
+     (zeros); hn, cn (B x H) the final states, or NULL.  c0/cn/gc0/gcn are
+     LSTM's only.  ws (gd_nn_rnn_workspace's fwd elements, contiguous, x's
+     dtype) keeps what the backward needs: pass the same one to it.
+   The input projection of the whole sequence is one gemm, each time step one
+   gemm for the hidden projection and one fused cell pass.  The backward
+   accumulates gw_ih, gw_hh, gb_ih, gb_hh (+=; any may be NULL), writes gx
+   (T x B x I; added to when accumulate_gx, for the second direction) and
+   gh0/gc0 (B x H) when not NULL; gy may be NULL (no output gradient), ghn/gcn
+   NULL for zero.  bws: gd_nn_rnn_workspace's bwd elements. */
+typedef enum gd_nn_rnn_mode {
+    GD_NN_RNN_TANH = 0, GD_NN_RNN_RELU = 1, GD_NN_LSTM = 2, GD_NN_GRU = 3, GD_NN_RNN_MODE_COUNT = 4
+} gd_nn_rnn_mode;
+int gd_nn_rnn_workspace(int64_t *fwd, int64_t *bwd, int mode, int64_t T, int64_t B, int64_t H);
+int gd_nn_rnn_forward(gd_tensor *y, gd_tensor *hn, gd_tensor *cn, gd_tensor *ws, const gd_tensor *x,
+                      const gd_tensor *h0, const gd_tensor *c0, const gd_tensor *w_ih, const gd_tensor *w_hh,
+                      const gd_tensor *b_ih, const gd_tensor *b_hh, int mode, int dir);
+int gd_nn_rnn_backward(gd_tensor *gx, gd_tensor *gh0, gd_tensor *gc0, gd_tensor *gw_ih, gd_tensor *gw_hh,
+                       gd_tensor *gb_ih, gd_tensor *gb_hh, gd_tensor *bws, const gd_tensor *gy,
+                       const gd_tensor *ghn, const gd_tensor *gcn, const gd_tensor *ws, const gd_tensor *x,
+                       const gd_tensor *y, const gd_tensor *h0, const gd_tensor *c0, const gd_tensor *w_ih,
+                       const gd_tensor *w_hh, int mode, int dir, int accumulate_gx);
+
+
+/* CrossEntropyLoss in full (src/nn_loss.c, math in src/kernels/nn.h), after
+   PyTorch 1.13: logits rows x classes; target either int64 class indices
+   (rows), 1-based, or probabilities (rows x classes, the logits' dtype).  A
+   class target equal to ignore_index (compared as given: PyTorch's default
+   -100 stays -100, a class number c ignores class c) counts for nothing.
+   weight (classes) or NULL; label_smoothing in [0, 1].  reduction 0 mean:
+   divided by the sum of the non-ignored targets' weights (their count without
+   weights) for class targets, by the rows for probabilities; 1 sum; 2 none
+   (losses: one per row).  grad (rows x classes) or NULL. */
+int gd_nn_cross_entropy_ex(double *loss, gd_tensor *losses, gd_tensor *grad, const gd_tensor *logits,
+                           const gd_tensor *target, const gd_tensor *weight, int64_t ignore_index,
+                           double label_smoothing, int reduction);
+
+/* -------------------------------------------- distributed (src/dist.c, issue 16) */
+
+/*
+ * Data-parallel collectives over every process of an MPI job.  libgd does not
+ * link MPI: gd_dist_init opens libgd_dist.so (next to libgd.so, or
+ * $GD_DIST_LIB), the MPI/NCCL engine (src/dist/), when the process was started
+ * by a launcher (mpirun: OMPI_COMM_WORLD_SIZE, PMI_SIZE or PMIX_RANK set) or
+ * when force is 1.  Without the engine, or outside a launcher, the group is
+ * this process alone (size 1) and every collective leaves its tensor as it
+ * is.  Tensors must be contiguous; CPU tensors go through MPI, CUDA tensors
+ * through NCCL.  Every collective is bounded by a timeout (GD_DIST_TIMEOUT
+ * seconds, default 600; gd_dist_set_timeout): past it every rank is ended.
+ */
+typedef enum gd_dist_op { GD_DIST_SUM = 0, GD_DIST_MEAN = 1, GD_DIST_MAX = 2, GD_DIST_MIN = 3,
+                          GD_DIST_OP_COUNT = 4 } gd_dist_op;
+
+/* 0 when joined (or alone, size 1).  force: join even outside a launcher (an
+   MPI singleton, size 1) when the engine exists.  Fails when MPI cannot start,
+   or under a launcher when the engine cannot be loaded. */
+int gd_dist_init(int force);
+/* 1 once gd_dist_init joined an MPI job through the engine, else 0. */
+int gd_dist_active(void);
+int gd_dist_rank(void);
+int gd_dist_size(void);
+int gd_dist_local_rank(void);
+/* 1 when this process was started by a launcher (the environment says so). */
+int gd_dist_launched(void);
+/* Why the engine is not in use ("" when it is). */
+const char *gd_dist_why(void);
+int gd_dist_set_timeout(double seconds);
+int gd_dist_barrier(void);
+/* In place, over every rank; deterministic: sums in rank order (CPU). */
+int gd_dist_allreduce(gd_tensor *t, int op, int deterministic);
+/* Root's t into every rank's t. */
+int gd_dist_broadcast(gd_tensor *t, int root);
+/* out (size() * t's count elements, t's dtype and device, contiguous): rank
+   r's t at element r * count. */
+int gd_dist_allgather(gd_tensor *out, const gd_tensor *t);
+/* Prints msg on standard error and ends every rank with code (MPI_Abort);
+   without the engine, ends this process. */
+void gd_dist_abort(const char *msg, int code);
+
 /* ------------------------------------------------------------- autograd */
 
 /*

@@ -147,3 +147,88 @@ int gd_nn_nll_loss(double *loss, gd_tensor *losses, gd_tensor *grad, const gd_te
     *loss = reduction == 0 ? sum / wsum : sum;
     return GD_OK;
 }
+
+/* CrossEntropyLoss with weights, ignore_index, label smoothing and
+   probability targets (see gd.h): a first pass finds the mean's divisor, a
+   second computes every row with src/kernels/nn.h's row function. */
+int gd_nn_cross_entropy_ex(double *loss, gd_tensor *losses, gd_tensor *grad, const gd_tensor *logits,
+                           const gd_tensor *target, const gd_tensor *weight, int64_t ignore_index,
+                           double label_smoothing, int reduction)
+{
+    const char *fn = "cross_entropy";
+    if (reduction < 0 || reduction > 2) return gd_fail(GD_EINVAL, "%s: unknown reduction %d", fn, reduction);
+    GD_TRY(gd_check_tensor(logits, "input"));
+    GD_TRY(gd_check_tensor(target, "target"));
+    char s1[128], s2[128];
+    if (!gd_is_float(logits->scalar_type) || logits->rank != 2 || logits->device_kind != GD_CPU ||
+        !logits->is_contiguous)
+        return gd_fail(GD_EINVAL, "%s: the input must be a contiguous 2-D (rows x classes) float CPU tensor, got %s",
+                       fn, gd_shape_str(logits, s1, sizeof s1));
+    if (!(label_smoothing >= 0 && label_smoothing <= 1))
+        return gd_fail(GD_EINVAL, "%s: label_smoothing must be in [0, 1], got %g", fn, label_smoothing);
+    int64_t N = logits->sizes[0], Cn = logits->sizes[1];
+    int dt = logits->scalar_type;
+    bool prob = target->scalar_type != GD_INT64;
+    if (prob) {
+        GD_TRY(loss_operand(target, logits, fn, "target (probabilities)"));
+        if (Cn < 1 && N > 0) return gd_fail(GD_EINVAL, "%s: the input has no classes", fn);
+    } else if (target->rank != 1 || target->sizes[0] != N || !target->is_contiguous || target->device_kind != GD_CPU) {
+        return gd_fail(GD_EINVAL, "%s: the target has shape %s, expected %lld class indices (int64, contiguous) or "
+                       "%s probabilities of the input's shape", fn, gd_shape_str(target, s2, sizeof s2), (long long)N,
+                       gd_dtype_name(dt));
+    }
+    if (grad) GD_TRY(loss_operand(grad, logits, fn, "gradient"));
+    if (weight) {
+        GD_TRY(gd_check_tensor(weight, "weight"));
+        if (weight->scalar_type != dt || weight->rank != 1 || weight->sizes[0] != Cn || !weight->is_contiguous ||
+            weight->device_kind != GD_CPU)
+            return gd_fail(GD_EINVAL, "%s: the weight must be %lld %s values (one per class), got %s", fn,
+                           (long long)Cn, gd_dtype_name(dt), gd_shape_str(weight, s1, sizeof s1));
+    }
+    if (losses) {
+        GD_TRY(gd_check_tensor(losses, "losses"));
+        if (losses->scalar_type != dt || losses->count != N || !losses->is_contiguous || losses->device_kind != GD_CPU)
+            return gd_fail(GD_EINVAL, "%s: the losses buffer must hold %lld values", fn, (long long)N);
+    }
+    const int64_t *T = prob ? NULL : (const int64_t *)target->data;
+    bool f32 = dt == GD_FLOAT32;
+    double denom = (double)N;
+    if (!prob) {
+        denom = 0;
+        for (int64_t i = 0; i < N; i++) {
+            if (T[i] == ignore_index) continue;
+            if (T[i] < 1 || T[i] > Cn)
+                return gd_fail(GD_EINVAL, "%s: target %lld (row %lld) is not a class in 1..%lld", fn,
+                               (long long)T[i], (long long)i + 1, (long long)Cn);
+            denom += weight ? (f32 ? (double)((const float *)weight->data)[T[i] - 1]
+                                   : ((const double *)weight->data)[T[i] - 1])
+                            : 1.0;
+        }
+    }
+    double scale = reduction == 0 ? 1.0 / denom : 1.0;   /* 0/0 = NaN when every row is ignored, as PyTorch */
+    double sum = 0;
+    size_t es = gd_dtype_size(dt);
+    for (int64_t i = 0; i < N; i++) {
+        double l = 0;
+        bool ignored = !prob && T[i] == ignore_index;
+        void *g = grad ? (char *)grad->data + (size_t)(i * Cn) * es : NULL;
+        if (ignored) {
+            if (g) memset(g, 0, (size_t)Cn * es);
+        } else if (f32) {
+            l = gd_nn_soft_cross_entropy_row_f(g, (const float *)logits->data + i * Cn, Cn, prob ? -1 : T[i] - 1,
+                                               prob ? (const float *)target->data + i * Cn : NULL,
+                                               weight ? (const float *)weight->data : NULL, label_smoothing, scale);
+        } else {
+            l = gd_nn_soft_cross_entropy_row_d(g, (const double *)logits->data + i * Cn, Cn, prob ? -1 : T[i] - 1,
+                                               prob ? (const double *)target->data + i * Cn : NULL,
+                                               weight ? (const double *)weight->data : NULL, label_smoothing, scale);
+        }
+        sum += l;
+        if (losses) {
+            if (f32) ((float *)losses->data)[i] = (float)l;
+            else ((double *)losses->data)[i] = l;
+        }
+    }
+    *loss = reduction == 0 ? sum / denom : sum;
+    return GD_OK;
+}

@@ -9,7 +9,7 @@ local gd = require "gd.tensor"
 local doc = require "gd.doc"
 local check = require "gd.check"
 
-local I = gd._internal
+local I = require "gd.aux"
 local C, ffi = I.C, I.ffi
 local Tensor = gd.Tensor
 local fmt = string.format
@@ -79,28 +79,31 @@ t:requires_grad_([flag = true]) -> t, a leaf whose operations are recorded so
 that backward() can fill its .grad (float tensors only).  t.requires_grad reads
 the flag; t.requires_grad = false switches a leaf off.]])
 
-local function dim_arg(fname, t, dim)
-  if dim == nil then
-    if t:dim() == 0 then return 1 end
-    argerr(fname, "the dimension is required (PyTorch's implicit choice is deprecated)")
+--- t's softmax (log_ false) or log-softmax along dim, composed of recorded
+-- operations (so differentiable with no backward of its own).
+local function softmax(fname, t, dim, log_)
+  local c = self_c(fname, t)
+  I.not_freed(fname, c)
+  if c.scalar_type == 2 then argerr(fname, "needs a float tensor (this one is int64)") end
+  if c.rank == 0 then -- one element: probability 1
+    if dim ~= nil and dim ~= 1 and dim ~= -1 then I.dim0(fname, c, dim) end
+    local z = t - t
+    if log_ then return z end
+    return z + 1
   end
-  return dim
+  if dim == nil then argerr(fname, "the dimension is required (PyTorch's implicit choice is deprecated)") end
+  I.dim0(fname, c, dim)
+  local r = t - t:logsumexp(dim, true)
+  if log_ then return r end
+  return r:exp()
 end
 
--- composed of recorded operations, so differentiable with no backward of their own
-Tensor.log_softmax = doc(function(t, dim)
-  self_c("log_softmax", t)
-  dim = dim_arg("log_softmax", t, dim)
-  return t - t:logsumexp(dim, true)
-end, "Tensor:log_softmax", [[
+Tensor.log_softmax = doc(function(t, dim) return softmax("log_softmax", t, dim, true) end, "Tensor:log_softmax", [[
 t:log_softmax(dim) -> t - logsumexp(t, dim): log-probabilities along dim
 (torch.log_softmax; the logsumexp is shifted by the max, so it does not overflow).]])
 
-Tensor.softmax = doc(function(t, dim)
-  self_c("softmax", t)
-  dim = dim_arg("softmax", t, dim)
-  return (t - t:logsumexp(dim, true)):exp()
-end, "Tensor:softmax", "t:softmax(dim) -> exp(t:log_softmax(dim)): probabilities along dim (torch.softmax).")
+Tensor.softmax = doc(function(t, dim) return softmax("softmax", t, dim, false) end, "Tensor:softmax",
+  "t:softmax(dim) -> exp(t:log_softmax(dim)): probabilities along dim (torch.softmax).")
 
 -- ---------------------------------------------------------------- grad mode
 

@@ -12,7 +12,7 @@
 local gd = require "gd.tensor"
 local doc = require "gd.doc"
 local check = require "gd.check"
-local I = gd._internal
+local I = require "gd.aux"
 local ffi, C = I.ffi, I.C
 local fmt = string.format
 
@@ -60,7 +60,8 @@ M.read_csv = doc(function(path, opts)
       .. string.format("%q", tostring(opts.sep)), 2)
   end
   local dtype = opts.dtype or "float32"
-  local code = I.dtype_arg(fname, dtype, 0)
+  local code = I.DTYPES[dtype]
+  if code == nil then error(fname .. ": " .. check.unknown_message("dtype", dtype, I.dtype_list), 2) end
   local buf = ffi.new("gd_buffer")
   local gz = path:lower():match("%.gz$") ~= nil
   if C.gd_read_file(buf, path, gz and 1 or 0) ~= 0 then error(fname .. ": " .. cerr(), 2) end
@@ -177,7 +178,23 @@ gd.data.split(data, at, [{shuffle = false, seed = nil}]) -> first, rest
 local Loader = {}
 Loader.__index = Loader
 
-local LOADER_OPTS = {batch_size = true, shuffle = true, drop_last = true, seed = true, reuse = true}
+local LOADER_OPTS = {batch_size = true, shuffle = true, drop_last = true, seed = true, reuse = true, shard = true}
+
+--- The shard option: true (this rank of gd.dist) or {rank =, size =}.
+local function shard_arg(fname, shard)
+  if shard == nil or shard == false then return nil end
+  if shard == true then
+    local dist = require "gd.dist"
+    return {rank = dist.rank(), size = dist.size(), dist = true}
+  end
+  if type(shard) ~= "table" then
+    error(fname .. ": shard must be true (gd.dist's rank and size) or {rank =, size =}, got " .. type(shard), 3)
+  end
+  check.options(fname .. " shard", shard, {rank = true, size = true}, 3)
+  local size = check.number(fname, "shard.size", shard.size, {integer = true, min = 1, level = 3})
+  local rank = check.number(fname, "shard.rank", shard.rank, {integer = true, min = 0, max = size - 1, level = 3})
+  return {rank = rank, size = size}
+end
 
 --- A seed for loaders made without one: drawn from the global generator, so
 -- gd.manual_seed makes them reproducible too.
@@ -201,13 +218,33 @@ M.loader = doc(function(data, opts)
   local bs = check.number(fname, "batch_size", opts.batch_size, {default = 10, integer = true, min = 1, max = 2 ^ 53})
   local shuffle = opts.shuffle ~= false
   local drop_last = opts.drop_last == true
+  local shard = shard_arg(fname, opts.shard)
   local seed = opts.seed
-  if seed ~= nil then check.number(fname, "seed", seed, {integer = true, min = 0}) else seed = draw_seed() end
+  if seed ~= nil then check.number(fname, "seed", seed, {integer = true, min = 0}) else
+    seed = draw_seed()
+    if shard and shard.dist and shard.size > 1 then
+      -- every rank must draw the same permutation: rank 0's seed (< 2^52, exact in float64)
+      seed = require("gd.dist").broadcast(gd.tensor({seed}, {dtype = "float64"}), 0):get(1)
+    end
+  end
   local nb = drop_last and math.floor(n / bs) or math.ceil(n / bs)
+  local ranks, rank = 1, 0
+  if shard then
+    -- every rank the same number of batches: the last nb mod size batches
+    -- are left out (a rank with one batch fewer would hang the others' allreduce)
+    ranks, rank = shard.size, shard.rank
+    local total = nb
+    nb = math.floor(total / ranks)
+    if nb == 0 then
+      error(fmt("%s: %d rows in batches of %d make %d batch%s, fewer than the %d ranks to shard them over", fname,
+        n, bs, total, total == 1 and "" or "es", ranks), 2)
+    end
+  end
   local self = setmetatable({
     tensors = list, n = n, batch_size = bs, shuffle = shuffle, drop_last = drop_last, seed = seed,
     reuse = opts.reuse ~= false, num_batches = nb, epoch = 0, position = 0, buffers = {},
     perm = gd.arange(n, {dtype = "int64"}),   -- 0-based row numbers
+    shard_size = ranks, shard_rank = rank,
   }, Loader)
   return self
 end, "gd.data.loader", [[
@@ -224,7 +261,13 @@ gd.data.loader(data, [{batch_size = 10, shuffle = true, drop_last = false, seed 
   Fields: n (rows), batch_size, num_batches, epoch (the last one started),
   position (its batches given so far).  loader:state_dict() /
   loader:load_state_dict(sd) save and restore epoch, position and seed for
-  checkpoints: after a load, the next epoch continues where the saved one was.]])
+  checkpoints: after a load, the next epoch continues where the saved one was.
+  shard = true (data-parallel training, gd.dist): every rank draws the same
+  epoch permutation (rank 0's seed when none is given) and takes every
+  size()-th batch from its rank on: batch b of rank r is the epoch's batch
+  (b - 1) * size + r + 1.  Every rank gets floor(batches / size) batches, the
+  same number (the last batches mod size are left out).  shard = {rank =,
+  size =} names the share without gd.dist.]])
 
 --- Tensors of `rows` rows shaped like the data, kept per row count.
 function Loader:batch_buffers(rows)
@@ -248,7 +291,7 @@ local function next_batch(st)
   if b >= st.nb then return nil end
   local self = st.loader
   local bs = self.batch_size
-  local start = b * bs
+  local start = (b * self.shard_size + self.shard_rank) * bs
   local rows = self.n - start
   if rows > bs then rows = bs end
   st.b = b + 1
@@ -315,7 +358,8 @@ restored; loader() is the same).]])
 --- The loader's place: what load_state_dict needs to continue exactly.
 function Loader:state_dict()
   return {epoch = self.epoch, position = self.position, seed = self.seed, n = self.n,
-          batch_size = self.batch_size, shuffle = self.shuffle, drop_last = self.drop_last}
+          batch_size = self.batch_size, shuffle = self.shuffle, drop_last = self.drop_last,
+          shard_size = self.shard_size > 1 and self.shard_size or nil}
 end
 doc(Loader.state_dict, "gd.data.Loader:state_dict", [[
 loader:state_dict() -> {epoch =, position =, seed =, n =, batch_size =, shuffle =, drop_last =}:
@@ -323,7 +367,7 @@ the last epoch started, the batches of it given so far and the shuffling seed
 (with the loader's shape, which load_state_dict checks).  gd.save can write it.]])
 
 local LOADER_STATE = {epoch = true, position = true, seed = true, n = true, batch_size = true, shuffle = true,
-                      drop_last = true}
+                      drop_last = true, shard_size = true}
 
 --- Restores state_dict()'s place; checks everything before changing anything.
 function Loader:load_state_dict(sd)
@@ -331,11 +375,29 @@ function Loader:load_state_dict(sd)
   if type(sd) ~= "table" then error(fname .. ": expects the table loader:state_dict() gave, got " .. type(sd), 2) end
   check.options(fname, sd, LOADER_STATE, 2)
   local epoch = check.number(fname, "epoch", sd.epoch, {integer = true, min = 0, level = 2})
-  local position = check.number(fname, "position", sd.position, {integer = true, min = 0, max = self.num_batches,
-                                                                  level = 2})
+  local position = check.number(fname, "position", sd.position, {integer = true, min = 0, level = 2})
+  local saved_ranks = check.number(fname, "shard_size", sd.shard_size, {default = 1, integer = true, min = 1, level = 2})
+  local saved_bs = sd.batch_size or self.batch_size
+  if saved_ranks ~= self.shard_size then
+    -- saved by a run over another number of ranks (data-parallel training
+    -- resumed on more or fewer): the same global batch, ranks x batch_size,
+    -- is asked, so that the epoch's rows come in the same rounds; a finished
+    -- epoch stays finished, within one the rounds given so far carry over
+    if type(saved_bs) ~= "number" or saved_bs * saved_ranks ~= self.batch_size * self.shard_size then
+      error(fmt("%s: the state is of %d rank%s with batch_size = %s; here %d rank%s need batch_size = %s for "
+        .. "the same global batch (got %d)", fname, saved_ranks, saved_ranks == 1 and "" or "s", tostring(saved_bs),
+        self.shard_size, self.shard_size == 1 and "" or "s", tostring((tonumber(saved_bs) or 0) * saved_ranks /
+        self.shard_size), self.batch_size), 2)
+    end
+    local total = self.drop_last and math.floor(self.n / saved_bs) or math.ceil(self.n / saved_bs)
+    if position >= math.floor(total / saved_ranks) then position = self.num_batches end
+  end
+  if position > self.num_batches then
+    error(fmt("%s: position must be <= %d, got %d", fname, self.num_batches, position), 2)
+  end
   local seed = check.number(fname, "seed", sd.seed, {integer = true, min = 0, level = 2})
   for _, k in ipairs({"n", "batch_size", "shuffle", "drop_last"}) do
-    if sd[k] ~= nil and sd[k] ~= self[k] then
+    if sd[k] ~= nil and sd[k] ~= self[k] and not (k == "batch_size" and saved_ranks ~= self.shard_size) then
       error(fmt("%s: the state is of a loader with %s = %s, this one has %s", fname, k, tostring(sd[k]),
         tostring(self[k])), 2)
     end

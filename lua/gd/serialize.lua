@@ -28,7 +28,7 @@
 local gd = require "gd.tensor"
 local doc = require "gd.doc"
 local check = require "gd.check"
-local I = gd._internal
+local I = require "gd.aux"
 local ffi, C = I.ffi, I.C
 check.register_internal()
 local fmt = string.format

@@ -136,6 +136,27 @@ local function live_plot(history, live)
   if not ok then error("gd.train: the live plot: " .. tostring(err), 0) end
 end
 
+--- Data-parallel runs (gd.dist): an evaluation's numbers averaged over the
+-- ranks (each rank may evaluate its own shard), in sorted key order so every
+-- rank's allreduce carries the same fields.
+local function average_eval(dist, v)
+  if dist.size() == 1 then return v end
+  if type(v) == "number" then return dist._mean_numbers({v})[1] end
+  if type(v) ~= "table" then return v end
+  local keys, vals = {}, {}
+  for k, x in pairs(v) do if type(k) == "string" and type(x) == "number" then keys[#keys + 1] = k end end
+  table.sort(keys)
+  for i, k in ipairs(keys) do vals[i] = v[k] end
+  vals = dist._mean_numbers(vals)
+  local out = {}
+  for k, x in pairs(v) do out[k] = x end
+  for i, k in ipairs(keys) do out[k] = vals[i] end
+  return out
+end
+
+-- gd.dist's functions gd.train uses, for a process training alone
+local SOLO = {size = function() return 1 end, is_main = function() return true end}
+
 local function run(cfg)
   local fname = "gd.train"
   if type(cfg) ~= "table" then error(fname .. ": expects a table {model =, loss =, optimizer =, data =, epochs =}", 2) end
@@ -169,8 +190,19 @@ local function run(cfg)
   local logger = cfg.log
   local on_step = cfg.on_step
   local source, per_epoch = epoch_source(fname, data, cfg.batch_size)
+  -- data-parallel (mpirun, and a DataParallel model, a sharded loader or a
+  -- nodeinfo optimizer): every rank trains; rank 0 alone prints, logs, plots
+  -- and checkpoints, with the losses and evaluations averaged over the ranks.
+  -- Processes that only share an mpirun (independent workers) train alone.
+  local dist = package.loaded["gd.dist"] or rawget(gd, "dist")
+  local parallel = dist and dist.size() > 1 and (getmetatable(model) == dist._DataParallel or
+    (type(source) == "table" and (source.shard_size or 1) > 1) or opt._nodeinfo ~= nil)
+  if not parallel then dist = SOLO end
+  local main = dist.is_main()
+  if not main then logger, live, print_every = nil, nil, nil end
   local show = cfg.progress
   if show == nil then show = progress.isatty(2) end
+  if not main then show = false end
   local out = type(show) == "table" and show.out or nil
   local say_out = out or io.stdout      -- summaries
   local warn_out = out or io.stderr     -- the interruption notice
@@ -233,7 +265,7 @@ local function run(cfg)
   local function evaluate(epoch, b)
     local frac = per_epoch and (epoch - 1) + b / per_epoch or epoch
     model:evaluate()
-    local v = eval(model, {epoch = frac, step = steps, examples = examples})
+    local v = average_eval(dist, eval(model, {epoch = frac, step = steps, examples = examples}))
     model:train()
     local k = #history.eval + 1
     history.eval[k], history.eval_epoch[k], history.eval_step[k] = v, frac, steps
@@ -307,6 +339,11 @@ local function run(cfg)
       end
       epoch_seconds = epoch_seconds + (now() - t0)
       train_seconds = train_seconds + epoch_seconds
+      if dist.size() > 1 then
+        -- the epoch's loss over every rank's rows: one allreduce of (sum, count)
+        local t = dist.allreduce(gd.tensor({sum, count}, {dtype = "float64"}), "sum", {deterministic = true})
+        sum, count = t:get(1), t:get(2)
+      end
       history.loss[epoch] = count > 0 and sum / count or 0 / 0
       history.time[epoch] = epoch_seconds
       if per_epoch == nil and b > 0 then
@@ -317,7 +354,7 @@ local function run(cfg)
       local v
       if eval and not eval_every then v = evaluate(epoch, b) end
       if not (eval and eval_every) then log_row(epoch, b, history.loss[epoch], v) end
-      if ckpt and (epoch % ckpt.every == 0 or epoch == epochs) then save_checkpoint(epoch) end
+      if ckpt and main and (epoch % ckpt.every == 0 or epoch == epochs) then save_checkpoint(epoch) end
       if live then
         live_plot(history, live)
         if bar and bar.enabled then bar.below = require("gd.plot").term_string(plot_series(history),

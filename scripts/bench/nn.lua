@@ -24,7 +24,7 @@
 -- of the same shapes (speed does not depend on the values).
 local gd = rawget(_G, "gd") or require "gd"
 local now = gd.progress.now
-local C = gd._internal.C
+local C = require("gd.ffi").C
 local fmt = string.format
 
 local AIRFOIL_PATH = "../shared/data/airfoil_self_noise.dat"

@@ -3,7 +3,8 @@
 -- (when /usr/bin/python3 or python3 can import torch); then the 2-parameter
 -- per-step loop of the d2l experiments, in steps per second.
 local gd = gd or require "gd"
-local ffi, C = gd._internal.ffi, gd._internal.C
+local F = require "gd.ffi"
+local ffi, C = F.ffi, F.C
 local N = tonumber(os.getenv("GD_BENCH_N")) or 16 * 2 ^ 20
 local REPS = tonumber(os.getenv("GD_BENCH_REPS")) or 20
 local clock = gd.clock

@@ -8,6 +8,7 @@
  *
  *   gdlua [options] [script [args]]
  *   gdlua [options] -b [busted's options and spec paths]
+ *   gdlua [options] -m module [args]     (python -m: runs require(module).main(args))
  *
  * Everything Lua-side runs inside one protected call (run_main, lua.c's
  * pmain), so that even an out-of-memory error during set-up is reported.
@@ -62,6 +63,7 @@ typedef struct options {
     int execute;        /* -e: an -e means "no REPL" when there is no script */
     int no_env;         /* -E */
     int busted;         /* -b: argv index of busted's first argument, else 0 */
+    int module;         /* -m: argv index of the module's name (the script slot), else 0 */
     int script;         /* argv index of the script, or argc when there is none */
     const char *bad;    /* the offending option, when parsing failed */
     const char *bad_why;
@@ -83,6 +85,8 @@ static void print_usage(const options *o)
             "  -E        Ignore environment variables (LUA_PATH, LUA_CPATH, LUA_INIT).\n"
             "  -b ...    Run busted (the spec runner) under gdlua; the arguments after\n"
             "            -b are busted's, paths relative to the current directory.\n"
+            "  -m mod    Run require('mod').main(...) with the arguments after mod\n"
+            "            (as python -m); its number or false return is the exit status.\n"
             "  --        Stop handling options.\n"
             "  -         Execute stdin and stop handling options.\n"
             "With no script, gdlua starts its REPL when stdin is a terminal and\n"
@@ -117,6 +121,15 @@ static int collect_options(int argc, char **argv, options *o)
                 goto unrecognized;
             o->busted = i + 1;
             o->script = i;
+            return 1;
+        case 'm':                           /* -m module: the rest is the module's */
+            if (a[2] != '\0' || i + 1 >= argc || argv[i + 1][0] == '-') {
+                o->bad = a;
+                o->bad_why = a[2] != '\0' ? "unrecognized option" : "missing module name after";
+                return 0;
+            }
+            o->module = i + 1;
+            o->script = i + 1;
             return 1;
         case 'E':
             if (a[2] != '\0')
@@ -367,6 +380,35 @@ static int run_busted(lua_State *L)
     return run_string(L, runner, "=(gdlua -b)");
 }
 
+/* -m module: require(module).main(...) with the arguments after the name,
+ * python -m's shape for Lua modules (a module table with a main function,
+ * e.g. `gdlua -m gd.bench report results.db`).  main's return value is the
+ * exit status: nothing, true or 0 succeed; false fails; a number exits with
+ * it.  arg[0] is the module's name, as a script's arg[0] is its path. */
+static int run_module(lua_State *L, int argc, char **argv, int module)
+{
+    static const char runner[] =
+        "local name = ...\n"
+        "local m = require(name)\n"
+        "local main = type(m) == 'table' and rawget(m, 'main')\n"
+        "if type(main) ~= 'function' then\n"
+        "  error(string.format('gdlua -m: module %q has no main function (it returned %s)', name,\n"
+        "    type(m) == 'table' and 'a table without main' or type(m)), 0)\n"
+        "end\n"
+        "local r = main(select(2, ...))\n"
+        "if r == false then os.exit(1) end\n"
+        "if type(r) == 'number' and r ~= 0 then os.exit(r) end\n";
+    int status = luaL_loadbuffer(L, runner, sizeof runner - 1, "=(gdlua -m)");
+    if (status == 0) {
+        int n = argc - module;
+        luaL_checkstack(L, n + 3, "too many arguments to the module");
+        for (int i = module; i < argc; i++)
+            lua_pushstring(L, argv[i]);
+        status = host_docall(L, n, 0);
+    }
+    return host_report(L, status);
+}
+
 /* gd = require "gd" and help = gd.help, before anything else runs, so that
  * scripts, -e chunks and the REPL all have both. */
 static int load_gd(lua_State *L)
@@ -421,6 +463,9 @@ static int run_main(lua_State *L)
     if (o.busted) {
         if (run_busted(L) != 0)
             return 0;
+    } else if (o.module) {
+        if (run_module(L, argc, argv, o.module) != 0)
+            return 0;
     } else if (o.script < argc && run_script(L, argc, argv, o.script) != 0) {
         return 0;
     }
@@ -455,6 +500,14 @@ int main(int argc, char **argv)
     int ok = status == 0 && lua_toboolean(L, -1);
     host_report(L, status);
     fflush(stdout);
+    if (!ok && gd_dist_size() > 1) {
+        /* one rank of an MPI job failed (its message is above): end every
+           rank now, rather than leave the others waiting in a collective
+           (MPI_Abort; mpirun then exits non-zero) */
+        char msg[128];
+        snprintf(msg, sizeof msg, "gd.dist: rank %d of %d failed; ending every rank", gd_dist_rank(), gd_dist_size());
+        gd_dist_abort(msg, 1);
+    }
     lua_close(L);
     return ok ? EXIT_SUCCESS : EXIT_FAILURE;
 }

@@ -135,4 +135,133 @@ GD_HD static inline double gd_nn_pointwise_loss_elem(int kind, double x, double 
     }
 }
 
+
+/* ---- recurrent cells (gd.nn.RNN, LSTM, GRU; src/nn_rnn.c, loops in
+   src/cpu/rnn.c), after PyTorch 1.13's torch.nn.LSTM / GRU documentation and
+   aten/src/ATen/native/RNN.cpp (LSTMCell, GRUCell), one hidden unit j of one
+   batch row per call.  xg holds the row's input projection W_ih x + b_ih
+   (gates of H units each, PyTorch's order: LSTM i, f, g, o; GRU r, z, n),
+   hg the hidden projection W_hh h + b_hh.  The forward overwrites xg with the
+   activated gates, which is what the backward needs:
+     LSTM: i = sig(.), f = sig(.), g = tanh(.), o = sig(.),
+           c' = f c + i g, h' = o tanh(c')
+     GRU:  r = sig(xr + hr), z = sig(xz + hz), n = tanh(xn + r hn),
+           h' = (1 - z) n + z h          (hn includes b_hn, inside r's product)
+     RNN:  h' = tanh(x + h) or relu(x + h)
+   The backward turns dh (and LSTM's dc) into the gradients of the gate
+   pre-activations: dxg for the input projection, dhg for the hidden one
+   (the same except GRU's n gate, whose hidden part is scaled by r). */
+#define GD_NN_DEFINE_RNN_KERNELS(T, S, EXP, TANH)                                              \
+    GD_HD static inline T gd_nn_sig_##S(T v) { return (T)1 / ((T)1 + EXP(-v)); }              \
+                                                                                               \
+    GD_HD static inline T gd_nn_lstm_cell_##S(T *xg, const T *hg, int64_t H, int64_t j,        \
+                                              T c_prev, T *c_out)                              \
+    {                                                                                          \
+        T i = gd_nn_sig_##S(xg[j] + hg[j]);                                                    \
+        T f = gd_nn_sig_##S(xg[H + j] + hg[H + j]);                                            \
+        T g = TANH(xg[2 * H + j] + hg[2 * H + j]);                                             \
+        T o = gd_nn_sig_##S(xg[3 * H + j] + hg[3 * H + j]);                                    \
+        T c = f * c_prev + i * g;                                                              \
+        xg[j] = i; xg[H + j] = f; xg[2 * H + j] = g; xg[3 * H + j] = o;                        \
+        *c_out = c;                                                                            \
+        return o * TANH(c);                                                                    \
+    }                                                                                          \
+                                                                                               \
+    /* *dc: in, the gradient of c' from later steps; out, that of c */                        \
+    GD_HD static inline void gd_nn_lstm_cell_grad_##S(T *dxg, const T *gate, int64_t H,        \
+                                                      int64_t j, T c_prev, T c, T dh, T *dc)   \
+    {                                                                                          \
+        T i = gate[j], f = gate[H + j], g = gate[2 * H + j], o = gate[3 * H + j];              \
+        T tc = TANH(c);                                                                        \
+        T dct = *dc + dh * o * ((T)1 - tc * tc);                                               \
+        dxg[j] = dct * g * i * ((T)1 - i);                                                     \
+        dxg[H + j] = dct * c_prev * f * ((T)1 - f);                                            \
+        dxg[2 * H + j] = dct * i * ((T)1 - g * g);                                             \
+        dxg[3 * H + j] = dh * tc * o * ((T)1 - o);                                             \
+        *dc = dct * f;                                                                         \
+    }                                                                                          \
+                                                                                               \
+    /* hn_out keeps hg's n part (W_hn h + b_hn) for the backward */                            \
+    GD_HD static inline T gd_nn_gru_cell_##S(T *xg, const T *hg, int64_t H, int64_t j,         \
+                                             T h_prev, T *hn_out)                              \
+    {                                                                                          \
+        T r = gd_nn_sig_##S(xg[j] + hg[j]);                                                    \
+        T z = gd_nn_sig_##S(xg[H + j] + hg[H + j]);                                            \
+        T hn = hg[2 * H + j];                                                                  \
+        T n = TANH(xg[2 * H + j] + r * hn);                                                    \
+        xg[j] = r; xg[H + j] = z; xg[2 * H + j] = n;                                           \
+        *hn_out = hn;                                                                          \
+        return ((T)1 - z) * n + z * h_prev;                                                    \
+    }                                                                                          \
+                                                                                               \
+    /* returns the part of dh_prev that does not go through W_hh: dh z */                      \
+    GD_HD static inline T gd_nn_gru_cell_grad_##S(T *dxg, T *dhg, const T *gate, int64_t H,    \
+                                                  int64_t j, T hn, T h_prev, T dh)             \
+    {                                                                                          \
+        T r = gate[j], z = gate[H + j], n = gate[2 * H + j];                                   \
+        T dn = dh * ((T)1 - z) * ((T)1 - n * n);                                               \
+        T dz = dh * (h_prev - n) * z * ((T)1 - z);                                             \
+        T dr = dn * hn * r * ((T)1 - r);                                                       \
+        dxg[j] = dr; dxg[H + j] = dz; dxg[2 * H + j] = dn;                                     \
+        dhg[j] = dr; dhg[H + j] = dz; dhg[2 * H + j] = dn * r;                                 \
+        return dh * z;                                                                         \
+    }                                                                                          \
+                                                                                               \
+    /* relu_: 1 for RNN's relu nonlinearity, 0 for tanh; derivatives from h' */                \
+    GD_HD static inline T gd_nn_rnn_cell_##S(T pre, int relu_)                                 \
+    {                                                                                          \
+        return relu_ ? (pre > 0 ? pre : (T)0) : TANH(pre);                                     \
+    }                                                                                          \
+    GD_HD static inline T gd_nn_rnn_cell_grad_##S(T h, T dh, int relu_)                        \
+    {                                                                                          \
+        return relu_ ? (h > 0 ? dh : (T)0) : dh * ((T)1 - h * h);                              \
+    }
+
+GD_NN_DEFINE_RNN_KERNELS(float, f, expf, tanhf)
+GD_NN_DEFINE_RNN_KERNELS(double, d, exp, tanh)
+
+
+/* ---- CrossEntropyLoss with class weights, label smoothing and probability
+   targets (gd.nn.CrossEntropyLoss; src/nn_loss.c), after PyTorch 1.13's
+   aten/src/ATen/native/LossNLL.cpp (cross_entropy_loss_label_smoothing,
+   cross_entropy_loss_prob_target).  One row of n logits x, in double: every
+   case is loss = sum_c a_c (lse(x) - x_c) for coefficients
+     class target t (0-based): a_c = w_c ((1 - eps) [c == t] + eps / n)
+     probabilities p:          a_c = w_c ((1 - eps) p_c + eps / n)
+   (w_c = 1 without weights), whose gradient is sum(a) softmax(x)_c - a_c,
+   written to g scaled by `scale` when g is not NULL.  p and w are read as
+   T. */
+#define GD_NN_DEFINE_CE_KERNELS(T, S)                                                          \
+    GD_HD static inline double gd_nn_ce_coef_##S(int64_t c, int64_t t, const T *p, const T *w, \
+                                                 double eps, double inv_n)                     \
+    {                                                                                          \
+        double a = p ? (1 - eps) * (double)p[c] : (c == t ? 1 - eps : 0.0);                    \
+        a += eps * inv_n;                                                                      \
+        return w ? a * (double)w[c] : a;                                                       \
+    }                                                                                          \
+    GD_HD static inline double gd_nn_soft_cross_entropy_row_##S(T *g, const T *x, int64_t n,   \
+                                                                int64_t t, const T *p,         \
+                                                                const T *w, double eps,        \
+                                                                double scale)                  \
+    {                                                                                          \
+        double m = (double)x[0];                                                               \
+        for (int64_t c = 1; c < n; c++) m = (double)x[c] > m ? (double)x[c] : m;               \
+        double s = 0;                                                                          \
+        for (int64_t c = 0; c < n; c++) s += exp((double)x[c] - m);                            \
+        double lse = m + log(s), loss = 0, sa = 0, inv_n = 1.0 / (double)n;                    \
+        for (int64_t c = 0; c < n; c++) {                                                      \
+            double a = gd_nn_ce_coef_##S(c, t, p, w, eps, inv_n);                              \
+            loss += a * (lse - (double)x[c]);                                                  \
+            sa += a;                                                                           \
+        }                                                                                      \
+        if (g)                                                                                 \
+            for (int64_t c = 0; c < n; c++)                                                    \
+                g[c] = (T)(scale * (sa * exp((double)x[c] - lse) -                             \
+                                    gd_nn_ce_coef_##S(c, t, p, w, eps, inv_n)));               \
+        return loss;                                                                           \
+    }
+
+GD_NN_DEFINE_CE_KERNELS(float, f)
+GD_NN_DEFINE_CE_KERNELS(double, d)
+
 #endif

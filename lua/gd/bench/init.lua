@@ -5,80 +5,79 @@
 --                budget = "quick", seeds = 3, workers = 2}
 --   gd.bench.report("results.db", {out = "report"})
 --
--- Tuning: DeepOBS's lr grid (np.logspace(-5, 2, 36)) or log-uniform random
--- search; the best setting (by the final metric of the seed-0 tuning run) is
--- rerun with seeds 1..k, the same seeds for every optimizer.  Trials are rows of
--- the table `trials`; workers (gdlua child processes) claim pending rows in a
--- BEGIN IMMEDIATE transaction and write the curve and the result in one
--- transaction, so a killed sweep resumes where it stopped and a finished trial is
--- never run again.
+-- Tuning (gd.bench.space): DeepOBS's lr grid (np.logspace(-5, 2, 36)), a grid
+-- over any hyperparameters, or random search; every optimizer, flavor and
+-- schedule gets the same settings.  The best setting (by the final metric of
+-- its seed-0 tuning run) is rerun with seeds 1..k, the same seeds for every
+-- optimizer.
+--
+-- Trials are rows of the table `trials`, the database is the queue: a worker
+-- claims a pending row in a BEGIN IMMEDIATE transaction (marking it running,
+-- with its pid and its sweep's job) and writes the curve and the result in one
+-- transaction, so a killed sweep resumes where it stopped and a finished trial
+-- is never run again; WAL lets readers and one writer share the file.  Locally,
+-- run starts `workers` gdlua child processes; under mpirun every rank is one
+-- worker on the shared file, and rank 0 reports.  A trial whose worker died is
+-- claimed again (at most 3 times, then it is 'failed').
 local gd = require "gd"
+local ffi = require "ffi"
 local doc = require "gd.doc"
 local check = require "gd.check"
 local sqlite = require "gd.bench.sqlite"
 local problems = require "gd.bench.problems"
-local MT = require "gd.bench.mt19937"
+local space = require "gd.bench.space"
 local now = require "gd.clock"
 
 local M = {}
 local fmt = string.format
 M.problems = problems
 M.sqlite = sqlite
+M.space = space
+M.json_encode, M.json_decode = space.encode, space.decode
+local encode, decode = space.encode, space.decode
 
--- JSON for flat hyperparameter tables: keys sorted, so one setting has one text.
-local function encode(t)
-  local keys = {}
-  for k in pairs(t) do keys[#keys + 1] = k end
-  table.sort(keys)
-  local parts = {}
-  for _, k in ipairs(keys) do
-    local v = t[k]
-    parts[#parts + 1] = fmt("%q:%s", k, type(v) == "number" and fmt("%.17g", v)
-      or type(v) == "boolean" and tostring(v) or fmt("%q", tostring(v)))
-  end
-  return "{" .. table.concat(parts, ",") .. "}"
-end
-local function decode(s)
-  local t = {}
-  for k, v in s:gmatch('"([^"]+)":([^,}]+)') do
-    if v:sub(1, 1) == '"' then t[k] = v:sub(2, -2)
-    elseif v == "true" or v == "false" then t[k] = v == "true"
-    else t[k] = tonumber(v) end
-  end
-  return t
-end
-M.json_encode, M.json_decode = encode, decode
+pcall(ffi.cdef, "int usleep(unsigned int usec); int getpid(void); int kill(int pid, int sig);")
+local function sleep(s) ffi.C.usleep(math.floor(s * 1e6)) end
+
+local MAX_ATTEMPTS = 3
+M.MAX_ATTEMPTS = MAX_ATTEMPTS
 
 local SCHEMA = [[
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
 CREATE TABLE IF NOT EXISTS trials (
   id INTEGER PRIMARY KEY, problem TEXT NOT NULL, optimizer TEXT NOT NULL, flavor TEXT NOT NULL,
-  hyper TEXT NOT NULL, seed INTEGER NOT NULL, phase TEXT NOT NULL, budget INTEGER NOT NULL,
-  status TEXT NOT NULL DEFAULT 'pending', worker INTEGER, final REAL, best REAL,
+  schedule TEXT NOT NULL DEFAULT 'none', hyper TEXT NOT NULL, seed INTEGER NOT NULL, phase TEXT NOT NULL,
+  budget INTEGER NOT NULL, status TEXT NOT NULL DEFAULT 'pending', worker INTEGER, job TEXT,
+  attempts INTEGER NOT NULL DEFAULT 0, final REAL, best REAL,
   steps_to_target INTEGER, seconds_to_target REAL, seconds REAL,
-  UNIQUE (problem, optimizer, flavor, hyper, seed, phase, budget));
+  UNIQUE (problem, optimizer, flavor, schedule, hyper, seed, phase, budget));
 CREATE TABLE IF NOT EXISTS points (trial_id INTEGER NOT NULL REFERENCES trials(id), step INTEGER NOT NULL,
   metric TEXT NOT NULL, value REAL, PRIMARY KEY (trial_id, step, metric));
+CREATE INDEX IF NOT EXISTS trials_status ON trials (status, id);
 ]]
 
 local function open_db(path)
   local db = sqlite.open(path)
   db:exec(SCHEMA)
+  local cols = {}
+  for _, c in ipairs(db:rows("PRAGMA table_info(trials)")) do cols[c.name] = true end
+  if not (cols.schedule and cols.job and cols.attempts) then
+    db:close()
+    error(fmt("gd.bench.open: %s was written by an older gd.bench (no schedule/job/attempts columns): " ..
+      "start a new results database", path), 2)
+  end
   return db
 end
 M.open = doc(open_db, "gd.bench.open", [[
-gd.bench.open(path) -> db: the results database (gd.bench.sqlite), tables meta,
-  trials (id, problem, optimizer, flavor, hyper JSON, seed, phase "tune" | "seed",
-  budget, status pending | running | done | diverged | failed (an error, logged), final, best,
-  steps_to_target, seconds_to_target, seconds) and points (trial_id, step,
-  metric "train_loss" | the problem's metric, value).]])
+gd.bench.open(path) -> db: the results database (gd.bench.sqlite), tables meta
+  (gdlua_version, machine), trials (id, problem, optimizer, flavor, schedule,
+  hyper JSON, seed, phase "tune" | "seed", budget, status pending | running |
+  done | diverged | failed (an error, logged, or a worker that died 3 times),
+  worker pid, job, attempts, final, best, steps_to_target, seconds_to_target,
+  seconds) and points (trial_id, step, metric "train_loss" | the problem's
+  metric, value).]])
 
-local function lr_grid(n)
-  local g = {}
-  for i = 1, n do g[i] = 10 ^ (-5 + 7 * (i - 1) / math.max(n - 1, 1)) end
-  return g
-end
-M.lr_grid = doc(lr_grid, "gd.bench.lr_grid", [[
+M.lr_grid = doc(space.lr_grid, "gd.bench.lr_grid", [[
 gd.bench.lr_grid([n = 36]) -> n learning rates log-spaced from 1e-5 to 1e2
   (DeepOBS's np.logspace(-5, 2, 36)).]])
 
@@ -87,10 +86,15 @@ local function is_bad(v) return v ~= v or v == math.huge or v == -math.huge end
 --- Runs one trial row; returns status, final, best, steps_to_target, seconds_to_target, seconds, points.
 local function run_trial(row)
   local p = problems[row.problem]
+  if p == nil then error("unknown problem " .. tostring(row.problem)) end
   local hyper = decode(row.hyper)
+  local class, fixed = space.parse_optimizer(row.optimizer)
+  for k, v in pairs(fixed) do hyper[k] = v end
   if row.flavor ~= "default" then hyper.flavor = row.flavor end
   local inst = p.make(row.seed)
-  local opt = gd.optim[row.optimizer](inst.params, hyper)
+  local opt = gd.optim[class](inst.params, hyper)
+  local epoch_steps = inst.steps_per_epoch or p.steps_per_epoch or 1
+  local sched, sched_name = space.make_schedule(opt, row.schedule or "none", row.budget / epoch_steps)
   local higher = p.higher
   local pts = {}
   local best, final, hit, hit_s
@@ -111,6 +115,9 @@ local function run_trial(row)
     local l = inst.step()
     if is_bad(l) then pts[#pts + 1] = {step, "train_loss", l}; ok = false; break end
     opt:step()
+    if sched and step % epoch_steps == 0 then
+      if sched_name == "ReduceLROnPlateau" then sched:step(l) else sched:step() end
+    end
     if step % p.eval_every == 0 or step == row.budget then
       pts[#pts + 1] = {step, "train_loss", l}
       ok = evaluate(step)
@@ -119,22 +126,31 @@ local function run_trial(row)
   if not ok then status = "diverged" end
   return status, final, best, hit, hit_s, now() - t0, pts
 end
+M.run_trial = run_trial
 
-local function claim(db, pid)
+local function claim(db, pid, job)
   return db:transaction(function()
+    -- a trial whose worker died MAX_ATTEMPTS times kills workers: it fails instead
+    db:run("UPDATE trials SET status = 'failed' WHERE status = 'pending' AND attempts >= ?", MAX_ATTEMPTS)
     local r = db:rows("SELECT * FROM trials WHERE status = 'pending' ORDER BY id LIMIT 1")[1]
-    if r then db:run("UPDATE trials SET status = 'running', worker = ? WHERE id = ?", pid, r.id) end
+    if r then
+      db:run("UPDATE trials SET status = 'running', worker = ?, job = ?, attempts = attempts + 1 WHERE id = ?",
+        pid, job, r.id)
+    end
     return r
   end)
 end
 
+local function this_pid() return tonumber(ffi.C.getpid()) end
+
 local function worker(path, opts)
   opts = opts or {}
   local db = open_db(path)
-  local pid = opts.pid or tonumber(io.open("/proc/self/stat"):read("*l"):match("^(%d+)")) or 0
+  local pid = opts.pid or this_pid()
+  local job = opts.job or ("local:" .. pid)
   local n = 0
   while true do
-    local row = claim(db, pid)
+    local row = claim(db, pid, job)
     if not row then break end
     local ok, status, final, best, hit, hit_s, seconds, pts = pcall(run_trial, row)
     if not ok then
@@ -158,29 +174,33 @@ local function worker(path, opts)
   return n
 end
 M.worker = doc(worker, "gd.bench.worker", [[
-gd.bench.worker(db_path, [opts]) -> trials run: claims pending trials one at a time
-  (a transaction marks it running) and stores each result with its curve in one
-  transaction, until none is left.  gd.bench.run starts these as child processes.]])
+gd.bench.worker(db_path, [{job = text, max_trials = n}]) -> trials run: claims
+  pending trials one at a time (a transaction marks it running with this
+  process's pid and the sweep's job) and stores each result with its curve in
+  one transaction, until none is left.  gd.bench.run starts these as child
+  processes; under mpirun every rank runs one.]])
 
 local function executable()
-  local f = io.popen("readlink /proc/" .. "self/exe 2>/dev/null")
-  local exe = f and f:read("*l")
-  if f then f:close() end
-  -- io.popen's child is the shell; the host is arg[-1] or the gdlua next to busted
+  -- the host is arg[-1] (a script run by gdlua) or the gdlua next to this package
   local a = rawget(_G, "arg")
   if a and a[-1] and a[-1]:match("gdlua$") then return a[-1] end
   local here = debug.getinfo(1, "S").source:sub(2):match("^(.*)/lua/gd/bench/")
-  if here then return here .. "/build/bin/gdlua" end
-  return exe or "gdlua"
+  if here then
+    local f = io.open(here .. "/build/bin/gdlua")
+    if f then f:close() return here .. "/build/bin/gdlua" end
+    f = io.open(here .. "/../../bin/gdlua")   -- installed: PREFIX/share/gdlua/lua/gd/bench
+    if f then f:close() return here .. "/../../bin/gdlua" end
+  end
+  return "gdlua"
 end
 M.executable = executable
 
 local function shell_quote(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
 M.shell_quote = shell_quote
 
-local function spawn_workers(path, n)
+local function spawn_workers(path, n, job)
   local cmd = {}
-  local code = fmt("require('gd.bench').worker(%q)", path)
+  local code = fmt("require('gd.bench').worker(%q, {job = %q})", path, job)
   for _ = 1, n do cmd[#cmd + 1] = shell_quote(executable()) .. " -e " .. shell_quote(code) .. " &" end
   cmd[#cmd + 1] = "wait"
   os.execute(table.concat(cmd, " "))
@@ -193,8 +213,45 @@ local function ncores()
   return n or 1
 end
 
-local RUN_KEYS = {problems = true, optimizers = true, flavors = true, budget = true, seeds = true, trials = true,
-  workers = true, db = true, search = true, space = true, hyper = true, print = true}
+--- This process's place under mpirun (Open MPI, MPICH/PMI or PMIx): rank, size, job id.
+local function mpi_env()
+  local e = os.getenv
+  local rank = tonumber(e("OMPI_COMM_WORLD_RANK") or e("PMI_RANK") or e("PMIX_RANK") or "")
+  local size = tonumber(e("OMPI_COMM_WORLD_SIZE") or e("PMI_SIZE") or "")
+  if not rank or not size or size < 2 then return nil end
+  local job = e("OMPI_MCA_ess_base_jobid") or e("PMIX_NAMESPACE") or e("PMI_JOBID") or e("SLURM_JOB_ID") or "job"
+  return {rank = rank, size = size, job = "mpi:" .. job}
+end
+M.mpi_env = mpi_env
+
+local function alive(pid)
+  return pid and ffi.C.kill(pid, 0) == 0 or (pid and ffi.errno() == 1)   -- EPERM: it exists
+end
+
+-- Trials left 'running' by workers that are gone become pending again: those
+-- of other jobs whose process is not alive on this machine (a killed sweep),
+-- and, after our own workers have all exited, our own.
+local function requeue_dead(db, job, own)
+  return db:transaction(function()
+    local n = 0
+    for _, r in ipairs(db:rows("SELECT id, worker, job FROM trials WHERE status = 'running'")) do
+      local dead
+      if r.job == job then dead = own
+      elseif r.job and r.job:match("^local:") then dead = not alive(r.worker)
+      else dead = true end   -- another mpirun's job: that sweep is over
+      if dead then
+        db:run("UPDATE trials SET status = 'pending', worker = NULL WHERE id = ?", r.id)
+        n = n + 1
+      end
+    end
+    return n
+  end)
+end
+
+local function count(db, sql, ...) return db:rows(sql, ...)[1].n end
+
+local RUN_KEYS = {problems = true, optimizers = true, flavors = true, schedules = true, budget = true, seeds = true,
+  trials = true, workers = true, db = true, search = true, space = true, hyper = true, print = true}
 
 local function run(spec)
   local fname = "gd.bench.run"
@@ -203,109 +260,123 @@ local function run(spec)
   local probs = spec.problems or {"quadratic_deep"}
   local list = {}
   for i, name in ipairs(probs) do
-    if problems[name] == nil then
-      error(fmt("%s: problems[%d]: %s", fname, i, check.unknown_message("problem", name, problems.names)), 2)
+    if problems[name] == nil or type(problems[name]) ~= "table" or not problems[name].make then
+      error(fmt("%s: problems[%d]: %s", fname, i, check.unknown_message("problem", tostring(name), problems.names)), 2)
     end
     if problems[name].absent then
       print(fmt("gd.bench: skipping %s: %s", name, problems[name].absent))
     else list[#list + 1] = problems[name] end
   end
-  local opts = spec.optimizers or {"SGD", "Adam"}
-  for i, o in ipairs(opts) do
-    if type(gd.optim[o]) ~= "table" and type(gd.optim[o]) ~= "function" then
-      error(fmt("%s: optimizers[%d]: unknown optimizer %q", fname, i, tostring(o)), 2)
-    end
+  local opts = {}
+  for i, o in ipairs(spec.optimizers or {"SGD", "Adam"}) do
+    local ok, label = pcall(space.optimizer_label, fname, o)
+    if not ok then error(fmt("%s: optimizers[%d]: %s", fname, i, tostring(label):gsub("^" .. fname .. ": ", "")), 2) end
+    opts[i] = label
   end
   local flavors = spec.flavors or {"default"}
-  -- a wrong optimizer/flavor pair fails here, with its message, not as failed trials
+  local schedules = {}
+  for i, s in ipairs(spec.schedules or {"none"}) do
+    local ok, label = pcall(space.schedule_label, fname, s)
+    if not ok then error(fmt("%s: schedules[%d]: %s", fname, i, tostring(label):gsub("^" .. fname .. ": ", "")), 2) end
+    schedules[i] = label
+  end
+  local search = spec.search or "grid"
+  if search ~= "grid" and search ~= "random" then error(fname .. ": search must be \"grid\" or \"random\"", 2) end
+  local ntrials = check.number(fname, "trials", spec.trials, {integer = true, min = 1, default = 36})
+  local ok_s, settings = pcall(space.settings, fname, search, spec.space, ntrials, spec.hyper)
+  if not ok_s then error(settings, 2) end
+  -- a wrong optimizer/flavor/schedule fails here, with its message, not as failed trials
   for _, o in ipairs(opts) do
     for _, fl in ipairs(flavors) do
-      local probe = gd.zeros(2, {dtype = "float64"})
-      probe.grad = gd.zeros_like(probe)
-      local ok, err = pcall(gd.optim[o], {probe}, fl ~= "default" and {flavor = fl} or {})
-      if not ok then error(fmt("%s: optimizer %s with flavor %q: %s", fname, o, fl, tostring(err)), 2) end
+      for _, sc in ipairs(schedules) do
+        local probe = gd.zeros(2, {dtype = "float64"})
+        probe.grad = gd.zeros_like(probe)
+        local class, h = space.parse_optimizer(o)
+        for k, v in pairs(settings[1]) do h[k] = v end
+        if fl ~= "default" then h.flavor = fl end
+        local ok, err = pcall(function()
+          local opt = gd.optim[class]({probe}, h)
+          space.make_schedule(opt, sc, 10)
+        end)
+        if not ok then
+          error(fmt("%s: optimizer %s with flavor %q%s: %s", fname, o, fl,
+            sc ~= "none" and (" and schedule " .. sc) or "", tostring(err)), 2)
+        end
+      end
     end
   end
   local budget = spec.budget or "full"
-  if budget ~= "quick" and budget ~= "full" and type(budget) ~= "number" then
-    error(fname .. ": budget must be \"quick\", \"full\" or a number of steps, got " .. tostring(budget), 2)
+  if budget ~= "quick" and budget ~= "full" and (type(budget) ~= "number" or budget < 1 or budget % 1 ~= 0) then
+    error(fname .. ": budget must be \"quick\", \"full\" or a whole number of steps, got " .. tostring(budget), 2)
   end
   local seeds = check.number(fname, "seeds", spec.seeds, {integer = true, min = 0, default = 3})
-  local ntrials = check.number(fname, "trials", spec.trials, {integer = true, min = 1, default = 36})
-  local workers = check.number(fname, "workers", spec.workers, {integer = true, min = 0, default = ncores()})
-  local search = spec.search or "grid"
-  if search ~= "grid" and search ~= "random" then error(fname .. ": search must be \"grid\" or \"random\"", 2) end
-  local space = spec.space or {lr = {1e-5, 1e2}}
-  local settings = {}
-  if search == "grid" then
-    for _, lr in ipairs(lr_grid(ntrials)) do
-      local h = {}
-      for k, v in pairs(spec.hyper or {}) do h[k] = v end
-      h.lr = lr
-      settings[#settings + 1] = h
-    end
-  else
-    local rng = MT.RandomState(0)   -- the same settings for every optimizer
-    local keys = {}
-    for k in pairs(space) do keys[#keys + 1] = k end
-    table.sort(keys)
-    for _ = 1, ntrials do
-      local h = {}
-      for k, v in pairs(spec.hyper or {}) do h[k] = v end
-      for _, k in ipairs(keys) do
-        local r = space[k]
-        h[k] = math.exp(math.log(r[1]) + rng:random() * (math.log(r[2]) - math.log(r[1])))
-      end
-      settings[#settings + 1] = h
-    end
-  end
+  local mpi = mpi_env()
+  local workers = check.number(fname, "workers", spec.workers, {integer = true, min = 0,
+    default = mpi and 0 or ncores()})
+  if mpi then workers = 0 end   -- each rank is one worker
+  local job = mpi and mpi.job or fmt("local:%d", this_pid())
+  local is_main = not mpi or mpi.rank == 0
 
   local db = open_db(spec.db)
+  requeue_dead(db, job, false)
   db:transaction(function()
     db:run("INSERT OR REPLACE INTO meta VALUES ('gdlua_version', ?)", gd.version)
     local f = io.popen("uname -srm; nproc")
     db:run("INSERT OR REPLACE INTO meta VALUES ('machine', ?)", (f:read("*a"):gsub("\n", " "):gsub("%s+$", "")))
     f:close()
-    -- a killed sweep: trials left running by a dead worker run again from the start
-    db:run("UPDATE trials SET status = 'pending', worker = NULL WHERE status = 'running'")
     for _, p in ipairs(list) do
       local steps = budget == "quick" and p.quick or budget == "full" and p.budget or budget
       for _, o in ipairs(opts) do
         for _, fl in ipairs(flavors) do
-          for _, h in ipairs(settings) do
-            db:run("INSERT OR IGNORE INTO trials (problem, optimizer, flavor, hyper, seed, phase, budget) " ..
-              "VALUES (?, ?, ?, ?, 0, 'tune', ?)", p.name, o, fl, encode(h), steps)
-          end
-        end
-      end
-    end
-  end)
-  local function go()
-    if workers == 0 then worker(spec.db) else spawn_workers(spec.db, workers) end
-  end
-  go()
-  -- the best setting per (problem, optimizer, flavor) rerun with seeds 1..k
-  db:transaction(function()
-    for _, p in ipairs(list) do
-      local order = p.higher and "DESC" or "ASC"
-      for _, o in ipairs(opts) do
-        for _, fl in ipairs(flavors) do
-          local b = db:rows("SELECT hyper, budget FROM trials WHERE problem = ? AND optimizer = ? AND flavor = ? " ..
-            "AND phase = 'tune' AND status = 'done' ORDER BY final " .. order .. " LIMIT 1", p.name, o, fl)[1]
-          if b then
-            for s = 1, seeds do
-              db:run("INSERT OR IGNORE INTO trials (problem, optimizer, flavor, hyper, seed, phase, budget) " ..
-                "VALUES (?, ?, ?, ?, ?, 'seed', ?)", p.name, o, fl, b.hyper, s, b.budget)
+          for _, sc in ipairs(schedules) do
+            for _, h in ipairs(settings) do
+              db:run("INSERT OR IGNORE INTO trials (problem, optimizer, flavor, schedule, hyper, seed, phase, budget) " ..
+                "VALUES (?, ?, ?, ?, ?, 0, 'tune', ?)", p.name, o, fl, sc, encode(h), steps)
             end
           end
         end
       end
     end
   end)
-  go()
+  -- every pending trial runs: workers run until the queue is empty; one that
+  -- died leaves its trial running, and it is claimed again
+  local function drain()
+    repeat
+      if workers == 0 then worker(spec.db, {job = job}) else spawn_workers(spec.db, workers, job) end
+      if mpi then
+        -- the other ranks' trials: wait for them (a rank that dies ends the whole mpirun)
+        while count(db, "SELECT COUNT(*) AS n FROM trials WHERE status = 'running'") > 0 do sleep(0.05) end
+      else
+        requeue_dead(db, job, true)
+      end
+    until count(db, "SELECT COUNT(*) AS n FROM trials WHERE status = 'pending'") == 0
+  end
+  drain()
+  -- the best setting per (problem, optimizer, flavor, schedule) rerun with seeds 1..k
+  db:transaction(function()
+    for _, p in ipairs(list) do
+      local order = p.higher and "DESC" or "ASC"
+      for _, o in ipairs(opts) do
+        for _, fl in ipairs(flavors) do
+          for _, sc in ipairs(schedules) do
+            local b = db:rows("SELECT hyper, budget FROM trials WHERE problem = ? AND optimizer = ? AND flavor = ? " ..
+              "AND schedule = ? AND phase = 'tune' AND status = 'done' ORDER BY final " .. order .. ", id LIMIT 1",
+              p.name, o, fl, sc)[1]
+            if b then
+              for s = 1, seeds do
+                db:run("INSERT OR IGNORE INTO trials (problem, optimizer, flavor, schedule, hyper, seed, phase, budget) " ..
+                  "VALUES (?, ?, ?, ?, ?, ?, 'seed', ?)", p.name, o, fl, sc, b.hyper, s, b.budget)
+              end
+            end
+          end
+        end
+      end
+    end
+  end)
+  drain()
   local counts = db:rows("SELECT status, COUNT(*) AS n FROM trials GROUP BY status ORDER BY status")
   db:close()
-  if spec.print ~= false then
+  if spec.print ~= false and is_main then
     local parts = {}
     for _, c in ipairs(counts) do parts[#parts + 1] = c.n .. " " .. c.status end
     print("gd.bench: " .. spec.db .. ": " .. table.concat(parts, ", "))
@@ -314,23 +385,37 @@ local function run(spec)
 end
 M.run = doc(run, "gd.bench.run", [[
 gd.bench.run{db = "results.db", [problems = {"quadratic_deep"}], [optimizers = {"SGD", "Adam"}],
-  [flavors = {"default"}], [budget = "full" | "quick" | steps], [seeds = 3], [trials = 36],
-  [search = "grid" | "random"], [space = {lr = {1e-5, 1e2}, ...}], [hyper = {fixed ...}],
-  [workers = cores]} -> counts by status.
-  Grid: `trials` learning rates log-spaced 1e-5..1e2 (DeepOBS); random: log-uniform
-  draws over space (the same draws for every optimizer).  The best tuning trial
-  (seed 0) of each problem/optimizer/flavor is rerun with seeds 1..seeds.  A NaN
-  or inf loss marks a trial diverged.  workers = 0 runs in this process; n > 0
-  starts n gdlua child processes sharing the database.  Running it again on
-  the same database resumes: finished trials are kept, interrupted ones rerun.]])
+  [flavors = {"default"}], [schedules = {"none"}], (optimizers may carry fixed
+  hyperparameters: {"SGD", momentum = 0.9} or "SGD momentum=0.9", its own row), [budget = "full" | "quick" | steps],
+  [seeds = 3], [trials = 36], [search = "grid" | "random"], [space = {...}],
+  [hyper = {fixed ...}], [workers = cores]} -> counts by status.
+  Grid: the Cartesian product of space's value lists, e.g. space = {momentum =
+  {0, 0.9}}; lr takes `trials` values log-spaced 1e-5..1e2 (DeepOBS) unless
+  space.lr is given.  Random: `trials` draws, space = {lr = {1e-5, 1e2}} (log-
+  uniform), {lo, hi, scale = "linear"} or {choice = {...}}, the same draws for
+  every optimizer.  schedules: gd.optim.lr names or {"StepLR", gamma = 0.5, ...},
+  stepped once an epoch (T_max, step_size, total_steps default to the run).
+  The best tuning trial (seed 0) of each problem/optimizer/flavor/schedule is
+  rerun with seeds 1..seeds.  A NaN or inf loss marks a trial diverged.
+  workers = 0 runs in this process; n > 0 starts n gdlua child processes
+  sharing the database; under mpirun each rank is one worker (rank 0 prints).
+  Running it again on the same database resumes: finished trials are kept,
+  interrupted ones rerun.  The file must be on a local disk (SQLite's WAL
+  needs shared memory: not NFS).]])
 
 M.report = doc(function(...) return require("gd.bench.report").report(...) end, "gd.bench.report", [[
-gd.bench.report(db_path, [{out = "report"}]) -> the Markdown text; writes out/report.md,
-  out/<problem>_lr.svg (final metric against lr), out/<problem>_curves.svg (the best
-  setting's metric over seeds: mean with a -+std band) and out/profile.svg
-  (AlgoPerf performance profile of steps to target).]])
+gd.bench.report(db_path, [{out = "report", formats = {"svg"}}]) -> the Markdown text;
+  writes out/report.md, out/<problem>_lr.svg (final metric against lr),
+  out/<problem>_curves.svg (the best setting's metric over seeds: mean with a
+  -+std band) and out/profile.svg (AlgoPerf performance profile of steps to
+  target); formats = {"svg", "png"} writes PNGs beside them.]])
+
+M.main = doc(function(...) return require("gd.bench.cli").main({...}) end, "gd.bench.main", [[
+gd.bench.main(command, args...) -> exit status: the command line of
+  `gdlua -m gd.bench run|report|problems ...` (and of scripts/optbench.lua,
+  installed as gdlua-optbench).]])
 
 return doc(M, "gd.bench", [[
 gd.bench: an optimizer benchmark (DeepOBS / AlgoPerf protocol) with results in SQLite:
-  run, report, worker, open, lr_grid, problems, sqlite.  Command line:
-  gdlua scripts/optbench.lua run|report ...]])
+  run, report, worker, open, lr_grid, problems, space, sqlite, main.  Command line:
+  gdlua -m gd.bench run|report|problems ...  (= gdlua scripts/optbench.lua, gdlua-optbench)]])

@@ -6,7 +6,6 @@
 -- profile rho(tau): the share of problems on which an optimizer reaches the
 -- target within tau times the fastest optimizer's steps.
 local gd = require "gd"
-local sqlite = require "gd.bench.sqlite"
 
 local M = {}
 local fmt = string.format
@@ -29,12 +28,31 @@ function M.report(path, opts)
   opts = opts or {}
   local out = opts.out or "report"
   os.execute("mkdir -p " .. require("gd.bench").shell_quote(out))
-  local db = sqlite.open(path)
+  local fh = type(path) == "string" and io.open(path, "rb")
+  if not fh then error("gd.bench.report: no results database " .. tostring(path), 2) end
+  fh:close()
+  local db = require("gd.bench").open(path)
   local P = require "gd.bench.problems"
   local md = {"# Optimizer benchmark", ""}
   for _, r in ipairs(db:rows("SELECT key, value FROM meta ORDER BY key")) do md[#md + 1] = fmt("- %s: %s", r.key, r.value) end
   md[#md + 1] = ""
-  local groups = db:rows("SELECT DISTINCT problem, optimizer, flavor FROM trials ORDER BY problem, optimizer, flavor")
+  local groups = db:rows("SELECT DISTINCT problem, optimizer, flavor, schedule FROM trials " ..
+    "ORDER BY problem, optimizer, flavor, schedule")
+  local formats = opts.formats or {"svg"}
+  for _, f in ipairs(formats) do
+    if f ~= "svg" and f ~= "png" and f ~= "pdf" then
+      db:close()
+      error("gd.bench.report: formats: expected \"svg\", \"png\" or \"pdf\", got " .. tostring(f), 2)
+    end
+  end
+  -- one plot in every format asked for; the Markdown links the first
+  local function plot(series, name, o)
+    for _, f in ipairs(formats) do
+      o.file = out .. "/" .. name .. "." .. f
+      gd.plot.line(series, o)
+    end
+    return name .. "." .. formats[1]
+  end
   local by_problem, order = {}, {}
   for _, g in ipairs(groups) do
     if not by_problem[g.problem] then by_problem[g.problem] = {}; order[#order + 1] = g.problem end
@@ -46,15 +64,17 @@ function M.report(path, opts)
     local p = P[prob] or {}
     md[#md + 1] = fmt("## %s (%s, target %s)", prob, p.metric or "?", num(p.target))
     md[#md + 1] = ""
-    md[#md + 1] = "| optimizer | flavor | lr | performance (final) | best | speed (steps to target) | tuneability | diverged |"
-    md[#md + 1] = "|---|---|---|---|---|---|---|---|"
+    md[#md + 1] = "| optimizer | flavor | schedule | lr | performance (final) | best | speed (steps to target) | " ..
+      "tuneability | diverged |"
+    md[#md + 1] = "|---|---|---|---|---|---|---|---|---|"
     local lr_series, curve_series = {}, {}
     speed[prob] = {}
     for _, g in ipairs(by_problem[prob]) do
-      local label = g.optimizer .. (g.flavor ~= "default" and (" (" .. g.flavor .. ")") or "")
+      local label = g.optimizer .. (g.flavor ~= "default" and (" (" .. g.flavor .. ")") or "") ..
+        (g.schedule ~= "none" and (" + " .. g.schedule) or "")
       if not seen[label] then seen[label] = true; labels[#labels + 1] = label end
-      local tune = db:rows("SELECT * FROM trials WHERE problem = ? AND optimizer = ? AND flavor = ? AND phase = 'tune' " ..
-        "AND status IN ('done', 'diverged') ORDER BY id", prob, g.optimizer, g.flavor)
+      local tune = db:rows("SELECT * FROM trials WHERE problem = ? AND optimizer = ? AND flavor = ? AND schedule = ? " ..
+        "AND phase = 'tune' AND status IN ('done', 'diverged') ORDER BY id", prob, g.optimizer, g.flavor, g.schedule)
       local reached, diverged = 0, 0
       local xs, ys = {}, {}
       for _, t in ipairs(tune) do
@@ -64,8 +84,8 @@ function M.report(path, opts)
         ys[#ys + 1] = t.status == "done" and t.final or 0 / 0
       end
       lr_series[#lr_series + 1] = {name = label, x = xs, y = ys}
-      local seeds = db:rows("SELECT * FROM trials WHERE problem = ? AND optimizer = ? AND flavor = ? AND phase = 'seed' " ..
-        "AND status = 'done' ORDER BY seed", prob, g.optimizer, g.flavor)
+      local seeds = db:rows("SELECT * FROM trials WHERE problem = ? AND optimizer = ? AND flavor = ? AND schedule = ? " ..
+        "AND phase = 'seed' AND status = 'done' ORDER BY seed", prob, g.optimizer, g.flavor, g.schedule)
       local finals, bests, steps, runs = {}, {}, {}, {}
       local steps_x
       for _, s in ipairs(seeds) do
@@ -84,21 +104,19 @@ function M.report(path, opts)
       local bm, bs = mean_std(bests)
       local sm = #steps == #seeds and #seeds > 0 and (mean_std(steps)) or nil
       speed[prob][label] = sm
-      md[#md + 1] = fmt("| %s | %s | %s | %s | %s | %s | %s | %d/%d |", g.optimizer, g.flavor, num(lr),
+      md[#md + 1] = fmt("| %s | %s | %s | %s | %s | %s | %s | %s | %d/%d |", g.optimizer, g.flavor, g.schedule, num(lr),
         fm and fmt("%.4g ± %.2g", fm, fs) or "-", bm and fmt("%.4g ± %.2g", bm, bs) or "-",
         sm and fmt("%.0f", sm) or "not reached", #tune > 0 and fmt("%d/%d", reached, #tune) or "-", diverged, #tune)
       if #runs > 0 then curve_series[#curve_series + 1] = {name = label, x = steps_x, runs = runs} end
     end
     md[#md + 1] = ""
     if #lr_series > 0 then
-      gd.plot.line(lr_series, {file = out .. "/" .. prob .. "_lr.svg", xscale = "log", title = prob .. ": lr sensitivity",
-        xlabel = "learning rate", ylabel = "final " .. (p.metric or "metric")})
-      md[#md + 1] = fmt("![lr sensitivity](%s_lr.svg)", prob)
+      md[#md + 1] = fmt("![lr sensitivity](%s)", plot(lr_series, prob .. "_lr", {xscale = "log",
+        title = prob .. ": lr sensitivity", xlabel = "learning rate", ylabel = "final " .. (p.metric or "metric")}))
     end
     if #curve_series > 0 then
-      gd.plot.line(curve_series, {file = out .. "/" .. prob .. "_curves.svg", title = prob .. ": best setting over seeds",
-        xlabel = "step", ylabel = p.metric or "metric"})
-      md[#md + 1] = fmt("![curves](%s_curves.svg)", prob)
+      md[#md + 1] = fmt("![curves](%s)", plot(curve_series, prob .. "_curves", {
+        title = prob .. ": best setting over seeds (mean -+ std)", xlabel = "step", ylabel = p.metric or "metric"}))
     end
     md[#md + 1] = ""
   end
@@ -120,11 +138,14 @@ function M.report(path, opts)
     series[#series + 1] = {name = label, x = taus, y = y}
   end
   if #series > 0 then
-    gd.plot.line(series, {file = out .. "/profile.svg", xscale = "log", title = "performance profile (steps to target)",
+    local file = plot(series, "profile", {xscale = "log", title = "performance profile (steps to target)",
       xlabel = "tau", ylabel = "share of problems", ylim = {0, 1.05}})
     md[#md + 1] = "## Performance profile"
     md[#md + 1] = ""
-    md[#md + 1] = "![profile](profile.svg)"
+    md[#md + 1] = "rho(tau): the share of problems on which an optimizer reaches the target within tau times " ..
+      "the fastest optimizer's steps (AlgoPerf, Dahl et al. 2023)."
+    md[#md + 1] = ""
+    md[#md + 1] = "![profile](" .. file .. ")"
   end
   db:close()
   local text = table.concat(md, "\n") .. "\n"

@@ -16,6 +16,7 @@ local losses = require "gd.nn.losses"
 local conv = require "gd.nn.conv"
 local norm = require "gd.nn.norm"
 local embedding = require "gd.nn.embedding"
+local rnn = require "gd.nn.rnn"
 local check = require "gd.check"
 local serialize = require "gd.serialize"
 local fmt = string.format
@@ -28,6 +29,7 @@ for k, v in pairs(losses) do M[k] = v end
 for k, v in pairs(conv) do M[k] = v end
 for k, v in pairs(norm) do M[k] = v end
 for k, v in pairs(embedding) do M[k] = v end
+for k, v in pairs(rnn) do M[k] = v end
 M.gradcheck = require "gd.nn.gradcheck"
 M.init = require "gd.nn.initializers"   -- torch.nn.init
 
@@ -117,8 +119,9 @@ Conv1d/Conv2d(in, out, kernel, [{stride, padding, dilation, groups, bias}]),
 MaxPool2d(k, [{...}]), AvgPool2d(k, [{...}]), AdaptiveAvgPool2d(size),
 Flatten([start, end]), BatchNorm1d/BatchNorm2d(C, [{eps, momentum, affine,
 track_running_stats}]), LayerNorm(shape), GroupNorm(groups, C),
-Embedding(n, dim, [{padding_idx}]) (conv.lua,
-norm.lua, embedding.lua); containers:
+Embedding(n, dim, [{padding_idx}]), RNN/LSTM/GRU(input_size, hidden_size,
+[{num_layers, batch_first, dropout, bidirectional, bias}]) (conv.lua,
+norm.lua, embedding.lua, rnn.lua); containers:
 Sequential{...} (and :add(m)); losses, called as `err, grad = loss(pred,
 target)`: MSELoss(), CrossEntropyLoss(), L1Loss(), SmoothL1Loss({beta}),
 HuberLoss({delta}), BCELoss(), BCEWithLogitsLoss(), KLDivLoss({log_target}),

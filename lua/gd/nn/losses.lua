@@ -11,7 +11,7 @@ local gd = require "gd.tensor"
 local doc = require "gd.doc"
 local check = require "gd.check"
 local base = require "gd.nn.module"
-local I = gd._internal
+local I = require "gd.aux"
 local C = I.C
 local fmt = string.format
 
@@ -96,8 +96,8 @@ function MSELoss:forward(pred, target)
   local losses = red == 2 and buffer_like(P, "losses", pc) or nil
   if C.gd_nn_mse(dbl, losses and losses.c or nil, grad.c, pc, tc, red, self.scale) ~= 0 then fail("MSELoss") end
   P.last_grad = grad
-  if losses then return losses, grad end
-  return dbl[0], grad
+  if losses then return base.loss_result("MSELoss", losses, losses, grad, pred), grad end
+  return base.loss_result("MSELoss", dbl[0], nil, grad, pred), grad
 end
 
 function MSELoss:describe()
@@ -121,10 +121,30 @@ gd.nn.MSELoss([{reduction = "mean", scale = 1}]) -> loss; err, grad = loss(pred,
 local CrossEntropyLoss = new_class("CrossEntropyLoss", Loss)
 M.CrossEntropyLoss = CrossEntropyLoss
 
-local CE_OPTS = {reduction = true}
+local CE_OPTS = {reduction = true, weight = true, ignore_index = true, label_smoothing = true}
+
+--- weight (a 1-D tensor, one value per class) and ignore_index (an integer,
+-- compared with the targets as given) of NLLLoss and CrossEntropyLoss.
+local function class_options(fname, self, opts)
+  if opts.weight ~= nil then
+    if not gd.is_tensor(opts.weight) or opts.weight:dim() ~= 1 then
+      base.argerr(fname, "weight must be a 1-D tensor (one value per class)", 5)
+    end
+    self.weight = opts.weight   -- a plain field: a constant of the loss, not a parameter
+  end
+  self.ignore_index = check.number(fname, "ignore_index", opts.ignore_index, {integer = true, default = -100,
+                                                                               level = 5})
+end
 
 function CrossEntropyLoss:init(opts)
-  loss_options("gd.nn.CrossEntropyLoss", self, opts, CE_OPTS)
+  local fname = "gd.nn.CrossEntropyLoss"
+  opts = loss_options(fname, self, opts, CE_OPTS)
+  class_options(fname, self, opts)
+  local eps = check.number(fname, "label_smoothing", opts.label_smoothing, {default = 0, level = 4})
+  if not (eps >= 0 and eps <= 1) then
+    base.argerr(fname, fmt("label_smoothing = %g is not in [0, 1]", eps), 4)
+  end
+  self.label_smoothing = eps
 end
 
 --- int64 class targets from a number or a table (gd.tensor's complaint
@@ -162,10 +182,29 @@ function CrossEntropyLoss:forward(logits, target)
   if lc.rank ~= 2 then
     base.argerr(fname, fmt("the input must be rows x classes, got shape %s", table.concat(logits.shape, "x")), 2)
   end
+  if lc.is_contiguous == 0 then logits = logits:contiguous(); lc = logits.c end
   local rows = tonumber(lc.sizes[0])
   local tc = target
-  if not (gd.is_tensor(target) and target.c.rank == 1 and target.c.scalar_type == 2) then
+  if gd.is_tensor(target) and target.c.scalar_type ~= 2 then
+    -- probabilities, one row per logits row (PyTorch's "class probabilities" targets)
+    if vec and target.c.rank == 1 then tc = target:view(1, -1) end
+    if not same_shape(tc.c, lc) then
+      base.argerr(fname, fmt("the target must hold int64 class indices (1-based) or probabilities of the input's "
+        .. "shape %s, got %s %s", table.concat(logits.shape, "x"), target.dtype, table.concat(target.shape, "x")), 2)
+    end
+    if tc.c.is_contiguous == 0 then tc = tc:contiguous() end
+    if self.ignore_index ~= -100 then
+      base.argerr(fname, "ignore_index applies to class-index targets, not to probabilities", 2)
+    end
+  elseif not (gd.is_tensor(target) and target.c.rank == 1) then
     tc = class_targets(fname, target, rows)
+  elseif target.c.is_contiguous == 0 then
+    tc = target:contiguous()
+  end
+  local w = self.weight
+  if w and w.c.scalar_type ~= lc.scalar_type then
+    w = w:to(logits.dtype)
+    self.weight = w
   end
   local grad = buffer2(P, "grad", rows, tonumber(lc.sizes[1]), lc)
   local red = REDUCTIONS[self.reduction]
@@ -173,21 +212,41 @@ function CrossEntropyLoss:forward(logits, target)
   if red == 2 then
     losses = buffer2(P, "losses", rows, 1, lc):view(rows)
   end
-  if C.gd_nn_cross_entropy(dbl, losses and losses.c or nil, grad.c, lc, tc.c, 1, red, 1) ~= 0 then
+  if C.gd_nn_cross_entropy_ex(dbl, losses and losses.c or nil, grad.c, lc, tc.c, w and w.c or nil, self.ignore_index,
+                              self.label_smoothing, red) ~= 0 then
     fail(fname)
   end
   if vec then grad = grad:view(-1) end
   P.last_grad = grad
-  if losses then return losses, grad end
-  return dbl[0], grad
+  if losses then return base.loss_result(fname, losses, losses, grad, logits, true), grad end
+  return base.loss_result(fname, dbl[0], nil, grad, logits), grad
+end
+
+function CrossEntropyLoss:describe()
+  local parts = {}
+  if self.reduction ~= "mean" then parts[#parts + 1] = "reduction = " .. self.reduction end
+  if self.weight then parts[#parts + 1] = "weight = (" .. self.weight:numel() .. ")" end
+  if self.ignore_index ~= -100 then parts[#parts + 1] = "ignore_index = " .. self.ignore_index end
+  if self.label_smoothing ~= 0 then parts[#parts + 1] = fmt("label_smoothing = %g", self.label_smoothing) end
+  if #parts == 0 then return "CrossEntropyLoss" end
+  return "CrossEntropyLoss(" .. table.concat(parts, ", ") .. ")"
 end
 
 doc(CrossEntropyLoss, "gd.nn.CrossEntropyLoss", [[
-gd.nn.CrossEntropyLoss([{reduction = "mean"}]) -> loss; err, grad = loss(logits, target)
-  PyTorch's CrossEntropyLoss: log-softmax and negative log-likelihood fused in
-  one pass.  logits: rows x classes (or one row); target: int64 class indices,
-  1-based (1..classes), one per row.  grad = (softmax(logits) - onehot) / rows
-  for "mean".]])
+gd.nn.CrossEntropyLoss([{reduction = "mean", weight = nil, ignore_index = -100,
+  label_smoothing = 0}]) -> loss; err, grad = loss(logits, target)
+  PyTorch 1.13's CrossEntropyLoss: log-softmax and negative log-likelihood
+  fused in one pass.  logits: rows x classes (or one row); target: int64 class
+  indices, 1-based (1..classes), one per row, or class probabilities (a float
+  tensor of the logits' shape).  weight: one value per class.  ignore_index
+  is compared with the targets as given (1-based: ignore_index = 1 ignores
+  class 1; PyTorch's default -100 stays -100, so padding marked -100 is
+  skipped as in PyTorch); ignored rows add nothing and get a zero gradient.
+  label_smoothing eps mixes the target with the uniform distribution:
+  (1 - eps) onehot + eps / classes.  "mean" divides by the sum of the
+  non-ignored targets' weights (their count without weights) for class
+  targets, by the number of rows for probabilities, as PyTorch.  Without
+  options grad = (softmax(logits) - onehot) / rows.]])
 
 -- ---------------------------------------------------------------- metrics
 
@@ -286,15 +345,7 @@ local NLL_OPTS = {reduction = true, weight = true, ignore_index = true}
 function NLLLoss:init(opts)
   local fname = "gd.nn.NLLLoss"
   opts = loss_options(fname, self, opts, NLL_OPTS)
-  if opts.weight ~= nil then
-    if not gd.is_tensor(opts.weight) or opts.weight:dim() ~= 1 then
-      base.argerr(fname, "weight must be a 1-D tensor (one value per class)", 4)
-    end
-    self.weight = opts.weight   -- a plain field: a constant of the loss, not a parameter
-  end
-  if opts.ignore_index ~= nil then
-    self.ignore_index = check.number(fname, "ignore_index", opts.ignore_index, {integer = true, min = 1, level = 4})
-  end
+  class_options(fname, self, opts)
 end
 
 function NLLLoss:forward(input, target)
@@ -312,7 +363,7 @@ function NLLLoss:forward(input, target)
   local losses = nil
   if red == 2 then losses = buffer2(P, "losses", tonumber(xc.sizes[0]), 1, xc):view(-1) end
   if C.gd_nn_nll_loss(dbl, losses and losses.c or nil, grad.c, xc, target.c, w and w.c or nil, red,
-      self.ignore_index or 0) ~= 0 then
+      self.ignore_index or -100) ~= 0 then
     pointwise_fail("NLLLoss")
   end
   P.last_grad = grad
@@ -321,10 +372,12 @@ function NLLLoss:forward(input, target)
 end
 
 doc(NLLLoss, "gd.nn.NLLLoss", [[
-gd.nn.NLLLoss([{reduction = "mean", weight = nil, ignore_index = nil}]) -> loss;
+gd.nn.NLLLoss([{reduction = "mean", weight = nil, ignore_index = -100}]) -> loss;
   err, grad = loss(log_probs, target): -weight[t] log_probs[i, t] for rows of
   log-probabilities (N x C, e.g. from LogSoftmax) and 1-based int64 classes t,
   as PyTorch's nll_loss: "mean" divides by the sum of the targets' weights;
-  rows whose target is ignore_index (1-based) count for nothing.]])
+  rows whose target equals ignore_index (compared as given, as in
+  CrossEntropyLoss: a class number, or PyTorch's default -100) count for
+  nothing.]])
 
 return M

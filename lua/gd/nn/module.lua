@@ -16,7 +16,7 @@
 -- optimizer stay valid.
 local gd = require "gd.tensor"
 local doc = require "gd.doc"
-local I = gd._internal
+local I = require "gd.aux"
 local ffi, C = I.ffi, I.C
 local out1, sbuf, tbuf = I.out1, I.sbuf, I.tbuf
 local fmt = string.format
@@ -62,6 +62,67 @@ end
 
 function M.argerr(fname, msg, level)
   error(fname .. ": " .. msg, (level or 2) + 1)
+end
+
+-- ---------------------------------------------------------------- autograd
+
+-- A module records ONE node on libgd's tape (src/autograd.c) for its fused
+-- kernels when grad mode is on and its input or a parameter requires grad;
+-- the node's backward runs the same kernel as m:backward(), with parameter
+-- gradients landing in their .grad (the model's arena).  A recorded call
+-- writes a fresh output (the reused buffers would be overwritten by the next
+-- call while the graph still needs them).
+local rec_in = ffi.new("gd_tensor*[3]")
+local rec_ip = ffi.new("int64_t[2]")
+
+--- true when a call on these C tensors (any may be nil) must be recorded.
+function M.recording(a, b, c)
+  if C.gd_grad_enabled() == 0 then return false end
+  return (a ~= nil and a.requires_grad ~= 0) or (b ~= nil and b.requires_grad ~= 0)
+    or (c ~= nil and c.requires_grad ~= 0)
+end
+
+--- Records y = kind(a, b, c) (C tensors; b, c may be nil) with saved (a C
+-- tensor or nil) and one integer argument.
+function M.record(fname, y, kind, a, b, c, saved, ip)
+  rec_in[0], rec_in[1], rec_in[2] = a, b, c
+  rec_ip[0] = ip or 0
+  local n = c ~= nil and 3 or b ~= nil and 2 or 1
+  if C.gd_autograd_record_nn(y.c, kind, rec_in, n, saved, rec_ip, 1) ~= 0 then M.fail(fname, 3) end
+  rec_in[0], rec_in[1], rec_in[2] = nil, nil, nil
+end
+
+--- A loss's value as autograd's result when pred requires grad: a 0-d tensor
+-- (or a copy of the per-element losses) whose node multiplies the loss's
+-- gradient (copied: the buffer is reused) by the incoming one.  extra_dim: the
+-- gradient has one more trailing dimension than the losses (cross-entropy's
+-- classes).  Otherwise value itself.
+function M.loss_result(fname, value, losses, grad, pred, extra_dim)
+  local pc = pred.c
+  if not M.recording(pc) then return value end
+  local out
+  if losses then
+    out = losses:clone()
+  else
+    if C.gd_empty(out1, 0, sbuf, pc.scalar_type, pc.device_kind) ~= 0 then M.fail(fname, 3) end
+    out = I.wrap(out1[0])
+    if C.gd_fill(out.c, value) ~= 0 then M.fail(fname, 3) end
+  end
+  local g = grad:clone()
+  M.record(fname, out, C.GD_AG_NN_LOSS_GRAD, pc, nil, nil, g.c, (losses and extra_dim) and 1 or 0)
+  return out
+end
+
+--- A fresh rows x cols tensor like ref (a C tensor), or one of x's shape.
+function M.fresh2(rows, cols, ref)
+  sbuf[0] = rows
+  sbuf[1] = cols
+  if C.gd_empty(out1, 2, sbuf, ref.scalar_type, ref.device_kind) ~= 0 then M.fail("nn", 2) end
+  return I.wrap(out1[0])
+end
+function M.fresh_like(x)
+  if C.gd_empty(out1, x.rank, x.sizes, x.scalar_type, x.device_kind) ~= 0 then M.fail("nn", 2) end
+  return I.wrap(out1[0])
 end
 
 -- ---------------------------------------------------------------- buffers
@@ -288,6 +349,8 @@ function Module:register_parameter(name, t)
   rebuild(root, a and a.params and a.params.dtype, a and a.params and a.params.device)
   return self[name]
 end
+doc(Module.register_parameter, "gd.nn.Module:register_parameter",
+  "m:register_parameter(name, tensor) -> the parameter, now m[name], a view into the arena.")
 
 --- Adds a child module (containers): its parameters join this tree's arena.
 function Module:add_module(m)
@@ -325,6 +388,8 @@ function Module:parameters()
   for _, s in ipairs(parameter_slots(self)) do list[#list + 1] = s.owner[s.name] end
   return list
 end
+doc(Module.parameters, "gd.nn.Module:parameters",
+  "m:parameters() -> an array of the parameter tensors (views into the arena).")
 
 --- The number of parameters (elements).
 function Module:num_parameters()
@@ -332,6 +397,7 @@ function Module:num_parameters()
   for _, p in ipairs(self:parameters()) do n = n + p:numel() end
   return n
 end
+doc(Module.num_parameters, "gd.nn.Module:num_parameters", "m:num_parameters() -> the number of parameter elements.")
 
 --- params, grads: 1-D views covering every parameter of this module and its
 -- gradients, contiguous in the arena (Torch7's getParameters()).
@@ -354,8 +420,22 @@ function Module:flat_parameters()
   if lo == 0 and hi == a.n then return a.params, a.grads end
   return a.params:narrow(1, lo + 1, hi - lo), a.grads:narrow(1, lo + 1, hi - lo)
 end
+doc(Module.flat_parameters, "gd.nn.Module:flat_parameters",
+  "m:flat_parameters() -> params, grads: 1-D views over all of m's parameters and gradients.")
 
 --- Zeroes the gradients (one fill over the arena when this is its root).
+--- m:requires_grad_([flag = true]) -> m, with every parameter a leaf that
+-- requires grad (or not): then loss:backward() reaches them through the one
+-- node each module records (PyTorch's parameters require grad by default;
+-- here it is asked for, so that code written before autograd keeps getting
+-- numbers from t:sum() on parameters).
+function Module:requires_grad_(flag)
+  if flag == nil then flag = true end
+  if type(flag) ~= "boolean" then M.argerr("requires_grad_", "the flag must be a boolean, got " .. type(flag), 2) end
+  for _, p in ipairs(self:parameters()) do p:requires_grad_(flag) end
+  return self
+end
+
 function Module:zero_grad()
   local a = state(self).arena
   if a and a.grads and a.owner[1] == self then
@@ -368,6 +448,7 @@ function Module:zero_grad()
   end
   return self
 end
+doc(Module.zero_grad, "gd.nn.Module:zero_grad", "m:zero_grad() -> m, with every parameter gradient zeroed.")
 
 -- recursive rather than walk(): no closure, so callers' traces keep compiling
 local function set_training(m, mode)
@@ -382,12 +463,20 @@ function Module:train(mode)
   set_training(self, mode ~= false)
   return self
 end
+doc(Module.train, "gd.nn.Module:train", "m:train([mode = true]) -> m, in training mode (Dropout active) or not.")
 
 function Module:evaluate() return self:train(false) end
+doc(Module.evaluate, "gd.nn.Module:evaluate",
+  "m:evaluate() -> m, in evaluation mode (Dropout passes its input through); also m:eval().")
 Module.eval = Module.evaluate
 
 function Module:forward() error(self.__class .. ":forward is not defined", 2) end
+doc(Module.forward, "gd.nn.Module:forward",
+  "m:forward(x) -> the output (also m(x)).  Layers reuse their output tensor from call to call.")
 function Module:backward() error(self.__class .. ":backward is not defined", 2) end
+doc(Module.backward, "gd.nn.Module:backward", [[
+m:backward(grad_out, [need_input_grad = true]) -> the gradient with respect to the
+input of the last forward; parameter gradients accumulate into p.grad.]])
 Module.__call = function(self, ...) return self:forward(...) end
 
 --- The one-line description without the parameter count.
@@ -416,6 +505,8 @@ function Module:state_dict(prefix, into)
   end
   return into
 end
+doc(Module.state_dict, "gd.nn.Module:state_dict",
+  "m:state_dict() -> {name = tensor}: 'weight', '2.bias' ... (children by 1-based position).")
 
 --- Copies a state dict's tensors into the parameters (converting dtype and
 -- device).  Strict by default: missing and unexpected names are errors.
@@ -448,6 +539,8 @@ function Module:load_state_dict(sd, strict)
   end
   return self
 end
+doc(Module.load_state_dict, "gd.nn.Module:load_state_dict",
+  "m:load_state_dict(sd, [strict = true]) -> m, with the parameters copied from sd.")
 
 -- ------------------------------------------------------- copies and moves
 
@@ -476,6 +569,7 @@ function Module:clone()
   rebuild(copy)
   return copy
 end
+doc(Module.clone, "gd.nn.Module:clone", "m:clone() -> an independent copy (parameters copied, gradients zero).")
 
 --- Moves or converts every parameter: m:to("float64"), m:to("cuda"),
 -- m:to{dtype =, device =}.  The parameter and gradient tensors stay the same
@@ -504,6 +598,9 @@ function Module:to(x)
   end)
   return self
 end
+doc(Module.to, "gd.nn.Module:to", [[
+m:to(dtype | device | {dtype, device}) -> m, its parameters converted or moved in place (the
+same tensors: build the optimizer afterwards; one built before refuses to step).]])
 function Module:float() return self:to("float32") end
 function Module:double() return self:to("float64") end
 function Module:cuda() return self:to("cuda") end
@@ -541,23 +638,5 @@ A custom layer:
   function Scale:backward(g) return g * self.k end
 Parameters registered in init with self:register_parameter(name, tensor)
 live in the model's arena (one flat tensor; gradients in another).]])
-local method_docs = {
-  forward = "m:forward(x) -> the output (also m(x)).  Layers reuse their output tensor from call to call.",
-  backward = [[m:backward(grad_out, [need_input_grad = true]) -> the gradient with respect to the
-input of the last forward; parameter gradients accumulate into p.grad.]],
-  parameters = "m:parameters() -> an array of the parameter tensors (views into the arena).",
-  flat_parameters = "m:flat_parameters() -> params, grads: 1-D views over all of m's parameters and gradients.",
-  zero_grad = "m:zero_grad() -> m, with every parameter gradient zeroed.",
-  train = "m:train([mode = true]) -> m, in training mode (Dropout active) or not.",
-  evaluate = "m:evaluate() -> m, in evaluation mode (Dropout passes its input through); also m:eval().",
-  state_dict = "m:state_dict() -> {name = tensor}: 'weight', '2.bias' ... (children by 1-based position).",
-  load_state_dict = "m:load_state_dict(sd, [strict = true]) -> m, with the parameters copied from sd.",
-  clone = "m:clone() -> an independent copy (parameters copied, gradients zero).",
-  to = [[m:to(dtype | device | {dtype, device}) -> m, its parameters converted or moved in place (the
-same tensors: build the optimizer afterwards; one built before refuses to step).]],
-  register_parameter = "m:register_parameter(name, tensor) -> the parameter, now m[name], a view into the arena.",
-  num_parameters = "m:num_parameters() -> the number of parameter elements.",
-}
-for k, text in pairs(method_docs) do doc(Module[k], "gd.nn.Module:" .. k, text) end
 
 return M

@@ -7,7 +7,7 @@ local gd = require "gd.tensor"
 local doc = require "gd.doc"
 local check = require "gd.check"
 local base = require "gd.nn.module"
-local I = gd._internal
+local I = require "gd.aux"
 local ffi, C = I.ffi, I.C
 local fmt = string.format
 

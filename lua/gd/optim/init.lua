@@ -15,7 +15,7 @@ local doc = require "gd.doc"
 local check = require "gd.check"
 local flavors = require "gd.optim.flavors"
 check.register_internal() -- errors raised with check.raise point past this file
-local I = gd._internal
+local I = require "gd.aux"
 local ffi, C = I.ffi, I.C
 local fmt = string.format
 
@@ -146,8 +146,10 @@ local function cross_check(fname, name, v)
   end
 end
 
---- Writes canonical values into the C struct of a group.
-local function write_hyper(h, name, v)
+--- Writes canonical values into the C struct of a group.  dist_scale: the
+-- 1/N of data-parallel training (gd.dist), folded into grad_scale so that
+-- averaging the ranks' summed gradients costs no pass of its own.
+local function write_hyper(h, name, v, dist_scale)
   h.lr = v.lr or 0
   h.lr_decay = v.lr_decay or 0
   h.alpha = v.alpha or 0
@@ -165,7 +167,7 @@ local function write_hyper(h, name, v)
   end
   h.momentum = v.momentum or 0
   h.dampening = v.dampening or 0
-  h.grad_scale = v.grad_scale or 1
+  h.grad_scale = (v.grad_scale or 1) * (dist_scale or 1)
   h.clip_gradient = v.clip_gradient or 0
   h.clip_weights = v.clip_weights or 0
   h.state_init = v.state_init or v.initial_accumulator_value or 0
@@ -343,7 +345,7 @@ local pair_box = ffi.new("int[2]")
 local function make_group(opt, params, values, shown)
   local fname = opt._fname
   local h = HYPER_CT()
-  write_hyper(h, opt.name, values)
+  write_hyper(h, opt.name, values, opt._dist_scale)
   local arr = ffi.new("gd_tensor*[?]", math.max(#params, 1))
   for i, p in ipairs(params) do arr[i - 1] = p.c end
   if C.gd_optim_new(optim_box, KIND[opt.name], arr, #params, h) ~= 0 then error(fname .. ": " .. cerr(), 0) end
@@ -421,7 +423,7 @@ end
 --- Gives a group new (validated) values: the Lua copy and the C struct.
 local function commit_values(opt, group, values)
   group._values = values
-  write_hyper(group._h, opt.name, values)
+  write_hyper(group._h, opt.name, values, opt._dist_scale)
 end
 
 --- Sets one hyperparameter of a group, by canonical or flavor name.
@@ -514,6 +516,18 @@ local function new_optimizer(name, params, hyper)
   -- level 2: the constructors call new_optimizer as a tail call, so its caller
   -- is the user's line (3 pointed one frame too far: no position at all)
   if type(hyper) ~= "table" then error(fmt("%s: hyper must be a table, got %s", fname, type(hyper)), 2) end
+  if hyper.nodeinfo ~= nil then
+    -- PuzzleLib's nodeinfo (gd.dist.nodeinfo()): data-parallel steps over its ranks
+    local ni = hyper.nodeinfo
+    if type(ni) ~= "table" or type(ni.size) ~= "number" then
+      error(fmt("%s: nodeinfo must be gd.dist.nodeinfo()'s table, got %s", fname, type(ni)), 2)
+    end
+    opt._nodeinfo = ni
+    local rest = {}
+    for k, v in pairs(hyper) do if k ~= "nodeinfo" then rest[k] = v end end
+    hyper = rest
+  end
+  if type(params) == "table" and type(params.flat_parameters) == "function" then opt._dist_module = params end
   opt._hyper_in = hyper
   local ok, err = pcall(function()
     if params == nil then
@@ -545,10 +559,46 @@ local function adan_clip(opt)
     for _, p in ipairs(g.params) do if p.grad ~= nil then acc = acc + (p.grad * p.grad):sum() end end
   end
   local groups = opt.param_groups
-  local clip = math.min(max_norm / (math.sqrt(acc) + groups[#groups]._values.eps), 1.0)
+  local ds = opt._dist_scale or 1   -- the norm of the ranks' mean gradient, not of their sum
+  local clip = math.min(max_norm / (math.sqrt(acc) * ds + groups[#groups]._values.eps), 1.0)
   for _, g in ipairs(groups) do
-    g._h.grad_scale = clip
+    g._h.grad_scale = clip * ds
     g._h.generation = g._h.generation + 1
+  end
+end
+
+-- ------------------------------------------------ data-parallel (gd.dist)
+
+local dist -- gd.dist, once something loaded it (DataParallel, nodeinfo, a sharded loader)
+
+--- Finds what data-parallel training asks of this optimizer: the 1/N to fold
+-- into grad_scale when a gd.dist.DataParallel sums these gradients, or, with
+-- PuzzleLib's nodeinfo and no DataParallel, the gradients this optimizer
+-- reduces itself before its step (one allreduce over the model's arena).
+-- Runs again whenever gd.dist gains a DataParallel (its generation moves).
+local function dist_refresh(opt)
+  opt._dist_gen = dist._generation
+  local scale, covered = 1, false
+  for _, p in ipairs(opt.params) do
+    local s, c = dist._folded_scale(p.grad)
+    if c then scale, covered = s, true break end
+  end
+  local reduce = nil
+  local size = dist.size()
+  if opt._nodeinfo and size > 1 and not covered then
+    scale = 1 / size
+    local m = opt._dist_module
+    local g = m and select(2, m:flat_parameters())
+    if g then reduce = {g}
+    else
+      reduce = {}
+      for _, p in ipairs(opt.params) do reduce[#reduce + 1] = p.grad end
+    end
+  end
+  opt._dist_reduce = reduce
+  if scale ~= (opt._dist_scale or 1) then
+    opt._dist_scale = scale
+    for _, g in ipairs(opt.param_groups) do write_hyper(g._h, opt.name, g._values, scale) end
   end
 end
 
@@ -566,6 +616,15 @@ function Optimizer:step(closure)
   local cs, hs = self._c, self._h
   if cs == nil then error(self._fname .. ":step: no parameters (call setupOn(net) first)", 2) end
   if self._eval_mode then error(self._fname .. ":step: not in train mode (call opt:train() after opt:eval())", 2) end
+  -- data-parallel only where gd.dist is in use: never loaded from here, since
+  -- under mpirun loading it joins the MPI job (independent workers, such as
+  -- gd.bench's, must not)
+  if dist == nil then dist = package.loaded["gd.dist"] or rawget(gd, "dist") end
+  if dist and self._dist_gen ~= dist._generation then dist_refresh(self) end
+  local reduce = self._dist_reduce
+  if reduce then
+    for i = 1, #reduce do dist.allreduce(reduce[i], "sum") end
+  end
   if self.name == "Adan" then adan_clip(self) end
   for i = 1, self._ngroups do
     if C.gd_optim_step(cs[i], hs[i]) ~= 0 then error(self._fname .. ":step: " .. cerr(), 2) end
@@ -619,6 +678,8 @@ end
 function Optimizer:setupOn(net)
   local ok, err = pcall(build, self, net, self._hyper_in)
   if not ok then error(err, 2) end
+  if type(net) == "table" and type(net.flat_parameters) == "function" then self._dist_module = net end
+  self._dist_gen = nil
   return self
 end
 Optimizer.zeroGradParams = Optimizer.zero_grad
@@ -652,6 +713,7 @@ function Optimizer:add_param_group(group)
     -- every check passed: nothing above changed the optimizer
     self.param_groups[gi] = g
     self._c[gi], self._h[gi] = g._c, g._h
+    self._dist_gen = nil -- the new group's gradients may be a DataParallel's
     self._ngroups = gi
     for _, p in ipairs(params) do self.params[#self.params + 1] = p end
   end)

@@ -1,0 +1,427 @@
+--- gd.aux: the helper layer between the binding (gd.ffi) and the tensor
+-- methods, in the role of Lua's lauxlib: the tensor ctype and its wrapping
+-- (ffi.gc ownership, the collector nudge), libgd's status turned into a Lua
+-- error, and the argument checks every tensor function shares.  Modules that
+-- call libgd directly (gd.nn, gd.optim, gd.serialize, gd.data) take what they
+-- need from here and from gd.ffi; nothing here is public API.
+--
+-- Errors: every check raises "<fname>: <what was wrong>" at the caller's line
+-- through gd.check.raise (the first stack frame outside the files registered
+-- with check.register_internal(): a module that raises through these helpers
+-- registers itself, so the error lands on the user's line however deep in gd
+-- it was found).  Indices and dimensions are 1-based here (negative ones count
+-- from the end) and 0-based in C.
+--
+-- Ctypes and out-parameter boxes are made once, at load time, so that hot
+-- loops (`y:add_(x)`, `g:copy_(x):mul_(h)`) compile to traces that allocate
+-- nothing.  libgd's memory is invisible to the Lua GC (a 100 MB tensor is an
+-- 8-byte handle to it), so every new tensor asks libgd whether enough bytes
+-- were allocated since the last collection to make a full one worthwhile
+-- (gd_mem_collect_advised: a heap that doubles, with a floor of 64 MB or 4x
+-- the Lua heap).
+local F = require "gd.ffi"
+local check = require "gd.check"
+local ffi, C = F.ffi, F.C
+
+check.register_internal()
+
+local A = {ffi = ffi, C = C}
+
+local floor = math.floor
+local tonumber, tostring, type, select = tonumber, tostring, type, select
+local fmt = string.format
+local raise = check.raise
+A.raise = raise
+
+-- ------------------------------------------------------- the tensor ctype
+
+-- A Lua tensor is this one-pointer struct owning a reference to a C
+-- gd_tensor through ffi.gc.  gd.tensor sets its metatype once every method
+-- file has loaded (a metatable cannot change after ffi.metatype); the ctype
+-- is the same object before and after.
+ffi.cdef [[ typedef struct gdlua_tensor { gd_tensor *c; } gdlua_tensor; ]]
+local TensorCT = ffi.typeof("gdlua_tensor")
+A.TensorCT = TensorCT
+
+--- The methods (gd.Tensor): the method files add to it; the metatype's
+-- __index looks names up here first.
+A.Tensor = {}
+--- Computed fields (t.shape, t.dtype, ...): name -> function(t).
+A.getters = {}
+--- The metatable given to the ctype: the method files add metamethods.
+A.metatable = {}
+
+-- ------------------------------------------------- boxes, made once
+
+A.out1 = ffi.new("gd_tensor*[1]")
+A.out2 = ffi.new("gd_tensor*[1]")
+A.dbl = ffi.new("double[1]")
+A.int_box = ffi.new("int[1]")
+A.ibuf = ffi.new("int64_t[8]")
+A.sbuf = ffi.new("int64_t[8]")
+A.tbuf = ffi.new("int64_t[8]")
+A.dims_buf = ffi.new("int[8]")
+A.u64a, A.u64b = ffi.new("uint64_t[1]"), ffi.new("uint64_t[1]")
+local out1, sbuf = A.out1, A.sbuf
+
+-- --------------------------------------------------- dtypes and devices
+
+A.DTYPES = {float32 = 0, float64 = 1, int64 = 2}
+A.DTYPE_NAMES = {[0] = "float32", [1] = "float64", [2] = "int64"}
+A.DEVICES = {cpu = 0, cuda = 1}
+A.DEVICE_NAMES = {[0] = "cpu", [1] = "cuda"}
+A.PTR = {[0] = ffi.typeof("float *"), [1] = ffi.typeof("double *"), [2] = ffi.typeof("int64_t *")}
+A.INT64 = 2
+A.dtype_list = {"float32", "float64", "int64"}
+local DTYPES, DEVICES, PTR, INT64 = A.DTYPES, A.DEVICES, A.PTR, A.INT64
+
+-- operation codes of gd_binary, gd_unary and gd_reduce_* (src/gd.h)
+A.OP = {add = 0, sub = 1, mul = 2, div = 3, pow = 4, mod = 5, maximum = 6, minimum = 7,
+        eq = 8, ne = 9, lt = 10, le = 11, gt = 12, ge = 13}
+A.UN = {neg = 0, abs = 1, sqrt = 2, exp = 3, log = 4, square = 5, sign = 6, relu = 7, tanh = 8,
+        sigmoid = 9, floor = 10, ceil = 11, round = 12, sin = 13, cos = 14, rsqrt = 15,
+        reciprocal = 16, clamp = 17, pows = 18, rpows = 19, log1p = 20, expm1 = 21, softplus = 22}
+A.RED = {sum = 0, mean = 1, max = 2, min = 3, argmax = 4, argmin = 5, norm = 6, prod = 7,
+         var = 8, std = 9, logsumexp = 10}
+
+-- sizes, indices and counts are exact in a double up to 2^53 (libgd's limit too)
+A.MAX_SIZE = 2 ^ 53
+-- int64 values a Lua number can hold: whole numbers in [-2^63, 2^63)
+A.INT64_LO, A.INT64_HI = -2 ^ 63, 2 ^ 63
+local MAX_SIZE, INT64_LO, INT64_HI = A.MAX_SIZE, A.INT64_LO, A.INT64_HI
+
+-- --------------------------------------------------------------- errors
+
+--- libgd's message for the last failure.  C messages often start with the C
+-- function's own name ("view: ..."); the Lua function's name replaces it.
+local function last_error()
+  local msg = ffi.string(C.gd_last_error())
+  return msg:match("^[%a_][%w_]*: (.*)$") or msg
+end
+A.last_error = last_error
+
+--- Raises "<fname>: <msg>" at the caller of the public function.
+local function argerr(fname, msg) raise(fname .. ": " .. msg) end
+A.argerr = argerr
+
+--- Raises "<fname>: <libgd's message>" at the caller of the public function.
+local function fail(fname) raise(fname .. ": " .. last_error()) end
+A.fail = fail
+
+-- -------------------------------------------------------------- wrapping
+
+--- uid -> the Lua object of the tensor's gradient (keeps it alive).
+local grads = {}
+A.grads = grads
+
+local function finalize(h)
+  local c = h.c
+  if c ~= nil then
+    grads[tonumber(c.uid)] = nil
+    h.c = nil
+    C.gd_tensor_release(c)
+  end
+end
+
+--- A full collection, when libgd advises one (see the top of the file).  Its
+-- cost grows with the Lua heap, so the garbage allowed between collections
+-- grows with it too: at least 4x the Lua heap (Lua's own collector lets its
+-- garbage reach 1x), so that a big Lua heap does not make every 64 MB of
+-- temporaries cost a traversal of it.
+local function collect()
+  collectgarbage()
+  C.gd_mem_set_collect_floor(collectgarbage("count") * 4096)
+end
+
+--- Takes ownership of one reference to a C tensor and returns its Lua object.
+local function wrap(c)
+  local t = ffi.gc(TensorCT(c), finalize)
+  if C.gd_mem_collect_advised() ~= 0 then collect() end
+  return t
+end
+A.wrap = wrap
+
+--- For functions that fill out1: the new tensor, or an error naming fname.
+local function result(st, fname)
+  if st ~= 0 then fail(fname) end
+  return wrap(out1[0])
+end
+A.result = result
+
+local function is_tensor(v) return ffi.istype(TensorCT, v) end
+A.is_tensor = is_tensor
+
+--- The C pointer of `self`; an error when a method is called on something
+-- else (typically t.add(x) written for t:add(x)).
+function A.self_c(fname, t)
+  if is_tensor(t) then return t.c end
+  argerr(fname, fmt("expects a tensor as self, got %s (call it as t:%s(...))", type(t), fname))
+end
+
+--- The C pointer of a tensor argument, or an error naming the argument.
+function A.tc(fname, v, what)
+  if is_tensor(v) then return v.c end
+  argerr(fname, fmt("%s must be a tensor, got %s", what or "argument", type(v)))
+end
+
+--- The shape of C tensor c as a fresh Lua table.
+function A.shape_of(c)
+  local s = {}
+  for d = 0, c.rank - 1 do s[d + 1] = tonumber(c.sizes[d]) end
+  return s
+end
+
+-- -------------------------------------------------------- argument checks
+
+--- A short description of an argument for messages: numbers and strings as
+-- themselves, anything else by its kind (a tensor would print its values).
+local function describe(v)
+  if type(v) == "number" then return fmt("%.14g", v) end
+  if type(v) == "string" then return "'" .. v .. "'" end
+  if is_tensor(v) then return "a tensor" end
+  return type(v) == "nil" and "nil" or "a " .. type(v)
+end
+A.describe = describe
+
+--- The dtype code of a name (default when v is nil).
+function A.dtype_arg(fname, v, default)
+  if v == nil then return default end
+  local d = DTYPES[v]
+  if not d then argerr(fname, check.unknown_message("dtype", v, A.dtype_list)) end
+  return d
+end
+
+--- The device code of a name (default when v is nil).
+function A.device_arg(fname, v, default)
+  if v == nil then return default end
+  local d = DEVICES[v]
+  if not d then argerr(fname, check.unknown_message("device", v, {"cpu", "cuda"})) end
+  return d
+end
+
+--- One size: a whole number in [0, 2^53].
+local function size_arg(fname, s, i)
+  if type(s) ~= "number" then
+    argerr(fname, fmt("size %d must be a number, got %s", i, type(s)))
+  end
+  if s ~= floor(s) or s < 0 or s > MAX_SIZE then
+    argerr(fname, fmt("size %s of dimension %d is not a whole number from 0 to 2^53", describe(s), i))
+  end
+  return s
+end
+
+--- The options every constructor takes.
+A.CTOR_OPTS = {dtype = true, device = true, requires_grad = true}
+
+--- Sizes and options from gd.zeros-style arguments: (n, m, ..., [opts]) or
+-- ({n, m, ...}, [opts]).  Fills sbuf; returns rank, opts.
+function A.shape_args(fname, ...)
+  local n = select("#", ...)
+  local first = ...
+  local opts, sizes
+  if type(first) == "table" then
+    sizes = first
+    opts = select(2, ...)
+    if n > 2 then argerr(fname, "too many arguments after the shape table") end
+  else
+    sizes = {}
+    for i = 1, n do
+      local v = select(i, ...)
+      if type(v) == "number" then
+        sizes[#sizes + 1] = v
+      elseif i == n and (type(v) == "table" or (v == nil and i > 1)) then
+        opts = v -- (a lone nil is a missing size, not missing options)
+      else
+        argerr(fname, fmt("argument %d must be a size (a number) or the options table, got %s", i, type(v)))
+      end
+    end
+  end
+  local rank = #sizes
+  if rank > 8 then argerr(fname, fmt("%d dimensions requested, at most 8 are supported", rank)) end
+  for i = 1, rank do sbuf[i - 1] = size_arg(fname, sizes[i], i) end
+  for k in pairs(sizes) do
+    if type(k) ~= "number" or k < 1 or k > rank or k ~= floor(k) then
+      argerr(fname, "the shape table must be a list of sizes")
+    end
+  end
+  return rank, check.options(fname, opts, A.CTOR_OPTS)
+end
+
+--- A new uninitialised tensor of the sizes in sbuf.
+local function new_empty(fname, rank, dtype, device)
+  return result(C.gd_empty(out1, rank, sbuf, dtype, device), fname)
+end
+A.new_empty = new_empty
+
+--- Sizes from (n, m, ...) or ({n, m, ...}) into sbuf, -1 allowed; returns the count.
+function A.sizes_from(fname, a, ...)
+  local sizes = a
+  if type(a) ~= "table" then sizes = {a, ...} end
+  local n = #sizes
+  if n > 8 then argerr(fname, "at most 8 dimensions are supported") end
+  for i = 1, n do
+    local s = sizes[i]
+    if type(s) ~= "number" then argerr(fname, fmt("size %d must be a number, got %s", i, describe(s))) end
+    if s ~= floor(s) or s < -1 or s > MAX_SIZE then
+      argerr(fname, fmt("size %s of dimension %d is not a whole number from 0 to 2^53 (or -1)", describe(s), i))
+    end
+    sbuf[i - 1] = s
+  end
+  return n
+end
+
+--- A 1-based dimension (negative counts from the end) as 0-based; `extra`
+-- widens the range (unsqueeze can insert after the last dimension).
+function A.dim0(fname, c, d, extra)
+  local r = c.rank + (extra or 0)
+  if type(d) ~= "number" then argerr(fname, "dimension must be an integer, got " .. describe(d)) end
+  if d ~= floor(d) then argerr(fname, fmt("dimension %s is not an integer", describe(d))) end
+  local given = d
+  if d < 0 then d = d + r + 1 end
+  if d < 1 or d > r then
+    argerr(fname, fmt("dimension %s out of range (the tensor has %d dimension%s)", describe(given), c.rank,
+      c.rank == 1 and "" or "s"))
+  end
+  return d - 1
+end
+
+--- 0-based position of a 1-based index on dimension d (negative from the end).
+function A.index0(fname, c, d, i)
+  local n = tonumber(c.sizes[d])
+  if type(i) ~= "number" or i ~= floor(i) then
+    argerr(fname, fmt("index %s for dimension %d is not an integer", describe(i), d + 1))
+  end
+  local j = i < 0 and i + n + 1 or i
+  if j < 1 or j > n then
+    argerr(fname, fmt("index %s out of range for dimension %d of size %d", describe(i), d + 1, n))
+  end
+  return j - 1
+end
+
+function A.not_freed(fname, c)
+  if c.is_freed ~= 0 then argerr(fname, "the tensor was released with free()") end
+end
+
+--- A number stored into an int64 tensor: a whole number in range.
+local function int64_value(fname, v)
+  if v ~= floor(v) or v ~= v then
+    argerr(fname, fmt("value %s is not an integer, and the tensor is int64", tostring(v)))
+  end
+  if v < INT64_LO or v >= INT64_HI then argerr(fname, fmt("value %s does not fit in int64", tostring(v))) end
+  return v
+end
+A.int64_value = int64_value
+
+--- True when v is a number an int64 tensor can hold exactly.
+function A.fits_int64(v)
+  return v == floor(v) and v == v and v >= INT64_LO and v < INT64_HI
+end
+
+--- A seed: a whole number in [0, 2^53], or a uint64/int64 cdata.
+function A.seed_arg(fname, seed)
+  if type(seed) == "cdata" and (ffi.istype("uint64_t", seed) or ffi.istype("int64_t", seed)) then return seed end
+  return check.number(fname, "seed", seed, {integer = true, min = 0, max = MAX_SIZE})
+end
+
+-- -------------------------------------------------------- nested tables
+
+--- Shape of a (rectangular) nested table of numbers and booleans; errors name
+-- the first ragged row or bad element.
+local function table_shape(fname, data)
+  local shape = {}
+  local t = data
+  while type(t) == "table" do
+    shape[#shape + 1] = #t
+    if #shape > 8 then argerr(fname, "more than 8 levels of nesting") end
+    if #t == 0 then break end
+    t = t[1]
+  end
+  local rank = #shape
+  local function walk(x, d, path)
+    if d > rank then
+      if type(x) ~= "number" and type(x) ~= "boolean" then
+        argerr(fname, fmt("element %s is a %s, not a number", path, type(x)))
+      end
+      return
+    end
+    if type(x) ~= "table" then
+      argerr(fname, fmt("element %s is a %s where a table of %d was expected (ragged nesting)", path,
+        type(x), shape[d]))
+    end
+    if #x ~= shape[d] then
+      argerr(fname, fmt("row %s has %d elements, but the first row at this level has %d", path, #x, shape[d]))
+    end
+    for i = 1, #x do walk(x[i], d + 1, path == "" and tostring(i) or path .. "," .. i) end
+  end
+  walk(data, 1, "")
+  return shape
+end
+
+--- Flattens nested rows into a Lua array (booleans as 1/0).
+local function flatten(data, depth, rank, out)
+  if depth > rank then
+    if data == true then data = 1 elseif data == false then data = 0 end
+    out[#out + 1] = data
+    return
+  end
+  for i = 1, #data do flatten(data[i], depth + 1, rank, out) end
+end
+
+--- A new CPU tensor from a number or a nested table.  dtype nil: float32, or
+-- (promote) float32 when int64 was asked for but some value is not a whole
+-- number (the rule for table operands next to an int64 tensor).
+local function from_data(fname, data, dtype, promote)
+  local shape, flat
+  if type(data) == "number" or type(data) == "boolean" then
+    shape = {}
+    flat = {data == true and 1 or data == false and 0 or data}
+  elseif type(data) == "table" then
+    shape = table_shape(fname, data)
+    flat = {}
+    flatten(data, 1, #shape, flat)
+  else
+    argerr(fname, "data must be a number, a (nested) table of numbers or a tensor, got " .. type(data))
+  end
+  if dtype == INT64 then
+    for i = 1, #flat do
+      local v = flat[i]
+      if v ~= floor(v) or v ~= v or v < INT64_LO or v >= INT64_HI then
+        if promote then dtype = 0; break end
+        int64_value(fname, v)
+      end
+    end
+  end
+  for i = 1, #shape do sbuf[i - 1] = shape[i] end
+  local t = new_empty(fname, #shape, dtype, 0)
+  local ptr = ffi.cast(PTR[dtype], t.c.data)
+  for i = 1, #flat do ptr[i - 1] = flat[i] end
+  return t
+end
+A.from_data = from_data
+
+--- A tensor operand: v itself, or a table made into a tensor of like_c's
+-- dtype (float32 if like_c is int64 and a value is not whole) and device.
+-- Callers pass the returned object's .c to C, which keeps it alive.
+function A.operand(fname, v, like_c)
+  if is_tensor(v) then return v end
+  if type(v) == "table" then
+    local t = from_data(fname, v, like_c.scalar_type, true)
+    if like_c.device_kind ~= 0 then t = result(C.gd_to(out1, t.c, -1, like_c.device_kind), fname) end
+    return t
+  end
+  argerr(fname, "operand must be a tensor, a number or a table, got " .. type(v))
+end
+
+-- ------------------------------------------------------------------ docs
+
+local doc = require "gd.doc"
+
+--- Registers the documentation of method `name` (it must exist) as
+-- "Tensor:<name>"; the method files call it right after each definition.
+function A.document(name, text)
+  local m = A.Tensor[name]
+  if m == nil then error("gd.aux.document: no method '" .. tostring(name) .. "'", 2) end
+  doc(m, "Tensor:" .. name, text)
+end
+
+return A

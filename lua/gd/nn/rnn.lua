@@ -1,0 +1,366 @@
+--- gd.nn.rnn: RNN, LSTM and GRU (issue 14), with PyTorch's names, argument
+-- order, shapes ((seq, batch, feature), or (batch, seq, feature) with
+-- batch_first; unbatched (seq, feature)), gate order, weight layout,
+-- initialisation and state_dict keys (weight_ih_l0, weight_hh_l0, bias_ih_l0,
+-- bias_hh_l0, ..., *_reverse for the second direction), so weights load
+-- across.
+--
+--     local lstm = gd.nn.LSTM(10, 20, {num_layers = 2, batch_first = true})
+--     local out, h, c = lstm(x, h0, c0)       -- h0, c0 optional (zeros)
+--     local gx, gh0, gc0 = lstm:backward(grad_out, grad_h, grad_c)
+--
+-- Each layer and direction is one C call per pass (src/nn_rnn.c, loops in
+-- src/cpu/rnn.c): one gemm for the input projection of the whole sequence,
+-- then per step one gemm and one fused cell kernel (src/kernels/nn.h).
+-- This file stacks the layers, applies dropout between them (training mode
+-- only, not after the last, as PyTorch) and handles batch_first and unbatched
+-- inputs.  CPU only for now.
+local gd = require "gd.tensor"
+local doc = require "gd.doc"
+local check = require "gd.check"
+local base = require "gd.nn.module"
+local I = require "gd.aux"
+local ffi, C = I.ffi, I.C
+local out1 = I.out1
+local fmt = string.format
+
+local priv, Module, new_class = base.priv, base.Module, base.new_class
+
+local M = {}
+
+--- Raises "<name>: <C's message without its own prefix>" at the layer's caller.
+local function fail(name, level)
+  local msg = ffi.string(C.gd_last_error()):gsub("^[%w_ ]-: ", "", 1)
+  error(name .. ": " .. msg, (level or 2) + 1)
+end
+
+local function shape_str(s) return table.concat(s, "x") end
+
+--- A reused contiguous CPU buffer of `shape` (a Lua table) and dtype (a C
+-- scalar type), kept in P[key] until the shape or dtype changes.
+local sizes = ffi.new("int64_t[8]")
+local function buffer(P, key, shape, dtype)
+  local b = P[key]
+  if b ~= nil then
+    local c = b.c
+    local same = c.rank == #shape and c.scalar_type == dtype
+    for d = 1, #shape do
+      if c.sizes[d - 1] ~= shape[d] then same = false end
+    end
+    if same then return b end
+  end
+  for d = 1, #shape do sizes[d - 1] = shape[d] end
+  if C.gd_empty(out1, #shape, sizes, dtype, C.GD_CPU) ~= 0 then fail("gd.nn") end
+  b = I.wrap(out1[0])
+  P[key] = b
+  return b
+end
+
+local MODES = {RNN_TANH = C.GD_NN_RNN_TANH, RNN_RELU = C.GD_NN_RNN_RELU, LSTM = C.GD_NN_LSTM, GRU = C.GD_NN_GRU}
+local GATES = {RNN_TANH = 1, RNN_RELU = 1, LSTM = 4, GRU = 3}
+
+local OPTS = {num_layers = true, bias = true, batch_first = true, dropout = true, bidirectional = true,
+              dtype = true, device = true, proj_size = true}
+local RNN_OPTS = {nonlinearity = true}
+for k in pairs(OPTS) do RNN_OPTS[k] = true end
+
+--- The names of layer l's (0-based) parameters in direction d, as PyTorch's
+-- _flat_weights_names.
+local function names_of(l, d)
+  local sfx = "_l" .. l .. (d == 1 and "_reverse" or "")
+  return "weight_ih" .. sfx, "weight_hh" .. sfx, "bias_ih" .. sfx, "bias_hh" .. sfx
+end
+
+local function rnn_init(self, cls, fname, input_size, hidden_size, opts, allowed)
+  check.number(fname, "input_size", input_size, {integer = true, min = 1, level = 5})
+  check.number(fname, "hidden_size", hidden_size, {integer = true, min = 1, level = 5})
+  opts = check.options(fname, opts, allowed, 5)
+  local L = check.number(fname, "num_layers", opts.num_layers or 1, {integer = true, min = 1, level = 5})
+  local p = check.number(fname, "dropout", opts.dropout or 0, {level = 5})
+  if p < 0 or p > 1 then base.argerr(fname, fmt("dropout = %g is not a probability in [0, 1]", p), 5) end
+  if opts.proj_size ~= nil and opts.proj_size ~= 0 then base.argerr(fname, "proj_size is not supported", 5) end
+  local mode = cls
+  if cls == "RNN" then
+    local nl = opts.nonlinearity or "tanh"
+    if nl == "tanh" then mode = "RNN_TANH" elseif nl == "relu" then mode = "RNN_RELU"
+    else base.argerr(fname, fmt("nonlinearity must be 'tanh' or 'relu', got '%s'", tostring(nl)), 5) end
+  end
+  self.mode, self.input_size, self.hidden_size, self.num_layers = mode, input_size, hidden_size, L
+  self.bias = opts.bias ~= false
+  self.batch_first = opts.batch_first == true
+  self.dropout = p
+  self.bidirectional = opts.bidirectional == true
+  local D = self.bidirectional and 2 or 1
+  local GH = GATES[mode] * hidden_size
+  local topts = {dtype = opts.dtype or "float32", device = opts.device or "cpu"}
+  -- PyTorch's RNNBase.reset_parameters: every weight and bias
+  -- U(-1/sqrt(hidden_size), 1/sqrt(hidden_size))
+  local k = 1 / math.sqrt(hidden_size)
+  for l = 0, L - 1 do
+    local in_l = l == 0 and input_size or hidden_size * D
+    for d = 0, D - 1 do
+      local wih, whh, bih, bhh = names_of(l, d)
+      self:register_parameter(wih, gd.empty(GH, in_l, topts):uniform_(-k, k))
+      self:register_parameter(whh, gd.empty(GH, hidden_size, topts):uniform_(-k, k))
+      if self.bias then
+        self:register_parameter(bih, gd.empty(GH, topts):uniform_(-k, k))
+        self:register_parameter(bhh, gd.empty(GH, topts):uniform_(-k, k))
+      end
+    end
+  end
+end
+
+--- The parameter tensors of layer l, direction d (cached names).
+local function params_of(self, P, l, d)
+  local key = l * 2 + d + 1
+  local nm = P.names
+  if nm == nil then nm = {}; P.names = nm end
+  local n = nm[key]
+  if n == nil then
+    n = {names_of(l, d)}
+    nm[key] = n
+  end
+  return self[n[1]], self[n[2]], self[n[3]], self[n[4]]
+end
+
+--- h (L*D x B x H, or L*D x H unbatched), checked: the contiguous state or nil.
+local function state_arg(name, what, h, want, unbatched)
+  if h == nil then return nil end
+  if not gd.is_tensor(h) then base.argerr(name, fmt("%s must be a tensor, got %s", what, type(h)), 4) end
+  local s = h.shape
+  local ok = #s == #want
+  for d = 1, #want do ok = ok and s[d] == want[d] end
+  if not ok then
+    base.argerr(name, fmt("%s has shape %s, expected %s (num_layers * num_directions x %shidden_size)", what,
+      shape_str(s), shape_str(want), unbatched and "" or "batch x "), 4)
+  end
+  if h.c.is_contiguous == 0 then h = h:contiguous() end
+  if unbatched then h = h:view(want[1], 1, want[2]) end
+  return h
+end
+
+local function cdata(t) return t and t.c or nil end
+
+local function rnn_forward(self, x, h0, c0)
+  local name = self.__class
+  local P = priv[self]
+  if not gd.is_tensor(x) then base.argerr(name, "the input must be a tensor, got " .. type(x), 3) end
+  local lstm = self.mode == "LSTM"
+  if lstm and type(h0) == "table" and not gd.is_tensor(h0) then h0, c0 = h0[1], h0[2] end
+  if not lstm and c0 ~= nil then base.argerr(name, "takes no cell state (only LSTM does)", 3) end
+  local s = x.shape
+  local unbatched = #s == 2
+  if #s ~= 3 and not unbatched then
+    base.argerr(name, fmt("the input must be 3-D (%s) or 2-D (seq x features, unbatched), got shape %s",
+      self.batch_first and "batch x seq x features" or "seq x batch x features", shape_str(s)), 3)
+  end
+  local xs
+  if unbatched then xs = x:view(s[1], 1, s[2])
+  elseif self.batch_first then
+    xs = buffer(P, "x_tm", {s[2], s[1], s[3]}, x.c.scalar_type)
+    xs:copy_(x:transpose(1, 2))
+  elseif x.c.is_contiguous ~= 0 then xs = x
+  else xs = x:contiguous() end
+  local T, B = xs.c.sizes[0], xs.c.sizes[1]
+  T, B = tonumber(T), tonumber(B)
+  if T < 1 or B < 1 then base.argerr(name, "the input is empty (shape " .. shape_str(s) .. ")", 3) end
+  local L, H = self.num_layers, self.hidden_size
+  local D = self.bidirectional and 2 or 1
+  local want = unbatched and {L * D, H} or {L * D, B, H}
+  h0 = state_arg(name, "h0", h0, want, unbatched)
+  if lstm then c0 = state_arg(name, "c0", c0, want, unbatched) end
+  local dt = xs.c.scalar_type
+  local mode = MODES[self.mode]
+  local ws_n = ffi.new("int64_t[2]")
+  if C.gd_nn_rnn_workspace(ws_n, ws_n + 1, mode, T, B, H) ~= 0 then fail(name, 2) end
+  local hn = buffer(P, "hn", {L * D, B, H}, dt)
+  local cn = lstm and buffer(P, "cn", {L * D, B, H}, dt) or nil
+  local drop = self.training and self.dropout > 0 and L > 1
+  local inputs, outputs, masks = {}, {}, {}
+  local xin = xs
+  for l = 0, L - 1 do
+    local y = buffer(P, "y" .. l, {T, B, D * H}, dt)
+    for d = 0, D - 1 do
+      local k = l * D + d + 1
+      local ws = buffer(P, "ws" .. k, {tonumber(ws_n[0])}, dt)
+      local w_ih, w_hh, b_ih, b_hh = params_of(self, P, l, d)
+      if C.gd_nn_rnn_forward(y.c, hn[k].c, cn and cn[k].c or nil, ws.c, xin.c, h0 and h0[k].c or nil,
+                             c0 and c0[k].c or nil, w_ih.c, w_hh.c, cdata(b_ih), cdata(b_hh), mode, d) ~= 0 then
+        fail(name, 2)
+      end
+    end
+    inputs[l], outputs[l] = xin, y
+    xin = y
+    if drop and l < L - 1 then
+      local mask = buffer(P, "mask" .. l, {T, B, D * H}, dt)
+      local yd = buffer(P, "ydrop" .. l, {T, B, D * H}, dt)
+      if C.gd_random_(mask.c, 0, 0, 1) ~= 0 then fail(name, 2) end
+      if C.gd_nn_dropout(yd.c, mask.c, y.c, self.dropout) ~= 0 then fail(name, 2) end
+      masks[l] = mask
+      xin = yd
+    end
+  end
+  P.inputs, P.outputs, P.masks, P.h0, P.c0, P.T, P.B, P.unbatched = inputs, outputs, masks, h0, c0, T, B, unbatched
+  P.ws_bwd = tonumber(ws_n[1])
+  local out = xin
+  if unbatched then
+    out = out:view(T, D * H)
+    hn = hn:view(L * D, H)
+    if cn then cn = cn:view(L * D, H) end
+  elseif self.batch_first then
+    local o = buffer(P, "out_bf", {B, T, D * H}, dt)
+    o:copy_(out:transpose(1, 2))
+    out = o
+  end
+  if lstm then return out, hn, cn end
+  return out, hn
+end
+
+local function grad_state(name, what, g, P, want)
+  if g == nil then return nil end
+  local ok, h = pcall(state_arg, name, what, g, want, P.unbatched)
+  if not ok then error(h, 4) end
+  return h
+end
+
+local function rnn_backward(self, grad_out, grad_h, grad_c)
+  local name = self.__class .. ":backward"
+  local P = priv[self]
+  if P.inputs == nil then base.argerr(name, "called before forward", 3) end
+  local lstm = self.mode == "LSTM"
+  local T, B, L, H = P.T, P.B, self.num_layers, self.hidden_size
+  local D = self.bidirectional and 2 or 1
+  local y_top = P.outputs[L - 1]
+  local dt = y_top.c.scalar_type
+  local gy = nil
+  if grad_out ~= nil then
+    if not gd.is_tensor(grad_out) then
+      base.argerr(name, "the output gradient must be a tensor, got " .. type(grad_out), 3)
+    end
+    local want = P.unbatched and {T, D * H} or self.batch_first and {B, T, D * H} or {T, B, D * H}
+    local s = grad_out.shape
+    local ok = #s == #want
+    for d = 1, #want do ok = ok and s[d] == want[d] end
+    if not ok then
+      base.argerr(name, fmt("the output gradient has shape %s, expected %s", shape_str(s), shape_str(want)), 3)
+    end
+    if P.unbatched then gy = grad_out:view(T, 1, D * H)
+    elseif self.batch_first then
+      gy = buffer(P, "gy_tm", {T, B, D * H}, grad_out.c.scalar_type)
+      gy:copy_(grad_out:transpose(1, 2))
+    else gy = grad_out end
+    if gy.c.is_contiguous == 0 then gy = gy:contiguous() end
+  end
+  local want = P.unbatched and {L * D, H} or {L * D, B, H}
+  local ghn = grad_state(name, "grad_h", grad_h, P, want)
+  local gcn = nil
+  if lstm then gcn = grad_state(name, "grad_c", grad_c, P, want)
+  elseif grad_c ~= nil then base.argerr(name, "takes no cell state gradient (only LSTM has one)", 3) end
+  local gh0 = buffer(P, "gh0", {L * D, B, H}, dt)
+  local gc0 = lstm and buffer(P, "gc0", {L * D, B, H}, dt) or nil
+  local bws = buffer(P, "bws", {P.ws_bwd}, dt)
+  local mode = MODES[self.mode]
+  local h0, c0 = P.h0, P.c0
+  local gx
+  for l = L - 1, 0, -1 do
+    local xin = P.inputs[l]
+    local xc = xin.c
+    gx = buffer(P, "gx" .. l, {T, B, tonumber(xc.sizes[2])}, dt)
+    for d = 0, D - 1 do
+      local k = l * D + d + 1
+      local w_ih, w_hh, b_ih, b_hh = params_of(self, P, l, d)
+      if C.gd_nn_rnn_backward(gx.c, gh0[k].c, gc0 and gc0[k].c or nil, w_ih.grad.c, w_hh.grad.c,
+                              b_ih and b_ih.grad.c or nil, b_hh and b_hh.grad.c or nil, bws.c, cdata(gy),
+                              ghn and ghn[k].c or nil, gcn and gcn[k].c or nil, P["ws" .. k].c, xc,
+                              P.outputs[l].c, h0 and h0[k].c or nil, c0 and c0[k].c or nil, w_ih.c, w_hh.c, mode,
+                              d, d) ~= 0 then
+        fail(name, 2)
+      end
+    end
+    if l > 0 then
+      local mask = P.masks[l - 1]
+      if mask then
+        local g = buffer(P, "gdrop" .. l, {T, B, D * H}, dt)
+        if C.gd_nn_dropout_backward(g.c, gx.c, mask.c) ~= 0 then fail(name, 2) end
+        gy = g
+      else
+        gy = gx
+      end
+    end
+  end
+  if P.unbatched then
+    gx = gx:view(T, self.input_size)
+    gh0 = gh0:view(L * D, H)
+    if gc0 then gc0 = gc0:view(L * D, H) end
+  elseif self.batch_first then
+    local o = buffer(P, "gx_bf", {B, T, self.input_size}, dt)
+    o:copy_(gx:transpose(1, 2))
+    gx = o
+  end
+  if lstm then return gx, gh0, gc0 end
+  return gx, gh0
+end
+
+local function rnn_describe(self)
+  local extra = ""
+  if self.num_layers ~= 1 then extra = extra .. ", num_layers = " .. self.num_layers end
+  if self.mode == "RNN_RELU" then extra = extra .. ", nonlinearity = 'relu'" end
+  if not self.bias then extra = extra .. ", bias = false" end
+  if self.batch_first then extra = extra .. ", batch_first = true" end
+  if self.dropout ~= 0 then extra = extra .. fmt(", dropout = %g", self.dropout) end
+  if self.bidirectional then extra = extra .. ", bidirectional = true" end
+  return fmt("%s(%d, %d%s)", self.__class, self.input_size, self.hidden_size, extra)
+end
+
+local function define(cls, allowed, text)
+  local K = new_class(cls, Module)
+  M[cls] = K
+  function K:init(input_size, hidden_size, opts)
+    rnn_init(self, cls, "gd.nn." .. cls, input_size, hidden_size, opts, allowed)
+  end
+  K.forward = rnn_forward
+  K.backward = rnn_backward
+  K.describe = rnn_describe
+  doc(K, "gd.nn." .. cls, text)
+  return K
+end
+
+local COMMON = [[
+  x is seq x batch x input_size (batch x seq x input_size with batch_first),
+  or seq x input_size unbatched; the states are num_layers * num_directions x
+  batch x hidden_size (zeros when not given).  The output is seq x batch x
+  num_directions * hidden_size: the last layer's h at every step (both
+  directions side by side).  dropout (between layers, training mode only)
+  draws from gd's generator.  Parameters, as PyTorch's, per layer l and
+  direction (suffix _reverse for the second): weight_ih_l<l> (G*hidden x in),
+  weight_hh_l<l> (G*hidden x hidden), bias_ih_l<l>, bias_hh_l<l> (G*hidden),
+  all U(+-1/sqrt(hidden_size)).  backward accumulates every parameter's .grad
+  through time.  CPU only for now.]]
+
+define("RNN", RNN_OPTS, [[
+gd.nn.RNN(input_size, hidden_size, [{num_layers = 1, nonlinearity = "tanh",
+  bias = true, batch_first = false, dropout = 0, bidirectional = false,
+  dtype, device}])
+  Elman RNN, as torch.nn.RNN: h' = tanh(W_ih x + b_ih + W_hh h + b_hh) (or
+  relu).  out, h_n = rnn(x, [h0]); gx, gh0 = rnn:backward(grad_out, [grad_h]).
+  G = 1.
+]] .. COMMON)
+
+define("LSTM", OPTS, [[
+gd.nn.LSTM(input_size, hidden_size, [{num_layers = 1, bias = true,
+  batch_first = false, dropout = 0, bidirectional = false, dtype, device}])
+  torch.nn.LSTM: gates i, f, g, o (G = 4, in this order in the weights),
+  c' = f c + i g, h' = o tanh(c').  out, h_n, c_n = lstm(x, [h0, c0]) (also
+  lstm(x, {h0, c0})); gx, gh0, gc0 = lstm:backward(grad_out, [grad_h,
+  grad_c]) (grad_out may be nil when only the final states are used).
+]] .. COMMON)
+
+define("GRU", OPTS, [[
+gd.nn.GRU(input_size, hidden_size, [{num_layers = 1, bias = true,
+  batch_first = false, dropout = 0, bidirectional = false, dtype, device}])
+  torch.nn.GRU: gates r, z, n (G = 3), n = tanh(W_in x + b_in + r (W_hn h +
+  b_hn)), h' = (1 - z) n + z h.  out, h_n = gru(x, [h0]);
+  gx, gh0 = gru:backward(grad_out, [grad_h]).
+]] .. COMMON)
+
+return M

@@ -1,0 +1,198 @@
+-- gd.nn.RNN, LSTM and GRU (issue 14): outputs, final states and the
+-- gradients of the input, the initial states and every parameter against
+-- PyTorch 1.13 (spec/golden/nn_rnn.lua, from scripts/golden/nn_rnn.py) in
+-- float64 within 1e-10 and float32 within 1e-4; finite differences; dropout
+-- between layers; PyTorch's init and state_dict keys; bad input.
+local gd = rawget(_G, "gd") or require "gd"
+local nn = gd.nn
+
+local golden = dofile("spec/golden/nn_rnn.lua")
+
+local function t64(flat, shape) return gd.tensor(flat, {dtype = "float64"}):view(shape) end
+
+local function maxdiff(a, b) return (a:to("float64") - b:to("float64")):abs():max() end
+
+local function sorted_keys(t)
+  local k = {}
+  for name in pairs(t) do k[#k + 1] = name end
+  table.sort(k)
+  return k
+end
+
+--- The golden layer built from its gdlua constructor text, PyTorch's
+-- parameters copied in by their PyTorch names.
+local function build(g, dtype)
+  local ctor = assert(loadstring("local nn = ...; return nn." .. g.cls .. "(" .. g.args ..
+    (g.opts ~= "nil" and (", " .. g.opts) or "") .. ")"))
+  local m = ctor(nn)
+  if dtype == "float64" then m:double() end
+  local sd = m:state_dict()
+  -- the same names (weight_ih_l0, ..._reverse) and shapes as PyTorch's
+  assert.same(sorted_keys(g.params), sorted_keys(sd))
+  for name, p in pairs(g.params) do
+    assert.same(p.shape, sd[name].shape)
+    sd[name]:copy_(t64(p.v, p.shape))
+  end
+  return m
+end
+
+local function replay(g, dtype, tol)
+  local m = build(g, dtype)
+  m:zero_grad()
+  local function st(v) return v and t64(v, g.state_shape):to(dtype) or nil end
+  local x = t64(g.x, g.x_shape):to(dtype)
+  local y, hn, cn
+  if g.cls == "LSTM" then y, hn, cn = m:forward(x, st(g.h0), st(g.c0))
+  else y, hn = m:forward(x, st(g.h0)) end
+  assert.same(g.y_shape, y.shape)
+  assert.same(g.state_shape, hn.shape)
+  assert.is_true(maxdiff(y, t64(g.y, g.y_shape)) < tol, g.name .. ": output")
+  assert.is_true(maxdiff(hn, t64(g.hn, g.state_shape)) < tol, g.name .. ": h_n")
+  if g.cn then assert.is_true(maxdiff(cn, t64(g.cn, g.state_shape)) < tol, g.name .. ": c_n") end
+  local gx, gh0, gc0 = m:backward(t64(g.gy, g.y_shape):to(dtype), st(g.ghn), st(g.gcn))
+  assert.is_true(maxdiff(gx, t64(g.gx, g.x_shape)) < tol, g.name .. ": input gradient")
+  if g.gh0 then assert.is_true(maxdiff(gh0, t64(g.gh0, g.state_shape)) < tol, g.name .. ": h0 gradient") end
+  if g.gc0 then assert.is_true(maxdiff(gc0, t64(g.gc0, g.state_shape)) < tol, g.name .. ": c0 gradient") end
+  local sd = m:state_dict()
+  for name, p in pairs(g.params) do
+    assert.is_true(maxdiff(sd[name].grad, t64(p.g, p.shape)) < tol, g.name .. ": gradient of " .. name)
+  end
+end
+
+describe("gd.nn.RNN, LSTM and GRU against PyTorch", function()
+  -- The cases catch: a gate order other than PyTorch's (i f g o / r z n), GRU's
+  -- b_hn outside r's product, the reverse direction run forwards or written
+  -- into the wrong columns, the second layer fed the wrong input, batch_first
+  -- read as time-major, grad_h/grad_c dropped, h0's gradient not propagated,
+  -- the hidden weights' gradient missing the first step's h0 term.
+  for _, g in ipairs(golden) do
+    it(g.name .. " (float64, 1e-10)", function() replay(g, "float64", 1e-10) end)
+    it(g.name .. " (float32, 1e-4)", function() replay(g, "float32", 1e-4) end)
+  end
+
+  it("a second forward with another batch size and sequence length gives fresh results", function()
+    -- reused buffers keyed by shape: a stale workspace would show here
+    local g = golden[3]
+    local m = build(g, "float64")
+    m:forward(gd.randn(2, 7, 4, {dtype = "float64"}))
+    m:backward(gd.randn(2, 7, 3, {dtype = "float64"}))
+    replay(g, "float64", 1e-10)
+  end)
+end)
+
+describe("gd.nn recurrent layers by finite differences", function()
+  before_each(function() gd.manual_seed(5) end)
+  local cases = {
+    {"RNN relu bidirectional", function() return nn.RNN(3, 4, {nonlinearity = "relu", bidirectional = true}) end, {4, 2, 3}},
+    {"LSTM 2 layers batch_first", function() return nn.LSTM(3, 4, {num_layers = 2, batch_first = true}) end, {2, 5, 3}},
+    {"GRU bidirectional 2 layers", function() return nn.GRU(2, 3, {num_layers = 2, bidirectional = true}) end, {3, 2, 2}},
+    {"LSTM 3 layers with dropout 0.3 (training)", function() return nn.LSTM(3, 3, {num_layers = 3, dropout = 0.3}) end, {4, 2, 3}},
+  }
+  for _, c in ipairs(cases) do
+    it(c[1] .. ": backward matches gradcheck", function()
+      local ok, msg = nn.gradcheck(c[2](), gd.randn(c[3]))
+      assert.is_true(ok, msg)
+    end)
+  end
+end)
+
+describe("gd.nn recurrent layers: construction and dropout", function()
+  it("initialises every parameter U(-1/sqrt(hidden), 1/sqrt(hidden)) as PyTorch", function()
+    gd.manual_seed(1)
+    local m = nn.GRU(30, 16, {num_layers = 2})
+    local k = 1 / math.sqrt(16)
+    local flat = m:flat_parameters()
+    -- a kaiming or 1/sqrt(input) bound would change the range
+    assert.is_true(flat:abs():max() <= k)
+    assert.is_true(flat:abs():max() > 0.99 * k)
+    local sd = flat:to("float64")
+    local mean = sd:mean()
+    local var = ((sd - mean) ^ 2):mean()
+    assert.is_true(math.abs(var - k * k / 3) < 0.05 * k * k / 3)
+    assert.same({48, 30}, m.weight_ih_l0.shape)
+    assert.same({48, 16}, m.weight_ih_l1.shape)
+    assert.same({48, 16}, m.weight_hh_l1.shape)
+    assert.same({48}, m.bias_hh_l1.shape)
+  end)
+
+  it("dropout acts between layers in training mode only, with gd's generator", function()
+    gd.manual_seed(2)
+    local m = nn.LSTM(3, 4, {num_layers = 2, dropout = 0.5}):double()
+    local x = gd.randn(5, 2, 3, {dtype = "float64"})
+    local plain = m:clone()
+    plain.dropout = 0
+    local y0 = plain:forward(x):clone()
+    gd.manual_seed(9)
+    local y1 = m:forward(x):clone()
+    gd.manual_seed(9)
+    local y2 = m:forward(x):clone()
+    assert.is_true(maxdiff(y1, y2) == 0)      -- the same seed, the same mask
+    assert.is_true(maxdiff(y1, y0) > 1e-3)    -- the mask changed the second layer's input
+    m:evaluate()
+    assert.is_true(maxdiff(m:forward(x), y0) < 1e-14)   -- no dropout in eval mode
+    -- one layer: nothing to drop between (PyTorch applies none after the last)
+    local one = nn.GRU(3, 4, {dropout = 0.9})
+    local z = gd.randn(2, 1, 3)
+    assert.is_true(maxdiff(one:forward(z), one:clone():evaluate():forward(z)) == 0)
+  end)
+
+  it("returns out, h, c for LSTM and out, h for GRU/RNN; takes {h0, c0} too", function()
+    local m = nn.LSTM(2, 3):double()
+    local x = gd.randn(4, 1, 2, {dtype = "float64"})
+    local h0, c0 = gd.randn(1, 1, 3, {dtype = "float64"}), gd.randn(1, 1, 3, {dtype = "float64"})
+    local a = m:forward(x, h0, c0):clone()
+    local b, h, c = m:forward(x, {h0, c0})
+    assert.is_true(maxdiff(a, b) == 0)
+    assert.is_not_nil(c)
+    -- the last step's output is h_n
+    assert.is_true(maxdiff(b[4], h[1]) == 0)
+    local out, hn, extra = nn.GRU(2, 3)(gd.randn(4, 1, 2))
+    assert.same({1, 1, 3}, hn.shape)
+    assert.is_nil(extra)
+    assert.same({4, 1, 3}, out.shape)
+  end)
+
+  it("describes itself with PyTorch's options", function()
+    assert.equal("LSTM(10, 20, num_layers = 2, batch_first = true) [parameters: 5920]",
+      tostring(nn.LSTM(10, 20, {num_layers = 2, batch_first = true})))
+    assert.equal("RNN(3, 4, nonlinearity = 'relu', bias = false) [parameters: 28]",
+      tostring(nn.RNN(3, 4, {nonlinearity = "relu", bias = false})))
+  end)
+end)
+
+describe("gd.nn recurrent layers: bad input", function()
+  it("names the layer and what is wrong", function()
+    local m = nn.LSTM(4, 3, {num_layers = 2})
+    assert.has_error(function() m:forward(gd.randn(5, 2, 6)) end,
+      "LSTM: the input has 6 features but the layer takes 4 (input_size)")
+    assert.has_error(function() m:forward(gd.randn(5, 2, 4), gd.zeros(1, 2, 3)) end,
+      "LSTM: h0 has shape 1x2x3, expected 2x2x3 (num_layers * num_directions x batch x hidden_size)")
+    assert.has_error(function() m:forward(gd.randn(5, 2, 4), gd.zeros(2, 2, 3), gd.zeros(2, 3, 3)) end,
+      "LSTM: c0 has shape 2x3x3, expected 2x2x3 (num_layers * num_directions x batch x hidden_size)")
+    local out, h = m:forward(gd.randn(5, 4))   -- unbatched: seq x features
+    assert.same({5, 3}, out.shape)
+    assert.same({2, 3}, h.shape)
+    assert.has_error(function() m:forward(gd.randn(2, 5, 2, 4)) end,
+      "LSTM: the input must be 3-D (seq x batch x features) or 2-D (seq x features, unbatched), got shape 2x5x2x4")
+    assert.has_error(function() m:forward("x") end, "LSTM: the input must be a tensor, got string")
+    assert.has_error(function() m:forward(gd.randn(5, 2, 4, {dtype = "float64"})) end,
+      "LSTM: the weight_ih is float32 but the input is float64")
+    assert.has_error(function() nn.GRU(4, 3):forward(gd.randn(5, 2, 4), nil, gd.zeros(1, 2, 3)) end,
+      "GRU: takes no cell state (only LSTM does)")
+    assert.has_error(function() nn.GRU(4, 3):backward(gd.randn(5, 2, 3)) end, "GRU:backward: called before forward")
+    local g = nn.GRU(4, 3, {batch_first = true})
+    g:forward(gd.randn(2, 5, 4))
+    assert.has_error(function() g:backward(gd.randn(5, 2, 3)) end,
+      "GRU:backward: the output gradient has shape 5x2x3, expected 2x5x3")
+    assert.has_error(function() nn.RNN(4, 3, {nonlinearity = "sigmoid"}) end,
+      "gd.nn.RNN: nonlinearity must be 'tanh' or 'relu', got 'sigmoid'")
+    assert.has_error(function() nn.LSTM(4, 0) end)
+    assert.has_error(function() nn.LSTM(4, 3, {dropout = 2}) end, "gd.nn.LSTM: dropout = 2 is not a probability in [0, 1]")
+    assert.has_error(function() nn.LSTM(4, 3, {num_layer = 2}) end)
+  end)
+
+  it("refuses a CUDA input with an error instead of a host copy", function()
+    if not gd.cuda.is_available() then pending("no GPU") return end
+    assert.has_error(function() nn.GRU(2, 2):forward(gd.randn(3, 1, 2, {device = "cuda"})) end)
+  end)
+end)

@@ -86,6 +86,32 @@ describe("autograd", function()
     end
   end)
 
+  describe("on the GPU", function()
+    it("gives the CPU's (and PyTorch's) gradients: the backward is composed of gd_* ops every backend runs", function()
+      if not gd.cuda.is_available() then pending("no CUDA GPU here") return end
+      for _, case in ipairs(G) do
+        if case.expr:find("gd.tensor(", 1, true) then goto continue end -- (a CPU constant in the expression)
+        local f = compile(case.expr, case.args)
+        local xs = {}
+        for i, name in ipairs(case.args) do
+          xs[i] = from(case.inputs[name]):cuda()
+          if case.requires_grad[name] then xs[i]:requires_grad_() end
+        end
+        local ok, err = pcall(function()
+          local y = f(unpack(xs))
+          if case.up then y:backward(from(case.up):cuda()) else y:backward() end
+        end)
+        assert.is_true(ok, case.name .. ": " .. tostring(err))
+        for i, name in ipairs(case.args) do
+          if case.grads[name] then
+            assert.is_true(max_diff(xs[i].grad:cpu(), case.grads[name]) < 1e-9, case.name .. " d/d" .. name)
+          end
+        end
+        ::continue::
+      end
+    end)
+  end)
+
   describe("gradients", function()
     it("accumulate across backward calls until zero_grad (the optimizer's or by hand)", function()
       -- catches a backward that overwrites .grad instead of adding to it
@@ -343,6 +369,28 @@ describe("autograd", function()
       assert.are.equal(before, gd.autograd.live_records())   -- the nets gone, their records too
     end)
 
+    it("losses record one node whose backward is the loss's own gradient, for every reduction", function()
+      -- catches a loss node that drops the incoming gradient (reduction none, or a scaled loss)
+      gd.manual_seed(5)
+      local pred = gd.rand(4, 3, {dtype = "float64"}) * 0.8 + 0.1
+      local target = gd.rand(4, 3, {dtype = "float64"})
+      local cls = gd.tensor({2, 1, 3, 3}, {dtype = "int64"})
+      for _, case in ipairs {
+        {gd.nn.MSELoss, target}, {gd.nn.L1Loss, target}, {gd.nn.SmoothL1Loss, target}, {gd.nn.HuberLoss, target},
+        {gd.nn.BCELoss, target}, {gd.nn.CrossEntropyLoss, cls}, {gd.nn.NLLLoss, cls},
+      } do
+        for _, red in ipairs {"mean", "sum", "none"} do
+          local loss_fn = case[1]({reduction = red})
+          local ok, msg = gd.autograd.gradcheck(function(p)
+            local v = loss_fn(p, case[2])
+            return red == "none" and v * gd.tensor({1, -2, 0.5, 3}, {dtype = "float64"}):view(
+              v:dim() == 1 and {4} or {4, 1}) or v * 3
+          end, {pred})
+          assert.is_true(ok, tostring(msg) .. " (" .. red .. ")")
+        end
+      end
+    end)
+
     it("put parameter gradients in the model's gradient arena, which one fused step covers", function()
       local net = gd.nn.Sequential{gd.nn.Linear(2, 3), gd.nn.Tanh(), gd.nn.Linear(3, 1)}:double()
       local opt = gd.optim.SGD(net:parameters(), {lr = 0.1})
@@ -409,8 +457,8 @@ describe("autograd", function()
       local c = gd.tensor({0.1, 2}, {dtype = "float64"})
       local runs = {{name = "RMSProp", optimizer = "RMSProp", hyper = {flavor = "d2l", lr = 0.4, gamma = 0.9}}}
       local a = gd.experiment.run{objective = function(x) return (c * x ^ 2):sum() end, x0 = {-5, -2},
-                                  steps = 20, runs = runs}
-      local h = gd.experiment.run{objective = gd.objectives.quadratic, steps = 20, runs = runs}
+                                  steps = 20, runs = runs, print = false}
+      local h = gd.experiment.run{objective = gd.objectives.quadratic, steps = 20, runs = runs, print = false}
       -- (to rounding: autograd computes 2x * c where the hand-written gradient has 2 * c * x)
       assert.is_true(gd.allclose(a[1].x, h[1].x, 1e-12, 1e-15))
       for k = 1, #h[1].losses do assert.is_true(math.abs(a[1].losses[k] - h[1].losses[k]) <= 1e-12 * h[1].losses[k]) end

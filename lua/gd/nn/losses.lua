@@ -314,8 +314,8 @@ local function pointwise_loss(name, kind, pname, pdefault, extra_reductions, mat
       pointwise_fail(name)
     end
     P.last_grad = grad
-    if losses then return losses, grad end
-    return dbl[0], grad
+    if losses then return base.loss_result(name, losses, losses, grad, pred), grad end
+    return base.loss_result(name, dbl[0], nil, grad, pred), grad
   end
   doc(cls, fname, fname .. "([{reduction = \"mean\"" .. (pname and (", " .. pname .. " = " .. tostring(pdefault)) or "") ..
     (extra_reductions and " (or \"batchmean\")" or "") .. "}]) -> loss; err, grad = loss(input, target)\n  " ..
@@ -367,8 +367,8 @@ function NLLLoss:forward(input, target)
     pointwise_fail("NLLLoss")
   end
   P.last_grad = grad
-  if losses then return losses, grad end
-  return dbl[0], grad
+  if losses then return base.loss_result("NLLLoss", losses, losses, grad, input, true), grad end
+  return base.loss_result("NLLLoss", dbl[0], nil, grad, input), grad
 end
 
 doc(NLLLoss, "gd.nn.NLLLoss", [[

@@ -13,7 +13,9 @@ CUDA_HOME ?= $(patsubst %/bin/nvcc,%,$(NVCC))
 
 WARN     := -Wall -Wextra -Werror
 CFLAGS   ?= -O3 -fno-math-errno -fopenmp -g
-ALL_CFLAGS := -std=gnu11 $(CFLAGS) $(WARN) -fPIC $(CFLAGS_EXTRA)
+# -fno-semantic-interposition: calls between libgd's own functions bind
+# inside the library (no PLT hop), which the per-op path of small tensors feels
+ALL_CFLAGS := -std=gnu11 $(CFLAGS) $(WARN) -fPIC -fno-semantic-interposition $(CFLAGS_EXTRA)
 LUAJIT_CFLAGS := $(shell pkg-config --cflags luajit 2>/dev/null)
 LUAJIT_LIBS   := $(shell pkg-config --libs luajit 2>/dev/null)
 EDIT_CFLAGS   := $(shell pkg-config --cflags libedit 2>/dev/null)
@@ -25,7 +27,7 @@ HOST_SRC := $(wildcard src/host/*.c)
 HOST_OBJ := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(HOST_SRC))
 CUDA_SRC := $(wildcard cuda/*.cu)
 CUDA_OBJ := $(patsubst cuda/%.cu,$(BUILD)/obj/cuda/%.o,$(CUDA_SRC))
-HEADERS  := $(wildcard src/*.h src/kernels/*.h src/cpu/*.h src/host/*.h cuda/*.cuh)
+HEADERS  := $(wildcard src/*.h src/*.def src/kernels/*.h src/cpu/*.h src/host/*.h cuda/*.cuh)
 
 # OpenBLAS's OpenMP build shares libgomp's thread pool with gdlua's own loops;
 # the pthread build (Debian's default) runs a second pool that fights OpenMP's
@@ -48,6 +50,7 @@ DIST_NCCL_FLAGS := $(if $(NCCL_INC),-DGD_DIST_NCCL -isystem $(NCCL_INC))
 LIBDIST  := $(if $(MPICC),$(BUILD)/lib/libgd_dist.so)
 GDLUA    := $(BUILD)/bin/gdlua
 CDEF     := lua/gd/cdef.lua
+OPS_LUA  := lua/gd/ops.lua
 
 # GPUs of this project: Hopper natively, PTX for anything newer (JIT-compiled)
 NVCC_ARCH  ?= -gencode arch=compute_90,code=sm_90 -gencode arch=compute_90,code=compute_90
@@ -56,7 +59,7 @@ NVCC_FLAGS := -O3 -std=c++17 $(NVCC_ARCH) -Xcompiler -fPIC,-Wall,-Wextra,-Werror
 
 .PHONY: all deps test run bench install uninstall clean check-c gpu-bundle docs golden
 
-all: $(LIBGD) $(GDLUA) $(CDEF) $(LIBCUDA) $(LIBDIST)
+all: $(LIBGD) $(GDLUA) $(CDEF) $(OPS_LUA) $(LIBCUDA) $(LIBDIST)
 
 $(BUILD)/obj/%.o: src/%.c $(HEADERS)
 	@mkdir -p $(dir $@)
@@ -68,7 +71,7 @@ $(BUILD)/obj/host/%.o: src/host/%.c $(HEADERS)
 
 $(LIBGD): $(CORE_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) -shared -fopenmp -o $@ $^ -Wl,-rpath,'$$ORIGIN' $(BLAS_LIBS) -lz -lm -ldl -lpthread
+	$(CC) -shared -fopenmp -Wl,-Bsymbolic-functions -o $@ $^ -Wl,-rpath,'$$ORIGIN' $(BLAS_LIBS) -lz -lm -ldl -lpthread
 
 $(GDLUA): $(HOST_OBJ) $(LIBGD)
 	@mkdir -p $(dir $@)
@@ -88,8 +91,12 @@ $(BUILD)/lib/libgd_cuda.so: $(CUDA_OBJ)
 	$(NVCC) -shared $(NVCC_ARCH) -o $@ $^ -L$(CUDA_HOME)/lib64 -lcublas -lcudart \
 	    -Xlinker -rpath,'$$ORIGIN':$(CUDA_HOME)/lib64
 
-$(CDEF): src/gd.h scripts/gen-cdef.sh
+$(CDEF): src/gd.h src/ops.def scripts/gen-cdef.sh
 	sh scripts/gen-cdef.sh src/gd.h > $@.tmp && mv $@.tmp $@
+
+# the operation codes' Lua names (committed, like the docs: regenerated when src/ops.def changes)
+$(OPS_LUA): src/ops.def scripts/gen-ops.sh
+	sh scripts/gen-ops.sh src/ops.def > $@.tmp && mv $@.tmp $@
 
 deps:
 	@sh scripts/install-deps
@@ -107,10 +114,12 @@ run: deps
 bench: all
 	$(GDLUA) scripts/bench.lua
 
-# docs/flavors.md: every optimizer flavor from the registry (lua/gd/optim/flavors.lua)
-docs: $(GDLUA) $(CDEF)
+# docs/flavors.md: every optimizer flavor from the registry (lua/gd/optim/flavors.lua);
+# docs/ops.md: every operation code from src/ops.def (through lua/gd/ops.lua)
+docs: $(GDLUA) $(CDEF) $(OPS_LUA)
 	@mkdir -p docs
 	$(GDLUA) scripts/gen-flavors-doc.lua > docs/flavors.md.tmp && mv docs/flavors.md.tmp docs/flavors.md
+	$(GDLUA) scripts/gen-ops-doc.lua > docs/ops.md.tmp && mv docs/ops.md.tmp docs/ops.md
 
 # spec/golden/*.lua: the reference trajectories, one generator per system
 # (pytorch.py needs Debian's python3-torch; the others only python3)

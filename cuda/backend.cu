@@ -1,5 +1,5 @@
-// backend.cu: libgd_cuda.so's entry point, gd_cuda_backend_v1, and the
-// memory functions: the stream-ordered allocator (cudaMallocAsync) on the
+// backend.cu: libgd_cuda.so's entry point, gd_cuda_backend_v1 (the table of
+// src/backend.h), and the memory functions: the stream-ordered allocator (cudaMallocAsync) on the
 // default stream, copies, synchronisation, and error messages.
 #include "common.cuh"
 
@@ -44,6 +44,7 @@ static int device_count()
 
 static int alloc(void **p, size_t n)
 {
+    if (n == 0) n = 1;
     cudaError_t e = cudaMallocAsync(p, n, 0);
     if (e != cudaSuccess) return fail(e, "cudaMallocAsync");
     e = cudaMemsetAsync(*p, 0, n, 0);
@@ -75,23 +76,42 @@ static int synchronize()
 int copy(const gd_iter *it, int dst_dtype, int src_dtype);
 int fill(const gd_iter *it, int dtype, double value);
 int binary(const gd_iter *it, int dtype, int op);
+int binary_scalar(const gd_iter *it, int dtype, int op, double s, int scalar_first);
 int unary(const gd_iter *it, int dtype, int op, double p1, double p2);
 int ternary(const gd_iter *it, int dtype, int kind, double value);
-int reduce_rows(const void *p, int64_t rows, int64_t n, int dtype, int op, double param, void *values,
-                int64_t *indices, int out_device);
+int range(void *p, int64_t n, int dtype, double start, double step);
+int reduce_all(const void *p, int64_t n, int dtype, int op, double param, double *value, int64_t *index);
+int reduce_dim(const gd_iter *it, int64_t n, int64_t stride, int dtype, int out_dtype, int op, double param,
+               int with_index);
+int cumsum(const gd_iter *it, int64_t n, int64_t so, int64_t si, int dtype);
 int gemm(int dtype, int ta, int tb, int64_t m, int64_t n, int64_t k, double alpha, const void *a, int64_t lda,
          const void *b, int64_t ldb, double beta, void *c, int64_t ldc);
 int random(void *p, int64_t n, int dtype, int kind, double a, double b, uint64_t seed, uint64_t offset);
 int optim_step(const gd_optim_plan *plan, const gd_optim_segment *segs, int nseg);
-int cumsum_rows(void *out, const void *in, int64_t rows, int64_t n, int dtype);
+int nn_bias_rows(void *y, const void *b, int64_t rows, int64_t cols, int dtype);
+int nn_bias_grad(void *gb, const void *gy, int64_t rows, int64_t cols, int dtype);
+int nn_activation(void *y, const void *x, int64_t n, int dtype, int kind);
+int nn_activation_backward(void *gx, const void *gy, const void *y, int64_t n, int dtype, int kind);
+int nn_softmax(void *y, const void *x, int64_t rows, int64_t n, int dtype, int log_);
+int nn_softmax_backward(void *gx, const void *gy, const void *y, int64_t rows, int64_t n, int dtype, int log_);
+int nn_cross_entropy(double *loss, void *losses, void *grad, const void *logits, const int64_t *target,
+                     int64_t index_base, int64_t rows, int64_t C, double row_scale, double scale, int dtype);
+int nn_mse(double *loss, void *losses, void *grad, const void *pred, const void *target, int64_t n, double elem_scale,
+           double scale, int dtype);
+int nn_dropout(void *y, void *mask, const void *x, int64_t n, double p, int dtype);
+int nn_dropout_backward(void *gx, const void *gy, const void *mask, int64_t n, int dtype);
+int nn_gather_rows(void *out, const void *src, const int64_t *index, int64_t index_base, int64_t rows,
+                   int64_t row_bytes);
 
 }  // namespace gdcuda
 
-// (const at namespace scope is internal in C++: declare it extern first)
+// (const at namespace scope is internal in C++: declare it extern first).
+// The order is struct gd_backend's (C++17 has no designated initialisers).
 extern "C" {
-extern const gd_cuda_backend gd_cuda_backend_v1;
-const gd_cuda_backend gd_cuda_backend_v1 = {
-    GD_CUDA_ABI,
+extern const gd_backend gd_cuda_backend_v1;
+const gd_backend gd_cuda_backend_v1 = {
+    GD_BACKEND_ABI,
+    "cuda",
     gdcuda::error_string,
     gdcuda::device_count,
     gdcuda::alloc,
@@ -101,12 +121,26 @@ const gd_cuda_backend gd_cuda_backend_v1 = {
     gdcuda::copy,
     gdcuda::fill,
     gdcuda::binary,
+    gdcuda::binary_scalar,
     gdcuda::unary,
     gdcuda::ternary,
-    gdcuda::reduce_rows,
+    gdcuda::range,
+    gdcuda::reduce_all,
+    gdcuda::reduce_dim,
+    gdcuda::cumsum,
     gdcuda::gemm,
     gdcuda::random,
     gdcuda::optim_step,
-    gdcuda::cumsum_rows,
+    gdcuda::nn_bias_rows,
+    gdcuda::nn_bias_grad,
+    gdcuda::nn_activation,
+    gdcuda::nn_activation_backward,
+    gdcuda::nn_softmax,
+    gdcuda::nn_softmax_backward,
+    gdcuda::nn_cross_entropy,
+    gdcuda::nn_mse,
+    gdcuda::nn_dropout,
+    gdcuda::nn_dropout_backward,
+    gdcuda::nn_gather_rows,
 };
 }

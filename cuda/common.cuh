@@ -8,7 +8,7 @@
 
 extern "C" {
 #include "internal.h"
-#include "cuda_backend.h"
+#include "backend.h"
 }
 
 namespace gdcuda {
@@ -41,6 +41,10 @@ __device__ inline int64_t iter_offset(const gd_iter &it, int k, int64_t i)
     }
     return off;
 }
+
+// grid-stride loop over [0, n)
+#define GD_CUDA_FOR(i, n)                                                                         \
+    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < (n); i += (int64_t)gridDim.x * blockDim.x)
 
 template <typename T>
 __device__ inline T *iter_ptr(const gd_iter &it, int k, int64_t i)

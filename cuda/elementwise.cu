@@ -10,15 +10,10 @@ namespace gdcuda {
 
 template <typename TO, typename FROM>
 __device__ inline TO convert(FROM v) { return (TO)v; }
-// float -> int64: truncation; NaN and out-of-range have no int64 (0, as on the CPU)
-template <> __device__ inline int64_t convert<int64_t, float>(float v)
-{
-    return (v == v && fabsf(v) < 9.2e18f) ? (int64_t)v : 0;
-}
-template <> __device__ inline int64_t convert<int64_t, double>(double v)
-{
-    return (v == v && fabs(v) < 9.2e18) ? (int64_t)v : 0;
-}
+// float -> int64: the CPU's conversion (kernels/elementwise.h): truncation over
+// [-2^63, 2^63); the core refuses every other value before the launch
+template <> __device__ inline int64_t convert<int64_t, float>(float v) { return gd_float_to_int64(v); }
+template <> __device__ inline int64_t convert<int64_t, double>(double v) { return gd_float_to_int64(v); }
 
 template <typename TO, typename FROM>
 __global__ void copy_kernel(gd_iter it)
@@ -65,23 +60,46 @@ int fill(const gd_iter *it, int dtype, double value)
     switch (dtype) {
     case GD_FLOAT32: fill_kernel<float><<<b, kThreads>>>(*it, (float)value); break;
     case GD_FLOAT64: fill_kernel<double><<<b, kThreads>>>(*it, value); break;
-    default: fill_kernel<int64_t><<<b, kThreads>>>(*it, (int64_t)value); break;
+    default: fill_kernel<int64_t><<<b, kThreads>>>(*it, gd_float_to_int64(value)); break;
     }
     return check_launch("fill");
+}
+
+// p[i] = start + i*step (int64: rounded to nearest, as the CPU's llround)
+template <typename T>
+__global__ void range_kernel(T *p, long long n, double start, double step)
+{
+    GD_CUDA_FOR(i, n) {
+        double v = start + (double)i * step;
+        if (sizeof(T) == 8 && (T)0.5 == 0) p[i] = (T)llround(v);
+        else p[i] = (T)v;
+    }
+}
+
+int range(void *p, int64_t n, int dtype, double start, double step)
+{
+    if (n == 0) return 0;
+    unsigned b = blocks_for(n);
+    switch (dtype) {
+    case GD_FLOAT32: range_kernel<float><<<b, kThreads>>>((float *)p, n, start, step); break;
+    case GD_FLOAT64: range_kernel<double><<<b, kThreads>>>((double *)p, n, start, step); break;
+    default: range_kernel<long long><<<b, kThreads>>>((long long *)p, n, start, step); break;
+    }
+    return check_launch("range");
 }
 
 // ----------------------------------------------------------------- binary
 
 // src/kernels/elementwise.h's helpers as overloads, one name per operation.
-// int64: modulo by zero and negative powers give 0 here; the CPU reports them
-// as errors, and the core checks CUDA operands for them before launching
+// int64: the core refuses zero divisors and negative exponents before the
+// launch on every device; the stand-ins below only keep a stray one defined
 // (true division of int64 promotes to float before it gets here).
 __device__ inline float k_pow(float x, float y) { return gd_pow_f(x, y); }
 __device__ inline double k_pow(double x, double y) { return gd_pow_d(x, y); }
-__device__ inline int64_t k_pow(int64_t x, int64_t y) { return y >= 0 ? gd_pow_i(x, y) : 0; }
+__device__ inline int64_t k_pow(int64_t x, int64_t y) { return gd_pow_i(x, y < 0 ? 0 : y); }
 __device__ inline float k_mod(float x, float y) { return gd_mod_f(x, y); }
 __device__ inline double k_mod(double x, double y) { return gd_mod_d(x, y); }
-__device__ inline int64_t k_mod(int64_t x, int64_t y) { return y ? gd_mod_i(x, y) : 0; }
+__device__ inline int64_t k_mod(int64_t x, int64_t y) { return gd_mod_i(x, y ? y : 1); }
 __device__ inline float k_max(float x, float y) { return gd_maximum_f(x, y); }
 __device__ inline double k_max(double x, double y) { return gd_maximum_d(x, y); }
 __device__ inline int64_t k_max(int64_t x, int64_t y) { return gd_maximum_i(x, y); }
@@ -91,13 +109,21 @@ __device__ inline int64_t k_min(int64_t x, int64_t y) { return gd_minimum_i(x, y
 template <typename T> __device__ inline T k_div(T x, T y) { return x / y; }
 template <> __device__ inline int64_t k_div<int64_t>(int64_t x, int64_t y) { return y ? x / y : 0; }
 
+// + - * on int64 wrap (kernels/elementwise.h), as on the CPU
+template <typename T> __device__ inline T k_add(T x, T y) { return x + y; }
+template <typename T> __device__ inline T k_sub(T x, T y) { return x - y; }
+template <typename T> __device__ inline T k_mul(T x, T y) { return x * y; }
+template <> __device__ inline int64_t k_add<int64_t>(int64_t x, int64_t y) { return gd_add_i(x, y); }
+template <> __device__ inline int64_t k_sub<int64_t>(int64_t x, int64_t y) { return gd_sub_i(x, y); }
+template <> __device__ inline int64_t k_mul<int64_t>(int64_t x, int64_t y) { return gd_mul_i(x, y); }
+
 template <typename T>
 __device__ inline T binop(int op, T x, T y)
 {
     switch (op) {
-    case GD_OP_ADD: return x + y;
-    case GD_OP_SUB: return x - y;
-    case GD_OP_MUL: return x * y;
+    case GD_OP_ADD: return k_add(x, y);
+    case GD_OP_SUB: return k_sub(x, y);
+    case GD_OP_MUL: return k_mul(x, y);
     case GD_OP_DIV: return k_div(x, y);
     case GD_OP_POW: return k_pow(x, y);
     case GD_OP_MOD: return k_mod(x, y);
@@ -129,6 +155,28 @@ int binary(const gd_iter *it, int dtype, int op)
     case GD_FLOAT32: binary_kernel<float><<<b, kThreads>>>(*it, op); break;
     case GD_FLOAT64: binary_kernel<double><<<b, kThreads>>>(*it, op); break;
     default: binary_kernel<int64_t><<<b, kThreads>>>(*it, op); break;
+    }
+    return check_launch("binary operation");
+}
+
+// out = a op s (s op a): operands {out, a}, the scalar by value
+template <typename T>
+__global__ void binary_scalar_kernel(gd_iter it, int op, T s, int scalar_first)
+{
+    GD_CUDA_FOR(i, it.count) {
+        T a = *iter_ptr<const T>(it, 1, i);
+        *iter_ptr<T>(it, 0, i) = scalar_first ? binop<T>(op, s, a) : binop<T>(op, a, s);
+    }
+}
+
+int binary_scalar(const gd_iter *it, int dtype, int op, double s, int scalar_first)
+{
+    if (it->count == 0) return 0;
+    unsigned b = blocks_for(it->count);
+    switch (dtype) {
+    case GD_FLOAT32: binary_scalar_kernel<float><<<b, kThreads>>>(*it, op, (float)s, scalar_first); break;
+    case GD_FLOAT64: binary_scalar_kernel<double><<<b, kThreads>>>(*it, op, s, scalar_first); break;
+    default: binary_scalar_kernel<int64_t><<<b, kThreads>>>(*it, op, gd_float_to_int64(s), scalar_first); break;
     }
     return check_launch("binary operation");
 }
@@ -197,14 +245,14 @@ __device__ inline T unop(int op, T x, T p1, T p2)
 __device__ inline int64_t unop_i(int op, int64_t x, int64_t p1, int64_t p2)
 {
     switch (op) {
-    case GD_OP_NEG: return -x;
-    case GD_OP_ABS: return x < 0 ? -x : x;
-    case GD_OP_SQUARE: return x * x;
+    case GD_OP_NEG: return gd_neg_i(x);
+    case GD_OP_ABS: return gd_abs_i(x);
+    case GD_OP_SQUARE: return gd_mul_i(x, x);
     case GD_OP_SIGN: return gd_sign_i(x);
     case GD_OP_RELU: return gd_relu_i(x);
     case GD_OP_CLAMP: return gd_clamp_i(x, p1, p2);
-    case GD_OP_POWS: return p1 >= 0 ? gd_pow_i(x, p1) : 0;
-    case GD_OP_RPOWS: return x >= 0 ? gd_pow_i(p1, x) : 0;
+    case GD_OP_POWS: return gd_pow_i(x, p1 < 0 ? 0 : p1);
+    case GD_OP_RPOWS: return gd_pow_i(p1, x < 0 ? 0 : x);
     default: return x; /* floor, ceil, round */
     }
 }
@@ -229,12 +277,13 @@ int unary(const gd_iter *it, int dtype, int op, double p1, double p2)
     switch (dtype) {
     case GD_FLOAT32: unary_kernel<float><<<b, kThreads>>>(*it, op, (float)p1, (float)p2); break;
     case GD_FLOAT64: unary_kernel<double><<<b, kThreads>>>(*it, op, p1, p2); break;
-    default: {
-        /* infinite clamp bounds saturate, as on the CPU */
-        double a = isfinite(p1) ? p1 : (p1 < 0 ? -9.2e18 : 9.2e18);
-        double c = isfinite(p2) ? p2 : (p2 < 0 ? -9.2e18 : 9.2e18);
-        unary_kernel_i<<<b, kThreads>>>(*it, op, (int64_t)a, (int64_t)c);
-    }
+    default:
+        /* an infinite int64 clamp bound clamps nothing (gd_int64_clamp_bound, as on the CPU);
+           the other int64 parameters are int64 values (the core's rule) */
+        if (op == GD_OP_CLAMP)
+            unary_kernel_i<<<b, kThreads>>>(*it, op, gd_int64_clamp_bound(p1), gd_int64_clamp_bound(p2));
+        else
+            unary_kernel_i<<<b, kThreads>>>(*it, op, gd_float_to_int64(p1), gd_float_to_int64(p2));
     }
     return check_launch("unary operation");
 }
@@ -248,8 +297,8 @@ __global__ void ternary_kernel(gd_iter it, int kind, T v)
         T *o = iter_ptr<T>(it, 0, i);
         T a = *iter_ptr<const T>(it, 1, i);
         switch (kind) {
-        case GD_TERN_ADD_SCALED: *o = *o + v * a; break;
-        case GD_TERN_ADDCMUL: *o = *o + v * a * *iter_ptr<const T>(it, 2, i); break;
+        case GD_TERN_ADD_SCALED: *o = k_add(*o, k_mul(v, a)); break;
+        case GD_TERN_ADDCMUL: *o = k_add(*o, k_mul(k_mul(v, a), *iter_ptr<const T>(it, 2, i))); break;
         case GD_TERN_ADDCDIV: *o = *o + v * a / *iter_ptr<const T>(it, 2, i); break;
         default: *o = a != 0 ? *iter_ptr<const T>(it, 2, i) : *iter_ptr<const T>(it, 3, i); break;
         }

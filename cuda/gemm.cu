@@ -1,5 +1,6 @@
-// gemm.cu: matrix products through cuBLAS (column-major; src/cpu/matmul.c
-// swaps the operands so that row-major tensors come out right).
+// gemm.cu: matrix products through cuBLAS (column-major; src/matmul.c swaps
+// the operands so that row-major tensors come out right), and int64 by a plain
+// kernel (wrapping, as src/cpu/matmul.c: cuBLAS has no integer gemm).
 #include "common.cuh"
 
 #include <cublas_v2.h>
@@ -16,9 +17,33 @@ static int cublas_fail(cublasStatus_t s, const char *what)
     return fail_msg(msg);
 }
 
+// C (m x n, ldc) = beta C + alpha op(A) op(B), column-major; beta == 0: C is not read
+__global__ void gemm_int64_kernel(int ta, int tb, long long m, long long n, long long k, long long alpha,
+                                  const long long *A, long long lda, const long long *B, long long ldb, long long beta,
+                                  long long *C, long long ldc)
+{
+    GD_CUDA_FOR(t, m * n) {
+        long long i = t % m, j = t / m;
+        unsigned long long acc = 0;
+        for (long long l = 0; l < k; l++) {
+            unsigned long long a = (unsigned long long)(ta ? A[l + i * lda] : A[i + l * lda]);
+            unsigned long long b = (unsigned long long)(tb ? B[j + l * ldb] : B[l + j * ldb]);
+            acc += a * b;
+        }
+        long long *dst = C + i + j * ldc;
+        unsigned long long prev = beta != 0 ? (unsigned long long)beta * (unsigned long long)*dst : 0;
+        *dst = (long long)(prev + (unsigned long long)alpha * acc);
+    }
+}
+
 int gemm(int dtype, int ta, int tb, int64_t m, int64_t n, int64_t k, double alpha, const void *a, int64_t lda,
          const void *b, int64_t ldb, double beta, void *c, int64_t ldc)
 {
+    if (dtype == GD_INT64) {
+        gemm_int64_kernel<<<blocks_for(m * n), kThreads>>>(ta, tb, m, n, k, (long long)alpha, (const long long *)a, lda,
+                                                             (const long long *)b, ldb, (long long)beta, (long long *)c, ldc);
+        return check_launch("int64 gemm");
+    }
     if (!handle) {
         cublasStatus_t s = cublasCreate(&handle);
         if (s != CUBLAS_STATUS_SUCCESS) { handle = nullptr; return cublas_fail(s, "cublasCreate"); }
@@ -35,7 +60,7 @@ int gemm(int dtype, int ta, int tb, int64_t m, int64_t n, int64_t k, double alph
         s = cublasDgemm(handle, oa, ob, (int)m, (int)n, (int)k, &alpha, (const double *)a, (int)lda,
                         (const double *)b, (int)ldb, &beta, (double *)c, (int)ldc);
     } else {
-        return fail_msg("int64 matrices are not supported on cuda");
+        return fail_msg("gemm: unknown dtype");
     }
     return s == CUBLAS_STATUS_SUCCESS ? 0 : cublas_fail(s, "cublas gemm");
 }

@@ -1,15 +1,16 @@
-// reduce.cu: reductions over the rows of a contiguous rows x n array (one
-// result per row; rows = 1 reduces everything).  One block per row; each
-// thread folds a fixed strided subset in order and CUB's block reduction
-// combines the threads' results in a fixed order, so results are the same
-// bits every run.
+// reduce.cu: the CUDA backend's reductions and scans.  reduce_all: one block
+// over a contiguous array; each thread folds a fixed strided subset in order
+// and CUB's block reduction combines the threads' results in a fixed order, so
+// results are the same bits every run.  reduce_dim and cumsum: one thread per
+// output line, walking it in order exactly as the CPU does (the same bits as
+// the CPU's, fast when there are many lines; a few very long lines would
+// want a block per line).
 // Semantics follow src/cpu/reduce.c: sums in double (exact int64 sums), NaN
 // wins max/min, ties keep the first index, var/std take a correction.
 #include "common.cuh"
 #include "kernels/elementwise.h"
 
 #include <cub/block/block_reduce.cuh>
-#include <cub/block/block_scan.cuh>
 
 namespace gdcuda {
 
@@ -158,168 +159,164 @@ __global__ void reduce_kernel(const T *p, long long n, int op, double param, dou
     }
 }
 
-// exact int64 results for int64 sums and products, and for max/min
-template <typename T>
-__global__ void int_exact_kernel(const T *p, long long n, int op, long long *out)
+// exact int64 sums and products of a contiguous array (one thread: in order, wrapping)
+__global__ void int_exact_kernel(const long long *p, long long n, int op, long long *out)
 {
-    const T *row = p + (long long)blockIdx.x * n;
-    if (threadIdx.x != 0) return;
-    (void)op;
-    long long acc = op == GD_RED_PROD ? 1 : 0;
-    for (long long j = 0; j < n; j++) acc = op == GD_RED_PROD ? acc * (long long)row[j] : acc + (long long)row[j];
-    out[blockIdx.x] = acc;
+    if (threadIdx.x != 0 || blockIdx.x != 0) return;
+    unsigned long long acc = op == GD_RED_PROD ? 1 : 0;
+    for (long long j = 0; j < n; j++)
+        acc = op == GD_RED_PROD ? acc * (unsigned long long)p[j] : acc + (unsigned long long)p[j];
+    *out = (long long)acc;
 }
 
-// values in the output dtype (the core's rule): SUM/PROD/MAX/MIN keep the
-// input's dtype, MEAN/NORM/VAR/STD are float (float32 for int64 input)
-template <typename O>
-__global__ void store_kernel(const double *v, const long long *exact, const long long *idx, const void *in, long long n,
-                             long long rows, int op, O *out)
+int reduce_all(const void *p, int64_t n, int dtype, int op, double param, double *value, int64_t *index)
 {
-    long long r = blockIdx.x * (long long)blockDim.x + threadIdx.x;
-    if (r >= rows) return;
-    if (exact) out[r] = (O)exact[r];
-    else if ((op == GD_RED_MAX || op == GD_RED_MIN) && idx[r] >= 0 && sizeof(O) == 8 && (O)0.5 == 0)
-        out[r] = ((const O *)in)[r * n + idx[r]];  // int64 extremes, exactly
-    else out[r] = (O)v[r];
-}
-
-template <typename T>
-static void launch_reduce(const void *p, int64_t rows, int64_t n, int op, double param, double *vals, long long *idx)
-{
-    if (rows == 1) reduce_kernel<T, 1024><<<1, 1024>>>((const T *)p, n, op, param, vals, idx);
-    else reduce_kernel<T, 256><<<(unsigned)rows, 256>>>((const T *)p, n, op, param, vals, idx);
-}
-
-int reduce_rows(const void *p, int64_t rows, int64_t n, int dtype, int op, double param, void *values,
-                int64_t *indices, int out_device)
-{
-    if (rows == 0) return 0;
-    if (rows > 2147483647LL) return fail_msg("too many rows for one CUDA reduction");
-    double *dv = nullptr;
-    long long *di = nullptr, *dexact = nullptr;
-    cudaError_t e = cudaMallocAsync((void **)&dv, (size_t)rows * sizeof(double), 0);
-    if (e == cudaSuccess) e = cudaMallocAsync((void **)&di, (size_t)rows * sizeof(long long), 0);
+    if (n == 0) {
+        /* a sum of nothing (the core refuses the extremes of nothing) */
+        *value = op == GD_RED_PROD                        ? 1.0
+                 : (op == GD_RED_SUM || op == GD_RED_NORM) ? 0.0
+                 : op == GD_RED_LOGSUMEXP                  ? -INFINITY
+                                                           : nan("");
+        if (index) *index = -1;
+        return 0;
+    }
+    struct Out { double v; long long idx, exact; } *d = nullptr, h;
+    cudaError_t e = cudaMallocAsync((void **)&d, sizeof *d, 0);
+    if (e != cudaSuccess) return fail(e, "cudaMallocAsync (reduction)");
     bool int_exact = dtype == GD_INT64 && (op == GD_RED_SUM || op == GD_RED_PROD);
-    if (e == cudaSuccess && int_exact) e = cudaMallocAsync((void **)&dexact, (size_t)rows * sizeof(long long), 0);
-    if (e != cudaSuccess) {
-        if (dv) cudaFreeAsync(dv, 0);
-        if (di) cudaFreeAsync(di, 0);
-        return fail(e, "cudaMallocAsync (reduction)");
+    switch (dtype) {
+    case GD_FLOAT32: reduce_kernel<float, 1024><<<1, 1024>>>((const float *)p, n, op, param, &d->v, &d->idx); break;
+    case GD_FLOAT64: reduce_kernel<double, 1024><<<1, 1024>>>((const double *)p, n, op, param, &d->v, &d->idx); break;
+    default:
+        reduce_kernel<long long, 1024><<<1, 1024>>>((const long long *)p, n, op, param, &d->v, &d->idx);
+        if (int_exact) int_exact_kernel<<<1, 32>>>((const long long *)p, n, op, &d->exact);
     }
-    int st = 0;
-    if (n > 0) {
-        switch (dtype) {
-        case GD_FLOAT32: launch_reduce<float>(p, rows, n, op, param, dv, di); break;
-        case GD_FLOAT64: launch_reduce<double>(p, rows, n, op, param, dv, di); break;
-        default:
-            launch_reduce<long long>(p, rows, n, op, param, dv, di);
-            if (int_exact) int_exact_kernel<long long><<<(unsigned)rows, 32>>>((const long long *)p, n, op, dexact);
+    int st = check_launch("reduction");
+    if (!st) {
+        e = cudaMemcpy(&h, d, sizeof h, cudaMemcpyDeviceToHost);
+        if (e != cudaSuccess) st = fail(e, "cudaMemcpy");
+    }
+    cudaFreeAsync(d, 0);
+    if (st) return st;
+    *value = int_exact ? (double)h.exact : h.v;
+    if (index) *index = h.idx;
+    return 0;
+}
+
+// ------------------------------------------------------- along a dimension
+
+__device__ inline void store_as(char *p, int dtype, double v)
+{
+    switch (dtype) {
+    case GD_FLOAT32: *(float *)p = (float)v; break;
+    case GD_FLOAT64: *(double *)p = v; break;
+    default: *(long long *)p = (long long)v; break;
+    }
+}
+
+// src/cpu/reduce.c's red_finish
+__device__ inline double finish(const RedState &s, int op, long long n, double param, bool int_sum)
+{
+    double v = int_sum ? (double)s.iacc : s.acc;
+    switch (op) {
+    case GD_RED_MEAN: return v / (double)n;
+    case GD_RED_ARGMAX: case GD_RED_ARGMIN: return (double)s.index;
+    case GD_RED_NORM:
+        if (param == 2) return sqrt(v);
+        if (param == 1 || param == 0 || isinf(param)) return v;
+        return pow(v, 1.0 / param);
+    case GD_RED_VAR: return v / fmax((double)n - param, 0.0);
+    case GD_RED_STD: return sqrt(v / fmax((double)n - param, 0.0));
+    case GD_RED_LOGSUMEXP: return log(v) + param;
+    default: return v;
+    }
+}
+
+// operands {values, indices (or values), line starts}; n elements per line, stride bytes apart
+template <typename T>
+__global__ void reduce_dim_kernel(gd_iter it, long long n, long long stride, int op, double param, int out_dtype,
+                                  int with_index)
+{
+    const bool is_int = sizeof(T) == 8 && (T)0.5 == 0;
+    const bool int_sum = is_int && (op == GD_RED_SUM || op == GD_RED_MEAN || op == GD_RED_PROD);
+    const bool int_ext = is_int && op >= GD_RED_MAX && op <= GD_RED_ARGMIN;
+    GD_CUDA_FOR(i, it.count) {
+        const char *in = iter_ptr<const char>(it, 2, i);
+        double center = 0, prm = param;
+        if (op == GD_RED_VAR || op == GD_RED_STD) {
+            double sum = 0;
+            for (long long j = 0; j < n; j++) sum += (double)*(const T *)(in + j * stride);
+            center = sum / (double)n;
+        } else if (op == GD_RED_LOGSUMEXP) {
+            RedState m = identity(GD_RED_MAX, false);
+            for (long long j = 0; j < n; j++) fold(m, (double)*(const T *)(in + j * stride), 0, j, GD_RED_MAX, 0, 0, false);
+            prm = center = gd_logsumexp_shift(m.acc);
         }
-        st = check_launch("reduction");
-    } else {
-        /* empty rows: a sum of nothing */
-        double fillv = op == GD_RED_PROD                        ? 1.0
-                       : (op == GD_RED_SUM || op == GD_RED_NORM) ? 0.0
-                       : op == GD_RED_LOGSUMEXP                  ? -INFINITY
-                                                                 : nan("");
-        double *h = (double *)malloc((size_t)rows * sizeof(double));
-        if (!h) st = fail_msg("out of memory");
-        else {
-            for (int64_t r = 0; r < rows; r++) h[r] = fillv;
-            e = cudaMemcpy(dv, h, (size_t)rows * sizeof(double), cudaMemcpyHostToDevice);
-            free(h);
-            if (e != cudaSuccess) st = fail(e, "cudaMemcpy");
-            if (!st) { e = cudaMemsetAsync(di, 0xff, (size_t)rows * sizeof(long long), 0); if (e != cudaSuccess) st = fail(e, "cudaMemset"); }
-            if (!st && dexact) {
-                long long one = op == GD_RED_PROD ? 1 : 0;
-                for (int64_t r = 0; r < rows && !st; r++)
-                    if (cudaMemcpy(dexact + r, &one, sizeof one, cudaMemcpyHostToDevice) != cudaSuccess)
-                        st = fail_msg("cudaMemcpy failed");
+        RedState s = identity(op, int_sum);
+        if (int_ext) {
+            /* compared as integers: beyond 2^53 a double cannot tell neighbours apart */
+            bool want_max = op == GD_RED_MAX || op == GD_RED_ARGMAX;
+            long long best = 0;
+            for (long long j = 0; j < n; j++) {
+                long long x = (long long)*(const T *)(in + j * stride);
+                if (s.index < 0 || (want_max ? x > best : x < best)) { best = x; s.index = j; }
+            }
+            s.iacc = best;
+            s.acc = (double)best;
+        } else {
+            for (long long j = 0; j < n; j++) {
+                T v = *(const T *)(in + j * stride);
+                fold(s, (double)v, (long long)v, j, op, prm, center, int_sum);
             }
         }
+        char *out = iter_ptr<char>(it, 0, i);
+        if (is_int && (op == GD_RED_SUM || op == GD_RED_PROD) && out_dtype == GD_INT64) *(long long *)out = s.iacc;
+        else if (int_ext && (op == GD_RED_MAX || op == GD_RED_MIN)) *(long long *)out = s.iacc;
+        else store_as(out, out_dtype, finish(s, op, n, prm, int_sum));
+        if (with_index) *iter_ptr<long long>(it, 1, i) = s.index;
     }
-    if (!st && out_device == 0) {
-        /* host results: rows of double values and int64 indices */
-        if (values) {
-            if (dexact) {
-                long long *tmp = (long long *)malloc((size_t)rows * sizeof(long long));
-                if (!tmp) st = fail_msg("out of memory");
-                else {
-                    e = cudaMemcpy(tmp, dexact, (size_t)rows * sizeof(long long), cudaMemcpyDeviceToHost);
-                    if (e != cudaSuccess) st = fail(e, "cudaMemcpy");
-                    for (int64_t r = 0; !st && r < rows; r++) ((double *)values)[r] = (double)tmp[r];
-                    free(tmp);
-                }
-            } else {
-                e = cudaMemcpy(values, dv, (size_t)rows * sizeof(double), cudaMemcpyDeviceToHost);
-                if (e != cudaSuccess) st = fail(e, "cudaMemcpy");
-            }
-        }
-        if (!st && indices) {
-            e = cudaMemcpy(indices, di, (size_t)rows * sizeof(long long), cudaMemcpyDeviceToHost);
-            if (e != cudaSuccess) st = fail(e, "cudaMemcpy");
-        }
-    } else if (!st) {
-        unsigned b = (unsigned)((rows + kThreads - 1) / kThreads);
-        if (values) {
-            bool keep = op == GD_RED_SUM || op == GD_RED_PROD || op == GD_RED_MAX || op == GD_RED_MIN;
-            int out_dtype = keep ? dtype : (dtype == GD_INT64 ? GD_FLOAT32 : dtype);
-            switch (out_dtype) {
-            case GD_FLOAT32: store_kernel<float><<<b, kThreads>>>(dv, nullptr, di, p, n, rows, op, (float *)values); break;
-            case GD_FLOAT64: store_kernel<double><<<b, kThreads>>>(dv, nullptr, di, p, n, rows, op, (double *)values); break;
-            default: store_kernel<long long><<<b, kThreads>>>(dv, dexact, di, p, n, rows, op, (long long *)values); break;
-            }
-        }
-        if (indices) {
-            e = cudaMemcpyAsync(indices, di, (size_t)rows * sizeof(long long), cudaMemcpyDeviceToDevice, 0);
-            if (e != cudaSuccess) st = fail(e, "cudaMemcpyAsync");
-        }
-        if (!st) st = check_launch("reduction store");
+}
+
+int reduce_dim(const gd_iter *it, int64_t n, int64_t stride, int dtype, int out_dtype, int op, double param,
+               int with_index)
+{
+    if (it->count == 0) return 0;
+    unsigned b = blocks_for(it->count);
+    switch (dtype) {
+    case GD_FLOAT32: reduce_dim_kernel<float><<<b, kThreads>>>(*it, n, stride, op, param, out_dtype, with_index); break;
+    case GD_FLOAT64: reduce_dim_kernel<double><<<b, kThreads>>>(*it, n, stride, op, param, out_dtype, with_index); break;
+    default: reduce_dim_kernel<long long><<<b, kThreads>>>(*it, n, stride, op, param, out_dtype, with_index); break;
     }
-    cudaFreeAsync(dv, 0);
-    cudaFreeAsync(di, 0);
-    if (dexact) cudaFreeAsync(dexact, 0);
-    return st;
+    return check_launch("reduction");
 }
 
 // ------------------------------------------------------------------ scans
 
-// Inclusive cumulative sums of the rows of a contiguous rows x n array (out
-// may be in): one block per row walks it in tiles of BLOCK; CUB's block scan
-// sums a tile in a fixed order and the carry adds the tiles before it, so
-// results are the same bits every run.  A is the accumulator: double for
-// floats (as the CPU), unsigned 64-bit for int64 (exact, wrapping).
-template <typename T, typename A, int BLOCK>
-__global__ void cumsum_kernel(const T *in, T *out, long long n)
+// operands {out line starts, in line starts}: inclusive sums in order, in
+// double for floats (as the CPU), unsigned 64-bit for int64 (exact, wrapping);
+// out may be in (each element is read before it is written)
+template <typename T, typename A>
+__global__ void cumsum_kernel(gd_iter it, long long n, long long so, long long si)
 {
-    typedef cub::BlockScan<A, BLOCK> Scan;
-    __shared__ typename Scan::TempStorage temp;
-    const T *row = in + (long long)blockIdx.x * n;
-    T *orow = out + (long long)blockIdx.x * n;
-    A carry = 0;
-    for (long long base = 0; base < n; base += BLOCK) {
-        long long j = base + threadIdx.x;
-        A v = j < n ? (A)row[j] : (A)0;
-        A incl, total;
-        Scan(temp).InclusiveSum(v, incl, total);
-        if (j < n) orow[j] = (T)(carry + incl);
-        carry += total;
-        __syncthreads();  // temp is reused by the next tile
+    GD_CUDA_FOR(i, it.count) {
+        char *o = iter_ptr<char>(it, 0, i);
+        const char *in = iter_ptr<const char>(it, 1, i);
+        A acc = 0;
+        for (long long j = 0; j < n; j++) {
+            acc += (A) * (const T *)(in + j * si);
+            *(T *)(o + j * so) = (T)acc;
+        }
     }
 }
 
-int cumsum_rows(void *out, const void *in, int64_t rows, int64_t n, int dtype)
+int cumsum(const gd_iter *it, int64_t n, int64_t so, int64_t si, int dtype)
 {
-    if (rows == 0 || n == 0) return 0;
-    if (rows > 2147483647LL) return fail_msg("too many rows for one CUDA cumsum");
-    unsigned b = (unsigned)rows;
+    if (it->count == 0 || n == 0) return 0;
+    unsigned b = blocks_for(it->count);
     switch (dtype) {
-    case GD_FLOAT32: cumsum_kernel<float, double, 256><<<b, 256>>>((const float *)in, (float *)out, n); break;
-    case GD_FLOAT64: cumsum_kernel<double, double, 256><<<b, 256>>>((const double *)in, (double *)out, n); break;
-    default:
-        cumsum_kernel<long long, unsigned long long, 256><<<b, 256>>>((const long long *)in, (long long *)out, n);
-        break;
+    case GD_FLOAT32: cumsum_kernel<float, double><<<b, kThreads>>>(*it, n, so, si); break;
+    case GD_FLOAT64: cumsum_kernel<double, double><<<b, kThreads>>>(*it, n, so, si); break;
+    default: cumsum_kernel<long long, unsigned long long><<<b, kThreads>>>(*it, n, so, si); break;
     }
     return check_launch("cumsum");
 }

@@ -1,12 +1,13 @@
 #!/bin/sh
 # gen-cdef.sh HEADER: prints a Lua module whose string is HEADER's declarations
-# for ffi.cdef: preprocessor lines and comments stripped (src/gd.h is written
-# so that nothing else needs translating).
+# for ffi.cdef.  The C preprocessor expands the operation lists (src/ops.def)
+# and drops comments; GD_CDEF keeps the system headers out (LuaJIT knows their
+# types); the remaining preprocessor lines and blanks are stripped (src/gd.h is
+# written so that nothing else needs translating).
 set -eu
 header=$1
-echo "-- Generated from $header by scripts/gen-cdef.sh; do not edit."
+echo "-- Generated from $header and src/ops.def by scripts/gen-cdef.sh; do not edit."
 echo "return [==["
-# drop /* ... */ comments (also across lines), then preprocessor lines and blanks
-sed -e ':a' -e '/\/\*/{' -e '/\*\//!{N;ba' -e '}' -e 's:/\*.*\*/::' -e '}' "$header" |
+${CC:-cc} -E -P -nostdinc -DGD_CDEF -I"$(dirname "$header")" -x c "$header" |
     grep -v '^[[:space:]]*#' | grep -v '^[[:space:]]*$'
 echo "]==]"

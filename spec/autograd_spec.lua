@@ -125,6 +125,34 @@ describe("autograd", function()
       assert.are.same({3, 3}, x.grad:totable())
     end)
 
+    it("skip, in the optimizer's step, a parameter that no backward reached (PyTorch's None gradient)", function()
+      -- catches weight decay and momentum applied to a parameter the loss does not use
+      local a = gd.tensor({1, 2}, {dtype = "float64", requires_grad = true})
+      local b = gd.tensor({3, 4}, {dtype = "float64", requires_grad = true})
+      local opt = gd.optim.SGD({a, b}, {lr = 0.1, momentum = 0.9, weight_decay = 0.5})
+      for _ = 1, 3 do
+        opt:zero_grad()
+        local loss = (a * a):sum()
+        loss:backward()
+        opt:step()
+      end
+      assert.are.same({3, 4}, b:totable())
+      -- by hand (PyTorch's SGD: g = 2a + 0.5a, buf = 0.9 buf + g, a -= 0.1 buf) for a[1]
+      local x, buf = 1, 0
+      for k = 1, 3 do
+        local g = 2 * x + 0.5 * x
+        buf = k == 1 and g or 0.9 * buf + g
+        x = x - 0.1 * buf
+      end
+      assert.is_true(math.abs(a:get(1) - x) < 1e-12)
+      -- gradients written by hand (no backward reached anything): every parameter steps, as before
+      local c = gd.tensor({1}, {dtype = "float64", requires_grad = true})
+      local opt2 = gd.optim.SGD({c}, {lr = 0.1})
+      c.grad:fill_(1)
+      opt2:step()
+      assert.are.equal(0.9, c:get(1))
+    end)
+
     it("are summed back to each input's shape under broadcasting", function()
       -- catches a gradient left in the broadcast shape (3x4) or summed over the wrong dims
       local a = gd.ones(3, 1, {dtype = "float64", requires_grad = true})

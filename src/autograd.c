@@ -51,6 +51,11 @@ ag_record *gd_ag_record_at(int64_t index) { return &tape[index]; }
 
 uint64_t gd_tensor_version(const gd_tensor *t) { return t && t->storage ? t->storage->version : 0; }
 
+void gd_tensor_clear_grad_received(gd_tensor *t)
+{
+    if (t) t->grad_received = 0;
+}
+
 void gd_tensor_bump_version(gd_tensor *t)
 {
     if (t && t->storage) t->storage->version++;
@@ -406,6 +411,7 @@ int gd_ag_accumulate(gd_tensor **acc, const gd_tensor *g)
 /* t.grad += g; a new .grad (contiguous, t's dtype) when t has none. */
 static int accumulate_leaf(gd_tensor *t, const gd_tensor *g)
 {
+    t->grad_received = 1;
     if (t->gradient) return gd_add_scaled_(t->gradient, g, 1.0);
     gd_tensor *c;
     GD_TRY(gd_empty(&c, t->rank, t->sizes, t->scalar_type, t->device_kind));

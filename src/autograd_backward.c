@@ -476,6 +476,7 @@ static void nn_backward(scratch *s, const ag_record *r, const gd_tensor *g, gd_t
             if (((const gd_ag_sink *)sink)->n == 0 && !p->grad_node && p->gradient && p->gradient->is_contiguous) {
                 gp[k] = p->gradient;
                 sent[k] = true;
+                p->grad_received = 1;
             } else {
                 gp[k] = zeros_like(s, p, p->scalar_type);
             }

@@ -3,7 +3,7 @@
  */
 #define _GNU_SOURCE
 #include "internal.h"
-#include "cuda_backend.h"
+#include "backend.h"
 
 #include <math.h>
 #include <stdatomic.h>
@@ -127,26 +127,16 @@ int gd_storage_new(gd_storage **out, size_t nbytes, int device)
     s->nbytes = nbytes;
     s->device = device;
     s->refcount = 1;
-    if (device == GD_CPU) {
-        /* 64-byte alignment: a cache line, and what AVX-512 loads like */
-        size_t rounded = (nbytes + 63) & ~(size_t)63;
-        if (rounded == 0) rounded = 64;
-        s->data = aligned_alloc(64, rounded);
-        if (!s->data) {
-            free(s);
-            return gd_fail(GD_ENOMEM, "out of memory allocating %zu bytes", nbytes);
-        }
-    } else if (device == GD_CUDA) {
-        const gd_cuda_backend *cu = gd_cuda();
-        if (!cu) { free(s); return GD_EDEVICE; }
-        if (cu->alloc(&s->data, nbytes ? nbytes : 1) != 0) {
-            free(s);
-            return gd_fail(GD_ENOMEM, "CUDA out of memory allocating %zu bytes: %s", nbytes,
-                           cu->error_string());
-        }
-    } else {
+    if (device < 0 || device >= GD_DEVICE_COUNT) {
         free(s);
         return gd_fail(GD_EINVAL, "unknown device %d", device);
+    }
+    const gd_backend *b = gd_backend_of(device);
+    if (!b) { free(s); return GD_EDEVICE; }
+    if (b->alloc(&s->data, nbytes) != 0) {
+        free(s);
+        return gd_fail(GD_ENOMEM, "out of memory allocating %zu bytes on %s: %s", nbytes, b->name,
+                       b->error_string());
     }
     account_allocation(device, (int64_t)nbytes);
     *out = s;
@@ -162,12 +152,9 @@ void gd_storage_release(gd_storage *s)
 {
     if (!s) return;
     if (__atomic_sub_fetch(&s->refcount, 1, __ATOMIC_ACQ_REL) != 0) return;
-    if (s->device == GD_CPU) {
-        free(s->data);
-    } else {
-        const gd_cuda_backend *cu = gd_cuda();
-        if (cu) cu->free(s->data);
-    }
+    /* (the storage exists: its device's backend was loaded) */
+    const gd_backend *b = gd_backend_of(s->device);
+    if (b) b->free(s->data);
     atomic_fetch_sub(&live_bytes[s->device], (int64_t)s->nbytes);
     free(s);
 }
@@ -177,7 +164,7 @@ void gd_storage_release(gd_storage *s)
 /* Below 2^17 elements (512 KB of float32) a loop stays on one thread: an
    OpenMP fork/join costs microseconds on an idle machine and far more on a
    busy one, while a memory-bound loop of that size takes tens. */
-static int64_t parallel_threshold = 1 << 17;
+int64_t gd_parallel_threshold_value = 1 << 17;
 
 void gd_set_num_threads(int n)
 {
@@ -201,9 +188,8 @@ int gd_get_num_threads(void)
 
 int gd_threads(void) { return gd_get_num_threads(); }
 
-void gd_set_parallel_threshold(int64_t n) { parallel_threshold = n < 1 ? 1 : n; }
-int64_t gd_get_parallel_threshold(void) { return parallel_threshold; }
-bool gd_parallel_worth(int64_t n) { return n >= parallel_threshold && gd_threads() > 1; }
+void gd_set_parallel_threshold(int64_t n) { gd_parallel_threshold_value = n < 1 ? 1 : n; }
+int64_t gd_get_parallel_threshold(void) { return gd_parallel_threshold_value; }
 
 /* ------------------------------------------------------------------ dtypes */
 
@@ -343,28 +329,49 @@ int gd_check_writable(const gd_tensor *t, const char *what)
     return GD_OK;
 }
 
+const char *gd_device_name(int device)
+{
+    static const char *names[GD_DEVICE_COUNT] = {"cpu", "cuda"};
+    return device >= 0 && device < GD_DEVICE_COUNT ? names[device] : "?";
+}
+
 int gd_check_same_device(const gd_tensor *a, const gd_tensor *b)
 {
     if (a->device_kind != b->device_kind)
         return gd_fail(GD_EINVAL, "tensors are on different devices (%s and %s)",
-                       a->device_kind == GD_CPU ? "cpu" : "cuda",
-                       b->device_kind == GD_CPU ? "cpu" : "cuda");
+                       gd_device_name(a->device_kind), gd_device_name(b->device_kind));
     return GD_OK;
 }
 
-void gd_scalar_init(gd_scalar_box *box, double value, int dtype)
+/* Class or row indices: every idx value v must satisfy base <= v < base + n.
+   Checked from the index's smallest and largest values (two reductions on its
+   device, two scalar readouts); when one is out of range, *bad gets the
+   position of the first offender (found on the host: an error path) and
+   *value its value.  Returns 1 when one is out of range, 0 when none is. */
+int gd_indices_out_of_range(const gd_tensor *idx, int64_t base, int64_t n, int64_t *bad, int64_t *value, int *st)
 {
-    memset(box, 0, sizeof *box);
-    switch (dtype) {
-    case GD_FLOAT32: box->v.f = (float)value; break;
-    case GD_FLOAT64: box->v.d = value; break;
-    default: box->v.i = (int64_t)value; break;
-    }
-    box->t.data = &box->v;
-    box->t.count = 1;
-    box->t.rank = 0;
-    box->t.scalar_type = dtype;
-    box->t.device_kind = GD_CPU;
-    box->t.refcount = 1;
-    box->t.is_contiguous = 1;
+    *st = GD_OK;
+    if (idx->count == 0) return 0;
+    double lo, hi;
+    *st = gd_reduce_all(idx, GD_RED_MIN, 0, &lo);
+    if (!*st) *st = gd_reduce_all(idx, GD_RED_MAX, 0, &hi);
+    if (*st) return 0;
+    /* (exact for |v| < 2^53; beyond, the rounded value is far outside any n) */
+    if (lo >= (double)base && hi < (double)base + (double)n && n > 0) return 0;
+    gd_tensor *h = NULL;
+    *st = gd_to(&h, idx, GD_INT64, GD_CPU);
+    gd_tensor *c = NULL;
+    if (!*st) *st = gd_contiguous(&c, h);
+    gd_tensor_release(h);
+    if (*st) return 0;
+    const int64_t *v = c->data;
+    int found = 0;
+    for (int64_t i = 0; i < c->count && !found; i++)
+        if (!(n > 0 && (uint64_t)v[i] - (uint64_t)base < (uint64_t)n)) {
+            *bad = i;
+            *value = v[i];
+            found = 1;
+        }
+    gd_tensor_release(c);
+    return found;
 }

@@ -1,11 +1,13 @@
 /*
  * cuda_loader.c: finds and opens libgd_cuda.so, next to libgd.so, the first
- * time a CUDA tensor is asked for.  Without the library, the CUDA runtime or a
- * GPU, every CUDA request fails with a message that says which was missing.
+ * time a CUDA tensor is asked for, and hands out its function table
+ * (gd_cuda_backend_v1, a gd_backend).  Without the library, the CUDA runtime
+ * or a GPU, every CUDA request fails with a message that says which was
+ * missing.
  */
 #define _GNU_SOURCE
 #include "internal.h"
-#include "cuda_backend.h"
+#include "backend.h"
 
 #include <dlfcn.h>
 #include <libgen.h>
@@ -13,7 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-static const gd_cuda_backend *backend;
+static const gd_backend *backend;
 static char why[4608];
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 
@@ -36,8 +38,8 @@ static void load_backend(void)
         snprintf(why, sizeof why, "no CUDA GPU is available: the CUDA backend could not be loaded (%s)", dlerror());
         return;
     }
-    const gd_cuda_backend *b = dlsym(h, "gd_cuda_backend_v1");
-    if (!b || b->abi != GD_CUDA_ABI) {
+    const gd_backend *b = dlsym(h, "gd_cuda_backend_v1");
+    if (!b || b->abi != GD_BACKEND_ABI) {
         snprintf(why, sizeof why, "no CUDA GPU is available: %s is not a compatible gdlua CUDA backend", path);
         return;
     }
@@ -49,26 +51,17 @@ static void load_backend(void)
     backend = b;
 }
 
-const gd_cuda_backend *gd_cuda(void)
+const gd_backend *gd_cuda_backend(void)
 {
     pthread_once(&once, load_backend);
     if (!backend) gd_fail(GD_EDEVICE, "%s", why);
     return backend;
 }
 
-int gd_cuda_available(void) { return gd_cuda() != NULL; }
+int gd_cuda_available(void) { return gd_cuda_backend() != NULL; }
 
 int gd_cuda_device_count(void)
 {
-    const gd_cuda_backend *cu = gd_cuda();
+    const gd_backend *cu = gd_cuda_backend();
     return cu ? cu->device_count() : 0;
-}
-
-int gd_synchronize(int device)
-{
-    if (device != GD_CUDA) return GD_OK;
-    const gd_cuda_backend *cu = gd_cuda();
-    if (!cu) return GD_EDEVICE;
-    if (cu->synchronize()) return gd_fail(GD_EDEVICE, "CUDA synchronize failed: %s", cu->error_string());
-    return GD_OK;
 }

@@ -22,24 +22,31 @@
  * indices.  The Lua layer's FFI declarations are generated from this file by
  * stripping preprocessor lines (scripts/gen-cdef.sh), so everything below the
  * include guard is plain C99 declarations: no macros in declarations, sizes as
- * enum constants.
+ * enum constants; the operation enums are expanded from src/ops.def by the
+ * preprocessor first.
  *
  * Sections, each owned by one part of the core:
  *   status and memory ....... src/core.c
  *   tensors and views ........ src/tensor.c, src/view.c
- *   element-wise ............. src/cpu/elementwise.c
- *   reductions, matmul ....... src/cpu/reduce.c, src/cpu/matmul.c
+ *   element-wise ............. src/elementwise.c
+ *   reductions, matmul ....... src/reduce.c, src/matmul.c
+ *   devices .................. src/backend.c (one function table per device,
+ *                              src/backend.h: src/cpu/ and cuda/ fill them)
  *   random numbers ........... src/random.c
  *   files .................... src/file.c
  *   optimizers ............... src/optim.c, src/kernels/optim.h
- *   neural-network kernels ... src/cpu/nn.c, src/kernels/nn.h
+ *   neural-network kernels ... src/nn.c, src/kernels/nn.h
  *   autograd ................. src/autograd.c (the tape), src/autograd_backward.c
  */
 #ifndef GD_H
 #define GD_H
 
+/* (scripts/gen-cdef.sh runs the preprocessor with GD_CDEF defined, to expand
+   the operation lists of src/ops.def; LuaJIT knows these types already) */
+#ifndef GD_CDEF
 #include <stdint.h>
 #include <stddef.h>
+#endif
 
 /* ---------------------------------------------------------------- constants */
 
@@ -58,32 +65,27 @@ typedef enum gd_status {
     GD_EFREED = -6      /* the tensor was released with t:free() */
 } gd_status;
 
+/* The operation codes, one list for C, Lua and the docs: src/ops.def. */
 /* Element-wise binary operations (gd_binary and friends). */
 typedef enum gd_binop {
-    GD_OP_ADD = 0, GD_OP_SUB, GD_OP_MUL, GD_OP_DIV, GD_OP_POW, GD_OP_MOD,
-    GD_OP_MAXIMUM, GD_OP_MINIMUM,
-    GD_OP_EQ, GD_OP_NE, GD_OP_LT, GD_OP_LE, GD_OP_GT, GD_OP_GE,
+#define GD_BINOP(ID, name, int64, doc) GD_OP_##ID,
+#include "ops.def"
     GD_BINOP_COUNT
 } gd_binop;
 
-/* Element-wise unary operations (gd_unary); p1, p2 are their parameters. */
+/* Element-wise unary operations (gd_unary); p1, p2 are their parameters:
+   CLAMP p1 = min, p2 = max (either may be -inf/+inf); POWS x ^ p1; RPOWS
+   p1 ^ x; SOFTPLUS p1 = beta (nonzero), p2 = threshold. */
 typedef enum gd_unop {
-    GD_OP_NEG = 0, GD_OP_ABS, GD_OP_SQRT, GD_OP_EXP, GD_OP_LOG, GD_OP_SQUARE,
-    GD_OP_SIGN, GD_OP_RELU, GD_OP_TANH, GD_OP_SIGMOID, GD_OP_FLOOR, GD_OP_CEIL,
-    GD_OP_ROUND, GD_OP_SIN, GD_OP_COS, GD_OP_RSQRT, GD_OP_RECIPROCAL,
-    GD_OP_CLAMP,      /* p1 = min, p2 = max (either may be -inf/+inf) */
-    GD_OP_POWS,       /* x ^ p1 */
-    GD_OP_RPOWS,      /* p1 ^ x */
-    GD_OP_LOG1P, GD_OP_EXPM1,
-    GD_OP_SOFTPLUS,   /* p1 = beta (nonzero), p2 = threshold, as torch.nn.functional.softplus */
+#define GD_UNOP(ID, name, int64, doc) GD_OP_##ID,
+#include "ops.def"
     GD_UNOP_COUNT
 } gd_unop;
 
 /* Reductions (gd_reduce_all, gd_reduce_dim). */
 typedef enum gd_redop {
-    GD_RED_SUM = 0, GD_RED_MEAN, GD_RED_MAX, GD_RED_MIN, GD_RED_ARGMAX,
-    GD_RED_ARGMIN, GD_RED_NORM, GD_RED_PROD, GD_RED_VAR, GD_RED_STD,
-    GD_RED_LOGSUMEXP,  /* log(sum(exp(x - m))) + m with m the max: no overflow */
+#define GD_REDOP(ID, name, doc) GD_RED_##ID,
+#include "ops.def"
     GD_REDOP_COUNT
 } gd_redop;
 
@@ -113,7 +115,7 @@ typedef struct gd_tensor {
     int32_t is_freed;                 /* storage dropped by gd_tensor_free_data */
     int32_t grad_refs;                /* how many tensors have this one as their gradient */
     int32_t requires_grad;            /* autograd: a leaf that asked for gradients, or a recorded op's output */
-    int32_t grad_pad_;
+    int32_t grad_received;            /* autograd: 1 once a backward added to .grad (since the last zero_grad) */
     int64_t grad_node;                /* autograd: 0 (a leaf), or 1 + the tape record that made this tensor */
 } gd_tensor;
 
@@ -157,6 +159,12 @@ int64_t gd_get_parallel_threshold(void);
 int gd_cuda_available(void);
 /* Waits for queued device work (no-op on CPU). */
 int gd_synchronize(int device);
+/* Host<->device copies made so far in this process: scalar = 0 counts copies
+   of tensor data (t:to(), t:cpu(), gd_copy across devices, bytes in and
+   out); scalar = 1 counts single values (an element read or written, a
+   reduction's or a loss's result, the bounds an index check reads).  A
+   training step on a GPU makes no copy of the first kind. */
+int64_t gd_transfer_count(int scalar);
 size_t gd_dtype_size(int dtype);
 
 /* ------------------------------------------------------ tensors and views */
@@ -409,9 +417,18 @@ typedef struct gd_optim gd_optim;
    filled with hyper->state_init (square averages) or 0. */
 int gd_optim_new(gd_optim **out, int kind, gd_tensor *const *params, int n, const gd_optim_hyper *hyper);
 void gd_optim_free(gd_optim *o);
-/* One fused step.  Every parameter needs a gradient of its shape, dtype and
-   device; when one is missing or wrong nothing is modified. */
+/* One fused step with each parameter's own gradient (t.grad).  Every
+   parameter needs a gradient of its shape, dtype and device; when one is
+   missing or wrong nothing is modified. */
 int gd_optim_step(gd_optim *o, const gd_optim_hyper *hyper);
+/* One fused step with the gradients handed in (autograd's): grads[i] is
+   parameter i's gradient (its shape, dtype and device), or NULL: parameter i
+   got no gradient this step and is skipped entirely (no weight decay, no
+   momentum, no state change; its own step count stays, so its next bias
+   correction is the one it would have had), as PyTorch skips a parameter
+   whose .grad is None.  grads = NULL is gd_optim_step.  The optimizers with
+   one scalar state for all parameters (ASGD, NAdam) refuse a skip. */
+int gd_optim_step_grads(gd_optim *o, const gd_optim_hyper *hyper, gd_tensor *const *grads);
 /* Zeroes every parameter's gradient. */
 int gd_optim_zero_grad(gd_optim *o);
 int64_t gd_optim_get_step(const gd_optim *o);
@@ -447,11 +464,12 @@ int gd_bench_stream(gd_tensor *const *rw, int nrw, gd_tensor *const *ro, int nro
 /* ------------------------------------------------- neural-network kernels */
 
 /*
- * The fused forward/backward kernels of gd.nn (src/cpu/nn.c, math in
- * src/kernels/nn.h).  Outputs are preallocated by the caller, which reuses them
- * from step to step; nothing here allocates on the CPU fast path (contiguous
- * float32/float64 operands).  Other layouts and CUDA tensors go through the
- * generic tensor operations (correct, slower).  Matrices are rows x features;
+ * The fused forward/backward kernels of gd.nn (src/nn.c checks; each
+ * backend's loops: src/cpu/nn.c, cuda/nn.cu; math in src/kernels/nn.h).
+ * Outputs are preallocated by the caller, which reuses them from step to
+ * step; nothing here allocates for contiguous float32/float64 operands, on
+ * any device.  Other layouts go through contiguous copies on the operands'
+ * own device (never through the host).  Matrices are rows x features;
  * "rows" below is a batch.  Gradients written "+=" accumulate; every other
  * output is overwritten.
  */
@@ -708,6 +726,10 @@ int gd_autograd_grad(gd_tensor **grads, gd_tensor *root, const gd_tensor *grad, 
                      int retain_graph);
 /* The version counter of t's storage, moved by every in-place write. */
 uint64_t gd_tensor_version(const gd_tensor *t);
+/* Clears grad_received (an optimizer's zero_grad: its next step skips the
+   parameters that requires grad and no backward reaches, as PyTorch skips a
+   None gradient). */
+void gd_tensor_clear_grad_received(gd_tensor *t);
 void gd_tensor_bump_version(gd_tensor *t);
 /* Live records on the tape, and its length (live ones and the dead below them). */
 int64_t gd_autograd_live_records(void);

@@ -58,6 +58,7 @@ int gd_check_same_device(const gd_tensor *a, const gd_tensor *b);
 /* "2x3", "scalar" for rank 0 */
 const char *gd_shape_str(const gd_tensor *t, char *buf, size_t n);
 const char *gd_dtype_name(int dtype);
+const char *gd_device_name(int device);
 bool gd_is_float(int dtype);
 /* PyTorch's promotion among float32, float64, int64. */
 int gd_promote(int a, int b);
@@ -76,6 +77,13 @@ int gd_check_geometry(int rank, const int64_t *sizes, const int64_t *strides, co
 bool gd_fits_int64(double v);
 /* "value %g does not fit in int64" style check for values written into int64 tensors. */
 int gd_check_int64_value(double v, const char *what);
+
+/* Index tensors (class targets, rows to gather): 1 when some value v lies
+   outside base <= v < base + n, with *bad its position and *value its value;
+   0 when none does (or *st != 0 when a reduction failed).  Device-independent:
+   two reductions on the index's device, two scalar readouts; only an error
+   looks for the offender on the host. */
+int gd_indices_out_of_range(const gd_tensor *idx, int64_t base, int64_t n, int64_t *bad, int64_t *value, int *st);
 
 /* ---- broadcasting */
 /* Broadcast shape of a and b into (rank, sizes); error naming both shapes. */
@@ -96,24 +104,53 @@ typedef struct gd_iter {
 } gd_iter;
 /* ops[i] are viewed with the geometry (rank, sizes) using their broadcast strides. */
 int gd_iter_init(gd_iter *it, int nops, const gd_tensor *const *ops, int rank, const int64_t *sizes);
+/* The iteration of nops contiguous operands of one shape (no broadcasting, no
+   overlap but the very same elements): one flat run, built in a few stores
+   (only the fields a loop reads).  Inline, as the next two: the per-op path
+   of small tensors must cost nanoseconds. */
+static inline void gd_iter_flat(gd_iter *it, int nops, const gd_tensor *const *ops)
+{
+    it->nops = nops;
+    it->rank = 1;
+    it->count = ops[0]->count;
+    it->sizes[0] = ops[0]->count;
+    for (int k = 0; k < nops; k++) {
+        it->base[k] = (char *)ops[k]->data;
+        it->strides[k][0] = ops[k]->scalar_type == GD_FLOAT32 ? 4 : 8; /* (every other dtype has 8 bytes) */
+    }
+}
 /* Runs fn over the whole iteration space, in parallel when it is large. */
-void gd_iter_run(const gd_iter *it, gd_loop_fn fn, const void *ctx);
+void gd_iter_run_all(const gd_iter *it, gd_loop_fn fn, const void *ctx);
+static inline bool gd_parallel_worth(int64_t n);
+static inline void gd_iter_run(const gd_iter *it, gd_loop_fn fn, const void *ctx)
+{
+    if (it->rank == 1 && !gd_parallel_worth(it->count)) {
+        /* one run (a flat iteration): straight to the loop */
+        if (it->count == 0) return;
+        /* (spelled out: a loop here compiles to a memcpy call, measured at a
+           fifth of a 2-element mul_) */
+        const int n = it->nops;
+        int64_t inner[GD_ITER_MAX] = {it->strides[0][0], n > 1 ? it->strides[1][0] : 0,
+                                      n > 2 ? it->strides[2][0] : 0, n > 3 ? it->strides[3][0] : 0};
+        fn(it->count, (char **)it->base, inner, ctx); /* (loops read the pointers, never write them) */
+        return;
+    }
+    gd_iter_run_all(it, fn, ctx);
+}
 
 /* ---- parallelism */
-bool gd_parallel_worth(int64_t n);
 int gd_threads(void);
-
-/* ---- scalar tensors on the stack, for scalar operands: always CPU memory with
-   no storage (t.storage == NULL marks them); CUDA paths copy them over. */
-typedef struct gd_scalar_box { gd_tensor t; union { float f; double d; int64_t i; } v; } gd_scalar_box;
-void gd_scalar_init(gd_scalar_box *box, double value, int dtype);
+extern int64_t gd_parallel_threshold_value;
+/* (inline: small loops ask it on every call) */
+static inline bool gd_parallel_worth(int64_t n) { return n >= gd_parallel_threshold_value && gd_threads() > 1; }
 
 /* ---- unique ids */
 int64_t gd_next_uid(void);
 
-/* ---- the CUDA backend, loaded at run time from libgd_cuda.so */
-typedef struct gd_cuda_backend gd_cuda_backend;
-/* Returns the backend or NULL with an error set ("no CUDA GPU ..."). */
-const gd_cuda_backend *gd_cuda(void);
+/* ---- backends: one function table per device (src/backend.h) */
+typedef struct gd_backend gd_backend;
+/* The CUDA backend, loaded at run time from libgd_cuda.so; NULL with an error
+   set ("no CUDA GPU ...") when it cannot be (src/cuda_loader.c). */
+const gd_backend *gd_cuda_backend(void);
 
 #endif

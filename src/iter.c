@@ -127,7 +127,7 @@ static void iter_run_range(const gd_iter *it, gd_loop_fn fn, const void *ctx, in
     }
 }
 
-void gd_iter_run(const gd_iter *it, gd_loop_fn fn, const void *ctx)
+void gd_iter_run_all(const gd_iter *it, gd_loop_fn fn, const void *ctx)
 {
     int64_t count = it->count;
     if (count == 0) return;
@@ -149,3 +149,4 @@ void gd_iter_run(const gd_iter *it, gd_loop_fn fn, const void *ctx)
     iter_run_range(it, fn, ctx, 0, count);
 #endif
 }
+

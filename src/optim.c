@@ -7,8 +7,9 @@
  * addresses, so parameters that are adjacent in memory (a module's parameter
  * arena) have adjacent state too and merge into one *segment*: a run of
  * (param, grad, state...) pointers over n elements.  A step is one pass over
- * the segments, split across threads by element ranges in one parallel
- * region; on CUDA, one kernel per segment.
+ * the segments by each device's backend (src/cpu/optim.c: split across
+ * threads by element ranges in one parallel region; cuda/optim.cu: one kernel
+ * per segment).
  *
  * Every check (gradients present, shapes, finite learning rate, allocation,
  * memory shared between parameters and gradients, parameters that cannot be
@@ -24,7 +25,7 @@
  */
 #define _GNU_SOURCE
 #include "internal.h"
-#include "cuda_backend.h"
+#include "backend.h"
 #include "kernels/optim.h"
 
 #include <math.h>
@@ -43,6 +44,12 @@ typedef struct {
 struct gd_optim {
     int kind, n;
     gd_tensor **params;         /* retained */
+    /* the gradients of the step in progress (borrowed for its duration): the
+       ones handed to gd_optim_step_grads, or each parameter's own; NULL:
+       skipped this step */
+    gd_tensor **grad;
+    int64_t *pstep;             /* the steps each parameter has taken (a skipped one lags) */
+    gd_optim_segment *run;      /* scratch: the segments of one step count */
     int *group;                 /* (dtype, device) group of each parameter */
     int64_t *offset;            /* state offset of each parameter in its group's arenas */
     int64_t *layout_count;      /* each parameter's element count when the offsets were assigned */
@@ -57,13 +64,14 @@ struct gd_optim {
     gd_optim_segment *segs;
     int nseg;
     stage_pair *stage;          /* per parameter, allocated when needed */
-    int any_staged, any_cuda, state_bound;
+    int any_staged, state_bound;
+    int devices;                /* bit d: a segment on device d */
     int64_t step;
     /* the plan of the last step and the hyperparameters it came from: most
        steps reuse it (the per-step path must cost nanoseconds) */
     gd_optim_plan plan;
     gd_optim_hyper plan_hyper;
-    int plan_valid;
+    int plan_valid;             /* (cleared after a step of several step counts) */
     /* per-group scalar state (ASGD's eta and mu, NAdam's mu_product), in double
        as PyTorch keeps them with a float64 default dtype */
     double scalar[2];
@@ -139,6 +147,9 @@ void gd_optim_free(gd_optim *o)
     free(o->seen_param_data);
     free(o->seen_count);
     free(o->segs);
+    free(o->grad);
+    free(o->pstep);
+    free(o->run);
     free(o->stage);
     free(o);
 }
@@ -202,26 +213,33 @@ static int check_updatable(const gd_tensor *p, int i)
    overwritten (with `restrict` loops, in an order that depends on the SIMD
    width).  PyTorch refuses a parameter listed twice; views of one memory are
    the same mistake. */
-static int check_disjoint(gd_tensor *const *params, int n, bool with_grads)
+static int check_disjoint(gd_tensor *const *params, int n, gd_tensor *const *grads)
 {
-    int m = with_grads ? 2 * n : n;
+    /* ts: the parameters, then the gradients there are; owner[k]: whose */
+    int m = n;
+    if (grads)
+        for (int i = 0; i < n; i++) m += grads[i] != NULL;
     gd_tensor **ts = malloc((m > 0 ? (size_t)m : 1) * sizeof *ts);
-    if (!ts) return gd_fail(GD_ENOMEM, "out of memory");
-    for (int i = 0; i < n; i++) {
+    int *owner = malloc((m > 0 ? (size_t)m : 1) * sizeof *owner);
+    if (!ts || !owner) { free(ts); free(owner); return gd_fail(GD_ENOMEM, "out of memory"); }
+    for (int i = 0, k = n; i < n; i++) {
         ts[i] = params[i];
-        if (with_grads) ts[n + i] = params[i]->gradient;
+        owner[i] = i;
+        if (grads && grads[i]) { ts[k] = grads[i]; owner[k++] = i; }
     }
     int a = 0, b = 0;
     int found = gd_find_overlap(ts, m, n, &a, &b);
     free(ts);
-    if (found <= 0) return found;
+    if (found <= 0) { free(owner); return found; }
+    int oa = owner[a], ob = owner[b];
+    free(owner);
     if (b < n) return gd_fail(GD_EINVAL, "parameters %d and %d share memory (views of one tensor): the step would "
-                                         "update it twice", a + 1, b + 1);
-    if (b - n == a)
+                                         "update it twice", oa + 1, ob + 1);
+    if (ob == oa)
         return gd_fail(GD_EINVAL, "the gradient of parameter %d shares memory with the parameter; give it a "
-                                  "gradient of its own (clone())", a + 1);
+                                  "gradient of its own (clone())", oa + 1);
     return gd_fail(GD_EINVAL, "the gradient of parameter %d shares memory with parameter %d; give it a gradient "
-                              "of its own (clone())", b - n + 1, a + 1);
+                              "of its own (clone())", ob + 1, oa + 1);
 }
 
 int gd_optim_new(gd_optim **out, int kind, gd_tensor *const *params, int n, const gd_optim_hyper *hyper)
@@ -240,7 +258,7 @@ int gd_optim_new(gd_optim **out, int kind, gd_tensor *const *params, int n, cons
             if (params[j] == params[i])
                 return gd_fail(GD_EINVAL, "parameter %d is the same tensor as parameter %d", i + 1, j + 1);
     }
-    GD_TRY(check_disjoint(params, n, false));
+    GD_TRY(check_disjoint(params, n, NULL));
     gd_optim *o = calloc(1, sizeof *o);
     if (!o) return gd_fail(GD_ENOMEM, "out of memory");
     o->kind = kind;
@@ -255,8 +273,11 @@ int gd_optim_new(gd_optim **out, int kind, gd_tensor *const *params, int n, cons
     o->seen_param_data = calloc(m, sizeof *o->seen_param_data);
     o->seen_count = calloc(m, sizeof *o->seen_count);
     o->segs = calloc(m, sizeof *o->segs);
+    o->grad = calloc(m, sizeof *o->grad);
+    o->pstep = calloc(m, sizeof *o->pstep);
+    o->run = calloc(m, sizeof *o->run);
     if (!o->params || !o->group || !o->offset || !o->layout_count || !o->seen_grad || !o->seen_grad_data ||
-        !o->seen_param_data || !o->seen_count || !o->segs) {
+        !o->seen_param_data || !o->seen_count || !o->segs || !o->grad || !o->pstep || !o->run) {
         gd_optim_free(o);
         return gd_fail(GD_ENOMEM, "out of memory");
     }
@@ -380,6 +401,7 @@ int gd_optim_set_step(gd_optim *o, int64_t step)
     if (!o) return gd_fail(GD_EINVAL, "no optimizer");
     if (step < 0) return gd_fail(GD_EINVAL, "step %lld is negative", (long long)step);
     o->step = step;
+    for (int i = 0; i < o->n; i++) o->pstep[i] = step; /* (a loaded state has one count for all) */
     o->plan_valid = 0; /* the plan may depend on the step */
     return GD_OK;
 }
@@ -388,7 +410,7 @@ int gd_optim_set_step(gd_optim *o, int64_t step)
 
 /* Checks every parameter and gradient; on success (re)builds the segments when
    anything they were built from changed.  Touches no element. */
-static int check_and_layout(gd_optim *o)
+static int check_and_layout(gd_optim *o, bool handed)
 {
     /* set_ is the one way to change a tensor's strides in place (a dense
        parameter turned strided, or expanded, over the same memory): it moves
@@ -396,17 +418,25 @@ static int check_and_layout(gd_optim *o)
     uint64_t epoch = __atomic_load_n(&gd_geometry_epoch, __ATOMIC_RELAXED);
     bool changed = !o->layout_valid || o->seen_epoch != epoch;
     for (int i = 0; i < o->n; i++) {
-        const gd_tensor *p = o->params[i], *g = p->gradient;
+        const gd_tensor *p = o->params[i], *g = o->grad[i];
         if (p->is_freed) return gd_fail(GD_EFREED, "parameter %d was released with free()", i + 1);
-        if (!g) return gd_fail(GD_EINVAL, "parameter %d has no gradient (set .grad, or run backward first)", i + 1);
+        if (!g && !handed)
+            return gd_fail(GD_EINVAL, "parameter %d has no gradient (set .grad, or run backward first)", i + 1);
+        if (!g) { /* skipped this step */
+            if (o->seen_grad[i] != NULL) changed = true;
+            if (group_of(p) != o->group[i])
+                return gd_fail(GD_EINVAL, "parameter %d changed dtype or device since the optimizer was created",
+                               i + 1);
+            continue;
+        }
         if (g->is_freed) return gd_fail(GD_EFREED, "the gradient of parameter %d was released with free()", i + 1);
         if (group_of(p) != o->group[i])
             return gd_fail(GD_EINVAL, "parameter %d changed dtype or device since the optimizer was created", i + 1);
         if (g->count != p->count || g->scalar_type != p->scalar_type || g->device_kind != p->device_kind)
             return gd_fail(GD_EINVAL, "the gradient of parameter %d no longer matches it (%lld elements of %s on %s "
                                       "for %lld of %s on %s)", i + 1, (long long)g->count,
-                           gd_dtype_name(g->scalar_type), g->device_kind ? "cuda" : "cpu", (long long)p->count,
-                           gd_dtype_name(p->scalar_type), p->device_kind ? "cuda" : "cpu");
+                           gd_dtype_name(g->scalar_type), gd_device_name(g->device_kind), (long long)p->count,
+                           gd_dtype_name(p->scalar_type), gd_device_name(p->device_kind));
         if (o->seen_grad[i] != g || o->seen_grad_data[i] != g->data || o->seen_param_data[i] != p->data ||
             o->seen_count[i] != p->count)
             changed = true;
@@ -415,7 +445,7 @@ static int check_and_layout(gd_optim *o)
     /* each parameter's element count fixes its state offset */
     for (int i = 0; i < o->n; i++) GD_TRY(fit_layout(o, i));
     for (int i = 0; i < o->n; i++) GD_TRY(check_updatable(o->params[i], i));
-    GD_TRY(check_disjoint(o->params, o->n, true));
+    GD_TRY(check_disjoint(o->params, o->n, o->grad));
     /* order by state offset: merged runs must be adjacent in state, param and grad */
     addr_item *items = malloc((o->n > 0 ? (size_t)o->n : 1) * sizeof *items);
     if (!items) return gd_fail(GD_ENOMEM, "out of memory");
@@ -424,8 +454,8 @@ static int check_and_layout(gd_optim *o)
     int nseg = 0;
     for (int k = 0; k < o->n; k++) {
         int i = items[k].index;
-        const gd_tensor *p = o->params[i], *g = p->gradient;
-        if (p->count == 0) continue;
+        const gd_tensor *p = o->params[i], *g = o->grad[i];
+        if (p->count == 0 || !g) continue;
         size_t es = gd_dtype_size(p->scalar_type);
         bool dense = p->is_contiguous && g->is_contiguous;
         if (dense && nseg > 0) {
@@ -436,7 +466,7 @@ static int check_and_layout(gd_optim *o)
                 o->group[prev] == o->group[i] && last->param + last->n * (int64_t)es == (char *)p->data &&
                 last->grad + last->n * (int64_t)es == (char *)g->data &&
                 o->offset[prev] + (((char *)p->data - (char *)pp->data) / (int64_t)es) == o->offset[i] &&
-                gd_same_storage(pp, p)) {
+                gd_same_storage(pp, p) && o->pstep[prev] == o->pstep[i]) {
                 last->n += p->count;
                 continue;
             }
@@ -453,16 +483,16 @@ static int check_and_layout(gd_optim *o)
     }
     free(items);
     o->nseg = nseg;
-    o->any_staged = o->any_cuda = 0;
+    o->any_staged = o->devices = 0;
     for (int k = 0; k < nseg; k++) {
         o->any_staged |= o->segs[k].staged;
-        o->any_cuda |= o->segs[k].device == GD_CUDA;
+        o->devices |= 1 << o->segs[k].device;
     }
     o->state_bound = 0;
     for (int i = 0; i < o->n; i++) {
         const gd_tensor *p = o->params[i];
-        o->seen_grad[i] = p->gradient;
-        o->seen_grad_data[i] = p->gradient->data;
+        o->seen_grad[i] = o->grad[i];
+        o->seen_grad_data[i] = o->grad[i] ? o->grad[i]->data : NULL;
         o->seen_param_data[i] = p->data;
         o->seen_count[i] = p->count;
     }
@@ -496,278 +526,6 @@ static void bind_state(gd_optim *o)
             s->state[slot] = a ? (char *)a->data + off * (int64_t)es : NULL;
         }
     }
-}
-
-/* --------------------------------------------------------------- kernels */
-
-/* One loop per (kind, dtype, switches): the switches are constants inside, so
-   every loop vectorises.  `restrict`: the arrays of one segment never overlap. */
-#define RMSPROP_LOOP(T, S, CEN, EPSIN, MST)                                                  \
-    GD_SIMD_CLONES static void rmsprop_##S##_##CEN##EPSIN##MST(int64_t n, T *restrict p, const T *restrict g,\
-                                                T *restrict v, T *restrict m, T *restrict b, \
-                                                const gd_optim_coef *restrict k)                  \
-    {                                                                                        \
-        if (k->clip_weights) /* MXNet's clip_weights: its own loop, the others stay lean */  \
-            for (int64_t i = 0; i < n; i++)                                                  \
-                gd_rmsprop_elem_##S(p + i, g[i], v + i, CEN ? m + i : v + i,                 \
-                                    MST ? b + i : v + i, k, CEN, EPSIN, MST, 1);             \
-        else                                                                                 \
-            for (int64_t i = 0; i < n; i++)                                                  \
-                gd_rmsprop_elem_##S(p + i, g[i], v + i, CEN ? m + i : v + i,                 \
-                                    MST ? b + i : v + i, k, CEN, EPSIN, MST, 0);             \
-    }
-#define RMSPROP_LOOPS_MST(T, S, CEN, EPSIN)                                                  \
-    RMSPROP_LOOP(T, S, CEN, EPSIN, 0) RMSPROP_LOOP(T, S, CEN, EPSIN, 1)                      \
-    RMSPROP_LOOP(T, S, CEN, EPSIN, 2) RMSPROP_LOOP(T, S, CEN, EPSIN, 3)
-#define RMSPROP_LOOPS(T, S)                                                                  \
-    RMSPROP_LOOPS_MST(T, S, 0, 0) RMSPROP_LOOPS_MST(T, S, 0, 1)                              \
-    RMSPROP_LOOPS_MST(T, S, 1, 0) RMSPROP_LOOPS_MST(T, S, 1, 1)
-RMSPROP_LOOPS(float, f)
-RMSPROP_LOOPS(double, d)
-
-typedef void (*rmsprop_loop_f)(int64_t, float *, const float *, float *, float *, float *, const gd_optim_coef *);
-typedef void (*rmsprop_loop_d)(int64_t, double *, const double *, double *, double *, double *,
-                               const gd_optim_coef *);
-#define RMSPROP_TABLE(S)                                                                     \
-    {{{rmsprop_##S##_000, rmsprop_##S##_001, rmsprop_##S##_002, rmsprop_##S##_003},          \
-      {rmsprop_##S##_010, rmsprop_##S##_011, rmsprop_##S##_012, rmsprop_##S##_013}},         \
-     {{rmsprop_##S##_100, rmsprop_##S##_101, rmsprop_##S##_102, rmsprop_##S##_103},          \
-      {rmsprop_##S##_110, rmsprop_##S##_111, rmsprop_##S##_112, rmsprop_##S##_113}}}
-static const rmsprop_loop_f rmsprop_f[2][2][4] = RMSPROP_TABLE(f);
-static const rmsprop_loop_d rmsprop_d[2][2][4] = RMSPROP_TABLE(d);
-
-#define SGD_LOOP(T, S, MOM, NEST)                                                            \
-    GD_SIMD_CLONES static void sgd_##S##_##MOM##NEST(int64_t n, T *restrict p, const T *restrict g,         \
-                                      T *restrict b, const gd_optim_coef *restrict k)             \
-    {                                                                                        \
-        for (int64_t i = 0; i < n; i++) gd_sgd_elem_##S(p + i, g[i], MOM ? b + i : p + i, k, MOM, NEST); \
-    }
-SGD_LOOP(float, f, 0, 0) SGD_LOOP(float, f, 1, 0) SGD_LOOP(float, f, 1, 1)
-SGD_LOOP(double, d, 0, 0) SGD_LOOP(double, d, 1, 0) SGD_LOOP(double, d, 1, 1)
-
-#define ADAM_LOOP(T, S, AMS)                                                                 \
-    GD_SIMD_CLONES static void adam_##S##_##AMS(int64_t n, T *restrict p, const T *restrict g, T *restrict m, \
-                                 T *restrict v, T *restrict vmax, const gd_optim_coef *restrict k) \
-    {                                                                                        \
-        for (int64_t i = 0; i < n; i++) gd_adam_elem_##S(p + i, g[i], m + i, v + i, AMS ? vmax + i : v + i, k, AMS); \
-    }
-ADAM_LOOP(float, f, 0) ADAM_LOOP(float, f, 1) ADAM_LOOP(double, d, 0) ADAM_LOOP(double, d, 1)
-
-#define OTHER_LOOPS(T, S)                                                                    \
-    GD_SIMD_CLONES static void adadelta_##S(int64_t n, T *restrict p, const T *restrict g, T *restrict v,   \
-                             T *restrict acc, const gd_optim_coef *restrict k)                    \
-    {                                                                                        \
-        for (int64_t i = 0; i < n; i++) gd_adadelta_elem_##S(p + i, g[i], v + i, acc + i, k); \
-    }                                                                                        \
-    GD_SIMD_CLONES static void smorms3_##S(int64_t n, T *restrict p, const T *restrict g, T *restrict mem,  \
-                            T *restrict mg, T *restrict ms, const gd_optim_coef *restrict k)      \
-    {                                                                                        \
-        for (int64_t i = 0; i < n; i++) gd_smorms3_elem_##S(p + i, g[i], mem + i, mg + i, ms + i, k); \
-    }
-OTHER_LOOPS(float, f)
-OTHER_LOOPS(double, d)
-
-/* The rest of torch.optim: Adamax, NAdam, RAdam (rectified or not), ASGD (mu == 1
-   or not), Rprop.  Unused pointers alias a used array; the switch never touches them. */
-#define MORE_LOOPS(T, S)                                                                     \
-    GD_SIMD_CLONES static void adamax_##S(int64_t n, T *restrict p, const T *restrict g, T *restrict m,     \
-                           T *restrict u, const gd_optim_coef *restrict k)                   \
-    {                                                                                        \
-        for (int64_t i = 0; i < n; i++) gd_adamax_elem_##S(p + i, g[i], m + i, u + i, k);     \
-    }                                                                                        \
-    GD_SIMD_CLONES static void nadam_##S(int64_t n, T *restrict p, const T *restrict g, T *restrict m,      \
-                          T *restrict v, const gd_optim_coef *restrict k)                    \
-    {                                                                                        \
-        for (int64_t i = 0; i < n; i++) gd_nadam_elem_##S(p + i, g[i], m + i, v + i, k);      \
-    }                                                                                        \
-    GD_SIMD_CLONES static void radam_##S##_0(int64_t n, T *restrict p, const T *restrict g, T *restrict m,  \
-                              T *restrict v, const gd_optim_coef *restrict k)                \
-    {                                                                                        \
-        for (int64_t i = 0; i < n; i++) gd_radam_elem_##S(p + i, g[i], m + i, v + i, k, 0);  \
-    }                                                                                        \
-    GD_SIMD_CLONES static void radam_##S##_1(int64_t n, T *restrict p, const T *restrict g, T *restrict m,  \
-                              T *restrict v, const gd_optim_coef *restrict k)                \
-    {                                                                                        \
-        for (int64_t i = 0; i < n; i++) gd_radam_elem_##S(p + i, g[i], m + i, v + i, k, 1);  \
-    }                                                                                        \
-    GD_SIMD_CLONES static void asgd_##S##_0(int64_t n, T *restrict p, const T *restrict g, T *restrict ax,  \
-                             const gd_optim_coef *restrict k)                                \
-    {                                                                                        \
-        for (int64_t i = 0; i < n; i++) gd_asgd_elem_##S(p + i, g[i], ax + i, k, 0);         \
-    }                                                                                        \
-    GD_SIMD_CLONES static void asgd_##S##_1(int64_t n, T *restrict p, const T *restrict g, T *restrict ax,  \
-                             const gd_optim_coef *restrict k)                                \
-    {                                                                                        \
-        for (int64_t i = 0; i < n; i++) gd_asgd_elem_##S(p + i, g[i], ax + i, k, 1);         \
-    }                                                                                        \
-    GD_SIMD_CLONES static void rprop_##S(int64_t n, T *restrict p, const T *restrict g, T *restrict prev,   \
-                          T *restrict step, const gd_optim_coef *restrict k)                 \
-    {                                                                                        \
-        for (int64_t i = 0; i < n; i++) gd_rprop_elem_##S(p + i, g[i], prev + i, step + i, k); \
-    }
-MORE_LOOPS(float, f)
-MORE_LOOPS(double, d)
-
-/* What papers compare against: Lion, AdaBelief (amsgrad x mode), Adan,
-   Schedule-Free AdamW / SGD. */
-#define BELIEF_LOOP(T, S, AMS, MODE)                                                         \
-    GD_SIMD_CLONES static void adabelief_##S##_##AMS##MODE(int64_t n, T *restrict p, const T *restrict g,   \
-                                            T *restrict m, T *restrict v, T *restrict vm,    \
-                                            const gd_optim_coef *restrict k)                 \
-    {                                                                                        \
-        for (int64_t i = 0; i < n; i++)                                                      \
-            gd_adabelief_elem_##S(p + i, g[i], m + i, v + i, AMS ? vm + i : v + i, k, AMS, MODE); \
-    }
-#define PAPER_LOOPS(T, S)                                                                    \
-    GD_SIMD_CLONES static void lion_##S(int64_t n, T *restrict p, const T *restrict g, T *restrict m,       \
-                         const gd_optim_coef *restrict k)                                    \
-    {                                                                                        \
-        for (int64_t i = 0; i < n; i++) gd_lion_elem_##S(p + i, g[i], m + i, k);              \
-    }                                                                                        \
-    BELIEF_LOOP(T, S, 0, 0) BELIEF_LOOP(T, S, 0, 1) BELIEF_LOOP(T, S, 0, 2) BELIEF_LOOP(T, S, 0, 3) \
-    BELIEF_LOOP(T, S, 1, 0) BELIEF_LOOP(T, S, 1, 1) BELIEF_LOOP(T, S, 1, 2) BELIEF_LOOP(T, S, 1, 3) \
-    GD_SIMD_CLONES static void adan_##S(int64_t n, T *restrict p, const T *restrict g, T *restrict m,       \
-                         T *restrict dm, T *restrict nn, T *restrict neg,                    \
-                         const gd_optim_coef *restrict k)                                    \
-    {                                                                                        \
-        for (int64_t i = 0; i < n; i++) gd_adan_elem_##S(p + i, g[i], m + i, dm + i, nn + i, neg + i, k); \
-    }                                                                                        \
-    GD_SIMD_CLONES static void sf_##S##_1(int64_t n, T *restrict p, const T *restrict g, T *restrict z,     \
-                           T *restrict v, const gd_optim_coef *restrict k)                   \
-    {                                                                                        \
-        for (int64_t i = 0; i < n; i++) gd_schedulefree_elem_##S(p + i, g[i], z + i, v + i, k, 1); \
-    }                                                                                        \
-    GD_SIMD_CLONES static void sf_##S##_0(int64_t n, T *restrict p, const T *restrict g, T *restrict z,     \
-                           const gd_optim_coef *restrict k)                                  \
-    {                                                                                        \
-        for (int64_t i = 0; i < n; i++) gd_schedulefree_elem_##S(p + i, g[i], z + i, z + i, k, 0); \
-    }
-PAPER_LOOPS(float, f)
-PAPER_LOOPS(double, d)
-
-typedef void (*belief_loop_f)(int64_t, float *, const float *, float *, float *, float *, const gd_optim_coef *);
-typedef void (*belief_loop_d)(int64_t, double *, const double *, double *, double *, double *,
-                              const gd_optim_coef *);
-#define BELIEF_TABLE(S)                                                                      \
-    {{adabelief_##S##_00, adabelief_##S##_01, adabelief_##S##_02, adabelief_##S##_03},       \
-     {adabelief_##S##_10, adabelief_##S##_11, adabelief_##S##_12, adabelief_##S##_13}}
-static const belief_loop_f adabelief_f[2][4] = BELIEF_TABLE(f);
-static const belief_loop_d adabelief_d[2][4] = BELIEF_TABLE(d);
-
-/* Runs elements [b, e) of one segment. */
-static void run_range(const gd_optim_plan *pl, const gd_optim_segment *s, int64_t b, int64_t e)
-{
-    int64_t n = e - b;
-    if (n <= 0) return;
-    int64_t es = s->dtype == GD_FLOAT32 ? 4 : 8;
-    int64_t ob = b * (int64_t)es;
-    char *p = s->param + ob, *g = s->grad + ob;
-    char *st[MAX_SLOTS];
-    for (int k = 0; k < MAX_SLOTS; k++) st[k] = s->state[k] ? s->state[k] + ob : NULL;
-    bool f = s->dtype == GD_FLOAT32;
-#define ARGS(T) (T *)p, (const T *)g
-    switch (pl->kind) {
-    case GD_OPTIM_SGD:
-        if (f) (pl->use_momentum ? (pl->nesterov ? sgd_f_11 : sgd_f_10) : sgd_f_00)(n, ARGS(float), (float *)st[0], &pl->k);
-        else (pl->use_momentum ? (pl->nesterov ? sgd_d_11 : sgd_d_10) : sgd_d_00)(n, ARGS(double), (double *)st[0], &pl->k);
-        break;
-    case GD_OPTIM_RMSPROP:
-        if (f)
-            rmsprop_f[pl->centered][pl->eps_inside][pl->mst](n, ARGS(float), (float *)st[0], (float *)st[1],
-                                                             (float *)st[2], &pl->k);
-        else
-            rmsprop_d[pl->centered][pl->eps_inside][pl->mst](n, ARGS(double), (double *)st[0], (double *)st[1],
-                                                             (double *)st[2], &pl->k);
-        break;
-    case GD_OPTIM_ADADELTA:
-        if (f) adadelta_f(n, ARGS(float), (float *)st[0], (float *)st[1], &pl->k);
-        else adadelta_d(n, ARGS(double), (double *)st[0], (double *)st[1], &pl->k);
-        break;
-    case GD_OPTIM_ADAM:
-        if (f) (pl->amsgrad ? adam_f_1 : adam_f_0)(n, ARGS(float), (float *)st[0], (float *)st[1], (float *)st[2], &pl->k);
-        else (pl->amsgrad ? adam_d_1 : adam_d_0)(n, ARGS(double), (double *)st[0], (double *)st[1], (double *)st[2], &pl->k);
-        break;
-    case GD_OPTIM_SMORMS3:
-        if (f) smorms3_f(n, ARGS(float), (float *)st[0], (float *)st[1], (float *)st[2], &pl->k);
-        else smorms3_d(n, ARGS(double), (double *)st[0], (double *)st[1], (double *)st[2], &pl->k);
-        break;
-    case GD_OPTIM_ADAMAX:
-        if (f) adamax_f(n, ARGS(float), (float *)st[0], (float *)st[1], &pl->k);
-        else adamax_d(n, ARGS(double), (double *)st[0], (double *)st[1], &pl->k);
-        break;
-    case GD_OPTIM_NADAM:
-        if (f) nadam_f(n, ARGS(float), (float *)st[0], (float *)st[1], &pl->k);
-        else nadam_d(n, ARGS(double), (double *)st[0], (double *)st[1], &pl->k);
-        break;
-    case GD_OPTIM_RADAM:
-        if (f) (pl->rectify ? radam_f_1 : radam_f_0)(n, ARGS(float), (float *)st[0], (float *)st[1], &pl->k);
-        else (pl->rectify ? radam_d_1 : radam_d_0)(n, ARGS(double), (double *)st[0], (double *)st[1], &pl->k);
-        break;
-    case GD_OPTIM_ASGD:
-        if (f) (pl->avg_copy ? asgd_f_1 : asgd_f_0)(n, ARGS(float), (float *)st[0], &pl->k);
-        else (pl->avg_copy ? asgd_d_1 : asgd_d_0)(n, ARGS(double), (double *)st[0], &pl->k);
-        break;
-    case GD_OPTIM_RPROP:
-        if (f) rprop_f(n, ARGS(float), (float *)st[0], (float *)st[1], &pl->k);
-        else rprop_d(n, ARGS(double), (double *)st[0], (double *)st[1], &pl->k);
-        break;
-    case GD_OPTIM_LION:
-        if (f) lion_f(n, ARGS(float), (float *)st[0], &pl->k);
-        else lion_d(n, ARGS(double), (double *)st[0], &pl->k);
-        break;
-    case GD_OPTIM_ADABELIEF:
-        if (f)
-            adabelief_f[pl->amsgrad][pl->belief_mode](n, ARGS(float), (float *)st[0], (float *)st[1],
-                                                      (float *)(pl->amsgrad ? st[2] : st[1]), &pl->k);
-        else
-            adabelief_d[pl->amsgrad][pl->belief_mode](n, ARGS(double), (double *)st[0], (double *)st[1],
-                                                      (double *)(pl->amsgrad ? st[2] : st[1]), &pl->k);
-        break;
-    case GD_OPTIM_ADAN:
-        if (f) adan_f(n, ARGS(float), (float *)st[0], (float *)st[1], (float *)st[2], (float *)st[3], &pl->k);
-        else adan_d(n, ARGS(double), (double *)st[0], (double *)st[1], (double *)st[2], (double *)st[3], &pl->k);
-        break;
-    case GD_OPTIM_SF_ADAMW:
-        if (f) sf_f_1(n, ARGS(float), (float *)st[0], (float *)st[1], &pl->k);
-        else sf_d_1(n, ARGS(double), (double *)st[0], (double *)st[1], &pl->k);
-        break;
-    case GD_OPTIM_SF_SGD:
-        if (f) sf_f_0(n, ARGS(float), (float *)st[0], &pl->k);
-        else sf_d_0(n, ARGS(double), (double *)st[0], &pl->k);
-        break;
-    }
-#undef ARGS
-}
-
-/* All CPU segments in one parallel region: the concatenated elements are cut
-   into equal ranges, one per thread. */
-static void run_cpu(const gd_optim_plan *pl, const gd_optim_segment *segs, int nseg)
-{
-    int64_t total = 0;
-    for (int k = 0; k < nseg; k++)
-        if (segs[k].device == GD_CPU) total += segs[k].n;
-    if (total == 0) return;
-    if (!gd_parallel_worth(total)) {
-        for (int k = 0; k < nseg; k++)
-            if (segs[k].device == GD_CPU) run_range(pl, &segs[k], 0, segs[k].n);
-        return;
-    }
-#ifdef _OPENMP
-    #pragma omp parallel
-    {
-        int nt = omp_get_num_threads(), tid = omp_get_thread_num();
-        int64_t chunk = ((total + nt - 1) / nt + 63) & ~(int64_t)63;
-        int64_t b = (int64_t)tid * chunk, e = b + chunk < total ? b + chunk : total;
-        int64_t base = 0;
-        for (int k = 0; k < nseg && base < e; k++) {
-            if (segs[k].device != GD_CPU) continue;
-            int64_t sb = base, se = base + segs[k].n;
-            int64_t lo = b > sb ? b : sb, hi = e < se ? e : se;
-            if (lo < hi) run_range(pl, &segs[k], lo - sb, hi - sb);
-            base = se;
-        }
-    }
-#endif
 }
 
 /* ------------------------------------------------------------------ step */
@@ -822,7 +580,7 @@ static int stage_in(gd_optim *o)
         if (!s->staged) continue;
         int i = s->param_index;
         GD_TRY(gd_copy(o->stage[i].param, o->params[i]));
-        GD_TRY(gd_copy(o->stage[i].grad, o->params[i]->gradient));
+        GD_TRY(gd_copy(o->stage[i].grad, o->grad[i]));
         s->param = o->stage[i].param->data;
         s->grad = o->stage[i].grad->data;
     }
@@ -1052,13 +810,53 @@ static bool plan_depends_on_step(const gd_optim *o, const gd_optim_hyper *h, int
     }
 }
 
-int gd_optim_step(gd_optim *o, const gd_optim_hyper *h)
+/* Runs the segments of segs on every device's backend with plan pl. */
+static int run_segments(const gd_optim *o, const gd_optim_plan *pl, const gd_optim_segment *segs, int nseg)
+{
+    /* each device's backend runs its own segments */
+    for (int d = 0; d < GD_DEVICE_COUNT; d++) {
+        if (!(o->devices & (1 << d))) continue;
+        const gd_backend *b = gd_backend_of(d);
+        if (!b) return GD_EDEVICE;
+        GD_TRY(GD_BACKEND_CALL(b, "optimizer step", optim_step(pl, segs, nseg)));
+    }
+    return GD_OK;
+}
+
+int gd_optim_step_grads(gd_optim *o, const gd_optim_hyper *h, gd_tensor *const *grads)
 {
     if (!o || !h) return gd_fail(GD_EINVAL, "no optimizer");
+    for (int i = 0; i < o->n; i++) {
+        o->grad[i] = grads ? grads[i] : o->params[i]->gradient;
+        if (grads && grads[i]) {
+            char what[64];
+            snprintf(what, sizeof what, "gradient %d", i + 1);
+            GD_TRY(gd_check_tensor(grads[i], what));
+        }
+    }
     bool hyper_changed = !o->plan_valid || h->generation != o->plan_hyper.generation;
     if (hyper_changed) GD_TRY(check_hyper(o, h));
+    bool any_grad = o->n == 0;
+    for (int i = 0; i < o->n; i++) any_grad = any_grad || o->grad[i];
+    if (!any_grad) return GD_OK; /* every parameter skipped: nothing changes, not even a step count */
     /* the layout first: a parameter resized before any state exists is re-laid out */
-    GD_TRY(check_and_layout(o));
+    GD_TRY(check_and_layout(o, grads != NULL));
+    /* the step count each segment takes: one for all, unless some parameter
+       was skipped before (it lags, with its own bias corrections, as in
+       PyTorch, where each parameter counts its own steps) */
+    int64_t tmin = INT64_MAX, tmax = 0;
+    for (int k = 0; k < o->nseg; k++) {
+        int64_t t = o->pstep[o->segs[k].param_index] + 1;
+        if (t < tmin) tmin = t;
+        if (t > tmax) tmax = t;
+    }
+    if (o->nseg == 0) tmin = tmax = o->step + 1;
+    bool skipping = false;
+    for (int i = 0; i < o->n; i++) skipping = skipping || !o->grad[i];
+    if (scalar_count[o->kind] && (tmin != tmax || (skipping && o->nseg > 0)))
+        /* their eta / mu / mu_product are one per optimizer here, one per parameter in PyTorch */
+        return gd_fail(GD_EINVAL, "%s: parameters without a gradient this step (skipped) are not supported: its "
+                                  "scalar state is shared by all the parameters", kind_name[o->kind]);
     if (hyper_changed)
         for (int slot = 0; slot < slot_count[o->kind]; slot++)
             if (slot_needed(o->kind, slot, h)) GD_TRY(ensure_slot(o, slot, h));
@@ -1067,30 +865,44 @@ int gd_optim_step(gd_optim *o, const gd_optim_hyper *h)
         bind_state(o);
         o->state_bound = 1;
     }
-    int64_t t = o->step + 1;
     if (scalar_count[o->kind]) scalars_settle(o, h);
-    if (hyper_changed || plan_depends_on_step(o, h, t)) {
-        make_plan(o, h, t, &o->plan);
-        memcpy(&o->plan_hyper, h, sizeof *h);
-        o->plan_valid = 1;
-    }
-    const gd_optim_plan *pl = &o->plan;
-    if (o->any_cuda) {
-        const gd_cuda_backend *cu = gd_cuda();
-        if (!cu) return GD_EDEVICE;
-        if (cu->optim_step(pl, o->segs, o->nseg))
-            return gd_fail(GD_EDEVICE, "CUDA optimizer step failed: %s", cu->error_string());
-    }
-    run_cpu(pl, o->segs, o->nseg);
-    if (o->any_staged)
-        for (int k = 0; k < o->nseg; k++) {
-            gd_optim_segment *s = &o->segs[k];
-            if (s->staged) GD_TRY(gd_copy(o->params[s->param_index], o->stage[s->param_index].param));
+    if (o->nseg > 0) {
+        if (tmin == tmax) {
+            /* the usual step: one plan, reused while nothing changes */
+            int64_t t = tmin;
+            if (hyper_changed || plan_depends_on_step(o, h, t)) {
+                make_plan(o, h, t, &o->plan);
+                memcpy(&o->plan_hyper, h, sizeof *h);
+                o->plan_valid = 1;
+            }
+            GD_TRY(run_segments(o, &o->plan, o->segs, o->nseg));
+        } else {
+            /* one plan per step count, each over its segments */
+            for (int64_t t = tmin; t <= tmax; t++) {
+                int n = 0;
+                for (int k = 0; k < o->nseg; k++)
+                    if (o->pstep[o->segs[k].param_index] + 1 == t) o->run[n++] = o->segs[k];
+                if (n == 0) continue;
+                gd_optim_plan pl;
+                make_plan(o, h, t, &pl);
+                GD_TRY(run_segments(o, &pl, o->run, n));
+            }
+            o->plan_valid = 0;
         }
-    if (scalar_count[o->kind]) scalars_after(o, h, t);
-    o->step = t;
+        if (o->any_staged)
+            for (int k = 0; k < o->nseg; k++) {
+                gd_optim_segment *s = &o->segs[k];
+                if (s->staged) GD_TRY(gd_copy(o->params[s->param_index], o->stage[s->param_index].param));
+            }
+    }
+    if (scalar_count[o->kind]) scalars_after(o, h, tmin);
+    for (int i = 0; i < o->n; i++)
+        if (o->grad[i]) o->pstep[i]++;
+    o->step++;
     return GD_OK;
 }
+
+int gd_optim_step(gd_optim *o, const gd_optim_hyper *h) { return gd_optim_step_grads(o, h, NULL); }
 
 int gd_optim_zero_grad(gd_optim *o)
 {

@@ -1,10 +1,11 @@
 /*
  * random.c: the global Philox generator (seed, offset) and random fills.
- * The math is in src/kernels/philox.h, shared with the CUDA backend.
+ * The math is in src/kernels/philox.h; the draws are the backend's
+ * (src/cpu/random.c, cuda/random.cu).
  */
 #include "internal.h"
 #include "autograd.h"
-#include "cuda_backend.h"
+#include "backend.h"
 #include "kernels/philox.h"
 
 #include <math.h>
@@ -23,38 +24,6 @@ void gd_philox4x32(uint64_t seed, uint64_t counter, uint32_t *out4) { gd_philox4
 void gd_philox4x32_words(const uint32_t *ctr4, const uint32_t *key2, uint32_t *out4)
 {
     gd_philox4x32_10_words(ctr4, key2, out4);
-}
-
-static void fill_blocks(void *data, int64_t n, int dtype, int kind, double a, double b, uint64_t seed,
-                        uint64_t offset)
-{
-    int f32 = dtype == GD_FLOAT32;
-    int per = gd_philox_per_block(f32);
-    int64_t nblocks = (n + per - 1) / per;
-    #pragma omp parallel for schedule(static) if (gd_parallel_worth(n))
-    for (int64_t blk = 0; blk < nblocks; blk++) {
-        double v[4];
-        gd_philox_block_values(seed, offset + (uint64_t)blk, kind, f32, a, b, v);
-        for (int j = 0; j < per; j++) {
-            int64_t i = blk * per + j;
-            if (i >= n) break;
-            if (dtype == GD_FLOAT32) {
-                float x = (float)v[j];
-                /* rounding to float can reach the upper end of [a, b) */
-                if (kind == 0 && x >= (float)b && b > a) x = nextafterf((float)b, (float)a);
-                ((float *)data)[i] = x;
-            } else if (dtype == GD_FLOAT64) {
-                double x = v[j];
-                if (kind == 0 && x >= b && b > a) x = nextafter(b, a);
-                ((double *)data)[i] = x;
-            } else {
-                /* uniform integers in [a, b): a and b are whole (checked by the caller) */
-                double x = floor(v[j]);
-                if (x >= b && b > a) x = b - 1;
-                ((int64_t *)data)[i] = (int64_t)x;
-            }
-        }
-    }
 }
 
 int gd_random_seeded_(gd_tensor *t, int kind, double a, double b, uint64_t seed, uint64_t offset)
@@ -81,14 +50,9 @@ int gd_random_seeded_(gd_tensor *t, int kind, double a, double b, uint64_t seed,
     if (t->is_contiguous) { gd_tensor_retain(t); c = t; st = 0; }
     else st = gd_empty(&c, t->rank, t->sizes, t->scalar_type, t->device_kind);
     if (st) return st;
-    if (t->device_kind == GD_CUDA) {
-        const gd_cuda_backend *cu = gd_cuda();
-        if (!cu) st = GD_EDEVICE;
-        else if (cu->random(c->data, c->count, c->scalar_type, kind, a, b, seed, offset))
-            st = gd_fail(GD_EDEVICE, "CUDA random fill failed: %s", cu->error_string());
-    } else {
-        fill_blocks(c->data, c->count, c->scalar_type, kind, a, b, seed, offset);
-    }
+    const gd_backend *be = gd_backend_of(t->device_kind);
+    if (!be) st = GD_EDEVICE;
+    else st = GD_BACKEND_CALL(be, "random fill", random(c->data, c->count, c->scalar_type, kind, a, b, seed, offset));
     if (!st && c != t) st = gd_copy(t, c);
     gd_tensor_release(c);
     return st;

@@ -4,7 +4,8 @@
  */
 #include "internal.h"
 #include "autograd.h"
-#include "cuda_backend.h"
+#include "backend.h"
+#include "kernels/elementwise.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -172,7 +173,7 @@ int gd_tensor_set_grad(gd_tensor *t, gd_tensor *g)
                            gd_dtype_name(g->scalar_type), gd_dtype_name(t->scalar_type));
         if (g->device_kind != t->device_kind)
             return gd_fail(GD_EINVAL, "gradient is on %s but the tensor is on %s",
-                           g->device_kind ? "cuda" : "cpu", t->device_kind ? "cuda" : "cpu");
+                           gd_device_name(g->device_kind), gd_device_name(t->device_kind));
         if (g == t) return gd_fail(GD_EINVAL, "a tensor cannot be its own gradient");
         for (const gd_tensor *h = g->gradient; h; h = h->gradient)
             if (h == t) return gd_fail(GD_EINVAL, "the gradient's own gradients lead back to the tensor (a cycle)");
@@ -295,51 +296,22 @@ int gd_find_overlap(gd_tensor *const *ts, int n, int nwrite, int *first, int *se
 
 /* ------------------------------------------------------------------ fill */
 
-#define FILL_LOOP(T)                                                                    \
-    static void fill_##T(int64_t n, char **p, const int64_t *s, const void *ctx)        \
-    {                                                                                   \
-        T v = *(const T *)ctx;                                                          \
-        if (s[0] == (int64_t)sizeof(T)) {                                               \
-            T *o = (T *)p[0];                                                           \
-            for (int64_t i = 0; i < n; i++) o[i] = v;                                   \
-        } else {                                                                        \
-            for (int64_t i = 0; i < n; i++) *(T *)(p[0] + i * s[0]) = v;                \
-        }                                                                               \
-    }
-FILL_LOOP(float)
-FILL_LOOP(double)
-FILL_LOOP(int64_t)
-
 int gd_fill(gd_tensor *t, double value)
 {
     GD_TRY(gd_ag_write(t, "fill_"));
     GD_TRY(gd_check_tensor(t, "tensor"));
     if (t->scalar_type == GD_INT64) GD_TRY(gd_check_int64_value(value, "fill"));
     GD_TRY(gd_check_writable(t, "fill"));
-    if (value == 0 && !signbit(value) && t->device_kind == GD_CPU && t->is_contiguous) {
-        /* all-zero bits are 0.0 and 0 in every dtype */
-        if (t->count) memset(t->data, 0, (size_t)t->count * gd_dtype_size(t->scalar_type));
-        return GD_OK;
-    }
+    const gd_backend *b = gd_backend_of(t->device_kind);
+    if (!b) return GD_EDEVICE;
     gd_iter it;
     const gd_tensor *ops[1] = {t};
-    GD_TRY(gd_iter_init(&it, 1, ops, t->rank, t->sizes));
-    if (t->device_kind == GD_CUDA) {
-        const gd_cuda_backend *cu = gd_cuda();
-        if (!cu) return GD_EDEVICE;
-        return cu->fill(&it, t->scalar_type, value);
-    }
-    float f = (float)value;
-    int64_t i = t->scalar_type == GD_INT64 ? (int64_t)value : 0;
-    switch (t->scalar_type) {
-    case GD_FLOAT32: gd_iter_run(&it, fill_float, &f); break;
-    case GD_FLOAT64: gd_iter_run(&it, fill_double, &value); break;
-    default: gd_iter_run(&it, fill_int64_t, &i); break;
-    }
-    return GD_OK;
+    if (t->is_contiguous) gd_iter_flat(&it, 1, ops);
+    else GD_TRY(gd_iter_init(&it, 1, ops, t->rank, t->sizes));
+    return GD_BACKEND_CALL(b, "fill", fill(&it, t->scalar_type, value));
 }
 
-/* t[i] = start + i*step, on the CPU then copied for CUDA */
+/* t[i] = start + i*step over the flat C-order index i */
 int gd_fill_range(gd_tensor *t, double start, double step)
 {
     GD_TRY(gd_ag_write(t, "fill_range"));
@@ -352,93 +324,64 @@ int gd_fill_range(gd_tensor *t, double start, double step)
             return gd_fail(GD_EINVAL, "range: values from %g to %g do not fit in int64", start, last);
     }
     GD_TRY(gd_check_writable(t, "range"));
-    if (t->device_kind != GD_CPU || !t->is_contiguous) {
+    if (!t->is_contiguous) {
         gd_tensor *tmp;
-        GD_TRY(gd_empty(&tmp, t->rank, t->sizes, t->scalar_type, GD_CPU));
+        GD_TRY(gd_empty(&tmp, t->rank, t->sizes, t->scalar_type, t->device_kind));
         int st = gd_fill_range(tmp, start, step);
         if (!st) st = gd_copy(t, tmp);
         gd_tensor_release(tmp);
         return st;
     }
-    int64_t n = t->count;
-    switch (t->scalar_type) {
-    case GD_FLOAT32: { float *p = t->data; for (int64_t i = 0; i < n; i++) p[i] = (float)(start + (double)i * step); break; }
-    case GD_FLOAT64: { double *p = t->data; for (int64_t i = 0; i < n; i++) p[i] = start + (double)i * step; break; }
-    default: { int64_t *p = t->data; for (int64_t i = 0; i < n; i++) p[i] = (int64_t)llround(start + (double)i * step); break; }
-    }
-    return GD_OK;
+    const gd_backend *b = gd_backend_of(t->device_kind);
+    if (!b) return GD_EDEVICE;
+    return GD_BACKEND_CALL(b, "range", range(t->data, t->count, t->scalar_type, start, step));
 }
 
 /* ------------------------------------------------------------------ copy */
 
-#define COPY_LOOP(NAME, TO, FROM)                                                       \
-    static void NAME(int64_t n, char **p, const int64_t *s, const void *ctx)            \
-    {                                                                                   \
-        (void)ctx;                                                                      \
-        if (s[0] == (int64_t)sizeof(TO) && s[1] == (int64_t)sizeof(FROM)) {             \
-            TO *o = (TO *)p[0];                                                         \
-            const FROM *a = (const FROM *)p[1];                                         \
-            for (int64_t i = 0; i < n; i++) o[i] = (TO)a[i];                            \
-        } else {                                                                        \
-            for (int64_t i = 0; i < n; i++)                                             \
-                *(TO *)(p[0] + i * s[0]) = (TO) * (const FROM *)(p[1] + i * s[1]);      \
-        }                                                                               \
+/* The int64 rule of conversions (kernels/elementwise.h), for every device:
+   a float tensor converts to int64 only when every value has an int64. */
+static int check_int64_convertible(const gd_tensor *src)
+{
+    if (src->count == 0) return GD_OK;
+    double hi, lo;
+    GD_TRY(gd_reduce_all(src, GD_RED_MAX, 0, &hi)); /* NaN wins max */
+    GD_TRY(gd_reduce_all(src, GD_RED_MIN, 0, &lo));
+    if (!gd_float_fits_int64(hi) || !gd_float_fits_int64(lo)) {
+        double v = gd_float_fits_int64(hi) ? lo : hi;
+        char shown[32];
+        if (v != v) snprintf(shown, sizeof shown, "NaN");
+        else snprintf(shown, sizeof shown, "%.17g", v);
+        return gd_fail(GD_EINVAL, "copy: a NaN, infinite or out-of-range %s value (%s) cannot be converted to int64 "
+                                  "(int64 holds -2^63 <= v < 2^63)", gd_dtype_name(src->scalar_type), shown);
     }
-COPY_LOOP(copy_f_f, float, float)
-COPY_LOOP(copy_f_d, float, double)
-COPY_LOOP(copy_f_i, float, int64_t)
-COPY_LOOP(copy_d_f, double, float)
-COPY_LOOP(copy_d_d, double, double)
-COPY_LOOP(copy_d_i, double, int64_t)
-COPY_LOOP(copy_i_i, int64_t, int64_t)
+    return GD_OK;
+}
 
-/* float -> int64 truncates toward zero, as C and PyTorch do.  NaN, the
-   infinities and values out of range have no int64: casting them is undefined
-   behaviour in C, so they are written as 0 and reported through ctx (an int
-   flag), which gd_copy turns into an error. */
-#define COPY_TO_INT64(NAME, FROM)                                                       \
-    static void NAME(int64_t n, char **p, const int64_t *s, const void *ctx)            \
-    {                                                                                   \
-        int bad = 0;                                                                    \
-        for (int64_t i = 0; i < n; i++) {                                               \
-            double v = *(const FROM *)(p[1] + i * s[1]);                                \
-            bool ok = v > -9223372036854777856.0 && v < 9223372036854775808.0;          \
-            bad |= !ok;                                                                 \
-            *(int64_t *)(p[0] + i * s[0]) = ok ? (int64_t)v : 0;                        \
-        }                                                                               \
-        if (bad) __atomic_store_n((int *)ctx, 1, __ATOMIC_RELAXED);                     \
-    }
-COPY_TO_INT64(copy_i_f, float)
-COPY_TO_INT64(copy_i_d, double)
-
-static gd_loop_fn copy_loops[GD_DTYPE_COUNT][GD_DTYPE_COUNT] = {
-    {copy_f_f, copy_f_d, copy_f_i},
-    {copy_d_f, copy_d_d, copy_d_i},
-    {copy_i_f, copy_i_d, copy_i_i},
-};
-
-/* Copy between devices goes through contiguous staging. */
+/* Copy between devices goes through contiguous staging: one transfer. */
 static int copy_across_devices(gd_tensor *dst, const gd_tensor *src)
 {
-    const gd_cuda_backend *cu = gd_cuda();
-    if (!cu) return GD_EDEVICE;
+    /* the device side's backend moves the bytes */
+    const gd_backend *b = gd_backend_of(dst->device_kind != GD_CPU ? dst->device_kind : src->device_kind);
+    if (!b) return GD_EDEVICE;
     /* 1. src -> contiguous, same device, dst's dtype, broadcast to dst's shape */
     gd_tensor *stage_src = NULL, *stage_dst = NULL;
-    int st = gd_empty(&stage_src, dst->rank, dst->sizes, dst->scalar_type, src->device_kind);
-    if (!st) st = gd_copy(stage_src, src);
+    int st = GD_OK;
+    if (src->is_contiguous && src->scalar_type == dst->scalar_type && src->count == dst->count &&
+        src->rank == dst->rank && !memcmp(src->sizes, dst->sizes, sizeof(int64_t) * (size_t)src->rank)) {
+        gd_tensor_retain((gd_tensor *)src);
+        stage_src = (gd_tensor *)src;
+    } else {
+        st = gd_empty(&stage_src, dst->rank, dst->sizes, dst->scalar_type, src->device_kind);
+        if (!st) st = gd_copy(stage_src, src);
+    }
+    size_t bytes = (size_t)dst->count * gd_dtype_size(dst->scalar_type);
     /* 2. raw transfer into a contiguous tensor on dst's device */
     if (!st && dst->is_contiguous) {
-        st = cu->memcpy(dst->data, stage_src->data, (size_t)dst->count * gd_dtype_size(dst->scalar_type),
-                        dst->device_kind, src->device_kind);
-        if (st) st = gd_fail(GD_EDEVICE, "CUDA copy failed: %s", cu->error_string());
+        st = gd_transfer(b, dst->data, stage_src->data, bytes, dst->device_kind, src->device_kind, 0);
     } else if (!st) {
         st = gd_empty(&stage_dst, dst->rank, dst->sizes, dst->scalar_type, dst->device_kind);
-        if (!st) {
-            st = cu->memcpy(stage_dst->data, stage_src->data,
-                            (size_t)dst->count * gd_dtype_size(dst->scalar_type), dst->device_kind,
-                            src->device_kind);
-            if (st) st = gd_fail(GD_EDEVICE, "CUDA copy failed: %s", cu->error_string());
-        }
+        if (!st) st = gd_transfer(b, stage_dst->data, stage_src->data, bytes, dst->device_kind, src->device_kind, 0);
         if (!st) st = gd_copy(dst, stage_dst);
     }
     gd_tensor_release(stage_src);
@@ -473,15 +416,18 @@ int gd_copy(gd_tensor *dst, const gd_tensor *src)
     GD_TRY(gd_check_tensor(dst, "destination"));
     GD_TRY(gd_check_tensor(src, "source"));
     GD_TRY(gd_check_writable(dst, "copy"));
-    if (dst->device_kind == GD_CPU && src->device_kind == GD_CPU && dst->scalar_type == src->scalar_type &&
-        same_dense_shape(dst, src) && !gd_parallel_worth(dst->count)) {
-        memmove(dst->data, src->data, (size_t)dst->count * gd_dtype_size(dst->scalar_type));
-        return GD_OK;
-    }
     if (dst->device_kind != src->device_kind) return copy_across_devices(dst, src);
-    gd_iter it;
-    const gd_tensor *ops[2] = {dst, src};
-    GD_TRY(gd_iter_init(&it, 2, ops, dst->rank, dst->sizes));
+    if (dst->scalar_type == src->scalar_type && same_dense_shape(dst, src) && !gd_parallel_worth(dst->count)) {
+        /* the common case of copy_, kept cheap for small tensors: raw bytes */
+        if (dst->data == src->data || dst->count == 0) return GD_OK;
+        if (!gd_same_storage(dst, src)) {
+            const gd_backend *b = gd_backend_of(dst->device_kind);
+            if (!b) return GD_EDEVICE;
+            return GD_BACKEND_CALL(b, "copy", memcpy(dst->data, src->data,
+                                                    (size_t)dst->count * gd_dtype_size(dst->scalar_type),
+                                                    dst->device_kind, src->device_kind));
+        }
+    }
     if (gd_views_conflict(dst, src)) {
         /* overlapping views: go through a temporary so no element is read after it is written */
         gd_tensor *tmp;
@@ -490,26 +436,14 @@ int gd_copy(gd_tensor *dst, const gd_tensor *src)
         gd_tensor_release(tmp);
         return st;
     }
-    if (dst->device_kind == GD_CUDA) {
-        const gd_cuda_backend *cu = gd_cuda();
-        if (!cu) return GD_EDEVICE;
-        if (dst->scalar_type == GD_INT64 && gd_is_float(src->scalar_type) && src->count > 0) {
-            /* the kernel cannot report a value with no int64: look first (the
-               inf-norm is NaN when any value is) */
-            double biggest;
-            GD_TRY(gd_reduce_all(src, GD_RED_NORM, INFINITY, &biggest));
-            if (!(biggest < 9223372036854775808.0))
-                return gd_fail(GD_EINVAL, "copy: a NaN, infinite or out-of-range %s value cannot be converted to "
-                                          "int64", gd_dtype_name(src->scalar_type));
-        }
-        return cu->copy(&it, dst->scalar_type, src->scalar_type);
-    }
-    int bad = 0;
-    gd_iter_run(&it, copy_loops[dst->scalar_type][src->scalar_type], &bad);
-    if (bad)
-        return gd_fail(GD_EINVAL, "copy: a NaN, infinite or out-of-range %s value cannot be converted to int64",
-                       gd_dtype_name(src->scalar_type));
-    return GD_OK;
+    if (dst->scalar_type == GD_INT64 && gd_is_float(src->scalar_type)) GD_TRY(check_int64_convertible(src));
+    const gd_backend *b = gd_backend_of(dst->device_kind);
+    if (!b) return GD_EDEVICE;
+    gd_iter it;
+    const gd_tensor *ops[2] = {dst, src};
+    if (same_dense_shape(dst, src)) gd_iter_flat(&it, 2, ops);
+    else GD_TRY(gd_iter_init(&it, 2, ops, dst->rank, dst->sizes));
+    return GD_BACKEND_CALL(b, "copy", copy(&it, dst->scalar_type, src->scalar_type));
 }
 
 int gd_copy_from_bytes(gd_tensor *t, const void *bytes, size_t nbytes)
@@ -585,14 +519,9 @@ int gd_get(const gd_tensor *t, const int64_t *index, double *out)
     size_t es = gd_dtype_size(t->scalar_type);
     union { float f; double d; int64_t i; } v;
     const char *src = (const char *)t->data + off * (int64_t)es;
-    if (t->device_kind == GD_CUDA) {
-        const gd_cuda_backend *cu = gd_cuda();
-        if (!cu) return GD_EDEVICE;
-        if (cu->memcpy(&v, src, es, GD_CPU, GD_CUDA))
-            return gd_fail(GD_EDEVICE, "CUDA copy failed: %s", cu->error_string());
-    } else {
-        memcpy(&v, src, es);
-    }
+    const gd_backend *b = gd_backend_of(t->device_kind);
+    if (!b) return GD_EDEVICE;
+    GD_TRY(gd_transfer(b, &v, src, es, GD_CPU, t->device_kind, 1));
     *out = t->scalar_type == GD_FLOAT32 ? v.f : t->scalar_type == GD_FLOAT64 ? v.d : (double)v.i;
     return GD_OK;
 }
@@ -610,13 +539,8 @@ int gd_set(gd_tensor *t, const int64_t *index, double value)
     else if (t->scalar_type == GD_FLOAT64) v.d = value;
     else v.i = (int64_t)value;
     char *dst = (char *)t->data + off * (int64_t)es;
-    if (t->device_kind == GD_CUDA) {
-        const gd_cuda_backend *cu = gd_cuda();
-        if (!cu) return GD_EDEVICE;
-        if (cu->memcpy(dst, &v, es, GD_CUDA, GD_CPU))
-            return gd_fail(GD_EDEVICE, "CUDA copy failed: %s", cu->error_string());
-    } else {
-        memcpy(dst, &v, es);
-    }
+    const gd_backend *b = gd_backend_of(t->device_kind);
+    if (!b) return GD_EDEVICE;
+    GD_TRY(gd_transfer(b, dst, &v, es, t->device_kind, GD_CPU, 1));
     return GD_OK;
 }

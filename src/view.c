@@ -458,35 +458,30 @@ static int index_select_untaped(gd_tensor **out, const gd_tensor *t, int dim, co
     GD_TRY(gd_check_dim(t, dim, "index_select"));
     if (index->scalar_type != GD_INT64 || index->rank != 1)
         return gd_fail(GD_EINVAL, "index_select: the index must be a 1-D int64 tensor");
-    gd_tensor *idx;
-    GD_TRY(gd_to(&idx, index, GD_INT64, GD_CPU));
-    gd_tensor *c = NULL;
-    int st = gd_contiguous(&c, idx);
-    gd_tensor_release(idx);
-    if (st) return st;
-    const int64_t *ix = c->data;
-    int64_t n = c->count;
-    for (int64_t i = 0; i < n; i++)
-        if (ix[i] < 0 || ix[i] >= t->sizes[dim]) {
-            int64_t bad = ix[i];
-            gd_tensor_release(c);
-            return gd_fail(GD_EINVAL, "index_select: index %lld out of range for dimension %d of size %lld",
-                           (long long)((uint64_t)bad + 1), dim + 1, (long long)t->sizes[dim]);
-        }
+    GD_TRY(gd_check_same_device(t, index));
+    int64_t bad = 0, value = 0;
+    int st = GD_OK;
+    if (gd_indices_out_of_range(index, 0, t->sizes[dim], &bad, &value, &st))
+        return gd_fail(GD_EINVAL, "index_select: index %lld out of range for dimension %d of size %lld",
+                       (long long)((uint64_t)value + 1), dim + 1, (long long)t->sizes[dim]);
+    GD_TRY(st);
+    /* rows of the tensor with dim moved first, gathered on its device, moved back */
+    gd_tensor *moved = NULL, *front = NULL, *picked = NULL, *back = NULL, *r = NULL;
     int64_t sizes[GD_MAX_DIMS];
-    memcpy(sizes, t->sizes, sizeof sizes);
-    sizes[dim] = n;
-    gd_tensor *r;
-    st = gd_empty(&r, t->rank, sizes, t->scalar_type, t->device_kind);
-    for (int64_t i = 0; !st && i < n; i++) {
-        gd_tensor *src = NULL, *dst = NULL;
-        st = gd_select(&src, t, dim, ix[i]);
-        if (!st) st = gd_select(&dst, r, dim, i);
-        if (!st) st = gd_copy(dst, src);
-        gd_tensor_release(src);
-        gd_tensor_release(dst);
+    st = gd_transpose(&moved, t, 0, dim);
+    if (!st) st = gd_contiguous(&front, moved);
+    if (!st) {
+        memcpy(sizes, front->sizes, sizeof sizes);
+        sizes[0] = index->count;
+        st = gd_empty(&picked, front->rank, sizes, t->scalar_type, t->device_kind);
     }
-    gd_tensor_release(c);
+    if (!st) st = gd_nn_gather_rows(picked, front, index, 0, 0);
+    if (!st) st = gd_transpose(&back, picked, 0, dim);
+    if (!st) st = gd_contiguous(&r, back);
+    gd_tensor_release(moved);
+    gd_tensor_release(front);
+    gd_tensor_release(picked);
+    gd_tensor_release(back);
     if (st) { gd_tensor_release(r); return st; }
     *out = r;
     return GD_OK;

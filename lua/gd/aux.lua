@@ -75,14 +75,9 @@ A.INT64 = 2
 A.dtype_list = {"float32", "float64", "int64"}
 local DTYPES, DEVICES, PTR, INT64 = A.DTYPES, A.DEVICES, A.PTR, A.INT64
 
--- operation codes of gd_binary, gd_unary and gd_reduce_* (src/gd.h)
-A.OP = {add = 0, sub = 1, mul = 2, div = 3, pow = 4, mod = 5, maximum = 6, minimum = 7,
-        eq = 8, ne = 9, lt = 10, le = 11, gt = 12, ge = 13}
-A.UN = {neg = 0, abs = 1, sqrt = 2, exp = 3, log = 4, square = 5, sign = 6, relu = 7, tanh = 8,
-        sigmoid = 9, floor = 10, ceil = 11, round = 12, sin = 13, cos = 14, rsqrt = 15,
-        reciprocal = 16, clamp = 17, pows = 18, rpows = 19, log1p = 20, expm1 = 21, softplus = 22}
-A.RED = {sum = 0, mean = 1, max = 2, min = 3, argmax = 4, argmin = 5, norm = 6, prod = 7,
-         var = 8, std = 9, logsumexp = 10}
+-- operation codes of gd_binary, gd_unary and gd_reduce_* by name, generated from src/ops.def
+local ops = require("gd.ops")
+A.OP, A.UN, A.RED = ops.binary, ops.unary, ops.reduce
 
 -- sizes, indices and counts are exact in a double up to 2^53 (libgd's limit too)
 A.MAX_SIZE = 2 ^ 53

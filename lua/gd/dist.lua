@@ -21,7 +21,7 @@ local ffi, C = F.ffi, F.C
 local fmt = string.format
 
 local M = {}
-local OPS = {sum = 0, mean = 1, avg = 1, max = 2, min = 3}
+local OPS = {sum = C.GD_DIST_SUM, mean = C.GD_DIST_MEAN, avg = C.GD_DIST_MEAN, max = C.GD_DIST_MAX, min = C.GD_DIST_MIN}
 local OP_NAMES = {"sum", "mean", "avg", "max", "min"}
 
 local function cerr() return ffi.string(C.gd_last_error()) end

@@ -1,6 +1,6 @@
 /*
- * reduce.c: sum, mean, max, min, argmax, argmin, norm, prod, var, std, over all
- * elements or along one dimension.
+ * cpu/reduce.c: the CPU backend's reductions and scans (src/reduce.c checks
+ * and lays them out).
  *
  * Determinism: a full reduction splits the elements into fixed blocks of
  * REDUCE_BLOCK, reduces each block in order (in double, or int64 for integer
@@ -9,23 +9,13 @@
  * along a dimension gives each output element to one thread, which walks the
  * dimension in order.
  */
-#include "../internal.h"
-#include "../autograd.h"
-#include "../cuda_backend.h"
+#include "cpu.h"
 #include "../kernels/elementwise.h"
 
 #include <math.h>
-#include <stdio.h>
 #include <stdlib.h>
 
 enum { REDUCE_BLOCK = 4096 };
-
-static const char *redop_name(int op)
-{
-    static const char *names[GD_REDOP_COUNT] = {"sum", "mean", "max", "min", "argmax",
-                                                "argmin", "norm", "prod", "var", "std", "logsumexp"};
-    return op >= 0 && op < GD_REDOP_COUNT ? names[op] : "?";
-}
 
 /* The reduction state of one run of elements. */
 typedef struct {
@@ -203,7 +193,7 @@ static double red_finish(const red_state *r, int op, int dtype, double param)
 }
 
 /* Reduces n contiguous elements in fixed blocks (see the top of the file). */
-static double reduce_contiguous(const char *p, int64_t n, int dtype, int op, double param, double center)
+static red_state reduce_contiguous(const char *p, int64_t n, int dtype, int op, double param, double center)
 {
     size_t es = gd_dtype_size(dtype);
     int64_t nblocks = (n + REDUCE_BLOCK - 1) / REDUCE_BLOCK;
@@ -233,46 +223,24 @@ static double reduce_contiguous(const char *p, int64_t n, int dtype, int op, dou
         }
         free(parts);
     }
-    return red_finish(&total, op, dtype, param);
+    return total;
 }
 
-static int check_redop(const gd_tensor *t, int op, double p, bool all)
+int gd_cpu_reduce_all(const void *p, int64_t n, int dtype, int op, double param, double *value, int64_t *index)
 {
-    if (op < 0 || op >= GD_REDOP_COUNT) return gd_fail(GD_EINVAL, "unknown reduction %d", op);
-    if (op == GD_RED_NORM && (p != p || p < 0)) return gd_fail(GD_EINVAL, "norm: order %g must be >= 0", p);
-    if ((op == GD_RED_VAR || op == GD_RED_STD) && (p != p || p < 0))
-        return gd_fail(GD_EINVAL, "%s: correction %g must be >= 0", redop_name(op), p);
-    if (all && t->count == 0 && (op == GD_RED_MAX || op == GD_RED_MIN || op == GD_RED_ARGMAX || op == GD_RED_ARGMIN))
-        return gd_fail(GD_EINVAL, "%s of an empty tensor", redop_name(op));
-    return GD_OK;
-}
-
-int gd_reduce_all(const gd_tensor *t, int op, double p, double *out)
-{
-    GD_TRY(gd_check_tensor(t, "tensor"));
-    GD_TRY(check_redop(t, op, p, true));
-    gd_tensor *c;
-    GD_TRY(gd_contiguous(&c, t));
-    int st = GD_OK;
-    if (c->device_kind == GD_CUDA) {
-        const gd_cuda_backend *cu = gd_cuda();
-        if (!cu) st = GD_EDEVICE;
-        else {
-            int64_t idx = -1;
-            st = cu->reduce_rows(c->data, 1, c->count, c->scalar_type, op, p, out, &idx, 0);
-            if (st) st = gd_fail(GD_EDEVICE, "CUDA reduction failed: %s", cu->error_string());
-            if (!st && (op == GD_RED_ARGMAX || op == GD_RED_ARGMIN)) *out = (double)idx;
-        }
-    } else {
-        double center = 0;
-        if (op == GD_RED_VAR || op == GD_RED_STD)
-            center = reduce_contiguous(c->data, c->count, c->scalar_type, GD_RED_MEAN, 0, 0);
-        if (op == GD_RED_LOGSUMEXP) /* (the max of nothing is -inf: an empty sum gives -inf) */
-            p = center = gd_logsumexp_shift(reduce_contiguous(c->data, c->count, c->scalar_type, GD_RED_MAX, 0, 0));
-        *out = reduce_contiguous(c->data, c->count, c->scalar_type, op, p, center);
+    double center = 0;
+    if (op == GD_RED_VAR || op == GD_RED_STD) {
+        red_state m = reduce_contiguous(p, n, dtype, GD_RED_MEAN, 0, 0);
+        center = red_finish(&m, GD_RED_MEAN, dtype, 0);
     }
-    gd_tensor_release(c);
-    return st;
+    if (op == GD_RED_LOGSUMEXP) { /* (the max of nothing is -inf: an empty sum gives -inf) */
+        red_state m = reduce_contiguous(p, n, dtype, GD_RED_MAX, 0, 0);
+        param = center = gd_logsumexp_shift(m.acc);
+    }
+    red_state r = reduce_contiguous(p, n, dtype, op, param, center);
+    *value = red_finish(&r, op, dtype, param);
+    if (index) *index = r.index;
+    return 0;
 }
 
 /* ------------------------------------------------------- along a dimension */
@@ -326,116 +294,12 @@ static void dim_loop(int64_t n, char **p, const int64_t *s, const void *vctx)
     }
 }
 
-static int reduce_dim_untaped(gd_tensor **values, gd_tensor **indices, const gd_tensor *t, int dim, int op,
-                              int keepdim, double p)
+int gd_cpu_reduce_dim(const gd_iter *it, int64_t n, int64_t stride, int dtype, int out_dtype, int op, double param,
+                      int with_index)
 {
-    GD_TRY(gd_check_tensor(t, "tensor"));
-    GD_TRY(gd_check_dim(t, dim, redop_name(op)));
-    GD_TRY(check_redop(t, op, p, false));
-    if (t->sizes[dim] == 0 && (op == GD_RED_MAX || op == GD_RED_MIN || op == GD_RED_ARGMAX || op == GD_RED_ARGMIN))
-        return gd_fail(GD_EINVAL, "%s along dimension %d of size 0", redop_name(op), dim + 1);
-    bool is_arg = op == GD_RED_ARGMAX || op == GD_RED_ARGMIN;
-    bool want_index = indices && (op == GD_RED_MAX || op == GD_RED_MIN);
-    int out_dtype;
-    switch (op) {
-    case GD_RED_ARGMAX: case GD_RED_ARGMIN: out_dtype = GD_INT64; break;
-    case GD_RED_SUM: case GD_RED_PROD: case GD_RED_MAX: case GD_RED_MIN: out_dtype = t->scalar_type; break;
-    default: out_dtype = t->scalar_type == GD_INT64 ? GD_FLOAT32 : t->scalar_type;
-    }
-
-    if (t->device_kind == GD_CUDA) {
-        /* the backend reduces rows: move dim last and make it contiguous */
-        const gd_cuda_backend *cu = gd_cuda();
-        if (!cu) return GD_EDEVICE;
-        int perm[GD_MAX_DIMS], r = 0;
-        for (int d = 0; d < t->rank; d++) if (d != dim) perm[r++] = d;
-        perm[r] = dim;
-        gd_tensor *pt = NULL, *c = NULL, *v = NULL, *ix = NULL;
-        int64_t osizes[GD_MAX_DIMS];
-        int st = gd_permute(&pt, t, t->rank, perm);
-        if (!st) st = gd_contiguous(&c, pt);
-        for (int d = 0, k = 0; d < t->rank; d++) {
-            if (d == dim) { if (keepdim) osizes[k++] = 1; }
-            else osizes[k++] = t->sizes[d];
-        }
-        int orank = keepdim ? t->rank : t->rank - 1;
-        if (!st) st = gd_empty(&v, orank, osizes, out_dtype, GD_CUDA);
-        if (!st && (want_index || is_arg)) st = gd_empty(&ix, orank, osizes, GD_INT64, GD_CUDA);
-        if (!st) {
-            int64_t rows = t->sizes[dim] ? c->count / t->sizes[dim] : 0;
-            st = cu->reduce_rows(c->data, rows, t->sizes[dim], t->scalar_type, op, p, is_arg ? NULL : v->data,
-                                 ix ? (int64_t *)ix->data : NULL, 1);
-            if (st) st = gd_fail(GD_EDEVICE, "CUDA reduction failed: %s", cu->error_string());
-        }
-        if (!st && is_arg) { gd_tensor_release(v); v = ix; ix = NULL; }
-        gd_tensor_release(pt);
-        gd_tensor_release(c);
-        if (st) { gd_tensor_release(v); gd_tensor_release(ix); return st; }
-        *values = v;
-        if (indices) *indices = ix; else gd_tensor_release(ix);
-        return GD_OK;
-    }
-
-    /* outputs with keepdim's shape; the loop runs over the input with dim selected away */
-    int64_t ksizes[GD_MAX_DIMS];
-    memcpy(ksizes, t->sizes, sizeof ksizes);
-    ksizes[dim] = 1;
-    gd_tensor *v = NULL, *ix = NULL, *base = NULL, *vsel = NULL, *isel = NULL;
-    int st = gd_empty(&v, t->rank, ksizes, out_dtype, GD_CPU);
-    if (!st && want_index) st = gd_empty(&ix, t->rank, ksizes, GD_INT64, GD_CPU);
-    if (!st) {
-        if (t->sizes[dim] > 0) st = gd_select(&base, t, dim, 0);
-        else {
-            /* empty dimension: a sum of nothing; fill and skip the loop */
-            st = gd_fill(v, op == GD_RED_PROD                        ? 1
-                            : (op == GD_RED_SUM || op == GD_RED_NORM) ? 0
-                            : op == GD_RED_LOGSUMEXP                  ? -INFINITY
-                                                                      : NAN);
-        }
-    }
-    if (!st && base) st = gd_select(&vsel, v, dim, 0);
-    if (!st && base && ix) st = gd_select(&isel, ix, dim, 0);
-    if (!st && base) {
-        dim_ctx c = {op, t->scalar_type, is_arg ? GD_INT64 : out_dtype, t->sizes[dim],
-                     t->strides[dim] * (int64_t)gd_dtype_size(t->scalar_type), p, want_index};
-        gd_iter it;
-        const gd_tensor *ops[3] = {vsel, isel ? isel : vsel, base};
-        st = gd_iter_init(&it, 3, ops, base->rank, base->sizes);
-        if (!st) gd_iter_run(&it, dim_loop, &c);
-    }
-    gd_tensor_release(base);
-    gd_tensor_release(vsel);
-    gd_tensor_release(isel);
-    if (!st && !keepdim) {
-        gd_tensor *sq = NULL;
-        st = gd_squeeze(&sq, v, dim);
-        gd_tensor_release(v);
-        v = sq;
-        if (!st && ix) {
-            st = gd_squeeze(&sq, ix, dim);
-            gd_tensor_release(ix);
-            ix = sq;
-        }
-    }
-    if (st) { gd_tensor_release(v); gd_tensor_release(ix); return st; }
-    *values = v;
-    if (indices) *indices = ix; else gd_tensor_release(ix);
-    return GD_OK;
-}
-
-int gd_reduce_dim(gd_tensor **values, gd_tensor **indices, const gd_tensor *t, int dim, int op, int keepdim,
-                  double p)
-{
-    bool rec = gd_ag_begin(t, NULL, NULL);
-    gd_tensor *own = NULL, **ix = indices;
-    if (rec && !ix && (op == GD_RED_MAX || op == GD_RED_MIN)) ix = &own;  /* the backward needs them */
-    int st = reduce_dim_untaped(values, ix, t, dim, op, keepdim, p);
-    if (!rec) return st;
-    if (st) return gd_ag_end_reduce_dim(st, values, NULL, t, op, dim, keepdim, p);
-    st = gd_ag_end_reduce_dim(st, values, ix ? *ix : NULL, t, op, dim, keepdim, p);
-    gd_tensor_release(own);
-    if (st && indices) { gd_tensor_release(*indices); *indices = NULL; }
-    return st;
+    dim_ctx c = {op, dtype, out_dtype, n, stride, param, with_index};
+    gd_iter_run(it, dim_loop, &c);
+    return 0;
 }
 
 /* ------------------------------------------------------------------ scans */
@@ -472,81 +336,9 @@ static void cumsum_loop(int64_t n, char **p, const int64_t *s, const void *vctx)
     }
 }
 
-/* out[..., j, ...] = sum of t[..., 0..j, ...] along dim; out has t's shape and
-   dtype and may be t itself (each element is read before it is written). */
-static int cumsum_into(gd_tensor *out, const gd_tensor *t, int dim)
+int gd_cpu_cumsum(const gd_iter *it, int64_t n, int64_t so, int64_t si, int dtype)
 {
-    if (t->count == 0) return GD_OK;
-    if (t->rank == 0) return out == t ? GD_OK : gd_copy(out, t);
-    if (t->device_kind == GD_CUDA) {
-        /* the backend scans rows: move dim last, make it contiguous, scan, move it back */
-        const gd_cuda_backend *cu = gd_cuda();
-        if (!cu) return GD_EDEVICE;
-        int perm[GD_MAX_DIMS], inv[GD_MAX_DIMS], r = 0;
-        for (int d = 0; d < t->rank; d++) if (d != dim) perm[r++] = d;
-        perm[r] = dim;
-        for (int d = 0; d < t->rank; d++) inv[perm[d]] = d;
-        gd_tensor *pt = NULL, *ct = NULL, *sc = NULL, *back = NULL;
-        int st = gd_permute(&pt, t, t->rank, perm);
-        if (!st) st = gd_contiguous(&ct, pt);
-        if (!st) st = gd_empty(&sc, ct->rank, ct->sizes, ct->scalar_type, GD_CUDA);
-        if (!st && cu->cumsum_rows(sc->data, ct->data, ct->count / t->sizes[dim], t->sizes[dim], t->scalar_type))
-            st = gd_fail(GD_EDEVICE, "CUDA cumsum failed: %s", cu->error_string());
-        if (!st) st = gd_permute(&back, sc, t->rank, inv);
-        if (!st) st = gd_copy(out, back);
-        gd_tensor_release(pt); gd_tensor_release(ct); gd_tensor_release(sc); gd_tensor_release(back);
-        return st;
-    }
-    gd_tensor *osel = NULL, *isel = NULL;
-    int st = gd_select(&osel, out, dim, 0);
-    if (!st) st = gd_select(&isel, t, dim, 0);
-    if (!st) {
-        int64_t es = (int64_t)gd_dtype_size(t->scalar_type);
-        scan_ctx c = {t->scalar_type, t->sizes[dim], out->strides[dim] * es, t->strides[dim] * es};
-        gd_iter it;
-        const gd_tensor *ops[2] = {osel, isel};
-        st = gd_iter_init(&it, 2, ops, isel->rank, isel->sizes);
-        if (!st) gd_iter_run(&it, cumsum_loop, &c);
-    }
-    gd_tensor_release(osel);
-    gd_tensor_release(isel);
-    return st;
-}
-
-/* dim of a 0-d tensor: 0 (or -1), as torch.cumsum allows */
-static int check_scan_dim(const gd_tensor *t, int dim, const char *what)
-{
-    if (t->rank == 0 && (dim == 0 || dim == -1)) return GD_OK;
-    return gd_check_dim(t, dim, what);
-}
-
-static int cumsum_untaped(gd_tensor **out, const gd_tensor *t, int dim)
-{
-    GD_TRY(gd_check_tensor(t, "tensor"));
-    GD_TRY(check_scan_dim(t, dim, "cumsum"));
-    gd_tensor *r;
-    GD_TRY(gd_empty(&r, t->rank, t->sizes, t->scalar_type, t->device_kind));
-    int st = cumsum_into(r, t, dim);
-    if (st) { gd_tensor_release(r); return st; }
-    *out = r;
-    return GD_OK;
-}
-
-int gd_cumsum(gd_tensor **out, const gd_tensor *t, int dim)
-{
-    bool rec = gd_ag_begin(t, NULL, NULL);
-    int st = cumsum_untaped(out, t, dim);
-    if (!rec) return st;
-    const gd_tensor *in[1] = {t};
-    const int64_t ip[1] = {dim};
-    return gd_ag_end(st, out, GD_AG_CUMSUM, 0, 1, in, NULL, ip, 1);
-}
-
-int gd_cumsum_(gd_tensor *t, int dim)
-{
-    GD_TRY(gd_ag_write(t, "cumsum_"));
-    GD_TRY(gd_check_tensor(t, "tensor"));
-    GD_TRY(check_scan_dim(t, dim, "cumsum_"));
-    GD_TRY(gd_check_writable(t, "cumsum_"));
-    return cumsum_into(t, t, dim);
+    scan_ctx c = {dtype, n, so, si};
+    gd_iter_run(it, cumsum_loop, &c);
+    return 0;
 }

@@ -57,6 +57,34 @@ GD_DEFINE_LOG1P_KERNELS(double, d, log1p, expm1, exp)
    +inf gives +inf, instead of inf - inf = NaN.  NaN stays NaN. */
 GD_HD static inline double gd_logsumexp_shift(double max) { return (max == INFINITY || max == -INFINITY) ? 0 : max; }
 
+/* The int64 edge rules, one definition for every device (the core applies
+   them before a kernel runs; see docs/int64.md):
+   - a float converts to int64 by truncation toward zero when the result lies
+     in [-2^63, 2^63): 9.21e18 -> 9210000000000000000; values at or beyond
+     2^63 (or below -2^63), NaN and the infinities have no int64, and the core
+     refuses them with an error on every device.  (PyTorch gives an
+     unspecified value there: INT64_MIN on x86, 0 or saturation elsewhere.)
+     Should one reach a kernel, it is written as 0, never undefined behaviour.
+   - int64 clamp: an infinite bound is an absent one (it stands for INT64_MAX
+     or INT64_MIN, gd_int64_clamp_bound, in the kernels of every device), so
+     clamp(nil, inf) leaves INT64_MAX as it is; a finite bound that is no
+     int64 value (2.5, 1e19) makes the result float32 (the core), as a
+     Python float bound does in PyTorch. */
+GD_HD static inline int gd_float_fits_int64(double v)
+{
+    /* the doubles that truncate into [-2^63, 2^63): the next double below
+       -2^63 is -2^63 - 2048, which does not */
+    return v >= -9223372036854775808.0 && v < 9223372036854775808.0;
+}
+GD_HD static inline int64_t gd_float_to_int64(double v) { return gd_float_fits_int64(v) ? (int64_t)v : 0; }
+/* an int64 clamp bound (an int64 value, or infinite; never NaN: the core refuses it) */
+GD_HD static inline int64_t gd_int64_clamp_bound(double v)
+{
+    if (v >= 9223372036854775808.0) return INT64_MAX;
+    if (v < -9223372036854775808.0) return INT64_MIN;
+    return (int64_t)v;
+}
+
 /* int64 arithmetic wraps around (two's complement), as PyTorch's and NumPy's
    does; it goes through uint64_t because signed overflow is undefined in C. */
 GD_HD static inline int64_t gd_add_i(int64_t x, int64_t y) { return (int64_t)((uint64_t)x + (uint64_t)y); }

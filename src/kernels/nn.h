@@ -1,6 +1,7 @@
 /*
  * nn.h: the per-element and per-row math of the neural-network kernels
- * (src/cpu/nn.c), in float and double (suffix f / d), shared with a CUDA port.
+ * (src/cpu/nn.c) and the CUDA kernels (cuda/nn.cu), in float and double
+ * (suffix f / d).
  *
  * Conventions follow PyTorch (torch/nn/functional.py, aten/src/ATen/native):
  *   ReLU'(0) = 0; tanh' = 1 - y^2 and sigmoid' = y (1 - y), written in terms

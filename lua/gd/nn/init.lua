@@ -7,7 +7,8 @@
 --
 -- The files: module.lua (the Module class and the parameter arena),
 -- layers.lua (Linear, Sequential, activations, Dropout), losses.lua,
--- gradcheck.lua.  The fused kernels are src/cpu/nn.c.
+-- gradcheck.lua.  The fused kernels are src/nn.c (checks) over each backend's
+-- loops (src/cpu/nn.c, cuda/nn.cu).
 local gd = require "gd.tensor"
 local doc = require "gd.doc"
 local base = require "gd.nn.module"

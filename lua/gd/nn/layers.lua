@@ -2,7 +2,7 @@
 --
 -- Each layer's forward writes into an output tensor it keeps and reuses (one
 -- per batch size), and backward into a kept input-gradient tensor, through
--- one fused C kernel each (src/cpu/nn.c); a training step allocates nothing
+-- one fused C kernel each (src/nn.c, on every backend); a training step allocates nothing
 -- once every batch size has been seen.  As in Torch7, a layer's output is
 -- overwritten by its next forward: clone it to keep it.
 local gd = require "gd.tensor"

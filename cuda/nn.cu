@@ -1,0 +1,318 @@
+// nn.cu: the CUDA backend's layer and loss kernels, mirroring src/cpu/nn.c
+// with the per-element math of src/kernels/nn.h (the same functions the CPU
+// loops call).  Every pointer is a contiguous device array (src/nn.c lays
+// them out).  Row kernels give one thread a row (softmax, cross-entropy),
+// walking it in order as the CPU does; loss sums are taken in double in the
+// CPU's order (rows, or blocks of GD_NN_MSE_BLOCK), so a loss is the CPU's
+// bits up to the last rounding of exp/log.  Only the loss value itself (one
+// double) comes back to the host.
+#include "common.cuh"
+#include "kernels/nn.h"
+
+namespace gdcuda {
+
+// --------------------------------------------------------------- linear
+
+template <typename T>
+__global__ void bias_rows_kernel(T *y, const T *b, long long rows, long long cols)
+{
+    GD_CUDA_FOR(i, rows * cols) y[i] = b[i % cols];
+}
+
+int nn_bias_rows(void *y, const void *b, int64_t rows, int64_t cols, int dtype)
+{
+    if (rows * cols == 0) return 0;
+    unsigned g = blocks_for(rows * cols);
+    if (dtype == GD_FLOAT32) bias_rows_kernel<float><<<g, kThreads>>>((float *)y, (const float *)b, rows, cols);
+    else bias_rows_kernel<double><<<g, kThreads>>>((double *)y, (const double *)b, rows, cols);
+    return check_launch("linear bias");
+}
+
+// gb[j] += sum_i gy[i, j], one thread per column, in row order (as the CPU)
+template <typename T>
+__global__ void bias_grad_kernel(T *gb, const T *gy, long long rows, long long cols)
+{
+    GD_CUDA_FOR(j, cols) {
+        T acc = gb[j];
+        for (long long i = 0; i < rows; i++) acc += gy[i * cols + j];
+        gb[j] = acc;
+    }
+}
+
+int nn_bias_grad(void *gb, const void *gy, int64_t rows, int64_t cols, int dtype)
+{
+    if (cols == 0) return 0;
+    unsigned g = blocks_for(cols);
+    if (dtype == GD_FLOAT32) bias_grad_kernel<float><<<g, kThreads>>>((float *)gb, (const float *)gy, rows, cols);
+    else bias_grad_kernel<double><<<g, kThreads>>>((double *)gb, (const double *)gy, rows, cols);
+    return check_launch("linear bias gradient");
+}
+
+// ---------------------------------------------------------- activations
+
+__device__ inline float act(int kind, float x)
+{
+    return kind == GD_NN_RELU ? gd_relu_f(x) : kind == GD_NN_TANH ? gd_tanh_f(x) : gd_sigmoid_f(x);
+}
+__device__ inline double act(int kind, double x)
+{
+    return kind == GD_NN_RELU ? gd_relu_d(x) : kind == GD_NN_TANH ? gd_tanh_d(x) : gd_sigmoid_d(x);
+}
+__device__ inline float act_grad(int kind, float gy, float y)
+{
+    return kind == GD_NN_RELU   ? gd_nn_relu_grad_f(gy, y)
+           : kind == GD_NN_TANH ? gd_nn_tanh_grad_f(gy, y)
+                                : gd_nn_sigmoid_grad_f(gy, y);
+}
+__device__ inline double act_grad(int kind, double gy, double y)
+{
+    return kind == GD_NN_RELU   ? gd_nn_relu_grad_d(gy, y)
+           : kind == GD_NN_TANH ? gd_nn_tanh_grad_d(gy, y)
+                                : gd_nn_sigmoid_grad_d(gy, y);
+}
+
+template <typename T>
+__global__ void activation_kernel(T *y, const T *x, long long n, int kind)
+{
+    GD_CUDA_FOR(i, n) y[i] = act(kind, x[i]);
+}
+
+template <typename T>
+__global__ void activation_backward_kernel(T *gx, const T *gy, const T *y, long long n, int kind)
+{
+    GD_CUDA_FOR(i, n) gx[i] = act_grad(kind, gy[i], y[i]);
+}
+
+int nn_activation(void *y, const void *x, int64_t n, int dtype, int kind)
+{
+    if (n == 0) return 0;
+    unsigned g = blocks_for(n);
+    if (dtype == GD_FLOAT32) activation_kernel<float><<<g, kThreads>>>((float *)y, (const float *)x, n, kind);
+    else activation_kernel<double><<<g, kThreads>>>((double *)y, (const double *)x, n, kind);
+    return check_launch("activation");
+}
+
+int nn_activation_backward(void *gx, const void *gy, const void *y, int64_t n, int dtype, int kind)
+{
+    if (n == 0) return 0;
+    unsigned g = blocks_for(n);
+    if (dtype == GD_FLOAT32)
+        activation_backward_kernel<float><<<g, kThreads>>>((float *)gx, (const float *)gy, (const float *)y, n, kind);
+    else
+        activation_backward_kernel<double><<<g, kThreads>>>((double *)gx, (const double *)gy, (const double *)y, n,
+                                                            kind);
+    return check_launch("activation backward");
+}
+
+// -------------------------------------------------------------- softmax
+
+// one thread per row of n: y, x are rows x n
+__global__ void softmax_kernel_f(float *y, const float *x, long long rows, long long n, int log_)
+{
+    GD_CUDA_FOR(i, rows) gd_nn_softmax_row_f(y + i * n, x + i * n, n, log_);
+}
+__global__ void softmax_kernel_d(double *y, const double *x, long long rows, long long n, int log_)
+{
+    GD_CUDA_FOR(i, rows) gd_nn_softmax_row_d(y + i * n, x + i * n, n, log_);
+}
+__global__ void softmax_backward_kernel_f(float *gx, const float *gy, const float *y, long long rows, long long n,
+                                          int log_)
+{
+    GD_CUDA_FOR(i, rows) gd_nn_softmax_grad_row_f(gx + i * n, gy + i * n, y + i * n, n, log_);
+}
+__global__ void softmax_backward_kernel_d(double *gx, const double *gy, const double *y, long long rows, long long n,
+                                          int log_)
+{
+    GD_CUDA_FOR(i, rows) gd_nn_softmax_grad_row_d(gx + i * n, gy + i * n, y + i * n, n, log_);
+}
+
+int nn_softmax(void *y, const void *x, int64_t rows, int64_t n, int dtype, int log_)
+{
+    if (rows == 0) return 0;
+    unsigned g = blocks_for(rows);
+    if (dtype == GD_FLOAT32) softmax_kernel_f<<<g, kThreads>>>((float *)y, (const float *)x, rows, n, log_);
+    else softmax_kernel_d<<<g, kThreads>>>((double *)y, (const double *)x, rows, n, log_);
+    return check_launch("softmax");
+}
+
+int nn_softmax_backward(void *gx, const void *gy, const void *y, int64_t rows, int64_t n, int dtype, int log_)
+{
+    if (rows == 0) return 0;
+    unsigned g = blocks_for(rows);
+    if (dtype == GD_FLOAT32)
+        softmax_backward_kernel_f<<<g, kThreads>>>((float *)gx, (const float *)gy, (const float *)y, rows, n, log_);
+    else
+        softmax_backward_kernel_d<<<g, kThreads>>>((double *)gx, (const double *)gy, (const double *)y, rows, n,
+                                                   log_);
+    return check_launch("softmax backward");
+}
+
+// --------------------------------------------------------------- losses
+
+// parts[0..n) summed in order into *out (one thread: the CPU's order)
+__global__ void sum_in_order_kernel(const double *parts, long long n, double scale, double *out)
+{
+    if (blockIdx.x != 0 || threadIdx.x != 0) return;
+    double s = 0;
+    for (long long i = 0; i < n; i++) s += parts[i];
+    *out = scale * s;
+}
+
+// device scratch of n doubles plus one for the result; the sum comes back as one value
+static int finish_loss(double *parts, long long n, double scale, double *loss)
+{
+    sum_in_order_kernel<<<1, 1>>>(parts, n, scale, parts + n);
+    int st = check_launch("loss sum");
+    if (!st) {
+        cudaError_t e = cudaMemcpy(loss, parts + n, sizeof *loss, cudaMemcpyDeviceToHost);
+        if (e != cudaSuccess) st = fail(e, "cudaMemcpy (loss)");
+    }
+    cudaFreeAsync(parts, 0);
+    return st;
+}
+
+// logits B x C, one thread per row (target already checked by the core)
+template <typename T>
+__global__ void cross_entropy_kernel(double *parts, T *losses, T *grad, const T *x, const long long *target,
+                                     long long base, long long rows, long long C, T k, double scale)
+{
+    GD_CUDA_FOR(i, rows) {
+        double l;
+        if (sizeof(T) == 4)
+            l = gd_nn_cross_entropy_row_f((float *)(grad ? grad + i * C : nullptr), (const float *)(x + i * C), C,
+                                          target[i] - base, (float)k);
+        else
+            l = gd_nn_cross_entropy_row_d((double *)(grad ? grad + i * C : nullptr), (const double *)(x + i * C), C,
+                                          target[i] - base, (double)k);
+        parts[i] = l;
+        if (losses) losses[i] = (T)(l * scale);
+    }
+}
+
+int nn_cross_entropy(double *loss, void *losses, void *grad, const void *logits, const int64_t *target,
+                     int64_t index_base, int64_t rows, int64_t C, double row_scale, double scale, int dtype)
+{
+    double *parts = nullptr;
+    cudaError_t e = cudaMallocAsync((void **)&parts, (size_t)(rows + 1) * sizeof(double), 0);
+    if (e != cudaSuccess) return fail(e, "cudaMallocAsync (cross-entropy)");
+    unsigned g = blocks_for(rows);
+    const long long *t = (const long long *)target;
+    if (dtype == GD_FLOAT32)
+        cross_entropy_kernel<float><<<g, kThreads>>>(parts, (float *)losses, (float *)grad, (const float *)logits, t,
+                                                     index_base, rows, C, (float)row_scale, scale);
+    else
+        cross_entropy_kernel<double><<<g, kThreads>>>(parts, (double *)losses, (double *)grad, (const double *)logits,
+                                                      t, index_base, rows, C, row_scale, scale);
+    if (check_launch("cross-entropy")) {
+        cudaFreeAsync(parts, 0);
+        return -1;
+    }
+    return finish_loss(parts, rows, row_scale, loss);
+}
+
+// one thread per block of GD_NN_MSE_BLOCK elements: the CPU's blocking
+template <typename T>
+__global__ void mse_kernel(double *parts, T *losses, T *grad, const T *p, const T *q, long long n, long long nblk,
+                           T k, T ks)
+{
+    GD_CUDA_FOR(b, nblk) {
+        long long i0 = b * GD_NN_MSE_BLOCK, i1 = i0 + GD_NN_MSE_BLOCK < n ? i0 + GD_NN_MSE_BLOCK : n;
+        double s = 0;
+        for (long long i = i0; i < i1; i++) {
+            T d = p[i] - q[i];
+            s += (double)d * (double)d;
+            if (losses) losses[i] = ks * d * d;
+            if (grad) grad[i] = k * d;
+        }
+        parts[b] = s;
+    }
+}
+
+int nn_mse(double *loss, void *losses, void *grad, const void *pred, const void *target, int64_t n, double elem_scale,
+           double scale, int dtype)
+{
+    long long nblk = (n + GD_NN_MSE_BLOCK - 1) / GD_NN_MSE_BLOCK;
+    double *parts = nullptr;
+    cudaError_t e = cudaMallocAsync((void **)&parts, (size_t)(nblk + 1) * sizeof(double), 0);
+    if (e != cudaSuccess) return fail(e, "cudaMallocAsync (mse)");
+    unsigned g = blocks_for(nblk);
+    if (dtype == GD_FLOAT32)
+        mse_kernel<float><<<g, kThreads>>>(parts, (float *)losses, (float *)grad, (const float *)pred,
+                                           (const float *)target, n, nblk, (float)(2.0 * elem_scale), (float)scale);
+    else
+        mse_kernel<double><<<g, kThreads>>>(parts, (double *)losses, (double *)grad, (const double *)pred,
+                                            (const double *)target, n, nblk, 2.0 * elem_scale, scale);
+    if (check_launch("mse")) {
+        cudaFreeAsync(parts, 0);
+        return -1;
+    }
+    return finish_loss(parts, nblk, elem_scale, loss);
+}
+
+// -------------------------------------------------------------- dropout
+
+__global__ void dropout_kernel_f(float *y, float *mask, const float *x, long long n, float p, float keep)
+{
+    GD_CUDA_FOR(i, n) {
+        mask[i] = gd_nn_dropout_mask_f(mask[i], p, keep);
+        y[i] = x[i] * mask[i];
+    }
+}
+__global__ void dropout_kernel_d(double *y, double *mask, const double *x, long long n, double p, double keep)
+{
+    GD_CUDA_FOR(i, n) {
+        mask[i] = gd_nn_dropout_mask_d(mask[i], p, keep);
+        y[i] = x[i] * mask[i];
+    }
+}
+
+int nn_dropout(void *y, void *mask, const void *x, int64_t n, double p, int dtype)
+{
+    if (n == 0) return 0;
+    double keep = p < 1 ? 1.0 / (1.0 - p) : 0.0;
+    unsigned g = blocks_for(n);
+    if (dtype == GD_FLOAT32)
+        dropout_kernel_f<<<g, kThreads>>>((float *)y, (float *)mask, (const float *)x, n, (float)p, (float)keep);
+    else
+        dropout_kernel_d<<<g, kThreads>>>((double *)y, (double *)mask, (const double *)x, n, p, keep);
+    return check_launch("dropout");
+}
+
+template <typename T>
+__global__ void mul_kernel(T *gx, const T *gy, const T *mask, long long n)
+{
+    GD_CUDA_FOR(i, n) gx[i] = gy[i] * mask[i];
+}
+
+int nn_dropout_backward(void *gx, const void *gy, const void *mask, int64_t n, int dtype)
+{
+    if (n == 0) return 0;
+    unsigned g = blocks_for(n);
+    if (dtype == GD_FLOAT32) mul_kernel<float><<<g, kThreads>>>((float *)gx, (const float *)gy, (const float *)mask, n);
+    else mul_kernel<double><<<g, kThreads>>>((double *)gx, (const double *)gy, (const double *)mask, n);
+    return check_launch("dropout backward");
+}
+
+// ----------------------------------------------------------------- data
+
+// out row i = src row index[i] - base, byte by byte (rows of any dtype)
+__global__ void gather_rows_kernel(char *out, const char *src, const long long *index, long long base, long long rows,
+                                   long long row_bytes)
+{
+    GD_CUDA_FOR(t, rows * row_bytes) {
+        long long i = t / row_bytes, b = t % row_bytes;
+        out[t] = src[(index[i] - base) * row_bytes + b];
+    }
+}
+
+int nn_gather_rows(void *out, const void *src, const int64_t *index, int64_t index_base, int64_t rows,
+                   int64_t row_bytes)
+{
+    if (rows * row_bytes == 0) return 0;
+    gather_rows_kernel<<<blocks_for(rows * row_bytes), kThreads>>>((char *)out, (const char *)src,
+                                                                   (const long long *)index, index_base, rows,
+                                                                   row_bytes);
+    return check_launch("gather rows");
+}
+
+}  // namespace gdcuda

@@ -1,0 +1,100 @@
+--- gd_optim_step_grads: the optimizer steps with the gradients it is handed
+-- (autograd's), and a NULL gradient skips that parameter entirely, as
+-- PyTorch skips a parameter whose .grad is None: no weight decay, no
+-- momentum, no state change, and its own step count stays (its later bias
+-- corrections are its own).  Replays spec/golden/optim_skip.lua, written by
+-- PyTorch 1.13's torch.optim (scripts/golden/optim_skip.py); each case says
+-- which wrong rule it catches.
+local gd = require "gd"
+local ffi = require "ffi"
+local C = require("gd.ffi").C
+
+local G = dofile("spec/golden/optim_skip.lua")
+
+local function member(list, v)
+  for _, x in ipairs(list) do if x == v then return true end end
+  return false
+end
+
+-- gd's names for PyTorch's (flavor "pytorch" takes these keyword names)
+local CLASS = {SGD = "SGD", Adam = "Adam", AdamW = "AdamW", RMSprop = "RMSprop", Adagrad = "Adagrad"}
+
+local function replay(case)
+  local p1 = gd.tensor(G.x1, {dtype = "float64"})
+  local p2 = gd.tensor(G.x2, {dtype = "float64"})
+  local hyper = {}
+  for k, v in pairs(case.hyper) do hyper[k] = v end
+  local opt = gd.optim[CLASS[case.optimizer]]({p1, p2}, hyper)
+  -- the gradients live apart from the parameters' .grad, as autograd's do
+  local g1, g2 = gd.zeros(3, {dtype = "float64"}), gd.zeros(2, {dtype = "float64"})
+  p1.grad:fill_(1e6)   -- what the step must not read
+  p2.grad:fill_(1e6)
+  local grads = ffi.new("gd_tensor*[2]")
+  local worst = 0
+  for t = 1, G.steps do
+    local x = {p1:get(1), p1:get(2), p1:get(3), p2:get(1), p2:get(2)}
+    for j = 1, 5 do
+      local g = 0.5 * x[j] + 0.1 * math.sin(t * j)
+      if j <= 3 then g1:set(j, g) else g2:set(j - 3, g) end
+    end
+    grads[0] = g1.c
+    grads[1] = g2.c
+    if member(G.skip1, t) then grads[0] = nil end
+    if member(G.skip2, t) then grads[1] = nil end
+    assert(C.gd_optim_step_grads(opt._c[1], opt._h[1], grads) == 0, ffi.string(C.gd_last_error()))
+    local want = case.traj[t]
+    local got = {p1:get(1), p1:get(2), p1:get(3), p2:get(1), p2:get(2)}
+    for j = 1, 5 do
+      local err = math.abs(got[j] - want[j]) / math.max(1, math.abs(want[j]))
+      worst = math.max(worst, err)
+      assert(err < 1e-12, string.format("%s step %d element %d: %.17g, PyTorch %.17g", case.optimizer, t, j,
+                                        got[j], want[j]))
+    end
+  end
+  return worst
+end
+
+describe("gd_optim_step_grads", function()
+  for _, case in ipairs(G.cases) do
+    it(string.format("matches PyTorch's %s with skipped parameters (catches: %s)", case.optimizer, case.catches),
+       function() replay(case) end)
+  end
+
+  it("reads the gradients handed to it, not the parameters' .grad", function()
+    local p = gd.tensor({1, 2}, {dtype = "float64"})
+    local opt = gd.optim.SGD({p}, {lr = 0.5})
+    p.grad:fill_(100)
+    local g = gd.tensor({2, 4}, {dtype = "float64"})
+    local grads = ffi.new("gd_tensor*[1]", {g.c})
+    assert.equal(0, C.gd_optim_step_grads(opt._c[1], opt._h[1], grads))
+    assert.are.same({0, 0}, p:totable())
+    -- and opt:step() still reads .grad
+    opt:step()
+    assert.are.same({-50, -50}, p:totable())
+  end)
+
+  it("changes nothing when every parameter is skipped", function()
+    local p = gd.tensor({1, 2}, {dtype = "float64"})
+    local opt = gd.optim.Adam({p}, {lr = 0.5, weight_decay = 0.1})
+    local grads = ffi.new("gd_tensor*[1]")
+    assert.equal(0, C.gd_optim_step_grads(opt._c[1], opt._h[1], grads))
+    assert.are.same({1, 2}, p:totable())
+    assert.equal(0, tonumber(C.gd_optim_get_step(opt._c[1])))
+  end)
+
+  it("refuses a handed gradient of the wrong shape, and ASGD's shared state with a skip", function()
+    local p, q = gd.zeros(2, {dtype = "float64"}), gd.zeros(2, {dtype = "float64"})
+    local opt = gd.optim.SGD({p}, {lr = 0.5})
+    local bad = gd.zeros(3, {dtype = "float64"})
+    assert.is_true(C.gd_optim_step_grads(opt._c[1], opt._h[1], ffi.new("gd_tensor*[1]", {bad.c})) ~= 0)
+    assert.matches("gradient of parameter 1 no longer matches it", ffi.string(C.gd_last_error()))
+    local asgd = gd.optim.ASGD({p, q}, {lr = 0.1})
+    local g = gd.ones(2, {dtype = "float64"})
+    local half = ffi.new("gd_tensor*[2]")   -- (an initializer of one element would fill both)
+    half[0] = g.c
+    assert.is_true(C.gd_optim_step_grads(asgd._c[1], asgd._h[1], half) ~= 0)
+    assert.matches("ASGD: parameters without a gradient this step %(skipped%) are not supported",
+                   ffi.string(C.gd_last_error()))
+    assert.are.same({0, 0}, p:totable())
+  end)
+end)

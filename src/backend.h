@@ -1,0 +1,167 @@
+/*
+ * backend.h: the one function table that every device implements.
+ *
+ * The core (the files directly in src/) does every device-independent thing first: argument
+ * checks, broadcasting, type promotion, iteration plans, optimizer segments
+ * and the int64 edge rules (which values convert, which bounds saturate, which
+ * integer operands are refused).  Then it calls backend_of(device)->op, which
+ * only runs loops or kernels over operands it may trust: the CPU's table is in
+ * src/cpu/backend.c (loops in src/cpu/), CUDA's is gd_cuda_backend_v1 in
+ * cuda/backend.cu (kernels in cuda/, file for file), which libgd dlopens
+ * the first time a CUDA tensor is asked for (src/cuda_loader.c), so that libgd
+ * itself neither links nor needs the CUDA runtime.  Both run the same
+ * per-element math from src/kernels/.
+ *
+ * Pointers are the device's; strides in a gd_iter are in bytes.  A function
+ * returns 0, or nonzero when the device failed, with the reason in
+ * error_string() (the core turns it into a gd_fail message): every argument
+ * was checked before, so nothing here reports a user's mistake.
+ *
+ * Adding a device: fill a gd_backend, make gd_backend_of return it.  Adding an
+ * operation: a code in src/ops.def, a loop in src/cpu/, a kernel in cuda/.
+ */
+#ifndef GD_BACKEND_H
+#define GD_BACKEND_H
+
+#include "internal.h"
+
+enum { GD_BACKEND_ABI = 3 };
+
+/* ternary kinds (src/ops.def): operand 0 is written, operands 1..3 read */
+typedef enum gd_ternop {
+#define GD_TERNOP(ID, name, nops, doc) GD_TERN_##ID,
+#include "ops.def"
+    GD_TERNOP_COUNT
+} gd_ternop;
+
+#include "kernels/optim.h"
+
+enum { GD_OPTIM_MAX_SLOTS = 4 }; /* Adan keeps four arrays */
+
+/* one run of adjacent parameter elements: what an optimizer loop sees */
+typedef struct gd_optim_segment {
+    char *param, *grad;
+    char *state[GD_OPTIM_MAX_SLOTS];
+    int64_t n;
+    int dtype, device;
+    int staged;                 /* param or grad not contiguous: go through a copy */
+    int param_index;            /* the (first) parameter of the run */
+} gd_optim_segment;
+
+struct gd_backend {
+    int abi;
+    const char *name;                        /* "cpu", "cuda": for messages */
+    const char *(*error_string)(void);       /* the last failure, for messages */
+    int (*device_count)(void);
+
+    /* ---- memory.  alloc: 64-byte aligned (CPU: uninitialised; CUDA:
+       zero-filled, stream-ordered).  memcpy copies raw bytes between this
+       device and the host (or within the device). */
+    int (*alloc)(void **p, size_t n);
+    void (*free)(void *p);
+    int (*memcpy)(void *dst, const void *src, size_t n, int dst_device, int src_device);
+    int (*synchronize)(void);
+
+    /* ---- element-wise over a gd_iter (operand 0 is written).  copy converts
+       dtypes (float -> int64 truncates; the core has refused values with no
+       int64); binary ops are gd_binop codes (int64 mod and pow: the core has
+       refused zero divisors and negative exponents); unary ops gd_unop codes
+       with their parameters (int64 clamp: bounds int64 values or infinite: gd_int64_clamp_bound);
+       ternary kinds gd_ternop. */
+    int (*copy)(const gd_iter *it, int dst_dtype, int src_dtype);
+    int (*fill)(const gd_iter *it, int dtype, double value);
+    int (*binary)(const gd_iter *it, int dtype, int op);
+    /* operands {out, a}: out = a op s, or s op a when scalar_first (s is
+       already a value of dtype: a whole number for int64) */
+    int (*binary_scalar)(const gd_iter *it, int dtype, int op, double s, int scalar_first);
+    int (*unary)(const gd_iter *it, int dtype, int op, double p1, double p2);
+    int (*ternary)(const gd_iter *it, int dtype, int kind, double value);
+    /* p[i] = start + i*step over n contiguous elements (int64: rounded to nearest) */
+    int (*range)(void *p, int64_t n, int dtype, double start, double step);
+
+    /* ---- reductions (gd_redop codes; param: the norm's order or the
+       variance's correction).  reduce_all folds n contiguous elements into a
+       host double (and, for arg-reductions, the host index).  reduce_dim:
+       operands {values (out_dtype), indices (int64, or values again), input
+       line starts}; each line has n elements `stride` bytes apart, walked in
+       order.  cumsum: operands {out line starts, in line starts}, n elements
+       per line at byte strides so / si; out may be in. */
+    int (*reduce_all)(const void *p, int64_t n, int dtype, int op, double param, double *value, int64_t *index);
+    int (*reduce_dim)(const gd_iter *it, int64_t n, int64_t stride, int dtype, int out_dtype, int op, double param,
+                      int with_index);
+    int (*cumsum)(const gd_iter *it, int64_t n, int64_t so, int64_t si, int dtype);
+
+    /* c = beta*c + alpha*op(a)@op(b), column-major BLAS convention (the core
+       swaps row-major operands); int64 too (wrapping) */
+    int (*gemm)(int dtype, int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, double alpha,
+                const void *a, int64_t lda, const void *b, int64_t ldb, double beta, void *c, int64_t ldc);
+    /* n contiguous Philox draws (src/kernels/philox.h): kind 0 uniform [a, b), 1 normal (a, b) */
+    int (*random)(void *p, int64_t n, int dtype, int kind, double a, double b, uint64_t seed, uint64_t offset);
+    /* one fused optimizer step over the segments among segs on this device (src/optim.c) */
+    int (*optim_step)(const gd_optim_plan *plan, const gd_optim_segment *segs, int nseg);
+
+    /* ---- layers and losses over contiguous operands of one float dtype
+       (src/nn.c checks; math in src/kernels/nn.h).  B = rows, F = features,
+       C = classes.  Loss values come back as host doubles (one scalar). */
+    /* y (B x F) = b (F) in every row */
+    int (*nn_bias_rows)(void *y, const void *b, int64_t rows, int64_t cols, int dtype);
+    /* gb (F) += column sums of gy (B x F), each summed in row order */
+    int (*nn_bias_grad)(void *gb, const void *gy, int64_t rows, int64_t cols, int dtype);
+    int (*nn_activation)(void *y, const void *x, int64_t n, int dtype, int kind);
+    int (*nn_activation_backward)(void *gx, const void *gy, const void *y, int64_t n, int dtype, int kind);
+    /* over rows of n (the last dimension) */
+    int (*nn_softmax)(void *y, const void *x, int64_t rows, int64_t n, int dtype, int log_);
+    int (*nn_softmax_backward)(void *gx, const void *gy, const void *y, int64_t rows, int64_t n, int dtype, int log_);
+    /* logits B x C, target (B) classes counted from index_base (already
+       checked); grad, losses may be NULL; *loss = row_scale * the sum of the
+       row losses, summed in row order; losses[i] = scale * row loss i;
+       grad = d(*loss)/d logits */
+    int (*nn_cross_entropy)(double *loss, void *losses, void *grad, const void *logits, const int64_t *target,
+                            int64_t index_base, int64_t rows, int64_t C, double row_scale, double scale, int dtype);
+    /* n elements in blocks of GD_NN_MSE_BLOCK, each block's sum in order, the
+       blocks' sums in order: *loss = elem_scale * the sum of squares;
+       losses = scale * d^2; grad = 2 elem_scale d */
+    int (*nn_mse)(double *loss, void *losses, void *grad, const void *pred, const void *target, int64_t n,
+                  double elem_scale, double scale, int dtype);
+    /* mask holds uniform [0, 1) draws on entry, 0 or 1/(1-p) on return; y = x * mask */
+    int (*nn_dropout)(void *y, void *mask, const void *x, int64_t n, double p, int dtype);
+    /* gx = gy * mask */
+    int (*nn_dropout_backward)(void *gx, const void *gy, const void *mask, int64_t n, int dtype);
+    /* out row i = src row index[i] - index_base (already checked), rows of row_bytes */
+    int (*nn_gather_rows)(void *out, const void *src, const int64_t *index, int64_t index_base, int64_t rows,
+                          int64_t row_bytes);
+};
+
+/* MSE's fixed blocking (results do not depend on threads or the device) */
+enum { GD_NN_MSE_BLOCK = 4096 };
+
+extern const gd_backend gd_cpu_backend;
+/* The other devices' backends (CUDA's once loaded); NULL with an error set */
+const gd_backend *gd_device_backend(int device);
+/* The backend of a device: the CPU's always; CUDA's once loaded (NULL with
+   an error set, "no CUDA GPU ...", when it cannot be).  Inline: the per-op
+   path of small tensors must cost nanoseconds. */
+static inline const gd_backend *gd_backend_of(int device)
+{
+    return device == GD_CPU ? &gd_cpu_backend : gd_device_backend(device);
+}
+
+/* gd_fail(GD_EDEVICE, "<what> failed on <device>: <reason>") */
+int gd_backend_fail(const gd_backend *b, const char *what);
+/* a backend's return code as a status: 0 stays 0 */
+static inline int gd_backend_status(const gd_backend *b, int rc, const char *what)
+{
+    return rc == 0 ? GD_OK : gd_backend_fail(b, what);
+}
+/* b->op(...) with its failure turned into a message: the core's one way to
+   call a backend */
+#define GD_BACKEND_CALL(b, what, call) gd_backend_status((b), (b)->call, (what))
+
+/* Every memcpy between the host and a device goes through gd_transfer, which
+   counts it for gd_transfer_count: as tensor data, or (scalar = 1) as one
+   value read or written (an element, a reduction's or a loss's result, the
+   bounds that a check of indices reads). */
+int gd_transfer(const gd_backend *b, void *dst, const void *src, size_t n, int dst_device, int src_device,
+                int scalar);
+
+#endif

@@ -1,0 +1,48 @@
+/*
+ * cpu.h: the CPU backend's loops, which src/cpu/backend.c gathers into
+ * gd_cpu_backend (the table of src/backend.h).  Only the backend file
+ * includes this: the core calls them through the table.
+ */
+#ifndef GD_CPU_H
+#define GD_CPU_H
+
+#include "../internal.h"
+#include "../backend.h"
+
+/* elementwise.c */
+int gd_cpu_copy(const gd_iter *it, int dst_dtype, int src_dtype);
+int gd_cpu_fill(const gd_iter *it, int dtype, double value);
+int gd_cpu_binary(const gd_iter *it, int dtype, int op);
+int gd_cpu_binary_scalar(const gd_iter *it, int dtype, int op, double s, int scalar_first);
+int gd_cpu_unary(const gd_iter *it, int dtype, int op, double p1, double p2);
+int gd_cpu_ternary(const gd_iter *it, int dtype, int kind, double value);
+int gd_cpu_range(void *p, int64_t n, int dtype, double start, double step);
+/* reduce.c */
+int gd_cpu_reduce_all(const void *p, int64_t n, int dtype, int op, double param, double *value, int64_t *index);
+int gd_cpu_reduce_dim(const gd_iter *it, int64_t n, int64_t stride, int dtype, int out_dtype, int op, double param,
+                      int with_index);
+int gd_cpu_cumsum(const gd_iter *it, int64_t n, int64_t so, int64_t si, int dtype);
+/* matmul.c */
+int gd_cpu_gemm(int dtype, int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, double alpha, const void *a,
+                int64_t lda, const void *b, int64_t ldb, double beta, void *c, int64_t ldc);
+/* random.c */
+int gd_cpu_random(void *p, int64_t n, int dtype, int kind, double a, double b, uint64_t seed, uint64_t offset);
+/* optim.c */
+int gd_cpu_optim_step(const gd_optim_plan *plan, const gd_optim_segment *segs, int nseg);
+/* nn.c */
+int gd_cpu_nn_bias_rows(void *y, const void *b, int64_t rows, int64_t cols, int dtype);
+int gd_cpu_nn_bias_grad(void *gb, const void *gy, int64_t rows, int64_t cols, int dtype);
+int gd_cpu_nn_activation(void *y, const void *x, int64_t n, int dtype, int kind);
+int gd_cpu_nn_activation_backward(void *gx, const void *gy, const void *y, int64_t n, int dtype, int kind);
+int gd_cpu_nn_softmax(void *y, const void *x, int64_t rows, int64_t n, int dtype, int log_);
+int gd_cpu_nn_softmax_backward(void *gx, const void *gy, const void *y, int64_t rows, int64_t n, int dtype, int log_);
+int gd_cpu_nn_cross_entropy(double *loss, void *losses, void *grad, const void *logits, const int64_t *target,
+                            int64_t index_base, int64_t rows, int64_t C, double row_scale, double scale, int dtype);
+int gd_cpu_nn_mse(double *loss, void *losses, void *grad, const void *pred, const void *target, int64_t n,
+                  double elem_scale, double scale, int dtype);
+int gd_cpu_nn_dropout(void *y, void *mask, const void *x, int64_t n, double p, int dtype);
+int gd_cpu_nn_dropout_backward(void *gx, const void *gy, const void *mask, int64_t n, int dtype);
+int gd_cpu_nn_gather_rows(void *out, const void *src, const int64_t *index, int64_t index_base, int64_t rows,
+                          int64_t row_bytes);
+
+#endif

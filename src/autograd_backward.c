@@ -610,13 +610,22 @@ int gd_ag_backward_record(ag_record *r, const void *sink)
 
 const char *gd_ag_kind_name(int kind, int op)
 {
-    static const char *bin_names[] = {"add", "sub", "mul", "div", "pow", "remainder", "maximum", "minimum",
-                                      "eq", "ne", "lt", "le", "gt", "ge"};
-    static const char *un_names[] = {"neg", "abs", "sqrt", "exp", "log", "square", "sign", "relu", "tanh",
-                                     "sigmoid", "floor", "ceil", "round", "sin", "cos", "rsqrt", "reciprocal",
-                                     "clamp", "pow", "pow", "log1p", "expm1", "softplus"};
-    static const char *red_names[] = {"sum", "mean", "max", "min", "argmax", "argmin", "norm", "prod", "var",
-                                      "std", "logsumexp"};
+    /* the op names from the one list of operations (src/ops.def) */
+    static const char *bin_names[] = {
+#define GD_BINOP(ID, name, int64, doc) #name,
+#include "ops.def"
+#undef GD_BINOP
+    };
+    static const char *un_names[] = {
+#define GD_UNOP(ID, name, int64, doc) #name,
+#include "ops.def"
+#undef GD_UNOP
+    };
+    static const char *red_names[] = {
+#define GD_REDOP(ID, name, doc) #name,
+#include "ops.def"
+#undef GD_REDOP
+    };
     static const char *nn_names[] = {"Linear", "an activation", "softmax", "a loss"};
     static const char *kind_names[] = {"", "", "", "", "", "matmul", "view", "expand", "permute", "narrow",
                                        "select", "diagonal", "to", "index_select", "cat", "where", "cumsum", ""};

@@ -123,7 +123,7 @@ docs: $(GDLUA) $(CDEF) $(OPS_LUA)
 
 # spec/golden/*.lua: the reference trajectories, one generator per system
 # (pytorch.py needs Debian's python3-torch; the others only python3)
-GOLDEN_GEN := $(filter-out scripts/golden/golden_common.py,$(wildcard scripts/golden/*.py))
+GOLDEN_GEN := $(filter-out scripts/golden/golden_common.py scripts/golden/nn_common.py,$(wildcard scripts/golden/*.py))
 golden:
 	@for g in $(GOLDEN_GEN); do /usr/bin/python3 $$g || exit 1; done
 

@@ -158,6 +158,33 @@ describe("gdlua", function()
       end
     end)
 
+    it("-m runs require(module).main with the arguments after the name, its return the exit status", function()
+      -- python -m's shape: options before -m run first, everything after the
+      -- name is the module's (even "-x"), arg[0] is the name
+      P.write(dir .. "/mymod.lua", [[
+        return {main = function(...)
+          print(arg[0], select("#", ...), ...)
+          return tonumber((...)) or 0
+        end}]])
+      local path = "package.path = " .. string.format("%q", dir .. "/?.lua;") .. " .. package.path"
+      local r = P.run({"-e", path, "-m", "mymod", "7", "-x", "b c"})
+      assert.are.equal(7, r.status, r.err)
+      assert.are.equal("mymod\t3\t7\t-x\tb c\n", r.out)
+      r = P.run({"-e", path, "-m", "mymod", "ok"})
+      assert.are.equal(0, r.status)
+      -- a module without main, a missing module, a missing name: status 1 and why
+      P.write(dir .. "/nomain.lua", "return {}")
+      r = P.run({"-e", path, "-m", "nomain"})
+      assert.are.equal(1, r.status)
+      assert.truthy(r.err:find('gdlua -m: module "nomain" has no main function', 1, true), r.err)
+      r = P.run({"-m", "no.such.module"})
+      assert.are.equal(1, r.status)
+      assert.truthy(r.err:find("module 'no.such.module' not found", 1, true), r.err)
+      r = P.run({"-m"})
+      assert.are.equal(1, r.status)
+      assert.truthy(r.err:find("missing module name after '-m'", 1, true), r.err)
+    end)
+
     it("-j and -O reach LuaJIT's jit library", function()
       local r = P.run({"-joff", "-e", "print((jit.status()))"})
       assert.are.equal("false\n", r.out)

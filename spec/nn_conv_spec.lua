@@ -66,6 +66,85 @@ describe("gd.nn convolution, pooling and batch norm against PyTorch", function()
     it(g.name .. " (float64, 1e-10)", function() replay(g, "float64", 1e-10) end)
     it(g.name .. " (float32, 1e-4)", function() replay(g, "float32", 1e-4) end)
   end
+  -- ConvTranspose2d (spec/golden/nn_conv_transpose.lua): output_padding and
+  -- dilation per axis, groups; the conv weight layout (out x in) in place of
+  -- the transposed one (in x out/groups) fails the shape check in build
+  for _, g in ipairs(dofile("spec/golden/nn_conv_transpose.lua")) do
+    it(g.name .. " (float64, 1e-10)", function() replay(g, "float64", 1e-10) end)
+    it(g.name .. " (float32, 1e-4)", function() replay(g, "float32", 1e-4) end)
+  end
+end)
+
+describe("gd.nn.MaxPool2d with return_indices", function()
+  it("returns each maximum's 1-based position in its flattened plane (PyTorch's index + 1)", function()
+    -- by hand: 5 at row 1 col 2 -> 2, 8 at (2, 3) -> 7, 9 at (3, 1) -> 9,
+    -- 3 at (4, 4) -> 16; PyTorch gives 1, 6, 8, 15
+    local x = gd.tensor({{{{1, 5, 2, 0}, {3, 4, 8, 7}, {9, 0, 1, 1}, {2, 6, 1, 3}}}})
+    local y, idx = nn.MaxPool2d(2, {return_indices = true})(x)
+    assert.same({{{{5, 8}, {9, 3}}}}, y:totable())
+    assert.equal("int64", idx.dtype)
+    assert.same({{{{2, 7}, {9, 16}}}}, idx:totable())
+    local _, i2 = nn.MaxPool2d(2, {return_indices = true})(x[1])   -- unbatched
+    assert.same({{{2, 7}, {9, 16}}}, i2:totable())
+    assert.is_nil(select(2, nn.MaxPool2d(2)(x)))   -- without the option, one result
+  end)
+end)
+
+describe("gd.nn.ConvTranspose2d", function()
+  it("backward matches gradcheck", function()
+    gd.manual_seed(6)
+    local m = nn.ConvTranspose2d(4, 2, {2, 3}, {stride = {2, 1}, padding = {0, 1}, output_padding = {1, 0}, groups = 2})
+    assert.is_true(nn.gradcheck(m, gd.randn(2, 4, 3, 3)))
+  end)
+
+  it("inverts Conv2d's shape: a stride-2 conv's output maps back to its input size", function()
+    local x = gd.randn(1, 3, 9, 7)
+    local y = nn.Conv2d(3, 4, 3, {stride = 2, padding = 1})(x)
+    assert.same({1, 4, 5, 4}, y.shape)
+    assert.same({1, 3, 9, 7}, nn.ConvTranspose2d(4, 3, 3, {stride = 2, padding = 1})(y).shape)
+    assert.same({1, 3, 10, 8}, nn.ConvTranspose2d(4, 3, 3, {stride = 2, padding = 1, output_padding = 1})(y).shape)
+  end)
+
+  it("takes PyTorch's output_size in forward: the output_padding that reaches it", function()
+    -- a stride-2 conv maps 9 and 10 rows to 5: output_size tells them apart
+    gd.manual_seed(7)
+    local m = nn.ConvTranspose2d(2, 3, 3, {stride = 2, padding = 1}):double()
+    local x = gd.randn(1, 2, 5, 4, {dtype = "float64"})
+    assert.same({1, 3, 9, 7}, m(x).shape)
+    local y = m:forward(x, {10, 8}):clone()
+    assert.same({1, 3, 10, 8}, y.shape)
+    local same = nn.ConvTranspose2d(2, 3, 3, {stride = 2, padding = 1, output_padding = 1}):double()
+    same:load_state_dict(m:state_dict())
+    assert.equal(0, maxdiff(same(x), y))
+    -- the backward follows the forward's output_padding
+    assert.same({1, 2, 5, 4}, m:backward(gd.randn(1, 3, 10, 8, {dtype = "float64"})).shape)
+    assert.same({1, 3, 9, 7}, m(x, {1, 3, 9, 7}).shape)   -- a full shape: its last two
+    assert.has_error(function() m:forward(x, {11, 8}) end,
+      "ConvTranspose2d: output_size 11x8 is not reachable: with this input the height can be 9 to 10")
+  end)
+
+  it("initialises U(+-1/sqrt(out/groups kh kw)) with PyTorch's weight layout", function()
+    gd.manual_seed(2)
+    local m = nn.ConvTranspose2d(40, 6, 2, {groups = 2})
+    assert.same({40, 3, 2, 2}, m.weight.shape)
+    local bound = 1 / math.sqrt(3 * 4)
+    assert.is_true(m.weight:abs():max() <= bound and m.weight:abs():max() > 0.95 * bound)
+  end)
+
+  it("names the layer and what is wrong", function()
+    local m = nn.ConvTranspose2d(4, 2, 3)
+    assert.has_error(function() m:forward(gd.randn(1, 3, 5, 5)) end,
+      "ConvTranspose2d: the input has 3 channels but the layer takes 4 (weight 4x2x3x3; input 1x3x5x5)")
+    assert.has_error(function() nn.ConvTranspose2d(4, 2, 3, {stride = 2, output_padding = 2}) end,
+      "gd.nn.ConvTranspose2d: output_padding must be smaller than either the stride or the dilation")
+    assert.has_error(function() nn.ConvTranspose2d(4, 2, 3, {padding = 4})(gd.randn(1, 4, 2, 2)) end,
+      "ConvTranspose2d: the output would be empty (-4x-4): the padding is too large for input 1x4x2x2")
+    assert.has_error(function() nn.ConvTranspose2d(4, 3, 3, {groups = 2}) end,
+      "gd.nn.ConvTranspose2d: out_channels (3) is not divisible by groups (2)")
+    m:forward(gd.randn(1, 4, 2, 2))
+    assert.has_error(function() m:backward(gd.randn(1, 2, 3, 3)) end,
+      "ConvTranspose2d:backward: the output gradient has shape 1x2x3x3, expected 1x2x4x4")
+  end)
 end)
 
 describe("gd.nn convolution and pooling by finite differences", function()
@@ -248,6 +327,27 @@ describe("gd.nn.Embedding", function()
       assert.is_nil(m:backward(t64(e.gy, {2, 3, 3}):to(dtype)))
       assert.is_true(maxdiff(m.weight.grad, t64(e.gweight, {5, 3})) < tol)
     end
+  end)
+
+  it("matches PyTorch with max_norm (norm_type 3) and scale_grad_by_freq", function()
+    -- catches a 2-norm for norm_type 3, a renorm after the lookup (y would
+    -- keep the long rows), rows renormalised that were not looked up, and
+    -- gradients of repeated rows not divided by their count
+    local e = extra.embedding_renorm
+    for _, dtype in ipairs({"float64", "float32"}) do
+      local m = nn.Embedding(6, 4, {max_norm = 1.5, norm_type = 3, scale_grad_by_freq = true})
+      if dtype == "float64" then m:double() end
+      m.weight:copy_(t64(e.w0, {6, 4}))
+      m:zero_grad()
+      local y = m(gd.tensor(e.idx, {dtype = "int64"}):view(2, 3))
+      local tol = dtype == "float64" and 1e-12 or 1e-5
+      assert.is_true(maxdiff(y, t64(e.y, {2, 3, 4})) < tol)
+      assert.is_true(maxdiff(m.weight, t64(e.w1, {6, 4})) < tol)
+      m:backward(t64(e.gy, {2, 3, 4}):to(dtype))
+      assert.is_true(maxdiff(m.weight.grad, t64(e.gweight, {6, 4})) < tol)
+    end
+    assert.has_error(function() nn.Embedding(3, 2, {sparse = true}) end,
+      "gd.nn.Embedding: sparse gradients are not supported (gdlua's gradients are dense)")
   end)
 
   it("backward matches gradcheck (without padding_idx, whose row deliberately gets no gradient)", function()

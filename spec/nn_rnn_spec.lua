@@ -6,7 +6,7 @@
 local gd = rawget(_G, "gd") or require "gd"
 local nn = gd.nn
 
-local golden = dofile("spec/golden/nn_rnn.lua")
+local golden, cells = dofile("spec/golden/nn_rnn.lua")
 
 local function t64(flat, shape) return gd.tensor(flat, {dtype = "float64"}):view(shape) end
 
@@ -77,6 +77,47 @@ describe("gd.nn.RNN, LSTM and GRU against PyTorch", function()
     m:forward(gd.randn(2, 7, 4, {dtype = "float64"}))
     m:backward(gd.randn(2, 7, 3, {dtype = "float64"}))
     replay(g, "float64", 1e-10)
+  end)
+end)
+
+describe("gd.nn.RNNCell, LSTMCell and GRUCell against PyTorch", function()
+  -- one step: the cells share the layers' kernels, so a cell's own wiring
+  -- (the state copies, unbatched views, grad_c, the suffix-free names) is
+  -- what these catch
+  local function replay_cell(g, dtype, tol)
+    local m = build(g, dtype)
+    m:zero_grad()
+    local function st(v) return v and t64(v, g.state_shape):to(dtype) or nil end
+    local x = t64(g.x, g.x_shape):to(dtype)
+    local h, c = m:forward(x, st(g.h0), st(g.c0))
+    assert.same(g.state_shape, h.shape)
+    assert.is_true(maxdiff(h, t64(g.hn, g.state_shape)) < tol, g.name .. ": h'")
+    if g.cn then assert.is_true(maxdiff(c, t64(g.cn, g.state_shape)) < tol, g.name .. ": c'") end
+    local gx, gh0, gc0 = m:backward(st(g.gh), st(g.gcn))
+    assert.is_true(maxdiff(gx, t64(g.gx, g.x_shape)) < tol, g.name .. ": input gradient")
+    if g.gh0 then assert.is_true(maxdiff(gh0, t64(g.gh0, g.state_shape)) < tol, g.name .. ": h gradient") end
+    if g.gc0 then assert.is_true(maxdiff(gc0, t64(g.gc0, g.state_shape)) < tol, g.name .. ": c gradient") end
+    local sd = m:state_dict()
+    for name, p in pairs(g.params) do
+      assert.is_true(maxdiff(sd[name].grad, t64(p.g, p.shape)) < tol, g.name .. ": gradient of " .. name)
+    end
+  end
+  for _, g in ipairs(cells) do
+    it(g.name .. " (float64, 1e-10)", function() replay_cell(g, "float64", 1e-10) end)
+    it(g.name .. " (float32, 1e-4)", function() replay_cell(g, "float32", 1e-4) end)
+  end
+
+  it("backward matches gradcheck; bad states are named", function()
+    gd.manual_seed(12)
+    assert.is_true(nn.gradcheck(nn.LSTMCell(3, 4), gd.randn(2, 3)))
+    assert.is_true(nn.gradcheck(nn.GRUCell(3, 2), gd.randn(3)))
+    local c = nn.LSTMCell(3, 4)
+    assert.has_error(function() c:forward(gd.randn(2, 3), gd.zeros(3, 4)) end,
+      "LSTMCell: h has shape 3x4, expected 2x4 (batch x hidden_size)")
+    assert.has_error(function() c:forward(gd.randn(2, 5)) end,
+      "LSTMCell: the input has 5 features but the layer takes 3 (input_size)")
+    assert.has_error(function() nn.GRUCell(3, 4):forward(gd.randn(2, 3), nil, gd.zeros(2, 4)) end,
+      "GRUCell: takes no cell state (only LSTMCell does)")
   end)
 end)
 
@@ -152,6 +193,50 @@ describe("gd.nn recurrent layers: construction and dropout", function()
     assert.same({4, 1, 3}, out.shape)
   end)
 
+  it("a training loop carrying state keeps its memory bounded (buffers reused, states copied)", function()
+    -- a buffer allocated per step (or a saved state kept per step) would grow
+    -- the live tensor bytes with the loop
+    local m = nn.LSTM(8, 16, {num_layers = 2, batch_first = true})
+    local x, g = gd.randn(4, 6, 8), gd.randn(4, 6, 16)
+    local h, c
+    local function live() collectgarbage(); collectgarbage(); return gd.memory().cpu end
+    for _ = 1, 20 do local _, hn, cn = m(x, h, c); m:backward(g); h, c = hn, cn end
+    local before = live()
+    for _ = 1, 300 do
+      m:zero_grad()
+      local _, hn, cn = m(x, h, c)
+      m:backward(g, hn, cn)
+      h, c = hn, cn
+    end
+    assert.is_true(live() - before < 64 * 1024, string.format("grew %d bytes", live() - before))
+  end)
+
+  it("takes non-contiguous inputs and gradients (a transposed view) as their contiguous copies", function()
+    gd.manual_seed(3)
+    local m = nn.GRU(3, 2, {bidirectional = true}):double()
+    local xt = gd.randn(3, 5, {dtype = "float64"}):t()           -- 5 x 3, not contiguous
+    local gt = gd.randn(4, 5, {dtype = "float64"}):t()           -- 5 x 4
+    local y1 = m:forward(xt):clone()
+    local g1 = m:backward(gt):clone()
+    local y2 = m:forward(xt:contiguous())
+    local g2 = m:backward(gt:contiguous())
+    assert.equal(0, maxdiff(y1, y2))
+    assert.equal(0, maxdiff(g1, g2))
+  end)
+
+  it("saves and loads as a module (gd.save, gd.nn.load) with the same outputs", function()
+    gd.manual_seed(4)
+    local m = nn.LSTM(3, 4, {num_layers = 2, batch_first = true, bidirectional = true})
+    local x = gd.randn(2, 5, 3)
+    local y = m(x):clone()
+    local path = os.tmpname()
+    gd.save(path, m)
+    local back = nn.load(path)
+    os.remove(path)
+    assert.equal(0, maxdiff(back(x), y))
+    assert.equal(tostring(m), tostring(back))
+  end)
+
   it("describes itself with PyTorch's options", function()
     assert.equal("LSTM(10, 20, num_layers = 2, batch_first = true) [parameters: 5920]",
       tostring(nn.LSTM(10, 20, {num_layers = 2, batch_first = true})))
@@ -189,6 +274,24 @@ describe("gd.nn recurrent layers: bad input", function()
     assert.has_error(function() nn.LSTM(4, 0) end)
     assert.has_error(function() nn.LSTM(4, 3, {dropout = 2}) end, "gd.nn.LSTM: dropout = 2 is not a probability in [0, 1]")
     assert.has_error(function() nn.LSTM(4, 3, {num_layer = 2}) end)
+  end)
+
+  it("points its errors at the caller's line", function()
+    -- a wrong level points into rnn.lua or at nothing
+    local m = nn.LSTM(2, 3)
+    local cases = {
+      function() m:forward(gd.randn(4, 1, 2), gd.zeros(2, 1, 3)) end,
+      function() m(gd.randn(4, 1, 5)) end,
+      function() nn.LSTM(2, 3, {dropout = 3}) end,
+      function() m:forward(gd.randn(4, 1, 2)); m:backward(gd.randn(4, 1, 3), gd.zeros(3, 1, 3)) end,
+      function() nn.GRUCell(2, 3)(gd.randn(4, 2), gd.zeros(2, 3)) end,
+      function() nn.ConvTranspose2d(2, 3, 3, {stride = 2, output_padding = 2}) end,
+    }
+    for i, f in ipairs(cases) do
+      local ok, err = pcall(f)
+      assert.is_false(ok)
+      assert.matches("nn_rnn_spec%.lua:%d+: ", tostring(err), nil, false, "case " .. i)
+    end
   end)
 
   it("refuses a CUDA input with an error instead of a host copy", function()

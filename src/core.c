@@ -91,7 +91,9 @@ int gd_mem_collect_advised(void)
 static void account_allocation(int device, int64_t nbytes)
 {
     if (atomic_exchange(&baseline_pending, 0)) {
-        atomic_store(&live_after_collect, atomic_load(&live_bytes[GD_CPU]) + atomic_load(&live_bytes[GD_CUDA]));
+        int64_t live = 0; /* on every device */
+        for (int d = 0; d < GD_DEVICE_COUNT; d++) live += atomic_load(&live_bytes[d]);
+        atomic_store(&live_after_collect, live);
         atomic_store(&allocated_at_advice, atomic_load(&allocated_total));
     }
     atomic_fetch_add(&live_bytes[device], nbytes);

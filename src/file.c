@@ -316,6 +316,49 @@ void gd_writer_abort(gd_writer *w)
     writer_free(w);
 }
 
+/* A zip member compressed with method 8 (raw deflate, no zlib or gzip
+   wrapper: windowBits -15): exactly dst_len bytes must come out and the
+   deflate stream must end with the input, or the member is corrupt. */
+int gd_inflate_raw(void *dst, size_t dst_len, const void *src, size_t src_len)
+{
+    z_stream z;
+    memset(&z, 0, sizeof z);
+    if (inflateInit2(&z, -15) != Z_OK) return gd_fail(GD_ENOMEM, "inflate: zlib could not start");
+    const Bytef *in = src;
+    Bytef *out = dst;
+    size_t in_left = src_len, out_left = dst_len;
+    int rc = Z_OK;
+    while (rc == Z_OK) {
+        /* zlib counts in uInt: feed at most 1 GB at a time */
+        if (z.avail_in == 0 && in_left > 0) {
+            z.avail_in = in_left > (1u << 30) ? (1u << 30) : (uInt)in_left;
+            z.next_in = (Bytef *)in;
+            in += z.avail_in;
+            in_left -= z.avail_in;
+        }
+        if (z.avail_out == 0 && out_left > 0) {
+            z.avail_out = out_left > (1u << 30) ? (1u << 30) : (uInt)out_left;
+            z.next_out = out;
+            out += z.avail_out;
+            out_left -= z.avail_out;
+        }
+        uInt before_in = z.avail_in, before_out = z.avail_out;
+        rc = inflate(&z, Z_NO_FLUSH);
+        if (rc == Z_BUF_ERROR && z.avail_in == before_in && z.avail_out == before_out) break;   /* no progress */
+        if (rc == Z_BUF_ERROR) rc = Z_OK;
+    }
+    size_t produced = (size_t)z.total_out;
+    bool consumed = z.avail_in == 0 && in_left == 0;
+    inflateEnd(&z);
+    if (rc == Z_STREAM_END && produced == dst_len && consumed) return GD_OK;
+    if (rc == Z_STREAM_END && produced != dst_len)
+        return gd_fail(GD_EFORMAT, "inflate: the member inflates to %zu bytes, its header says %zu", produced, dst_len);
+    if (rc == Z_STREAM_END) return gd_fail(GD_EFORMAT, "inflate: bytes after the end of the compressed member");
+    if (rc == Z_DATA_ERROR) return gd_fail(GD_EFORMAT, "inflate: corrupt compressed data (%s)", z.msg ? z.msg : "?");
+    if (rc == Z_MEM_ERROR) return gd_fail(GD_ENOMEM, "inflate: out of memory");
+    return gd_fail(GD_EFORMAT, "inflate: the compressed member is truncated or larger than its header says");
+}
+
 uint32_t gd_crc32(uint32_t crc, const void *bytes, size_t n)
 {
     const Bytef *p = bytes;

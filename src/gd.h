@@ -332,6 +332,9 @@ typedef struct gd_buffer { uint8_t *bytes; size_t size; } gd_buffer;
 int gd_read_file(gd_buffer *out, const char *path, int gunzip);
 void gd_buffer_free(gd_buffer *b);
 uint32_t gd_crc32(uint32_t crc, const void *bytes, size_t n);
+/* Inflates raw deflate data (a zip member of method 8, as in NumPy's .npz)
+   into exactly dst_len bytes; anything else is GD_EFORMAT. */
+int gd_inflate_raw(void *dst, size_t dst_len, const void *src, size_t src_len);
 /* Parses delimited numeric text into a new rows x cols tensor of dtype
    (GD_FLOAT32, GD_FLOAT64 or GD_INT64, each parsed exactly in that type).
    Lines end at LF, CR or CRLF; skips `skip_rows` lines; on a malformed line,
@@ -543,6 +546,18 @@ int gd_nn_conv2d_forward(gd_tensor *y, gd_tensor *col, const gd_tensor *x, const
 int gd_nn_conv2d_backward(gd_tensor *gx, gd_tensor *gw, gd_tensor *gb, gd_tensor *col, const gd_tensor *gy,
                           const gd_tensor *x, const gd_tensor *w, const int64_t *geom);
 
+/* ConvTranspose2d (gd.nn.ConvTranspose2d; src/nn_conv.c): the adjoint of
+   conv2d, through col2im + gemm.  geom = int64 {SH, SW, PH, PW, DH, DW,
+   groups, OPH, OPW} (output_padding last); w is in x out/groups x KH x KW;
+   out5 = {N, O, OH, OW, workspace elements} with OH = (H - 1) SH - 2 PH +
+   DH (KH - 1) + OPH + 1.  The same conventions as conv2d otherwise. */
+int gd_nn_conv_transpose2d_shape(int64_t *out5, const gd_tensor *x, const gd_tensor *w, const int64_t *geom);
+int gd_nn_conv_transpose2d_forward(gd_tensor *y, gd_tensor *col, const gd_tensor *x, const gd_tensor *w,
+                                   const gd_tensor *b, const int64_t *geom);
+int gd_nn_conv_transpose2d_backward(gd_tensor *gx, gd_tensor *gw, gd_tensor *gb, gd_tensor *col,
+                                    const gd_tensor *gy, const gd_tensor *x, const gd_tensor *w,
+                                    const int64_t *geom);
+
 typedef enum gd_nn_pool_kind {
     GD_NN_MAXPOOL = 0, GD_NN_AVGPOOL = 1, GD_NN_ADAPTIVE_AVGPOOL = 2, GD_NN_POOL_COUNT = 3
 } gd_nn_pool_kind;
@@ -573,7 +588,13 @@ int gd_nn_batchnorm_backward(gd_tensor *gx, gd_tensor *gw, gd_tensor *gb, const 
    = rows of w (num x D) at the 1-based int64 indices, each checked; backward
    adds gy's rows into gw, skipping padding_idx (1-based, 0 = none). */
 int gd_nn_embedding_forward(gd_tensor *y, const gd_tensor *idx, const gd_tensor *w);
-int gd_nn_embedding_backward(gd_tensor *gw, const gd_tensor *gy, const gd_tensor *idx, int64_t padding_idx);
+int gd_nn_embedding_backward(gd_tensor *gw, const gd_tensor *gy, const gd_tensor *idx, int64_t padding_idx,
+                             int scale_grad_by_freq);
+/* max_norm: the rows idx refers to with a norm_type-norm above max_norm are
+   scaled in place to max_norm (PyTorch's embedding_renorm_, before the
+   lookup); scale_grad_by_freq divides each occurrence's gradient by its
+   row's count in idx. */
+int gd_nn_embedding_renorm(gd_tensor *w, const gd_tensor *idx, double max_norm, double norm_type);
 
 /* LayerNorm and GroupNorm (src/nn_norm.c): rows of M contiguous values
    normalised by their mean and biased variance (eps inside the root); the
@@ -590,13 +611,18 @@ int gd_nn_rownorm_backward(gd_tensor *gx, gd_tensor *gw, gd_tensor *gb, const gd
    0 L1, 1 SmoothL1 (param beta), 2 Huber (param delta), 3 BCE, 4 BCE with
    logits, 5 KLDiv (param log_target); reduction 0 mean, 1 sum, 2 none,
    3 batchmean.  *loss is the reduced value (the sum for none), losses (when
-   not NULL) the element losses, grad d loss / d pred (for none: of the sum). */
+   not NULL) the element losses, grad d loss / d pred (for none: of the sum).
+   weight (BCE and BCE with logits) and pos_weight (BCE with logits), NULL or
+   of pred's shape (the caller expands PyTorch's broadcast weights), scale
+   each element's loss and the positive term (PyTorch 1.13's formulas). */
 int gd_nn_pointwise_loss(double *loss, gd_tensor *losses, gd_tensor *grad, const gd_tensor *pred,
-                         const gd_tensor *target, int kind, int reduction, double param);
+                         const gd_tensor *target, int kind, int reduction, double param, const gd_tensor *weight,
+                         const gd_tensor *pos_weight);
 
 /* NLLLoss (src/nn_loss.c): x rows x classes of log-probabilities, target
-   1-based int64 classes, weight (classes) or NULL, ignore_index 1-based (0:
-   none); reduction 0 mean (weighted: divided by the sum of the targets'
+   1-based int64 classes, weight (classes) or NULL; a target equal to
+   ignore_index (compared as given, as gd_nn_cross_entropy_ex: the Lua
+   default is PyTorch's -100) counts for nothing; reduction 0 mean (weighted: divided by the sum of the targets'
    weights), 1 sum, 2 none (losses: one per row). */
 int gd_nn_nll_loss(double *loss, gd_tensor *losses, gd_tensor *grad, const gd_tensor *x, const gd_tensor *target,
                    const gd_tensor *weight, int reduction, int64_t ignore_index);

@@ -2,7 +2,7 @@
  * matmul.c: matrix products with NumPy's matmul rules for 1-D operands: the
  * checks and the BLAS layout of row-major operands; the backend's gemm
  * (OpenBLAS's cblas on the CPU, cuBLAS on CUDA: src/cpu/matmul.c,
- * cuda/gemm.cu) computes, in BLAS's column-major convention.
+ * cuda/matmul.cu) computes, in BLAS's column-major convention.
  */
 #include "internal.h"
 #include "autograd.h"

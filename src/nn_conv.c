@@ -81,6 +81,25 @@ static int check_positive(const char *fn, const char *what, int64_t v, int64_t m
     return GD_OK;
 }
 
+/* y's O planes of `plane` elements each: plane o = b[o] (0 without a bias). */
+static void fill_planes(int dt, void *y, const gd_tensor *b, int64_t O, int64_t plane)
+{
+    for (int64_t o = 0; o < O; o++) {
+        if (dt == GD_FLOAT32) { float v = b ? ((const float *)b->data)[o] : 0.0f; float *r = (float *)y + o * plane; for (int64_t i = 0; i < plane; i++) r[i] = v; }
+        else { double v = b ? ((const double *)b->data)[o] : 0.0; double *r = (double *)y + o * plane; for (int64_t i = 0; i < plane; i++) r[i] = v; }
+    }
+}
+
+/* gb[o] += the sum of gy's plane o, each plane summed in order, in double. */
+static void add_plane_sums(int dt, gd_tensor *gb, const void *gy, int64_t O, int64_t plane)
+{
+    for (int64_t o = 0; o < O; o++) {
+        double s = 0;
+        if (dt == GD_FLOAT32) { const float *r = (const float *)gy + o * plane; for (int64_t i = 0; i < plane; i++) s += r[i]; ((float *)gb->data)[o] += (float)s; }
+        else { const double *r = (const double *)gy + o * plane; for (int64_t i = 0; i < plane; i++) s += r[i]; ((double *)gb->data)[o] += s; }
+    }
+}
+
 /* ------------------------------------------------------------ conv2d */
 
 /* geom = {SH, SW, PH, PW, DH, DW, groups}; fills g and checks x against w. */
@@ -181,12 +200,7 @@ int gd_nn_conv2d_forward(gd_tensor *y, gd_tensor *col, const gd_tensor *x, const
     int64_t L = g.OH * g.OW, Og = O / G, Kg = (g.C / G) * g.kh * g.kw;
     for (int64_t n = 0; n < N; n++) {
         char *yn = (char *)y->data + (size_t)(n * O * L) * es;
-        if (b) {
-            for (int64_t o = 0; o < O; o++) {
-                if (dt == GD_FLOAT32) { float v = ((const float *)b->data)[o]; float *r = (float *)yn + o * L; for (int64_t i = 0; i < L; i++) r[i] = v; }
-                else { double v = ((const double *)b->data)[o]; double *r = (double *)yn + o * L; for (int64_t i = 0; i < L; i++) r[i] = v; }
-            }
-        }
+        if (b) fill_planes(dt, yn, b, O, L);
         gd_cpu_im2col(dt, (const char *)xd->data + (size_t)(n * g.C * g.H * g.W) * es, col->data, &g);
         for (int64_t gi = 0; gi < G; gi++)
             gd_cpu_gemm_raw(dt, 0, 0, Og, L, Kg, (const char *)wd->data + (size_t)(gi * Og * Kg) * es, Kg,
@@ -231,13 +245,7 @@ int gd_nn_conv2d_backward(gd_tensor *gx, gd_tensor *gw, gd_tensor *gb, gd_tensor
     int64_t L = g.OH * g.OW, Og = O / G, Kg = (g.C / G) * g.kh * g.kw, XS = g.C * g.H * g.W;
     for (int64_t n = 0; n < N; n++) {
         const char *gyn = (const char *)gyd->data + (size_t)(n * O * L) * es;
-        if (gb) {
-            for (int64_t o = 0; o < O; o++) {
-                double s = 0;   /* each channel summed in order, in double */
-                if (dt == GD_FLOAT32) { const float *r = (const float *)gyn + o * L; for (int64_t i = 0; i < L; i++) s += r[i]; ((float *)gb->data)[o] += (float)s; }
-                else { const double *r = (const double *)gyn + o * L; for (int64_t i = 0; i < L; i++) s += r[i]; ((double *)gb->data)[o] += s; }
-            }
-        }
+        if (gb) add_plane_sums(dt, gb, gyn, O, L);
         if (gw) {
             gd_cpu_im2col(dt, (const char *)xd->data + (size_t)(n * XS) * es, col->data, &g);
             for (int64_t gi = 0; gi < G; gi++)
@@ -253,6 +261,162 @@ int gd_nn_conv2d_backward(gd_tensor *gx, gd_tensor *gw, gd_tensor *gb, gd_tensor
             char *gxn = (char *)gx->data + (size_t)(n * XS) * es;
             memset(gxn, 0, (size_t)XS * es);
             gd_cpu_col2im(dt, col->data, gxn, &g);
+        }
+    }
+    gd_tensor_release(xd);
+    gd_tensor_release(wd);
+    gd_tensor_release(gyd);
+    return GD_OK;
+}
+
+/* ------------------------------------------------- conv_transpose2d */
+
+/* ConvTranspose2d is the adjoint of a conv2d with respect to its input: the
+   transposed layer's output (N x O x OH x OW) is that conv's input, its input
+   (N x C x H x W) that conv's output.  So g describes the conv from the
+   output plane to the input plane (g.C = O, g.H x g.W = OH x OW, g.OH x g.OW
+   = H x W), and forward = col2im, backward = im2col, as PyTorch's
+   slow_conv_transpose2d.  geom = {SH, SW, PH, PW, DH, DW, groups, OPH, OPW};
+   w is C x O/groups x KH x KW;
+   OH = (H - 1) SH - 2 PH + DH (KH - 1) + OPH + 1. */
+static int convt_geom(gd_conv_geom *g, int64_t *groups, const gd_tensor *x, const gd_tensor *w, const int64_t *geom,
+                      const char *fn)
+{
+    GD_TRY(check_operand(x, fn, "input", -1));
+    GD_TRY(check_operand(w, fn, "weight", x->scalar_type));
+    char s1[128], s2[128];
+    if (x->rank != 4)
+        return gd_fail(GD_EINVAL, "%s: the input must be 4-D (batch x channels x height x width), got shape %s", fn,
+                       gd_shape_str(x, s1, sizeof s1));
+    if (w->rank != 4)
+        return gd_fail(GD_EINVAL, "%s: the weight must be 4-D (in x out/groups x kh x kw), got shape %s", fn,
+                       gd_shape_str(w, s1, sizeof s1));
+    GD_TRY(check_positive(fn, "stride", geom[0], 1));
+    GD_TRY(check_positive(fn, "stride", geom[1], 1));
+    GD_TRY(check_positive(fn, "padding", geom[2], 0));
+    GD_TRY(check_positive(fn, "padding", geom[3], 0));
+    GD_TRY(check_positive(fn, "dilation", geom[4], 1));
+    GD_TRY(check_positive(fn, "dilation", geom[5], 1));
+    GD_TRY(check_positive(fn, "groups", geom[6], 1));
+    GD_TRY(check_positive(fn, "output_padding", geom[7], 0));
+    GD_TRY(check_positive(fn, "output_padding", geom[8], 0));
+    int64_t G = geom[6], Cin = x->sizes[1];
+    if (Cin != w->sizes[0])
+        return gd_fail(GD_EINVAL, "%s: the input has %lld channels but the layer takes %lld (weight %s; input %s)", fn,
+                       (long long)Cin, (long long)w->sizes[0], gd_shape_str(w, s2, sizeof s2),
+                       gd_shape_str(x, s1, sizeof s1));
+    if (Cin % G != 0)
+        return gd_fail(GD_EINVAL, "%s: in_channels (%lld) is not divisible by groups (%lld)", fn, (long long)Cin,
+                       (long long)G);
+    /* PyTorch: "output padding must be smaller than either stride or dilation" */
+    if ((geom[7] >= geom[0] && geom[7] >= geom[4]) || (geom[8] >= geom[1] && geom[8] >= geom[5]))
+        return gd_fail(GD_EINVAL, "%s: output_padding (%lldx%lld) must be smaller than the stride or the dilation "
+                       "(%lldx%lld, %lldx%lld)", fn, (long long)geom[7], (long long)geom[8], (long long)geom[0],
+                       (long long)geom[1], (long long)geom[4], (long long)geom[5]);
+    int64_t kh = w->sizes[2], kw = w->sizes[3];
+    int64_t OH = (x->sizes[2] - 1) * geom[0] - 2 * geom[2] + geom[4] * (kh - 1) + geom[7] + 1;
+    int64_t OW = (x->sizes[3] - 1) * geom[1] - 2 * geom[3] + geom[5] * (kw - 1) + geom[8] + 1;
+    if (OH < 1 || OW < 1)
+        return gd_fail(GD_EINVAL, "%s: the output would be empty (%lldx%lld): the padding is too large for input %s",
+                       fn, (long long)OH, (long long)OW, gd_shape_str(x, s1, sizeof s1));
+    *g = (gd_conv_geom){.C = w->sizes[1] * G, .H = OH, .W = OW, .OH = x->sizes[2], .OW = x->sizes[3], .kh = kh,
+                        .kw = kw, .sh = geom[0], .sw = geom[1], .ph = geom[2], .pw = geom[3], .dh = geom[4],
+                        .dw = geom[5]};
+    *groups = G;
+    return GD_OK;
+}
+
+int gd_nn_conv_transpose2d_shape(int64_t *out, const gd_tensor *x, const gd_tensor *w, const int64_t *geom)
+{
+    gd_conv_geom g;
+    int64_t G;
+    GD_TRY(convt_geom(&g, &G, x, w, geom, "conv_transpose2d"));
+    out[0] = x->sizes[0];
+    out[1] = g.C;
+    out[2] = g.H;
+    out[3] = g.W;
+    out[4] = g.C * g.kh * g.kw * g.OH * g.OW;
+    return GD_OK;
+}
+
+/* per sample and group: col[group] (O/G*KH*KW x H*W) = w[group]^T
+   (O/G*KH*KW x C/G) @ x[n, group] (C/G x H*W); y[n] = bias + col2im(col). */
+int gd_nn_conv_transpose2d_forward(gd_tensor *y, gd_tensor *col, const gd_tensor *x, const gd_tensor *w,
+                                   const gd_tensor *b, const int64_t *geom)
+{
+    const char *fn = "conv_transpose2d";
+    gd_conv_geom g;
+    int64_t G;
+    GD_TRY(convt_geom(&g, &G, x, w, geom, fn));
+    int dt = x->scalar_type;
+    int64_t N = x->sizes[0], O = g.C, ysz[4] = {N, O, g.H, g.W};
+    GD_TRY(check_buffer(y, fn, "output", dt, 4, ysz));
+    GD_TRY(check_col(col, &g, dt, fn));
+    if (b) GD_TRY(check_buffer(b, fn, "bias", dt, 1, &O));
+    if (gd_views_conflict(y, x)) return gd_fail(GD_EINVAL, "%s: the output overlaps the input", fn);
+    gd_tensor *xd = NULL, *wd = NULL;
+    GD_TRY(dense(&xd, x));
+    int st = dense(&wd, w);
+    if (st) { gd_tensor_release(xd); return st; }
+    size_t es = gd_dtype_size(dt);
+    int64_t L = g.OH * g.OW, Cg = x->sizes[1] / G, Kg = (O / G) * g.kh * g.kw, YS = O * g.H * g.W;
+    for (int64_t n = 0; n < N; n++) {
+        for (int64_t gi = 0; gi < G; gi++)
+            gd_cpu_gemm_raw(dt, 1, 0, Kg, L, Cg, (const char *)wd->data + (size_t)(gi * Cg * Kg) * es, Kg,
+                            (const char *)xd->data + (size_t)((n * G + gi) * Cg * L) * es, L, 0.0,
+                            (char *)col->data + (size_t)(gi * Kg * L) * es, L);
+        char *yn = (char *)y->data + (size_t)(n * YS) * es;
+        fill_planes(dt, yn, b, O, g.H * g.W);   /* col2im adds into it */
+        gd_cpu_col2im(dt, col->data, yn, &g);
+    }
+    gd_tensor_release(xd);
+    gd_tensor_release(wd);
+    return GD_OK;
+}
+
+/* per sample: col = im2col(gy[n]); gx[n, group] = w[group] @ col[group];
+   gw[group] += x[n, group] @ col[group]^T; gb[o] += sum gy[n, o, :]. */
+int gd_nn_conv_transpose2d_backward(gd_tensor *gx, gd_tensor *gw, gd_tensor *gb, gd_tensor *col, const gd_tensor *gy,
+                                    const gd_tensor *x, const gd_tensor *w, const int64_t *geom)
+{
+    const char *fn = "conv_transpose2d backward";
+    gd_conv_geom g;
+    int64_t G;
+    GD_TRY(convt_geom(&g, &G, x, w, geom, fn));
+    int dt = x->scalar_type;
+    int64_t N = x->sizes[0], O = g.C, ysz[4] = {N, O, g.H, g.W};
+    GD_TRY(check_operand(gy, fn, "output gradient", dt));
+    bool ok = gy->rank == 4;
+    for (int d = 0; ok && d < 4; d++) ok = gy->sizes[d] == ysz[d];
+    if (!ok) {
+        char s[128], e[128];
+        return gd_fail(GD_EINVAL, "%s: the output gradient has shape %s, expected %s", fn,
+                       gd_shape_str(gy, s, sizeof s), dims_str(e, sizeof e, 4, ysz));
+    }
+    GD_TRY(check_col(col, &g, dt, fn));
+    if (gx) GD_TRY(check_buffer(gx, fn, "input gradient", dt, 4, x->sizes));
+    if (gw) GD_TRY(check_buffer(gw, fn, "weight gradient", dt, 4, w->sizes));
+    if (gb) GD_TRY(check_buffer(gb, fn, "bias gradient", dt, 1, &O));
+    gd_tensor *xd = NULL, *wd = NULL, *gyd = NULL;
+    int st = dense(&xd, x);
+    if (!st) st = dense(&wd, w);
+    if (!st) st = dense(&gyd, gy);
+    if (st) { gd_tensor_release(xd); gd_tensor_release(wd); return st; }
+    size_t es = gd_dtype_size(dt);
+    int64_t L = g.OH * g.OW, Cg = x->sizes[1] / G, Kg = (O / G) * g.kh * g.kw, YS = O * g.H * g.W, plane = g.H * g.W;
+    for (int64_t n = 0; n < N; n++) {
+        const char *gyn = (const char *)gyd->data + (size_t)(n * YS) * es;
+        if (gb) add_plane_sums(dt, gb, gyn, O, plane);
+        if (!gx && !gw) continue;
+        gd_cpu_im2col(dt, gyn, col->data, &g);
+        for (int64_t gi = 0; gi < G; gi++) {
+            const char *colg = (const char *)col->data + (size_t)(gi * Kg * L) * es;
+            if (gx)
+                gd_cpu_gemm_raw(dt, 0, 0, Cg, L, Kg, (const char *)wd->data + (size_t)(gi * Cg * Kg) * es, Kg, colg, L,
+                                0.0, (char *)gx->data + (size_t)((n * G + gi) * Cg * L) * es, L);
+            if (gw)
+                gd_cpu_gemm_raw(dt, 0, 1, Cg, Kg, L, (const char *)xd->data + (size_t)((n * G + gi) * Cg * L) * es, L,
+                                colg, L, 1.0, (char *)gw->data + (size_t)(gi * Cg * Kg) * es, Kg);
         }
     }
     gd_tensor_release(xd);

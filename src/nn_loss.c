@@ -34,12 +34,19 @@ static int loss_operand(const gd_tensor *t, const gd_tensor *pred, const char *f
     return GD_OK;
 }
 
+/* W: the element weights (BCE's weight, expanded to the input's shape) or
+   NULL; PW: BCEWithLogits's pos_weight (expanded) or NULL */
 #define LOSS_LOOP(T)                                                                           \
     do {                                                                                       \
         const T *X = (const T *)pred->data, *Tg = (const T *)target->data;                     \
+        const T *W = weight ? (const T *)weight->data : NULL;                                  \
+        const T *PW = pos_weight ? (const T *)pos_weight->data : NULL;                         \
         T *G = grad ? (T *)grad->data : NULL, *Ls = losses ? (T *)losses->data : NULL;         \
         for (int64_t i = 0; i < n; i++) {                                                      \
-            double g, l = gd_nn_pointwise_loss_elem(kind, (double)X[i], (double)Tg[i], param, &g);  \
+            double g, l;                                                                       \
+            if (PW) l = gd_nn_bce_logits_pos_elem((double)X[i], (double)Tg[i], (double)PW[i], &g); \
+            else l = gd_nn_pointwise_loss_elem(kind, (double)X[i], (double)Tg[i], param, &g);  \
+            if (W) { l *= (double)W[i]; g *= (double)W[i]; }                                   \
             if (G) G[i] = (T)(g * scale);                                                      \
             if (Ls) Ls[i] = (T)l;                                                              \
             sum += l;                                                                          \
@@ -49,7 +56,8 @@ static int loss_operand(const gd_tensor *t, const gd_tensor *pred, const char *f
 /* reduction: 0 mean, 1 sum, 2 none, 3 batchmean (the sum over the first
    dimension's size, KLDivLoss's). */
 int gd_nn_pointwise_loss(double *loss, gd_tensor *losses, gd_tensor *grad, const gd_tensor *pred,
-                         const gd_tensor *target, int kind, int reduction, double param)
+                         const gd_tensor *target, int kind, int reduction, double param, const gd_tensor *weight,
+                         const gd_tensor *pos_weight)
 {
     if (kind < 0 || kind >= GD_NN_LOSS_COUNT) return gd_fail(GD_EINVAL, "unknown loss kind %d", kind);
     const char *fn = loss_name(kind);
@@ -61,6 +69,15 @@ int gd_nn_pointwise_loss(double *loss, gd_tensor *losses, gd_tensor *grad, const
     GD_TRY(loss_operand(target, pred, fn, "target"));
     if (grad) GD_TRY(loss_operand(grad, pred, fn, "gradient"));
     if (losses) GD_TRY(loss_operand(losses, pred, fn, "losses"));
+    if (weight) {
+        if (kind != GD_NN_LOSS_BCE && kind != GD_NN_LOSS_BCE_LOGITS)
+            return gd_fail(GD_EINVAL, "%s: takes no weight", fn);
+        GD_TRY(loss_operand(weight, pred, fn, "weight"));
+    }
+    if (pos_weight) {
+        if (kind != GD_NN_LOSS_BCE_LOGITS) return gd_fail(GD_EINVAL, "%s: takes no pos_weight", fn);
+        GD_TRY(loss_operand(pos_weight, pred, fn, "pos_weight"));
+    }
     if (!(param >= 0)) return gd_fail(GD_EINVAL, "%s: the parameter must be >= 0, got %g", fn, param);
     if (kind == GD_NN_LOSS_HUBER && !(param > 0)) return gd_fail(GD_EINVAL, "%s: delta must be > 0", fn);
     int64_t n = pred->count;
@@ -85,7 +102,8 @@ int gd_nn_pointwise_loss(double *loss, gd_tensor *losses, gd_tensor *grad, const
 
 /* NLLLoss (PyTorch's nll_loss): rows i of x (N x C, log-probabilities),
    1-based class targets t_i; loss_i = -w[t_i] x[i, t_i], 0 where t_i ==
-   ignore_index (1-based; 0 = none).  mean divides by sum of w[t_i] over the
+   ignore_index (compared as given: a 1-based class, or PyTorch's -100,
+   which no class has).  mean divides by sum of w[t_i] over the
    rows not ignored (PyTorch's weighted mean); grad is overwritten (zeros but
    -w[t_i] / divisor at the targets). */
 int gd_nn_nll_loss(double *loss, gd_tensor *losses, gd_tensor *grad, const gd_tensor *x, const gd_tensor *target,

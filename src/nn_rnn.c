@@ -82,7 +82,7 @@ static int plan_common(gd_rnn_plan *p, const char *fn, const gd_tensor *x, const
     GD_TRY(gd_check_tensor(w_hh, "weight_hh"));
     int64_t G = gates_of(mode);
     if (w_hh->rank != 2 || w_hh->sizes[0] % G != 0 || w_hh->sizes[0] / G != w_hh->sizes[1] || w_hh->sizes[1] < 1)
-        return gd_fail(GD_EINVAL, "%s: weight_hh must be (%lld hidden) x hidden, got shape %s", fn, (long long)G,
+        return gd_fail(GD_EINVAL, "%s: weight_hh must be %lld*hidden x hidden, got shape %s", fn, (long long)G,
                        gd_shape_str(w_hh, s1, sizeof s1));
     int64_t H = w_hh->sizes[1], GH = G * H;
     if (w_ih->rank == 2 && w_ih->sizes[0] == GH && w_ih->sizes[1] != I)

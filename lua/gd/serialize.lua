@@ -230,10 +230,8 @@ end
 local NPY_DESCR = {[0] = "<f4", [1] = "<f8", [2] = "<i8"}
 local NPY_DTYPE = {["<f4"] = "float32", ["<f8"] = "float64", ["<i8"] = "int64"}
 
-local function save_npy(path, t)
-  if not gd.is_tensor(t) then
-    error(fmt("gd.save: a .npy file holds one tensor, not a %s", type(t)), 0)
-  end
+--- The .npy v1.0 header (magic to the newline) of tensor t.
+local function npy_header(t)
   local c = t.c
   local shape = t.shape
   local dims
@@ -244,10 +242,15 @@ local function save_npy(path, t)
   -- magic(6) + version(2) + length(2) + header + padding + "\n" is a multiple of 64
   local total = 10 + #header + 1
   header = header .. string.rep(" ", (64 - total % 64) % 64) .. "\n"
+  return "\147NUMPY\1\0" .. string.char(#header % 256, math.floor(#header / 256)) .. header
+end
+
+local function save_npy(path, t)
+  if not gd.is_tensor(t) then
+    error(fmt("gd.save: a .npy file holds one tensor, not a %s", type(t)), 0)
+  end
   write_atomically("gd.save", path, function(w)
-    w:bytes("\147NUMPY\1\0")
-    w:bytes(string.char(#header % 256, math.floor(#header / 256)))
-    w:bytes(header)
+    w:bytes(npy_header(t))
     w:tensor_data(t)
   end)
 end
@@ -359,11 +362,10 @@ local function parse_npy_header(h, bad)
   return d
 end
 
-local function load_npy(path, opts)
+--- The tensor in the .npy bytes p[0 .. size-1]; bad(what) raises for a
+-- malformed file, `where` names it in the other errors ("'x.npy'").
+local function npy_decode(p, size, opts, bad, where)
   local fname = "gd.load"
-  local buf = read_all(fname, path, false)
-  local p, size = ffi.cast("const uint8_t *", buf.bytes), tonumber(buf.size)
-  local function bad(what) error(fmt("%s: '%s' is not a valid .npy file: %s", fname, path, what), 0) end
   if size < 10 or ffi.string(p, 6) ~= "\147NUMPY" then bad("no NUMPY magic") end
   local major = p[6]
   local hlen, start
@@ -379,12 +381,12 @@ local function load_npy(path, opts)
   if descr == "|f4" then descr = "<f4" end
   local dtype = NPY_DTYPE[descr]
   if not dtype then
-    error(fmt("%s: '%s' has dtype '%s'; gdlua reads '<f4' (float32), '<f8' (float64) and '<i8' (int64)",
-      fname, path, descr), 0)
+    error(fmt("%s: %s has dtype '%s'; gdlua reads '<f4' (float32), '<f8' (float64) and '<i8' (int64)",
+      fname, where, descr), 0)
   end
   if d.fortran_order then
-    error(fmt("%s: '%s' is in Fortran order, which gdlua does not read (save it with C order, "
-      .. "e.g. numpy.ascontiguousarray)", fname, path), 0)
+    error(fmt("%s: %s is in Fortran order, which gdlua does not read (save it with C order, "
+      .. "e.g. numpy.ascontiguousarray)", fname, where), 0)
   end
   local shape, count, nonzero = d.shape, 1, 1
   local shape_s = "(" .. table.concat(shape, ", ") .. (#shape == 1 and ",)" or ")")
@@ -405,14 +407,24 @@ local function load_npy(path, opts)
   return t
 end
 
+local function load_npy(path, opts)
+  local buf = read_all("gd.load", path, false)
+  local p, size = ffi.cast("const uint8_t *", buf.bytes), tonumber(buf.size)
+  local function bad(what) error(fmt("gd.load: '%s' is not a valid .npy file: %s", path, what), 0) end
+  local t = npy_decode(p, size, opts, bad, "'" .. path .. "'")
+  return t -- not a tail call: buf (which p points into) must outlive the decode
+end
+
 -- ----------------------------------------------------------------- public
 
 local function is_npy(path) return path:lower():sub(-4) == ".npy" end
+local function is_npz(path) return path:lower():sub(-4) == ".npz" end
 
 M.save = doc(function(path, value)
   check.path("gd.save", "argument 1 (path)", path, 2)
   local ok, err = pcall(function()
     if is_npy(path) then return save_npy(path, value) end
+    if is_npz(path) then return require("gd.npz").save(path, value) end
     write_atomically("gd.save", path, function(w)
       w:bytes(MAGIC)
       w:u32(VERSION)
@@ -426,8 +438,10 @@ gd.save(path, value): writes a tensor, or a (nested) table of tensors, numbers,
 strings and booleans, atomically (the old file survives a failed or killed
 save).  An existing file keeps its permissions; a symlink keeps pointing at
 the file, which is replaced.
-Paths ending in .npy write NumPy's format (one tensor).  The format is
-documented in lua/gd/serialize.lua.]])
+Paths ending in .npy write NumPy's format (one tensor); paths ending in .npz
+a NumPy archive (np.load reads it) of a table of tensors with string keys
+(the names of the arrays), stored uncompressed.  The format is documented in
+lua/gd/serialize.lua (and lua/gd/npz.lua).]])
 
 local LOAD_OPTS = {device = true}
 
@@ -439,6 +453,7 @@ M.load = doc(function(path, opts)
   end
   local ok, res = pcall(function()
     if is_npy(path) then return load_npy(path, opts) end
+    if is_npz(path) then return require("gd.npz").load(path, opts) end
     local buf = read_all("gd.load", path, false)
     local p, size = ffi.cast("const uint8_t *", buf.bytes), tonumber(buf.size)
     local r = setmetatable({p = p, pos = 0, limit = size, fname = "gd.load", path = path}, Reader)
@@ -459,10 +474,13 @@ M.load = doc(function(path, opts)
   return res
 end, "gd.load", [[
 gd.load(path, [{device = "cpu"}]) -> the value gd.save wrote (or a tensor from a
-.npy file).  A corrupt, truncated or foreign file is an error, never garbage.]])
+.npy file, or a table of tensors by name from a NumPy .npz archive, written
+by np.savez or np.savez_compressed).  A corrupt, truncated or foreign file is an error, never garbage.]])
 
 -- for other writers of whole files (gd.plot): the same temporary file, checked
 -- writes, fsync and rename
 M.write_atomically = write_atomically
+-- for gd.npz: .npy members of an archive
+M.read_all, M.npy_header, M.npy_decode = read_all, npy_header, npy_decode
 
 return M

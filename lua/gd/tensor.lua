@@ -8,8 +8,12 @@
 --                      constructors, runtime (threads, gd.cuda), indexing
 --                      (fields, get/set, t[i], x[{...}]), views, arithmetic,
 --                      reductions, linalg, printing
--- This file loads the groups, gives the ctype its metatable (once: LuaJIT
--- refuses changes afterwards) and returns the table that becomes `gd`.
+-- Each group adds its methods to A.Tensor (each documented where it is
+-- defined, A.document), its metamethods to A.metatable, registers itself with
+-- check.register_internal() (so that its errors land on the user's line), and
+-- returns {gd = {name = function}} for the gd.* functions it defines.  This
+-- file loads the groups, gives the ctype its metatable (once: LuaJIT refuses
+-- changes afterwards) and returns the table that becomes `gd`.
 --
 -- A tensor is a small cdata struct holding a pointer to a C `gd_tensor`
 -- (src/gd.h), which it owns through ffi.gc.  Every method is one FFI call into

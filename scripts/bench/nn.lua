@@ -334,7 +334,7 @@ end
 -- 4. The digits CNN (scripts/digits_cnn.lua, issue 14): training samples/s
 --    with RMSProp at batch 32, and its second convolution's forward+backward
 --    GFLOP/s (16 -> 32 channels, 3x3 on 4x4, im2col + sgemm) against sgemm
---    alone on the same three im2col matrix shapes.  (No PyTorch CNN run yet.)
+--    alone on the same three im2col matrix shapes.  (Against PyTorch: bench/models.lua.)
 do
   local cnn = assert(loadfile(here("digits_cnn.lua")))("--as-module")
   gd.manual_seed(0)

@@ -14,22 +14,11 @@ Needs Debian's python3-torch (1.13); CI replays the committed output.
 """
 import torch
 
+from nn_common import lua, flat
+
 torch.manual_seed(1403)
 F = torch.nn.functional
 
-
-def lua(v):
-    if isinstance(v, (list, tuple)):
-        return "{" + ", ".join(lua(x) for x in v) + "}"
-    if isinstance(v, int):
-        return str(v)
-    if isinstance(v, str):
-        return '"' + v + '"'
-    return repr(float(v))
-
-
-def flat(t):
-    return [float(v) for v in t.detach().reshape(-1).tolist()]
 
 
 cases = []

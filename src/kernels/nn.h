@@ -100,6 +100,18 @@ enum { GD_NN_LOSS_L1 = 0, GD_NN_LOSS_SMOOTH_L1 = 1, GD_NN_LOSS_HUBER = 2, GD_NN_
 
 GD_HD static inline double gd_nn_sign_d(double v) { return v > 0 ? 1.0 : v < 0 ? -1.0 : 0.0; }
 
+/* BCEWithLogitsLoss with pos_weight p (PyTorch 1.13's
+   binary_cross_entropy_with_logits): (1 - t) x + (1 + (p - 1) t)
+   (log(1 + exp(-|x|)) + max(-x, 0)); gradient sigmoid(x) (p t + 1 - t) - p t
+   (p = 1 is the plain loss). */
+GD_HD static inline double gd_nn_bce_logits_pos_elem(double x, double t, double p, double *g)
+{
+    double ax = x < 0 ? -x : x;
+    double sig = x >= 0 ? 1 / (1 + exp(-x)) : exp(x) / (1 + exp(x));
+    *g = sig * (p * t + 1 - t) - p * t;
+    return (1 - t) * x + (1 + (p - 1) * t) * (log1p(exp(-ax)) + (x < 0 ? -x : 0.0));
+}
+
 GD_HD static inline double gd_nn_pointwise_loss_elem(int kind, double x, double t, double param, double *g)
 {
     double d = x - t, a = d < 0 ? -d : d;

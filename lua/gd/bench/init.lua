@@ -17,7 +17,8 @@
 -- transaction, so a killed sweep resumes where it stopped and a finished trial
 -- is never run again; WAL lets readers and one writer share the file.  Locally,
 -- run starts `workers` gdlua child processes; under mpirun every rank is one
--- worker on the shared file, and rank 0 reports.  A trial whose worker died is
+-- worker: rank 0 hands the trials out over gd.dist (gd.bench.dispatch), or,
+-- without gd.dist's MPI engine, every rank claims from the shared file.  A trial whose worker died is
 -- claimed again (at most 3 times, then it is 'failed').
 local gd = require "gd"
 local ffi = require "ffi"
@@ -27,6 +28,7 @@ local sqlite = require "gd.bench.sqlite"
 local problems = require "gd.bench.problems"
 local space = require "gd.bench.space"
 local now = require "gd.clock"
+local dispatch = require "gd.bench.dispatch"
 
 local M = {}
 local fmt = string.format
@@ -143,6 +145,32 @@ end
 
 local function this_pid() return tonumber(ffi.C.getpid()) end
 
+--- Runs one claimed row; an error is a 'failed' trial (logged), never the worker's end.
+local function run_one(row)
+  local ok, status, final, best, hit, hit_s, seconds, pts = pcall(run_trial, row)
+  if not ok then
+    io.stderr:write(fmt("gd.bench: trial %d (%s %s %s) failed: %s\n", row.id, row.problem, row.optimizer,
+      row.hyper, tostring(status)))
+    return "failed", nil, nil, nil, nil, nil, {}   -- an error, not a NaN: kept apart from divergence
+  end
+  return status, final, best, hit, hit_s, seconds, pts
+end
+M._run_one = run_one
+
+--- Stores a trial's result and its curve in one transaction (worker: the pid that ran it).
+local function store(db, id, worker_pid, status, final, best, hit, hit_s, seconds, pts)
+  db:transaction(function()
+    db:run("DELETE FROM points WHERE trial_id = ?", id)
+    for _, q in ipairs(pts) do
+      db:run("INSERT INTO points (trial_id, step, metric, value) VALUES (?, ?, ?, ?)", id, q[1], q[2],
+        (q[3] and not is_bad(q[3])) and q[3] or nil)
+    end
+    db:run("UPDATE trials SET status = ?, final = ?, best = ?, steps_to_target = ?, seconds_to_target = ?, " ..
+      "seconds = ?, worker = ? WHERE id = ?", status, final, best, hit, hit_s, seconds, worker_pid, id)
+  end)
+end
+M._store, M._claim = store, claim
+
 local function worker(path, opts)
   opts = opts or {}
   local db = open_db(path)
@@ -152,21 +180,7 @@ local function worker(path, opts)
   while true do
     local row = claim(db, pid, job)
     if not row then break end
-    local ok, status, final, best, hit, hit_s, seconds, pts = pcall(run_trial, row)
-    if not ok then
-      io.stderr:write(fmt("gd.bench: trial %d (%s %s %s) failed: %s\n", row.id, row.problem, row.optimizer,
-        row.hyper, tostring(status)))
-      status, pts = "failed", {}   -- an error, not a NaN: kept apart from divergence
-    end
-    db:transaction(function()
-      db:run("DELETE FROM points WHERE trial_id = ?", row.id)
-      for _, q in ipairs(pts) do
-        db:run("INSERT INTO points (trial_id, step, metric, value) VALUES (?, ?, ?, ?)", row.id, q[1], q[2],
-          not is_bad(q[3]) and q[3] or nil)
-      end
-      db:run("UPDATE trials SET status = ?, final = ?, best = ?, steps_to_target = ?, seconds_to_target = ?, " ..
-        "seconds = ? WHERE id = ?", status, final, best, hit, hit_s, seconds, row.id)
-    end)
+    store(db, row.id, pid, run_one(row))
     n = n + 1
     if opts.max_trials and n >= opts.max_trials then break end
   end
@@ -182,8 +196,13 @@ gd.bench.worker(db_path, [{job = text, max_trials = n}]) -> trials run: claims
 
 local function executable()
   -- the host is arg[-1] (a script run by gdlua) or the gdlua next to this package
+  -- (lua.c's arg table: the interpreter has the lowest index, past -e/-m and their values)
   local a = rawget(_G, "arg")
-  if a and a[-1] and a[-1]:match("gdlua$") then return a[-1] end
+  if a and a[-1] then
+    local i = -1
+    while a[i - 1] do i = i - 1 end
+    if a[i]:match("gdlua$") then return a[i] end
+  end
   local here = debug.getinfo(1, "S").source:sub(2):match("^(.*)/lua/gd/bench/")
   if here then
     local f = io.open(here .. "/build/bin/gdlua")
@@ -250,8 +269,24 @@ end
 
 local function count(db, sql, ...) return db:rows(sql, ...)[1].n end
 
+--- gd.dist, joined over MPI with more than one rank, or nil.  Its collectives'
+-- watchdog (GD_DIST_TIMEOUT, 600 s) would end a sweep whose trial outlasts it:
+-- unless the user set one, a round may take a day.
+local function dist_mpi()
+  local ok, dist = pcall(require, "gd.dist")
+  if not ok then
+    -- under mpirun without libgd_dist.so loading gd.dist fails; LuaJIT leaves
+    -- its loading sentinel in package.loaded, where gd.optim would find it
+    package.loaded["gd.dist"] = nil
+    return nil
+  end
+  if dist.engine() ~= "mpi" or dist.size() < 2 then return nil end
+  if not os.getenv("GD_DIST_TIMEOUT") then dist.init{timeout = 86400} end
+  return dist
+end
+
 local RUN_KEYS = {problems = true, optimizers = true, flavors = true, schedules = true, budget = true, seeds = true,
-  trials = true, workers = true, db = true, search = true, space = true, hyper = true, print = true}
+  trials = true, workers = true, db = true, search = true, space = true, hyper = true, print = true, mpi = true}
 
 local function run(spec)
   local fname = "gd.bench.run"
@@ -316,11 +351,23 @@ local function run(spec)
   if mpi then workers = 0 end   -- each rank is one worker
   local job = mpi and mpi.job or fmt("local:%d", this_pid())
   local is_main = not mpi or mpi.rank == 0
+  -- under mpirun with gd.dist's MPI engine rank 0 alone owns the file and hands
+  -- the trials out (gd.bench.dispatch); without the engine every rank claims
+  -- trials from the shared file itself
+  if spec.mpi ~= nil and spec.mpi ~= "dist" and spec.mpi ~= "file" then
+    error(fname .. ": mpi must be \"dist\" (rank 0 hands out trials over gd.dist) or \"file\" (every rank " ..
+      "claims from the shared file), got " .. tostring(spec.mpi), 2)
+  end
+  local dist = mpi and spec.mpi ~= "file" and dist_mpi()
 
-  local db = open_db(spec.db)
+  local db = (is_main or not dist) and open_db(spec.db) or nil
+  if db then
   requeue_dead(db, job, false)
   db:transaction(function()
     db:run("INSERT OR REPLACE INTO meta VALUES ('gdlua_version', ?)", gd.version)
+    db:run("INSERT OR REPLACE INTO meta VALUES ('workers', ?)", dist and
+      fmt("gd.dist: %d MPI ranks, rank 0 hands out trials", dist.size()) or mpi and
+      fmt("%d MPI ranks claiming trials from the file", mpi.size) or fmt("%d local worker processes", workers))
     local f = io.popen("uname -srm; nproc")
     db:run("INSERT OR REPLACE INTO meta VALUES ('machine', ?)", (f:read("*a"):gsub("\n", " "):gsub("%s+$", "")))
     f:close()
@@ -338,11 +385,18 @@ local function run(spec)
       end
     end
   end)
+  end
   -- every pending trial runs: workers run until the queue is empty; one that
   -- died leaves its trial running, and it is claimed again
   local function drain()
+    if dist then
+      dispatch.drain(M, dist, db, this_pid(), job)
+      return
+    end
     repeat
-      if workers == 0 then worker(spec.db, {job = job}) else spawn_workers(spec.db, workers, job) end
+      local pending = count(db, "SELECT COUNT(*) AS n FROM trials WHERE status = 'pending'")
+      if workers == 0 then worker(spec.db, {job = job})
+      else spawn_workers(spec.db, math.min(workers, pending), job) end   -- no idle starts
       if mpi then
         -- the other ranks' trials: wait for them (a rank that dies ends the whole mpirun)
         while count(db, "SELECT COUNT(*) AS n FROM trials WHERE status = 'running'") > 0 do sleep(0.05) end
@@ -353,6 +407,7 @@ local function run(spec)
   end
   drain()
   -- the best setting per (problem, optimizer, flavor, schedule) rerun with seeds 1..k
+  if db then
   db:transaction(function()
     for _, p in ipairs(list) do
       local order = p.higher and "DESC" or "ASC"
@@ -373,9 +428,13 @@ local function run(spec)
       end
     end
   end)
+  end
   drain()
-  local counts = db:rows("SELECT status, COUNT(*) AS n FROM trials GROUP BY status ORDER BY status")
-  db:close()
+  local counts = {}
+  if db then
+    counts = db:rows("SELECT status, COUNT(*) AS n FROM trials GROUP BY status ORDER BY status")
+    db:close()
+  end
   if spec.print ~= false and is_main then
     local parts = {}
     for _, c in ipairs(counts) do parts[#parts + 1] = c.n .. " " .. c.status end
@@ -388,7 +447,7 @@ gd.bench.run{db = "results.db", [problems = {"quadratic_deep"}], [optimizers = {
   [flavors = {"default"}], [schedules = {"none"}], (optimizers may carry fixed
   hyperparameters: {"SGD", momentum = 0.9} or "SGD momentum=0.9", its own row), [budget = "full" | "quick" | steps],
   [seeds = 3], [trials = 36], [search = "grid" | "random"], [space = {...}],
-  [hyper = {fixed ...}], [workers = cores]} -> counts by status.
+  [hyper = {fixed ...}], [workers = cores], [mpi = "dist" | "file"]} -> counts by status.
   Grid: the Cartesian product of space's value lists, e.g. space = {momentum =
   {0, 0.9}}; lr takes `trials` values log-spaced 1e-5..1e2 (DeepOBS) unless
   space.lr is given.  Random: `trials` draws, space = {lr = {1e-5, 1e2}} (log-
@@ -398,10 +457,44 @@ gd.bench.run{db = "results.db", [problems = {"quadratic_deep"}], [optimizers = {
   The best tuning trial (seed 0) of each problem/optimizer/flavor/schedule is
   rerun with seeds 1..seeds.  A NaN or inf loss marks a trial diverged.
   workers = 0 runs in this process; n > 0 starts n gdlua child processes
-  sharing the database; under mpirun each rank is one worker (rank 0 prints).
+  sharing the database; under mpirun each rank is one worker and rank 0
+  prints: with gd.dist's MPI engine rank 0 alone opens the file and hands the
+  trials out in rounds (gd.bench.dispatch; the ranks may be on other
+  machines), else (or mpi = "file") every rank claims from the shared file.
   Running it again on the same database resumes: finished trials are kept,
   interrupted ones rerun.  The file must be on a local disk (SQLite's WAL
   needs shared memory: not NFS).]])
+
+local function summary(path)
+  local db = open_db(path)
+  local out = {}
+  local groups = db:rows("SELECT DISTINCT problem, optimizer, flavor, schedule FROM trials WHERE phase = 'seed' " ..
+    "ORDER BY problem, optimizer, flavor, schedule")
+  for _, g in ipairs(groups) do
+    local r = db:rows("SELECT hyper, final, steps_to_target, status FROM trials WHERE phase = 'seed' AND problem = ? " ..
+      "AND optimizer = ? AND flavor = ? AND schedule = ? ORDER BY seed", g.problem, g.optimizer, g.flavor, g.schedule)
+    local finals, steps = {}, {}
+    for _, t in ipairs(r) do
+      if t.status == "done" then finals[#finals + 1] = t.final end
+      if t.steps_to_target then steps[#steps + 1] = t.steps_to_target end
+    end
+    local mean, std = require("gd.bench.report").mean_std(finals)
+    local tune = db:rows("SELECT COUNT(*) AS n, SUM(steps_to_target IS NOT NULL) AS hit FROM trials WHERE phase = 'tune' " ..
+      "AND problem = ? AND optimizer = ? AND flavor = ? AND schedule = ? AND status IN ('done', 'diverged')",
+      g.problem, g.optimizer, g.flavor, g.schedule)[1]
+    out[#out + 1] = {problem = g.problem, optimizer = g.optimizer, flavor = g.flavor, schedule = g.schedule,
+      hyper = r[1] and decode(r[1].hyper), mean = mean, std = std, seeds = #finals,
+      steps = #steps == #r and #r > 0 and (require("gd.bench.report").mean_std(steps)) or nil,
+      tuneability = tune.n > 0 and (tune.hit or 0) / tune.n or nil}
+  end
+  db:close()
+  return out
+end
+M.summary = doc(summary, "gd.bench.summary", [[
+gd.bench.summary(db_path) -> {{problem, optimizer, flavor, schedule, hyper (the tuned
+  setting), mean, std (final metric over the seed reruns), seeds, steps (mean
+  steps to target, nil unless every seed reached it), tuneability (share of the
+  tuning settings that reached the target)}, ...}, one per rerun group.]])
 
 M.report = doc(function(...) return require("gd.bench.report").report(...) end, "gd.bench.report", [[
 gd.bench.report(db_path, [{out = "report", formats = {"svg"}}]) -> the Markdown text;

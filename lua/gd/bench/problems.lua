@@ -234,6 +234,20 @@ M.d2l_quadratic = {name = "d2l_quadratic", metric = "loss", batch_size = 1, budg
             eval = function() return obj.f(x) end}
   end}
 
+--- The loader's batches one after another, epoch after epoch: a function -> x, y.
+local function batch_stream(loader)
+  local epoch, it, st = 0, nil, nil
+  return function()
+    if it then
+      local x, y = it(st)
+      if x then return x, y end
+    end
+    epoch = epoch + 1
+    it, st = loader:batches(epoch)
+    return it(st)
+  end
+end
+
 -- Supervised problems over a data set {Xtr, ytr, Xte, yte}.
 local function supervised(spec)
   spec.eval_every = spec.eval_every or 20
@@ -243,16 +257,7 @@ local function supervised(spec)
     local net = spec.model()
     local loss = spec.loss()
     local loader = gd.data.loader(tr, {batch_size = spec.batch_size, shuffle = true, seed = seed})
-    local epoch, it, st = 0, nil, nil
-    local function next_batch()
-      if it then
-        local x, y = it(st)
-        if x then return x, y end
-      end
-      epoch = epoch + 1
-      it, st = loader:batches(epoch)
-      return it(st)
-    end
+    local next_batch = batch_stream(loader)
     return {params = net, steps_per_epoch = loader.num_batches,
       step = function()
         net:zero_grad()
@@ -352,14 +357,87 @@ M.airfoil = supervised{name = "airfoil", metric = "loss", batch_size = 10, budge
   model = function() return gd.nn.Linear(5, 1) end, loss = function() return gd.nn.MSELoss{scale = 0.5} end}
 if not exists(airfoil_file) then M.airfoil.absent = "pending: needs " .. airfoil_file end
 
+-- A character-level LSTM on the fortunes text (DeepOBS's tolstoi_char_rnn in
+-- miniature): Debian's fortunes-min file, the characters seen in it as the
+-- vocabulary, non-overlapping windows of 33 characters (input 1..32, target
+-- 2..33), the first 90% of the windows for training and the rest for the
+-- metric, batches of 16.  Embedding(V, 32) -> LSTM(32, 64, batch_first) ->
+-- Linear(64, V), cross-entropy per character in nats (log V ~ 4.4 at the start).
+local FORTUNES = "/usr/share/games/fortunes/fortunes"
+M.FORTUNES = FORTUNES
+local SEQ = 32
+local char_cache
+local function char_data()
+  if char_cache then return char_cache end
+  local f = assert(io.open(FORTUNES, "rb"))
+  local text = f:read("*a")
+  f:close()
+  local ids, vocab, n = {}, {}, 0
+  for i = 1, #text do
+    local c = text:byte(i)
+    if not vocab[c] then n = n + 1; vocab[c] = n end
+  end
+  local nw = math.floor((#text - 1) / (SEQ + 1))
+  local X, Y = {}, {}
+  for w = 1, nw do
+    local xr, yr = {}, {}
+    local o = (w - 1) * (SEQ + 1)
+    for t = 1, SEQ do xr[t] = vocab[text:byte(o + t)]; yr[t] = vocab[text:byte(o + t + 1)] end
+    X[w], Y[w] = xr, yr
+  end
+  local ntr = math.floor(nw * 0.9)
+  local function slice(a, b)
+    local xs, ys = {}, {}
+    for i = a, b do xs[#xs + 1] = X[i]; ys[#ys + 1] = Y[i] end
+    return {gd.tensor(xs, {dtype = "int64"}), gd.tensor(ys, {dtype = "int64"})}
+  end
+  char_cache = {train = slice(1, ntr), test = slice(ntr + 1, nw), vocab = n}
+  return char_cache
+end
+M.char_data = char_data
+
+M.char_lstm = {name = "char_lstm", metric = "loss", batch_size = 16, budget = 6 * 42, quick = 5, eval_every = 21,
+  target = 2.3, source = "fortunes-min's fortunes text, char LSTM Embedding(V,32)-LSTM(32,64)-Linear(64,V)",
+  make = function(seed)
+    local D = char_data()
+    local nn = gd.nn
+    gd.manual_seed(seed)
+    local emb, lstm, lin = nn.Embedding(D.vocab, 32), nn.LSTM(32, 64, {batch_first = true}), nn.Linear(64, D.vocab)
+    local net = nn.Sequential{emb, lstm, lin}   -- holds the parameters; the forward pass is below
+    local loss = nn.CrossEntropyLoss()
+    local loader = gd.data.loader(D.train, {batch_size = 16, shuffle = true, seed = seed, drop_last = true})
+    local next_batch = batch_stream(loader)
+    local function forward(x)
+      local b = x:size(1)
+      local out = lstm:forward(emb:forward(x))
+      return lin:forward(out:reshape(b * SEQ, 64)), b
+    end
+    return {params = net, steps_per_epoch = loader.num_batches,
+      step = function()
+        net:zero_grad()
+        local x, y = next_batch()
+        local logits, b = forward(x)
+        local l, g = loss(logits, y:reshape(b * SEQ))
+        local gout = lin:backward(g)
+        emb:backward(lstm:backward(gout:reshape(b, SEQ, 64)))
+        return type(l) == "number" and l or l:item()
+      end,
+      eval = function()
+        local logits, b = forward(D.test[1])
+        local l = loss(logits, D.test[2]:reshape(b * SEQ))
+        return type(l) == "number" and l or l:item()
+      end}
+  end}
+if not exists(FORTUNES) then M.char_lstm.absent = "needs " .. FORTUNES .. " (Debian package fortunes-min)" end
+
 M.names = {"quadratic_deep", "noisy_rosenbrock", "noisy_beale", "noisy_branin", "d2l_quadratic", "airfoil",
-           "digits_logreg", "digits_mlp", "digits_cnn", "iris_mlp", "wine_mlp", "breast_cancer_mlp"}
+           "digits_logreg", "digits_mlp", "digits_cnn", "iris_mlp", "wine_mlp", "breast_cancer_mlp", "char_lstm"}
 
 return doc(M, "gd.bench.problems", [[
 gd.bench.problems: the benchmark problems by name (gd.bench.problems.names):
   quadratic_deep (DeepOBS, exact), noisy_rosenbrock, noisy_beale, noisy_branin,
   d2l_quadratic, airfoil, digits_logreg, digits_mlp, digits_cnn, iris_mlp,
-  wine_mlp, breast_cancer_mlp.  Each: metric ("loss" | "accuracy"), batch_size,
+  wine_mlp, breast_cancer_mlp, char_lstm.  Each: metric ("loss" | "accuracy"), batch_size,
   budget and quick (steps), steps_per_epoch, eval_every, target, make(seed) ->
-  {params, step, eval}; absent says why one cannot run here.  Not yet: the
-  char-LSTM problem on the fortunes text (needs gd.nn.LSTM).]])
+  {params, step, eval}; absent says why one cannot run here; char_lstm: a
+  character LSTM on Debian's fortunes text.]])

@@ -18,7 +18,9 @@ local function mean_std(v)
   m = m / n
   local s = 0
   for _, x in ipairs(v) do s = s + (x - m) ^ 2 end
-  return m, n > 1 and math.sqrt(s / (n - 1)) or 0
+  s = n > 1 and math.sqrt(s / (n - 1)) or 0
+  if s < 1e-12 * math.abs(m) then s = 0 end   -- equal values: rounding, not spread
+  return m, s
 end
 M.mean_std = mean_std
 
@@ -76,14 +78,29 @@ function M.report(path, opts)
       local tune = db:rows("SELECT * FROM trials WHERE problem = ? AND optimizer = ? AND flavor = ? AND schedule = ? " ..
         "AND phase = 'tune' AND status IN ('done', 'diverged') ORDER BY id", prob, g.optimizer, g.flavor, g.schedule)
       local reached, diverged = 0, 0
-      local xs, ys = {}, {}
+      -- one line per setting of the other hyperparameters, in lr order
+      local lines, line_order = {}, {}
       for _, t in ipairs(tune) do
         if t.steps_to_target then reached = reached + 1 end
         if t.status == "diverged" then diverged = diverged + 1 end
-        xs[#xs + 1] = require("gd.bench").json_decode(t.hyper).lr
-        ys[#ys + 1] = t.status == "done" and t.final or 0 / 0
+        local h = require("gd.bench").json_decode(t.hyper)
+        local lr = h.lr
+        h.lr = nil
+        local rest = require("gd.bench").json_encode(h)
+        if not lines[rest] then
+          lines[rest] = {}
+          line_order[#line_order + 1] = rest
+        end
+        table.insert(lines[rest], {lr, t.status == "done" and t.final or 0 / 0})
       end
-      lr_series[#lr_series + 1] = {name = label, x = xs, y = ys}
+      for _, rest in ipairs(line_order) do
+        local pts = lines[rest]
+        table.sort(pts, function(a, b) return a[1] < b[1] end)
+        local xs, ys = {}, {}
+        for i, q in ipairs(pts) do xs[i], ys[i] = q[1], q[2] end
+        local extra = rest ~= "{}" and (" " .. rest:gsub('[{}"]', ""):gsub(":", "=")) or ""
+        lr_series[#lr_series + 1] = {name = label .. extra, x = xs, y = ys}
+      end
       local seeds = db:rows("SELECT * FROM trials WHERE problem = ? AND optimizer = ? AND flavor = ? AND schedule = ? " ..
         "AND phase = 'seed' AND status = 'done' ORDER BY seed", prob, g.optimizer, g.flavor, g.schedule)
       local finals, bests, steps, runs = {}, {}, {}, {}

@@ -119,11 +119,11 @@ function M.settings(fname, search, space, ntrials, fixed)
     return h
   end
   for k, v in pairs(space) do
-    if type(k) ~= "string" then error(fmt("%s: space keys must be hyperparameter names, got %s", fname, tostring(k)), 3) end
+    if type(k) ~= "string" then error(fmt("%s: space keys must be hyperparameter names, got %s", fname, tostring(k)), 0) end
     if type(v) ~= "table" then
       error(fmt("%s: space.%s must be a table (%s), got %s", fname, k,
         search == "grid" and "a list of values" or "{lo, hi}, {lo, hi, scale = \"linear\"} or {choice = {...}}",
-        type(v)), 3)
+        type(v)), 0)
     end
   end
   local out = {}
@@ -133,7 +133,7 @@ function M.settings(fname, search, space, ntrials, fixed)
     if space.lr == nil then axes[#axes + 1] = {"lr", M.lr_grid(ntrials)} end
     for _, k in ipairs(keys) do
       local v = space[k]
-      if #v == 0 then error(fmt("%s: space.%s: a grid axis needs at least one value", fname, k), 3) end
+      if #v == 0 then error(fmt("%s: space.%s: a grid axis needs at least one value", fname, k), 0) end
       axes[#axes + 1] = {k, v}
     end
     local function rec(i, h)
@@ -153,12 +153,12 @@ function M.settings(fname, search, space, ntrials, fixed)
       local r = space[k]
       if r.choice then
         if type(r.choice) ~= "table" or #r.choice == 0 then
-          error(fmt("%s: space.%s.choice must be a non-empty list", fname, k), 3)
+          error(fmt("%s: space.%s.choice must be a non-empty list", fname, k), 0)
         end
       elseif type(r[1]) ~= "number" or type(r[2]) ~= "number" or not (r[1] < r[2]) then
-        error(fmt("%s: space.%s must be {lo, hi} with lo < hi, got {%s, %s}", fname, k, tostring(r[1]), tostring(r[2])), 3)
+        error(fmt("%s: space.%s must be {lo, hi} with lo < hi, got {%s, %s}", fname, k, tostring(r[1]), tostring(r[2])), 0)
       elseif r.scale ~= "linear" and r[1] <= 0 then
-        error(fmt("%s: space.%s: a log-uniform range needs lo > 0 (or scale = \"linear\"), got %g", fname, k, r[1]), 3)
+        error(fmt("%s: space.%s: a log-uniform range needs lo > 0 (or scale = \"linear\"), got %g", fname, k, r[1]), 0)
       end
     end
     local rng = MT.RandomState(0)   -- the same settings for every optimizer
@@ -188,16 +188,16 @@ function M.schedule_label(fname, s)
     if s:find(" ", 1, true) then return M.schedule_label(fname, M.parse_schedule(s)) end
     name, args = s, {}
   elseif type(s) == "table" then name, args = s[1] or s.name, s
-  else error(fmt("%s: a schedule must be a name or {name, options...}, got %s", fname, type(s)), 3) end
+  else error(fmt("%s: a schedule must be a name or {name, options...}, got %s", fname, type(s)), 0) end
   local lr = require "gd.optim.lr"
   if type(name) ~= "string" or type(lr[name]) ~= "function" or name == "Schedule" then
     local names = {}
     for k, v in pairs(lr) do if type(v) == "function" and k:match("^%u") then names[#names + 1] = k end end
     table.sort(names)
-    error(fmt("%s: %s", fname, require("gd.check").unknown_message("schedule", tostring(name), names)), 3)
+    error(fmt("%s: %s", fname, require("gd.check").unknown_message("schedule", tostring(name), names)), 0)
   end
   if UNSTORABLE[name] then
-    error(fmt("%s: schedule %s takes functions or schedulers and cannot be stored in a sweep", fname, name), 3)
+    error(fmt("%s: schedule %s takes functions or schedulers and cannot be stored in a sweep", fname, name), 0)
   end
   local parts = {name}
   local keys = {}
@@ -222,11 +222,11 @@ end
 function M.optimizer_label(fname, o)
   local t = type(o) == "string" and M.parse_schedule(o) or o
   if type(t) ~= "table" or type(t[1]) ~= "string" then
-    error(fmt("%s: an optimizer must be a name or {name, hyper...}, got %s", fname, type(o)), 3)
+    error(fmt("%s: an optimizer must be a name or {name, hyper...}, got %s", fname, type(o)), 0)
   end
   local optim = require "gd.optim"
   if type(optim[t[1]]) ~= "table" and type(optim[t[1]]) ~= "function" then
-    error(fmt("%s: unknown optimizer %q", fname, t[1]), 3)
+    error(fmt("%s: unknown optimizer %q", fname, t[1]), 0)
   end
   local parts = {t[1]}
   local keys = {}

@@ -69,24 +69,29 @@ end
 local CONV_OPTS = {stride = true, padding = true, dilation = true, groups = true, bias = true, padding_mode = true,
                    dtype = true, device = true}
 
---- Conv1d/Conv2d's shared constructor: dim spatial dimensions.
-local function conv_init(self, dim, fname, in_channels, out_channels, kernel_size, opts)
-  check.number(fname, "in_channels", in_channels, {integer = true, min = 1, level = 5})
-  check.number(fname, "out_channels", out_channels, {integer = true, min = 1, level = 5})
-  opts = check.options(fname, opts, CONV_OPTS, 5)
+local CONVT_OPTS = {output_padding = true}
+for k in pairs(CONV_OPTS) do CONVT_OPTS[k] = true end
+
+--- Conv1d/Conv2d/ConvTranspose2d's shared constructor: dim spatial
+-- dimensions; transposed: ConvTranspose2d's output_padding, weight layout
+-- (in x out/groups x kernel) and fan_in (out/groups x kernel).
+local function conv_init(self, dim, fname, in_channels, out_channels, kernel_size, opts, transposed)
+  check.number(fname, "in_channels", in_channels, {integer = true, min = 1, level = 4})
+  check.number(fname, "out_channels", out_channels, {integer = true, min = 1, level = 4})
+  opts = check.options(fname, opts, transposed and CONVT_OPTS or CONV_OPTS, 4)
   local kh, kw = pair(fname, "kernel_size", kernel_size, 1, dim)
   local sh, sw = pair(fname, "stride", opts.stride or 1, 1, dim)
   local ph, pw = pair(fname, "padding", opts.padding or 0, 0, dim)
   local dh, dw = pair(fname, "dilation", opts.dilation or 1, 1, dim)
-  local groups = check.number(fname, "groups", opts.groups or 1, {integer = true, min = 1, level = 5})
+  local groups = check.number(fname, "groups", opts.groups or 1, {integer = true, min = 1, level = 4})
   if in_channels % groups ~= 0 then
-    base.argerr(fname, fmt("in_channels (%d) is not divisible by groups (%d)", in_channels, groups), 5)
+    base.argerr(fname, fmt("in_channels (%d) is not divisible by groups (%d)", in_channels, groups), 4)
   end
   if out_channels % groups ~= 0 then
-    base.argerr(fname, fmt("out_channels (%d) is not divisible by groups (%d)", out_channels, groups), 5)
+    base.argerr(fname, fmt("out_channels (%d) is not divisible by groups (%d)", out_channels, groups), 4)
   end
   if opts.padding_mode ~= nil and opts.padding_mode ~= "zeros" then
-    base.argerr(fname, fmt("padding_mode '%s' is not supported (only 'zeros')", tostring(opts.padding_mode)), 5)
+    base.argerr(fname, fmt("padding_mode '%s' is not supported (only 'zeros')", tostring(opts.padding_mode)), 4)
   end
   self.in_channels, self.out_channels, self.groups = in_channels, out_channels, groups
   if dim == 2 then
@@ -96,14 +101,23 @@ local function conv_init(self, dim, fname, in_channels, out_channels, kernel_siz
   end
   local topts = {dtype = opts.dtype or "float32", device = opts.device or "cpu"}
   -- PyTorch's _ConvNd.reset_parameters: kaiming_uniform_(a = sqrt(5)), i.e.
-  -- U(-1/sqrt(fan_in), 1/sqrt(fan_in)) with fan_in = in/groups * prod(kernel),
-  -- and the same bound for the bias
-  local fan_in = in_channels / groups * kh * kw
-  if dim == 1 then fan_in = in_channels / groups * kw end
-  local bound = 1 / math.sqrt(fan_in)
+  -- U(-1/sqrt(fan_in), 1/sqrt(fan_in)) with fan_in = weight.size(1) *
+  -- prod(kernel) (in/groups, or out/groups for the transposed weight), and
+  -- the same bound for the bias
+  local rows, cols = out_channels, in_channels / groups
+  if transposed then
+    local oph, opw = pair(fname, "output_padding", opts.output_padding or 0, 0, dim)
+    if (oph >= sh and oph >= dh) or (opw >= sw and opw >= dw) then
+      base.argerr(fname, "output_padding must be smaller than either the stride or the dilation", 4)
+    end
+    self.output_padding = {oph, opw}
+    rows, cols = in_channels, out_channels / groups
+  end
+  local bound = 1 / math.sqrt(cols * kh * kw)
+  if dim == 1 then bound = 1 / math.sqrt(cols * kw) end
   local w
-  if dim == 2 then w = gd.empty(out_channels, in_channels / groups, kh, kw, topts)
-  else w = gd.empty(out_channels, in_channels / groups, kw, topts) end
+  if dim == 2 then w = gd.empty(rows, cols, kh, kw, topts)
+  else w = gd.empty(rows, cols, kw, topts) end
   self:register_parameter("weight", w:uniform_(-bound, bound))
   if opts.bias ~= false then
     self:register_parameter("bias", gd.empty(out_channels, topts):uniform_(-bound, bound))
@@ -215,6 +229,115 @@ gd.nn.Conv1d(in_channels, out_channels, kernel_size, [{stride = 1, padding = 0,
   PyTorch's 1-D convolution of x (N x C x L, or C x L) into N x out x OL;
   weight is out x in/groups x k.  The same C kernels as Conv2d (a height of 1).]])
 
+-- --------------------------------------------------------- ConvTranspose2d
+
+local ConvTranspose2d = new_class("ConvTranspose2d", Module)
+M.ConvTranspose2d = ConvTranspose2d
+function ConvTranspose2d:init(in_channels, out_channels, kernel_size, opts)
+  conv_init(self, 2, "gd.nn.ConvTranspose2d", in_channels, out_channels, kernel_size, opts, true)
+end
+
+local function convt_geom(self, P)
+  local g = P.geom
+  if g then return g end
+  g = ffi.new("int64_t[9]")
+  local s, p, d, op = self.stride, self.padding, self.dilation, self.output_padding
+  g[0], g[1], g[2], g[3], g[4], g[5], g[6], g[7], g[8] = s[1], s[2], p[1], p[2], d[1], d[2], self.groups, op[1], op[2]
+  P.geom, P.shape = g, ffi.new("int64_t[5]")
+  return g
+end
+
+--- The output_padding pair that makes the output output_size ({OH, OW}, or
+-- a longer size table whose last two entries are OH, OW), as PyTorch's
+-- ConvTranspose2d._output_padding; errors name the valid range.
+local function padding_for_size(self, x, output_size)
+  local name = "ConvTranspose2d"
+  if type(output_size) ~= "table" or #output_size < 2 then
+    base.argerr(name, "output_size must be a table {height, width} (or a full shape ending in them)", 3)
+  end
+  local op = {}
+  for a = 1, 2 do
+    local want = output_size[#output_size - 2 + a]
+    local n = x.shape[x:dim() - 2 + a]
+    local s, p, d, k = self.stride[a], self.padding[a], self.dilation[a], self.kernel_size[a]
+    local lo = (n - 1) * s - 2 * p + d * (k - 1) + 1
+    local hi = lo + math.max(s, d) - 1
+    if type(want) ~= "number" or want < lo or want > hi or want % 1 ~= 0 then
+      base.argerr(name, fmt("output_size %s is not reachable: with this input the %s can be %d to %d",
+        table.concat(output_size, "x"), a == 1 and "height" or "width", lo, hi), 3)
+    end
+    op[a] = want - lo
+  end
+  return op
+end
+
+function ConvTranspose2d:forward(x, output_size)
+  local name = "ConvTranspose2d"
+  local P = priv[self]
+  tensor_arg(name, x, 2)
+  local unbatched = x.c.rank == 3
+  if unbatched then x = x:view(1, unpack(x.shape)) end
+  local g = convt_geom(self, P)
+  -- this call's output_padding: from output_size, or the layer's own
+  local op = output_size ~= nil and padding_for_size(self, x, output_size) or self.output_padding
+  g[7], g[8] = op[1], op[2]
+  local xc, b = x.c, self.bias
+  local shp = P.shape
+  if C.gd_nn_conv_transpose2d_shape(shp, xc, self.weight.c, g) ~= 0 then fail(name) end
+  local y = buffer(P, "out", 4, shp, xc.scalar_type)
+  local need = tonumber(shp[4])
+  local col = P.col
+  if col == nil or col.c.count < need or col.c.scalar_type ~= xc.scalar_type then
+    shp[0] = need
+    col = buffer(P, "col_cache", 1, shp, xc.scalar_type)
+    P.col = col
+  end
+  if C.gd_nn_conv_transpose2d_forward(y.c, col.c, xc, self.weight.c, b and b.c or nil, g) ~= 0 then fail(name) end
+  P.input, P.unbatched = x, unbatched
+  if unbatched then return y[1] end
+  return y
+end
+
+function ConvTranspose2d:backward(grad_out, need_input_grad)
+  local name = "ConvTranspose2d:backward"
+  local P = priv[self]
+  local x = P.input
+  if x == nil then base.argerr(name, "called before forward", 2) end
+  if not gd.is_tensor(grad_out) then base.argerr(name, "the output gradient must be a tensor, got " .. type(grad_out), 2) end
+  if P.unbatched then grad_out = grad_out:view(1, unpack(grad_out.shape)) end
+  local w, b = self.weight, self.bias
+  local xc = x.c
+  local gx = nil
+  if need_input_grad ~= false then gx = buffer(P, "grad_in", xc.rank, xc.sizes, xc.scalar_type) end
+  if C.gd_nn_conv_transpose2d_backward(gx and gx.c or nil, w.grad and w.grad.c or nil, b and b.grad and b.grad.c or nil,
+                                       P.col.c, grad_out.c, xc, w.c, P.geom) ~= 0 then
+    fail(name)
+  end
+  if gx and P.unbatched then return gx[1] end
+  return gx
+end
+
+function ConvTranspose2d:describe()
+  local s = conv_describe(self, "ConvTranspose2d")
+  if self.output_padding[1] ~= 0 or self.output_padding[2] ~= 0 then
+    s = s:sub(1, -2) .. fmt(", output_padding = (%d, %d))", self.output_padding[1], self.output_padding[2])
+  end
+  return s
+end
+
+doc(ConvTranspose2d, "gd.nn.ConvTranspose2d", [[
+gd.nn.ConvTranspose2d(in_channels, out_channels, kernel_size, [{stride = 1,
+  padding = 0, output_padding = 0, groups = 1, bias = true, dilation = 1,
+  dtype, device}])
+  PyTorch's transposed convolution (the gradient of Conv2d with respect to
+  its input, "deconvolution"): x (N x in x H x W, or unbatched) into N x out x
+  OH x OW, OH = (H - 1) stride - 2 padding + dilation (kernel - 1) +
+  output_padding + 1.  weight is in x out/groups x kh x kw (PyTorch's
+  layout), weight and bias U(+-1/sqrt(out/groups kh kw)).  Forward is gemm +
+  col2im, backward im2col + gemm, one C call each.  m:forward(x,
+  output_size) picks the output_padding that gives output_size ({OH, OW}, as
+  PyTorch's forward(input, output_size)).  CPU only for now.]])
+
 -- ----------------------------------------------------------------- pooling
 
 --- The C pool geometry, made once per instance (see gd.h).
@@ -265,6 +388,14 @@ local function pool_backward(self, grad_out, name, kind)
   return gx
 end
 
+local function same_sizes(a, b)
+  if a.rank ~= b.rank then return false end
+  for d = 0, a.rank - 1 do
+    if a.sizes[d] ~= b.sizes[d] then return false end
+  end
+  return true
+end
+
 local MAXPOOL_OPTS = {stride = true, padding = true, dilation = true, ceil_mode = true, return_indices = true}
 
 local MaxPool2d = new_class("MaxPool2d", Module)
@@ -272,7 +403,6 @@ M.MaxPool2d = MaxPool2d
 function MaxPool2d:init(kernel_size, opts)
   local fname = "gd.nn.MaxPool2d"
   opts = check.options(fname, opts, MAXPOOL_OPTS, 4)
-  if opts.return_indices then base.argerr(fname, "return_indices is not supported yet", 4) end
   local kh, kw = pair(fname, "kernel_size", kernel_size, 1, 2)
   local sh, sw = kh, kw   -- PyTorch: stride defaults to kernel_size
   if opts.stride ~= nil then sh, sw = pair(fname, "stride", opts.stride, 1, 2) end
@@ -280,8 +410,22 @@ function MaxPool2d:init(kernel_size, opts)
   local dh, dw = pair(fname, "dilation", opts.dilation or 1, 1, 2)
   self.kernel_size, self.stride, self.padding, self.dilation = {kh, kw}, {sh, sw}, {ph, pw}, {dh, dw}
   self.ceil_mode = opts.ceil_mode == true
+  self.return_indices = opts.return_indices == true
 end
-function MaxPool2d:forward(x) return pool_forward(self, x, "MaxPool2d", C.GD_NN_MAXPOOL) end
+function MaxPool2d:forward(x)
+  local y = pool_forward(self, x, "MaxPool2d", C.GD_NN_MAXPOOL)
+  if not self.return_indices then return y end
+  -- PyTorch's indices count from 0 within each flattened H x W plane; gdlua's
+  -- from 1, as every index (a window of only padding, which PyTorch never
+  -- makes at padding <= kernel/2, would give 0)
+  local P = priv[self]
+  local idx = P.idx
+  local out = P.idx_out
+  if out == nil or not same_sizes(out.c, idx.c) then out = idx:clone(); P.idx_out = out end
+  out:copy_(idx):add_(1)
+  if P.unbatched then return y, out[1] end
+  return y, out
+end
 function MaxPool2d:backward(g) return pool_backward(self, g, "MaxPool2d:backward", C.GD_NN_MAXPOOL) end
 function MaxPool2d:describe()
   return fmt("MaxPool2d(kernel_size = (%d, %d), stride = (%d, %d))", self.kernel_size[1], self.kernel_size[2],
@@ -289,7 +433,10 @@ function MaxPool2d:describe()
 end
 doc(MaxPool2d, "gd.nn.MaxPool2d", [[
 gd.nn.MaxPool2d(kernel_size, [{stride = kernel_size, padding = 0, dilation = 1,
-  ceil_mode = false}])
+  ceil_mode = false, return_indices = false}])
+  With return_indices, forward returns y, indices: int64, y's shape, each
+  the 1-based position of its maximum in the flattened H x W plane (PyTorch's
+  index + 1).
   The maximum over each window of x (N x C x H x W or C x H x W), as PyTorch:
   padded positions never win, a NaN does, the first maximum takes the
   gradient.  Output size as Conv2d's (ceil instead of floor with ceil_mode,

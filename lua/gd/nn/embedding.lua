@@ -19,7 +19,8 @@ local function fail(name)
   error(name .. ": " .. msg, 3)
 end
 
-local EMB_OPTS = {padding_idx = true, dtype = true, device = true}
+local EMB_OPTS = {padding_idx = true, max_norm = true, norm_type = true, scale_grad_by_freq = true, sparse = true,
+                  dtype = true, device = true}
 
 local Embedding = new_class("Embedding", Module)
 M.Embedding = Embedding
@@ -38,6 +39,13 @@ function Embedding:init(num_embeddings, embedding_dim, opts)
     end
   end
   self.num_embeddings, self.embedding_dim, self.padding_idx = num_embeddings, embedding_dim, pad
+  if opts.max_norm ~= nil then
+    self.max_norm = check.number(fname, "max_norm", opts.max_norm, {min = 0, level = 4})
+    self.norm_type = check.number(fname, "norm_type", opts.norm_type, {default = 2, level = 4})
+    if not (self.norm_type > 0) then base.argerr(fname, fmt("norm_type must be > 0, got %g", self.norm_type), 4) end
+  end
+  self.scale_grad_by_freq = opts.scale_grad_by_freq == true
+  if opts.sparse then base.argerr(fname, "sparse gradients are not supported (gdlua's gradients are dense)", 4) end
   -- PyTorch's reset_parameters: N(0, 1), the padding row zeroed
   local w = gd.randn(num_embeddings, embedding_dim, {dtype = opts.dtype or "float32", device = opts.device or "cpu"})
   if pad then w[pad]:zero_() end
@@ -68,6 +76,8 @@ function Embedding:forward(idx)
     y = I.wrap(out1[0])
     P.out = y
   end
+  -- max_norm renormalises the rows looked up, in place, before the lookup
+  if self.max_norm and C.gd_nn_embedding_renorm(wc, ic, self.max_norm, self.norm_type) ~= 0 then fail("Embedding") end
   if C.gd_nn_embedding_forward(y.c, ic, wc) ~= 0 then fail("Embedding") end
   P.input = idx
   return y
@@ -81,7 +91,8 @@ function Embedding:backward(grad_out)
   end
   if grad_out.c.is_contiguous == 0 then grad_out = grad_out:contiguous() end
   local g = self.weight.grad
-  if g and C.gd_nn_embedding_backward(g.c, grad_out.c, P.input.c, self.padding_idx or 0) ~= 0 then
+  if g and C.gd_nn_embedding_backward(g.c, grad_out.c, P.input.c, self.padding_idx or 0,
+                                      self.scale_grad_by_freq and 1 or 0) ~= 0 then
     fail("Embedding:backward")
   end
   return nil   -- indices have no gradient
@@ -93,11 +104,15 @@ function Embedding:describe()
 end
 
 doc(Embedding, "gd.nn.Embedding", [[
-gd.nn.Embedding(num_embeddings, embedding_dim, [{padding_idx, dtype, device}])
+gd.nn.Embedding(num_embeddings, embedding_dim, [{padding_idx, max_norm,
+  norm_type = 2, scale_grad_by_freq = false, dtype, device}])
   m(idx) looks up rows of weight (num_embeddings x embedding_dim, N(0, 1) as
   in PyTorch) at the 1-based int64 indices idx (any shape; the output adds a
   last dimension).  padding_idx (1-based; negative counts from the end) starts
   as a zero row and gets no gradient.  backward accumulates weight.grad and
-  returns nil.  An index outside 1..num_embeddings is an error.]])
+  returns nil.  An index outside 1..num_embeddings is an error.  max_norm:
+  each forward first scales the rows it looks up whose norm exceeds max_norm
+  down to it, in place (PyTorch's embedding_renorm_); scale_grad_by_freq
+  divides each index's gradient by its count in the batch.]])
 
 return M

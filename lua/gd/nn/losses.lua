@@ -275,12 +275,15 @@ end
 
 --- A loss computed element by element in one C pass (src/nn_loss.c): kind
 -- (gd.h's numbering), the option naming its parameter (or nil) and default.
-local function pointwise_loss(name, kind, pname, pdefault, extra_reductions, math_doc)
+-- weights: the tensor options it takes (BCE's weight, BCEWithLogits's
+-- pos_weight), broadcast to the input's shape as PyTorch does.
+local function pointwise_loss(name, kind, pname, pdefault, extra_reductions, math_doc, weights)
   local cls = new_class(name, Loss)
   M[name] = cls
   local fname = "gd.nn." .. name
   local allowed = {reduction = true}
   if pname then allowed[pname] = true end
+  for _, w in ipairs(weights or {}) do allowed[w] = true end
   cls.init = function(self, opts)
     if type(opts) == "string" then opts = {reduction = opts} end
     local r = type(opts) == "table" and opts.reduction
@@ -298,11 +301,33 @@ local function pointwise_loss(name, kind, pname, pdefault, extra_reductions, mat
     elseif pname then
       self[pname] = check.number(fname, pname, opts[pname], {default = pdefault, min = 0, level = 5})
     end
+    for _, w in ipairs(weights or {}) do
+      if opts[w] ~= nil then
+        if not gd.is_tensor(opts[w]) then base.argerr(fname, fmt("%s must be a tensor, got %s", w, type(opts[w])), 5) end
+        self[w] = opts[w]   -- a plain field: a constant of the loss, not a parameter
+      end
+    end
+  end
+  --- self[w] broadcast to pred's shape and dtype, in a reused buffer (nil without it)
+  local function expanded(self, P, w, pred, level)
+    local t = self[w]
+    if t == nil then return nil end
+    local b = buffer_like(P, w, pred.c)
+    local ok, err = pcall(b.copy_, b, t)
+    if not ok then
+      base.argerr(name, fmt("%s of shape %s does not broadcast to the input's %s", w, table.concat(t.shape, "x"),
+        table.concat(pred.shape, "x")), level + 1)
+    end
+    return b
   end
   cls.forward = function(self, pred, target)
     local P = priv[self]
     if not gd.is_tensor(pred) then base.argerr(name, "the input must be a tensor, got " .. type(pred), 2) end
     if not gd.is_tensor(target) then base.argerr(name, "the target must be a tensor, got " .. type(target), 2) end
+    -- a strided prediction or target (a transposed view) is read through a
+    -- contiguous copy, as PyTorch accepts any layout (the C loss reads dense rows)
+    if not pred:is_contiguous() then pred = pred:contiguous() end
+    if not target:is_contiguous() then target = target:contiguous() end
     local pc = pred.c
     local grad = buffer_like(P, "grad", pc)
     local r = self.reduction
@@ -310,14 +335,19 @@ local function pointwise_loss(name, kind, pname, pdefault, extra_reductions, mat
     local losses = red == 2 and buffer_like(P, "losses", pc) or nil
     local param = 0
     if pname == "log_target" then param = self.log_target and 1 or 0 elseif pname then param = self[pname] end
-    if C.gd_nn_pointwise_loss(dbl, losses and losses.c or nil, grad.c, pc, target.c, kind, red, param) ~= 0 then
+    local w = weights and expanded(self, P, "weight", pred, 2)
+    local pw = weights and weights[2] and expanded(self, P, "pos_weight", pred, 2)
+    if C.gd_nn_pointwise_loss(dbl, losses and losses.c or nil, grad.c, pc, target.c, kind, red, param,
+                              w and w.c or nil, pw and pw.c or nil) ~= 0 then
       pointwise_fail(name)
     end
     P.last_grad = grad
     if losses then return base.loss_result(name, losses, losses, grad, pred), grad end
     return base.loss_result(name, dbl[0], nil, grad, pred), grad
   end
-  doc(cls, fname, fname .. "([{reduction = \"mean\"" .. (pname and (", " .. pname .. " = " .. tostring(pdefault)) or "") ..
+  local wdoc = ""
+  for _, w in ipairs(weights or {}) do wdoc = wdoc .. ", " .. w .. " = nil" end
+  doc(cls, fname, fname .. "([{reduction = \"mean\"" .. wdoc .. (pname and (", " .. pname .. " = " .. tostring(pdefault)) or "") ..
     (extra_reductions and " (or \"batchmean\")" or "") .. "}]) -> loss; err, grad = loss(input, target)\n  " ..
     math_doc .. "\n  As PyTorch's; input and target have one shape.  CPU only for now.")
   return cls
@@ -329,9 +359,12 @@ pointwise_loss("SmoothL1Loss", 1, "beta", 1, false,
 pointwise_loss("HuberLoss", 2, "delta", 1, false,
   "0.5 d^2 where |d| < delta, delta (|d| - 0.5 delta) elsewhere (d = input - target).")
 pointwise_loss("BCELoss", 3, nil, nil, false,
-  "-(t log p + (1 - t) log(1 - p)) for probabilities p in [0, 1], logs clamped at -100 as PyTorch.")
+  "-w (t log p + (1 - t) log(1 - p)) for probabilities p in [0, 1], logs clamped at -100 as PyTorch; " ..
+  "weight w (default 1) broadcasts to the input's shape.", {"weight"})
 pointwise_loss("BCEWithLogitsLoss", 4, nil, nil, false,
-  "BCE of sigmoid(x), computed stably: max(x, 0) - x t + log(1 + exp(-|x|)); gradient sigmoid(x) - t.")
+  "BCE of sigmoid(x), computed stably: max(x, 0) - x t + log(1 + exp(-|x|)); gradient sigmoid(x) - t.  " ..
+  "weight w scales each element's loss, pos_weight p (one per class, the last dimension) its positive " ..
+  "term: -w (p t log sigmoid(x) + (1 - t) log(1 - sigmoid(x))), as PyTorch.", {"weight", "pos_weight"})
 pointwise_loss("KLDivLoss", 5, "log_target", false, true,
   "t (log t - input) for log-probabilities input (0 where t = 0); log_target: exp(t) (t - input).  " ..
   "\"batchmean\" divides the sum by the batch size (the KL divergence); \"mean\" by the element count.")
@@ -352,6 +385,9 @@ function NLLLoss:forward(input, target)
   local P = priv[self]
   if not gd.is_tensor(input) then base.argerr("NLLLoss", "the input must be a tensor, got " .. type(input), 2) end
   if not gd.is_tensor(target) then base.argerr("NLLLoss", "the target must be a tensor, got " .. type(target), 2) end
+  -- any layout, as PyTorch (the C loss reads dense rows)
+  if not input:is_contiguous() then input = input:contiguous() end
+  if not target:is_contiguous() then target = target:contiguous() end
   local xc = input.c
   local w = self.weight
   if w and w.c.scalar_type ~= xc.scalar_type then

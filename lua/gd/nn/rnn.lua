@@ -72,18 +72,18 @@ local function names_of(l, d)
 end
 
 local function rnn_init(self, cls, fname, input_size, hidden_size, opts, allowed)
-  check.number(fname, "input_size", input_size, {integer = true, min = 1, level = 5})
-  check.number(fname, "hidden_size", hidden_size, {integer = true, min = 1, level = 5})
-  opts = check.options(fname, opts, allowed, 5)
-  local L = check.number(fname, "num_layers", opts.num_layers or 1, {integer = true, min = 1, level = 5})
-  local p = check.number(fname, "dropout", opts.dropout or 0, {level = 5})
-  if p < 0 or p > 1 then base.argerr(fname, fmt("dropout = %g is not a probability in [0, 1]", p), 5) end
-  if opts.proj_size ~= nil and opts.proj_size ~= 0 then base.argerr(fname, "proj_size is not supported", 5) end
+  check.number(fname, "input_size", input_size, {integer = true, min = 1, level = 4})
+  check.number(fname, "hidden_size", hidden_size, {integer = true, min = 1, level = 4})
+  opts = check.options(fname, opts, allowed, 4)
+  local L = check.number(fname, "num_layers", opts.num_layers or 1, {integer = true, min = 1, level = 4})
+  local p = check.number(fname, "dropout", opts.dropout or 0, {level = 4})
+  if p < 0 or p > 1 then base.argerr(fname, fmt("dropout = %g is not a probability in [0, 1]", p), 4) end
+  if opts.proj_size ~= nil and opts.proj_size ~= 0 then base.argerr(fname, "proj_size is not supported", 4) end
   local mode = cls
   if cls == "RNN" then
     local nl = opts.nonlinearity or "tanh"
     if nl == "tanh" then mode = "RNN_TANH" elseif nl == "relu" then mode = "RNN_RELU"
-    else base.argerr(fname, fmt("nonlinearity must be 'tanh' or 'relu', got '%s'", tostring(nl)), 5) end
+    else base.argerr(fname, fmt("nonlinearity must be 'tanh' or 'relu', got '%s'", tostring(nl)), 4) end
   end
   self.mode, self.input_size, self.hidden_size, self.num_layers = mode, input_size, hidden_size, L
   self.bias = opts.bias ~= false
@@ -124,15 +124,15 @@ local function params_of(self, P, l, d)
 end
 
 --- h (L*D x B x H, or L*D x H unbatched), checked: the contiguous state or nil.
-local function state_arg(name, what, h, want, unbatched)
+local function state_arg(name, what, h, want, unbatched, level)
   if h == nil then return nil end
-  if not gd.is_tensor(h) then base.argerr(name, fmt("%s must be a tensor, got %s", what, type(h)), 4) end
+  if not gd.is_tensor(h) then base.argerr(name, fmt("%s must be a tensor, got %s", what, type(h)), level) end
   local s = h.shape
   local ok = #s == #want
   for d = 1, #want do ok = ok and s[d] == want[d] end
   if not ok then
     base.argerr(name, fmt("%s has shape %s, expected %s (num_layers * num_directions x %shidden_size)", what,
-      shape_str(s), shape_str(want), unbatched and "" or "batch x "), 4)
+      shape_str(s), shape_str(want), unbatched and "" or "batch x "), level)
   end
   if h.c.is_contiguous == 0 then h = h:contiguous() end
   if unbatched then h = h:view(want[1], 1, want[2]) end
@@ -144,18 +144,18 @@ local function cdata(t) return t and t.c or nil end
 local function rnn_forward(self, x, h0, c0)
   local name = self.__class
   local P = priv[self]
-  if not gd.is_tensor(x) then base.argerr(name, "the input must be a tensor, got " .. type(x), 3) end
+  if not gd.is_tensor(x) then base.argerr(name, "the input must be a tensor, got " .. type(x), 2) end
   local lstm = self.mode == "LSTM"
   if lstm and type(h0) == "table" and not gd.is_tensor(h0) then h0, c0 = h0[1], h0[2] end
-  if not lstm and c0 ~= nil then base.argerr(name, "takes no cell state (only LSTM does)", 3) end
+  if not lstm and c0 ~= nil then base.argerr(name, "takes no cell state (only LSTM does)", 2) end
   local s = x.shape
   local unbatched = #s == 2
   if #s ~= 3 and not unbatched then
     base.argerr(name, fmt("the input must be 3-D (%s) or 2-D (seq x features, unbatched), got shape %s",
-      self.batch_first and "batch x seq x features" or "seq x batch x features", shape_str(s)), 3)
+      self.batch_first and "batch x seq x features" or "seq x batch x features", shape_str(s)), 2)
   end
   local xs
-  if unbatched then xs = x:view(s[1], 1, s[2])
+  if unbatched then xs = (x.c.is_contiguous ~= 0 and x or x:contiguous()):view(s[1], 1, s[2])
   elseif self.batch_first then
     xs = buffer(P, "x_tm", {s[2], s[1], s[3]}, x.c.scalar_type)
     xs:copy_(x:transpose(1, 2))
@@ -163,13 +163,18 @@ local function rnn_forward(self, x, h0, c0)
   else xs = x:contiguous() end
   local T, B = xs.c.sizes[0], xs.c.sizes[1]
   T, B = tonumber(T), tonumber(B)
-  if T < 1 or B < 1 then base.argerr(name, "the input is empty (shape " .. shape_str(s) .. ")", 3) end
+  if T < 1 or B < 1 then base.argerr(name, "the input is empty (shape " .. shape_str(s) .. ")", 2) end
   local L, H = self.num_layers, self.hidden_size
   local D = self.bidirectional and 2 or 1
   local want = unbatched and {L * D, H} or {L * D, B, H}
-  h0 = state_arg(name, "h0", h0, want, unbatched)
-  if lstm then c0 = state_arg(name, "c0", c0, want, unbatched) end
+  h0 = state_arg(name, "h0", h0, want, unbatched, 3)
+  if lstm then c0 = state_arg(name, "c0", c0, want, unbatched, 3) end
   local dt = xs.c.scalar_type
+  -- the initial states are copied: the backward needs them as they were,
+  -- and a caller carrying state from batch to batch passes the h_n buffer
+  -- this call overwrites (out, h, c = lstm(x, h, c))
+  if h0 then h0 = buffer(P, "h0_copy", {L * D, B, H}, dt):copy_(h0) end
+  if c0 then c0 = buffer(P, "c0_copy", {L * D, B, H}, dt):copy_(c0) end
   local mode = MODES[self.mode]
   local ws_n = ffi.new("int64_t[2]")
   if C.gd_nn_rnn_workspace(ws_n, ws_n + 1, mode, T, B, H) ~= 0 then fail(name, 2) end
@@ -216,17 +221,11 @@ local function rnn_forward(self, x, h0, c0)
   return out, hn
 end
 
-local function grad_state(name, what, g, P, want)
-  if g == nil then return nil end
-  local ok, h = pcall(state_arg, name, what, g, want, P.unbatched)
-  if not ok then error(h, 4) end
-  return h
-end
 
 local function rnn_backward(self, grad_out, grad_h, grad_c)
   local name = self.__class .. ":backward"
   local P = priv[self]
-  if P.inputs == nil then base.argerr(name, "called before forward", 3) end
+  if P.inputs == nil then base.argerr(name, "called before forward", 2) end
   local lstm = self.mode == "LSTM"
   local T, B, L, H = P.T, P.B, self.num_layers, self.hidden_size
   local D = self.bidirectional and 2 or 1
@@ -235,16 +234,16 @@ local function rnn_backward(self, grad_out, grad_h, grad_c)
   local gy = nil
   if grad_out ~= nil then
     if not gd.is_tensor(grad_out) then
-      base.argerr(name, "the output gradient must be a tensor, got " .. type(grad_out), 3)
+      base.argerr(name, "the output gradient must be a tensor, got " .. type(grad_out), 2)
     end
     local want = P.unbatched and {T, D * H} or self.batch_first and {B, T, D * H} or {T, B, D * H}
     local s = grad_out.shape
     local ok = #s == #want
     for d = 1, #want do ok = ok and s[d] == want[d] end
     if not ok then
-      base.argerr(name, fmt("the output gradient has shape %s, expected %s", shape_str(s), shape_str(want)), 3)
+      base.argerr(name, fmt("the output gradient has shape %s, expected %s", shape_str(s), shape_str(want)), 2)
     end
-    if P.unbatched then gy = grad_out:view(T, 1, D * H)
+    if P.unbatched then gy = (grad_out.c.is_contiguous ~= 0 and grad_out or grad_out:contiguous()):view(T, 1, D * H)
     elseif self.batch_first then
       gy = buffer(P, "gy_tm", {T, B, D * H}, grad_out.c.scalar_type)
       gy:copy_(grad_out:transpose(1, 2))
@@ -252,10 +251,10 @@ local function rnn_backward(self, grad_out, grad_h, grad_c)
     if gy.c.is_contiguous == 0 then gy = gy:contiguous() end
   end
   local want = P.unbatched and {L * D, H} or {L * D, B, H}
-  local ghn = grad_state(name, "grad_h", grad_h, P, want)
+  local ghn = state_arg(name, "grad_h", grad_h, want, P.unbatched, 3)
   local gcn = nil
-  if lstm then gcn = grad_state(name, "grad_c", grad_c, P, want)
-  elseif grad_c ~= nil then base.argerr(name, "takes no cell state gradient (only LSTM has one)", 3) end
+  if lstm then gcn = state_arg(name, "grad_c", grad_c, want, P.unbatched, 3)
+  elseif grad_c ~= nil then base.argerr(name, "takes no cell state gradient (only LSTM has one)", 2) end
   local gh0 = buffer(P, "gh0", {L * D, B, H}, dt)
   local gc0 = lstm and buffer(P, "gc0", {L * D, B, H}, dt) or nil
   local bws = buffer(P, "bws", {P.ws_bwd}, dt)
@@ -362,5 +361,151 @@ gd.nn.GRU(input_size, hidden_size, [{num_layers = 1, bias = true,
   b_hn)), h' = (1 - z) n + z h.  out, h_n = gru(x, [h0]);
   gx, gh0 = gru:backward(grad_out, [grad_h]).
 ]] .. COMMON)
+
+-- ------------------------------------------------------------------ cells
+
+-- RNNCell, LSTMCell, GRUCell: one step of one layer (torch.nn.*Cell), the
+-- same C kernels with a sequence of 1; parameters weight_ih, weight_hh,
+-- bias_ih, bias_hh as PyTorch's.
+local CELL_OPTS = {bias = true, dtype = true, device = true}
+local RNN_CELL_OPTS = {bias = true, dtype = true, device = true, nonlinearity = true}
+
+local function cell_init(self, cls, fname, input_size, hidden_size, opts, allowed)
+  check.number(fname, "input_size", input_size, {integer = true, min = 1, level = 4})
+  check.number(fname, "hidden_size", hidden_size, {integer = true, min = 1, level = 4})
+  opts = check.options(fname, opts, allowed, 4)
+  local mode = cls
+  if cls == "RNN" then
+    local nl = opts.nonlinearity or "tanh"
+    if nl == "tanh" then mode = "RNN_TANH" elseif nl == "relu" then mode = "RNN_RELU"
+    else base.argerr(fname, fmt("nonlinearity must be 'tanh' or 'relu', got '%s'", tostring(nl)), 4) end
+  end
+  self.mode, self.input_size, self.hidden_size, self.bias = mode, input_size, hidden_size, opts.bias ~= false
+  local GH = GATES[mode] * hidden_size
+  local topts = {dtype = opts.dtype or "float32", device = opts.device or "cpu"}
+  local k = 1 / math.sqrt(hidden_size)   -- PyTorch's RNNCellBase.reset_parameters
+  self:register_parameter("weight_ih", gd.empty(GH, input_size, topts):uniform_(-k, k))
+  self:register_parameter("weight_hh", gd.empty(GH, hidden_size, topts):uniform_(-k, k))
+  if self.bias then
+    self:register_parameter("bias_ih", gd.empty(GH, topts):uniform_(-k, k))
+    self:register_parameter("bias_hh", gd.empty(GH, topts):uniform_(-k, k))
+  end
+end
+
+--- h (B x H, or H unbatched) checked and copied into P[key]; nil stays nil.
+local function cell_state(name, what, h, B, H, unbatched, P, key, dt)
+  if h == nil then return nil end
+  if not gd.is_tensor(h) then base.argerr(name, fmt("%s must be a tensor, got %s", what, type(h)), 3) end
+  local s = h.shape
+  local ok = unbatched and (#s == 1 and s[1] == H) or (#s == 2 and s[1] == B and s[2] == H)
+  if not ok then
+    base.argerr(name, fmt("%s has shape %s, expected %s", what, shape_str(s),
+      unbatched and tostring(H) or (B .. "x" .. H) .. " (batch x hidden_size)"), 3)
+  end
+  return buffer(P, key, {B, H}, dt):copy_(unbatched and h:view(1, H) or h)
+end
+
+local function cell_forward(self, x, h0, c0)
+  local name = self.__class
+  local P = priv[self]
+  if not gd.is_tensor(x) then base.argerr(name, "the input must be a tensor, got " .. type(x), 2) end
+  local lstm = self.mode == "LSTM"
+  if lstm and type(h0) == "table" and not gd.is_tensor(h0) then h0, c0 = h0[1], h0[2] end
+  if not lstm and c0 ~= nil then base.argerr(name, "takes no cell state (only LSTMCell does)", 2) end
+  local s = x.shape
+  local unbatched = #s == 1
+  if #s ~= 2 and not unbatched then
+    base.argerr(name, fmt("the input must be 2-D (batch x features) or 1-D (unbatched), got shape %s", shape_str(s)), 2)
+  end
+  local B, H = unbatched and 1 or s[1], self.hidden_size
+  if B < 1 then base.argerr(name, "the input is empty (shape " .. shape_str(s) .. ")", 2) end
+  local xs = x.c.is_contiguous ~= 0 and x or x:contiguous()
+  xs = xs:view(1, B, s[#s])
+  local dt = xs.c.scalar_type
+  h0 = cell_state(name, "h", h0, B, H, unbatched, P, "h0_copy", dt)
+  if lstm then c0 = cell_state(name, "c", c0, B, H, unbatched, P, "c0_copy", dt) end
+  local mode = MODES[self.mode]
+  local ws_n = ffi.new("int64_t[2]")
+  if C.gd_nn_rnn_workspace(ws_n, ws_n + 1, mode, 1, B, H) ~= 0 then fail(name, 2) end
+  local ws = buffer(P, "ws", {tonumber(ws_n[0])}, dt)
+  local y = buffer(P, "y", {1, B, H}, dt)
+  local cn = lstm and buffer(P, "cn", {B, H}, dt) or nil
+  local b_ih, b_hh = self.bias_ih, self.bias_hh
+  if C.gd_nn_rnn_forward(y.c, nil, cn and cn.c or nil, ws.c, xs.c, cdata(h0), cdata(c0), self.weight_ih.c,
+                         self.weight_hh.c, cdata(b_ih), cdata(b_hh), mode, 0) ~= 0 then
+    fail(name, 2)
+  end
+  P.x, P.y, P.h0, P.c0, P.B, P.unbatched, P.ws_bwd = xs, y, h0, c0, B, unbatched, tonumber(ws_n[1])
+  local h = unbatched and y:view(H) or y:view(B, H)
+  if lstm then return h, unbatched and cn:view(H) or cn end
+  return h
+end
+
+local function cell_backward(self, grad_h, grad_c)
+  local name = self.__class .. ":backward"
+  local P = priv[self]
+  if P.x == nil then base.argerr(name, "called before forward", 2) end
+  local lstm = self.mode == "LSTM"
+  local B, H, dt = P.B, self.hidden_size, P.x.c.scalar_type
+  local gy = cell_state(name, "grad_h", grad_h, B, H, P.unbatched, P, "gy", dt)
+  local gcn = nil
+  if lstm then gcn = cell_state(name, "grad_c", grad_c, B, H, P.unbatched, P, "gcn", dt)
+  elseif grad_c ~= nil then base.argerr(name, "takes no cell state gradient (only LSTMCell has one)", 2) end
+  local gx = buffer(P, "gx", {1, B, self.input_size}, dt)
+  local gh0 = buffer(P, "gh0", {B, H}, dt)
+  local gc0 = lstm and buffer(P, "gc0", {B, H}, dt) or nil
+  local bws = buffer(P, "bws", {P.ws_bwd}, dt)
+  local b_ih, b_hh = self.bias_ih, self.bias_hh
+  if C.gd_nn_rnn_backward(gx.c, gh0.c, gc0 and gc0.c or nil, self.weight_ih.grad.c, self.weight_hh.grad.c,
+                          b_ih and b_ih.grad.c or nil, b_hh and b_hh.grad.c or nil, bws.c,
+                          gy and gy:view(1, B, H).c or nil, nil, cdata(gcn), P.ws.c, P.x.c, P.y.c, cdata(P.h0),
+                          cdata(P.c0), self.weight_ih.c, self.weight_hh.c, MODES[self.mode], 0, 0) ~= 0 then
+    fail(name, 2)
+  end
+  if P.unbatched then
+    gx, gh0 = gx:view(self.input_size), gh0:view(H)
+    if gc0 then gc0 = gc0:view(H) end
+  else
+    gx = gx:view(B, self.input_size)
+  end
+  if lstm then return gx, gh0, gc0 end
+  return gx, gh0
+end
+
+local function cell_describe(self)
+  local extra = ""
+  if self.mode == "RNN_RELU" then extra = extra .. ", nonlinearity = 'relu'" end
+  if not self.bias then extra = extra .. ", bias = false" end
+  return fmt("%s(%d, %d%s)", self.__class, self.input_size, self.hidden_size, extra)
+end
+
+local function define_cell(cls, base_mode, allowed, text)
+  local K = new_class(cls, Module)
+  M[cls] = K
+  function K:init(input_size, hidden_size, opts)
+    cell_init(self, base_mode, "gd.nn." .. cls, input_size, hidden_size, opts, allowed)
+  end
+  K.forward = cell_forward
+  K.backward = cell_backward
+  K.describe = cell_describe
+  doc(K, "gd.nn." .. cls, text)
+end
+
+define_cell("RNNCell", "RNN", RNN_CELL_OPTS, [[
+gd.nn.RNNCell(input_size, hidden_size, [{bias = true, nonlinearity = "tanh",
+  dtype, device}])
+  One step of gd.nn.RNN (torch.nn.RNNCell): h' = cell(x, [h]) for x batch x
+  input_size (or input_size) and h batch x hidden_size (zeros when not given);
+  gx, gh = cell:backward(grad_h).  Parameters weight_ih, weight_hh, bias_ih,
+  bias_hh, U(+-1/sqrt(hidden_size)).]])
+define_cell("LSTMCell", "LSTM", CELL_OPTS, [[
+gd.nn.LSTMCell(input_size, hidden_size, [{bias = true, dtype, device}])
+  One step of gd.nn.LSTM (torch.nn.LSTMCell): h', c' = cell(x, [h, c]) (also
+  cell(x, {h, c})); gx, gh, gc = cell:backward(grad_h, [grad_c]).  Gates i, f,
+  g, o in weight_ih (4*hidden x input) and weight_hh (4*hidden x hidden).]])
+define_cell("GRUCell", "GRU", CELL_OPTS, [[
+gd.nn.GRUCell(input_size, hidden_size, [{bias = true, dtype, device}])
+  One step of gd.nn.GRU (torch.nn.GRUCell): h' = cell(x, [h]);
+  gx, gh = cell:backward(grad_h).  Gates r, z, n (3*hidden rows).]])
 
 return M

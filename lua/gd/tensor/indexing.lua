@@ -1,6 +1,6 @@
 --- gd.tensor.indexing: fields (t.shape, t.dtype, t.grad ...), element access
--- (get, set, item, totable, t[i]), Torch7's x[{...}] indexing, sizes and
--- the metatype's __index and __newindex.
+-- (get, set, item, totable, t[i]), Torch7's x[{...}] indexing, sizes,
+-- free, equal, and the metamethods __index, __newindex, __len and __eq.
 local A = require "gd.aux"
 local tonumber, tostring, type, select = tonumber, tostring, type, select
 local check = require "gd.check"

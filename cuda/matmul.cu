@@ -1,4 +1,4 @@
-// gemm.cu: matrix products through cuBLAS (column-major; src/matmul.c swaps
+// matmul.cu: matrix products through cuBLAS (column-major; src/matmul.c swaps
 // the operands so that row-major tensors come out right), and int64 by a plain
 // kernel (wrapping, as src/cpu/matmul.c: cuBLAS has no integer gemm).
 #include "common.cuh"

@@ -419,6 +419,32 @@ describe("autograd", function()
       end
     end)
 
+    it("that autograd does not record yet refuse to run in a recorded graph; Dropout records x * mask", function()
+      -- catches a silent gap: layers below an unrecorded one would get no gradient (and be skipped)
+      local net = gd.nn.Sequential{gd.nn.Conv2d(1, 2, 3), gd.nn.Flatten(), gd.nn.Linear(8, 2)}:requires_grad_()
+      local ok, err = pcall(function() return net(gd.randn(1, 1, 4, 4)) end)
+      assert.is_false(ok)
+      assert.truthy(tostring(err):find("Conv2d: autograd does not record this layer yet", 1, true), err)
+      assert.is_true(gd.is_tensor(gd.no_grad(function() return net(gd.randn(1, 1, 4, 4)) end)))
+      net:requires_grad_(false)
+      assert.is_true(gd.is_tensor(net(gd.randn(1, 1, 4, 4))))   -- the module path, as before
+
+      gd.manual_seed(11)
+      local d = gd.nn.Sequential{gd.nn.Linear(3, 4), gd.nn.Dropout(0.5), gd.nn.Linear(4, 1)}:double()
+      local X = gd.randn(5, 3, {dtype = "float64"})
+      gd.manual_seed(12)
+      d:zero_grad()
+      local out = d:forward(X)
+      d:backward(gd.ones_like(out))
+      local ref = d:parameters()[1].grad:clone()
+      d:requires_grad_()
+      gd.manual_seed(12)                                          -- the same mask
+      d:zero_grad()
+      local s = d(X):sum()
+      s:backward()
+      assert.is_true(gd.allclose(d:parameters()[1].grad, ref, 1e-12, 1e-14))
+    end)
+
     it("put parameter gradients in the model's gradient arena, which one fused step covers", function()
       local net = gd.nn.Sequential{gd.nn.Linear(2, 3), gd.nn.Tanh(), gd.nn.Linear(3, 1)}:double()
       local opt = gd.optim.SGD(net:parameters(), {lr = 0.1})

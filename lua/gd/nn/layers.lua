@@ -288,6 +288,8 @@ function Dropout:forward(x)
   if C.gd_random_(mask.c, 0, 0, 1) ~= 0 then fail("Dropout") end
   if C.gd_nn_dropout(y.c, mask.c, xc, self.p) ~= 0 then fail("Dropout") end
   P.active, P.mask_used = true, mask
+  -- recorded: y = x * mask, one recorded multiplication (the mask copied: the buffer is reused)
+  if base.recording(xc) then return x * mask:clone() end
   return y
 end
 

@@ -190,6 +190,28 @@ local METAMETHODS = {"__call", "__tostring"}
 
 --- Makes a class: a table of methods that is also the metatable of its
 -- instances; calling the class constructs an instance (cls.init(self, ...)).
+-- The classes whose forward autograd records (one node each, or recorded
+-- tensor operations); every other layer's forward refuses to run when grad
+-- mode is on and its input or its weight/bias requires grad.
+local RECORDED = {Module = true, Sequential = true, Linear = true, ReLU = true, Tanh = true, Sigmoid = true,
+                  Softmax = true, LogSoftmax = true, Dropout = true, Identity = true, Flatten = true,
+                  Unflatten = true, MSELoss = true, CrossEntropyLoss = true, NLLLoss = true, L1Loss = true,
+                  SmoothL1Loss = true, HuberLoss = true, BCELoss = true, BCEWithLogitsLoss = true, KLDivLoss = true,
+                  Loss = true}
+M.RECORDED = RECORDED
+
+local function needs_grad(v) return v ~= nil and I.is_tensor(v) and v.c.requires_grad ~= 0 end
+local function refuse_unrecorded(name, forward)
+  return function(self, x, ...)
+    if C.gd_grad_enabled() ~= 0 and (needs_grad(x) or needs_grad(rawget(self, "weight"))
+        or needs_grad(rawget(self, "bias"))) then
+      M.argerr(name, "autograd does not record this layer yet: train it with net:backward(grad), or run it "
+        .. "under gd.no_grad", 2)
+    end
+    return forward(self, x, ...)
+  end
+end
+
 local function new_class(name, parent)
   local cls = {}
   cls.__index = cls
@@ -198,6 +220,13 @@ local function new_class(name, parent)
   for _, k in ipairs(METAMETHODS) do cls[k] = parent and parent[k] end
   setmetatable(cls, {
     __index = parent,
+    -- a layer whose forward autograd does not record yet refuses to run where it
+    -- would have to be (a silent gap in the graph would leave the layers below
+    -- it with no gradient)
+    __newindex = function(c, k, v)
+      if k == "forward" and type(v) == "function" and not RECORDED[name] then v = refuse_unrecorded(name, v) end
+      rawset(c, k, v)
+    end,
     __call = function(c, ...)
       local self = setmetatable({__class = name, training = true}, c)
       state(self)
@@ -216,6 +245,7 @@ M.new_class = new_class
 -- self:register_parameter(name, tensor).
 function Module.extend(parent, name)
   if type(name) ~= "string" then error("Module:extend(name): the class needs a name (a string)", 2) end
+  RECORDED[name] = true -- (a user's forward of tensor operations records itself)
   return new_class(name, parent)
 end
 

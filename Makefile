@@ -178,7 +178,7 @@ ASAN_ENV     := ASAN_OPTIONS=detect_leaks=0:quarantine_size_mb=64:allocator_may_
 asan:
 	@$(MAKE) --no-print-directory BUILD=$(ASAN_BUILD) NVCC= CC="$(CC) $(ASAN_FLAGS)" \
 	    $(ASAN_BUILD)/lib/libgd.so $(ASAN_BUILD)/bin/gdlua $(CDEF)
-	@$(ASAN_ENV) GD_MEMORY_SPEC_LOOPS=10000 GDLUA=$(abspath $(ASAN_BUILD))/bin/gdlua sh scripts/run-specs
+	@$(ASAN_ENV) GD_MEMORY_SPEC_LOOPS=10000 GD_AUTOGRAD_SPEC_STEPS=20000 GDLUA=$(abspath $(ASAN_BUILD))/bin/gdlua sh scripts/run-specs
 .PHONY: clean-asan
 clean: clean-asan
 clean-asan:

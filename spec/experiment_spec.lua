@@ -117,7 +117,8 @@ describe("gd.experiment.run", function()
   it("rejects misspelt options and objectives without f and grad", function()
     assert.has_error(function() gd.experiment.run{objective = quad, runs = {{optimizer = GD}}, step = 3} end)
     assert.has_error(function() gd.experiment.run{objective = {}, runs = {{optimizer = GD}}} end,
-      "gd.experiment.run: objective must be a table with f(x) and grad(x, out) (see gd.objectives)")
+      "gd.experiment.run: objective must be a table with f(x) and grad(x, out), or f alone: a function f(x) "
+      .. "written with tensor operations (see gd.objectives)")
   end)
 end)
 

@@ -8,6 +8,7 @@
  * cuda/elementwise.cu).
  */
 #include "internal.h"
+#include "autograd.h"
 #include "backend.h"
 #include "kernels/elementwise.h"
 
@@ -131,11 +132,20 @@ static int binary_impl(gd_tensor **out, const gd_tensor *a, const gd_tensor *b, 
     return GD_OK;
 }
 
-int gd_binary(gd_tensor **out, const gd_tensor *a, const gd_tensor *b, int op)
+static int binary_untaped(gd_tensor **out, const gd_tensor *a, const gd_tensor *b, int op)
 {
     GD_TRY(gd_check_tensor(a, "left operand"));
     GD_TRY(gd_check_tensor(b, "right operand"));
     return binary_impl(out, a, b, op);
+}
+
+int gd_binary(gd_tensor **out, const gd_tensor *a, const gd_tensor *b, int op)
+{
+    bool rec = op >= 0 && op < GD_OP_EQ && gd_ag_begin(a, b, NULL);
+    int st = binary_untaped(out, a, b, op);
+    if (!rec) return st;
+    const gd_tensor *in[2] = {a, b};
+    return gd_ag_end(st, out, GD_AG_BINARY, op, 2, in, NULL, NULL, 0);
 }
 
 /* a op= b for dense same-shape float tensors that do not overlap (or are the
@@ -177,6 +187,7 @@ static int binary_inplace_impl(gd_tensor *a, const gd_tensor *b, int op)
 
 int gd_binary_(gd_tensor *a, const gd_tensor *b, int op)
 {
+    GD_TRY(gd_ag_write(a, "binary_"));
     GD_TRY(gd_check_tensor(a, "tensor"));
     GD_TRY(gd_check_tensor(b, "operand"));
     if (op >= 0 && op < GD_BINOP_COUNT && dense_pair(a, b)) {
@@ -218,7 +229,7 @@ static int run_binary_scalar(gd_tensor *out, const gd_tensor *a, double s, int o
     return GD_BACKEND_CALL(b, binop_name(op), binary_scalar(&it, d, op, s, scalar_first));
 }
 
-int gd_binary_scalar(gd_tensor **out, const gd_tensor *a, double s, int op, int scalar_first)
+static int binary_scalar_untaped(gd_tensor **out, const gd_tensor *a, double s, int op, int scalar_first)
 {
     GD_TRY(gd_check_tensor(a, "tensor"));
     if (op < 0 || op >= GD_BINOP_COUNT) return gd_fail(GD_EINVAL, "unknown binary operation %d", op);
@@ -233,8 +244,20 @@ int gd_binary_scalar(gd_tensor **out, const gd_tensor *a, double s, int op, int 
     return GD_OK;
 }
 
+int gd_binary_scalar(gd_tensor **out, const gd_tensor *a, double s, int op, int scalar_first)
+{
+    bool rec = op >= 0 && op < GD_OP_EQ && gd_ag_begin(a, NULL, NULL);
+    int st = binary_scalar_untaped(out, a, s, op, scalar_first);
+    if (!rec) return st;
+    const gd_tensor *in[1] = {a};
+    const double p[2] = {s, 0};
+    const int64_t ip[1] = {scalar_first};
+    return gd_ag_end(st, out, GD_AG_BINARY_SCALAR, op, 1, in, p, ip, 1);
+}
+
 int gd_binary_scalar_(gd_tensor *a, double s, int op)
 {
+    GD_TRY(gd_ag_write(a, "binary_scalar_"));
     GD_TRY(gd_check_tensor(a, "tensor"));
     if (op < 0 || op >= GD_BINOP_COUNT) return gd_fail(GD_EINVAL, "unknown binary operation %d", op);
     int d = a->scalar_type;
@@ -309,7 +332,7 @@ static int check_unop(int op, double p1, double p2)
     return GD_OK;
 }
 
-int gd_unary(gd_tensor **out, const gd_tensor *a, int op, double p1, double p2)
+static int unary_untaped(gd_tensor **out, const gd_tensor *a, int op, double p1, double p2)
 {
     GD_TRY(gd_check_tensor(a, "tensor"));
     GD_TRY(check_unop(op, p1, p2));
@@ -324,8 +347,19 @@ int gd_unary(gd_tensor **out, const gd_tensor *a, int op, double p1, double p2)
     return GD_OK;
 }
 
+int gd_unary(gd_tensor **out, const gd_tensor *a, int op, double p1, double p2)
+{
+    bool rec = gd_ag_begin(a, NULL, NULL);
+    int st = unary_untaped(out, a, op, p1, p2);
+    if (!rec) return st;
+    const gd_tensor *in[1] = {a};
+    const double p[2] = {p1, p2};
+    return gd_ag_end(st, out, GD_AG_UNARY, op, 1, in, p, NULL, 0);
+}
+
 int gd_unary_(gd_tensor *a, int op, double p1, double p2)
 {
+    GD_TRY(gd_ag_write(a, "unary_"));
     GD_TRY(gd_check_tensor(a, "tensor"));
     GD_TRY(check_unop(op, p1, p2));
     if (unary_dtype(a->scalar_type, op, p1, p2) != a->scalar_type)
@@ -377,6 +411,7 @@ static int ternary_inplace(gd_tensor *t, const gd_tensor *a, const gd_tensor *b,
 
 int gd_add_scaled_(gd_tensor *t, const gd_tensor *x, double alpha)
 {
+    GD_TRY(gd_ag_write(t, "add_scaled_"));
     /* dense same-shape operands: one flat run */
     if (t && x && !t->is_freed && !x->is_freed && alpha == alpha && dense_pair(t, x)) {
         const gd_backend *be = gd_backend_of(t->device_kind);
@@ -391,15 +426,17 @@ int gd_add_scaled_(gd_tensor *t, const gd_tensor *x, double alpha)
 
 int gd_addcmul_(gd_tensor *t, const gd_tensor *a, const gd_tensor *b, double value)
 {
+    GD_TRY(gd_ag_write(t, "addcmul_"));
     return ternary_inplace(t, a, b, NULL, GD_TERN_ADDCMUL, value, "addcmul_");
 }
 
 int gd_addcdiv_(gd_tensor *t, const gd_tensor *a, const gd_tensor *b, double value)
 {
+    GD_TRY(gd_ag_write(t, "addcdiv_"));
     return ternary_inplace(t, a, b, NULL, GD_TERN_ADDCDIV, value, "addcdiv_");
 }
 
-int gd_where(gd_tensor **out, const gd_tensor *cond, const gd_tensor *a, const gd_tensor *b)
+static int where_untaped(gd_tensor **out, const gd_tensor *cond, const gd_tensor *a, const gd_tensor *b)
 {
     GD_TRY(gd_check_tensor(cond, "condition"));
     GD_TRY(gd_check_tensor(a, "first value"));
@@ -423,6 +460,15 @@ int gd_where(gd_tensor **out, const gd_tensor *cond, const gd_tensor *a, const g
     if (st) { gd_tensor_release(r); return st; }
     *out = r;
     return GD_OK;
+}
+
+int gd_where(gd_tensor **out, const gd_tensor *cond, const gd_tensor *a, const gd_tensor *b)
+{
+    bool rec = gd_ag_begin(a, b, NULL);
+    int st = where_untaped(out, cond, a, b);
+    if (!rec) return st;
+    const gd_tensor *in[3] = {a, b, cond};
+    return gd_ag_end(st, out, GD_AG_WHERE, 0, 3, in, NULL, NULL, 0);
 }
 
 /* |x - y| <= atol + rtol |y| for every element.  Two int64 tensors are compared

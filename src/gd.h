@@ -36,6 +36,7 @@
  *   files .................... src/file.c
  *   optimizers ............... src/optim.c, src/kernels/optim.h
  *   neural-network kernels ... src/nn.c, src/kernels/nn.h
+ *   autograd ................. src/autograd.c (the tape), src/autograd_backward.c
  */
 #ifndef GD_H
 #define GD_H
@@ -113,6 +114,9 @@ typedef struct gd_tensor {
     int32_t is_contiguous;            /* C order, no gaps */
     int32_t is_freed;                 /* storage dropped by gd_tensor_free_data */
     int32_t grad_refs;                /* how many tensors have this one as their gradient */
+    int32_t requires_grad;            /* autograd: a leaf that asked for gradients, or a recorded op's output */
+    int32_t grad_received;            /* autograd: 1 once a backward added to .grad (since the last zero_grad) */
+    int64_t grad_node;                /* autograd: 0 (a leaf), or 1 + the tape record that made this tensor */
 } gd_tensor;
 
 /* ---------------------------------------------------- status and memory */
@@ -719,5 +723,73 @@ int gd_dist_allgather(gd_tensor *out, const gd_tensor *t);
 /* Prints msg on standard error and ends every rank with code (MPI_Abort);
    without the engine, ends this process. */
 void gd_dist_abort(const char *msg, int code);
+
+/* ------------------------------------------------------------- autograd */
+
+/*
+ * Automatic differentiation on a tape owned by C (src/autograd.c).  When grad
+ * mode is on (the default, per thread) and an input requires grad, every
+ * differentiable gd_* operation appends a plain record to the tape: the op,
+ * its inputs (retained), its scalar arguments, the values its backward needs
+ * and their storage versions.  The output gets requires_grad and grad_node.
+ * A record lives as long as its output; gd_backward walks the records below
+ * the root's in reverse, one backward per record (composed of gd_* ops, so
+ * every backend runs them), sums gradients back over broadcast dimensions to
+ * each input's shape and accumulates them into the .grad of leaves.  Without
+ * retain_graph it then drops what the walked records held; a second backward
+ * through them is an error, as is an in-place change of a saved tensor.
+ *
+ *     gd_tensor *x, *y, *s;           // x: a float64 leaf, {-5, -2}
+ *     gd_set_requires_grad(x, 1);
+ *     gd_unary(&y, x, GD_OP_POWS, 2, 0);
+ *     gd_reduce(&s, y, GD_RED_SUM, 0);  // a 0-d tensor
+ *     gd_backward(s, NULL, 0);        // x->gradient = 2x = {-10, -4}
+ */
+int gd_grad_enabled(void);
+/* Sets this thread's grad mode; returns the previous one. */
+int gd_set_grad_enabled(int on);
+/* Float tensors only; only leaves (grad_node == 0) can be switched off. */
+int gd_set_requires_grad(gd_tensor *t, int on);
+/* A view of t's storage outside the graph (requires_grad 0). */
+int gd_detach(gd_tensor **out, const gd_tensor *t);
+/* Backpropagates grad (NULL: 1, for a one-element root) from root into the
+   .grad of every leaf that requires grad. */
+int gd_backward(gd_tensor *root, const gd_tensor *grad, int retain_graph);
+/* The same walk, but the gradients of root with respect to the n inputs go
+   to grads[0..n-1] (new references; NULL where root does not depend on the
+   input) instead of any .grad. */
+int gd_autograd_grad(gd_tensor **grads, gd_tensor *root, const gd_tensor *grad, gd_tensor *const *inputs, int n,
+                     int retain_graph);
+/* The version counter of t's storage, moved by every in-place write. */
+uint64_t gd_tensor_version(const gd_tensor *t);
+/* Clears grad_received (an optimizer's zero_grad: its next step skips the
+   parameters that requires grad and no backward reaches, as PyTorch skips a
+   None gradient). */
+void gd_tensor_clear_grad_received(gd_tensor *t);
+void gd_tensor_bump_version(gd_tensor *t);
+/* Live records on the tape, and its length (live ones and the dead below them). */
+int64_t gd_autograd_live_records(void);
+int64_t gd_autograd_tape_length(void);
+/* The reduction of every element as a 0-d tensor (the recorded form of
+   gd_reduce_all). */
+int gd_reduce(gd_tensor **out, const gd_tensor *t, int op, double p);
+
+/* gd.nn modules record one node each for their fused kernels.  in[] are the
+   module's inputs and parameters as listed; saved is what the backward needs
+   (the forward output for activations/softmax, the loss gradient for losses);
+   y is the module's output, which becomes a recorded output.
+     LINEAR      in {x, w[, b]}          gd_nn_linear_backward
+     ACTIVATION  in {x}, ip[0] = kind    saved = y (an alias)
+     SOFTMAX     in {x}, ip[0] = log_    saved = y (an alias)
+     LOSS_GRAD   in {pred}               saved = d loss / d pred; ip[0] = 1 when
+                                          the gradient has one more trailing
+                                          dimension than the loss (cross-entropy
+                                          with reduction none) */
+typedef enum gd_ag_nn_kind {
+    GD_AG_NN_LINEAR = 0, GD_AG_NN_ACTIVATION = 1, GD_AG_NN_SOFTMAX = 2, GD_AG_NN_LOSS_GRAD = 3,
+    GD_AG_NN_KIND_COUNT = 4
+} gd_ag_nn_kind;
+int gd_autograd_record_nn(gd_tensor *y, int kind, gd_tensor *const *in, int nin, const gd_tensor *saved,
+                          const int64_t *ip, int nip);
 
 #endif /* GD_H */

@@ -14,6 +14,7 @@ struct gd_storage {
     size_t nbytes;
     int device;
     int refcount;
+    uint64_t version;   /* autograd: moved by every in-place write (src/autograd.c) */
 };
 
 /* ---- CPU dispatch: heavy loops also get an AVX2 version, chosen at load time

@@ -5,6 +5,7 @@
  * cuda/matmul.cu) computes, in BLAS's column-major convention.
  */
 #include "internal.h"
+#include "autograd.h"
 #include "backend.h"
 
 #include <stdio.h>
@@ -40,6 +41,7 @@ static int blas_operand(gd_tensor **out, const gd_tensor *x, int *trans, int64_t
 int gd_gemm(gd_tensor *c, const gd_tensor *a, int trans_a, const gd_tensor *b, int trans_b, double alpha,
             double beta)
 {
+    GD_TRY(gd_ag_write(c, "addmm_"));
     GD_TRY(gd_check_tensor(c, "output"));
     GD_TRY(gd_check_tensor(a, "left matrix"));
     GD_TRY(gd_check_tensor(b, "right matrix"));
@@ -123,7 +125,7 @@ static int as_matrix(gd_tensor **out, const gd_tensor *v, int unsqueeze_dim)
     return gd_unsqueeze(out, v, unsqueeze_dim);
 }
 
-int gd_matmul(gd_tensor **out, const gd_tensor *a, const gd_tensor *b)
+static int matmul_untaped(gd_tensor **out, const gd_tensor *a, const gd_tensor *b)
 {
     GD_TRY(gd_check_tensor(a, "left operand"));
     GD_TRY(gd_check_tensor(b, "right operand"));
@@ -188,4 +190,13 @@ int gd_matmul(gd_tensor **out, const gd_tensor *a, const gd_tensor *b)
     if (st) { gd_tensor_release(r); return st; }
     *out = r;
     return GD_OK;
+}
+
+int gd_matmul(gd_tensor **out, const gd_tensor *a, const gd_tensor *b)
+{
+    bool rec = gd_ag_begin(a, b, NULL);
+    int st = matmul_untaped(out, a, b);
+    if (!rec) return st;
+    const gd_tensor *in[2] = {a, b};
+    return gd_ag_end(st, out, GD_AG_MATMUL, 0, 2, in, NULL, NULL, 0);
 }

@@ -4,6 +4,7 @@
  * (src/cpu/random.c, cuda/random.cu).
  */
 #include "internal.h"
+#include "autograd.h"
 #include "backend.h"
 #include "kernels/philox.h"
 
@@ -27,6 +28,7 @@ void gd_philox4x32_words(const uint32_t *ctr4, const uint32_t *key2, uint32_t *o
 
 int gd_random_seeded_(gd_tensor *t, int kind, double a, double b, uint64_t seed, uint64_t offset)
 {
+    GD_TRY(gd_ag_write(t, "random_seeded_"));
     GD_TRY(gd_check_tensor(t, "tensor"));
     if (kind != 0 && kind != 1) return gd_fail(GD_EINVAL, "unknown distribution %d", kind);
     if (a != a || b != b) return gd_fail(GD_EINVAL, "a distribution parameter is NaN");
@@ -58,6 +60,7 @@ int gd_random_seeded_(gd_tensor *t, int kind, double a, double b, uint64_t seed,
 
 int gd_random_(gd_tensor *t, int kind, double a, double b)
 {
+    GD_TRY(gd_ag_write(t, "random_"));
     GD_TRY(gd_check_tensor(t, "tensor"));
     int st = gd_random_seeded_(t, kind, a, b, rng_seed, rng_offset);
     if (st) return st;
@@ -68,6 +71,7 @@ int gd_random_(gd_tensor *t, int kind, double a, double b)
 
 int gd_randperm_(gd_tensor *t, uint64_t seed, uint64_t offset)
 {
+    GD_TRY(gd_ag_write(t, "randperm_"));
     GD_TRY(gd_check_tensor(t, "tensor"));
     if (t->scalar_type != GD_INT64 || t->rank != 1 || t->device_kind != GD_CPU || !t->is_contiguous)
         return gd_fail(GD_EINVAL, "randperm: the output must be a contiguous 1-D int64 CPU tensor");

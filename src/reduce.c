@@ -5,6 +5,7 @@
  * reduces (src/cpu/reduce.c, cuda/reduce.cu).
  */
 #include "internal.h"
+#include "autograd.h"
 #include "backend.h"
 
 #include <math.h>
@@ -48,7 +49,7 @@ int gd_reduce_all(const gd_tensor *t, int op, double p, double *out)
     return st;
 }
 
-int gd_reduce_dim(gd_tensor **values, gd_tensor **indices, const gd_tensor *t, int dim, int op, int keepdim,
+static int reduce_dim_untaped(gd_tensor **values, gd_tensor **indices, const gd_tensor *t, int dim, int op, int keepdim,
                   double p)
 {
     GD_TRY(gd_check_tensor(t, "tensor"));
@@ -116,6 +117,20 @@ int gd_reduce_dim(gd_tensor **values, gd_tensor **indices, const gd_tensor *t, i
     return GD_OK;
 }
 
+int gd_reduce_dim(gd_tensor **values, gd_tensor **indices, const gd_tensor *t, int dim, int op, int keepdim,
+                  double p)
+{
+    bool rec = gd_ag_begin(t, NULL, NULL);
+    gd_tensor *own = NULL, **ix = indices;
+    if (rec && !ix && (op == GD_RED_MAX || op == GD_RED_MIN)) ix = &own;  /* the backward needs them */
+    int st = reduce_dim_untaped(values, ix, t, dim, op, keepdim, p);
+    if (!rec) return st;
+    st = gd_ag_end_reduce_dim(st, values, st ? NULL : ix ? *ix : NULL, t, op, dim, keepdim, p);
+    if (own) gd_tensor_release(own);
+    if (st && indices && *indices && !*values) { gd_tensor_release(*indices); *indices = NULL; }
+    return st;
+}
+
 /* ------------------------------------------------------------------ scans */
 
 /* out[..., j, ...] = sum of t[..., 0..j, ...] along dim; out has t's shape and
@@ -150,7 +165,7 @@ static int check_scan_dim(const gd_tensor *t, int dim, const char *what)
     return gd_check_dim(t, dim, what);
 }
 
-int gd_cumsum(gd_tensor **out, const gd_tensor *t, int dim)
+static int cumsum_untaped(gd_tensor **out, const gd_tensor *t, int dim)
 {
     GD_TRY(gd_check_tensor(t, "tensor"));
     GD_TRY(check_scan_dim(t, dim, "cumsum"));
@@ -162,8 +177,19 @@ int gd_cumsum(gd_tensor **out, const gd_tensor *t, int dim)
     return GD_OK;
 }
 
+int gd_cumsum(gd_tensor **out, const gd_tensor *t, int dim)
+{
+    bool rec = gd_ag_begin(t, NULL, NULL);
+    int st = cumsum_untaped(out, t, dim);
+    if (!rec) return st;
+    const gd_tensor *in[1] = {t};
+    const int64_t ip[1] = {dim};
+    return gd_ag_end(st, out, GD_AG_CUMSUM, 0, 1, in, NULL, ip, 1);
+}
+
 int gd_cumsum_(gd_tensor *t, int dim)
 {
+    GD_TRY(gd_ag_write(t, "cumsum_"));
     GD_TRY(gd_check_tensor(t, "tensor"));
     GD_TRY(check_scan_dim(t, dim, "cumsum_"));
     GD_TRY(gd_check_writable(t, "cumsum_"));

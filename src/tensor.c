@@ -3,6 +3,7 @@
  * single-element access.
  */
 #include "internal.h"
+#include "autograd.h"
 #include "backend.h"
 #include "kernels/elementwise.h"
 
@@ -136,6 +137,7 @@ void gd_tensor_release(gd_tensor *t)
 {
     if (!t) return;
     if (__atomic_sub_fetch(&t->refcount, 1, __ATOMIC_ACQ_REL) != 0) return;
+    if (t->grad_node) gd_ag_forget(t);
     gd_tensor_drop_grad(t);
     gd_storage_release(t->storage);
     free(t);
@@ -296,6 +298,7 @@ int gd_find_overlap(gd_tensor *const *ts, int n, int nwrite, int *first, int *se
 
 int gd_fill(gd_tensor *t, double value)
 {
+    GD_TRY(gd_ag_write(t, "fill_"));
     GD_TRY(gd_check_tensor(t, "tensor"));
     if (t->scalar_type == GD_INT64) GD_TRY(gd_check_int64_value(value, "fill"));
     GD_TRY(gd_check_writable(t, "fill"));
@@ -311,6 +314,7 @@ int gd_fill(gd_tensor *t, double value)
 /* t[i] = start + i*step over the flat C-order index i */
 int gd_fill_range(gd_tensor *t, double start, double step)
 {
+    GD_TRY(gd_ag_write(t, "fill_range"));
     GD_TRY(gd_check_tensor(t, "tensor"));
     if (start != start || step != step || isinf(start) || isinf(step))
         return gd_fail(GD_EINVAL, "range: start %g and step %g must be finite", start, step);
@@ -408,6 +412,7 @@ static bool same_dense_shape(const gd_tensor *a, const gd_tensor *b)
 
 int gd_copy(gd_tensor *dst, const gd_tensor *src)
 {
+    GD_TRY(gd_ag_write(dst, "copy_"));
     GD_TRY(gd_check_tensor(dst, "destination"));
     GD_TRY(gd_check_tensor(src, "source"));
     GD_TRY(gd_check_writable(dst, "copy"));
@@ -443,6 +448,7 @@ int gd_copy(gd_tensor *dst, const gd_tensor *src)
 
 int gd_copy_from_bytes(gd_tensor *t, const void *bytes, size_t nbytes)
 {
+    GD_TRY(gd_ag_write(t, "copy_from_bytes"));
     GD_TRY(gd_check_tensor(t, "tensor"));
     size_t need = (size_t)t->count * gd_dtype_size(t->scalar_type);
     if (nbytes != need)
@@ -522,6 +528,7 @@ int gd_get(const gd_tensor *t, const int64_t *index, double *out)
 
 int gd_set(gd_tensor *t, const int64_t *index, double value)
 {
+    GD_TRY(gd_ag_write(t, "set"));
     GD_TRY(gd_check_tensor(t, "tensor"));
     int64_t off = 0;
     GD_TRY(element_offset(t, index, &off));

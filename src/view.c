@@ -4,6 +4,7 @@
  * Dimensions and indices are 0-based here.
  */
 #include "internal.h"
+#include "autograd.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -82,7 +83,7 @@ static bool view_strides(const gd_tensor *t, int rank, const int64_t *sizes, int
     return true;
 }
 
-int gd_view(gd_tensor **out, const gd_tensor *t, int rank, const int64_t *in)
+static int view_untaped(gd_tensor **out, const gd_tensor *t, int rank, const int64_t *in)
 {
     GD_TRY(gd_check_tensor(t, "tensor"));
     int64_t sizes[GD_MAX_DIMS], strides[GD_MAX_DIMS];
@@ -94,7 +95,16 @@ int gd_view(gd_tensor **out, const gd_tensor *t, int rank, const int64_t *in)
     return make_view(out, t, t->storage_offset, rank, sizes, strides);
 }
 
-int gd_reshape(gd_tensor **out, const gd_tensor *t, int rank, const int64_t *in)
+int gd_view(gd_tensor **out, const gd_tensor *t, int rank, const int64_t *in)
+{
+    bool rec = gd_ag_begin(t, NULL, NULL);
+    int st = view_untaped(out, t, rank, in);
+    if (!rec) return st;
+    const gd_tensor *src_[1] = {t};
+    return gd_ag_end(st, out, GD_AG_RESHAPE, 0, 1, src_, NULL, NULL, 0);
+}
+
+static int reshape_untaped(gd_tensor **out, const gd_tensor *t, int rank, const int64_t *in)
 {
     GD_TRY(gd_check_tensor(t, "tensor"));
     int64_t sizes[GD_MAX_DIMS], strides[GD_MAX_DIMS];
@@ -110,7 +120,16 @@ int gd_reshape(gd_tensor **out, const gd_tensor *t, int rank, const int64_t *in)
     return st;
 }
 
-int gd_transpose(gd_tensor **out, const gd_tensor *t, int d0, int d1)
+int gd_reshape(gd_tensor **out, const gd_tensor *t, int rank, const int64_t *in)
+{
+    bool rec = gd_ag_begin(t, NULL, NULL);
+    int st = reshape_untaped(out, t, rank, in);
+    if (!rec) return st;
+    const gd_tensor *src_[1] = {t};
+    return gd_ag_end(st, out, GD_AG_RESHAPE, 0, 1, src_, NULL, NULL, 0);
+}
+
+static int transpose_untaped(gd_tensor **out, const gd_tensor *t, int d0, int d1)
 {
     GD_TRY(gd_check_tensor(t, "tensor"));
     GD_TRY(gd_check_dim(t, d0, "transpose"));
@@ -123,7 +142,18 @@ int gd_transpose(gd_tensor **out, const gd_tensor *t, int d0, int d1)
     return make_view(out, t, t->storage_offset, t->rank, sizes, strides);
 }
 
-int gd_permute(gd_tensor **out, const gd_tensor *t, int rank, const int *dims)
+int gd_transpose(gd_tensor **out, const gd_tensor *t, int d0, int d1)
+{
+    bool rec = gd_ag_begin(t, NULL, NULL);
+    int st = transpose_untaped(out, t, d0, d1);
+    if (!rec) return st;
+    int64_t perm[GD_MAX_DIMS];
+    for (int d = 0; d < t->rank; d++) perm[d] = d == d0 ? d1 : d == d1 ? d0 : d;
+    const gd_tensor *src_[1] = {t};
+    return gd_ag_end(st, out, GD_AG_PERMUTE, 0, 1, src_, NULL, perm, t->rank);
+}
+
+static int permute_untaped(gd_tensor **out, const gd_tensor *t, int rank, const int *dims)
 {
     GD_TRY(gd_check_tensor(t, "tensor"));
     if (rank != t->rank)
@@ -139,7 +169,18 @@ int gd_permute(gd_tensor **out, const gd_tensor *t, int rank, const int *dims)
     return make_view(out, t, t->storage_offset, rank, sizes, strides);
 }
 
-int gd_narrow(gd_tensor **out, const gd_tensor *t, int dim, int64_t start, int64_t length)
+int gd_permute(gd_tensor **out, const gd_tensor *t, int rank, const int *dims)
+{
+    bool rec = gd_ag_begin(t, NULL, NULL);
+    int st = permute_untaped(out, t, rank, dims);
+    if (!rec) return st;
+    int64_t perm[GD_MAX_DIMS];
+    for (int d = 0; d < rank && d < GD_MAX_DIMS; d++) perm[d] = dims[d];
+    const gd_tensor *src_[1] = {t};
+    return gd_ag_end(st, out, GD_AG_PERMUTE, 0, 1, src_, NULL, perm, rank);
+}
+
+static int narrow_untaped(gd_tensor **out, const gd_tensor *t, int dim, int64_t start, int64_t length)
 {
     GD_TRY(gd_check_tensor(t, "tensor"));
     GD_TRY(gd_check_dim(t, dim, "narrow"));
@@ -152,7 +193,17 @@ int gd_narrow(gd_tensor **out, const gd_tensor *t, int dim, int64_t start, int64
     return make_view(out, t, t->storage_offset + start * t->strides[dim], t->rank, sizes, t->strides);
 }
 
-int gd_select(gd_tensor **out, const gd_tensor *t, int dim, int64_t index)
+int gd_narrow(gd_tensor **out, const gd_tensor *t, int dim, int64_t start, int64_t length)
+{
+    bool rec = gd_ag_begin(t, NULL, NULL);
+    int st = narrow_untaped(out, t, dim, start, length);
+    if (!rec) return st;
+    const gd_tensor *src_[1] = {t};
+    const int64_t ip[3] = {dim, start, length};
+    return gd_ag_end(st, out, GD_AG_NARROW, 0, 1, src_, NULL, ip, 3);
+}
+
+static int select_untaped(gd_tensor **out, const gd_tensor *t, int dim, int64_t index)
 {
     GD_TRY(gd_check_tensor(t, "tensor"));
     GD_TRY(gd_check_dim(t, dim, "select"));
@@ -170,8 +221,18 @@ int gd_select(gd_tensor **out, const gd_tensor *t, int dim, int64_t index)
     return make_view(out, t, t->storage_offset + index * t->strides[dim], r, sizes, strides);
 }
 
+int gd_select(gd_tensor **out, const gd_tensor *t, int dim, int64_t index)
+{
+    bool rec = gd_ag_begin(t, NULL, NULL);
+    int st = select_untaped(out, t, dim, index);
+    if (!rec) return st;
+    const gd_tensor *src_[1] = {t};
+    const int64_t ip[2] = {dim, index};
+    return gd_ag_end(st, out, GD_AG_SELECT, 0, 1, src_, NULL, ip, 2);
+}
+
 /* t[i, i + offset] for every i in range: stride strides[0] + strides[1]. */
-int gd_diagonal(gd_tensor **out, const gd_tensor *t, int64_t offset)
+static int diagonal_untaped(gd_tensor **out, const gd_tensor *t, int64_t offset)
 {
     GD_TRY(gd_check_tensor(t, "tensor"));
     if (t->rank != 2)
@@ -191,7 +252,17 @@ int gd_diagonal(gd_tensor **out, const gd_tensor *t, int64_t offset)
     return make_view(out, t, start, 1, &len, &stride);
 }
 
-int gd_expand(gd_tensor **out, const gd_tensor *t, int rank, const int64_t *in)
+int gd_diagonal(gd_tensor **out, const gd_tensor *t, int64_t offset)
+{
+    bool rec = gd_ag_begin(t, NULL, NULL);
+    int st = diagonal_untaped(out, t, offset);
+    if (!rec) return st;
+    const gd_tensor *src_[1] = {t};
+    const int64_t ip[1] = {offset};
+    return gd_ag_end(st, out, GD_AG_DIAGONAL, 0, 1, src_, NULL, ip, 1);
+}
+
+static int expand_untaped(gd_tensor **out, const gd_tensor *t, int rank, const int64_t *in)
 {
     GD_TRY(gd_check_tensor(t, "tensor"));
     if (rank < t->rank || rank > GD_MAX_DIMS)
@@ -206,7 +277,16 @@ int gd_expand(gd_tensor **out, const gd_tensor *t, int rank, const int64_t *in)
     return make_view(out, t, t->storage_offset, rank, sizes, strides);
 }
 
-int gd_unsqueeze(gd_tensor **out, const gd_tensor *t, int dim)
+int gd_expand(gd_tensor **out, const gd_tensor *t, int rank, const int64_t *in)
+{
+    bool rec = gd_ag_begin(t, NULL, NULL);
+    int st = expand_untaped(out, t, rank, in);
+    if (!rec) return st;
+    const gd_tensor *src_[1] = {t};
+    return gd_ag_end(st, out, GD_AG_EXPAND, 0, 1, src_, NULL, NULL, 0);
+}
+
+static int unsqueeze_untaped(gd_tensor **out, const gd_tensor *t, int dim)
 {
     GD_TRY(gd_check_tensor(t, "tensor"));
     if (dim < 0 || dim > t->rank || t->rank >= GD_MAX_DIMS)
@@ -226,7 +306,16 @@ int gd_unsqueeze(gd_tensor **out, const gd_tensor *t, int dim)
     return make_view(out, t, t->storage_offset, t->rank + 1, sizes, strides);
 }
 
-int gd_squeeze(gd_tensor **out, const gd_tensor *t, int dim)
+int gd_unsqueeze(gd_tensor **out, const gd_tensor *t, int dim)
+{
+    bool rec = gd_ag_begin(t, NULL, NULL);
+    int st = unsqueeze_untaped(out, t, dim);
+    if (!rec) return st;
+    const gd_tensor *src_[1] = {t};
+    return gd_ag_end(st, out, GD_AG_RESHAPE, 0, 1, src_, NULL, NULL, 0);
+}
+
+static int squeeze_untaped(gd_tensor **out, const gd_tensor *t, int dim)
 {
     GD_TRY(gd_check_tensor(t, "tensor"));
     if (dim >= 0) GD_TRY(gd_check_dim(t, dim, "squeeze"));
@@ -241,11 +330,29 @@ int gd_squeeze(gd_tensor **out, const gd_tensor *t, int dim)
     return make_view(out, t, t->storage_offset, r, sizes, strides);
 }
 
-int gd_contiguous(gd_tensor **out, const gd_tensor *t)
+int gd_squeeze(gd_tensor **out, const gd_tensor *t, int dim)
+{
+    bool rec = gd_ag_begin(t, NULL, NULL);
+    int st = squeeze_untaped(out, t, dim);
+    if (!rec) return st;
+    const gd_tensor *src_[1] = {t};
+    return gd_ag_end(st, out, GD_AG_RESHAPE, 0, 1, src_, NULL, NULL, 0);
+}
+
+static int contiguous_untaped(gd_tensor **out, const gd_tensor *t)
 {
     GD_TRY(gd_check_tensor(t, "tensor"));
     if (t->is_contiguous) return make_view(out, t, t->storage_offset, t->rank, t->sizes, t->strides);
     return gd_clone(out, t);
+}
+
+int gd_contiguous(gd_tensor **out, const gd_tensor *t)
+{
+    bool rec = gd_ag_begin(t, NULL, NULL);
+    int st = contiguous_untaped(out, t);
+    if (!rec) return st;
+    const gd_tensor *src_[1] = {t};
+    return gd_ag_end(st, out, GD_AG_CONVERT, 0, 1, src_, NULL, NULL, 0);
 }
 
 int gd_clone(gd_tensor **out, const gd_tensor *t)
@@ -254,7 +361,7 @@ int gd_clone(gd_tensor **out, const gd_tensor *t)
 }
 
 /* dtype/device -1: keep.  gd_clone is gd_to with both kept, and always copies. */
-int gd_to(gd_tensor **out, const gd_tensor *t, int dtype, int device)
+static int to_untaped(gd_tensor **out, const gd_tensor *t, int dtype, int device)
 {
     GD_TRY(gd_check_tensor(t, "tensor"));
     bool copy_always = dtype < 0 && device < 0;
@@ -268,6 +375,15 @@ int gd_to(gd_tensor **out, const gd_tensor *t, int dtype, int device)
     if (st) { gd_tensor_release(r); return st; }
     *out = r;
     return GD_OK;
+}
+
+int gd_to(gd_tensor **out, const gd_tensor *t, int dtype, int device)
+{
+    bool rec = gd_ag_begin(t, NULL, NULL);
+    int st = to_untaped(out, t, dtype, device);
+    if (!rec) return st;
+    const gd_tensor *src_[1] = {t};
+    return gd_ag_end(st, out, GD_AG_CONVERT, 0, 1, src_, NULL, NULL, 0);
 }
 
 /* gd_set_storage, and gd_set_data when retype (t takes src's dtype). */
@@ -324,16 +440,18 @@ static int set_storage(gd_tensor *t, const gd_tensor *src, int64_t offset, int r
 int gd_set_storage(gd_tensor *t, const gd_tensor *src, int64_t offset, int rank, const int64_t *sizes,
                    const int64_t *strides)
 {
+    GD_TRY(gd_ag_write(t, "set_"));
     return set_storage(t, src, offset, rank, sizes, strides, false);
 }
 
 int gd_set_data(gd_tensor *t, const gd_tensor *src, int64_t offset, int rank, const int64_t *sizes,
                 const int64_t *strides)
 {
+    GD_TRY(gd_ag_write(t, "set_"));
     return set_storage(t, src, offset, rank, sizes, strides, true);
 }
 
-int gd_index_select(gd_tensor **out, const gd_tensor *t, int dim, const gd_tensor *index)
+static int index_select_untaped(gd_tensor **out, const gd_tensor *t, int dim, const gd_tensor *index)
 {
     GD_TRY(gd_check_tensor(t, "tensor"));
     GD_TRY(gd_check_tensor(index, "index"));
@@ -369,7 +487,17 @@ int gd_index_select(gd_tensor **out, const gd_tensor *t, int dim, const gd_tenso
     return GD_OK;
 }
 
-int gd_cat(gd_tensor **out, gd_tensor *const *ts, int n, int dim)
+int gd_index_select(gd_tensor **out, const gd_tensor *t, int dim, const gd_tensor *index)
+{
+    bool rec = gd_ag_begin(t, NULL, NULL);
+    int st = index_select_untaped(out, t, dim, index);
+    if (!rec) return st;
+    const int64_t ip[1] = {dim};
+    const gd_tensor *src_[2] = {t, index};
+    return gd_ag_end(st, out, GD_AG_INDEX_SELECT, 0, 2, src_, NULL, ip, 1);
+}
+
+static int cat_untaped(gd_tensor **out, gd_tensor *const *ts, int n, int dim)
 {
     if (n < 1) return gd_fail(GD_EINVAL, "cat: no tensors given");
     for (int i = 0; i < n; i++) GD_TRY(gd_check_tensor(ts[i], "tensor"));
@@ -406,4 +534,13 @@ int gd_cat(gd_tensor **out, gd_tensor *const *ts, int n, int dim)
     if (st) { gd_tensor_release(r); return st; }
     *out = r;
     return GD_OK;
+}
+
+int gd_cat(gd_tensor **out, gd_tensor *const *ts, int n, int dim)
+{
+    bool rec = n > 0 && gd_ag_begin_n(ts, n);
+    int st = cat_untaped(out, ts, n, dim);
+    if (!rec) return st;
+    const int64_t ip[1] = {dim};
+    return gd_ag_end(st, out, GD_AG_CAT, 0, n, (const gd_tensor *const *)ts, NULL, ip, 1);
 }

@@ -206,7 +206,7 @@ local function size_arg(fname, s, i)
 end
 
 --- The options every constructor takes.
-A.CTOR_OPTS = {dtype = true, device = true}
+A.CTOR_OPTS = {dtype = true, device = true, requires_grad = true}
 
 --- Sizes and options from gd.zeros-style arguments: (n, m, ..., [opts]) or
 -- ({n, m, ...}, [opts]).  Fills sbuf; returns rank, opts.

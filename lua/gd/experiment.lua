@@ -102,8 +102,18 @@ local function run(spec)
   local fname = "gd.experiment.run"
   check.options(fname, spec, SPEC_KEYS)
   local objective = spec.objective
+  -- f alone (a function, or a table without grad): the gradient comes from autograd
+  if type(objective) == "function" then
+    objective = gd.objectives.from_function(objective, {x0 = spec.x0})
+  elseif type(objective) == "table" and type(objective.f) == "function" and objective.grad == nil then
+    local o = {}
+    for k, v in pairs(objective) do o[k] = v end
+    o.grad = gd.objectives.from_function(objective.f).grad
+    objective = o
+  end
   if type(objective) ~= "table" or type(objective.f) ~= "function" or type(objective.grad) ~= "function" then
-    error(fname .. ": objective must be a table with f(x) and grad(x, out) (see gd.objectives)", 2)
+    error(fname .. ": objective must be a table with f(x) and grad(x, out), or f alone: a function f(x) written "
+      .. "with tensor operations (see gd.objectives)", 2)
   end
   if type(spec.runs) ~= "table" or #spec.runs == 0 then
     error(fname .. ": runs must be a non-empty array of {name =, optimizer =, hyper =}", 2)

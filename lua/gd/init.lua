@@ -6,6 +6,7 @@
 -- gd.objectives, gd.experiment, gd.plot, gd.log, gd.train.
 local gd = require "gd.tensor"
 local doc = require "gd.doc"
+require "gd.autograd"   -- t:backward(), gd.no_grad, gd.grad: part of the tensor type
 
 gd.doc = doc
 

@@ -323,6 +323,38 @@ equations, so loss curves can show f - f_min; coordinates = {"w1", ..., "b"}.
   local X, y = gd.data.synthetic_regression{w = {2, -3.4}, b = 4.2, n = 1000, noise = 0.01}
   local lr = gd.objectives.least_squares(X, y)]])
 
+--- An objective from f alone, written with tensor operations: the gradient
+-- comes from autograd (f's tape), so nothing is derived by hand.
+local FROM_FUNCTION_OPTS = {x0 = true, name = true, formula = true, minimum = true, f_min = true}
+local function from_function(f, opts)
+  local fname = "gd.objectives.from_function"
+  if type(f) ~= "function" then error(fname .. ": f must be a function f(x) -> a one-element tensor", 2) end
+  opts = check.options(fname, opts, FROM_FUNCTION_OPTS)
+  local df = gd.grad(f)
+  return {
+    name = opts.name or "objective", formula = opts.formula or "(a Lua function)", x0 = opts.x0,
+    minimum = opts.minimum, f_min = opts.f_min,
+    f = function(x)
+      local v = gd.no_grad(f, x)
+      if gd.is_tensor(v) then return v:item() end
+      return v
+    end,
+    grad = function(x, out)
+      local g = df(x)
+      out:copy_(g)
+      return out
+    end,
+  }
+end
+M.from_function = doc(from_function, "gd.objectives.from_function", [[
+gd.objectives.from_function(f, [{x0 =, name =, formula =, minimum =, f_min =}])
+-> an objective (f, grad, x0 ...) from f(x) alone, written with tensor
+operations: grad(x, out) is autograd's gradient of f, nothing derived by hand.
+  local obj = gd.objectives.from_function(function(x)
+    return x:exp():log1p():sum() + x:matmul(A):matmul(x)
+  end, {x0 = {1, -1}})
+gd.experiment.run{objective = function(x) ... end, x0 = {...}} builds one itself.]])
+
 --- The built-in 2-D objectives, in a fixed order (for galleries and loops).
 M.names = {"quadratic", "rosenbrock", "beale", "himmelblau", "booth", "rastrigin", "saddle"}
 
@@ -330,5 +362,6 @@ return doc(M, "gd.objectives", [[
 gd.objectives: test functions for optimizers.  Each has f(x) -> number, grad(x, out),
 x0, minimum, f_min and bounds (a plotting window):
   quadratic (d2l's 0.1*x1^2 + 2*x2^2), rosenbrock, beale, himmelblau, booth, rastrigin,
-  saddle (x1^2 - x2^2), ill_conditioned(n, kappa), least_squares(X, y), from_xy{...}.
+  saddle (x1^2 - x2^2), ill_conditioned(n, kappa), least_squares(X, y), from_xy{...},
+  from_function(f, {x0 = ...}) (f alone; its gradient from autograd).
 gd.objectives.names lists the built-in 2-D ones.]])

@@ -63,9 +63,13 @@ function Linear:forward(x)
   local P = priv[self]
   local x2, vec = linear_input(self, x)
   local xc = x2.c
-  local y = buffer2(P, "out", tonumber(xc.sizes[0]), self.out_features, xc)
   local b = self.bias
-  if C.gd_nn_linear_forward(y.c, xc, self.weight.c, b and b.c or nil) ~= 0 then fail("Linear") end
+  local wc, bc = self.weight.c, b and b.c or nil
+  local rec = base.recording(xc, wc, bc)
+  local y = rec and base.fresh2(tonumber(xc.sizes[0]), self.out_features, xc)
+    or buffer2(P, "out", tonumber(xc.sizes[0]), self.out_features, xc)
+  if C.gd_nn_linear_forward(y.c, xc, wc, bc) ~= 0 then fail("Linear") end
+  if rec then base.record("Linear", y, C.GD_AG_NN_LINEAR, xc, wc, bc) end
   P.input, P.vec = x2, vec
   if vec then return y:view(self.out_features) end
   return y
@@ -185,6 +189,7 @@ end
 -- layer takes PyTorch's `dim` (the softmaxes), kept in self.dim.
 local function output_layer(name, forward_c, backward_c, param, math_doc, with_dim)
   local cls = new_class(name, Module)
+  local record_kind = forward_c == C.gd_nn_softmax and C.GD_AG_NN_SOFTMAX or C.GD_AG_NN_ACTIVATION
   if with_dim then
     cls.init = function(self, dim)
       if dim ~= nil then
@@ -204,7 +209,15 @@ local function output_layer(name, forward_c, backward_c, param, math_doc, with_d
     local P = priv[self]
     if not gd.is_tensor(x) then base.argerr(name, "the input must be a tensor, got " .. type(x), 2) end
     local xc = x.c
-    local y = buffer_like(P, "out", xc)
+    local rec = base.recording(xc)
+    if rec and with_dim and self.dim ~= nil and xc.rank > 0 and softmax_dim(self, name, xc.rank) ~= xc.rank - 1 then
+      -- along another dimension: composed of recorded operations
+      local d = softmax_dim(self, name, xc.rank) + 1
+      local y = param == 1 and x:log_softmax(d) or x:softmax(d)
+      P.output = y
+      return y
+    end
+    local y = rec and base.fresh_like(xc) or buffer_like(P, "out", xc)
     local yc = y.c
     if with_dim and self.dim ~= nil and xc.rank > 0 then
       local rank = xc.rank
@@ -212,6 +225,7 @@ local function output_layer(name, forward_c, backward_c, param, math_doc, with_d
       xc, yc = last_dim_view(x, d, rank).c, last_dim_view(y, d, rank).c
     end
     if forward_c(yc, xc, param) ~= 0 then fail(name) end
+    if rec then base.record(name, y, record_kind, xc, nil, nil, y.c, param) end
     P.output = y
     return y
   end
@@ -274,6 +288,8 @@ function Dropout:forward(x)
   if C.gd_random_(mask.c, 0, 0, 1) ~= 0 then fail("Dropout") end
   if C.gd_nn_dropout(y.c, mask.c, xc, self.p) ~= 0 then fail("Dropout") end
   P.active, P.mask_used = true, mask
+  -- recorded: y = x * mask, one recorded multiplication (the mask copied: the buffer is reused)
+  if base.recording(xc) then return x * mask:clone() end
   return y
 end
 

@@ -96,8 +96,8 @@ function MSELoss:forward(pred, target)
   local losses = red == 2 and buffer_like(P, "losses", pc) or nil
   if C.gd_nn_mse(dbl, losses and losses.c or nil, grad.c, pc, tc, red, self.scale) ~= 0 then fail("MSELoss") end
   P.last_grad = grad
-  if losses then return losses, grad end
-  return dbl[0], grad
+  if losses then return base.loss_result("MSELoss", losses, losses, grad, pred), grad end
+  return base.loss_result("MSELoss", dbl[0], nil, grad, pred), grad
 end
 
 function MSELoss:describe()
@@ -218,8 +218,8 @@ function CrossEntropyLoss:forward(logits, target)
   end
   if vec then grad = grad:view(-1) end
   P.last_grad = grad
-  if losses then return losses, grad end
-  return dbl[0], grad
+  if losses then return base.loss_result(fname, losses, losses, grad, logits, true), grad end
+  return base.loss_result(fname, dbl[0], nil, grad, logits), grad
 end
 
 function CrossEntropyLoss:describe()
@@ -342,8 +342,8 @@ local function pointwise_loss(name, kind, pname, pdefault, extra_reductions, mat
       pointwise_fail(name)
     end
     P.last_grad = grad
-    if losses then return losses, grad end
-    return dbl[0], grad
+    if losses then return base.loss_result(name, losses, losses, grad, pred), grad end
+    return base.loss_result(name, dbl[0], nil, grad, pred), grad
   end
   local wdoc = ""
   for _, w in ipairs(weights or {}) do wdoc = wdoc .. ", " .. w .. " = nil" end
@@ -403,8 +403,8 @@ function NLLLoss:forward(input, target)
     pointwise_fail("NLLLoss")
   end
   P.last_grad = grad
-  if losses then return losses, grad end
-  return dbl[0], grad
+  if losses then return base.loss_result("NLLLoss", losses, losses, grad, input, true), grad end
+  return base.loss_result("NLLLoss", dbl[0], nil, grad, input), grad
 end
 
 doc(NLLLoss, "gd.nn.NLLLoss", [[

@@ -64,6 +64,67 @@ function M.argerr(fname, msg, level)
   error(fname .. ": " .. msg, (level or 2) + 1)
 end
 
+-- ---------------------------------------------------------------- autograd
+
+-- A module records ONE node on libgd's tape (src/autograd.c) for its fused
+-- kernels when grad mode is on and its input or a parameter requires grad;
+-- the node's backward runs the same kernel as m:backward(), with parameter
+-- gradients landing in their .grad (the model's arena).  A recorded call
+-- writes a fresh output (the reused buffers would be overwritten by the next
+-- call while the graph still needs them).
+local rec_in = ffi.new("gd_tensor*[3]")
+local rec_ip = ffi.new("int64_t[2]")
+
+--- true when a call on these C tensors (any may be nil) must be recorded.
+function M.recording(a, b, c)
+  if C.gd_grad_enabled() == 0 then return false end
+  return (a ~= nil and a.requires_grad ~= 0) or (b ~= nil and b.requires_grad ~= 0)
+    or (c ~= nil and c.requires_grad ~= 0)
+end
+
+--- Records y = kind(a, b, c) (C tensors; b, c may be nil) with saved (a C
+-- tensor or nil) and one integer argument.
+function M.record(fname, y, kind, a, b, c, saved, ip)
+  rec_in[0], rec_in[1], rec_in[2] = a, b, c
+  rec_ip[0] = ip or 0
+  local n = c ~= nil and 3 or b ~= nil and 2 or 1
+  if C.gd_autograd_record_nn(y.c, kind, rec_in, n, saved, rec_ip, 1) ~= 0 then M.fail(fname, 3) end
+  rec_in[0], rec_in[1], rec_in[2] = nil, nil, nil
+end
+
+--- A loss's value as autograd's result when pred requires grad: a 0-d tensor
+-- (or a copy of the per-element losses) whose node multiplies the loss's
+-- gradient (copied: the buffer is reused) by the incoming one.  extra_dim: the
+-- gradient has one more trailing dimension than the losses (cross-entropy's
+-- classes).  Otherwise value itself.
+function M.loss_result(fname, value, losses, grad, pred, extra_dim)
+  local pc = pred.c
+  if not M.recording(pc) then return value end
+  local out
+  if losses then
+    out = losses:clone()
+  else
+    if C.gd_empty(out1, 0, sbuf, pc.scalar_type, pc.device_kind) ~= 0 then M.fail(fname, 3) end
+    out = I.wrap(out1[0])
+    if C.gd_fill(out.c, value) ~= 0 then M.fail(fname, 3) end
+  end
+  local g = grad:clone()
+  M.record(fname, out, C.GD_AG_NN_LOSS_GRAD, pc, nil, nil, g.c, (losses and extra_dim) and 1 or 0)
+  return out
+end
+
+--- A fresh rows x cols tensor like ref (a C tensor), or one of x's shape.
+function M.fresh2(rows, cols, ref)
+  sbuf[0] = rows
+  sbuf[1] = cols
+  if C.gd_empty(out1, 2, sbuf, ref.scalar_type, ref.device_kind) ~= 0 then M.fail("nn", 2) end
+  return I.wrap(out1[0])
+end
+function M.fresh_like(x)
+  if C.gd_empty(out1, x.rank, x.sizes, x.scalar_type, x.device_kind) ~= 0 then M.fail("nn", 2) end
+  return I.wrap(out1[0])
+end
+
 -- ---------------------------------------------------------------- buffers
 
 --- A reused 2-D buffer rows x cols with ref's dtype and device (ref: a C
@@ -129,6 +190,28 @@ local METAMETHODS = {"__call", "__tostring"}
 
 --- Makes a class: a table of methods that is also the metatable of its
 -- instances; calling the class constructs an instance (cls.init(self, ...)).
+-- The classes whose forward autograd records (one node each, or recorded
+-- tensor operations); every other layer's forward refuses to run when grad
+-- mode is on and its input or its weight/bias requires grad.
+local RECORDED = {Module = true, Sequential = true, Linear = true, ReLU = true, Tanh = true, Sigmoid = true,
+                  Softmax = true, LogSoftmax = true, Dropout = true, Identity = true, Flatten = true,
+                  Unflatten = true, MSELoss = true, CrossEntropyLoss = true, NLLLoss = true, L1Loss = true,
+                  SmoothL1Loss = true, HuberLoss = true, BCELoss = true, BCEWithLogitsLoss = true, KLDivLoss = true,
+                  Loss = true}
+M.RECORDED = RECORDED
+
+local function needs_grad(v) return v ~= nil and I.is_tensor(v) and v.c.requires_grad ~= 0 end
+local function refuse_unrecorded(name, forward)
+  return function(self, x, ...)
+    if C.gd_grad_enabled() ~= 0 and (needs_grad(x) or needs_grad(rawget(self, "weight"))
+        or needs_grad(rawget(self, "bias"))) then
+      M.argerr(name, "autograd does not record this layer yet: train it with net:backward(grad), or run it "
+        .. "under gd.no_grad", 2)
+    end
+    return forward(self, x, ...)
+  end
+end
+
 local function new_class(name, parent)
   local cls = {}
   cls.__index = cls
@@ -137,6 +220,13 @@ local function new_class(name, parent)
   for _, k in ipairs(METAMETHODS) do cls[k] = parent and parent[k] end
   setmetatable(cls, {
     __index = parent,
+    -- a layer whose forward autograd does not record yet refuses to run where it
+    -- would have to be (a silent gap in the graph would leave the layers below
+    -- it with no gradient)
+    __newindex = function(c, k, v)
+      if k == "forward" and type(v) == "function" and not RECORDED[name] then v = refuse_unrecorded(name, v) end
+      rawset(c, k, v)
+    end,
     __call = function(c, ...)
       local self = setmetatable({__class = name, training = true}, c)
       state(self)
@@ -155,6 +245,7 @@ M.new_class = new_class
 -- self:register_parameter(name, tensor).
 function Module.extend(parent, name)
   if type(name) ~= "string" then error("Module:extend(name): the class needs a name (a string)", 2) end
+  RECORDED[name] = true -- (a user's forward of tensor operations records itself)
   return new_class(name, parent)
 end
 
@@ -363,6 +454,18 @@ doc(Module.flat_parameters, "gd.nn.Module:flat_parameters",
   "m:flat_parameters() -> params, grads: 1-D views over all of m's parameters and gradients.")
 
 --- Zeroes the gradients (one fill over the arena when this is its root).
+--- m:requires_grad_([flag = true]) -> m, with every parameter a leaf that
+-- requires grad (or not): then loss:backward() reaches them through the one
+-- node each module records (PyTorch's parameters require grad by default;
+-- here it is asked for, so that code written before autograd keeps getting
+-- numbers from t:sum() on parameters).
+function Module:requires_grad_(flag)
+  if flag == nil then flag = true end
+  if type(flag) ~= "boolean" then M.argerr("requires_grad_", "the flag must be a boolean, got " .. type(flag), 2) end
+  for _, p in ipairs(self:parameters()) do p:requires_grad_(flag) end
+  return self
+end
+
 function Module:zero_grad()
   local a = state(self).arena
   if a and a.grads and a.owner[1] == self then

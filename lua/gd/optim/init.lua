@@ -338,6 +338,38 @@ local Optimizer = {}
 Optimizer.__index = Optimizer
 M.Optimizer = Optimizer
 
+--- Autograd's skip, as PyTorch skips a parameter whose .grad is None: when a
+-- backward reached some of the parameters since zero_grad (grad_received)
+-- but not others that require grad, those others get no step at all (no
+-- weight decay, no momentum).  When none was reached (gradients written by
+-- hand or by net:backward(grad)) every parameter steps, as before autograd.
+local function autograd_skips(opt)
+  local params = opt.params
+  if params == nil then return false end
+  local reached, missed = false, false
+  for i = 1, #params do
+    local c = params[i].c
+    if c.grad_received ~= 0 then reached = true
+    elseif c.requires_grad ~= 0 then missed = true end
+  end
+  return reached and missed
+end
+
+--- The gradients a group's step is handed: each parameter's .grad, or NULL
+-- for one that requires grad and that no backward reached.
+local function handed_grads(group)
+  local arr = group._handed
+  if arr == nil then
+    arr = ffi.new("gd_tensor*[?]", math.max(#group.params, 1))
+    group._handed = arr
+  end
+  for i, p in ipairs(group.params) do
+    local c = p.c
+    if c.grad_received == 0 and c.requires_grad ~= 0 then arr[i - 1] = nil else arr[i - 1] = c.gradient end
+  end
+  return arr
+end
+
 local HYPER_CT = ffi.typeof("gd_optim_hyper")
 local optim_box = ffi.new("gd_optim*[1]")
 local pair_box = ffi.new("int[2]")
@@ -626,15 +658,24 @@ function Optimizer:step(closure)
     for i = 1, #reduce do dist.allreduce(reduce[i], "sum") end
   end
   if self.name == "Adan" then adan_clip(self) end
+  local skips = autograd_skips(self)
   for i = 1, self._ngroups do
-    if C.gd_optim_step(cs[i], hs[i]) ~= 0 then error(self._fname .. ":step: " .. cerr(), 2) end
+    local st
+    if skips then
+      st = C.gd_optim_step_grads(cs[i], hs[i], handed_grads(self.param_groups[i]))
+    else
+      st = C.gd_optim_step(cs[i], hs[i])
+    end
+    if st ~= 0 then error(self._fname .. ":step: " .. cerr(), 2) end
   end
   if closure == nil then return end
   return loss
 end
 
---- Sets every parameter's gradient to zero.
+--- Sets every parameter's gradient to zero (and forgets which ones a backward
+-- reached: see autograd_skips).
 function Optimizer:zero_grad()
+  for _, p in ipairs(self.params or {}) do C.gd_tensor_clear_grad_received(p.c) end
   local cs = self._c
   if cs == nil then error(self._fname .. ":zero_grad: no parameters (call setupOn(net) first)", 2) end
   for i = 1, self._ngroups do

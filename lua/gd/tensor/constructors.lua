@@ -37,6 +37,15 @@ local gd = {}
 
 -- ------------------------------------------------------------ constructors
 
+--- t, a leaf that requires grad when opts.requires_grad says so (float only).
+local function grad_opt(fname, t, opts)
+  local rg = opts.requires_grad
+  if rg == nil or rg == false then return t end
+  if rg ~= true then argerr(fname, "option 'requires_grad' must be a boolean, got " .. A.describe(rg)) end
+  if C.gd_set_requires_grad(t.c, 1) ~= 0 then fail(fname) end
+  return t
+end
+
 gd.tensor = doc(function(data, opts)
   local fname = "gd.tensor"
   opts = check.options(fname, opts, CTOR_OPTS)
@@ -44,15 +53,20 @@ gd.tensor = doc(function(data, opts)
   local device = device_arg(fname, opts.device, nil)
   if is_tensor(data) then
     local c = data.c
-    if dtype == nil and device == nil then return result(C.gd_clone(out1, c), fname) end
-    local r = result(C.gd_to(out1, c, dtype or -1, device or -1), fname)
+    -- a new leaf: the copy is not recorded (PyTorch's torch.tensor(t) detaches)
+    local was = C.gd_set_grad_enabled(0)
+    local st
+    if dtype == nil and device == nil then st = C.gd_clone(out1, c)
+    else st = C.gd_to(out1, c, dtype or -1, device or -1) end
+    C.gd_set_grad_enabled(was)
+    local r = result(st, fname)
     -- gd_to hands back a view when nothing changes; gd.tensor always copies
     if C.gd_same_storage(r.c, c) ~= 0 then r = result(C.gd_clone(out1, r.c), fname) end
-    return r
+    return grad_opt(fname, r, opts)
   end
   local t = from_data(fname, data, dtype or 0, false)
-  if device ~= nil and device ~= 0 then return result(C.gd_to(out1, t.c, -1, device), fname) end
-  return t
+  if device ~= nil and device ~= 0 then t = result(C.gd_to(out1, t.c, -1, device), fname) end
+  return grad_opt(fname, t, opts)
 end, "gd.tensor", [[
 gd.tensor(data, [{dtype = "float32", device = "cpu"}]) -> a new tensor.
   data: a number or boolean (a 0-d tensor), a nested table of numbers (its
@@ -67,7 +81,7 @@ local function filled(fname, value, ...)
   if value ~= nil and dtype == INT64 then int64_value(fname, value) end
   local t = new_empty(fname, rank, dtype, device_arg(fname, opts.device, 0))
   if value ~= nil and C.gd_fill(t.c, value) ~= 0 then fail(fname) end
-  return t
+  return grad_opt(fname, t, opts)
 end
 
 gd.empty = doc(function(...) return filled("gd.empty", nil, ...) end, "gd.empty", [[
@@ -114,7 +128,8 @@ local function like(fname, t, value, opts)
   local shape = {}
   for d = 0, c.rank - 1 do shape[d + 1] = tonumber(c.sizes[d]) end
   return filled(fname, value, shape, {dtype = opts.dtype or DTYPE_NAMES[c.scalar_type],
-                                      device = opts.device or DEVICE_NAMES[c.device_kind]})
+                                      device = opts.device or DEVICE_NAMES[c.device_kind],
+                                      requires_grad = opts.requires_grad})
 end
 gd.zeros_like = doc(function(t, opts) return like("gd.zeros_like", t, 0, opts) end, "gd.zeros_like",
   "gd.zeros_like(t, [opts]) -> zeros with t's shape, and t's dtype and device unless opts say otherwise.")
@@ -146,7 +161,7 @@ gd.arange = doc(function(a, b, c, d)
   sbuf[0] = n
   local t = new_empty(fname, 1, dtype_arg(fname, opts.dtype, 0), device_arg(fname, opts.device, 0))
   if C.gd_fill_range(t.c, start, step) ~= 0 then fail(fname) end
-  return t
+  return grad_opt(fname, t, opts)
 end, "gd.arange", [[
 gd.arange([start = 0,] end, [step = 1,] [opts]) -> 1-D tensor start, start+step, ...
   up to but excluding end (PyTorch's arange; float32 unless opts.dtype says
@@ -167,7 +182,7 @@ gd.linspace = doc(function(start, stop, n, opts)
     sbuf[0] = n - 1
     if C.gd_set(t.c, sbuf, stop) ~= 0 then fail(fname) end
   end
-  return t
+  return grad_opt(fname, t, opts)
 end, "gd.linspace", [[
 gd.linspace(start, end, steps, [opts]) -> 1-D tensor of `steps` evenly spaced
 values from start to end, both included.]])
@@ -178,7 +193,7 @@ local function random_ctor(fname, kind, ...)
   if dtype == INT64 then argerr(fname, "dtype int64 is not supported (random numbers are floating point)") end
   local t = new_empty(fname, rank, dtype, device_arg(fname, opts.device, 0))
   if C.gd_random_(t.c, kind, 0, 1) ~= 0 then fail(fname) end
-  return t
+  return grad_opt(fname, t, opts)
 end
 gd.rand = doc(function(...) return random_ctor("gd.rand", 0, ...) end, "gd.rand", [[
 gd.rand(size..., [opts]) -> uniform numbers in [0, 1) from the global Philox

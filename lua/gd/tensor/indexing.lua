@@ -40,6 +40,8 @@ check.register_internal()
 getters.shape = function(t) return shape_of(t.c) end
 getters.dtype = function(t) return DTYPE_NAMES[t.c.scalar_type] end
 getters.device = function(t) return DEVICE_NAMES[t.c.device_kind] end
+getters.requires_grad = function(t) return t.c.requires_grad ~= 0 end
+getters.is_leaf = function(t) return t.c.grad_node == 0 end
 getters.grad = function(t)
   local c = t.c
   local gc = c.gradient
@@ -119,6 +121,7 @@ function Tensor.set(t, ...)
   local st = c.scalar_type
   if st == INT64 then int64_value(fname, value) end
   if c.device_kind == 0 then
+    C.gd_tensor_bump_version(c) -- (what autograd checks saved tensors against)
     ffi.cast(PTR[st], c.data)[off] = value
     return t
   end
@@ -324,10 +327,18 @@ end
 
 -- ------------------------------------------------------------ metatype
 
---- t[i]: a number on a 1-D tensor, else the view select(1, i).
+--- The number in a one-element tensor (or v itself), for < and <=.
+local function scalar_value(op, v)
+  if type(v) == "number" then return v end
+  if is_tensor(v) and v.c.count == 1 then return v:item() end
+  argerr(op, "compares numbers and one-element tensors only (use lt/le/gt/ge for element-wise comparisons)")
+end
+
+--- t[i]: a number on a 1-D tensor (a 0-d tensor when t requires grad, so that
+-- the expression stays differentiable), else the view select(1, i).
 local function index_number(t, i)
   local c = t.c
-  if c.rank == 1 then return t:get(i) end
+  if c.rank == 1 and (c.requires_grad == 0 or C.gd_grad_enabled() == 0) then return t:get(i) end
   if c.rank == 0 then argerr("index", "a 0-d tensor cannot be indexed (use item())") end
   return result(C.gd_select(out1, c, 0, index0("index", c, 0, i)), "index")
 end
@@ -351,6 +362,11 @@ end
 
 mt.__newindex = function(t, k, v)
   if k == "grad" then return set_grad(t, v) end
+  if k == "requires_grad" then
+    if type(v) ~= "boolean" then argerr("requires_grad", "must be a boolean, got " .. describe(v)) end
+    if C.gd_set_requires_grad(t.c, v and 1 or 0) ~= 0 then fail("requires_grad") end
+    return
+  end
   if type(k) == "number" then
     local c = t.c
     if c.rank == 1 then t:set(k, v); return end
@@ -371,6 +387,13 @@ end
 
 mt.__eq = function(a, b)
   return is_tensor(a) and is_tensor(b) and a.c == b.c
+end
+
+-- 0-d tensors (a loss that requires grad) compare and concatenate like numbers
+mt.__lt = function(a, b) return scalar_value("<", a) < scalar_value("<", b) end
+mt.__le = function(a, b) return scalar_value("<=", a) <= scalar_value("<=", b) end
+mt.__concat = function(a, b)
+  return (is_tensor(a) and tostring(a) or a) .. (is_tensor(b) and tostring(b) or b)
 end
 
 return {}

@@ -87,7 +87,11 @@ local function tensor_tostring(t)
     if #s > width then width = #s end
   end
   local cellfmt = "%" .. width .. "s"
-  if rank == 0 then return cells[0] .. "\n" .. desc end
+  if rank == 0 then
+    -- a 0-d tensor in a differentiable expression (a loss) prints like the number it holds
+    if c.requires_grad ~= 0 then return tostring(tonumber(ptr[0])) end
+    return cells[0] .. "\n" .. desc
+  end
   local lines = {}
   local function row(off)
     local parts = {}

@@ -25,9 +25,17 @@ local gd = {}
 
 -- ------------------------------------------------------------ reductions
 
+--- A tensor that requires grad reduces to a 0-d tensor (the expression stays
+-- differentiable); any other to a number, as before autograd.  (Not tail
+-- calls: LuaJIT counts those against loopunroll, and a training step's trace
+-- is near that limit already.)
 local function reduce(fname, op, t, dim, keepdim, p)
   local c = self_c(fname, t)
   if dim == nil then
+    if c.requires_grad ~= 0 and C.gd_grad_enabled() ~= 0 then
+      local r = result(C.gd_reduce(out1, c, op, p or 0), fname)
+      return r
+    end
     if C.gd_reduce_all(c, op, p or 0, dbl) ~= 0 then fail(fname) end
     return dbl[0]
   end
@@ -68,6 +76,10 @@ A.document("norm",
 local function extreme(fname, op, t, dim, keepdim)
   local c = self_c(fname, t)
   if dim == nil then
+    if c.requires_grad ~= 0 and C.gd_grad_enabled() ~= 0 then
+      local r = result(C.gd_reduce(out1, c, op, 0), fname)
+      return r
+    end
     if C.gd_reduce_all(c, op, 0, dbl) ~= 0 then fail(fname) end
     return dbl[0]
   end

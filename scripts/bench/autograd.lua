@@ -1,0 +1,118 @@
+-- Autograd (issue 12): steps per second of three training loops written as
+-- Lua expressions and differentiated by loss:backward() on libgd's tape,
+-- against the same loops with hand-written gradients (or the module path's
+-- net:backward(grad)) and against torch.autograd (scripts/bench/autograd_torch.py,
+-- where /usr/bin/python3 or python3 imports torch), all timed in this run.
+local gd = gd or require "gd"
+local clock = gd.clock
+
+--- Steps per second of step() over about `seconds` of wall time.
+local function rate(step, seconds)
+  seconds = seconds or 1.5
+  for _ = 1, 200 do step() end
+  local n, t0 = 0, clock()
+  while clock() - t0 < seconds do
+    for _ = 1, 200 do step() end
+    n = n + 200
+  end
+  return n / (clock() - t0)
+end
+
+local torch = {}
+for _, py in ipairs {"/usr/bin/python3", "python3"} do
+  if os.execute(py .. ' -c "import torch" >/dev/null 2>&1') == 0 then
+    local dir = debug.getinfo(1, "S").source:match("^@(.*)/[^/]*$") or "scripts/bench"
+    local p = io.popen(string.format("%s %s/autograd_torch.py %d", py, dir, gd.get_num_threads()))
+    for line in p:lines() do
+      local name, v = line:match("^(.-)\t([%d.e+-]+)$")
+      if name then torch[name] = tonumber(v) end
+    end
+    p:close()
+    break
+  end
+end
+
+local function row(name, auto, ref, ref_name, t)
+  local vs_torch = t and string.format("%8.0f  %6.1fx", t, auto / t) or string.format("%8s  %7s", "-", "-")
+  print(string.format("  %-34s %11.0f %11.0f (%s) %6.2f   %s", name, auto, ref, ref_name, auto / ref, vs_torch))
+end
+
+print("autograd training loops, steps/s (higher is better):")
+print(string.format("  %-34s %11s %11s %18s %8s  %7s", "", "autograd", "reference", "ratio", "torch", "vs torch"))
+
+-- the d2l quadratic, RMSProp: loss:backward(); opt:step() against x.grad = 2 c x by hand
+do
+  local c = gd.tensor({0.1, 2}, {dtype = "float64"})
+  local x = gd.tensor({-5, -2}, {dtype = "float64", requires_grad = true})
+  local opt = gd.optim.RMSProp({x}, {lr = 0.01, alpha = 0.9, eps = 1e-6})
+  local auto = rate(function()
+    opt:zero_grad()
+    local loss = (c * x ^ 2):sum()
+    loss:backward()
+    opt:step()
+  end)
+  local xh = gd.tensor({-5, -2}, {dtype = "float64"})
+  local opth = gd.optim.RMSProp({xh}, {lr = 0.01, alpha = 0.9, eps = 1e-6})
+  local c2 = c * 2
+  local g = xh.grad
+  local hand = rate(function()
+    g:copy_(xh):mul_(c2)
+    opth:step()
+  end)
+  row("d2l quadratic (2-D), RMSProp", auto, hand, "by hand", torch.quadratic)
+end
+
+-- the digits MLP 64 -> 32 -> 10, batch 64: loss:backward() against net:backward(grad)
+do
+  gd.manual_seed(0)
+  local function make()
+    gd.manual_seed(0)
+    return gd.nn.Sequential{gd.nn.Linear(64, 32), gd.nn.ReLU(), gd.nn.Linear(32, 10)}
+  end
+  local X = gd.randn(64, 64)
+  local y = gd.tensor((function() local t = {} for i = 1, 64 do t[i] = (i % 10) + 1 end return t end)(),
+    {dtype = "int64"})
+  local lossf = gd.nn.CrossEntropyLoss()
+  local net_m = make()
+  local opt_m = gd.optim.SGD(net_m:parameters(), {lr = 0.1})
+  local modules = rate(function()
+    opt_m:zero_grad()
+    local _, g = lossf(net_m:forward(X), y)
+    net_m:backward(g)
+    opt_m:step()
+  end)
+  local net_a = make():requires_grad_()
+  local opt_a = gd.optim.SGD(net_a:parameters(), {lr = 0.1})
+  local auto = rate(function()
+    opt_a:zero_grad()
+    local loss = lossf(net_a:forward(X), y)
+    loss:backward()
+    opt_a:step()
+  end)
+  row("digits MLP 64-32-10, batch 64, SGD", auto, modules, "modules", torch.mlp)
+end
+
+-- quadratic_deep as a Lua expression: 0.5 (x - x*)' Q (x - x*), 100-D, against g = Q (x - x*) by hand
+do
+  gd.manual_seed(0)
+  local Q = gd.randn(100, 100, {dtype = "float64"})
+  Q = Q:matmul(Q:t()) / 100
+  local xs = gd.randn(100, {dtype = "float64"})
+  local w = gd.zeros(100, {dtype = "float64", requires_grad = true})
+  local opt = gd.optim.SGD({w}, {lr = 0.01})
+  local auto = rate(function()
+    opt:zero_grad()
+    local d = w - xs
+    local loss = d:matmul(Q):matmul(d) * 0.5
+    loss:backward()
+    opt:step()
+  end)
+  local wh = gd.zeros(100, {dtype = "float64"})
+  local opth = gd.optim.SGD({wh}, {lr = 0.01})
+  local hand = rate(function()
+    wh.grad:copy_(Q:matmul(wh - xs))
+    opth:step()
+  end)
+  row("quadratic_deep (100-D), SGD", auto, hand, "by hand", torch.quadratic_deep)
+end
+if not next(torch) then print("  (PyTorch not found: no torch column)") end

@@ -1,0 +1,54 @@
+/*
+ * autograd_internal.h: the tape record, shared by the tape (src/autograd.c)
+ * and the backward of each kind (src/autograd_backward.c).
+ */
+#ifndef GD_AUTOGRAD_INTERNAL_H
+#define GD_AUTOGRAD_INTERNAL_H
+
+#include "autograd.h"
+
+enum { AG_INLINE_IN = 3, AG_MAX_IP = GD_MAX_DIMS + 2 };
+
+typedef struct ag_record {
+    int16_t kind;                 /* gd_ag_kind */
+    int16_t op;                   /* the binop/unop/redop/gd_ag_nn_kind */
+    int16_t nin;
+    int8_t nip;
+    uint8_t saves;                /* bit k: the backward reads input k (its version is checked) */
+    int8_t dead;                  /* released: its output is gone */
+    int8_t consumed;              /* walked by a backward without retain_graph */
+    int8_t mark;                  /* reached by the current backward */
+    gd_tensor *in_inline[AG_INLINE_IN]; /* references to the inputs (AG_IN: these, or in_ext) */
+    gd_tensor **in_ext;           /* more than AG_INLINE_IN inputs (cat): allocated */
+    uint64_t in_version[AG_INLINE_IN];
+    gd_tensor *saved;             /* reference: an alias of the output, indices, a loss gradient */
+    uint64_t saved_version;
+    gd_tensor *out;               /* not a reference: the output owns the record */
+    gd_tensor *gout;              /* during a backward: the gradient reaching the output */
+    double p[2];
+    int64_t ip[AG_MAX_IP];
+} ag_record;
+
+/* A record's inputs (the tape is realloc'd: a record cannot point into itself). */
+#define AG_IN(r) ((r)->in_ext ? (r)->in_ext : (r)->in_inline)
+
+/* Where gradients of leaves go: their .grad (n == 0), or the slot of the
+   listed input (gd_autograd_grad). */
+typedef struct gd_ag_sink {
+    gd_tensor *const *inputs;
+    gd_tensor **grads;
+    int n;
+} gd_ag_sink;
+
+/* Runs r's backward on r->gout and sends each input its gradient. */
+int gd_ag_backward_record(ag_record *r, const void *sink);
+/* Sends g (of t's shape and dtype) to input t: its record, its .grad, or the
+   listed slot of gd_autograd_grad. */
+int gd_ag_send(const gd_tensor *t, const gd_tensor *g, const void *sink);
+int gd_ag_accumulate(gd_tensor **acc, const gd_tensor *g);
+int gd_ag_alias(gd_tensor **out, const gd_tensor *t);
+void gd_ag_consume(ag_record *r);
+/* "mul", "sum", "Linear" ... for messages. */
+const char *gd_ag_kind_name(int kind, int op);
+
+#endif

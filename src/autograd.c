@@ -192,7 +192,9 @@ static unsigned saved_inputs(int kind, int op, int nin)
     case GD_AG_MATMUL: return 3;
     case GD_AG_WHERE: return 4;          /* the condition */
     case GD_AG_INDEX_SELECT: return 2;   /* the index */
-    case GD_AG_NN: return nin >= 2 ? 3 : 1;
+    case GD_AG_NN:
+        if (op == GD_AG_NN_EMBEDDING) return 0;   /* in {w}: the backward reads the saved indices only */
+        return nin >= 2 ? 3 : 1;
     default: return 0;
     }
 }

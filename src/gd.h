@@ -784,10 +784,21 @@ int gd_reduce(gd_tensor **out, const gd_tensor *t, int op, double p);
      LOSS_GRAD   in {pred}               saved = d loss / d pred; ip[0] = 1 when
                                           the gradient has one more trailing
                                           dimension than the loss (cross-entropy
-                                          with reduction none) */
+                                          with reduction none)
+     CONV2D      in {x, w[, b]}          ip = the conv geometry (7)
+     CONV_T2D    in {x, w[, b]}          ip = the transposed geometry (9)
+     POOL2D      in {x}                  ip = the pool geometry (11), kind;
+                                          saved = the argmax indices (max pool)
+     BATCHNORM   in {x[, w, b]}          saved = {mean, invstd} (2C, 1-D);
+                                          ip[0] = batch_stats
+     ROWNORM     in {x[, w, b]}          saved = {mean, rstd} (2 rows, 1-D);
+                                          ip = {M, G, span}
+     EMBEDDING   in {w}                  saved = the indices; ip = {padding_idx,
+                                          scale_grad_by_freq} */
 typedef enum gd_ag_nn_kind {
     GD_AG_NN_LINEAR = 0, GD_AG_NN_ACTIVATION = 1, GD_AG_NN_SOFTMAX = 2, GD_AG_NN_LOSS_GRAD = 3,
-    GD_AG_NN_KIND_COUNT = 4
+    GD_AG_NN_CONV2D = 4, GD_AG_NN_CONV_T2D = 5, GD_AG_NN_POOL2D = 6, GD_AG_NN_BATCHNORM = 7,
+    GD_AG_NN_ROWNORM = 8, GD_AG_NN_EMBEDDING = 9, GD_AG_NN_KIND_COUNT = 10
 } gd_ag_nn_kind;
 int gd_autograd_record_nn(gd_tensor *y, int kind, gd_tensor *const *in, int nin, const gd_tensor *saved,
                           const int64_t *ip, int nip);

@@ -51,7 +51,7 @@ local function check_grads(m, X, G, what)
     local ok, msg = gd.autograd.gradcheck(function(x) return (m(x) * G):sum() end, {X})
     assert.is_true(ok, what .. " (input): " .. tostring(msg))
   end
-  for _, name in ipairs {"weight", "bias"} do
+  for _, name in ipairs(rawget(m, "__params") or {}) do
     local p = rawget(m, name)
     if p then
       local ok, msg = gd.autograd.gradcheck(function(w)
@@ -93,6 +93,11 @@ local function cases()
     -- (scale_grad_by_freq is not a derivative where an index repeats: central differences on distinct ones)
     {"Embedding scale_grad_by_freq", gd.nn.Embedding(5, 3, {scale_grad_by_freq = true}), idx,
      fd = gd.tensor({{1, 5}, {4, 3}}, {dtype = "int64"})},
+    {"LSTM", gd.nn.LSTM(2, 3), gd.randn(4, 2, 2, F64)},
+    {"LSTM 2 layers, bidirectional, batch_first", gd.nn.LSTM(2, 2, {num_layers = 2, bidirectional = true,
+     batch_first = true}), gd.randn(2, 3, 2, F64)},
+    {"GRU", gd.nn.GRU(3, 2, {bias = false}), gd.randn(3, 2, 3, F64)},
+    {"RNN unbatched", gd.nn.RNN(2, 3), gd.randn(4, 2, F64)},
     {"Flatten", gd.nn.Sequential{gd.nn.Conv2d(1, 2, 2), gd.nn.Flatten(), gd.nn.Linear(8, 2)}, gd.randn(2, 1, 3, 3, F64)},
   }
 end
@@ -155,6 +160,42 @@ describe("autograd through the layers", function()
         Xd = Xd:index_select(1, gd.tensor({2, 1}, {dtype = "int64"}))
         check_grads(m, Xd * 0.1, seed_for(m, Xd), name)
       end
+    end
+  end)
+
+  it("give recurrent layers the gradients of m:backward(grad_out, grad_h, grad_c) for x, h0, c0 and the weights", function()
+    -- catches a final-state gradient dropped (h_n, c_n used by the loss), or h0/c0 left without one;
+    -- with dropout between the layers, the module path's mask (the same draws)
+    gd.manual_seed(13)
+    for _, cfg in ipairs {{"LSTM", {num_layers = 2, dropout = 0.4}}, {"GRU", {bidirectional = true}},
+                          {"RNN", {batch_first = true}}} do
+      local m = gd.nn[cfg[1]](3, 2, cfg[2]):double()
+      local L, D = cfg[2].num_layers or 1, cfg[2].bidirectional and 2 or 1
+      local lstm = cfg[1] == "LSTM"
+      local X, h0, c0 = gd.randn(4, 3, 3, F64), gd.randn(L * D, 4, 2, F64), gd.randn(L * D, 4, 2, F64)
+      if not cfg[2].batch_first then h0, c0 = gd.randn(L * D, 3, 2, F64), gd.randn(L * D, 3, 2, F64) end
+      local Gy = gd.randn(4, 3, 2 * D, F64)
+      local Gh, Gc = gd.randn(h0.shape, F64), gd.randn(h0.shape, F64)
+      m:zero_grad()
+      gd.manual_seed(14)
+      m:forward(X, h0, lstm and c0 or nil)
+      local gx, gh0, gc0 = m:backward(Gy, Gh, lstm and Gc or nil)
+      local ref = {gx:clone(), gh0:clone(), lstm and gc0:clone() or nil}
+      local np = #ref
+      for _, p in ipairs(m:parameters()) do ref[#ref + 1] = p.grad:clone() end
+      m:requires_grad_()
+      m:zero_grad()
+      local Xa, ha, ca = X:clone():requires_grad_(), h0:clone():requires_grad_(), c0:clone():requires_grad_()
+      gd.manual_seed(14)
+      local y, hn, cn = m(Xa, ha, lstm and ca or nil)
+      local total = (y * Gy):sum() + (hn * Gh):sum()
+      if lstm then total = total + (cn * Gc):sum() end
+      total:backward()
+      local got = {Xa.grad, ha.grad, lstm and ca.grad or nil}
+      assert.are.equal(np, #got)
+      for _, p in ipairs(m:parameters()) do got[#got + 1] = p.grad end
+      m:requires_grad_(false)
+      assert_same(ref, got, cfg[1])
     end
   end)
 
@@ -226,6 +267,25 @@ describe("autograd through the layers", function()
     assert.are.equal(6, moved)
     local init = train(make, ce, {}, false)
     assert.is_true((a[1] - init[1]):abs():max() > 1e-3)   -- the steps moved the conv weights
+  end)
+
+  it("train an Embedding-LSTM-Linear model through loss:backward() exactly as the module path", function()
+    -- catches a recurrent node whose parameter gradients miss the arena or land twice
+    local function make()
+      return gd.nn.Sequential{gd.nn.Embedding(7, 3), gd.nn.LSTM(3, 4, {batch_first = true, num_layers = 2}),
+                              gd.nn.Flatten(), gd.nn.Linear(8, 3)}
+    end
+    gd.manual_seed(8)
+    local batches = {}
+    for i = 1, 4 do
+      batches[i] = {gd.tensor({{2, 7}, {1, 3}, {5, i}}, {dtype = "int64"}), gd.tensor({1, 3, i % 3 + 1}, {dtype = "int64"})}
+    end
+    local ce = gd.nn.CrossEntropyLoss()
+    local a, b = train(make, ce, batches, false), train(make, ce, batches, true)
+    assert.are.equal(11, #a)   -- embedding, 2 x 4 LSTM tensors, linear weight and bias
+    for i = 1, #a do assert.is_true((a[i] - b[i]):abs():max() <= 1e-12, "parameter " .. i) end
+    local init = train(make, ce, {}, false)
+    assert.is_true((a[2] - init[2]):abs():max() > 1e-4)   -- the steps moved the LSTM
   end)
 
   it("train Embedding-LayerNorm-Linear through loss:backward() exactly as the module path", function()

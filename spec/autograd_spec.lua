@@ -421,13 +421,14 @@ describe("autograd", function()
 
     it("that autograd does not record yet refuse to run in a recorded graph; Dropout records x * mask", function()
       -- catches a silent gap: layers below an unrecorded one would get no gradient (and be skipped)
-      local net = gd.nn.LSTM(3, 2):requires_grad_()
-      local ok, err = pcall(function() return net(gd.randn(4, 1, 3)) end)
+      -- (an LSTMCell's parameters are weight_ih, weight_hh ...: any parameter requiring grad counts)
+      local net = gd.nn.LSTMCell(3, 2):requires_grad_()
+      local ok, err = pcall(function() return net(gd.randn(4, 3)) end)
       assert.is_false(ok)
-      assert.truthy(tostring(err):find("LSTM: autograd does not record this layer yet", 1, true), err)
-      assert.is_true(gd.is_tensor(gd.no_grad(function() return net(gd.randn(4, 1, 3)) end)))
+      assert.truthy(tostring(err):find("LSTMCell: autograd does not record this layer yet", 1, true), err)
+      assert.is_true(gd.is_tensor(gd.no_grad(function() return net(gd.randn(4, 3)) end)))
       net:requires_grad_(false)
-      assert.is_true(gd.is_tensor(net(gd.randn(4, 1, 3))))   -- the module path, as before
+      assert.is_true(gd.is_tensor(net(gd.randn(4, 3))))   -- the module path, as before
 
       gd.manual_seed(11)
       local d = gd.nn.Sequential{gd.nn.Linear(3, 4), gd.nn.Dropout(0.5), gd.nn.Linear(4, 1)}:double()

@@ -194,6 +194,7 @@ static unsigned saved_inputs(int kind, int op, int nin)
     case GD_AG_INDEX_SELECT: return 2;   /* the index */
     case GD_AG_NN:
         if (op == GD_AG_NN_EMBEDDING) return 0;   /* in {w}: the backward reads the saved indices only */
+        if (op == GD_AG_NN_RNN) return 7;         /* x, w_ih, w_hh (the states are checked as any input's) */
         return nin >= 2 ? 3 : 1;
     default: return 0;
     }
@@ -357,7 +358,8 @@ int gd_autograd_record_nn(gd_tensor *y, int kind, gd_tensor *const *in, int nin,
 {
     GD_TRY(gd_check_tensor(y, "output"));
     if (kind < 0 || kind >= GD_AG_NN_KIND_COUNT) return gd_fail(GD_EINVAL, "autograd: unknown module kind %d", kind);
-    if (nin < 1 || nin > AG_INLINE_IN) return gd_fail(GD_EINVAL, "autograd: a module node takes 1 to 3 inputs");
+    int most = kind == GD_AG_NN_RNN ? 7 : AG_INLINE_IN;
+    if (nin < 1 || nin > most) return gd_fail(GD_EINVAL, "autograd: a module node takes 1 to %d inputs", most);
     if (!gd_ag_mode) return GD_OK;
     bool any = false;
     for (int k = 0; k < nin; k++) {

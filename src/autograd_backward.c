@@ -495,6 +495,15 @@ static gd_tensor *workspace(scratch *s, const gd_tensor *t, int64_t n)
     return keep(s, st, r);
 }
 
+/* Elements [start, start + len) of a 1-D tensor. */
+static const gd_tensor *slice(scratch *s, const gd_tensor *t, int64_t start, int64_t len)
+{
+    if (!ok(s, t, t)) return NULL;
+    gd_tensor *v = NULL;
+    int st = gd_narrow(&v, t, 0, start, len);
+    return keep(s, st, v);
+}
+
 /* The two halves of a module's saved statistics ({mean, invstd}, 1-D). */
 static void halves(scratch *s, const gd_tensor *saved, const gd_tensor **a, const gd_tensor **b)
 {
@@ -558,6 +567,43 @@ static void nn_backward(scratch *s, const ag_record *r, const gd_tensor *g, gd_t
         if (s->st || !gx || !gy) return;
         s->st = gd_nn_pool2d_backward(gx, gy, r->saved, x, r->ip, (int)r->ip[11]);
         gin[0] = gx;
+        break;
+    }
+    case GD_AG_NN_RNN: {
+        /* the flat output: [y | hn | cn (LSTM) | workspace], and its gradient */
+        int64_t T = r->ip[0], B = r->ip[1], H = r->ip[2], DH = r->ip[3];
+        int mode = (int)r->ip[4], dir = (int)r->ip[5];
+        int64_t ny = T * B * DH, nh = B * H, nc = mode == GD_NN_LSTM ? nh : 0;
+        int64_t fws = 0, bws_n = 0;
+        s->st = gd_nn_rnn_workspace(&fws, &bws_n, mode, T, B, H);
+        const gd_tensor *gf = contiguous(s, g);
+        if (s->st || !gf) return;
+        int64_t ys[3] = {T, B, DH}, hs[2] = {B, H};
+        const gd_tensor *gy = reshape(s, slice(s, gf, 0, ny), 3, ys), *ghn = reshape(s, slice(s, gf, ny, nh), 2, hs);
+        const gd_tensor *gcn = nc ? reshape(s, slice(s, gf, ny + nh, nc), 2, hs) : NULL;
+        const gd_tensor *y = reshape(s, slice(s, r->saved, 0, ny), 3, ys);
+        const gd_tensor *ws = slice(s, r->saved, ny + nh + nc, fws);
+        gd_tensor *bws = workspace(s, x, bws_n);
+        gd_tensor *gx = zeros_like(s, x, x->scalar_type);
+        const gd_tensor *h0 = r->nin > 3 ? AG_IN(r)[3] : NULL, *c0 = r->nin > 4 ? AG_IN(r)[4] : NULL;
+        gd_tensor *gh0 = h0 && need(r, 3) ? zeros_like(s, h0, h0->scalar_type) : NULL;
+        gd_tensor *gc0 = c0 && need(r, 4) ? zeros_like(s, c0, c0->scalar_type) : NULL;
+        gd_tensor *gp[7] = {NULL, NULL, NULL, NULL, NULL, NULL, NULL};
+        static const int params[4] = {1, 2, 5, 6};
+        for (int j = 0; j < 4; j++) if (params[j] < r->nin) gp[params[j]] = param_grad(s, r, params[j], sink, sent);
+        if (s->st || !gy || !ghn || !y || !ws || !bws || !gx) return;
+        s->st = gd_nn_rnn_backward(gx, gh0, gc0, gp[1], gp[2], gp[5], gp[6], bws, gy, ghn, gcn, ws, x, y, h0, c0,
+                                   AG_IN(r)[1], AG_IN(r)[2], mode, dir, 0);
+        if (s->st) return;
+        for (int j = 0; j < 4; j++) {
+            int k = params[j];
+            if (k >= r->nin || !gp[k]) continue;
+            if (sent[k]) gd_tensor_bump_version(gp[k]);
+            else gin[k] = gp[k];
+        }
+        gin[0] = gx;
+        if (r->nin > 3) gin[3] = gh0;
+        if (r->nin > 4) gin[4] = gc0;
         break;
     }
     case GD_AG_NN_EMBEDDING: {
@@ -702,7 +748,7 @@ const char *gd_ag_kind_name(int kind, int op)
     };
     static const char *nn_names[] = {"Linear", "an activation", "softmax", "a loss", "a convolution",
                                      "ConvTranspose2d", "pooling", "BatchNorm", "a layer or group norm",
-                                     "Embedding"};
+                                     "Embedding", "a recurrent layer"};
     static const char *kind_names[] = {"", "", "", "", "", "matmul", "view", "expand", "permute", "narrow",
                                        "select", "diagonal", "to", "index_select", "cat", "where", "cumsum", ""};
     switch (kind) {

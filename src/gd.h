@@ -794,11 +794,16 @@ int gd_reduce(gd_tensor **out, const gd_tensor *t, int op, double p);
      ROWNORM     in {x[, w, b]}          saved = {mean, rstd} (2 rows, 1-D);
                                           ip = {M, G, span}
      EMBEDDING   in {w}                  saved = the indices; ip = {padding_idx,
-                                          scale_grad_by_freq} */
+                                          scale_grad_by_freq}
+     RNN         in {x, w_ih, w_hh, h0, c0, b_ih, b_hh} (h0, c0, biases may
+                 be NULL); one layer in one direction.  y is one flat tensor
+                 [y (T x B x DH) | hn (B x H) | cn (B x H, LSTM) | the forward
+                 workspace], read back as saved = y; ip = {T, B, H, DH, mode,
+                 dir} */
 typedef enum gd_ag_nn_kind {
     GD_AG_NN_LINEAR = 0, GD_AG_NN_ACTIVATION = 1, GD_AG_NN_SOFTMAX = 2, GD_AG_NN_LOSS_GRAD = 3,
     GD_AG_NN_CONV2D = 4, GD_AG_NN_CONV_T2D = 5, GD_AG_NN_POOL2D = 6, GD_AG_NN_BATCHNORM = 7,
-    GD_AG_NN_ROWNORM = 8, GD_AG_NN_EMBEDDING = 9, GD_AG_NN_KIND_COUNT = 10
+    GD_AG_NN_ROWNORM = 8, GD_AG_NN_EMBEDDING = 9, GD_AG_NN_RNN = 10, GD_AG_NN_KIND_COUNT = 11
 } gd_ag_nn_kind;
 int gd_autograd_record_nn(gd_tensor *y, int kind, gd_tensor *const *in, int nin, const gd_tensor *saved,
                           const int64_t *ip, int nip);

@@ -213,7 +213,8 @@ local RECORDED = {Module = true, Sequential = true, Linear = true, ReLU = true, 
                   Softmax = true, LogSoftmax = true, Dropout = true, Identity = true, Flatten = true,
                   Unflatten = true, Conv1d = true, Conv2d = true, ConvTranspose2d = true, MaxPool2d = true,
                   AvgPool2d = true, AdaptiveAvgPool2d = true, BatchNorm1d = true, BatchNorm2d = true,
-                  LayerNorm = true, GroupNorm = true, Embedding = true, MSELoss = true, CrossEntropyLoss = true, NLLLoss = true, L1Loss = true,
+                  LayerNorm = true, GroupNorm = true, Embedding = true, RNN = true, LSTM = true, GRU = true,
+                  MSELoss = true, CrossEntropyLoss = true, NLLLoss = true, L1Loss = true,
                   SmoothL1Loss = true, HuberLoss = true, BCELoss = true, BCEWithLogitsLoss = true, KLDivLoss = true,
                   Loss = true}
 M.RECORDED = RECORDED

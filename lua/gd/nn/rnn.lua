@@ -140,6 +140,109 @@ local function state_arg(name, what, h, want, unbatched, level)
 end
 
 local function cdata(t) return t and t.c or nil end
+local recording, rnn_forward_recorded
+
+-- ------------------------------------------------------------ autograd
+
+local rec_in = ffi.new("gd_tensor*[7]")
+local rec_ip = ffi.new("int64_t[6]")
+local flat_n = ffi.new("int64_t[1]")
+
+local function needs(t) return t ~= nil and t.c.requires_grad ~= 0 end
+
+--- Must this call be recorded: grad mode on and the input, a state or a
+-- parameter requiring grad?
+function recording(self, x, h0, c0)
+  if C.gd_grad_enabled() == 0 then return false end
+  if needs(x) or needs(h0) or needs(c0) then return true end
+  for _, n in ipairs(rawget(self, "__params") or {}) do
+    if needs(rawget(self, n)) then return true end
+  end
+  return false
+end
+
+--- The recorded forward: one node per layer and direction (the fused
+-- kernels of m:backward), whose output is one flat tensor [y | hn | cn |
+-- workspace] (src/gd.h, GD_AG_NN_RNN); the layer's output, h_n and c_n are
+-- recorded views of it, dropout between layers a recorded product with its
+-- mask.  Fresh tensors throughout: the graph keeps them past the next call.
+function rnn_forward_recorded(self, P, x, h0, c0, T, B, unbatched)
+  local name = self.__class
+  local lstm = self.mode == "LSTM"
+  local L, H = self.num_layers, self.hidden_size
+  local D = self.bidirectional and 2 or 1
+  local DH = D * H
+  local mode = MODES[self.mode]
+  local xs
+  if unbatched then xs = x:contiguous():view(T, 1, self.input_size)
+  elseif self.batch_first then xs = x:transpose(1, 2):contiguous()
+  else xs = x:contiguous() end
+  local xc = xs.c
+  local dt = I.DTYPE_NAMES[tonumber(xc.scalar_type)]
+  local ws_n = ffi.new("int64_t[2]")
+  if C.gd_nn_rnn_workspace(ws_n, ws_n + 1, mode, T, B, H) ~= 0 then fail(name, 3) end
+  local ny, nh = T * B * DH, B * H
+  local nc = lstm and nh or 0
+  local nws = tonumber(ws_n[0])
+  local drop = self.training and self.dropout > 0 and L > 1
+  local hns, cns = {}, {}
+  local xin = xs
+  for l = 0, L - 1 do
+    local ydirs = {}
+    for d = 0, D - 1 do
+      local k = l * D + d + 1
+      local w_ih, w_hh, b_ih, b_hh = params_of(self, P, l, d)
+      local h0k = h0 and h0[k] or nil
+      local c0k = c0 and c0[k] or nil
+      flat_n[0] = ny + nh + nc + nws
+      local flat = base.fresh(1, flat_n, xc)
+      -- the regions the kernel writes (views taken before the record: not in the graph)
+      local yv = flat:narrow(1, 1, ny):view(T, B, DH)
+      local hv = flat:narrow(1, ny + 1, nh):view(B, H)
+      local cv = lstm and flat:narrow(1, ny + nh + 1, nc):view(B, H) or nil
+      local wsv = flat:narrow(1, ny + nh + nc + 1, nws)
+      if d == 1 then yv:narrow(3, 1, H):zero_() end   -- (the other direction's columns: never read)
+      if d == 0 and D == 2 then yv:narrow(3, H + 1, H):zero_() end
+      if C.gd_nn_rnn_forward(yv.c, hv.c, cdata(cv), wsv.c, xin.c, cdata(h0k), cdata(c0k), w_ih.c, w_hh.c,
+                             cdata(b_ih), cdata(b_hh), mode, d) ~= 0 then
+        fail(name, 3)
+      end
+      rec_in[0], rec_in[1], rec_in[2], rec_in[3] = xin.c, w_ih.c, w_hh.c, cdata(h0k)
+      rec_in[4], rec_in[5], rec_in[6] = cdata(c0k), cdata(b_ih), cdata(b_hh)
+      rec_ip[0], rec_ip[1], rec_ip[2], rec_ip[3], rec_ip[4], rec_ip[5] = T, B, H, DH, mode, d
+      local st = C.gd_autograd_record_nn(flat.c, C.GD_AG_NN_RNN, rec_in, 7, flat.c, rec_ip, 6)
+      for j = 0, 6 do rec_in[j] = nil end
+      if st ~= 0 then fail(name, 3) end
+      -- the outputs, as recorded views of the node's output
+      local yd = flat:narrow(1, 1, ny):view(T, B, DH)
+      ydirs[d + 1] = D == 2 and yd:narrow(3, d * H + 1, H) or yd
+      hns[k] = flat:narrow(1, ny + 1, nh):view(B, H)
+      if lstm then cns[k] = flat:narrow(1, ny + nh + 1, nc):view(B, H) end
+    end
+    local y = D == 2 and gd.cat(ydirs, 3) or ydirs[1]
+    xin = y
+    if drop and l < L - 1 then
+      -- the module path's mask (the same draws), applied as a recorded product
+      local mask = gd.empty(T, B, DH, {dtype = dt})
+      local scratch = gd.empty(T, B, DH, {dtype = dt})
+      if C.gd_random_(mask.c, 0, 0, 1) ~= 0 then fail(name, 3) end
+      if C.gd_nn_dropout(scratch.c, mask.c, y.c, self.dropout) ~= 0 then fail(name, 3) end
+      xin = y * mask
+    end
+  end
+  P.inputs = nil   -- (m:backward() after a recorded call: "called before forward")
+  local out, hn = xin, gd.stack(hns, 1)
+  local cn = lstm and gd.stack(cns, 1) or nil
+  if unbatched then
+    out = out:view(T, DH)
+    hn = hn:view(L * D, H)
+    if cn then cn = cn:view(L * D, H) end
+  elseif self.batch_first then
+    out = out:transpose(1, 2):contiguous()
+  end
+  if lstm then return out, hn, cn end
+  return out, hn
+end
 
 local function rnn_forward(self, x, h0, c0)
   local name = self.__class
@@ -170,6 +273,7 @@ local function rnn_forward(self, x, h0, c0)
   h0 = state_arg(name, "h0", h0, want, unbatched, 3)
   if lstm then c0 = state_arg(name, "c0", c0, want, unbatched, 3) end
   local dt = xs.c.scalar_type
+  if recording(self, x, h0, c0) then return rnn_forward_recorded(self, P, x, h0, c0, T, B, unbatched) end
   -- the initial states are copied: the backward needs them as they were,
   -- and a caller carrying state from batch to batch passes the h_n buffer
   -- this call overwrites (out, h, c = lstm(x, h, c))

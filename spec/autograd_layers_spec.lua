@@ -199,6 +199,38 @@ describe("autograd through the layers", function()
     end
   end)
 
+  it("give the cells (RNNCell, LSTMCell, GRUCell) the gradients of m:backward(grad_h, grad_c)", function()
+    -- catches a cell node that drops the incoming state's gradient or c' (LSTMCell)
+    gd.manual_seed(17)
+    for _, cls in ipairs {"RNNCell", "LSTMCell", "GRUCell"} do
+      local m = gd.nn[cls](3, 2):double()
+      local lstm = cls == "LSTMCell"
+      local X, h, c = gd.randn(4, 3, F64), gd.randn(4, 2, F64), gd.randn(4, 2, F64)
+      local Gh, Gc = gd.randn(4, 2, F64), gd.randn(4, 2, F64)
+      m:zero_grad()
+      m:forward(X, h, lstm and c or nil)
+      local gx, gh, gc = m:backward(Gh, lstm and Gc or nil)
+      local ref = {gx:clone(), gh:clone(), lstm and gc:clone() or nil}
+      for _, p in ipairs(m:parameters()) do ref[#ref + 1] = p.grad:clone() end
+      m:requires_grad_()
+      m:zero_grad()
+      local Xa, ha, ca = X:clone():requires_grad_(), h:clone():requires_grad_(), c:clone():requires_grad_()
+      local h1, c1 = m(Xa, ha, lstm and ca or nil)
+      local total = (h1 * Gh):sum()
+      if lstm then total = total + (c1 * Gc):sum() end
+      total:backward()
+      local got = {Xa.grad, ha.grad, lstm and ca.grad or nil}
+      for _, p in ipairs(m:parameters()) do got[#got + 1] = p.grad end
+      m:requires_grad_(false)
+      assert_same(ref, got, cls)
+      local ok, msg = gd.autograd.gradcheck(function(x, h0, c0)
+        local a, b = m(x, h0, lstm and c0 or nil)
+        return lstm and (a * Gh):sum() + (b * Gc):sum() or (a * Gh):sum()
+      end, {X, h, c})
+      assert.is_true(ok, cls .. ": " .. tostring(msg))
+    end
+  end)
+
   it("keep a saved tensor safe: an in-place change before backward raises PyTorch's error", function()
     -- catches a node that reads a buffer the next forward overwrote (a wrong gradient, silently)
     local m = gd.nn.Embedding(4, 2):double():requires_grad_()

@@ -214,6 +214,7 @@ local RECORDED = {Module = true, Sequential = true, Linear = true, ReLU = true, 
                   Unflatten = true, Conv1d = true, Conv2d = true, ConvTranspose2d = true, MaxPool2d = true,
                   AvgPool2d = true, AdaptiveAvgPool2d = true, BatchNorm1d = true, BatchNorm2d = true,
                   LayerNorm = true, GroupNorm = true, Embedding = true, RNN = true, LSTM = true, GRU = true,
+                  RNNCell = true, LSTMCell = true, GRUCell = true,
                   MSELoss = true, CrossEntropyLoss = true, NLLLoss = true, L1Loss = true,
                   SmoothL1Loss = true, HuberLoss = true, BCELoss = true, BCEWithLogitsLoss = true, KLDivLoss = true,
                   Loss = true}

@@ -506,7 +506,43 @@ local function cell_state(name, what, h, B, H, unbatched, P, key, dt)
     base.argerr(name, fmt("%s has shape %s, expected %s", what, shape_str(s),
       unbatched and tostring(H) or (B .. "x" .. H) .. " (batch x hidden_size)"), 3)
   end
+  if P == nil then return (unbatched and h:view(1, H) or h):contiguous() end   -- recorded: h itself, in the graph
   return buffer(P, key, {B, H}, dt):copy_(unbatched and h:view(1, H) or h)
+end
+
+--- A cell's recorded forward: the recurrent node with T = 1 (src/gd.h,
+-- GD_AG_NN_RNN), h' and c' recorded views of its flat output.
+local function cell_forward_recorded(self, name, xs, h0, c0, B, unbatched)
+  local lstm = self.mode == "LSTM"
+  local H = self.hidden_size
+  h0 = cell_state(name, "h", h0, B, H, unbatched)
+  if lstm then c0 = cell_state(name, "c", c0, B, H, unbatched) end
+  local mode = MODES[self.mode]
+  local ws_n = ffi.new("int64_t[2]")
+  if C.gd_nn_rnn_workspace(ws_n, ws_n + 1, mode, 1, B, H) ~= 0 then fail(name, 3) end
+  local nh, nws = B * H, tonumber(ws_n[0])
+  local nc = lstm and nh or 0
+  flat_n[0] = 2 * nh + nc + nws
+  local xc = xs.c
+  local flat = base.fresh(1, flat_n, xc)
+  local yv, hv = flat:narrow(1, 1, nh):view(1, B, H), flat:narrow(1, nh + 1, nh):view(B, H)
+  local cv = lstm and flat:narrow(1, 2 * nh + 1, nc):view(B, H) or nil
+  local wsv = flat:narrow(1, 2 * nh + nc + 1, nws)
+  local b_ih, b_hh = self.bias_ih, self.bias_hh
+  if C.gd_nn_rnn_forward(yv.c, hv.c, cdata(cv), wsv.c, xc, cdata(h0), cdata(c0), self.weight_ih.c,
+                         self.weight_hh.c, cdata(b_ih), cdata(b_hh), mode, 0) ~= 0 then
+    fail(name, 3)
+  end
+  rec_in[0], rec_in[1], rec_in[2], rec_in[3] = xc, self.weight_ih.c, self.weight_hh.c, cdata(h0)
+  rec_in[4], rec_in[5], rec_in[6] = cdata(c0), cdata(b_ih), cdata(b_hh)
+  rec_ip[0], rec_ip[1], rec_ip[2], rec_ip[3], rec_ip[4], rec_ip[5] = 1, B, H, H, mode, 0
+  local st = C.gd_autograd_record_nn(flat.c, C.GD_AG_NN_RNN, rec_in, 7, flat.c, rec_ip, 6)
+  for j = 0, 6 do rec_in[j] = nil end
+  if st ~= 0 then fail(name, 3) end
+  priv[self].x = nil   -- (m:backward() after a recorded call: "called before forward")
+  local h = flat:narrow(1, 1, nh):view(unbatched and {H} or {B, H})
+  if lstm then return h, flat:narrow(1, 2 * nh + 1, nc):view(unbatched and {H} or {B, H}) end
+  return h
 end
 
 local function cell_forward(self, x, h0, c0)
@@ -526,6 +562,7 @@ local function cell_forward(self, x, h0, c0)
   local xs = x.c.is_contiguous ~= 0 and x or x:contiguous()
   xs = xs:view(1, B, s[#s])
   local dt = xs.c.scalar_type
+  if recording(self, x, h0, c0) then return cell_forward_recorded(self, name, xs, h0, c0, B, unbatched) end
   h0 = cell_state(name, "h", h0, B, H, unbatched, P, "h0_copy", dt)
   if lstm then c0 = cell_state(name, "c", c0, B, H, unbatched, P, "c0_copy", dt) end
   local mode = MODES[self.mode]

@@ -46,7 +46,7 @@ template <typename T> struct Elem;
         __device__ static void adabelief(T *p, T g, T *m, T *v, T *vm, const gd_optim_coef *k)    \
         { gd_adabelief_elem_##S(p, g, m, v, vm, k, AMS, MODE); }                                  \
         __device__ static void adan(T *p, T g, T *m, T *dm, T *n, T *neg, const gd_optim_coef *k) \
-        { gd_adan_elem_##S(p, g, m, dm, n, neg, k); }                                             \
+        { gd_adan_elem_##S(p, g, m, dm, n, neg, k, gd_adan_coupled_##S(k), gd_adan_decay_##S(k)); } \
         template <int ADAM>                                                                       \
         __device__ static void schedulefree(T *p, T g, T *z, T *v, const gd_optim_coef *k)        \
         { gd_schedulefree_elem_##S(p, g, z, v, k, ADAM); }                                        \

@@ -107,6 +107,16 @@ end)
 
 describe("the rest of torch.optim's hyperparameters", function()
   local function opt_of(name, hyper) return gd.optim[name]({gd.zeros(2, {dtype = "float64"})}, hyper) end
+  it("SparseAdam is not provided, and says why instead of being nil", function()
+    -- catches: gd.optim.SparseAdam(...) failing as "attempt to call a nil value"
+    local x = gd.tensor({1, 2})
+    local ok, err = pcall(gd.optim.SparseAdam, {x}, {lr = 0.1})
+    assert.is_false(ok)
+    assert.matches("gd.optim.SparseAdam: not provided: gdlua has no sparse gradients", err)
+    assert.matches("torch7 flavor", err)
+    assert.matches("not provided", require("gd.doc").lookup(gd.optim.SparseAdam))
+  end)
+
   it("use PyTorch 1.13's defaults", function()
     local a = opt_of("Adamax").hyper
     assert.are.same({2e-3, 0.9, 0.999, 1e-8, 0}, {a.lr, a.betas[1], a.betas[2], a.eps, a.weight_decay})

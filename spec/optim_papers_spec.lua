@@ -77,6 +77,42 @@ describe("optimizers from papers", function()
     end
   end)
 
+  it("Adan's vectorised, threaded loop gives the bits of its scalar loop (every decay switch)", function()
+    -- catches: a vector path that rounds otherwise than the scalar one (a reciprocal
+    -- instead of the division, a contracted multiply-add, a reordered sum), and a
+    -- switch taken per element or per thread differently.  The big tensor runs the
+    -- SIMD body on 2 threads; the small one, 37 elements, only the scalar remainder.
+    local m, reps = 37, 3600                     -- 133,200 elements: above the threading threshold
+    local threads = gd.get_num_threads()
+    gd.set_num_threads(2)
+    local configs = {{}, {weight_decay = 0.05}, {weight_decay = 0.05, no_prox = true}}
+    for _, dtype in ipairs({"float32", "float64"}) do
+      for ci, hyper in ipairs(configs) do
+        gd.manual_seed(ci)
+        local small = gd.randn(m, {dtype = dtype}):mul_(3)
+        small:set(1, 0); small:set(2, -0.0); small:set(3, 1e-40); small:set(4, 1e30)
+        local big = small:view(1, m):expand(reps, m):contiguous():view(m * reps)
+        local os_ = gd.optim.Adan({small}, hyper)
+        local ob = gd.optim.Adan({big}, hyper)
+        for t = 1, 4 do
+          local g = gd.randn(m, {dtype = dtype})
+          if t == 2 then g:set(5, 0); g:set(6, -1e-38) end
+          small.grad:copy_(g)
+          big.grad:copy_(g:view(1, m):expand(reps, m):contiguous():view(m * reps))
+          os_:step()
+          ob:step()
+        end
+        local want = small:view(1, m):expand(reps, m)
+        assert.is_true(big:view(reps, m):equal(want), dtype .. " config " .. ci)
+        local sa, sb = os_:state_dict().state[1], ob:state_dict().state[1]
+        for _, k in ipairs({"exp_avg", "exp_avg_diff", "exp_avg_sq", "neg_pre_grad"}) do
+          assert.is_true(sb[k]:view(reps, m):equal(sa[k]:view(1, m):expand(reps, m)), dtype .. " " .. k)
+        end
+      end
+    end
+    gd.set_num_threads(threads)
+  end)
+
   it("Schedule-Free: eval() then train() returns to y, and step() in eval mode is refused", function()
     local case
     for _, c in ipairs(G.cases) do if c.optimizer == "AdamWScheduleFree" then case = c end end

@@ -1,5 +1,5 @@
 /*
- * core.c: error messages, storage and its accounting, threads, dtype helpers.
+ * core.c: error messages, storage and its accounting, dtype helpers.
  */
 #define _GNU_SOURCE
 #include "internal.h"
@@ -161,37 +161,7 @@ void gd_storage_release(gd_storage *s)
     free(s);
 }
 
-/* ----------------------------------------------------------------- threads */
-
-/* Below 2^17 elements (512 KB of float32) a loop stays on one thread: an
-   OpenMP fork/join costs microseconds on an idle machine and far more on a
-   busy one, while a memory-bound loop of that size takes tens. */
-int64_t gd_parallel_threshold_value = 1 << 17;
-
-void gd_set_num_threads(int n)
-{
-#ifdef _OPENMP
-    if (n <= 0) n = omp_get_num_procs();
-    if (n > GD_MAX_THREADS) n = GD_MAX_THREADS; /* libgomp aborts when it cannot create a thread */
-    omp_set_num_threads(n);
-#else
-    (void)n;
-#endif
-}
-
-int gd_get_num_threads(void)
-{
-#ifdef _OPENMP
-    return omp_get_max_threads();
-#else
-    return 1;
-#endif
-}
-
-int gd_threads(void) { return gd_get_num_threads(); }
-
-void gd_set_parallel_threshold(int64_t n) { gd_parallel_threshold_value = n < 1 ? 1 : n; }
-int64_t gd_get_parallel_threshold(void) { return gd_parallel_threshold_value; }
+/* threads: src/threads.c */
 
 /* ------------------------------------------------------------------ dtypes */
 

@@ -152,6 +152,16 @@ void gd_mem_set_collect_floor(int64_t bytes);
 enum { GD_MAX_THREADS = 256 };
 void gd_set_num_threads(int n);
 int gd_get_num_threads(void);
+/* The adaptive thread count (src/threads.c): with it on (the default; off with
+   GD_ADAPTIVE_THREADS=0), the count set above is a limit and the loops use one
+   thread fewer whenever training iterations run faster so (another process on
+   a core).  The active count is what loops and OpenBLAS use now. */
+void gd_set_adaptive_threads(int on);
+int gd_get_adaptive_threads(void);
+int gd_get_active_threads(void);
+/* One training iteration's boundary: `who` names the loop (gd_optim_step passes
+   its optimizer's id), `now` is gd_seconds().  For specs: a synthetic clock. */
+void gd_threads_iteration(uint64_t who, double now);
 /* Elements below which loops stay single-threaded. */
 void gd_set_parallel_threshold(int64_t n);
 int64_t gd_get_parallel_threshold(void);

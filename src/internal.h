@@ -138,8 +138,14 @@ static inline void gd_iter_run(const gd_iter *it, gd_loop_fn fn, const void *ctx
     gd_iter_run_all(it, fn, ctx);
 }
 
+/* ---- matrix products: C (m x n, column-major, ldc) = alpha op(A) op(B) + beta C
+   through OpenBLAS, in blocks fixed by the shape, so that any thread count gives
+   the same bits (src/cpu/blas.c) */
+void gd_cpu_blas_gemm(int dtype, int ta, int tb, int64_t m, int64_t n, int64_t k, double alpha, const void *a,
+                      int64_t lda, const void *b, int64_t ldb, double beta, void *c, int64_t ldc);
+
 /* ---- parallelism */
-int gd_threads(void);
+int gd_threads(void);   /* the active count (src/threads.c) */
 extern int64_t gd_parallel_threshold_value;
 /* (inline: small loops ask it on every call) */
 static inline bool gd_parallel_worth(int64_t n) { return n >= gd_parallel_threshold_value && gd_threads() > 1; }

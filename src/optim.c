@@ -76,7 +76,13 @@ struct gd_optim {
        as PyTorch keeps them with a float64 default dtype */
     double scalar[2];
     int scalars_valid;          /* set by the first step or gd_optim_set_scalar */
+    uint64_t uid;               /* names this optimizer's iterations to the thread tuner */
 };
+
+/* Optimizers this small mark no iterations for the thread tuner (src/threads.c):
+   their loops are never parallel, and the per-step path stays a few nanoseconds
+   (the 2-parameter loop makes millions of steps a second). */
+enum { TUNE_MIN_ELEMENTS = 4096 };
 
 static const int slot_count[GD_OPTIM_KIND_COUNT] = {1, 3, 2, 3, 3, 2, 1, 2, 2, 2, 1, 3, 4, 2, 1};
 static const char *kind_name[GD_OPTIM_KIND_COUNT] = {"SGD", "RMSProp", "AdaDelta", "Adam", "SMORMS3",
@@ -263,6 +269,7 @@ int gd_optim_new(gd_optim **out, int kind, gd_tensor *const *params, int n, cons
     if (!o) return gd_fail(GD_ENOMEM, "out of memory");
     o->kind = kind;
     o->n = n;
+    o->uid = (uint64_t)gd_next_uid();
     size_t m = n > 0 ? (size_t)n : 1;
     o->params = calloc(m, sizeof *o->params);
     o->group = calloc(m, sizeof *o->group);
@@ -826,6 +833,9 @@ static int run_segments(const gd_optim *o, const gd_optim_plan *pl, const gd_opt
 int gd_optim_step_grads(gd_optim *o, const gd_optim_hyper *h, gd_tensor *const *grads)
 {
     if (!o || !h) return gd_fail(GD_EINVAL, "no optimizer");
+    int64_t total = 0;
+    for (int g = 0; g < NGROUPS; g++) total += o->group_size[g];
+    if (total >= TUNE_MIN_ELEMENTS) gd_threads_iteration(o->uid, gd_seconds());
     for (int i = 0; i < o->n; i++) {
         o->grad[i] = grads ? grads[i] : o->params[i]->gradient;
         if (grads && grads[i]) {

@@ -8,9 +8,8 @@
  * window by window, including its treatment of padding, NaN and ceil_mode.
  */
 #include "conv.h"
-#include "../gd.h"
+#include "../internal.h"
 
-#include <cblas.h>
 #include <math.h>
 #include <string.h>
 
@@ -83,13 +82,8 @@ void gd_cpu_col2im(int dtype, const void *col, void *gx, const gd_conv_geom *g)
 void gd_cpu_gemm_raw(int dtype, int ta, int tb, int64_t m, int64_t n, int64_t k, const void *a, int64_t lda,
                      const void *b, int64_t ldb, double beta, void *c, int64_t ldc)
 {
-    enum CBLAS_TRANSPOSE TA = ta ? CblasTrans : CblasNoTrans, TB = tb ? CblasTrans : CblasNoTrans;
-    if (dtype == GD_FLOAT32)
-        cblas_sgemm(CblasRowMajor, TA, TB, (int)m, (int)n, (int)k, 1.0f, a, (int)lda, b, (int)ldb, (float)beta, c,
-                    (int)ldc);
-    else
-        cblas_dgemm(CblasRowMajor, TA, TB, (int)m, (int)n, (int)k, 1.0, a, (int)lda, b, (int)ldb, beta, c,
-                    (int)ldc);
+    /* row-major C = op(A) op(B) is column-major C^T = op(B)^T op(A)^T */
+    gd_cpu_blas_gemm(dtype, tb, ta, n, m, k, 1.0, b, ldb, a, lda, beta, c, ldc);
 }
 
 /* ------------------------------------------------------------ max pool */

@@ -1,12 +1,10 @@
 /*
  * cpu/matmul.c: the CPU backend's gemm, in BLAS's column-major convention
  * (src/matmul.c lays row-major tensors out for it): OpenBLAS for float32 and
- * float64, a plain loop for int64 (wrapping, as the element-wise int64
- * kernels; BLAS has no integer gemm).
+ * float64, in blocks fixed by the shape (src/cpu/blas.c); a plain loop for
+ * int64 (wrapping, as the element-wise int64 kernels; BLAS has no integer gemm).
  */
 #include "cpu.h"
-
-#include <cblas.h>
 
 /* C (m x n, ldc) = beta C + alpha op(A) op(B), all int64, column-major;
    beta == 0: C is not read (it may be uninitialised) */
@@ -30,13 +28,8 @@ static void gemm_int64(int ta, int tb, int64_t m, int64_t n, int64_t k, int64_t 
 int gd_cpu_gemm(int dtype, int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, double alpha, const void *a,
                 int64_t lda, const void *b, int64_t ldb, double beta, void *c, int64_t ldc)
 {
-    CBLAS_TRANSPOSE TA = trans_a ? CblasTrans : CblasNoTrans, TB = trans_b ? CblasTrans : CblasNoTrans;
-    if (dtype == GD_FLOAT32)
-        cblas_sgemm(CblasColMajor, TA, TB, (int)m, (int)n, (int)k, (float)alpha, a, (int)lda, b, (int)ldb,
-                    (float)beta, c, (int)ldc);
-    else if (dtype == GD_FLOAT64)
-        cblas_dgemm(CblasColMajor, TA, TB, (int)m, (int)n, (int)k, alpha, a, (int)lda, b, (int)ldb, beta, c,
-                    (int)ldc);
+    if (dtype == GD_FLOAT32 || dtype == GD_FLOAT64)
+        gd_cpu_blas_gemm(dtype, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
     else
         gemm_int64(trans_a, trans_b, m, n, k, (int64_t)alpha, a, lda, b, ldb, (int64_t)beta, c, ldc);
     return 0;

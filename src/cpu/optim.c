@@ -131,6 +131,16 @@ MORE_LOOPS(double, d)
         for (int64_t i = 0; i < n; i++)                                                      \
             gd_adabelief_elem_##S(p + i, g[i], m + i, v + i, AMS ? vm + i : v + i, k, AMS, MODE); \
     }
+/* Adan: coupled L2 decay x decay mode (GD_ADAN_*), each a loop of its own so that
+   it vectorises (see gd_adan_elem in src/kernels/optim.h) */
+#define ADAN_LOOP(T, S, CPL, DEC)                                                            \
+    GD_SIMD_CLONES static void adan_##S##_##CPL##DEC(int64_t n, T *restrict p, const T *restrict g,      \
+                                      T *restrict m, T *restrict dm, T *restrict nn,         \
+                                      T *restrict neg, const gd_optim_coef *restrict k)       \
+    {                                                                                        \
+        for (int64_t i = 0; i < n; i++)                                                      \
+            gd_adan_elem_##S(p + i, g[i], m + i, dm + i, nn + i, neg + i, k, CPL, DEC);      \
+    }
 #define PAPER_LOOPS(T, S)                                                                    \
     GD_SIMD_CLONES static void lion_##S(int64_t n, T *restrict p, const T *restrict g, T *restrict m,       \
                          const gd_optim_coef *restrict k)                                    \
@@ -139,12 +149,8 @@ MORE_LOOPS(double, d)
     }                                                                                        \
     BELIEF_LOOP(T, S, 0, 0) BELIEF_LOOP(T, S, 0, 1) BELIEF_LOOP(T, S, 0, 2) BELIEF_LOOP(T, S, 0, 3) \
     BELIEF_LOOP(T, S, 1, 0) BELIEF_LOOP(T, S, 1, 1) BELIEF_LOOP(T, S, 1, 2) BELIEF_LOOP(T, S, 1, 3) \
-    GD_SIMD_CLONES static void adan_##S(int64_t n, T *restrict p, const T *restrict g, T *restrict m,       \
-                         T *restrict dm, T *restrict nn, T *restrict neg,                    \
-                         const gd_optim_coef *restrict k)                                    \
-    {                                                                                        \
-        for (int64_t i = 0; i < n; i++) gd_adan_elem_##S(p + i, g[i], m + i, dm + i, nn + i, neg + i, k); \
-    }                                                                                        \
+    ADAN_LOOP(T, S, 0, 0) ADAN_LOOP(T, S, 0, 1) ADAN_LOOP(T, S, 0, 2)                        \
+    ADAN_LOOP(T, S, 1, 0) ADAN_LOOP(T, S, 1, 1) ADAN_LOOP(T, S, 1, 2)                        \
     GD_SIMD_CLONES static void sf_##S##_1(int64_t n, T *restrict p, const T *restrict g, T *restrict z,     \
                            T *restrict v, const gd_optim_coef *restrict k)                   \
     {                                                                                        \
@@ -166,6 +172,14 @@ typedef void (*belief_loop_d)(int64_t, double *, const double *, double *, doubl
      {adabelief_##S##_10, adabelief_##S##_11, adabelief_##S##_12, adabelief_##S##_13}}
 static const belief_loop_f adabelief_f[2][4] = BELIEF_TABLE(f);
 static const belief_loop_d adabelief_d[2][4] = BELIEF_TABLE(d);
+
+typedef void (*adan_loop_f)(int64_t, float *, const float *, float *, float *, float *, float *,
+                            const gd_optim_coef *);
+typedef void (*adan_loop_d)(int64_t, double *, const double *, double *, double *, double *, double *,
+                            const gd_optim_coef *);
+#define ADAN_TABLE(S) {{adan_##S##_00, adan_##S##_01, adan_##S##_02}, {adan_##S##_10, adan_##S##_11, adan_##S##_12}}
+static const adan_loop_f adan_f[2][3] = ADAN_TABLE(f);
+static const adan_loop_d adan_d[2][3] = ADAN_TABLE(d);
 
 /* Runs elements [b, e) of one segment. */
 static void run_range(const gd_optim_plan *pl, const gd_optim_segment *s, int64_t b, int64_t e)
@@ -237,8 +251,13 @@ static void run_range(const gd_optim_plan *pl, const gd_optim_segment *s, int64_
                                                       (double *)(pl->amsgrad ? st[2] : st[1]), &pl->k);
         break;
     case GD_OPTIM_ADAN:
-        if (f) adan_f(n, ARGS(float), (float *)st[0], (float *)st[1], (float *)st[2], (float *)st[3], &pl->k);
-        else adan_d(n, ARGS(double), (double *)st[0], (double *)st[1], (double *)st[2], (double *)st[3], &pl->k);
+        if (f)
+            adan_f[gd_adan_coupled_f(&pl->k)][gd_adan_decay_f(&pl->k)](n, ARGS(float), (float *)st[0], (float *)st[1],
+                                                                     (float *)st[2], (float *)st[3], &pl->k);
+        else
+            adan_d[gd_adan_coupled_d(&pl->k)][gd_adan_decay_d(&pl->k)](n, ARGS(double), (double *)st[0],
+                                                                     (double *)st[1], (double *)st[2],
+                                                                     (double *)st[3], &pl->k);
         break;
     case GD_OPTIM_SF_ADAMW:
         if (f) sf_f_1(n, ARGS(float), (float *)st[0], (float *)st[1], &pl->k);

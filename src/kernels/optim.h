@@ -113,6 +113,8 @@ typedef struct gd_optim_plan {
 } gd_optim_plan;
 
 enum { GD_BELIEF_PLAIN = 0, GD_BELIEF_RECT = 1, GD_BELIEF_SGD = 2, GD_BELIEF_NONE = 3 };
+/* Adan's weight decay: none, no_prox's p *= 1 - lr*wd first, or the proximal p /= 1 + lr*wd last */
+enum { GD_ADAN_NONE = 0, GD_ADAN_DECOUPLED = 1, GD_ADAN_PROXIMAL = 2 };
 
 /* T: the storage type, R: the arithmetic type (float for float32, as PyTorch
    computes; double for float64).  Coefficients convert once per loop (the
@@ -120,12 +122,17 @@ enum { GD_BELIEF_PLAIN = 0, GD_BELIEF_RECT = 1, GD_BELIEF_SGD = 2, GD_BELIEF_NON
 #define GD_DEFINE_OPTIM_KERNELS(T, S, R, SQRT)                                                    \
     /* the gradient as every update sees it: scaled, L2-decayed, then clipped                     \
        (MXNet's order: the decay term is clipped with the gradient) */                            \
+    GD_HD static inline R gd_optim_clip_##S(R g, const gd_optim_coef *k)                          \
+    {                                                                                             \
+        const R clip = (R)k->clip;                                                                \
+        return g < -clip ? -clip : (g > clip ? clip : g);                                         \
+    }                                                                                             \
     GD_HD static inline R gd_optim_grad_##S(R g, R p, const gd_optim_coef *k)                     \
     {                                                                                             \
-        const R clip = (R)k->clip, wd = (R)k->wd;                                                 \
+        const R wd = (R)k->wd;                                                                    \
         g = g * (R)k->scale;                                                                      \
         g = wd != 0 ? g + wd * p : g;                                                             \
-        return g < -clip ? -clip : (g > clip ? clip : g);                                         \
+        return gd_optim_clip_##S(g, k);                                                           \
     }                                                                                             \
                                                                                                   \
     /* RMSProp / AdaGrad, every convention (see the top of this file) */                          \
@@ -421,14 +428,23 @@ GD_DEFINE_OPTIM_KERNELS_MORE(double, d, double, sqrt)
         *p = x;                                                                                   \
     }                                                                                             \
                                                                                                   \
+    /* Adan's switches are compile-time constants of its loops (src/optim.c): coupled,             \
+       whether (R)wd != 0 (then g += wd*p as gd_optim_grad does), and decay, GD_ADAN_*            \
+       from gd_adan_decay.  With them as run-time tests the body is too large for gcc's           \
+       loop unswitching (max-unswitch-insns) and, under -ftrapping-math, a conditional            \
+       multiply or divide cannot be if-converted: the loop did not vectorise (0.46x of            \
+       the stream kernel, issue 15).  The first step's select stays: it only picks a value. */    \
     GD_HD static inline void gd_adan_elem_##S(T *p, R g, T *m, T *dm, T *n, T *neg,               \
-                                              const gd_optim_coef *k)                             \
+                                              const gd_optim_coef *k, const int coupled,          \
+                                              const int decay)                                    \
     {                                                                                             \
         const R b1 = (R)k->beta1, b1c = (R)k->one_minus_beta1, eps = (R)k->eps;                   \
         const R b2 = (R)k->beta2b, b2c = (R)k->one_minus_beta2b;                                  \
         const R b3 = (R)k->beta3, b3c = (R)k->one_minus_beta3, dwd = (R)k->dwd;                   \
         R x = *p;                                                                                 \
-        g = gd_optim_grad_##S(g, x, k);                                                           \
+        g = g * (R)k->scale;                                                                      \
+        if (coupled) g = g + (R)k->wd * x;                                                        \
+        g = gd_optim_clip_##S(g, k);                                                              \
         R d = (k->first ? -g : (R)*neg) + g;                                                      \
         R mm = *m * b1 + b1c * g;                                                                 \
         R dd = *dm * b2 + b2c * d;                                                                \
@@ -438,12 +454,19 @@ GD_DEFINE_OPTIM_KERNELS_MORE(double, d, double, sqrt)
         *dm = dd;                                                                                 \
         *n = nn;                                                                                  \
         R denom = SQRT(nn) / (R)k->sqrt_bias + eps;                                               \
-        if (dwd != 0) x = x * ((R)1 - dwd);                                                       \
+        if (decay == GD_ADAN_DECOUPLED) x = x * ((R)1 - dwd);                                     \
         x = x + (-(R)k->step_size) * (mm / denom);                                                \
         x = x + (-(R)k->step2) * (dd / denom);                                                    \
-        if (k->prox_div != 0) x = x / (R)k->prox_div;                                             \
+        if (decay == GD_ADAN_PROXIMAL) x = x / (R)k->prox_div;                                    \
         *p = x;                                                                                   \
         *neg = -g;                                                                                \
+    }                                                                                             \
+                                                                                                  \
+    /* Adan's switches in the arithmetic type R, as the update tests them */                      \
+    GD_HD static inline int gd_adan_coupled_##S(const gd_optim_coef *k) { return (R)k->wd != 0; } \
+    GD_HD static inline int gd_adan_decay_##S(const gd_optim_coef *k)                             \
+    {                                                                                             \
+        return (R)k->dwd != 0 ? GD_ADAN_DECOUPLED : k->prox_div != 0 ? GD_ADAN_PROXIMAL : GD_ADAN_NONE; \
     }                                                                                             \
                                                                                                   \
     GD_HD static inline R gd_lerp_##S(R a, R b, R w)                                              \

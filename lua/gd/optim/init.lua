@@ -1162,6 +1162,20 @@ do
   for _, name in ipairs {"LAMB", "LARS", "Adafactor", "Muon"} do M[name] = layerwise[name] end
 end
 
+-- torch.optim.SparseAdam updates only the rows a sparse gradient names; gdlua's
+-- gradients are dense (nn.Embedding's too), so there is nothing for it to do
+-- that Adam does not.  Named here so that a PyTorch user gets a reason, not
+-- "attempt to call a nil value".
+M.SparseAdam = doc(function()
+  error("gd.optim.SparseAdam: not provided: gdlua has no sparse gradients (nn.Embedding's gradient is "
+    .. "dense); on dense gradients SparseAdam's update is gd.optim.Adam's torch7 flavor", 2)
+end, "gd.optim.SparseAdam", [[
+gd.optim.SparseAdam: not provided.  PyTorch's SparseAdam needs sparse gradients
+(nn.Embedding(sparse=True)); gdlua's gradients are dense, and calling it raises an
+error that says so.  On a gradient with every entry present SparseAdam's update
+(step_size = lr*sqrt(1-b2^t)/(1-b1^t), eps added to sqrt(v)) is Torch7's Adam:
+gd.optim.Adam(params, {flavor = "torch7", learningRate = lr, epsilon = eps}).]])
+
 doc(M, "gd.optim", [[
 gd.optim: SGD, AdaGrad (Adagrad), RMSProp (RMSprop), AdaDelta, Adam, AdamW,
 SMORMS3; each takes (params, hyper) with hyper.flavor choosing a system's

@@ -20,11 +20,29 @@ gd.set_num_threads = doc(function(n)
   check.number("gd.set_num_threads", "n", n, {integer = true, max = 256})
   C.gd_set_num_threads(n)
 end, "gd.set_num_threads", [[
-gd.set_num_threads(n): OpenMP threads for large loops (n <= 0: one per
-processor; at most 256).  Results do not depend on it: reductions use fixed
-blocks and random numbers are counter-based.]])
+gd.set_num_threads(n): OpenMP threads for large loops and matrix products
+(n <= 0: one per processor; at most 256); with the adaptive count on (the
+default, see gd.set_adaptive_threads) a limit.  Results do not depend on it:
+reductions and matrix products use blocks fixed by their size, and random
+numbers are counter-based.]])
 gd.get_num_threads = doc(function() return C.gd_get_num_threads() end, "gd.get_num_threads",
-  "gd.get_num_threads() -> the number of threads large loops use.")
+  "gd.get_num_threads() -> the number of threads large loops may use (the limit; see gd.get_active_threads).")
+gd.set_adaptive_threads = doc(function(on)
+  if type(on) ~= "boolean" then
+    error("gd.set_adaptive_threads: on (argument 1) must be true or false, got " .. type(on), 2)
+  end
+  C.gd_set_adaptive_threads(on and 1 or 0)
+end, "gd.set_adaptive_threads", [[
+gd.set_adaptive_threads(on): the adaptive thread count, on by default (off also
+with GD_ADAPTIVE_THREADS=0 in the environment).  With it on, gd.set_num_threads'
+count is a limit: timing the optimizer's steps, gdlua uses one thread fewer
+while that trains faster (another process busy on a core) and returns to more
+when they pay again.  Either call starts from the limit.  Results do not
+depend on the count.]])
+gd.get_adaptive_threads = doc(function() return C.gd_get_adaptive_threads() ~= 0 end,
+  "gd.get_adaptive_threads", "gd.get_adaptive_threads() -> whether the thread count adapts.")
+gd.get_active_threads = doc(function() return C.gd_get_active_threads() end, "gd.get_active_threads",
+  "gd.get_active_threads() -> the threads large loops and OpenBLAS use now (at most gd.get_num_threads()).")
 gd.cuda_available = doc(function()
   local ok = C.gd_cuda_available() ~= 0
   return ok, (not ok) and last_error() or nil

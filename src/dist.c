@@ -200,7 +200,7 @@ struct gd_dist_buckets {
     int np, nb, next;     /* next: the first bucket not posted yet */
     bucket *b;            /* b[0]: the arena's last elements (the last layer) */
     int op, deterministic, enabled, touched;
-    int64_t early, reduced;
+    int64_t posting, early, reduced;  /* posting: this walk's posts so far; early: the last reduced walk's */
     gd_dist_buckets *link;
 };
 
@@ -256,7 +256,7 @@ static int post_ready(gd_dist_buckets *s)
 {
     while (s->next < s->nb && s->b[s->next].pending == 0) {
         GD_TRY(post(s, s->next));
-        s->early++;
+        s->posting++;
     }
     return GD_OK;
 }
@@ -266,7 +266,7 @@ static void hook_begin(void)
     for (gd_dist_buckets *s = bucket_sets; s; s = s->link) {
         s->touched = 0;
         s->next = 0;
-        s->early = 0;
+        s->posting = 0;
         for (int i = 0; i < s->np; i++) s->p[i].expect = s->p[i].got = 0;
         for (int k = 0; k < s->nb; k++) {
             s->b[k].pending = 0;
@@ -324,7 +324,10 @@ static int hook_end(int status)
             b->req = NULL;
             if (w && !st) st = engine_failed("gd.dist.DataParallel: the wait for a gradient bucket");
         }
-        if (!st) s->reduced++;
+        if (!st) {
+            s->reduced++;
+            s->early = s->posting;
+        }
         s->touched = 0;
     }
     return st;

@@ -557,6 +557,8 @@ static void nn_backward(scratch *s, const ag_record *r, const gd_tensor *g, gd_t
         }
         if (s->st) return;
         for (int k = 1; k < r->nin; k++) if (sent[k]) gd_tensor_bump_version(gp[k]);
+        /* DataParallel: a bucket whose gradients are all in goes on the wire now */
+        for (int k = 1; k < r->nin && !s->st; k++) if (sent[k]) s->st = gd_ag_leaf_written(AG_IN(r)[k]);
         gin[0] = gx;
         for (int k = 1; k < r->nin; k++) if (!sent[k]) gin[k] = gp[k];
         break;

@@ -724,6 +724,32 @@ int gd_dist_allgather(gd_tensor *out, const gd_tensor *t);
    without the engine, ends this process. */
 void gd_dist_abort(const char *msg, int code);
 
+/*
+ * DataParallel's gradient buckets under autograd (PyTorch DDP's reducer):
+ * the gradient arena grads (1-D, contiguous) cut into buckets of about cap_mb
+ * MiB (1 MiB = 2^20 bytes, as PyTorch's bucket_cap_mb) in reverse layer
+ * order: the parameters sorted by their gradient's place in the arena, the
+ * last first, a bucket closed once it holds cap_mb or more; the buckets
+ * partition the whole arena.  While one gd_backward runs, a bucket whose
+ * every parameter gradient has been written (each parameter's .grad gets one
+ * write per recorded use of it) is posted as a non-blocking allreduce (op
+ * GD_DIST_SUM or GD_DIST_MEAN; deterministic: rank order), buckets strictly
+ * in order 1, 2, ..., so every rank posts the same sequence; at the end of
+ * the backward the rest are posted and every one waited for, in the same
+ * order.  The result is the single allreduce's over the arena.  params[i] is
+ * a parameter whose .grad is a view of grads.  A backward that writes none of
+ * grads' gradients leaves them alone; gd_autograd_grad never reduces.
+ */
+typedef struct gd_dist_buckets gd_dist_buckets;
+int gd_dist_buckets_new(gd_dist_buckets **out, gd_tensor *grads, gd_tensor *const *params, int n, double cap_mb,
+                        int op, int deterministic);
+void gd_dist_buckets_free(gd_dist_buckets *b);
+/* on = 0: backward leaves the gradients local (no_sync). */
+void gd_dist_buckets_enable(gd_dist_buckets *b, int on);
+/* out[0] = the number of buckets, out[1] = those the last reduced backward
+   posted while it ran (before its end), out[2] = the backwards reduced. */
+void gd_dist_buckets_stats(const gd_dist_buckets *b, int64_t *out);
+
 /* ------------------------------------------------------------- autograd */
 
 /*

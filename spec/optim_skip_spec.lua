@@ -140,3 +140,34 @@ describe("gd_optim_step_grads", function()
     assert.are.same({0, 0}, p:totable())
   end)
 end)
+
+describe("gd.optim's lookup of gd.dist", function()
+  -- catches: a failed require "gd.dist" (under mpirun without the MPI engine)
+  -- leaves LuaJIT's loading sentinel in package.loaded; gd.optim took it for
+  -- the module and every step raised "attempt to index a number value".  Run in a fresh host: this process may have loaded gd.dist already.
+  it("ignores LuaJIT's loading sentinel of a failed require, and steps", function()
+    local GDLUA = os.getenv("GDLUA") or "build/bin/gdlua"
+    local script = table.concat({
+      "package.preload['gd.dist'] = function() error('no MPI engine here') end",
+      "local ok = pcall(require, 'gd.dist')",
+      -- (LuaJIT 2.1's sentinel is a light userdata that type() reports as a number)
+      "local s = package.loaded['gd.dist']",
+      "assert(not ok and s ~= nil and type(s) ~= 'table', 'no sentinel left: ' .. type(s))",
+      "local gd = require 'gd'",
+      "local x = gd.tensor({1, 2}, {dtype = 'float64'})",
+      "local opt = gd.optim.SGD({x}, {lr = 0.5})",
+      "x.grad:fill_(1)",
+      "opt:step()",
+      "io.write(x:get(1), ' ', x:get(2))",
+    }, "\n")
+    local path = os.tmpname()
+    local f = assert(io.open(path, "w"))
+    f:write(script)
+    f:close()
+    local p = io.popen(GDLUA .. " " .. path .. " 2>&1")
+    local out = p:read("*a")
+    p:close()
+    os.remove(path)
+    assert.are.equal("0.5 1.5", out)
+  end)
+end)

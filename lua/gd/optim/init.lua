@@ -603,6 +603,20 @@ end
 
 local dist -- gd.dist, once something loaded it (DataParallel, nodeinfo, a sharded loader)
 
+--- gd.dist if it has been loaded, else nil.  package.loaded can hold other
+-- things under its name: LuaJIT's loading sentinel (a light userdata, which
+-- LuaJIT 2.1 shows as a number) after a require that failed, e.g. under
+-- mpirun without the MPI engine (issue 17: every step raised "attempt to index
+-- a number value"), or a user's stand-in; only the module itself counts.
+local function is_dist(d) return type(d) == "table" and d._generation ~= nil and type(d._folded_scale) == "function" end
+local function loaded_dist()
+  local d = package.loaded["gd.dist"]
+  if is_dist(d) then return d end
+  d = rawget(gd, "dist")
+  if is_dist(d) then return d end
+  return nil
+end
+
 --- Finds what data-parallel training asks of this optimizer: the 1/N to fold
 -- into grad_scale when a gd.dist.DataParallel sums these gradients, or, with
 -- PuzzleLib's nodeinfo and no DataParallel, the gradients this optimizer
@@ -651,7 +665,7 @@ function Optimizer:step(closure)
   -- data-parallel only where gd.dist is in use: never loaded from here, since
   -- under mpirun loading it joins the MPI job (independent workers, such as
   -- gd.bench's, must not)
-  if dist == nil then dist = package.loaded["gd.dist"] or rawget(gd, "dist") end
+  if dist == nil then dist = loaded_dist() end
   if dist and self._dist_gen ~= dist._generation then dist_refresh(self) end
   local reduce = self._dist_reduce
   if reduce then

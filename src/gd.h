@@ -445,8 +445,14 @@ int gd_optim_step_grads(gd_optim *o, const gd_optim_hyper *hyper, gd_tensor *con
 /* Zeroes every parameter's gradient. */
 int gd_optim_zero_grad(gd_optim *o);
 int64_t gd_optim_get_step(const gd_optim *o);
-/* Fails on a negative step. */
+/* Fails on a negative step.  Sets every parameter's own step count too. */
 int gd_optim_set_step(gd_optim *o, int64_t step);
+/* Parameter param's own step count (gd_optim_step_grads: a skipped parameter
+   lags the optimizer's count, as in PyTorch, which keeps one per parameter);
+   -1 on a bad optimizer or index.  Setting one (load_state_dict) fails on a
+   negative count or one above the optimizer's. */
+int64_t gd_optim_get_param_step(const gd_optim *o, int param);
+int gd_optim_set_param_step(gd_optim *o, int param, int64_t step);
 /* 0 when parameter param's state can be read and written: it still has the
    element count its state was laid out for (a parameter resized before the
    optimizer has any state is laid out anew).  gd_optim_state checks it too. */

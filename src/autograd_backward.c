@@ -600,9 +600,15 @@ static void nn_backward(scratch *s, const ag_record *r, const gd_tensor *g, gd_t
         for (int j = 0; j < 4; j++) {
             int k = params[j];
             if (k >= r->nin || !gp[k]) continue;
-            if (sent[k]) gd_tensor_bump_version(gp[k]);
-            else gin[k] = gp[k];
+            if (sent[k]) {
+                gd_tensor_bump_version(gp[k]);
+                /* DataParallel: a bucket whose gradients are all in goes on the wire now */
+                if (!s->st) s->st = gd_ag_leaf_written(AG_IN(r)[k]);
+            } else {
+                gin[k] = gp[k];
+            }
         }
+        if (s->st) return;
         gin[0] = gx;
         if (r->nin > 3) gin[3] = gh0;
         if (r->nin > 4) gin[4] = gc0;
@@ -614,8 +620,12 @@ static void nn_backward(scratch *s, const ag_record *r, const gd_tensor *g, gd_t
         if (s->st || !gw || !gy) return;
         s->st = gd_nn_embedding_backward(gw, gy, r->saved, r->ip[0], (int)r->ip[1]);
         if (s->st) return;
-        if (sent[0]) gd_tensor_bump_version(gw);
-        else gin[0] = gw;
+        if (sent[0]) {
+            gd_tensor_bump_version(gw);
+            s->st = gd_ag_leaf_written(AG_IN(r)[0]);
+        } else {
+            gin[0] = gw;
+        }
         break;
     }
     case GD_AG_NN_ACTIVATION: case GD_AG_NN_SOFTMAX: {

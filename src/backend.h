@@ -25,7 +25,7 @@
 
 #include "internal.h"
 
-enum { GD_BACKEND_ABI = 3 };
+enum { GD_BACKEND_ABI = 4 };
 
 /* ternary kinds (src/ops.def): operand 0 is written, operands 1..3 read */
 typedef enum gd_ternop {
@@ -47,6 +47,15 @@ typedef struct gd_optim_segment {
     int staged;                 /* param or grad not contiguous: go through a copy */
     int param_index;            /* the (first) parameter of the run */
 } gd_optim_segment;
+
+/* The geometry of a convolution or pooling over one sample (src/nn_conv.c):
+   C = channels, H x W = input plane, OH x OW = output plane, then the
+   kernel, stride, padding and dilation, each rows then columns. */
+typedef struct gd_conv_geom {
+    int64_t C, H, W;
+    int64_t OH, OW;
+    int64_t kh, kw, sh, sw, ph, pw, dh, dw;
+} gd_conv_geom;
 
 struct gd_backend {
     int abi;
@@ -130,6 +139,31 @@ struct gd_backend {
     /* out row i = src row index[i] - index_base (already checked), rows of row_bytes */
     int (*nn_gather_rows)(void *out, const void *src, const int64_t *index, int64_t index_base, int64_t rows,
                           int64_t row_bytes);
+
+    /* ---- convolution and pooling (src/nn_conv.c checks; PyTorch's NCHW
+       layout).  Every operand is contiguous, of dtype, on this device; b, gx,
+       gw, gb may be NULL.  col is the workspace, C*KH*KW x OH*OW of one sample.
+       conv2d: x N x C x H x W, w O x C/G x KH x KW, y N x O x OH x OW (written);
+       backward: gw, gb accumulate, gx is overwritten. */
+    int (*nn_conv2d)(int dtype, void *y, void *col, const void *x, const void *w, const void *b, int64_t N,
+                     int64_t O, int64_t G, const gd_conv_geom *g);
+    int (*nn_conv2d_backward)(int dtype, void *gx, void *gw, void *gb, void *col, const void *gy, const void *x,
+                              const void *w, int64_t N, int64_t O, int64_t G, const gd_conv_geom *g);
+    /* conv_transpose2d: the adjoint of the conv that g describes (g.C x g.H x
+       g.W is the output y, g.OH x g.OW the plane of x, N x Cin x OH x OW);
+       w Cin x C/G x KH x KW.  y is written; gw, gb accumulate; gx written. */
+    int (*nn_conv_transpose2d)(int dtype, void *y, void *col, const void *x, const void *w, const void *b,
+                               int64_t N, int64_t Cin, int64_t G, const gd_conv_geom *g);
+    int (*nn_conv_transpose2d_backward)(int dtype, void *gx, void *gw, void *gb, void *col, const void *gy,
+                                        const void *x, const void *w, int64_t N, int64_t Cin, int64_t G,
+                                        const gd_conv_geom *g);
+    /* pooling over `planes` planes of g->H x g->W (kind: gd_nn_pool_kind);
+       max pool writes idx (the argmax's offset in its plane, -1 for a window
+       of only padding); backward overwrites gx. */
+    int (*nn_pool2d)(int dtype, int kind, void *y, int64_t *idx, const void *x, int64_t planes,
+                     const gd_conv_geom *g, int count_include_pad, int64_t divisor_override);
+    int (*nn_pool2d_backward)(int dtype, int kind, void *gx, const void *gy, const int64_t *idx, int64_t planes,
+                              const gd_conv_geom *g, int count_include_pad, int64_t divisor_override);
 };
 
 /* MSE's fixed blocking (results do not depend on threads or the device) */

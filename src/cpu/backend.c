@@ -3,6 +3,7 @@
  * backend: memory from the C allocator, loops from the other files of src/cpu/.
  */
 #include "cpu.h"
+#include "conv.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -65,4 +66,10 @@ const gd_backend gd_cpu_backend = {
     .nn_dropout = gd_cpu_nn_dropout,
     .nn_dropout_backward = gd_cpu_nn_dropout_backward,
     .nn_gather_rows = gd_cpu_nn_gather_rows,
+    .nn_conv2d = gd_cpu_nn_conv2d,
+    .nn_conv2d_backward = gd_cpu_nn_conv2d_backward,
+    .nn_conv_transpose2d = gd_cpu_nn_conv_transpose2d,
+    .nn_conv_transpose2d_backward = gd_cpu_nn_conv_transpose2d_backward,
+    .nn_pool2d = gd_cpu_nn_pool2d,
+    .nn_pool2d_backward = gd_cpu_nn_pool2d_backward,
 };

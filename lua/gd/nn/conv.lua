@@ -2,12 +2,12 @@
 -- Flatten (issue 14), with PyTorch's names, argument order, shapes (NCHW),
 -- initialisation and state_dict keys (weight, bias).
 --
--- Each layer's forward and backward is one C call (src/nn_conv.c, loops in
--- src/cpu/conv.c: im2col + BLAS for the convolutions), writing into buffers
--- the layer keeps per batch size, so a training step allocates nothing after
--- the first; the C side checks every shape.  Unbatched inputs (C x H x W, or
--- C x L for Conv1d) are accepted as PyTorch does.  CPU only for now: a CUDA
--- input gets an error.
+-- Each layer's forward and backward is one C call (src/nn_conv.c, then the
+-- device's backend: src/cpu/conv.c, im2col + BLAS, or cuda/conv.cu, im2col +
+-- cuBLAS), writing into buffers the layer keeps per batch size on the input's
+-- device, so a training step allocates nothing after the first; the C side
+-- checks every shape.  Unbatched inputs (C x H x W, or C x L for Conv1d) are
+-- accepted as PyTorch does.
 local gd = require "gd.tensor"
 local doc = require "gd.doc"
 local check = require "gd.check"
@@ -27,22 +27,22 @@ local function fail(name)
   error(name .. ": " .. msg, 3)
 end
 
---- A reused contiguous buffer of `rank` sizes (cdata, 0-based) with ref's
--- dtype, cached in P[key] by the first size.
-local function buffer(P, key, rank, sizes, dtype)
+--- A reused contiguous buffer of `rank` sizes (cdata, 0-based) of dtype on
+-- device, cached in P[key] by the first size.
+local function buffer(P, key, rank, sizes, dtype, device)
   local cache = P[key]
   if cache == nil then cache = {}; P[key] = cache end
   local n = tonumber(sizes[0])
   local b = cache[n]
   if b ~= nil then
     local c = b.c
-    local same = c.rank == rank and c.scalar_type == dtype
+    local same = c.rank == rank and c.scalar_type == dtype and c.device_kind == device
     for d = 1, rank - 1 do
       if c.sizes[d] ~= sizes[d] then same = false end
     end
     if same then return b end
   end
-  if C.gd_empty(out1, rank, sizes, dtype, C.GD_CPU) ~= 0 then fail("gd.nn") end
+  if C.gd_empty(out1, rank, sizes, dtype, device) ~= 0 then fail("gd.nn") end
   b = I.wrap(out1[0])
   cache[n] = b
   return b
@@ -149,13 +149,13 @@ local function conv_forward(self, x, name, rank)
   local xc, wc, b = x.c, self.weight.c, self.bias
   local shp = P.shape
   if C.gd_nn_conv2d_shape(shp, xc, wc, g) ~= 0 then fail(name) end
-  local y = buffer(P, "out", rank, shp, xc.scalar_type)
+  local y = buffer(P, "out", rank, shp, xc.scalar_type, xc.device_kind)
   -- the workspace: one sample's im2col matrix, shared by forward and backward
   local need = tonumber(shp[rank])
   local col = P.col
-  if col == nil or col.c.count < need or col.c.scalar_type ~= xc.scalar_type then
+  if col == nil or col.c.count < need or col.c.scalar_type ~= xc.scalar_type or col.c.device_kind ~= xc.device_kind then
     shp[0] = need
-    col = buffer(P, "col_cache", 1, shp, xc.scalar_type)
+    col = buffer(P, "col_cache", 1, shp, xc.scalar_type, xc.device_kind)
     P.col = col
   end
   if C.gd_nn_conv2d_forward(y.c, col.c, xc, wc, b and b.c or nil, g) ~= 0 then fail(name) end
@@ -174,7 +174,7 @@ local function conv_backward(self, grad_out, need_input_grad, name)
   local wg, bg = w.grad, b and b.grad
   local xc = x.c
   local gx = nil
-  if need_input_grad ~= false then gx = buffer(P, "grad_in", xc.rank, xc.sizes, xc.scalar_type) end
+  if need_input_grad ~= false then gx = buffer(P, "grad_in", xc.rank, xc.sizes, xc.scalar_type, xc.device_kind) end
   if C.gd_nn_conv2d_backward(gx and gx.c or nil, wg and wg.c or nil, bg and bg.c or nil, P.col.c, grad_out.c, xc,
                              w.c, P.geom) ~= 0 then
     fail(name)
@@ -284,12 +284,12 @@ function ConvTranspose2d:forward(x, output_size)
   local xc, b = x.c, self.bias
   local shp = P.shape
   if C.gd_nn_conv_transpose2d_shape(shp, xc, self.weight.c, g) ~= 0 then fail(name) end
-  local y = buffer(P, "out", 4, shp, xc.scalar_type)
+  local y = buffer(P, "out", 4, shp, xc.scalar_type, xc.device_kind)
   local need = tonumber(shp[4])
   local col = P.col
-  if col == nil or col.c.count < need or col.c.scalar_type ~= xc.scalar_type then
+  if col == nil or col.c.count < need or col.c.scalar_type ~= xc.scalar_type or col.c.device_kind ~= xc.device_kind then
     shp[0] = need
-    col = buffer(P, "col_cache", 1, shp, xc.scalar_type)
+    col = buffer(P, "col_cache", 1, shp, xc.scalar_type, xc.device_kind)
     P.col = col
   end
   if C.gd_nn_conv_transpose2d_forward(y.c, col.c, xc, self.weight.c, b and b.c or nil, g) ~= 0 then fail(name) end
@@ -308,7 +308,7 @@ function ConvTranspose2d:backward(grad_out, need_input_grad)
   local w, b = self.weight, self.bias
   local xc = x.c
   local gx = nil
-  if need_input_grad ~= false then gx = buffer(P, "grad_in", xc.rank, xc.sizes, xc.scalar_type) end
+  if need_input_grad ~= false then gx = buffer(P, "grad_in", xc.rank, xc.sizes, xc.scalar_type, xc.device_kind) end
   if C.gd_nn_conv_transpose2d_backward(gx and gx.c or nil, w.grad and w.grad.c or nil, b and b.grad and b.grad.c or nil,
                                        P.col.c, grad_out.c, xc, w.c, P.geom) ~= 0 then
     fail(name)
@@ -366,9 +366,9 @@ local function pool_forward(self, x, name, kind)
   local g, shp = pool_geom(self, P), P.shape
   local xc = x.c
   if C.gd_nn_pool2d_shape(shp, xc, g, kind) ~= 0 then fail(name) end
-  local y = buffer(P, "out", 4, shp, xc.scalar_type)
+  local y = buffer(P, "out", 4, shp, xc.scalar_type, xc.device_kind)
   local idx = nil
-  if kind == C.GD_NN_MAXPOOL then idx = buffer(P, "indices", 4, shp, C.GD_INT64) end
+  if kind == C.GD_NN_MAXPOOL then idx = buffer(P, "indices", 4, shp, C.GD_INT64, xc.device_kind) end
   if C.gd_nn_pool2d_forward(y.c, idx and idx.c or nil, xc, g, kind) ~= 0 then fail(name) end
   P.input, P.idx, P.unbatched = x, idx, unbatched
   if unbatched then return y[1] end
@@ -382,7 +382,7 @@ local function pool_backward(self, grad_out, name, kind)
   if not gd.is_tensor(grad_out) then base.argerr(name, "the output gradient must be a tensor, got " .. type(grad_out), 3) end
   if P.unbatched then grad_out = grad_out:view(1, unpack(grad_out.shape)) end
   local xc = x.c
-  local gx = buffer(P, "grad_in", 4, xc.sizes, xc.scalar_type)
+  local gx = buffer(P, "grad_in", 4, xc.sizes, xc.scalar_type, xc.device_kind)
   if C.gd_nn_pool2d_backward(gx.c, grad_out.c, P.idx and P.idx.c or nil, xc, P.geom, kind) ~= 0 then fail(name) end
   if P.unbatched then return gx[1] end
   return gx

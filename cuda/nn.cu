@@ -316,3 +316,56 @@ int nn_gather_rows(void *out, const void *src, const int64_t *index, int64_t ind
 }
 
 }  // namespace gdcuda
+
+namespace gdcuda {
+
+// ----------------------------------------------------------- embedding
+
+__global__ void embedding_count_kernel(int *freq, const long long *ix, long long count)
+{
+    GD_CUDA_FOR(i, count) atomicAdd(freq + (ix[i] - 1), 1);
+}
+
+// one thread per (occurrence, column): atomics, since an index may repeat
+// (the sum's order differs from the CPU's index order by rounding only)
+template <typename T>
+__global__ void embedding_backward_kernel(T *gw, const T *gy, const long long *ix, long long count, long long D,
+                                          long long padding_idx, const int *freq)
+{
+    GD_CUDA_FOR(t, count * D) {
+        long long i = t / D, j = t % D, r = ix[i];
+        if (r == padding_idx) continue;
+        T g = gy[t];
+        if (freq) g = g * (T)(1.0 / (double)freq[r - 1]);
+        atomicAdd(gw + (r - 1) * D + j, g);
+    }
+}
+
+int nn_embedding_backward(int dtype, void *gw, const void *gy, const int64_t *ix, int64_t count, int64_t rows,
+                          int64_t D, int64_t padding_idx, int scale_grad_by_freq)
+{
+    if (count * D == 0) return 0;
+    int *freq = nullptr;
+    if (scale_grad_by_freq) {
+        cudaError_t e = cudaMallocAsync((void **)&freq, (size_t)(rows > 0 ? rows : 1) * sizeof(int), 0);
+        if (e != cudaSuccess) return fail(e, "cudaMallocAsync");
+        e = cudaMemsetAsync(freq, 0, (size_t)(rows > 0 ? rows : 1) * sizeof(int), 0);
+        if (e != cudaSuccess) {
+            cudaFreeAsync(freq, 0);
+            return fail(e, "cudaMemsetAsync");
+        }
+        embedding_count_kernel<<<blocks_for(count), kThreads>>>(freq, (const long long *)ix, count);
+    }
+    unsigned g = blocks_for(count * D);
+    if (dtype == GD_FLOAT32)
+        embedding_backward_kernel<float><<<g, kThreads>>>((float *)gw, (const float *)gy, (const long long *)ix, count,
+                                                          D, padding_idx, freq);
+    else
+        embedding_backward_kernel<double><<<g, kThreads>>>((double *)gw, (const double *)gy, (const long long *)ix,
+                                                           count, D, padding_idx, freq);
+    int rc = check_launch("embedding backward");
+    if (freq) cudaFreeAsync(freq, 0);
+    return rc;
+}
+
+}  // namespace gdcuda

@@ -721,6 +721,21 @@ describe("layers on every backend", function()
       assert_close(run_layer(m:clone():to(dev), idx:to(dev), 1), want, "Embedding, " .. dev)
     end
   end)
+  -- catches: a CUDA scatter-add that loses repeated indices (no atomics), or
+  -- counts for scale_grad_by_freq taken per thread instead of per row
+  it("Embedding with padding_idx and scale_grad_by_freq over repeated indices" ..
+    (#OTHER > 0 and ", on every backend" or ""), function()
+    gd.manual_seed(5)
+    local m = nn.Embedding(6, 4, {padding_idx = 2, scale_grad_by_freq = true}):to("float64")
+    local idx = gd.tensor({{3, 3, 2, 6}, {3, 1, 6, 2}}, {dtype = "int64"})
+    local want = run_layer(m, idx, 1)
+    -- the CPU's values are checked against PyTorch in spec/nn_conv_spec.lua;
+    -- here padding_idx's row must stay zero on every backend
+    assert(want[3]:get(2, 1) == 0, "padding_idx's row got a gradient")
+    for _, dev in ipairs(OTHER) do
+      assert_close(run_layer(m:clone():to(dev), idx:to(dev), 1), want, "Embedding options, " .. dev)
+    end
+  end)
   if #OTHER == 0 then pending("layers on a GPU: no GPU here: " .. tostring(cuda_why)) end
 end)
 

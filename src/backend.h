@@ -57,6 +57,21 @@ typedef struct gd_conv_geom {
     int64_t kh, kw, sh, sw, ph, pw, dh, dw;
 } gd_conv_geom;
 
+/* One layer in one direction of gd.nn.RNN/LSTM/GRU (src/nn_rnn.c fills it;
+   loops in src/cpu/rnn.c, kernels in cuda/rnn.cu, the same workspace
+   layout).  T = time steps, B = batch, I = input features, H = hidden units,
+   G = gates (LSTM 4, GRU 3, RNN 1), DH = y's row length (H or 2H). */
+typedef struct gd_rnn_plan {
+    int dtype, mode, dir, accumulate_gx;
+    int64_t T, B, I, H, G, DH;
+    /* forward */
+    void *y, *hn, *cn, *ws;
+    const void *x, *h0, *c0, *w_ih, *w_hh, *b_ih, *b_hh;
+    /* backward */
+    void *gx, *gh0, *gc0, *gw_ih, *gw_hh, *gb_ih, *gb_hh, *bws;
+    const void *gy, *ghn, *gcn;
+} gd_rnn_plan;
+
 struct gd_backend {
     int abi;
     const char *name;                        /* "cpu", "cuda": for messages */
@@ -139,6 +154,12 @@ struct gd_backend {
     /* out row i = src row index[i] - index_base (already checked), rows of row_bytes */
     int (*nn_gather_rows)(void *out, const void *src, const int64_t *index, int64_t index_base, int64_t rows,
                           int64_t row_bytes);
+    /* Embedding's backward: gw (rows x D) row idx[i] - 1 += gy (count x D)
+       row i, for each of the count indices (checked: 1..rows) but
+       padding_idx (1-based, 0 = none); with scale_grad_by_freq each
+       occurrence's gradient is divided by how often its row occurs */
+    int (*nn_embedding_backward)(int dtype, void *gw, const void *gy, const int64_t *idx, int64_t count,
+                                 int64_t rows, int64_t D, int64_t padding_idx, int scale_grad_by_freq);
 
     /* ---- convolution and pooling (src/nn_conv.c checks; PyTorch's NCHW
        layout).  Every operand is contiguous, of dtype, on this device; b, gx,
@@ -164,6 +185,25 @@ struct gd_backend {
                      const gd_conv_geom *g, int count_include_pad, int64_t divisor_override);
     int (*nn_pool2d_backward)(int dtype, int kind, void *gx, const void *gy, const int64_t *idx, int64_t planes,
                               const gd_conv_geom *g, int count_include_pad, int64_t divisor_override);
+
+    /* ---- batch normalisation (src/nn_norm.c checks): x, y, gy, gx N x C x L;
+       the per-channel vectors C.  save_mean/save_invstd are written.  With
+       training, or without running statistics (rmean = rvar = NULL), the
+       batch's statistics normalise, and training updates rmean/rvar when
+       given (the variance unbiased, as PyTorch's); otherwise rmean/rvar
+       normalise.  Backward:
+       gw, gb accumulate, gx (may be NULL) is written; batch_stats says which
+       statistics the forward used. */
+    int (*nn_batchnorm)(int dtype, void *y, void *save_mean, void *save_invstd, void *rmean, void *rvar,
+                        const void *x, const void *w, const void *b, int64_t N, int64_t C, int64_t L,
+                        double momentum, double eps, int training);
+    int (*nn_batchnorm_backward)(int dtype, void *gx, void *gw, void *gb, const void *gy, const void *x,
+                                 const void *w, const void *save_mean, const void *save_invstd, int64_t N,
+                                 int64_t C, int64_t L, int batch_stats);
+
+    /* ---- recurrent layers: one layer, one direction (gd_rnn_plan) */
+    int (*nn_rnn_forward)(const gd_rnn_plan *p);
+    int (*nn_rnn_backward)(const gd_rnn_plan *p);
 };
 
 /* MSE's fixed blocking (results do not depend on threads or the device) */

@@ -62,7 +62,8 @@ function Embedding:forward(idx)
   local ic, wc = idx.c, self.weight.c
   local rank = ic.rank + 1
   local y = P.out
-  local same = y ~= nil and y.c.rank == rank and y.c.scalar_type == wc.scalar_type
+  local same = y ~= nil and y.c.rank == rank and y.c.scalar_type == wc.scalar_type and
+    y.c.device_kind == wc.device_kind
   if same then
     for d = 0, rank - 2 do
       if y.c.sizes[d] ~= ic.sizes[d] then same = false; break end
@@ -72,7 +73,7 @@ function Embedding:forward(idx)
     local sizes = ffi.new("int64_t[?]", rank)
     for d = 0, rank - 2 do sizes[d] = ic.sizes[d] end
     sizes[rank - 1] = self.embedding_dim
-    if C.gd_empty(out1, rank, sizes, wc.scalar_type, C.GD_CPU) ~= 0 then fail("Embedding") end
+    if C.gd_empty(out1, rank, sizes, wc.scalar_type, wc.device_kind) ~= 0 then fail("Embedding") end
     y = I.wrap(out1[0])
     P.out = y
   end

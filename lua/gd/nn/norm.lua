@@ -45,12 +45,13 @@ local function bn_init(self, fname, num_features, opts)
   end
 end
 
---- Running statistics follow the parameters' dtype after m:double() / m:float().
-local function stats_like(self, xc)
-  local rm = self.running_mean
-  if rm and rm.c.scalar_type ~= xc.scalar_type then
-    local dt = I.DTYPE_NAMES[tonumber(xc.scalar_type)]
-    self.running_mean, self.running_var = rm:to(dt), self.running_var:to(dt)
+--- Running statistics follow the input's dtype and device after m:double(),
+-- m:float() or m:to("cuda") (moved once, at the first forward after).
+local function stats_like(self, x)
+  local rm, xc = self.running_mean, x.c
+  if rm and (rm.c.scalar_type ~= xc.scalar_type or rm.c.device_kind ~= xc.device_kind) then
+    local to = {dtype = x.dtype, device = x.device}
+    self.running_mean, self.running_var = rm:to(to), self.running_var:to(to)
   end
 end
 
@@ -66,11 +67,11 @@ local function bn_forward(self, x, name, ranks)
       self.num_features), 3)
   end
   if xc.is_contiguous == 0 then x = x:contiguous(); xc = x.c end
-  stats_like(self, xc)
+  stats_like(self, x)
   local y = buffer_like(P, "out", xc)
   local sm = P.save_mean
-  if sm == nil or sm.c.scalar_type ~= xc.scalar_type then
-    sm = gd.empty(self.num_features, {dtype = I.DTYPE_NAMES[tonumber(xc.scalar_type)]})
+  if sm == nil or sm.c.scalar_type ~= xc.scalar_type or sm.c.device_kind ~= xc.device_kind then
+    sm = gd.empty(self.num_features, {dtype = x.dtype, device = x.device})
     P.save_mean, P.save_invstd = sm, sm:clone()
   end
   local w, b, rm, rv = self.weight, self.bias, self.running_mean, self.running_var

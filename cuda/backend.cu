@@ -102,6 +102,8 @@ int nn_dropout(void *y, void *mask, const void *x, int64_t n, double p, int dtyp
 int nn_dropout_backward(void *gx, const void *gy, const void *mask, int64_t n, int dtype);
 int nn_gather_rows(void *out, const void *src, const int64_t *index, int64_t index_base, int64_t rows,
                    int64_t row_bytes);
+int nn_pointwise_loss(double *sum, void *losses, void *grad, const void *pred, const void *target, const void *weight,
+                      const void *pos_weight, int64_t n, int kind, double param, double scale, int dtype);
 int nn_embedding_backward(int dtype, void *gw, const void *gy, const int64_t *idx, int64_t count, int64_t rows,
                           int64_t D, int64_t padding_idx, int scale_grad_by_freq);
 int nn_conv2d(int dt, void *y, void *col, const void *x, const void *w, const void *b, int64_t N, int64_t O,
@@ -164,6 +166,7 @@ const gd_backend gd_cuda_backend_v1 = {
     gdcuda::nn_dropout,
     gdcuda::nn_dropout_backward,
     gdcuda::nn_gather_rows,
+    gdcuda::nn_pointwise_loss,
     gdcuda::nn_embedding_backward,
     gdcuda::nn_conv2d,
     gdcuda::nn_conv2d_backward,

@@ -369,3 +369,55 @@ int nn_embedding_backward(int dtype, void *gw, const void *gy, const int64_t *ix
 }
 
 }  // namespace gdcuda
+
+namespace gdcuda {
+
+// ------------------------------------------------- element-wise losses
+
+// one thread per element; the losses are summed afterwards in element order
+// by one thread (sum_in_order_kernel), the CPU's order, so the value is the
+// CPU's up to the rounding of the per-element math
+template <typename T>
+__global__ void pointwise_loss_kernel(double *parts, T *losses, T *grad, const T *x, const T *t, const T *w,
+                                      const T *pw, long long n, int kind, double param, double scale)
+{
+    GD_CUDA_FOR(i, n) {
+        double g, l;
+        if (pw) l = gd_nn_bce_logits_pos_elem((double)x[i], (double)t[i], (double)pw[i], &g);
+        else l = gd_nn_pointwise_loss_elem(kind, (double)x[i], (double)t[i], param, &g);
+        if (w) {
+            l *= (double)w[i];
+            g *= (double)w[i];
+        }
+        if (grad) grad[i] = (T)(g * scale);
+        if (losses) losses[i] = (T)l;
+        parts[i] = l;
+    }
+}
+
+int nn_pointwise_loss(double *out, void *losses, void *grad, const void *pred, const void *target, const void *weight,
+                      const void *pos_weight, int64_t n, int kind, double param, double scale, int dtype)
+{
+    double *parts = nullptr;
+    cudaError_t e = cudaMallocAsync((void **)&parts, (size_t)(n + 1) * sizeof(double), 0);
+    if (e != cudaSuccess) return fail(e, "cudaMallocAsync (loss)");
+    if (n > 0) {
+        unsigned g = blocks_for(n);
+        if (dtype == GD_FLOAT32)
+            pointwise_loss_kernel<float><<<g, kThreads>>>(parts, (float *)losses, (float *)grad, (const float *)pred,
+                                                          (const float *)target, (const float *)weight,
+                                                          (const float *)pos_weight, n, kind, param, scale);
+        else
+            pointwise_loss_kernel<double><<<g, kThreads>>>(parts, (double *)losses, (double *)grad,
+                                                           (const double *)pred, (const double *)target,
+                                                           (const double *)weight, (const double *)pos_weight, n,
+                                                           kind, param, scale);
+        if (check_launch("loss")) {
+            cudaFreeAsync(parts, 0);
+            return -1;
+        }
+    }
+    return finish_loss(parts, n, 1.0, out);
+}
+
+}  // namespace gdcuda

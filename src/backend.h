@@ -154,6 +154,14 @@ struct gd_backend {
     /* out row i = src row index[i] - index_base (already checked), rows of row_bytes */
     int (*nn_gather_rows)(void *out, const void *src, const int64_t *index, int64_t index_base, int64_t rows,
                           int64_t row_bytes);
+    /* the element-wise losses (GD_NN_LOSS_* codes, src/nn_loss.c): over n
+       elements, loss l_i and gradient g_i of src/kernels/nn.h (times
+       weight_i when given; pos_weight: BCEWithLogits's); grad = scale * g,
+       losses = l (either may be NULL); *sum = the l_i summed in double in
+       element order */
+    int (*nn_pointwise_loss)(double *sum, void *losses, void *grad, const void *pred, const void *target,
+                             const void *weight, const void *pos_weight, int64_t n, int kind, double param,
+                             double scale, int dtype);
     /* Embedding's backward: gw (rows x D) row idx[i] - 1 += gy (count x D)
        row i, for each of the count indices (checked: 1..rows) but
        padding_idx (1-based, 0 = none); with scale_grad_by_freq each

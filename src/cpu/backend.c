@@ -67,6 +67,7 @@ const gd_backend gd_cpu_backend = {
     .nn_dropout = gd_cpu_nn_dropout,
     .nn_dropout_backward = gd_cpu_nn_dropout_backward,
     .nn_gather_rows = gd_cpu_nn_gather_rows,
+    .nn_pointwise_loss = gd_cpu_nn_pointwise_loss,
     .nn_embedding_backward = gd_cpu_nn_embedding_backward,
     .nn_conv2d = gd_cpu_nn_conv2d,
     .nn_conv2d_backward = gd_cpu_nn_conv2d_backward,

@@ -572,11 +572,26 @@ describe("autograd", function()
       local function record(what, tr, func, pc, otr, oex)
         events[#events + 1] = {what = what, tr = tr, func = func, pc = pc, otr = otr, oex = oex}
       end
-      jit.flush()
-      jit.attach(record, "trace")
-      local okrun, err = pcall(loop, 20000)
-      jit.attach(record)
-      assert(okrun, err)
+      -- a garbage-collection finalizer running while the loop records aborts that
+      -- recording (normal; the JIT retries): after a whole suite the heap is big and a
+      -- sweep can hit every retry, so the heap is collected first and the run is
+      -- tried three times (NYI aborts in any of them fail the spec)
+      for _ = 1, 3 do
+        collectgarbage(); collectgarbage()
+        jit.flush()
+        jit.attach(record, "trace")
+        local okrun, err = pcall(loop, 20000)
+        jit.attach(record)
+        assert(okrun, err)
+        local looped = false
+        for _, e in ipairs(events) do
+          if e.what == "stop" and e.func == loop then
+            local info = jutil.traceinfo(e.tr)
+            if info and info.linktype == "loop" and info.link == e.tr then looped = true end
+          end
+        end
+        if looped then break end
+      end
       local looping, aborts = false, {}
       for _, e in ipairs(events) do
         if e.what == "stop" and e.func == loop then

@@ -212,7 +212,7 @@ gd.nn.Conv2d(in_channels, out_channels, kernel_size, [{stride = 1, padding = 0,
   are a number or a pair {h, w}.  weight is out x in/groups x kh x kw, bias
   out, both U(+-1/sqrt(in/groups kh kw)) as in PyTorch.  Forward and backward
   are one C call each (im2col + BLAS gemm); backward accumulates weight.grad
-  and bias.grad.  CPU only for now.]])
+  and bias.grad.  Runs on the device of its parameters and input (cuBLAS on a GPU).]])
 
 local Conv1d = new_class("Conv1d", Module)
 M.Conv1d = Conv1d
@@ -336,7 +336,7 @@ gd.nn.ConvTranspose2d(in_channels, out_channels, kernel_size, [{stride = 1,
   layout), weight and bias U(+-1/sqrt(out/groups kh kw)).  Forward is gemm +
   col2im, backward im2col + gemm, one C call each.  m:forward(x,
   output_size) picks the output_padding that gives output_size ({OH, OW}, as
-  PyTorch's forward(input, output_size)).  CPU only for now.]])
+  PyTorch's forward(input, output_size)).  On the CPU or a GPU.]])
 
 -- ----------------------------------------------------------------- pooling
 

@@ -135,7 +135,8 @@ local function make(name, ranks, shape_doc)
   running statistics move by momentum (running_var by the unbiased variance,
   n/(n-1) times the biased one); in evaluation mode (m:evaluate()) the running
   statistics normalise.  weight starts at 1, bias at 0; state_dict() adds
-  running_mean, running_var and num_batches_tracked.  CPU only for now.]])
+  running_mean, running_var and num_batches_tracked.  On the CPU or a GPU (the running
+  statistics follow the input's device).]])
   return cls
 end
 

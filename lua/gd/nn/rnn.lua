@@ -14,7 +14,7 @@
 -- then per step one gemm and one fused cell kernel (src/kernels/nn.h).
 -- This file stacks the layers, applies dropout between them (training mode
 -- only, not after the last, as PyTorch) and handles batch_first and unbatched
--- inputs.  CPU only for now.
+-- inputs.  On the input's device (src/cpu/rnn.c or cuda/rnn.cu).
 local gd = require "gd.tensor"
 local doc = require "gd.doc"
 local check = require "gd.check"
@@ -337,7 +337,7 @@ local COMMON = [[
   direction (suffix _reverse for the second): weight_ih_l<l> (G*hidden x in),
   weight_hh_l<l> (G*hidden x hidden), bias_ih_l<l>, bias_hh_l<l> (G*hidden),
   all U(+-1/sqrt(hidden_size)).  backward accumulates every parameter's .grad
-  through time.  CPU only for now.]]
+  through time.  Runs on the device of its parameters and input.]]
 
 define("RNN", RNN_OPTS, [[
 gd.nn.RNN(input_size, hidden_size, [{num_layers = 1, nonlinearity = "tanh",

@@ -17,7 +17,8 @@ template <typename T> struct Elem;
     template <> struct Elem<T> {                                                                  \
         template <int C, int E, int M>                                                            \
         __device__ static void rmsprop(T *p, T g, T *v, T *m, T *b, const gd_optim_coef *k)       \
-        { gd_rmsprop_elem_##S(p, g, v, m, b, k, C, E, M, k->clip_weights); }                      \
+        { gd_rmsprop_elem_##S(p, g, v, m, b, k,                                                   \
+                              C, E, M, k->clip_weights, gd_optim_coupled_##S(k)); }               \
         template <int MOM, int NEST>                                                              \
         __device__ static void sgd(T *p, T g, T *b, const gd_optim_coef *k)                       \
         { gd_sgd_elem_##S(p, g, b, k, MOM, NEST); }                                               \
@@ -27,7 +28,8 @@ template <typename T> struct Elem;
         __device__ static void adadelta(T *p, T g, T *v, T *a, const gd_optim_coef *k)            \
         { gd_adadelta_elem_##S(p, g, v, a, k); }                                                  \
         __device__ static void smorms3(T *p, T g, T *a, T *b, T *c, const gd_optim_coef *k)       \
-        { gd_smorms3_elem_##S(p, g, a, b, c, k); }                                                \
+        { gd_smorms3_elem_##S(p, g, a, b, c, k,                                                   \
+                              gd_optim_coupled_##S(k)); }                                         \
         __device__ static void adamax(T *p, T g, T *m, T *u, const gd_optim_coef *k)              \
         { gd_adamax_elem_##S(p, g, m, u, k); }                                                    \
         __device__ static void nadam(T *p, T g, T *m, T *v, const gd_optim_coef *k)               \
@@ -44,9 +46,11 @@ template <typename T> struct Elem;
         { gd_lion_elem_##S(p, g, m, k); }                                                         \
         template <int AMS, int MODE>                                                              \
         __device__ static void adabelief(T *p, T g, T *m, T *v, T *vm, const gd_optim_coef *k)    \
-        { gd_adabelief_elem_##S(p, g, m, v, vm, k, AMS, MODE); }                                  \
+        { gd_adabelief_elem_##S(p, g, m, v, vm, k,                                                \
+                                AMS, MODE, gd_optim_coupled_##S(k)); }                            \
         __device__ static void adan(T *p, T g, T *m, T *dm, T *n, T *neg, const gd_optim_coef *k) \
-        { gd_adan_elem_##S(p, g, m, dm, n, neg, k, gd_adan_coupled_##S(k), gd_adan_decay_##S(k)); } \
+        { gd_adan_elem_##S(p, g, m, dm, n, neg, k,                                                \
+                           gd_optim_coupled_##S(k), gd_adan_decay_##S(k)); }                      \
         template <int ADAM>                                                                       \
         __device__ static void schedulefree(T *p, T g, T *z, T *v, const gd_optim_coef *k)        \
         { gd_schedulefree_elem_##S(p, g, z, v, k, ADAM); }                                        \

@@ -135,6 +135,29 @@ describe("gd.bench.run", function()
     cleanup(db)
   end)
 
+  -- catches: a claim that ignores its count (one transaction, one write lock on
+  -- the shared file, per trial) or that hands one trial to two claims
+  it("claims several trials in one transaction, and a batched worker runs each once", function()
+    local db = tmpdb()
+    bench.run{db = db, problems = {"noisy_beale"}, optimizers = {"SGD"}, budget = "quick", trials = 7,
+      seeds = 0, workers = 0, print = false}
+    local h = bench.open(db)
+    h:run("UPDATE trials SET status = 'pending', worker = NULL, attempts = 0")
+    local got = bench._claim(h, 11, "local:11", 3)
+    assert.equal(3, #got)
+    assert.equal(3, h:rows("SELECT COUNT(*) AS n FROM trials WHERE status = 'running' AND worker = 11")[1].n)
+    local ran = bench.worker(db, {batch = 3, pid = 12, job = "local:12"})
+    assert.equal(4, ran)                                   -- the 4 left: claims of 3 and 1
+    local seen = {}
+    for _, r in ipairs(got) do seen[r.id] = true end
+    for _, r in ipairs(h:rows("SELECT id, worker, status FROM trials WHERE worker = 12")) do
+      assert.is_nil(seen[r.id], "trial " .. r.id .. " claimed twice")
+      assert.truthy(r.status == "done" or r.status == "diverged", r.status)
+    end
+    h:close()
+    cleanup(db)
+  end)
+
   it("resumes a sweep whose worker was SIGKILLed without repeating a finished trial", function()
     local db = tmpdb()
     local spec = string.format("gd.bench.run{db = %q, problems = {'quadratic_deep'}, optimizers = {'Adam'}, " ..

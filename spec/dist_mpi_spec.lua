@@ -130,6 +130,26 @@ describe("gd.dist over MPI", function()
     assert.matches("nosync ok 1", r.out, 1, true)
   end)
 
+  it("under autograd, loss:backward() reduces in buckets posted during the walk: the module path's bits, on both ranks", function()
+    if why_not then pending(why_not) return end
+    -- one run, 2 ranks: float32 with 3 buckets (bucket_cap_mb of 16 bytes),
+    -- float64 deterministic (MPI_Iallgather, rank order) with 3, the default
+    -- 25 MiB (1 bucket), and no_sync accumulation; the worker raises on a
+    -- bucket count other than the hand-computed one, a bucket left for the
+    -- walk's end, a reduction count other than the steps', parameters that
+    -- differ from dp:backward(grad)'s single allreduce by one bit, or from
+    -- the other rank's
+    local r = mpirun(2, {"autograd", P.tmpdir()})
+    ok_run(r)
+    for rank = 0, 1 do
+      assert.matches("autograd ok " .. rank .. " float32 cap 1.52587890625e-05", r.out, 1, true)
+      assert.matches("autograd ok " .. rank .. " float64 det cap", r.out, 1, true)
+      assert.matches("autograd ok " .. rank .. " float32 cap 25", r.out, 1, true)
+      assert.matches("autograd ok " .. rank .. " float64 no_sync cap", r.out, 1, true)
+      assert.matches("autograd done " .. rank, r.out, 1, true)
+    end
+  end)
+
   it("gd.train: rank 0 alone prints; a 2-rank checkpoint resumes on 2 ranks (same bits) and on 1 rank", function()
     if why_not then pending(why_not) return end
     local A, B, C = P.tmpdir(), P.tmpdir(), P.tmpdir()

@@ -67,6 +67,106 @@ describe("gd.dist (one process)", function()
     end
     assert.same(b:flat_parameters():totable(), a:flat_parameters():totable())
   end)
+
+  it("DataParallel under autograd, one rank: loss:backward() gives net's gradients; bucket_cap_mb checked", function()
+    gd.manual_seed(4)
+    local net = gd.nn.Sequential{gd.nn.Linear(3, 4), gd.nn.Tanh(), gd.nn.Linear(4, 2)}
+    local dp = gd.dist.DataParallel(net, {bucket_cap_mb = 1}):requires_grad_()
+    local x, y = gd.randn(5, 3), gd.randn(5, 2)
+    dp:zero_grad()
+    local _, g = gd.nn.MSELoss()(dp:forward(x), y)
+    dp:backward(g)
+    local _, grads = net:flat_parameters()
+    local ref = grads:clone()
+    dp:zero_grad()
+    gd.nn.MSELoss()(dp(x), y):backward()
+    assert.is_true(gd.allclose(grads, ref, 1e-6, 1e-7))
+    assert.equal(0, dp:bucket_stats().count)   -- one rank: nothing to reduce, no buckets
+    for _, bad in ipairs({0, -1, 0 / 0, math.huge, "25"}) do
+      local ok, err = pcall(gd.dist.DataParallel, gd.nn.Linear(2, 2), {bucket_cap_mb = bad})
+      assert.is_false(ok); assert.matches("gd.dist.DataParallel: bucket_cap_mb", err, 1, true)
+    end
+  end)
+end)
+
+-- The bucket logic of gd_dist_buckets in C without an engine (a group of
+-- one: posting and waiting leave the numbers), so it runs everywhere, make
+-- asan included: which buckets, and when the walk posts them.
+describe("gd_dist_buckets (C, one process)", function()
+  local F = require "gd.ffi"
+  local ffi, C = F.ffi, F.C
+  local stats = ffi.new("int64_t[3]")
+  local function buckets(net, cap_mb, op)
+    local ps = net:parameters()
+    local arr = ffi.new("gd_tensor*[?]", #ps)
+    for i, p in ipairs(ps) do arr[i - 1] = p.c end
+    local _, g = net:flat_parameters()
+    local box = ffi.new("gd_dist_buckets*[1]")
+    if C.gd_dist_buckets_new(box, g.c, arr, #ps, cap_mb, op or C.GD_DIST_SUM, 0) ~= 0 then
+      return nil, ffi.string(C.gd_last_error())
+    end
+    return ffi.gc(box[0], C.gd_dist_buckets_free)
+  end
+  local function get(b)
+    C.gd_dist_buckets_stats(b, stats)
+    return {tonumber(stats[0]), tonumber(stats[1]), tonumber(stats[2])}
+  end
+  local BYTES = 1 / 1048576
+
+  it("cuts the arena from its end at the cap, and posts every bucket during the backward that completes it", function()
+    gd.manual_seed(5)
+    local l1, l2 = gd.nn.Linear(6, 5), gd.nn.Linear(5, 1)
+    local net = gd.nn.Sequential{l1, gd.nn.Tanh(), l2}:requires_grad_()
+    -- arena: W1 30, b1 5, W2 5, b2 1 floats; from the end at 16 bytes:
+    -- {b2, W2} (24 bytes), {b1} (20), {W1} (120): 3; at 200 bytes: all 164 in 1;
+    -- at 21 bytes: {b2, W2}, {b1, W1}: 2 (a bucket closes once it reaches the cap)
+    local b = assert(buckets(net, 16 * BYTES))
+    assert.same({3, 0, 0}, get(b))
+    assert.equal(1, get(assert(buckets(net, 200 * BYTES)))[1])
+    assert.equal(2, get(assert(buckets(net, 21 * BYTES)))[1])
+    local x, y = gd.randn(4, 6), gd.randn(4, 1)
+    net:zero_grad()
+    gd.nn.MSELoss()(net(x), y):backward()
+    assert.same({3, 3, 1}, get(b))
+    -- a backward that writes none of the arena's gradients reduces nothing
+    local w = gd.randn(3):requires_grad_()
+    ;(w * w):sum():backward()
+    assert.same({3, 3, 1}, get(b))
+    -- switched off (no_sync): not reduced
+    C.gd_dist_buckets_enable(b, 0)
+    gd.nn.MSELoss()(net(x), y):backward()
+    assert.equal(1, get(b)[3])
+    C.gd_dist_buckets_enable(b, 1)
+  end)
+
+  it("waits for every use of a shared layer before posting its bucket", function()
+    -- the same Linear twice: its W and b get two writes each; a count of one
+    -- write per parameter would post the bucket after the first and the
+    -- second write would be refused (a gradient written into a bucket on the wire)
+    gd.manual_seed(6)
+    local l = gd.nn.Linear(3, 3):requires_grad_()
+    local b = assert(buckets(l, 4 * BYTES))   -- {b} (12 bytes), {W} (36)
+    assert.equal(2, get(b)[1])
+    l:zero_grad()
+    gd.nn.MSELoss()(l(l(gd.randn(2, 3)):tanh()), gd.randn(2, 3)):backward()
+    assert.same({2, 2, 1}, get(b))
+  end)
+
+  it("refuses what it cannot reduce, naming it", function()
+    local net = gd.nn.Linear(2, 2)
+    local _, err = buckets(net, 0)
+    assert.matches("bucket_cap_mb must be a number > 0", err, 1, true)
+    _, err = buckets(net, 1, C.GD_DIST_MAX)
+    assert.matches("buckets reduce by sum or mean only", err, 1, true)
+    local other = gd.nn.Linear(2, 2)
+    local ps = {net:parameters()[1], other:parameters()[1]}
+    local arr = ffi.new("gd_tensor*[2]", ps[1].c, ps[2].c)
+    local _, g = net:flat_parameters()
+    local box = ffi.new("gd_dist_buckets*[1]")
+    assert.is_true(C.gd_dist_buckets_new(box, g.c, arr, 2, 1, C.GD_DIST_SUM, 0) ~= 0)
+    assert.matches("parameter 2's .grad is not a contiguous view of the gradient arena",
+      ffi.string(C.gd_last_error()), 1, true)
+  end)
 end)
 
 describe("gd.data.loader{shard = ...}", function()

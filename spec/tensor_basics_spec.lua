@@ -265,7 +265,7 @@ end)
 
 describe("gd.cuda", function()
   it("has PyTorch's names, documented, next to the old ones", function()
-    for _, name in ipairs {"is_available", "device_count", "synchronize", "memory_allocated", "manual_seed",
+    for _, name in ipairs {"is_available", "device_count", "synchronize", "memory_allocated", "manual_seed", "transfers",
                            "manual_seed_all"} do
       assert.is_function(gd.cuda[name], name)
       assert.truthy(gd.doc.lookup(gd.cuda[name]), name)

@@ -8,7 +8,7 @@ local C = require("gd.ffi").C
 
 local available, why = gd.cuda_available()
 
-local function counts() return tonumber(C.gd_transfer_count(0)), tonumber(C.gd_transfer_count(1)) end
+local counts = gd.cuda.transfers
 
 local function mlp_step(net, opt, loss, x, y)
   opt:zero_grad()
@@ -32,6 +32,20 @@ local function model(device)
 end
 
 describe("host<->device transfers", function()
+  -- catches: the counter missing from Lua, or returning the two counts swapped
+  -- or as cdata (int64 boxes compare unequal to numbers), or no gd.help text
+  it("are counted by gd.cuda.transfers(), copies then values, documented in gd.help", function()
+    assert.is_function(gd.cuda.transfers)
+    local copies, values = gd.cuda.transfers()
+    assert.equal("number", type(copies))
+    assert.equal("number", type(values))
+    assert.equal(tonumber(C.gd_transfer_count(0)), copies)
+    assert.equal(tonumber(C.gd_transfer_count(1)), values)
+    local text = gd.doc.lookup(gd.cuda.transfers)
+    assert.truthy(text and text:find("copies, values", 1, true))
+    assert.truthy(gd.doc.lookup(gd.cuda):find("transfers()", 1, true))
+  end)
+
   -- catches: a CPU path that stages through a device (or counts CPU copies)
   it("stay at zero for CPU work, a training step included", function()
     local net, opt, loss, x, y = model("cpu")

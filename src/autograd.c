@@ -192,7 +192,10 @@ static unsigned saved_inputs(int kind, int op, int nin)
     case GD_AG_MATMUL: return 3;
     case GD_AG_WHERE: return 4;          /* the condition */
     case GD_AG_INDEX_SELECT: return 2;   /* the index */
-    case GD_AG_NN: return nin >= 2 ? 3 : 1;
+    case GD_AG_NN:
+        if (op == GD_AG_NN_EMBEDDING) return 0;   /* in {w}: the backward reads the saved indices only */
+        if (op == GD_AG_NN_RNN) return 7;         /* x, w_ih, w_hh (the states are checked as any input's) */
+        return nin >= 2 ? 3 : 1;
     default: return 0;
     }
 }
@@ -355,7 +358,8 @@ int gd_autograd_record_nn(gd_tensor *y, int kind, gd_tensor *const *in, int nin,
 {
     GD_TRY(gd_check_tensor(y, "output"));
     if (kind < 0 || kind >= GD_AG_NN_KIND_COUNT) return gd_fail(GD_EINVAL, "autograd: unknown module kind %d", kind);
-    if (nin < 1 || nin > AG_INLINE_IN) return gd_fail(GD_EINVAL, "autograd: a module node takes 1 to 3 inputs");
+    int most = kind == GD_AG_NN_RNN ? 7 : AG_INLINE_IN;
+    if (nin < 1 || nin > most) return gd_fail(GD_EINVAL, "autograd: a module node takes 1 to %d inputs", most);
     if (!gd_ag_mode) return GD_OK;
     bool any = false;
     for (int k = 0; k < nin; k++) {
@@ -408,11 +412,22 @@ int gd_ag_accumulate(gd_tensor **acc, const gd_tensor *g)
     return GD_OK;
 }
 
+/* The leaf hook, and whether the walk in progress reports to it. */
+static const gd_ag_leaf_hook *leaf_hook;
+static bool hook_on;
+
+void gd_ag_set_leaf_hook(const gd_ag_leaf_hook *hook) { leaf_hook = hook; }
+
+int gd_ag_leaf_written(const gd_tensor *leaf) { return hook_on ? leaf_hook->written(leaf) : GD_OK; }
+
 /* t.grad += g; a new .grad (contiguous, t's dtype) when t has none. */
 static int accumulate_leaf(gd_tensor *t, const gd_tensor *g)
 {
     t->grad_received = 1;
-    if (t->gradient) return gd_add_scaled_(t->gradient, g, 1.0);
+    if (t->gradient) {
+        GD_TRY(gd_add_scaled_(t->gradient, g, 1.0));
+        return gd_ag_leaf_written(t);
+    }
     gd_tensor *c;
     GD_TRY(gd_empty(&c, t->rank, t->sizes, t->scalar_type, t->device_kind));
     int st = gd_copy(c, g);
@@ -486,6 +501,7 @@ static int mark_reachable(int64_t top)
             const gd_tensor *t = AG_IN(r)[k];
             if (k < AG_INLINE_IN && (r->saves >> k & 1) && gd_tensor_version(t) != r->in_version[k])
                 return modified_error(t, r, r->in_version[k]);
+            if (hook_on && t && !t->grad_node && t->requires_grad) leaf_hook->expect(t);
             if (t && t->grad_node && t->requires_grad && !tape[t->grad_node - 1].mark) {
                 tape[t->grad_node - 1].mark = 1;
                 waiting++;
@@ -538,9 +554,14 @@ static int walk(gd_tensor *root, const gd_tensor *grad, int retain, gd_ag_sink *
     if (grad) st = gd_to(&seed, grad, root->scalar_type, -1);
     else st = gd_full_like(&seed, root, 1.0);
     if (st) { gd_ag_mode = was; return st; }
+    bool hooked = leaf_hook && sink->n == 0;
+    if (hooked) leaf_hook->begin();
+    hook_on = hooked;
     if (!root->grad_node) {   /* a leaf: its own gradient */
         st = gd_ag_send(root, seed, sink);
         gd_tensor_release(seed);
+        hook_on = false;
+        if (hooked) st = leaf_hook->end(st);
         gd_ag_mode = was;
         return st;
     }
@@ -563,6 +584,9 @@ static int walk(gd_tensor *root, const gd_tensor *grad, int retain, gd_ag_sink *
         for (int64_t k = 0; k < reached_len; k++)
             if (!tape[reached[k]].dead) gd_ag_consume(&tape[reached[k]]);
     unmark(top, marking_failed);
+    hook_on = false;
+    /* DataParallel: the buckets not posted yet, then every wait, in order */
+    if (hooked) st = leaf_hook->end(st);
     gd_ag_mode = was;
     /* consuming released inputs: dead records at the top go */
     while (tape_len > 0 && tape[tape_len - 1].dead) tape_len--;

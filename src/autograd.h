@@ -73,4 +73,23 @@ int gd_ag_write(gd_tensor *t, const char *fname);
 /* gd_tensor_release's hook: t, which a record made, is going away. */
 void gd_ag_forget(gd_tensor *t);
 
+/* A watcher of the leaf gradients one gd_backward writes (DataParallel's
+   gradient buckets, src/dist.c): C calling C, never Lua.  begin() before the
+   walk; expect(leaf) once per edge from a record the walk reaches to a leaf
+   that requires grad (so a leaf with k edges is complete after its k-th
+   write); written(leaf) after each gradient added into the leaf's existing
+   .grad (an arena view); end(status) after the walk, which returns the walk's
+   status or its own failure.  Not called by gd_autograd_grad (it writes no
+   .grad).  NULL: none. */
+typedef struct gd_ag_leaf_hook {
+    void (*begin)(void);
+    void (*expect)(const gd_tensor *leaf);
+    int (*written)(const gd_tensor *leaf);
+    int (*end)(int status);
+} gd_ag_leaf_hook;
+void gd_ag_set_leaf_hook(const gd_ag_leaf_hook *hook);
+/* Tells the hook that leaf's .grad was written (by gd_ag_send, or by a
+   backward that writes a parameter gradient in place: Linear's). */
+int gd_ag_leaf_written(const gd_tensor *leaf);
+
 #endif

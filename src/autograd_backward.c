@@ -459,41 +459,163 @@ static gd_tensor *index_select_backward(scratch *s, const gd_tensor *t, const gd
     return transpose(s, reshape(s, sum, gt->rank, back), 0, dim);
 }
 
+/* Where a module kernel accumulates the gradient of parameter input k:
+   straight into its .grad (the model's arena) when it is a leaf that has one
+   and the backward fills .grad (sent[k]: nothing more to send), otherwise
+   into zeros sent on as any input's gradient. */
+static gd_tensor *param_grad(scratch *s, const ag_record *r, int k, const void *sink, bool *sent)
+{
+    gd_tensor *p = AG_IN(r)[k];
+    if (!need(r, k)) return NULL;
+    if (((const gd_ag_sink *)sink)->n == 0 && !p->grad_node && p->gradient && p->gradient->is_contiguous) {
+        sent[k] = true;
+        p->grad_received = 1;
+        return p->gradient;
+    }
+    return zeros_like(s, p, p->scalar_type);
+}
+
+/* g, contiguous (the module kernels read it flat). */
+static const gd_tensor *contiguous(scratch *s, const gd_tensor *g)
+{
+    if (s->st || g->is_contiguous) return s->st ? NULL : g;
+    gd_tensor *c = NULL;
+    int st_c = gd_contiguous(&c, g);
+    return keep(s, st_c, c);
+}
+
+/* A fresh 1-D workspace of n elements of t's dtype (a convolution's im2col
+   matrix of one sample). */
+static gd_tensor *workspace(scratch *s, const gd_tensor *t, int64_t n)
+{
+    if (s->st) return NULL;
+    gd_tensor *r = NULL;
+    int64_t sz[1] = {n > 0 ? n : 1};
+    int st = gd_empty(&r, 1, sz, t->scalar_type, t->device_kind);
+    return keep(s, st, r);
+}
+
+/* Elements [start, start + len) of a 1-D tensor. */
+static const gd_tensor *slice(scratch *s, const gd_tensor *t, int64_t start, int64_t len)
+{
+    if (!ok(s, t, t)) return NULL;
+    gd_tensor *v = NULL;
+    int st = gd_narrow(&v, t, 0, start, len);
+    return keep(s, st, v);
+}
+
+/* The two halves of a module's saved statistics ({mean, invstd}, 1-D). */
+static void halves(scratch *s, const gd_tensor *saved, const gd_tensor **a, const gd_tensor **b)
+{
+    int64_t h = saved->count / 2;
+    gd_tensor *lo = NULL, *hi = NULL;
+    int st = gd_narrow(&lo, saved, 0, 0, h);
+    *a = keep(s, st, lo);
+    if (s->st) return;
+    st = gd_narrow(&hi, saved, 0, h, h);
+    *b = keep(s, st, hi);
+}
+
 /* The gd.nn kinds: the modules' fused kernels. */
 static void nn_backward(scratch *s, const ag_record *r, const gd_tensor *g, gd_tensor **gin, const void *sink,
                         bool *sent)
 {
     const gd_tensor *x = AG_IN(r)[0];
     switch (r->op) {
-    case GD_AG_NN_LINEAR: {
-        /* parameter gradients straight into their .grad (the model's arena) when
-           they are leaves that have one; otherwise into zeros sent on */
+    case GD_AG_NN_LINEAR: case GD_AG_NN_CONV2D: case GD_AG_NN_CONV_T2D: case GD_AG_NN_BATCHNORM:
+    case GD_AG_NN_ROWNORM: {
+        /* kernels that overwrite gx and accumulate into gw, gb */
         gd_tensor *gx = need(r, 0) ? zeros_like(s, x, x->scalar_type) : NULL;
         gd_tensor *gp[3] = {NULL, NULL, NULL};
-        for (int k = 1; k < r->nin; k++) {
-            gd_tensor *p = AG_IN(r)[k];
-            if (!need(r, k)) continue;
-            if (((const gd_ag_sink *)sink)->n == 0 && !p->grad_node && p->gradient && p->gradient->is_contiguous) {
-                gp[k] = p->gradient;
-                sent[k] = true;
-                p->grad_received = 1;
-            } else {
-                gp[k] = zeros_like(s, p, p->scalar_type);
-            }
+        for (int k = 1; k < r->nin; k++) gp[k] = param_grad(s, r, k, sink, sent);
+        const gd_tensor *gy = contiguous(s, g);
+        if (s->st || !gy) return;
+        const gd_tensor *w = r->nin > 1 ? AG_IN(r)[1] : NULL;
+        switch (r->op) {
+        case GD_AG_NN_LINEAR: s->st = gd_nn_linear_backward(gx, gp[1], gp[2], gy, x, w); break;
+        case GD_AG_NN_CONV2D: case GD_AG_NN_CONV_T2D: {
+            int64_t shp[5];
+            bool t = r->op == GD_AG_NN_CONV_T2D;
+            s->st = t ? gd_nn_conv_transpose2d_shape(shp, x, w, r->ip) : gd_nn_conv2d_shape(shp, x, w, r->ip);
+            gd_tensor *col = s->st ? NULL : workspace(s, x, shp[x->rank]);   /* {N, O, spatial..., ws} */
+            if (!col) return;
+            s->st = t ? gd_nn_conv_transpose2d_backward(gx, gp[1], gp[2], col, gy, x, w, r->ip)
+                      : gd_nn_conv2d_backward(gx, gp[1], gp[2], col, gy, x, w, r->ip);
+            break;
         }
-        if (s->st) return;
-        const gd_tensor *gy = g;
-        if (!g->is_contiguous) {
-            gd_tensor *c = NULL;
-            int st_c = s->st ? 0 : gd_contiguous(&c, g);
-            gy = s->st ? NULL : keep(s, st_c, c);
-            if (!gy) return;
+        case GD_AG_NN_BATCHNORM: case GD_AG_NN_ROWNORM: {
+            const gd_tensor *mean = NULL, *spread = NULL;
+            halves(s, r->saved, &mean, &spread);
+            if (s->st) return;
+            s->st = r->op == GD_AG_NN_BATCHNORM
+                        ? gd_nn_batchnorm_backward(gx, gp[1], gp[2], gy, x, w, mean, spread, (int)r->ip[0])
+                        : gd_nn_rownorm_backward(gx, gp[1], gp[2], gy, x, w, mean, spread, r->ip[0], r->ip[1],
+                                                 r->ip[2]);
+            break;
         }
-        s->st = gd_nn_linear_backward(gx, gp[1], gp[2], gy, x, AG_IN(r)[1]);
+        default: break;
+        }
         if (s->st) return;
         for (int k = 1; k < r->nin; k++) if (sent[k]) gd_tensor_bump_version(gp[k]);
+        /* DataParallel: a bucket whose gradients are all in goes on the wire now */
+        for (int k = 1; k < r->nin && !s->st; k++) if (sent[k]) s->st = gd_ag_leaf_written(AG_IN(r)[k]);
         gin[0] = gx;
         for (int k = 1; k < r->nin; k++) if (!sent[k]) gin[k] = gp[k];
+        break;
+    }
+    case GD_AG_NN_POOL2D: {
+        gd_tensor *gx = zeros_like(s, x, x->scalar_type);
+        const gd_tensor *gy = contiguous(s, g);
+        if (s->st || !gx || !gy) return;
+        s->st = gd_nn_pool2d_backward(gx, gy, r->saved, x, r->ip, (int)r->ip[11]);
+        gin[0] = gx;
+        break;
+    }
+    case GD_AG_NN_RNN: {
+        /* the flat output: [y | hn | cn (LSTM) | workspace], and its gradient */
+        int64_t T = r->ip[0], B = r->ip[1], H = r->ip[2], DH = r->ip[3];
+        int mode = (int)r->ip[4], dir = (int)r->ip[5];
+        int64_t ny = T * B * DH, nh = B * H, nc = mode == GD_NN_LSTM ? nh : 0;
+        int64_t fws = 0, bws_n = 0;
+        s->st = gd_nn_rnn_workspace(&fws, &bws_n, mode, T, B, H);
+        const gd_tensor *gf = contiguous(s, g);
+        if (s->st || !gf) return;
+        int64_t ys[3] = {T, B, DH}, hs[2] = {B, H};
+        const gd_tensor *gy = reshape(s, slice(s, gf, 0, ny), 3, ys), *ghn = reshape(s, slice(s, gf, ny, nh), 2, hs);
+        const gd_tensor *gcn = nc ? reshape(s, slice(s, gf, ny + nh, nc), 2, hs) : NULL;
+        const gd_tensor *y = reshape(s, slice(s, r->saved, 0, ny), 3, ys);
+        const gd_tensor *ws = slice(s, r->saved, ny + nh + nc, fws);
+        gd_tensor *bws = workspace(s, x, bws_n);
+        gd_tensor *gx = zeros_like(s, x, x->scalar_type);
+        const gd_tensor *h0 = r->nin > 3 ? AG_IN(r)[3] : NULL, *c0 = r->nin > 4 ? AG_IN(r)[4] : NULL;
+        gd_tensor *gh0 = h0 && need(r, 3) ? zeros_like(s, h0, h0->scalar_type) : NULL;
+        gd_tensor *gc0 = c0 && need(r, 4) ? zeros_like(s, c0, c0->scalar_type) : NULL;
+        gd_tensor *gp[7] = {NULL, NULL, NULL, NULL, NULL, NULL, NULL};
+        static const int params[4] = {1, 2, 5, 6};
+        for (int j = 0; j < 4; j++) if (params[j] < r->nin) gp[params[j]] = param_grad(s, r, params[j], sink, sent);
+        if (s->st || !gy || !ghn || !y || !ws || !bws || !gx) return;
+        s->st = gd_nn_rnn_backward(gx, gh0, gc0, gp[1], gp[2], gp[5], gp[6], bws, gy, ghn, gcn, ws, x, y, h0, c0,
+                                   AG_IN(r)[1], AG_IN(r)[2], mode, dir, 0);
+        if (s->st) return;
+        for (int j = 0; j < 4; j++) {
+            int k = params[j];
+            if (k >= r->nin || !gp[k]) continue;
+            if (sent[k]) gd_tensor_bump_version(gp[k]);
+            else gin[k] = gp[k];
+        }
+        gin[0] = gx;
+        if (r->nin > 3) gin[3] = gh0;
+        if (r->nin > 4) gin[4] = gc0;
+        break;
+    }
+    case GD_AG_NN_EMBEDDING: {
+        gd_tensor *gw = param_grad(s, r, 0, sink, sent);
+        const gd_tensor *gy = contiguous(s, g);
+        if (s->st || !gw || !gy) return;
+        s->st = gd_nn_embedding_backward(gw, gy, r->saved, r->ip[0], (int)r->ip[1]);
+        if (s->st) return;
+        if (sent[0]) gd_tensor_bump_version(gw);
+        else gin[0] = gw;
         break;
     }
     case GD_AG_NN_ACTIVATION: case GD_AG_NN_SOFTMAX: {
@@ -626,7 +748,9 @@ const char *gd_ag_kind_name(int kind, int op)
 #include "ops.def"
 #undef GD_REDOP
     };
-    static const char *nn_names[] = {"Linear", "an activation", "softmax", "a loss"};
+    static const char *nn_names[] = {"Linear", "an activation", "softmax", "a loss", "a convolution",
+                                     "ConvTranspose2d", "pooling", "BatchNorm", "a layer or group norm",
+                                     "Embedding", "a recurrent layer"};
     static const char *kind_names[] = {"", "", "", "", "", "matmul", "view", "expand", "permute", "narrow",
                                        "select", "diagonal", "to", "index_select", "cat", "where", "cumsum", ""};
     switch (kind) {

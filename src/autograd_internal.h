@@ -7,7 +7,7 @@
 
 #include "autograd.h"
 
-enum { AG_INLINE_IN = 3, AG_MAX_IP = GD_MAX_DIMS + 2 };
+enum { AG_INLINE_IN = 3, AG_MAX_IP = GD_MAX_DIMS + 4 };   /* a pool geometry and its kind: 12 */
 
 typedef struct ag_record {
     int16_t kind;                 /* gd_ag_kind */

@@ -15,7 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-enum { GD_DIST_ABI = 1 };
+enum { GD_DIST_ABI = 2 };
 
 typedef struct gd_dist_engine {
     int abi;
@@ -38,6 +38,16 @@ typedef struct gd_dist_engine {
     int (*broadcast)(void *buf, int64_t n, int dtype, int root, int device);
     /* out holds size * n elements: rank r's n at out + r*n. */
     int (*allgather)(void *out, const void *in, int64_t n, int dtype, int device);
+    /* Non-blocking allreduce (DataParallel's buckets under autograd): posts
+       the reduction of buf in place and returns its handle in *req; buf must
+       not be touched until wait(*req), which completes it (the mean's
+       division, the deterministic mode's rank-order sum), frees the handle,
+       and runs under the watchdog.  Requests complete in the order the caller
+       waits; every rank must post and wait in the same order (MPI's rule for
+       collectives).  CUDA buffers: NCCL on the backend's stream, complete at
+       the post (NCCL is already asynchronous to the host). */
+    int (*iallreduce)(void *buf, int64_t n, int dtype, int op, int device, int deterministic, void **req);
+    int (*wait)(void *req);
     /* Prints msg (when not NULL) on standard error and ends every rank with code. */
     void (*abort)(const char *msg, int code);
 } gd_dist_engine;

@@ -445,8 +445,14 @@ int gd_optim_step_grads(gd_optim *o, const gd_optim_hyper *hyper, gd_tensor *con
 /* Zeroes every parameter's gradient. */
 int gd_optim_zero_grad(gd_optim *o);
 int64_t gd_optim_get_step(const gd_optim *o);
-/* Fails on a negative step. */
+/* Fails on a negative step.  Sets every parameter's own step count too. */
 int gd_optim_set_step(gd_optim *o, int64_t step);
+/* Parameter param's own step count (gd_optim_step_grads: a skipped parameter
+   lags the optimizer's count, as in PyTorch, which keeps one per parameter);
+   -1 on a bad optimizer or index.  Setting one (load_state_dict) fails on a
+   negative count or one above the optimizer's. */
+int64_t gd_optim_get_param_step(const gd_optim *o, int param);
+int gd_optim_set_param_step(gd_optim *o, int param, int64_t step);
 /* 0 when parameter param's state can be read and written: it still has the
    element count its state was laid out for (a parameter resized before the
    optimizer has any state is laid out anew).  gd_optim_state checks it too. */
@@ -725,6 +731,32 @@ int gd_dist_allgather(gd_tensor *out, const gd_tensor *t);
    without the engine, ends this process. */
 void gd_dist_abort(const char *msg, int code);
 
+/*
+ * DataParallel's gradient buckets under autograd (PyTorch DDP's reducer):
+ * the gradient arena grads (1-D, contiguous) cut into buckets of about cap_mb
+ * MiB (1 MiB = 2^20 bytes, as PyTorch's bucket_cap_mb) in reverse layer
+ * order: the parameters sorted by their gradient's place in the arena, the
+ * last first, a bucket closed once it holds cap_mb or more; the buckets
+ * partition the whole arena.  While one gd_backward runs, a bucket whose
+ * every parameter gradient has been written (each parameter's .grad gets one
+ * write per recorded use of it) is posted as a non-blocking allreduce (op
+ * GD_DIST_SUM or GD_DIST_MEAN; deterministic: rank order), buckets strictly
+ * in order 1, 2, ..., so every rank posts the same sequence; at the end of
+ * the backward the rest are posted and every one waited for, in the same
+ * order.  The result is the single allreduce's over the arena.  params[i] is
+ * a parameter whose .grad is a view of grads.  A backward that writes none of
+ * grads' gradients leaves them alone; gd_autograd_grad never reduces.
+ */
+typedef struct gd_dist_buckets gd_dist_buckets;
+int gd_dist_buckets_new(gd_dist_buckets **out, gd_tensor *grads, gd_tensor *const *params, int n, double cap_mb,
+                        int op, int deterministic);
+void gd_dist_buckets_free(gd_dist_buckets *b);
+/* on = 0: backward leaves the gradients local (no_sync). */
+void gd_dist_buckets_enable(gd_dist_buckets *b, int on);
+/* out[0] = the number of buckets, out[1] = those the last reduced backward
+   posted while it ran (before its end), out[2] = the backwards reduced. */
+void gd_dist_buckets_stats(const gd_dist_buckets *b, int64_t *out);
+
 /* ------------------------------------------------------------- autograd */
 
 /*
@@ -785,10 +817,26 @@ int gd_reduce(gd_tensor **out, const gd_tensor *t, int op, double p);
      LOSS_GRAD   in {pred}               saved = d loss / d pred; ip[0] = 1 when
                                           the gradient has one more trailing
                                           dimension than the loss (cross-entropy
-                                          with reduction none) */
+                                          with reduction none)
+     CONV2D      in {x, w[, b]}          ip = the conv geometry (7)
+     CONV_T2D    in {x, w[, b]}          ip = the transposed geometry (9)
+     POOL2D      in {x}                  ip = the pool geometry (11), kind;
+                                          saved = the argmax indices (max pool)
+     BATCHNORM   in {x[, w, b]}          saved = {mean, invstd} (2C, 1-D);
+                                          ip[0] = batch_stats
+     ROWNORM     in {x[, w, b]}          saved = {mean, rstd} (2 rows, 1-D);
+                                          ip = {M, G, span}
+     EMBEDDING   in {w}                  saved = the indices; ip = {padding_idx,
+                                          scale_grad_by_freq}
+     RNN         in {x, w_ih, w_hh, h0, c0, b_ih, b_hh} (h0, c0, biases may
+                 be NULL); one layer in one direction.  y is one flat tensor
+                 [y (T x B x DH) | hn (B x H) | cn (B x H, LSTM) | the forward
+                 workspace], read back as saved = y; ip = {T, B, H, DH, mode,
+                 dir} */
 typedef enum gd_ag_nn_kind {
     GD_AG_NN_LINEAR = 0, GD_AG_NN_ACTIVATION = 1, GD_AG_NN_SOFTMAX = 2, GD_AG_NN_LOSS_GRAD = 3,
-    GD_AG_NN_KIND_COUNT = 4
+    GD_AG_NN_CONV2D = 4, GD_AG_NN_CONV_T2D = 5, GD_AG_NN_POOL2D = 6, GD_AG_NN_BATCHNORM = 7,
+    GD_AG_NN_ROWNORM = 8, GD_AG_NN_EMBEDDING = 9, GD_AG_NN_RNN = 10, GD_AG_NN_KIND_COUNT = 11
 } gd_ag_nn_kind;
 int gd_autograd_record_nn(gd_tensor *y, int kind, gd_tensor *const *in, int nin, const gd_tensor *saved,
                           const int64_t *ip, int nip);

@@ -408,8 +408,28 @@ int gd_optim_set_step(gd_optim *o, int64_t step)
     if (!o) return gd_fail(GD_EINVAL, "no optimizer");
     if (step < 0) return gd_fail(GD_EINVAL, "step %lld is negative", (long long)step);
     o->step = step;
-    for (int i = 0; i < o->n; i++) o->pstep[i] = step; /* (a loaded state has one count for all) */
-    o->plan_valid = 0; /* the plan may depend on the step */
+    for (int i = 0; i < o->n; i++) o->pstep[i] = step; /* then gd_optim_set_param_step for a lagging one */
+    o->plan_valid = 0;  /* the plan may depend on the step */
+    o->layout_valid = 0; /* segments merge parameters of one step count */
+    return GD_OK;
+}
+
+int64_t gd_optim_get_param_step(const gd_optim *o, int param)
+{
+    if (!o || param < 0 || param >= o->n) return -1;
+    return o->pstep[param];
+}
+
+int gd_optim_set_param_step(gd_optim *o, int param, int64_t step)
+{
+    if (!o) return gd_fail(GD_EINVAL, "no optimizer");
+    if (param < 0 || param >= o->n) return gd_fail(GD_EINVAL, "parameter %d out of range 1..%d", param + 1, o->n);
+    if (step < 0 || step > o->step)
+        return gd_fail(GD_EINVAL, "step %lld of parameter %d is outside 0..%lld (the optimizer's step)",
+                       (long long)step, param + 1, (long long)o->step);
+    if (o->pstep[param] != step) o->layout_valid = 0; /* segments merge parameters of one step count */
+    o->pstep[param] = step;
+    o->plan_valid = 0;
     return GD_OK;
 }
 

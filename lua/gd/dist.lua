@@ -202,10 +202,11 @@ DataParallel.__index = DataParallel
 function DataParallel:forward(...) return self.module:forward(...) end
 DataParallel.__call = function(self, ...) return self.module:forward(...) end
 
---- The allreduce of the whole gradient arena: the one collective of a step.
--- (The hook for bucketed, overlapped reduction under autograd: slices of the
--- same arena, posted in reverse layer order as backward produces them; until
--- then the whole arena, once.)
+--- The allreduce of the whole gradient arena: the one collective of a
+-- step on the module path (dp:backward(grad)).  Under autograd,
+-- loss:backward() reduces the same arena in buckets from C instead
+-- (gd_dist_buckets: posted in reverse layer order while the walk runs,
+-- waited for in order at its end), with the same result.
 function DataParallel:reduce_gradients()
   local g = self.grads
   if g == nil then return end
@@ -221,6 +222,17 @@ function DataParallel:backward(...)
   return r1, r2, r3
 end
 function DataParallel:parameters() return self.module:parameters() end
+function DataParallel:requires_grad_(flag) self.module:requires_grad_(flag) return self end
+local stats_buf = ffi.new("int64_t[3]")
+--- dp:bucket_stats() -> {count, posted_during_backward, reduced}: the
+-- autograd path's buckets (count 0 with one rank), how many of them the last
+-- reduced loss:backward() posted before its walk ended, and how many
+-- backwards were reduced.
+function DataParallel:bucket_stats()
+  C.gd_dist_buckets_stats(self.buckets, stats_buf)
+  return {count = tonumber(stats_buf[0]), posted_during_backward = tonumber(stats_buf[1]),
+          reduced = tonumber(stats_buf[2])}
+end
 function DataParallel:zero_grad() self.module:zero_grad() return self end
 function DataParallel:flat_parameters() return self.module:flat_parameters() end
 function DataParallel:state_dict(...) return self.module:state_dict(...) end
@@ -234,13 +246,27 @@ function DataParallel:no_sync(fn)
   if type(fn) ~= "function" then error("gd.dist.DataParallel:no_sync: expects a function, got " .. type(fn), 2) end
   local was = self.sync
   self.sync = false
+  if self.buckets ~= nil then C.gd_dist_buckets_enable(self.buckets, 0) end
   local ok, err = pcall(fn)
   self.sync = was
+  if self.buckets ~= nil then C.gd_dist_buckets_enable(self.buckets, was and 1 or 0) end
   if not ok then error(err, 0) end
 end
 DataParallel.__tostring = function(self) return "gd.dist.DataParallel(" .. tostring(self.module) .. ")" end
 
-local DP_OPTS = {average = true, deterministic = true, fold = true}
+local DP_OPTS = {average = true, deterministic = true, fold = true, bucket_cap_mb = true}
+
+--- The autograd path's buckets over net's gradient arena g (C owns them).
+local function make_buckets(fname, net, g, op, deterministic, cap_mb)
+  local ps = net:parameters()
+  local arr = ffi.new("gd_tensor*[?]", #ps)
+  for i, p in ipairs(ps) do arr[i - 1] = p.c end
+  local box = ffi.new("gd_dist_buckets*[1]")
+  if C.gd_dist_buckets_new(box, g.c, arr, #ps, cap_mb, op, deterministic and 1 or 0) ~= 0 then
+    error(fname .. ": " .. cerr(), 3)
+  end
+  return ffi.gc(box[0], C.gd_dist_buckets_free)
+end
 
 M._DataParallel = DataParallel
 
@@ -254,17 +280,27 @@ M.DataParallel = doc(function(net, opts)
   local self = setmetatable({module = net, grads = g, size = size, average = opts.average ~= false,
                              fold = opts.fold ~= false, deterministic = opts.deterministic == true, sync = true},
                             DataParallel)
+  local cap = opts.bucket_cap_mb
+  if cap == nil then cap = 25 end
+  check.number(fname, "bucket_cap_mb", cap, {min = 1e-9, finite = true})
   if g and size > 1 then
     M._folded[self] = {key = storage_key(g), grads = g,
                        scale = (self.average and self.fold) and 1 / size or 1}
     M._generation = M._generation + 1
+    self.buckets = make_buckets(fname, net, g, (self.average and not self.fold) and C.GD_DIST_MEAN or C.GD_DIST_SUM,
+                                self.deterministic, cap)
   end
   return self
 end, "gd.dist.DataParallel", [[
-gd.dist.DataParallel(net [, {average = true, deterministic = false, fold = true}])
+gd.dist.DataParallel(net [, {average = true, deterministic = false, fold = true,
+  bucket_cap_mb = 25}])
   -> a module: forward passes through to net, after one broadcast of rank 0's
   weights; backward(grad) runs net's backward, then ONE allreduce (a sum)
-  over net's whole gradient arena.  With average, the 1/size() is folded into
+  over net's whole gradient arena.  Under autograd (dp:requires_grad_()),
+  loss:backward() ends with the same reduction, done in buckets of about
+  bucket_cap_mb MiB in reverse layer order, each posted as a non-blocking
+  allreduce as soon as backward has written its gradients, all waited for
+  in order before loss:backward() returns (dp:bucket_stats()).  With average, the 1/size() is folded into
   the optimizer's step (gd.optim's grad_scale) rather than a pass of its own:
   build the optimizer on the DataParallel or on net, before or after.  (fold =
   false divides in the allreduce instead, for optimizers written in Lua.)

@@ -216,6 +216,88 @@ elseif mode == "nosync" then
   assert(reduced:ne(want):sum() == 0, "no_sync accumulation differs from the reference")
   say("nosync ok", rank)
 
+elseif mode == "autograd" then
+  -- DataParallel under autograd: loss:backward() alone (no dp:backward, no
+  -- call of ours) must leave the gradients reduced, through the buckets.
+  -- For each configuration, k steps of the module path (dp:backward(grad),
+  -- one allreduce) and of the autograd path from the same start, on the same
+  -- sharded batches: their parameters must be the same bits on this rank
+  -- and on every rank.  Catches a missing reduction (the ranks' shards
+  -- differ), a bucket reduced twice or not at all, or posted before its last
+  -- gradient was written (then not the module path's numbers), a missing or
+  -- doubled 1/N, and buckets posted in a different order on the ranks (MPI
+  -- would pair the wrong buffers: wrong numbers, or the watchdog's timeout).
+  local X, y = data("float64", 96)
+  local function run(dtype, path, opts, accumulate)
+    local Xd, yd = X:to(dtype), y:to(dtype)
+    local net = mlp(dtype)
+    local dp = d.DataParallel(net, opts)
+    local opt = optimizer("Adam", dp)
+    local loss = gd.nn.MSELoss()
+    if path == "autograd" then dp:requires_grad_() end
+    local function grads_of(xb, yb)
+      if path == "module" then local _, g = loss(dp:forward(xb), yb); dp:backward(g)
+      else loss(dp:forward(xb), yb):backward() end
+    end
+    local steps = 0
+    local loader = gd.data.loader({Xd, yd}, {batch_size = 4, shard = true, seed = 3})
+    for _ = 1, 2 do
+      local first = nil
+      for xb, yb in loader do
+        if accumulate and first == nil then
+          first = {xb:clone(), yb:clone()}   -- no_sync's micro-batch, reduced with the next
+        else
+          opt:zero_grad()
+          if first then dp:no_sync(function() grads_of(first[1], first[2]) end) first = nil end
+          grads_of(xb, yb)
+          opt:step()
+          steps = steps + 1
+        end
+      end
+    end
+    return (net:flat_parameters()), dp:bucket_stats(), steps
+  end
+  local function same_bits(a, b) return a:numel() == b:numel() and a:ne(b):sum() == 0 end
+  -- the 6-5-1 MLP's arena: W1 (30), b1 (5), W2 (5), b2 (1).  cap 16 bytes in
+  -- float32, from the end: {b2, W2} (24 bytes >= 16), {b1} (20), {W1} (120):
+  -- 3 buckets; the default 25 MiB: 1
+  local tiny = 16 / 1048576
+  for _, case in ipairs {
+    {"float32", {bucket_cap_mb = tiny}, 3},
+    {"float64", {bucket_cap_mb = tiny, deterministic = true}, 3},
+    {"float32", {}, 1},
+    {"float64", {bucket_cap_mb = tiny}, 3, "accumulate"},
+  } do
+    local dtype, opts, want_buckets, acc = case[1], case[2], case[3], case[4] ~= nil
+    local ref = run(dtype, "module", opts, acc)
+    local got, stats, steps = run(dtype, "autograd", opts, acc)
+    local tag = dtype .. (opts.deterministic and " det" or "") .. (acc and " no_sync" or "") .. " cap " ..
+      tostring(opts.bucket_cap_mb or 25)
+    assert(stats.count == want_buckets, tag .. ": " .. stats.count .. " buckets, " .. want_buckets .. " expected")
+    -- every bucket complete before the walk's end, so posted during it (the
+    -- last layer's first: the first layer's backward had not run yet)
+    assert(stats.posted_during_backward == want_buckets, tag .. ": " .. stats.posted_during_backward ..
+      " posted during backward")
+    -- one reduction per step: none for no_sync's backward
+    assert(stats.reduced == steps, tag .. ": " .. stats.reduced .. " reductions for " .. steps .. " steps")
+    assert(same_bits(got, ref), tag .. ": the autograd path differs from the module path by " ..
+      (got - ref):abs():max())
+    local all = d.allgather(got)
+    for r = 2, size do assert(same_bits(all[r], all[1]), tag .. ": rank " .. (r - 1) .. " differs from rank 0") end
+    say("autograd ok", rank, tag)
+  end
+  -- without DataParallel, the same net's autograd gradients are local: the
+  -- check above would fail without the reduction (the shards differ)
+  local net = mlp("float32")
+  d.broadcast_module(net)
+  net:requires_grad_()
+  local loader = gd.data.loader({X:to("float32"), y:to("float32")}, {batch_size = 4, shard = true, seed = 3})
+  for xb, yb in loader do gd.nn.MSELoss()(net:forward(xb), yb):backward() break end
+  local _, g = net:flat_parameters()
+  local all = d.allgather(g:clone())
+  assert(not same_bits(all[1], all[2]), "the ranks' local gradients are equal: the check proves nothing")
+  say("autograd done", rank)
+
 elseif mode == "train" then
   -- gd.train over sharded data with a checkpoint; OUT/final.<rank> at the end
   local epochs, bs, ckpt = tonumber(arg[3]), tonumber(arg[4]), arg[5]

@@ -14,20 +14,24 @@
 /* --------------------------------------------------------------- kernels */
 
 /* One loop per (kind, dtype, switches): the switches are constants inside, so
-   every loop vectorises.  `restrict`: the arrays of one segment never overlap. */
-#define RMSPROP_LOOP(T, S, CEN, EPSIN, MST)                                                  \
-    GD_SIMD_CLONES static void rmsprop_##S##_##CEN##EPSIN##MST(int64_t n, T *restrict p, const T *restrict g,\
+   every loop vectorises.  `restrict`: the arrays of one segment never overlap.
+   MXNet's clip_weights and the coupled L2 decay (gd_optim_coupled, see
+   gd_optim_grad_sw) are tested once per call, each way a loop of its own. */
+#define RMSPROP_EACH(S, CEN, EPSIN, MST, CW, CPL)                                        \
+    for (int64_t i = 0; i < n; i++)                                                      \
+        gd_rmsprop_elem_##S(p + i, g[i], v + i, CEN ? m + i : v + i, MST ? b + i : v + i, k, CEN, EPSIN, \
+                            MST, CW, CPL)
+#define RMSPROP_LOOP(T, S, CEN, EPSIN, MST)                                              \
+    GD_SIMD_CLONES static void rmsprop_##S##_##CEN##EPSIN##MST(int64_t n, T *restrict p, const T *restrict g, \
                                                 T *restrict v, T *restrict m, T *restrict b, \
-                                                const gd_optim_coef *restrict k)                  \
-    {                                                                                        \
-        if (k->clip_weights) /* MXNet's clip_weights: its own loop, the others stay lean */  \
-            for (int64_t i = 0; i < n; i++)                                                  \
-                gd_rmsprop_elem_##S(p + i, g[i], v + i, CEN ? m + i : v + i,                 \
-                                    MST ? b + i : v + i, k, CEN, EPSIN, MST, 1);             \
-        else                                                                                 \
-            for (int64_t i = 0; i < n; i++)                                                  \
-                gd_rmsprop_elem_##S(p + i, g[i], v + i, CEN ? m + i : v + i,                 \
-                                    MST ? b + i : v + i, k, CEN, EPSIN, MST, 0);             \
+                                                const gd_optim_coef *restrict k)         \
+    {                                                                                    \
+        const int coupled = gd_optim_coupled_##S(k);                                     \
+        if (k->clip_weights) {                                                           \
+            if (coupled) RMSPROP_EACH(S, CEN, EPSIN, MST, 1, 1); else RMSPROP_EACH(S, CEN, EPSIN, MST, 1, 0); \
+        } else {                                                                         \
+            if (coupled) RMSPROP_EACH(S, CEN, EPSIN, MST, 0, 1); else RMSPROP_EACH(S, CEN, EPSIN, MST, 0, 0); \
+        }                                                                                \
     }
 #define RMSPROP_LOOPS_MST(T, S, CEN, EPSIN)                                                  \
     RMSPROP_LOOP(T, S, CEN, EPSIN, 0) RMSPROP_LOOP(T, S, CEN, EPSIN, 1)                      \
@@ -75,7 +79,10 @@ ADAM_LOOP(float, f, 0) ADAM_LOOP(float, f, 1) ADAM_LOOP(double, d, 0) ADAM_LOOP(
     GD_SIMD_CLONES static void smorms3_##S(int64_t n, T *restrict p, const T *restrict g, T *restrict mem,  \
                             T *restrict mg, T *restrict ms, const gd_optim_coef *restrict k)      \
     {                                                                                        \
-        for (int64_t i = 0; i < n; i++) gd_smorms3_elem_##S(p + i, g[i], mem + i, mg + i, ms + i, k); \
+        if (gd_optim_coupled_##S(k))                                                         \
+            for (int64_t i = 0; i < n; i++) gd_smorms3_elem_##S(p + i, g[i], mem + i, mg + i, ms + i, k, 1); \
+        else                                                                                 \
+            for (int64_t i = 0; i < n; i++) gd_smorms3_elem_##S(p + i, g[i], mem + i, mg + i, ms + i, k, 0); \
     }
 OTHER_LOOPS(float, f)
 OTHER_LOOPS(double, d)
@@ -128,8 +135,12 @@ MORE_LOOPS(double, d)
                                             T *restrict m, T *restrict v, T *restrict vm,    \
                                             const gd_optim_coef *restrict k)                 \
     {                                                                                        \
-        for (int64_t i = 0; i < n; i++)                                                      \
-            gd_adabelief_elem_##S(p + i, g[i], m + i, v + i, AMS ? vm + i : v + i, k, AMS, MODE); \
+        if (gd_optim_coupled_##S(k))                                                         \
+            for (int64_t i = 0; i < n; i++)                                                  \
+                gd_adabelief_elem_##S(p + i, g[i], m + i, v + i, AMS ? vm + i : v + i, k, AMS, MODE, 1); \
+        else                                                                                 \
+            for (int64_t i = 0; i < n; i++)                                                  \
+                gd_adabelief_elem_##S(p + i, g[i], m + i, v + i, AMS ? vm + i : v + i, k, AMS, MODE, 0); \
     }
 /* Adan: coupled L2 decay x decay mode (GD_ADAN_*), each a loop of its own so that
    it vectorises (see gd_adan_elem in src/kernels/optim.h) */
@@ -252,10 +263,10 @@ static void run_range(const gd_optim_plan *pl, const gd_optim_segment *s, int64_
         break;
     case GD_OPTIM_ADAN:
         if (f)
-            adan_f[gd_adan_coupled_f(&pl->k)][gd_adan_decay_f(&pl->k)](n, ARGS(float), (float *)st[0], (float *)st[1],
+            adan_f[gd_optim_coupled_f(&pl->k)][gd_adan_decay_f(&pl->k)](n, ARGS(float), (float *)st[0], (float *)st[1],
                                                                      (float *)st[2], (float *)st[3], &pl->k);
         else
-            adan_d[gd_adan_coupled_d(&pl->k)][gd_adan_decay_d(&pl->k)](n, ARGS(double), (double *)st[0],
+            adan_d[gd_optim_coupled_d(&pl->k)][gd_adan_decay_d(&pl->k)](n, ARGS(double), (double *)st[0],
                                                                      (double *)st[1], (double *)st[2],
                                                                      (double *)st[3], &pl->k);
         break;

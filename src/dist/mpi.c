@@ -347,6 +347,92 @@ static int cpu_allgather(void *out, const void *in, int64_t n, int dtype)
     return 0;
 }
 
+/* ------------------------------------------------ non-blocking allreduce */
+
+/* One posted allreduce: MPI_Iallreduce (or, deterministic, MPI_Iallgather
+   into scratch) per chunk of at most g_chunk elements. */
+typedef struct ireq {
+    void *buf;
+    int64_t n;
+    int dtype, op, deterministic, nreq;
+    void *scratch;            /* deterministic: size * n elements, rank-major per chunk */
+    MPI_Request reqs[];
+} ireq;
+
+static int cpu_iallreduce(void *buf, int64_t n, int dtype, int op, int deterministic, void **out)
+{
+    size_t es = elem_size(dtype);
+    MPI_Datatype t = mpi_type(dtype);
+    int sum = op == GD_DIST_SUM || op == GD_DIST_MEAN;
+    deterministic = deterministic && sum && g_size > 1;
+    int64_t nchunks = n > 0 ? (n + g_chunk - 1) / g_chunk : 0;
+    if (nchunks > INT32_MAX) return gd_dist_fail("iallreduce: %lld chunks", (long long)nchunks);
+    ireq *r = calloc(1, sizeof *r + (size_t)nchunks * sizeof(MPI_Request));
+    if (!r) return gd_dist_fail("iallreduce: out of memory for the request");
+    r->buf = buf;
+    r->n = n;
+    r->dtype = dtype;
+    r->op = op;
+    r->deterministic = deterministic;
+    if (deterministic && n > 0) {
+        r->scratch = malloc((size_t)g_size * (size_t)n * es);
+        if (!r->scratch) {
+            free(r);
+            return gd_dist_fail("iallreduce: out of memory for the deterministic reduction's %lld bytes",
+                                (long long)((size_t)g_size * (size_t)n * es));
+        }
+    }
+    for (int64_t off = 0; off < n; off += g_chunk) {
+        int64_t c = n - off < g_chunk ? n - off : g_chunk;
+        char *p = (char *)buf + (size_t)off * es;
+        int rc = deterministic
+            ? MPI_Iallgather(p, (int)c, t, (char *)r->scratch + (size_t)g_size * (size_t)off * es, (int)c, t,
+                             MPI_COMM_WORLD, &r->reqs[r->nreq])
+            : MPI_Iallreduce(MPI_IN_PLACE, p, (int)c, t, mpi_op(op), MPI_COMM_WORLD, &r->reqs[r->nreq]);
+        if (rc == MPI_SUCCESS) {
+            r->nreq++;
+            continue;
+        }
+        mpi_check(rc, deterministic ? "MPI_Iallgather" : "MPI_Iallreduce");
+        /* what was posted must still complete before its buffers go */
+        if (r->nreq) MPI_Waitall(r->nreq, r->reqs, MPI_STATUSES_IGNORE);
+        free(r->scratch);
+        free(r);
+        return -1;
+    }
+    /* Open MPI moves a non-blocking collective on only inside MPI calls: a
+       test now starts its first round (the rest progress at the next post) */
+    if (r->nreq) {
+        int flag = 0;
+        MPI_Testall(r->nreq, r->reqs, &flag, MPI_STATUSES_IGNORE);
+    }
+    *out = r;
+    return 0;
+}
+
+static int cpu_wait(ireq *r)
+{
+    int rc = MPI_SUCCESS;
+    if (r->nreq) {
+        arm("allreduce of a gradient bucket (MPI_Waitall)");
+        rc = MPI_Waitall(r->nreq, r->reqs, MPI_STATUSES_IGNORE);
+        disarm();
+    }
+    int st = mpi_check(rc, r->deterministic ? "MPI_Iallgather's wait" : "MPI_Iallreduce's wait");
+    if (!st && r->deterministic) {
+        size_t es = elem_size(r->dtype);
+        for (int64_t off = 0; off < r->n; off += g_chunk) {
+            int64_t c = r->n - off < g_chunk ? r->n - off : g_chunk;
+            ordered_sum((char *)r->buf + (size_t)off * es, (char *)r->scratch + (size_t)g_size * (size_t)off * es,
+                        c, r->dtype);
+        }
+    }
+    if (!st && r->op == GD_DIST_MEAN) divide(r->buf, r->n, r->dtype);
+    free(r->scratch);
+    free(r);
+    return st;
+}
+
 /* ---------------------------------------------------------- the table */
 
 /* GPU collectives: NCCL enqueues on the backend's stream; the sync after it
@@ -386,6 +472,24 @@ static int engine_allgather(void *out, const void *in, int64_t n, int dtype, int
         return gpu_done("allgather (NCCL)");
     }
     return cpu_allgather(out, in, n, dtype);
+}
+
+/* A CUDA buffer's handle: the collective already ran (NCCL, stream-ordered). */
+static char cuda_done;
+
+static int engine_iallreduce(void *buf, int64_t n, int dtype, int op, int device, int deterministic, void **req)
+{
+    if (device == GD_CUDA) {
+        *req = &cuda_done;
+        return engine_allreduce(buf, n, dtype, op, device, deterministic);
+    }
+    return cpu_iallreduce(buf, n, dtype, op, deterministic, req);
+}
+
+static int engine_wait(void *req)
+{
+    if (req == &cuda_done || !req) return 0;
+    return cpu_wait(req);
 }
 
 static int engine_barrier(void)
@@ -428,5 +532,7 @@ __attribute__((visibility("default"))) const gd_dist_engine gd_dist_engine_v1 = 
     .allreduce = engine_allreduce,
     .broadcast = engine_broadcast,
     .allgather = engine_allgather,
+    .iallreduce = engine_iallreduce,
+    .wait = engine_wait,
     .abort = abort_all,
 };

@@ -8,8 +8,13 @@
 
 #ifdef __CUDACC__
 #define GD_HD __host__ __device__
+#define GD_HD_ALWAYS_INLINE
 #else
 #define GD_HD
+/* an update a CPU loop function calls in several loops (one per compile-time
+   switch): without it gcc 12 stops inlining past its unit-growth limits and the
+   loops that call an out-of-line copy do not vectorise (src/cpu/optim.c) */
+#define GD_HD_ALWAYS_INLINE __attribute__((always_inline))
 #endif
 
 #include <math.h>

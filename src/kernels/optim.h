@@ -127,24 +127,39 @@ enum { GD_ADAN_NONE = 0, GD_ADAN_DECOUPLED = 1, GD_ADAN_PROXIMAL = 2 };
         const R clip = (R)k->clip;                                                                \
         return g < -clip ? -clip : (g > clip ? clip : g);                                         \
     }                                                                                             \
+    /* The coupled L2 decay is a switch (whether (R)wd != 0): the CPU loops of Adan,              \
+       AdaBelief, RMSProp and SMORMS3 make it a compile-time constant, one loop each              \
+       way.  Tested at run time in a body too large for gcc 12's loop unswitching                 \
+       (max-unswitch-insns), the conditional multiply-add cannot be if-converted under            \
+       -ftrapping-math ('tree could trap') and the loop does not vectorise (issue 15:             \
+       AdaBelief with amsgrad, centered RMSProp with Nesterov, SMORMS3, Adan before). */          \
+    GD_HD static inline int gd_optim_coupled_##S(const gd_optim_coef *k)                          \
+    {                                                                                             \
+        return (R)k->wd != 0;                                                                     \
+    }                                                                                             \
+    GD_HD static inline R gd_optim_grad_sw_##S(R g, R p, const gd_optim_coef *k,                  \
+                                               const int coupled)                                 \
+    {                                                                                             \
+        g = g * (R)k->scale;                                                                      \
+        if (coupled) g = g + (R)k->wd * p;                                                        \
+        return gd_optim_clip_##S(g, k);                                                           \
+    }                                                                                             \
     GD_HD static inline R gd_optim_grad_##S(R g, R p, const gd_optim_coef *k)                     \
     {                                                                                             \
-        const R wd = (R)k->wd;                                                                    \
-        g = g * (R)k->scale;                                                                      \
-        g = wd != 0 ? g + wd * p : g;                                                             \
-        return gd_optim_clip_##S(g, k);                                                           \
+        return gd_optim_grad_sw_##S(g, p, k, gd_optim_coupled_##S(k));                            \
     }                                                                                             \
                                                                                                   \
     /* RMSProp / AdaGrad, every convention (see the top of this file) */                          \
+    GD_HD_ALWAYS_INLINE                                                                           \
     GD_HD static inline void gd_rmsprop_elem_##S(T *p, R g, T *v, T *m, T *buf,                   \
                                                  const gd_optim_coef *k, const int centered,      \
                                                  const int eps_inside, const int mst,             \
-                                                 const int clip_weights)                          \
+                                                 const int clip_weights, const int coupled)       \
     {                                                                                             \
         const R lr = (R)k->lr, decay = (R)k->decay, gain = (R)k->gain, eps = (R)k->eps;           \
         const R dwd = (R)k->dwd, mu = (R)k->momentum, inv_bias = (R)k->inv_bias;                  \
         R x = *p;                                                                                 \
-        g = gd_optim_grad_##S(g, x, k);                                                           \
+        g = gd_optim_grad_sw_##S(g, x, k, coupled);                                               \
         if (dwd != 0) x = x - dwd * x;                                                            \
         R vv = decay * *v + gain * g * g;                                                         \
         *v = vv;                                                                                  \
@@ -234,12 +249,13 @@ enum { GD_ADAN_NONE = 0, GD_ADAN_DECOUPLED = 1, GD_ADAN_PROXIMAL = 2 };
     /* SMORMS3: mem starts at 1, eps both places.  Funk 2015, Chainer and PuzzleLib              \
        decay the memory by the unclipped ratio q (mem = 1 + mem*(1 - q)); ensmallen               \
        (smorms3_update.hpp) clips first, x = min(q, lr), and uses x (memory_clipped) */           \
+    GD_HD_ALWAYS_INLINE                                                                           \
     GD_HD static inline void gd_smorms3_elem_##S(T *p, R g, T *mem, T *mg, T *ms,                 \
-                                                 const gd_optim_coef *k)                          \
+                                                 const gd_optim_coef *k, const int coupled)       \
     {                                                                                             \
         const R lr = (R)k->lr, eps = (R)k->eps;                                                   \
         R x = *p;                                                                                 \
-        g = gd_optim_grad_##S(g, x, k);                                                           \
+        g = gd_optim_grad_sw_##S(g, x, k, coupled);                                               \
         R r = (R)1 / (*mem + (R)1);                                                               \
         R a = ((R)1 - r) * *mg + r * g;                                                           \
         R b = ((R)1 - r) * *ms + r * g * g;                                                       \
@@ -395,14 +411,15 @@ GD_DEFINE_OPTIM_KERNELS_MORE(double, d, double, sqrt)
         *m = *m * b2 + b2c * g;                                                                   \
     }                                                                                             \
                                                                                                   \
+    GD_HD_ALWAYS_INLINE                                                                           \
     GD_HD static inline void gd_adabelief_elem_##S(T *p, R g, T *m, T *s, T *smax,                \
                                                    const gd_optim_coef *k, const int amsgrad,     \
-                                                   const int mode)                                \
+                                                   const int mode, const int coupled)             \
     {                                                                                             \
         const R dwd = (R)k->dwd, b1 = (R)k->beta1, b1c = (R)k->one_minus_beta1;                   \
         const R b2 = (R)k->beta2b, b2c = (R)k->one_minus_beta2b, eps = (R)k->eps;                 \
         R x = *p;                                                                                 \
-        g = gd_optim_grad_##S(g, x, k);                                                           \
+        g = gd_optim_grad_sw_##S(g, x, k, coupled);                                               \
         if (dwd != 0) x = x * ((R)1 - dwd);                                                       \
         R mm = *m * b1 + b1c * g;                                                                 \
         R r = g - mm;                                                                             \
@@ -442,9 +459,7 @@ GD_DEFINE_OPTIM_KERNELS_MORE(double, d, double, sqrt)
         const R b2 = (R)k->beta2b, b2c = (R)k->one_minus_beta2b;                                  \
         const R b3 = (R)k->beta3, b3c = (R)k->one_minus_beta3, dwd = (R)k->dwd;                   \
         R x = *p;                                                                                 \
-        g = g * (R)k->scale;                                                                      \
-        if (coupled) g = g + (R)k->wd * x;                                                        \
-        g = gd_optim_clip_##S(g, k);                                                              \
+        g = gd_optim_grad_sw_##S(g, x, k, coupled);                                               \
         R d = (k->first ? -g : (R)*neg) + g;                                                      \
         R mm = *m * b1 + b1c * g;                                                                 \
         R dd = *dm * b2 + b2c * d;                                                                \
@@ -462,8 +477,7 @@ GD_DEFINE_OPTIM_KERNELS_MORE(double, d, double, sqrt)
         *neg = -g;                                                                                \
     }                                                                                             \
                                                                                                   \
-    /* Adan's switches in the arithmetic type R, as the update tests them */                      \
-    GD_HD static inline int gd_adan_coupled_##S(const gd_optim_coef *k) { return (R)k->wd != 0; } \
+    /* Adan's decay switch in the arithmetic type R, as the update tests it */                    \
     GD_HD static inline int gd_adan_decay_##S(const gd_optim_coef *k)                             \
     {                                                                                             \
         return (R)k->dwd != 0 ? GD_ADAN_DECOUPLED : k->prox_div != 0 ? GD_ADAN_PROXIMAL : GD_ADAN_NONE; \

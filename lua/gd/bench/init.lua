@@ -130,16 +130,19 @@ local function run_trial(row)
 end
 M.run_trial = run_trial
 
-local function claim(db, pid, job)
+--- Claims the next pending trial (n = nil: the row or nil) or up to n of them
+-- (a list, possibly empty) in one transaction, marking them running.
+local function claim(db, pid, job, n)
   return db:transaction(function()
     -- a trial whose worker died MAX_ATTEMPTS times kills workers: it fails instead
     db:run("UPDATE trials SET status = 'failed' WHERE status = 'pending' AND attempts >= ?", MAX_ATTEMPTS)
-    local r = db:rows("SELECT * FROM trials WHERE status = 'pending' ORDER BY id LIMIT 1")[1]
-    if r then
+    local rows = db:rows("SELECT * FROM trials WHERE status = 'pending' ORDER BY id LIMIT ?", n or 1)
+    for _, r in ipairs(rows) do
       db:run("UPDATE trials SET status = 'running', worker = ?, job = ?, attempts = attempts + 1 WHERE id = ?",
         pid, job, r.id)
     end
-    return r
+    if n == nil then return rows[1] end
+    return rows
   end)
 end
 
@@ -176,22 +179,30 @@ local function worker(path, opts)
   local db = open_db(path)
   local pid = opts.pid or this_pid()
   local job = opts.job or ("local:" .. pid)
+  -- several trials a transaction: each claim is a write lock on the shared
+  -- file that the other workers wait for (the batch stays small, so that no
+  -- worker holds the sweep's last trials while another idles)
+  local batch = opts.batch or 1
   local n = 0
   while true do
-    local row = claim(db, pid, job)
-    if not row then break end
-    store(db, row.id, pid, run_one(row))
-    n = n + 1
-    if opts.max_trials and n >= opts.max_trials then break end
+    local want = batch
+    if opts.max_trials then want = math.min(want, opts.max_trials - n) end
+    if want < 1 then break end
+    local rows = claim(db, pid, job, want)
+    if #rows == 0 then break end
+    for _, row in ipairs(rows) do
+      store(db, row.id, pid, run_one(row))
+      n = n + 1
+    end
   end
   db:close()
   return n
 end
 M.worker = doc(worker, "gd.bench.worker", [[
-gd.bench.worker(db_path, [{job = text, max_trials = n}]) -> trials run: claims
-  pending trials one at a time (a transaction marks it running with this
-  process's pid and the sweep's job) and stores each result with its curve in
-  one transaction, until none is left.  gd.bench.run starts these as child
+gd.bench.worker(db_path, [{job = text, max_trials = n, batch = k}]) -> trials run:
+  claims pending trials k at a time (default 1; a transaction marks them running
+  with this process's pid and the sweep's job) and stores each result with its
+  curve in one transaction, until none is left.  gd.bench.run starts these as child
   processes; under mpirun every rank runs one.]])
 
 local function executable()
@@ -217,9 +228,11 @@ M.executable = executable
 local function shell_quote(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
 M.shell_quote = shell_quote
 
-local function spawn_workers(path, n, job)
+local function spawn_workers(path, n, job, pending)
   local cmd = {}
-  local code = fmt("require('gd.bench').worker(%q, {job = %q})", path, job)
+  -- claims per transaction: about an eighth of each worker's share, at most 4
+  local batch = math.max(1, math.min(4, math.floor(pending / (8 * n))))
+  local code = fmt("require('gd.bench').worker(%q, {job = %q, batch = %d})", path, job, batch)
   for _ = 1, n do cmd[#cmd + 1] = shell_quote(executable()) .. " -e " .. shell_quote(code) .. " &" end
   cmd[#cmd + 1] = "wait"
   os.execute(table.concat(cmd, " "))
@@ -396,7 +409,7 @@ local function run(spec)
     repeat
       local pending = count(db, "SELECT COUNT(*) AS n FROM trials WHERE status = 'pending'")
       if workers == 0 then worker(spec.db, {job = job})
-      else spawn_workers(spec.db, math.min(workers, pending), job) end   -- no idle starts
+      else spawn_workers(spec.db, math.min(workers, pending), job, pending) end   -- no idle starts
       if mpi then
         -- the other ranks' trials: wait for them (a rank that dies ends the whole mpirun)
         while count(db, "SELECT COUNT(*) AS n FROM trials WHERE status = 'running'") > 0 do sleep(0.05) end

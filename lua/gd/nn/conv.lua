@@ -149,7 +149,10 @@ local function conv_forward(self, x, name, rank)
   local xc, wc, b = x.c, self.weight.c, self.bias
   local shp = P.shape
   if C.gd_nn_conv2d_shape(shp, xc, wc, g) ~= 0 then fail(name) end
-  local y = buffer(P, "out", rank, shp, xc.scalar_type, xc.device_kind)
+  local bc = b and b.c
+  -- a recorded call writes a fresh output (the graph keeps it past the next call)
+  local rec = base.recording(xc, wc, bc)
+  local y = rec and base.fresh(rank, shp, xc) or buffer(P, "out", rank, shp, xc.scalar_type, xc.device_kind)
   -- the workspace: one sample's im2col matrix, shared by forward and backward
   local need = tonumber(shp[rank])
   local col = P.col
@@ -158,7 +161,8 @@ local function conv_forward(self, x, name, rank)
     col = buffer(P, "col_cache", 1, shp, xc.scalar_type, xc.device_kind)
     P.col = col
   end
-  if C.gd_nn_conv2d_forward(y.c, col.c, xc, wc, b and b.c or nil, g) ~= 0 then fail(name) end
+  if C.gd_nn_conv2d_forward(y.c, col.c, xc, wc, bc, g) ~= 0 then fail(name) end
+  if rec then base.record_ip(name, y, C.GD_AG_NN_CONV2D, xc, wc, bc, nil, g, 7) end
   P.input, P.unbatched = x, unbatched
   if unbatched then return y[1] end
   return y
@@ -284,7 +288,9 @@ function ConvTranspose2d:forward(x, output_size)
   local xc, b = x.c, self.bias
   local shp = P.shape
   if C.gd_nn_conv_transpose2d_shape(shp, xc, self.weight.c, g) ~= 0 then fail(name) end
-  local y = buffer(P, "out", 4, shp, xc.scalar_type, xc.device_kind)
+  local wc, bc = self.weight.c, b and b.c
+  local rec = base.recording(xc, wc, bc)
+  local y = rec and base.fresh(4, shp, xc) or buffer(P, "out", 4, shp, xc.scalar_type, xc.device_kind)
   local need = tonumber(shp[4])
   local col = P.col
   if col == nil or col.c.count < need or col.c.scalar_type ~= xc.scalar_type or col.c.device_kind ~= xc.device_kind then
@@ -292,7 +298,8 @@ function ConvTranspose2d:forward(x, output_size)
     col = buffer(P, "col_cache", 1, shp, xc.scalar_type, xc.device_kind)
     P.col = col
   end
-  if C.gd_nn_conv_transpose2d_forward(y.c, col.c, xc, self.weight.c, b and b.c or nil, g) ~= 0 then fail(name) end
+  if C.gd_nn_conv_transpose2d_forward(y.c, col.c, xc, wc, bc, g) ~= 0 then fail(name) end
+  if rec then base.record_ip(name, y, C.GD_AG_NN_CONV_T2D, xc, wc, bc, nil, g, 9) end
   P.input, P.unbatched = x, unbatched
   if unbatched then return y[1] end
   return y
@@ -344,7 +351,7 @@ gd.nn.ConvTranspose2d(in_channels, out_channels, kernel_size, [{stride = 1,
 local function pool_geom(self, P)
   local g = P.geom
   if g then return g end
-  g = ffi.new("int64_t[11]")
+  g = ffi.new("int64_t[12]")   -- the geometry, and the kind where autograd records it
   if self.output_size then
     g[0], g[1] = self.output_size[1], self.output_size[2]
   else
@@ -366,10 +373,22 @@ local function pool_forward(self, x, name, kind)
   local g, shp = pool_geom(self, P), P.shape
   local xc = x.c
   if C.gd_nn_pool2d_shape(shp, xc, g, kind) ~= 0 then fail(name) end
-  local y = buffer(P, "out", 4, shp, xc.scalar_type, xc.device_kind)
-  local idx = nil
-  if kind == C.GD_NN_MAXPOOL then idx = buffer(P, "indices", 4, shp, C.GD_INT64, xc.device_kind) end
+  -- a recorded call writes a fresh output and argmax (the graph keeps them)
+  local rec = base.recording(xc)
+  local y, idx = nil, nil
+  if rec then
+    y = base.fresh(4, shp, xc)
+    if kind == C.GD_NN_MAXPOOL then idx = gd.empty(tonumber(shp[0]), tonumber(shp[1]), tonumber(shp[2]),
+                                                     tonumber(shp[3]), {dtype = "int64", device = x.device}) end
+  else
+    y = buffer(P, "out", 4, shp, xc.scalar_type, xc.device_kind)
+    if kind == C.GD_NN_MAXPOOL then idx = buffer(P, "indices", 4, shp, C.GD_INT64, xc.device_kind) end
+  end
   if C.gd_nn_pool2d_forward(y.c, idx and idx.c or nil, xc, g, kind) ~= 0 then fail(name) end
+  if rec then
+    g[11] = kind
+    base.record_ip(name, y, C.GD_AG_NN_POOL2D, xc, nil, nil, idx and idx.c, g, 12)
+  end
   P.input, P.idx, P.unbatched = x, idx, unbatched
   if unbatched then return y[1] end
   return y

@@ -52,6 +52,8 @@ function Embedding:init(num_embeddings, embedding_dim, opts)
   self:register_parameter("weight", w)
 end
 
+local rec_ip = ffi.new("int64_t[2]")
+
 function Embedding:forward(idx)
   local P = priv[self]
   if not gd.is_tensor(idx) or idx.dtype ~= "int64" then
@@ -61,7 +63,10 @@ function Embedding:forward(idx)
   if idx.c.is_contiguous == 0 then idx = idx:contiguous() end
   local ic, wc = idx.c, self.weight.c
   local rank = ic.rank + 1
+  -- a recorded call writes a fresh output (the graph keeps it past the next call)
+  local rec = base.recording(wc)
   local y = P.out
+  if rec then y = nil end
   local same = y ~= nil and y.c.rank == rank and y.c.scalar_type == wc.scalar_type and
     y.c.device_kind == wc.device_kind
   if same then
@@ -75,11 +80,15 @@ function Embedding:forward(idx)
     sizes[rank - 1] = self.embedding_dim
     if C.gd_empty(out1, rank, sizes, wc.scalar_type, wc.device_kind) ~= 0 then fail("Embedding") end
     y = I.wrap(out1[0])
-    P.out = y
+    if not rec then P.out = y end
   end
   -- max_norm renormalises the rows looked up, in place, before the lookup
   if self.max_norm and C.gd_nn_embedding_renorm(wc, ic, self.max_norm, self.norm_type) ~= 0 then fail("Embedding") end
   if C.gd_nn_embedding_forward(y.c, ic, wc) ~= 0 then fail("Embedding") end
+  if rec then
+    rec_ip[0], rec_ip[1] = self.padding_idx or 0, self.scale_grad_by_freq and 1 or 0
+    base.record_ip("Embedding", y, C.GD_AG_NN_EMBEDDING, wc, nil, nil, ic, rec_ip, 2)
+  end
   P.input = idx
   return y
 end

@@ -92,6 +92,22 @@ function M.record(fname, y, kind, a, b, c, saved, ip)
   rec_in[0], rec_in[1], rec_in[2] = nil, nil, nil
 end
 
+--- Records y = kind(a, b, c) as M.record does, with nip integer arguments
+-- from ip (a cdata int64_t array: a layer's geometry).
+function M.record_ip(fname, y, kind, a, b, c, saved, ip, nip)
+  rec_in[0], rec_in[1], rec_in[2] = a, b, c
+  local n = c ~= nil and 3 or b ~= nil and 2 or 1
+  if C.gd_autograd_record_nn(y.c, kind, rec_in, n, saved, ip, nip) ~= 0 then M.fail(fname, 3) end
+  rec_in[0], rec_in[1], rec_in[2] = nil, nil, nil
+end
+
+--- A fresh contiguous tensor of `rank` sizes (cdata, 0-based) with ref's
+-- (a C tensor's) dtype and device: a recorded call's output or saved values.
+function M.fresh(rank, sizes, ref)
+  if C.gd_empty(out1, rank, sizes, ref.scalar_type, ref.device_kind) ~= 0 then M.fail("nn", 2) end
+  return I.wrap(out1[0])
+end
+
 --- A loss's value as autograd's result when pred requires grad: a 0-d tensor
 -- (or a copy of the per-element losses) whose node multiplies the loss's
 -- gradient (copied: the buffer is reused) by the incoming one.  extra_dim: the
@@ -195,16 +211,29 @@ local METAMETHODS = {"__call", "__tostring"}
 -- mode is on and its input or its weight/bias requires grad.
 local RECORDED = {Module = true, Sequential = true, Linear = true, ReLU = true, Tanh = true, Sigmoid = true,
                   Softmax = true, LogSoftmax = true, Dropout = true, Identity = true, Flatten = true,
-                  Unflatten = true, MSELoss = true, CrossEntropyLoss = true, NLLLoss = true, L1Loss = true,
+                  Unflatten = true, Conv1d = true, Conv2d = true, ConvTranspose2d = true, MaxPool2d = true,
+                  AvgPool2d = true, AdaptiveAvgPool2d = true, BatchNorm1d = true, BatchNorm2d = true,
+                  LayerNorm = true, GroupNorm = true, Embedding = true, RNN = true, LSTM = true, GRU = true,
+                  RNNCell = true, LSTMCell = true, GRUCell = true,
+                  MSELoss = true, CrossEntropyLoss = true, NLLLoss = true, L1Loss = true,
                   SmoothL1Loss = true, HuberLoss = true, BCELoss = true, BCEWithLogitsLoss = true, KLDivLoss = true,
                   Loss = true}
 M.RECORDED = RECORDED
 
 local function needs_grad(v) return v ~= nil and I.is_tensor(v) and v.c.requires_grad ~= 0 end
+--- Does any of m's own parameters require grad (an LSTM's are weight_ih_l0 ...)?
+local function params_need_grad(m)
+  local names = rawget(m, "__params")
+  if names then
+    for _, n in ipairs(names) do
+      if needs_grad(rawget(m, n)) then return true end
+    end
+  end
+  return false
+end
 local function refuse_unrecorded(name, forward)
   return function(self, x, ...)
-    if C.gd_grad_enabled() ~= 0 and (needs_grad(x) or needs_grad(rawget(self, "weight"))
-        or needs_grad(rawget(self, "bias"))) then
+    if C.gd_grad_enabled() ~= 0 and (needs_grad(x) or params_need_grad(self)) then
       M.argerr(name, "autograd does not record this layer yet: train it with net:backward(grad), or run it "
         .. "under gd.no_grad", 2)
     end

@@ -47,6 +47,8 @@ end
 
 --- Running statistics follow the input's dtype and device after m:double(),
 -- m:float() or m:to("cuda") (moved once, at the first forward after).
+local rec_ip = ffi.new("int64_t[3]")
+
 local function stats_like(self, x)
   local rm, xc = self.running_mean, x.c
   if rm and (rm.c.scalar_type ~= xc.scalar_type or rm.c.device_kind ~= xc.device_kind) then
@@ -68,17 +70,35 @@ local function bn_forward(self, x, name, ranks)
   end
   if xc.is_contiguous == 0 then x = x:contiguous(); xc = x.c end
   stats_like(self, x)
-  local y = buffer_like(P, "out", xc)
-  local sm = P.save_mean
-  if sm == nil or sm.c.scalar_type ~= xc.scalar_type or sm.c.device_kind ~= xc.device_kind then
-    sm = gd.empty(self.num_features, {dtype = x.dtype, device = x.device})
-    P.save_mean, P.save_invstd = sm, sm:clone()
-  end
   local w, b, rm, rv = self.weight, self.bias, self.running_mean, self.running_var
+  local wc, bc = w and w.c, b and b.c
+  -- a recorded call writes a fresh output and statistics {mean, invstd} (one
+  -- tensor of 2C, the node's saved value)
+  local rec = base.recording(xc, wc, bc)
+  local y, sm, si, stats
+  if rec then
+    local nf = self.num_features
+    y = base.fresh_like(xc)
+    stats = gd.empty(2 * nf, {dtype = x.dtype, device = x.device})
+    sm, si = stats:narrow(1, 1, nf), stats:narrow(1, nf + 1, nf)
+  else
+    y = buffer_like(P, "out", xc)
+    sm = P.save_mean
+    if sm == nil or sm.c.scalar_type ~= xc.scalar_type or sm.c.device_kind ~= xc.device_kind then
+      sm = gd.empty(self.num_features, {dtype = x.dtype, device = x.device})
+      P.save_mean, P.save_invstd = sm, sm:clone()
+    end
+    si = P.save_invstd
+  end
   local training = self.training
-  if C.gd_nn_batchnorm_forward(y.c, sm.c, P.save_invstd.c, rm and rm.c or nil, rv and rv.c or nil, xc,
-      w and w.c or nil, b and b.c or nil, self.momentum, self.eps, training and 1 or 0) ~= 0 then
+  if C.gd_nn_batchnorm_forward(y.c, sm.c, si.c, rm and rm.c or nil, rv and rv.c or nil, xc,
+      wc, bc, self.momentum, self.eps, training and 1 or 0) ~= 0 then
     fail(name)
+  end
+  P.save_mean, P.save_invstd = sm, si
+  if rec then
+    rec_ip[0] = (training or rm == nil) and 1 or 0
+    base.record_ip(name, y, C.GD_AG_NN_BATCHNORM, xc, wc, bc, stats.c, rec_ip, 1)
   end
   if training and rm then
     local nb = self.num_batches_tracked
@@ -159,11 +179,29 @@ local function rownorm_forward(self, x, name, M, G, span)
   local P = priv[self]
   if x.c.is_contiguous == 0 then x = x:contiguous() end
   local xc = x.c
-  local y = buffer_like(P, "out", xc)
-  local sm, sr = row_stats(P, tonumber(xc.count) / M, xc)
   local w, b = self.weight, self.bias
-  if C.gd_nn_rownorm_forward(y.c, sm.c, sr.c, xc, w and w.c or nil, b and b.c or nil, M, G, span, self.eps) ~= 0 then
+  local wc, bc = w and w.c, b and b.c
+  -- a recorded call writes a fresh output and statistics {mean, rstd} (one
+  -- tensor of two rows' worth, the node's saved value)
+  local rec = base.recording(xc, wc, bc)
+  local y, sm, sr, stats
+  local rows = tonumber(xc.count) / M
+  if rec then
+    y = base.fresh_like(xc)
+    stats = gd.empty(2 * rows, {dtype = I.DTYPE_NAMES[tonumber(xc.scalar_type)]})
+    sm, sr = stats:narrow(1, 1, rows), stats:narrow(1, rows + 1, rows)
+    P.save_mean, P.save_rstd = nil, nil
+  else
+    y = buffer_like(P, "out", xc)
+    sm, sr = row_stats(P, rows, xc)
+  end
+  if C.gd_nn_rownorm_forward(y.c, sm.c, sr.c, xc, wc, bc, M, G, span, self.eps) ~= 0 then
     fail(name)
+  end
+  if rec then
+    P.save_mean, P.save_rstd = sm, sr
+    rec_ip[0], rec_ip[1], rec_ip[2] = M, G, span
+    base.record_ip(name, y, C.GD_AG_NN_ROWNORM, xc, wc, bc, stats.c, rec_ip, 3)
   end
   P.input, P.M, P.G, P.span = x, M, G, span
   return y

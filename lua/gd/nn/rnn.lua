@@ -142,6 +142,109 @@ local function state_arg(name, what, h, want, unbatched, level)
 end
 
 local function cdata(t) return t and t.c or nil end
+local recording, rnn_forward_recorded
+
+-- ------------------------------------------------------------ autograd
+
+local rec_in = ffi.new("gd_tensor*[7]")
+local rec_ip = ffi.new("int64_t[6]")
+local flat_n = ffi.new("int64_t[1]")
+
+local function needs(t) return t ~= nil and t.c.requires_grad ~= 0 end
+
+--- Must this call be recorded: grad mode on and the input, a state or a
+-- parameter requiring grad?
+function recording(self, x, h0, c0)
+  if C.gd_grad_enabled() == 0 then return false end
+  if needs(x) or needs(h0) or needs(c0) then return true end
+  for _, n in ipairs(rawget(self, "__params") or {}) do
+    if needs(rawget(self, n)) then return true end
+  end
+  return false
+end
+
+--- The recorded forward: one node per layer and direction (the fused
+-- kernels of m:backward), whose output is one flat tensor [y | hn | cn |
+-- workspace] (src/gd.h, GD_AG_NN_RNN); the layer's output, h_n and c_n are
+-- recorded views of it, dropout between layers a recorded product with its
+-- mask.  Fresh tensors throughout: the graph keeps them past the next call.
+function rnn_forward_recorded(self, P, x, h0, c0, T, B, unbatched)
+  local name = self.__class
+  local lstm = self.mode == "LSTM"
+  local L, H = self.num_layers, self.hidden_size
+  local D = self.bidirectional and 2 or 1
+  local DH = D * H
+  local mode = MODES[self.mode]
+  local xs
+  if unbatched then xs = x:contiguous():view(T, 1, self.input_size)
+  elseif self.batch_first then xs = x:transpose(1, 2):contiguous()
+  else xs = x:contiguous() end
+  local xc = xs.c
+  local dt = I.DTYPE_NAMES[tonumber(xc.scalar_type)]
+  local ws_n = ffi.new("int64_t[2]")
+  if C.gd_nn_rnn_workspace(ws_n, ws_n + 1, mode, T, B, H) ~= 0 then fail(name, 3) end
+  local ny, nh = T * B * DH, B * H
+  local nc = lstm and nh or 0
+  local nws = tonumber(ws_n[0])
+  local drop = self.training and self.dropout > 0 and L > 1
+  local hns, cns = {}, {}
+  local xin = xs
+  for l = 0, L - 1 do
+    local ydirs = {}
+    for d = 0, D - 1 do
+      local k = l * D + d + 1
+      local w_ih, w_hh, b_ih, b_hh = params_of(self, P, l, d)
+      local h0k = h0 and h0[k] or nil
+      local c0k = c0 and c0[k] or nil
+      flat_n[0] = ny + nh + nc + nws
+      local flat = base.fresh(1, flat_n, xc)
+      -- the regions the kernel writes (views taken before the record: not in the graph)
+      local yv = flat:narrow(1, 1, ny):view(T, B, DH)
+      local hv = flat:narrow(1, ny + 1, nh):view(B, H)
+      local cv = lstm and flat:narrow(1, ny + nh + 1, nc):view(B, H) or nil
+      local wsv = flat:narrow(1, ny + nh + nc + 1, nws)
+      if d == 1 then yv:narrow(3, 1, H):zero_() end   -- (the other direction's columns: never read)
+      if d == 0 and D == 2 then yv:narrow(3, H + 1, H):zero_() end
+      if C.gd_nn_rnn_forward(yv.c, hv.c, cdata(cv), wsv.c, xin.c, cdata(h0k), cdata(c0k), w_ih.c, w_hh.c,
+                             cdata(b_ih), cdata(b_hh), mode, d) ~= 0 then
+        fail(name, 3)
+      end
+      rec_in[0], rec_in[1], rec_in[2], rec_in[3] = xin.c, w_ih.c, w_hh.c, cdata(h0k)
+      rec_in[4], rec_in[5], rec_in[6] = cdata(c0k), cdata(b_ih), cdata(b_hh)
+      rec_ip[0], rec_ip[1], rec_ip[2], rec_ip[3], rec_ip[4], rec_ip[5] = T, B, H, DH, mode, d
+      local st = C.gd_autograd_record_nn(flat.c, C.GD_AG_NN_RNN, rec_in, 7, flat.c, rec_ip, 6)
+      for j = 0, 6 do rec_in[j] = nil end
+      if st ~= 0 then fail(name, 3) end
+      -- the outputs, as recorded views of the node's output
+      local yd = flat:narrow(1, 1, ny):view(T, B, DH)
+      ydirs[d + 1] = D == 2 and yd:narrow(3, d * H + 1, H) or yd
+      hns[k] = flat:narrow(1, ny + 1, nh):view(B, H)
+      if lstm then cns[k] = flat:narrow(1, ny + nh + 1, nc):view(B, H) end
+    end
+    local y = D == 2 and gd.cat(ydirs, 3) or ydirs[1]
+    xin = y
+    if drop and l < L - 1 then
+      -- the module path's mask (the same draws), applied as a recorded product
+      local mask = gd.empty(T, B, DH, {dtype = dt})
+      local scratch = gd.empty(T, B, DH, {dtype = dt})
+      if C.gd_random_(mask.c, 0, 0, 1) ~= 0 then fail(name, 3) end
+      if C.gd_nn_dropout(scratch.c, mask.c, y.c, self.dropout) ~= 0 then fail(name, 3) end
+      xin = y * mask
+    end
+  end
+  P.inputs = nil   -- (m:backward() after a recorded call: "called before forward")
+  local out, hn = xin, gd.stack(hns, 1)
+  local cn = lstm and gd.stack(cns, 1) or nil
+  if unbatched then
+    out = out:view(T, DH)
+    hn = hn:view(L * D, H)
+    if cn then cn = cn:view(L * D, H) end
+  elseif self.batch_first then
+    out = out:transpose(1, 2):contiguous()
+  end
+  if lstm then return out, hn, cn end
+  return out, hn
+end
 
 local function rnn_forward(self, x, h0, c0)
   local name = self.__class
@@ -173,6 +276,7 @@ local function rnn_forward(self, x, h0, c0)
   h0 = state_arg(name, "h0", h0, want, unbatched, 3)
   if lstm then c0 = state_arg(name, "c0", c0, want, unbatched, 3) end
   local dt = xs.c.scalar_type
+  if recording(self, x, h0, c0) then return rnn_forward_recorded(self, P, x, h0, c0, T, B, unbatched) end
   -- the initial states are copied: the backward needs them as they were,
   -- and a caller carrying state from batch to batch passes the h_n buffer
   -- this call overwrites (out, h, c = lstm(x, h, c))
@@ -405,7 +509,43 @@ local function cell_state(name, what, h, B, H, unbatched, P, key, dt)
     base.argerr(name, fmt("%s has shape %s, expected %s", what, shape_str(s),
       unbatched and tostring(H) or (B .. "x" .. H) .. " (batch x hidden_size)"), 3)
   end
+  if P == nil then return (unbatched and h:view(1, H) or h):contiguous() end   -- recorded: h itself, in the graph
   return buffer(P, key, {B, H}, dt):copy_(unbatched and h:view(1, H) or h)
+end
+
+--- A cell's recorded forward: the recurrent node with T = 1 (src/gd.h,
+-- GD_AG_NN_RNN), h' and c' recorded views of its flat output.
+local function cell_forward_recorded(self, name, xs, h0, c0, B, unbatched)
+  local lstm = self.mode == "LSTM"
+  local H = self.hidden_size
+  h0 = cell_state(name, "h", h0, B, H, unbatched)
+  if lstm then c0 = cell_state(name, "c", c0, B, H, unbatched) end
+  local mode = MODES[self.mode]
+  local ws_n = ffi.new("int64_t[2]")
+  if C.gd_nn_rnn_workspace(ws_n, ws_n + 1, mode, 1, B, H) ~= 0 then fail(name, 3) end
+  local nh, nws = B * H, tonumber(ws_n[0])
+  local nc = lstm and nh or 0
+  flat_n[0] = 2 * nh + nc + nws
+  local xc = xs.c
+  local flat = base.fresh(1, flat_n, xc)
+  local yv, hv = flat:narrow(1, 1, nh):view(1, B, H), flat:narrow(1, nh + 1, nh):view(B, H)
+  local cv = lstm and flat:narrow(1, 2 * nh + 1, nc):view(B, H) or nil
+  local wsv = flat:narrow(1, 2 * nh + nc + 1, nws)
+  local b_ih, b_hh = self.bias_ih, self.bias_hh
+  if C.gd_nn_rnn_forward(yv.c, hv.c, cdata(cv), wsv.c, xc, cdata(h0), cdata(c0), self.weight_ih.c,
+                         self.weight_hh.c, cdata(b_ih), cdata(b_hh), mode, 0) ~= 0 then
+    fail(name, 3)
+  end
+  rec_in[0], rec_in[1], rec_in[2], rec_in[3] = xc, self.weight_ih.c, self.weight_hh.c, cdata(h0)
+  rec_in[4], rec_in[5], rec_in[6] = cdata(c0), cdata(b_ih), cdata(b_hh)
+  rec_ip[0], rec_ip[1], rec_ip[2], rec_ip[3], rec_ip[4], rec_ip[5] = 1, B, H, H, mode, 0
+  local st = C.gd_autograd_record_nn(flat.c, C.GD_AG_NN_RNN, rec_in, 7, flat.c, rec_ip, 6)
+  for j = 0, 6 do rec_in[j] = nil end
+  if st ~= 0 then fail(name, 3) end
+  priv[self].x = nil   -- (m:backward() after a recorded call: "called before forward")
+  local h = flat:narrow(1, 1, nh):view(unbatched and {H} or {B, H})
+  if lstm then return h, flat:narrow(1, 2 * nh + 1, nc):view(unbatched and {H} or {B, H}) end
+  return h
 end
 
 local function cell_forward(self, x, h0, c0)
@@ -426,6 +566,7 @@ local function cell_forward(self, x, h0, c0)
   local xs = x.c.is_contiguous ~= 0 and x or x:contiguous()
   xs = xs:view(1, B, s[#s])
   local dt = xs.c.scalar_type
+  if recording(self, x, h0, c0) then return cell_forward_recorded(self, name, xs, h0, c0, B, unbatched) end
   h0 = cell_state(name, "h", h0, B, H, unbatched, P, "h0_copy", dt)
   if lstm then c0 = cell_state(name, "c", c0, B, H, unbatched, P, "c0_copy", dt) end
   local mode = MODES[self.mode]

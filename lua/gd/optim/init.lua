@@ -603,6 +603,20 @@ end
 
 local dist -- gd.dist, once something loaded it (DataParallel, nodeinfo, a sharded loader)
 
+--- gd.dist if it has been loaded, else nil.  package.loaded can hold other
+-- things under its name: LuaJIT's loading sentinel (a light userdata, which
+-- LuaJIT 2.1 shows as a number) after a require that failed, e.g. under
+-- mpirun without the MPI engine (issue 17: every step raised "attempt to index
+-- a number value"), or a user's stand-in; only the module itself counts.
+local function is_dist(d) return type(d) == "table" and d._generation ~= nil and type(d._folded_scale) == "function" end
+local function loaded_dist()
+  local d = package.loaded["gd.dist"]
+  if is_dist(d) then return d end
+  d = rawget(gd, "dist")
+  if is_dist(d) then return d end
+  return nil
+end
+
 --- Finds what data-parallel training asks of this optimizer: the 1/N to fold
 -- into grad_scale when a gd.dist.DataParallel sums these gradients, or, with
 -- PuzzleLib's nodeinfo and no DataParallel, the gradients this optimizer
@@ -651,7 +665,7 @@ function Optimizer:step(closure)
   -- data-parallel only where gd.dist is in use: never loaded from here, since
   -- under mpirun loading it joins the MPI job (independent workers, such as
   -- gd.bench's, must not)
-  if dist == nil then dist = package.loaded["gd.dist"] or rawget(gd, "dist") end
+  if dist == nil then dist = loaded_dist() end
   if dist and self._dist_gen ~= dist._generation then dist_refresh(self) end
   local reduce = self._dist_reduce
   if reduce then
@@ -777,11 +791,11 @@ function Optimizer:state_dict()
   local state, groups, idx = {}, {}, 0
   for gi, g in ipairs(self.param_groups) do
     local ids = {}
-    local step = tonumber(C.gd_optim_get_step(g._c))
     for j = 1, #g.params do
       idx = idx + 1
       ids[j] = idx
-      local s = {step = step}
+      -- each parameter's own count: one that autograd skipped lags (PyTorch's state[p]["step"])
+      local s = {step = tonumber(C.gd_optim_get_param_step(g._c, j - 1))}
       for slot = 0, #names - 1 do
         if C.gd_optim_slot_allocated(g._c, slot) ~= 0 then
           if C.gd_optim_state(I.out1, g._c, j - 1, slot, g._h) ~= 0 then
@@ -824,7 +838,7 @@ function Optimizer:load_state_dict(sd)
   -- 1. check everything: shapes, steps, each parameter's state layout, hyperparameters
   local idx = 0
   local copies = {}  -- {group, param index, slot, source} for every state tensor to load
-  local steps, new_values = {}, {}
+  local steps, pstep, new_values = {}, {}, {}
   for gi, g in ipairs(self.param_groups) do
     local sg = sd.param_groups[gi]
     if type(sg) ~= "table" or type(sg.params) ~= "table" or #sg.params ~= #g.params then
@@ -861,17 +875,17 @@ function Optimizer:load_state_dict(sd)
             end
           end
         end
-        -- the step: a whole number a C int64 holds exactly (PyTorch keeps one per
-        -- parameter; one group here has one, so the entries must agree)
+        -- the step: a whole number a C int64 holds exactly, one per parameter as
+        -- in PyTorch (a parameter autograd skipped lags); the group's count is
+        -- the largest.  Checkpoints from before per-parameter counts have one
+        -- value for the whole group and load the same way.
         local t = s.step
         if t ~= nil then
           check.number(fname, fmt("the step of parameter %d", idx), t, {integer = true, min = 0, level = 2})
           if t > 2 ^ 53 then bad(fmt("the step of parameter %d must be at most 2^53, got %s", idx, tostring(t))) end
-          if steps[gi] ~= nil and steps[gi] ~= t then
-            bad(fmt("the parameters of group %d have different steps (%d and %d); this optimizer keeps one per group",
-              gi, steps[gi], t))
-          end
-          steps[gi] = t
+          pstep[gi] = pstep[gi] or {}
+          pstep[gi][j] = t
+          if steps[gi] == nil or t > steps[gi] then steps[gi] = t end
         end
         if C.gd_optim_check_state(g._c, j - 1) ~= 0 then bad(cerr()) end
         for slot = 0, #names - 1 do
@@ -921,7 +935,12 @@ function Optimizer:load_state_dict(sd)
     I.wrap(I.out1[0]):copy_(src)
   end
   for gi, g in ipairs(self.param_groups) do
+    -- the group's count for all, then the lagging ones (a parameter without a
+    -- state entry takes the group's, as when counts were one per group)
     if C.gd_optim_set_step(g._c, steps[gi] or 0) ~= 0 then error(fname .. ": " .. cerr(), 2) end
+    for j, t in pairs(pstep[gi] or {}) do
+      if C.gd_optim_set_param_step(g._c, j - 1, t) ~= 0 then error(fname .. ": " .. cerr(), 2) end
+    end
   end
 end
 

@@ -60,7 +60,8 @@ end, "gd.memory", "gd.memory() -> {cpu = bytes, cuda = bytes} of live tensor sto
 local cuda = {}
 gd.cuda = doc(cuda, "gd.cuda", [[
 gd.cuda: the GPU, with torch.cuda's names: is_available(), device_count(),
-synchronize(), memory_allocated(), manual_seed(seed), manual_seed_all(seed).
+synchronize(), memory_allocated(), manual_seed(seed), manual_seed_all(seed);
+and transfers() (gdlua's own: the host<->device copies made so far).
 (gd.cuda_available(), gd.synchronize() and gd.memory() are the older names.)
 t:cuda() and {device = "cuda"} put tensors there.]])
 cuda.is_available = doc(function() return C.gd_cuda_available() ~= 0 end, "gd.cuda.is_available",
@@ -81,6 +82,19 @@ cuda.memory_allocated = doc(function(device)
 end, "gd.cuda.memory_allocated", [[
 gd.cuda.memory_allocated([device]) -> bytes of live tensor storage on the GPU
 (0 without one).]])
+-- The counters live in the backends (gd_transfer_count): a spec or a user can
+-- check that a training loop on the GPU never stages tensor data through the
+-- host (PyTorch has no such call; its profiler shows the copies).
+cuda.transfers = doc(function()
+  return tonumber(C.gd_transfer_count(0)), tonumber(C.gd_transfer_count(1))
+end, "gd.cuda.transfers", [[
+gd.cuda.transfers() -> copies, values: the host<->device transfers this process
+has made so far.  copies counts copies of tensor data (t:to(), t:cpu(), copy_
+across devices, bytes in and out); values counts single values (an element read
+or written, a reduction's or a loss's result, the bounds an index check reads).
+Both stay 0 without a GPU and for CPU work.  A training step on the GPU makes no
+copy: take the counts before and after a step to check a loop, e.g.
+  local c0 = gd.cuda.transfers(); train_step(); assert(gd.cuda.transfers() == c0)]])
 cuda.manual_seed = doc(function(seed)
   C.gd_manual_seed(seed_arg("gd.cuda.manual_seed", seed))
 end, "gd.cuda.manual_seed", [[

@@ -102,6 +102,30 @@ int nn_dropout(void *y, void *mask, const void *x, int64_t n, double p, int dtyp
 int nn_dropout_backward(void *gx, const void *gy, const void *mask, int64_t n, int dtype);
 int nn_gather_rows(void *out, const void *src, const int64_t *index, int64_t index_base, int64_t rows,
                    int64_t row_bytes);
+int nn_pointwise_loss(double *sum, void *losses, void *grad, const void *pred, const void *target, const void *weight,
+                      const void *pos_weight, int64_t n, int kind, double param, double scale, int dtype);
+int nn_embedding_backward(int dtype, void *gw, const void *gy, const int64_t *idx, int64_t count, int64_t rows,
+                          int64_t D, int64_t padding_idx, int scale_grad_by_freq);
+int nn_conv2d(int dt, void *y, void *col, const void *x, const void *w, const void *b, int64_t N, int64_t O,
+              int64_t G, const gd_conv_geom *g);
+int nn_conv2d_backward(int dt, void *gx, void *gw, void *gb, void *col, const void *gy, const void *x,
+                       const void *w, int64_t N, int64_t O, int64_t G, const gd_conv_geom *g);
+int nn_conv_transpose2d(int dt, void *y, void *col, const void *x, const void *w, const void *b, int64_t N,
+                        int64_t Cin, int64_t G, const gd_conv_geom *g);
+int nn_conv_transpose2d_backward(int dt, void *gx, void *gw, void *gb, void *col, const void *gy, const void *x,
+                                 const void *w, int64_t N, int64_t Cin, int64_t G, const gd_conv_geom *g);
+int nn_pool2d(int dt, int kind, void *y, int64_t *idx, const void *x, int64_t planes, const gd_conv_geom *g,
+              int count_include_pad, int64_t divisor_override);
+int nn_pool2d_backward(int dt, int kind, void *gx, const void *gy, const int64_t *idx, int64_t planes,
+                       const gd_conv_geom *g, int count_include_pad, int64_t divisor_override);
+int nn_batchnorm(int dtype, void *y, void *save_mean, void *save_invstd, void *rmean, void *rvar, const void *x,
+                 const void *w, const void *b, int64_t N, int64_t C, int64_t L, double momentum, double eps,
+                 int training);
+int nn_batchnorm_backward(int dtype, void *gx, void *gw, void *gb, const void *gy, const void *x, const void *w,
+                          const void *save_mean, const void *save_invstd, int64_t N, int64_t C, int64_t L,
+                          int batch_stats);
+int nn_rnn_forward(const gd_rnn_plan *p);
+int nn_rnn_backward(const gd_rnn_plan *p);
 
 }  // namespace gdcuda
 
@@ -142,5 +166,17 @@ const gd_backend gd_cuda_backend_v1 = {
     gdcuda::nn_dropout,
     gdcuda::nn_dropout_backward,
     gdcuda::nn_gather_rows,
+    gdcuda::nn_pointwise_loss,
+    gdcuda::nn_embedding_backward,
+    gdcuda::nn_conv2d,
+    gdcuda::nn_conv2d_backward,
+    gdcuda::nn_conv_transpose2d,
+    gdcuda::nn_conv_transpose2d_backward,
+    gdcuda::nn_pool2d,
+    gdcuda::nn_pool2d_backward,
+    gdcuda::nn_batchnorm,
+    gdcuda::nn_batchnorm_backward,
+    gdcuda::nn_rnn_forward,
+    gdcuda::nn_rnn_backward,
 };
 }

@@ -316,3 +316,108 @@ int nn_gather_rows(void *out, const void *src, const int64_t *index, int64_t ind
 }
 
 }  // namespace gdcuda
+
+namespace gdcuda {
+
+// ----------------------------------------------------------- embedding
+
+__global__ void embedding_count_kernel(int *freq, const long long *ix, long long count)
+{
+    GD_CUDA_FOR(i, count) atomicAdd(freq + (ix[i] - 1), 1);
+}
+
+// one thread per (occurrence, column): atomics, since an index may repeat
+// (the sum's order differs from the CPU's index order by rounding only)
+template <typename T>
+__global__ void embedding_backward_kernel(T *gw, const T *gy, const long long *ix, long long count, long long D,
+                                          long long padding_idx, const int *freq)
+{
+    GD_CUDA_FOR(t, count * D) {
+        long long i = t / D, j = t % D, r = ix[i];
+        if (r == padding_idx) continue;
+        T g = gy[t];
+        if (freq) g = g * (T)(1.0 / (double)freq[r - 1]);
+        atomicAdd(gw + (r - 1) * D + j, g);
+    }
+}
+
+int nn_embedding_backward(int dtype, void *gw, const void *gy, const int64_t *ix, int64_t count, int64_t rows,
+                          int64_t D, int64_t padding_idx, int scale_grad_by_freq)
+{
+    if (count * D == 0) return 0;
+    int *freq = nullptr;
+    if (scale_grad_by_freq) {
+        cudaError_t e = cudaMallocAsync((void **)&freq, (size_t)(rows > 0 ? rows : 1) * sizeof(int), 0);
+        if (e != cudaSuccess) return fail(e, "cudaMallocAsync");
+        e = cudaMemsetAsync(freq, 0, (size_t)(rows > 0 ? rows : 1) * sizeof(int), 0);
+        if (e != cudaSuccess) {
+            cudaFreeAsync(freq, 0);
+            return fail(e, "cudaMemsetAsync");
+        }
+        embedding_count_kernel<<<blocks_for(count), kThreads>>>(freq, (const long long *)ix, count);
+    }
+    unsigned g = blocks_for(count * D);
+    if (dtype == GD_FLOAT32)
+        embedding_backward_kernel<float><<<g, kThreads>>>((float *)gw, (const float *)gy, (const long long *)ix, count,
+                                                          D, padding_idx, freq);
+    else
+        embedding_backward_kernel<double><<<g, kThreads>>>((double *)gw, (const double *)gy, (const long long *)ix,
+                                                           count, D, padding_idx, freq);
+    int rc = check_launch("embedding backward");
+    if (freq) cudaFreeAsync(freq, 0);
+    return rc;
+}
+
+}  // namespace gdcuda
+
+namespace gdcuda {
+
+// ------------------------------------------------- element-wise losses
+
+// one thread per element; the losses are summed afterwards in element order
+// by one thread (sum_in_order_kernel), the CPU's order, so the value is the
+// CPU's up to the rounding of the per-element math
+template <typename T>
+__global__ void pointwise_loss_kernel(double *parts, T *losses, T *grad, const T *x, const T *t, const T *w,
+                                      const T *pw, long long n, int kind, double param, double scale)
+{
+    GD_CUDA_FOR(i, n) {
+        double g, l;
+        if (pw) l = gd_nn_bce_logits_pos_elem((double)x[i], (double)t[i], (double)pw[i], &g);
+        else l = gd_nn_pointwise_loss_elem(kind, (double)x[i], (double)t[i], param, &g);
+        if (w) {
+            l *= (double)w[i];
+            g *= (double)w[i];
+        }
+        if (grad) grad[i] = (T)(g * scale);
+        if (losses) losses[i] = (T)l;
+        parts[i] = l;
+    }
+}
+
+int nn_pointwise_loss(double *out, void *losses, void *grad, const void *pred, const void *target, const void *weight,
+                      const void *pos_weight, int64_t n, int kind, double param, double scale, int dtype)
+{
+    double *parts = nullptr;
+    cudaError_t e = cudaMallocAsync((void **)&parts, (size_t)(n + 1) * sizeof(double), 0);
+    if (e != cudaSuccess) return fail(e, "cudaMallocAsync (loss)");
+    if (n > 0) {
+        unsigned g = blocks_for(n);
+        if (dtype == GD_FLOAT32)
+            pointwise_loss_kernel<float><<<g, kThreads>>>(parts, (float *)losses, (float *)grad, (const float *)pred,
+                                                          (const float *)target, (const float *)weight,
+                                                          (const float *)pos_weight, n, kind, param, scale);
+        else
+            pointwise_loss_kernel<double><<<g, kThreads>>>(parts, (double *)losses, (double *)grad,
+                                                           (const double *)pred, (const double *)target,
+                                                           (const double *)weight, (const double *)pos_weight, n,
+                                                           kind, param, scale);
+        if (check_launch("loss")) {
+            cudaFreeAsync(parts, 0);
+            return -1;
+        }
+    }
+    return finish_loss(parts, n, 1.0, out);
+}
+
+}  // namespace gdcuda

@@ -3,9 +3,8 @@
 // memory, the same workspace layout, the same cell math (src/kernels/nn.h's
 // GD_HD functions) and the same order of gemms (cuBLAS through gemm.cu).
 //
-// Not yet reachable from Lua: the layers take CPU tensors until the backend
-// table (src/backend.h, issue 11) gains RNN entries; these are the kernels
-// that entry will call.  Every step's cell kernel runs over B*H threads, one
+// The CUDA backend's nn_rnn_forward/backward (src/backend.h).  Every step's
+// cell kernel runs over B*H threads, one
 // hidden unit of one batch row each, exactly like one iteration of the CPU's
 // (b, j) loop.
 #include "common.cuh"
@@ -178,14 +177,17 @@ static int rnn_backward(const gd_rnn_plan *p)
 
 }  // namespace gdcuda
 
-// The entry points the backend table's RNN slots will hold (0 or -1 with the
-// reason in the backend's error string).
-extern "C" int gd_cuda_rnn_forward(const gd_rnn_plan *p)
+namespace gdcuda {
+
+// the backend table's entries (0 or -1 with the reason in the error string)
+int nn_rnn_forward(const gd_rnn_plan *p)
 {
-    return p->dtype == GD_FLOAT32 ? gdcuda::rnn_forward<float>(p) : gdcuda::rnn_forward<double>(p);
+    return p->dtype == GD_FLOAT32 ? rnn_forward<float>(p) : rnn_forward<double>(p);
 }
 
-extern "C" int gd_cuda_rnn_backward(const gd_rnn_plan *p)
+int nn_rnn_backward(const gd_rnn_plan *p)
 {
-    return p->dtype == GD_FLOAT32 ? gdcuda::rnn_backward<float>(p) : gdcuda::rnn_backward<double>(p);
+    return p->dtype == GD_FLOAT32 ? rnn_backward<float>(p) : rnn_backward<double>(p);
 }
+
+}  // namespace gdcuda

@@ -628,6 +628,25 @@ local LAYERS = {
   {"MaxPool2d", function() return nn.MaxPool2d(2) end, {2, 2, 4, 4}},
   {"AvgPool2d", function() return nn.AvgPool2d(2) end, {2, 2, 4, 4}},
   {"AdaptiveAvgPool2d", function() return nn.AdaptiveAvgPool2d(1) end, {2, 2, 3, 4}},
+  -- the CUDA kernels' index arithmetic (cuda/conv.cu): groups and dilation
+  -- in im2col/col2im, col2im's gather where windows overlap (stride < kernel),
+  -- the transposed conv's col2im forward, padding in pooling windows
+  {"Conv2d groups, dilation", function() return nn.Conv2d(4, 6, 3, {groups = 2, dilation = 2, padding = 2}) end,
+    {2, 4, 6, 5}},
+  {"Conv2d overlapping windows", function() return nn.Conv2d(2, 3, {3, 2}, {stride = {2, 1}, padding = {1, 0}}) end,
+    {2, 2, 7, 5}},
+  {"ConvTranspose2d", function()
+    return nn.ConvTranspose2d(4, 2, 3, {stride = 2, padding = 1, output_padding = 1, groups = 2})
+  end, {2, 4, 3, 4}},
+  {"MaxPool2d overlapping, padded", function() return nn.MaxPool2d(3, {stride = 2, padding = 1}) end, {2, 2, 5, 6}},
+  {"AvgPool2d padded, count_include_pad false", function()
+    return nn.AvgPool2d(3, {stride = 2, padding = 1, count_include_pad = false})
+  end, {2, 2, 5, 6}},
+  {"AdaptiveAvgPool2d to 2x3", function() return nn.AdaptiveAvgPool2d({2, 3}) end, {2, 2, 5, 7}},
+  {"CNN (the digits model's shape)", function()
+    return nn.Sequential {nn.Conv2d(1, 4, 3, {padding = 1}), nn.BatchNorm2d(4), nn.ReLU(), nn.MaxPool2d(2),
+      nn.Flatten(), nn.Linear(4 * 4 * 4, 3)}
+  end, {3, 1, 8, 8}},
   {"Sequential MLP", function() return nn.Sequential {nn.Linear(4, 6), nn.ReLU(), nn.Linear(6, 2)} end, {5, 4}},
   {"RNN", function() return nn.RNN(4, 3) end, {6, 2, 4}},
   {"LSTM 2 layers", function() return nn.LSTM(4, 3, {num_layers = 2}) end, {6, 2, 4}},
@@ -700,6 +719,21 @@ describe("layers on every backend", function()
     assert_close(run_layer(m, LAYOUTS.transposed(idx, "cpu"), 1), want, "Embedding, transposed indices")
     for _, dev in ipairs(OTHER) do
       assert_close(run_layer(m:clone():to(dev), idx:to(dev), 1), want, "Embedding, " .. dev)
+    end
+  end)
+  -- catches: a CUDA scatter-add that loses repeated indices (no atomics), or
+  -- counts for scale_grad_by_freq taken per thread instead of per row
+  it("Embedding with padding_idx and scale_grad_by_freq over repeated indices" ..
+    (#OTHER > 0 and ", on every backend" or ""), function()
+    gd.manual_seed(5)
+    local m = nn.Embedding(6, 4, {padding_idx = 2, scale_grad_by_freq = true}):to("float64")
+    local idx = gd.tensor({{3, 3, 2, 6}, {3, 1, 6, 2}}, {dtype = "int64"})
+    local want = run_layer(m, idx, 1)
+    -- the CPU's values are checked against PyTorch in spec/nn_conv_spec.lua;
+    -- here padding_idx's row must stay zero on every backend
+    assert(want[3]:get(2, 1) == 0, "padding_idx's row got a gradient")
+    for _, dev in ipairs(OTHER) do
+      assert_close(run_layer(m:clone():to(dev), idx:to(dev), 1), want, "Embedding options, " .. dev)
     end
   end)
   if #OTHER == 0 then pending("layers on a GPU: no GPU here: " .. tostring(cuda_why)) end

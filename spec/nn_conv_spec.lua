@@ -222,10 +222,12 @@ describe("gd.nn.Conv2d", function()
       "Conv2d:backward: the output gradient has shape 2x6x2x3, expected 2x6x3x3")
   end)
 
-  it("refuses a CUDA input with an error instead of a host copy", function()
+  it("refuses a CUDA input to a layer whose weight is on the CPU, naming both devices", function()
+    -- catches a backend call with operands on two devices (a host pointer handed to a kernel)
     if not gd.cuda.is_available() then pending("no GPU") return end
     local m = nn.Conv2d(1, 1, 1)
-    assert.has_error(function() m:forward(gd.randn(1, 1, 2, 2, {device = "cuda"})) end)
+    assert.has_error(function() m:forward(gd.randn(1, 1, 2, 2, {device = "cuda"})) end,
+      "Conv2d: the weight is on cpu but the input is on cuda")
   end)
 end)
 

@@ -105,6 +105,44 @@ describe("host<->device transfers", function()
       end
     end)
 
+    -- a small CNN of the digits model's layers (conv, batch norm, pooling)
+    local function cnn(device)
+      gd.manual_seed(11)
+      local nn = gd.nn
+      local net = nn.Sequential {nn.Conv2d(1, 4, 3, {padding = 1}), nn.BatchNorm2d(4), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(4, 6, 3, {padding = 1, stride = 2}), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+        nn.Linear(6, 3)}
+      if device == "cuda" then net:cuda() end
+      local opt = gd.optim.SGD(net, {lr = 0.1, momentum = 0.9})
+      local x = gd.randn(16, 1, 8, 8)
+      local y = gd.arange(0, 16, 1, {dtype = "int64"}) % 3 + 1
+      if device == "cuda" then x, y = x:to("cuda"), y:to("cuda") end
+      return net, opt, nn.CrossEntropyLoss(), x, y
+    end
+
+    -- catches: conv, pooling or batch norm going through the host (their
+    -- loops used to be CPU-only), or CUDA kernels whose index arithmetic
+    -- differs from the CPU loops'
+    it("train a CNN step on CUDA without copying tensor data to or from the host", function()
+      local net, opt, loss, x, y = cnn("cuda")
+      mlp_step(net, opt, loss, x, y)     -- buffers, workspaces and the running statistics settle on the device
+      local bulk, scalar = counts()
+      local err = mlp_step(net, opt, loss, x, y)
+      gd.cuda.synchronize()
+      local bulk2, scalar2 = counts()
+      assert.equal(bulk, bulk2)
+      assert(scalar2 - scalar <= 4, "scalar readouts: " .. (scalar2 - scalar))
+      local cnet, copt, closs, cx, cy = cnn("cpu")
+      mlp_step(cnet, copt, closs, cx, cy)
+      local cerr = mlp_step(cnet, copt, closs, cx, cy)
+      assert.near(cerr, err, 1e-4 * math.max(1, math.abs(cerr)))
+      local gp, cp = net:parameters(), cnet:parameters()
+      for i = 1, #cp do
+        local d = (gp[i]:to("cpu") - cp[i]):abs():max()
+        assert(d <= 1e-4, "parameter " .. i .. " differs by " .. d)
+      end
+    end)
+
     local function close(a, b, tol)
       local d = (a:to("cpu"):double() - b:to("cpu"):double()):abs():max()
       assert(d <= tol, "max difference " .. d)

@@ -25,7 +25,7 @@
 
 #include "internal.h"
 
-enum { GD_BACKEND_ABI = 3 };
+enum { GD_BACKEND_ABI = 4 };
 
 /* ternary kinds (src/ops.def): operand 0 is written, operands 1..3 read */
 typedef enum gd_ternop {
@@ -47,6 +47,30 @@ typedef struct gd_optim_segment {
     int staged;                 /* param or grad not contiguous: go through a copy */
     int param_index;            /* the (first) parameter of the run */
 } gd_optim_segment;
+
+/* The geometry of a convolution or pooling over one sample (src/nn_conv.c):
+   C = channels, H x W = input plane, OH x OW = output plane, then the
+   kernel, stride, padding and dilation, each rows then columns. */
+typedef struct gd_conv_geom {
+    int64_t C, H, W;
+    int64_t OH, OW;
+    int64_t kh, kw, sh, sw, ph, pw, dh, dw;
+} gd_conv_geom;
+
+/* One layer in one direction of gd.nn.RNN/LSTM/GRU (src/nn_rnn.c fills it;
+   loops in src/cpu/rnn.c, kernels in cuda/rnn.cu, the same workspace
+   layout).  T = time steps, B = batch, I = input features, H = hidden units,
+   G = gates (LSTM 4, GRU 3, RNN 1), DH = y's row length (H or 2H). */
+typedef struct gd_rnn_plan {
+    int dtype, mode, dir, accumulate_gx;
+    int64_t T, B, I, H, G, DH;
+    /* forward */
+    void *y, *hn, *cn, *ws;
+    const void *x, *h0, *c0, *w_ih, *w_hh, *b_ih, *b_hh;
+    /* backward */
+    void *gx, *gh0, *gc0, *gw_ih, *gw_hh, *gb_ih, *gb_hh, *bws;
+    const void *gy, *ghn, *gcn;
+} gd_rnn_plan;
 
 struct gd_backend {
     int abi;
@@ -130,6 +154,64 @@ struct gd_backend {
     /* out row i = src row index[i] - index_base (already checked), rows of row_bytes */
     int (*nn_gather_rows)(void *out, const void *src, const int64_t *index, int64_t index_base, int64_t rows,
                           int64_t row_bytes);
+    /* the element-wise losses (GD_NN_LOSS_* codes, src/nn_loss.c): over n
+       elements, loss l_i and gradient g_i of src/kernels/nn.h (times
+       weight_i when given; pos_weight: BCEWithLogits's); grad = scale * g,
+       losses = l (either may be NULL); *sum = the l_i summed in double in
+       element order */
+    int (*nn_pointwise_loss)(double *sum, void *losses, void *grad, const void *pred, const void *target,
+                             const void *weight, const void *pos_weight, int64_t n, int kind, double param,
+                             double scale, int dtype);
+    /* Embedding's backward: gw (rows x D) row idx[i] - 1 += gy (count x D)
+       row i, for each of the count indices (checked: 1..rows) but
+       padding_idx (1-based, 0 = none); with scale_grad_by_freq each
+       occurrence's gradient is divided by how often its row occurs */
+    int (*nn_embedding_backward)(int dtype, void *gw, const void *gy, const int64_t *idx, int64_t count,
+                                 int64_t rows, int64_t D, int64_t padding_idx, int scale_grad_by_freq);
+
+    /* ---- convolution and pooling (src/nn_conv.c checks; PyTorch's NCHW
+       layout).  Every operand is contiguous, of dtype, on this device; b, gx,
+       gw, gb may be NULL.  col is the workspace, C*KH*KW x OH*OW of one sample.
+       conv2d: x N x C x H x W, w O x C/G x KH x KW, y N x O x OH x OW (written);
+       backward: gw, gb accumulate, gx is overwritten. */
+    int (*nn_conv2d)(int dtype, void *y, void *col, const void *x, const void *w, const void *b, int64_t N,
+                     int64_t O, int64_t G, const gd_conv_geom *g);
+    int (*nn_conv2d_backward)(int dtype, void *gx, void *gw, void *gb, void *col, const void *gy, const void *x,
+                              const void *w, int64_t N, int64_t O, int64_t G, const gd_conv_geom *g);
+    /* conv_transpose2d: the adjoint of the conv that g describes (g.C x g.H x
+       g.W is the output y, g.OH x g.OW the plane of x, N x Cin x OH x OW);
+       w Cin x C/G x KH x KW.  y is written; gw, gb accumulate; gx written. */
+    int (*nn_conv_transpose2d)(int dtype, void *y, void *col, const void *x, const void *w, const void *b,
+                               int64_t N, int64_t Cin, int64_t G, const gd_conv_geom *g);
+    int (*nn_conv_transpose2d_backward)(int dtype, void *gx, void *gw, void *gb, void *col, const void *gy,
+                                        const void *x, const void *w, int64_t N, int64_t Cin, int64_t G,
+                                        const gd_conv_geom *g);
+    /* pooling over `planes` planes of g->H x g->W (kind: gd_nn_pool_kind);
+       max pool writes idx (the argmax's offset in its plane, -1 for a window
+       of only padding); backward overwrites gx. */
+    int (*nn_pool2d)(int dtype, int kind, void *y, int64_t *idx, const void *x, int64_t planes,
+                     const gd_conv_geom *g, int count_include_pad, int64_t divisor_override);
+    int (*nn_pool2d_backward)(int dtype, int kind, void *gx, const void *gy, const int64_t *idx, int64_t planes,
+                              const gd_conv_geom *g, int count_include_pad, int64_t divisor_override);
+
+    /* ---- batch normalisation (src/nn_norm.c checks): x, y, gy, gx N x C x L;
+       the per-channel vectors C.  save_mean/save_invstd are written.  With
+       training, or without running statistics (rmean = rvar = NULL), the
+       batch's statistics normalise, and training updates rmean/rvar when
+       given (the variance unbiased, as PyTorch's); otherwise rmean/rvar
+       normalise.  Backward:
+       gw, gb accumulate, gx (may be NULL) is written; batch_stats says which
+       statistics the forward used. */
+    int (*nn_batchnorm)(int dtype, void *y, void *save_mean, void *save_invstd, void *rmean, void *rvar,
+                        const void *x, const void *w, const void *b, int64_t N, int64_t C, int64_t L,
+                        double momentum, double eps, int training);
+    int (*nn_batchnorm_backward)(int dtype, void *gx, void *gw, void *gb, const void *gy, const void *x,
+                                 const void *w, const void *save_mean, const void *save_invstd, int64_t N,
+                                 int64_t C, int64_t L, int batch_stats);
+
+    /* ---- recurrent layers: one layer, one direction (gd_rnn_plan) */
+    int (*nn_rnn_forward)(const gd_rnn_plan *p);
+    int (*nn_rnn_backward)(const gd_rnn_plan *p);
 };
 
 /* MSE's fixed blocking (results do not depend on threads or the device) */

@@ -544,8 +544,9 @@ int gd_nn_isatty(int fd);
 /* ------------------------------------------ convolution and pooling (issue 14) */
 
 /*
- * gd.nn's Conv1d/Conv2d and 2-D pooling (src/nn_conv.c checks, src/cpu/conv.c
- * loops; CPU only for now: a CUDA operand is an error).  PyTorch's layout:
+ * gd.nn's Conv1d/Conv2d and 2-D pooling (src/nn_conv.c checks, then the
+ * device's backend: src/cpu/conv.c loops, cuda/conv.cu kernels; every operand
+ * on the input's device).  PyTorch's layout:
  * x is N x C x H x W, a weight O x C/groups x KH x KW.  One call per direction,
  * so an autograd node can reuse them.
  *

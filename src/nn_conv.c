@@ -1,21 +1,23 @@
 /*
  * nn_conv.c: convolution and pooling (gd.nn.Conv1d/Conv2d, MaxPool2d,
  * AvgPool2d, AdaptiveAvgPool2d): argument checks, output shapes, and the
- * dispatch to the CPU loops of src/cpu/conv.c.  Each layer is one C call per
+ * call of the device's backend (src/backend.h: nn_conv2d.., nn_pool2d..; the
+ * loops in src/cpu/conv.c and cuda/conv.cu).  Each layer is one C call per
  * direction (forward, backward), the seam an autograd node reuses.
  *
  * Layout is PyTorch's: x is N x C x H x W, a conv weight O x C/groups x KH x KW.
- * There is no CUDA kernel yet: a CUDA operand gets an error, never a silent
- * host copy.
+ * Every operand is on the input's device; a strided input goes through a
+ * contiguous copy on that device, never through the host.
  */
 #include "internal.h"
-#include "cpu/conv.h"
+#include "backend.h"
 
 #include <stdio.h>
 
 /* ------------------------------------------------------------ checks */
 
-static int check_operand(const gd_tensor *t, const char *fn, const char *what, int dtype)
+/* dtype, device: the input's (-1: the input itself, any) */
+static int check_operand(const gd_tensor *t, const char *fn, const char *what, int dtype, int device)
 {
     GD_TRY(gd_check_tensor(t, what));
     if (!gd_is_float(t->scalar_type))
@@ -24,9 +26,9 @@ static int check_operand(const gd_tensor *t, const char *fn, const char *what, i
     if (dtype >= 0 && t->scalar_type != dtype)
         return gd_fail(GD_EINVAL, "%s: the %s is %s but the input is %s", fn, what, gd_dtype_name(t->scalar_type),
                        gd_dtype_name(dtype));
-    if (t->device_kind != GD_CPU)
-        return gd_fail(GD_EINVAL, "%s: the %s is on the GPU, which has no %s kernel yet: move it with :to('cpu')", fn,
-                       what, fn);
+    if (device >= 0 && t->device_kind != device)
+        return gd_fail(GD_EINVAL, "%s: the %s is on %s but the input is on %s", fn, what,
+                       gd_device_name(t->device_kind), gd_device_name(device));
     return GD_OK;
 }
 
@@ -41,10 +43,10 @@ static const char *dims_str(char *buf, size_t len, int rank, const int64_t *size
 }
 
 /* Buffers the layer owns and writes: contiguous, of exactly this shape. */
-static int check_buffer(const gd_tensor *t, const char *fn, const char *what, int dtype, int rank,
+static int check_buffer(const gd_tensor *t, const char *fn, const char *what, int dtype, int device, int rank,
                         const int64_t *sizes)
 {
-    GD_TRY(check_operand(t, fn, what, dtype));
+    GD_TRY(check_operand(t, fn, what, dtype, device));
     bool ok = t->rank == rank && t->is_contiguous;
     for (int d = 0; ok && d < rank; d++) ok = t->sizes[d] == sizes[d];
     if (ok) return GD_OK;
@@ -81,33 +83,14 @@ static int check_positive(const char *fn, const char *what, int64_t v, int64_t m
     return GD_OK;
 }
 
-/* y's O planes of `plane` elements each: plane o = b[o] (0 without a bias). */
-static void fill_planes(int dt, void *y, const gd_tensor *b, int64_t O, int64_t plane)
-{
-    for (int64_t o = 0; o < O; o++) {
-        if (dt == GD_FLOAT32) { float v = b ? ((const float *)b->data)[o] : 0.0f; float *r = (float *)y + o * plane; for (int64_t i = 0; i < plane; i++) r[i] = v; }
-        else { double v = b ? ((const double *)b->data)[o] : 0.0; double *r = (double *)y + o * plane; for (int64_t i = 0; i < plane; i++) r[i] = v; }
-    }
-}
-
-/* gb[o] += the sum of gy's plane o, each plane summed in order, in double. */
-static void add_plane_sums(int dt, gd_tensor *gb, const void *gy, int64_t O, int64_t plane)
-{
-    for (int64_t o = 0; o < O; o++) {
-        double s = 0;
-        if (dt == GD_FLOAT32) { const float *r = (const float *)gy + o * plane; for (int64_t i = 0; i < plane; i++) s += r[i]; ((float *)gb->data)[o] += (float)s; }
-        else { const double *r = (const double *)gy + o * plane; for (int64_t i = 0; i < plane; i++) s += r[i]; ((double *)gb->data)[o] += s; }
-    }
-}
-
 /* ------------------------------------------------------------ conv2d */
 
 /* geom = {SH, SW, PH, PW, DH, DW, groups}; fills g and checks x against w. */
 static int conv_geom(gd_conv_geom *g, int64_t *groups, const gd_tensor *x, const gd_tensor *w, const int64_t *geom,
                      const char *fn)
 {
-    GD_TRY(check_operand(x, fn, "input", -1));
-    GD_TRY(check_operand(w, fn, "weight", x->scalar_type));
+    GD_TRY(check_operand(x, fn, "input", -1, -1));
+    GD_TRY(check_operand(w, fn, "weight", x->scalar_type, x->device_kind));
     char s1[128], s2[128];
     /* 2-D: x N x C x H x W, w O x C/G x KH x KW; 1-D (Conv1d): x N x C x W,
        w O x C/G x KW, run as H = KH = 1 */
@@ -166,9 +149,9 @@ int gd_nn_conv2d_shape(int64_t *out, const gd_tensor *x, const gd_tensor *w, con
     return GD_OK;
 }
 
-static int check_col(const gd_tensor *col, const gd_conv_geom *g, int dtype, const char *fn)
+static int check_col(const gd_tensor *col, const gd_conv_geom *g, int dtype, int device, const char *fn)
 {
-    GD_TRY(check_operand(col, fn, "workspace", dtype));
+    GD_TRY(check_operand(col, fn, "workspace", dtype, device));
     if (!col->is_contiguous || col->count < g->C * g->kh * g->kw * g->OH * g->OW)
         return gd_fail(GD_EINVAL, "%s: the workspace holds %lld elements, needs %lld contiguous", fn,
                        (long long)col->count, (long long)(g->C * g->kh * g->kw * g->OH * g->OW));
@@ -185,29 +168,24 @@ int gd_nn_conv2d_forward(gd_tensor *y, gd_tensor *col, const gd_tensor *x, const
     gd_conv_geom g;
     int64_t G;
     GD_TRY(conv_geom(&g, &G, x, w, geom, fn));
-    int dt = x->scalar_type;
+    int dt = x->scalar_type, dev = x->device_kind;
     int64_t N = x->sizes[0], O = w->sizes[0], ysz[4] = {N, O, g.OH, g.OW};
     if (x->rank == 3) ysz[2] = g.OW;
-    GD_TRY(check_buffer(y, fn, "output", dt, x->rank, ysz));
-    GD_TRY(check_col(col, &g, dt, fn));
-    if (b) GD_TRY(check_buffer(b, fn, "bias", dt, 1, &O));
+    GD_TRY(check_buffer(y, fn, "output", dt, dev, x->rank, ysz));
+    GD_TRY(check_col(col, &g, dt, dev, fn));
+    if (b) GD_TRY(check_buffer(b, fn, "bias", dt, dev, 1, &O));
     if (gd_views_conflict(y, x)) return gd_fail(GD_EINVAL, "%s: the output overlaps the input", fn);
     gd_tensor *xd = NULL, *wd = NULL;
     GD_TRY(dense(&xd, x));
     int st = dense(&wd, w);
     if (st) { gd_tensor_release(xd); return st; }
-    size_t es = gd_dtype_size(dt);
-    int64_t L = g.OH * g.OW, Og = O / G, Kg = (g.C / G) * g.kh * g.kw;
-    for (int64_t n = 0; n < N; n++) {
-        char *yn = (char *)y->data + (size_t)(n * O * L) * es;
-        if (b) fill_planes(dt, yn, b, O, L);
-        gd_cpu_im2col(dt, (const char *)xd->data + (size_t)(n * g.C * g.H * g.W) * es, col->data, &g);
-        for (int64_t gi = 0; gi < G; gi++)
-            gd_cpu_gemm_raw(dt, 0, 0, Og, L, Kg, (const char *)wd->data + (size_t)(gi * Og * Kg) * es, Kg,
-                            (const char *)col->data + (size_t)(gi * Kg * L) * es, L, b ? 1.0 : 0.0,
-                            yn + (size_t)(gi * Og * L) * es, L);
-    }
+    const gd_backend *be = gd_backend_of(dev);
+    st = be ? GD_BACKEND_CALL(be, fn, nn_conv2d(dt, y->data, col->data, xd->data, wd->data, b ? b->data : NULL, N,
+                                                O, G, &g))
+            : GD_EDEVICE;
     gd_tensor_release(xd);
+    gd_tensor_release(wd);
+    return st;    gd_tensor_release(xd);
     gd_tensor_release(wd);
     return GD_OK;
 }
@@ -221,10 +199,10 @@ int gd_nn_conv2d_backward(gd_tensor *gx, gd_tensor *gw, gd_tensor *gb, gd_tensor
     gd_conv_geom g;
     int64_t G;
     GD_TRY(conv_geom(&g, &G, x, w, geom, fn));
-    int dt = x->scalar_type;
+    int dt = x->scalar_type, dev = x->device_kind;
     int64_t N = x->sizes[0], O = w->sizes[0], ysz[4] = {N, O, g.OH, g.OW};
     if (x->rank == 3) ysz[2] = g.OW;
-    GD_TRY(check_operand(gy, fn, "output gradient", dt));
+    GD_TRY(check_operand(gy, fn, "output gradient", dt, dev));
     bool ok = gy->rank == x->rank;
     for (int d = 0; ok && d < x->rank; d++) ok = gy->sizes[d] == ysz[d];
     if (!ok) {
@@ -232,38 +210,24 @@ int gd_nn_conv2d_backward(gd_tensor *gx, gd_tensor *gw, gd_tensor *gb, gd_tensor
         return gd_fail(GD_EINVAL, "%s: the output gradient has shape %s, expected %s", fn,
                        gd_shape_str(gy, s, sizeof s), dims_str(e, sizeof e, x->rank, ysz));
     }
-    GD_TRY(check_col(col, &g, dt, fn));
-    if (gx) GD_TRY(check_buffer(gx, fn, "input gradient", dt, x->rank, x->sizes));
-    if (gw) GD_TRY(check_buffer(gw, fn, "weight gradient", dt, w->rank, w->sizes));
-    if (gb) GD_TRY(check_buffer(gb, fn, "bias gradient", dt, 1, &O));
+    GD_TRY(check_col(col, &g, dt, dev, fn));
+    if (gx) GD_TRY(check_buffer(gx, fn, "input gradient", dt, dev, x->rank, x->sizes));
+    if (gw) GD_TRY(check_buffer(gw, fn, "weight gradient", dt, dev, w->rank, w->sizes));
+    if (gb) GD_TRY(check_buffer(gb, fn, "bias gradient", dt, dev, 1, &O));
     gd_tensor *xd = NULL, *wd = NULL, *gyd = NULL;
     int st = dense(&xd, x);
     if (!st) st = dense(&wd, w);
     if (!st) st = dense(&gyd, gy);
     if (st) { gd_tensor_release(xd); gd_tensor_release(wd); return st; }
-    size_t es = gd_dtype_size(dt);
-    int64_t L = g.OH * g.OW, Og = O / G, Kg = (g.C / G) * g.kh * g.kw, XS = g.C * g.H * g.W;
-    for (int64_t n = 0; n < N; n++) {
-        const char *gyn = (const char *)gyd->data + (size_t)(n * O * L) * es;
-        if (gb) add_plane_sums(dt, gb, gyn, O, L);
-        if (gw) {
-            gd_cpu_im2col(dt, (const char *)xd->data + (size_t)(n * XS) * es, col->data, &g);
-            for (int64_t gi = 0; gi < G; gi++)
-                gd_cpu_gemm_raw(dt, 0, 1, Og, Kg, L, gyn + (size_t)(gi * Og * L) * es, L,
-                                (const char *)col->data + (size_t)(gi * Kg * L) * es, L, 1.0,
-                                (char *)gw->data + (size_t)(gi * Og * Kg) * es, Kg);
-        }
-        if (gx) {
-            for (int64_t gi = 0; gi < G; gi++)
-                gd_cpu_gemm_raw(dt, 1, 0, Kg, L, Og, (const char *)wd->data + (size_t)(gi * Og * Kg) * es, Kg,
-                                gyn + (size_t)(gi * Og * L) * es, L, 0.0,
-                                (char *)col->data + (size_t)(gi * Kg * L) * es, L);
-            char *gxn = (char *)gx->data + (size_t)(n * XS) * es;
-            memset(gxn, 0, (size_t)XS * es);
-            gd_cpu_col2im(dt, col->data, gxn, &g);
-        }
-    }
+    const gd_backend *be = gd_backend_of(dev);
+    st = be ? GD_BACKEND_CALL(be, fn, nn_conv2d_backward(dt, gx ? gx->data : NULL, gw ? gw->data : NULL,
+                                                         gb ? gb->data : NULL, col->data, gyd->data, xd->data,
+                                                         wd->data, N, O, G, &g))
+            : GD_EDEVICE;
     gd_tensor_release(xd);
+    gd_tensor_release(wd);
+    gd_tensor_release(gyd);
+    return st;    gd_tensor_release(xd);
     gd_tensor_release(wd);
     gd_tensor_release(gyd);
     return GD_OK;
@@ -282,8 +246,8 @@ int gd_nn_conv2d_backward(gd_tensor *gx, gd_tensor *gw, gd_tensor *gb, gd_tensor
 static int convt_geom(gd_conv_geom *g, int64_t *groups, const gd_tensor *x, const gd_tensor *w, const int64_t *geom,
                       const char *fn)
 {
-    GD_TRY(check_operand(x, fn, "input", -1));
-    GD_TRY(check_operand(w, fn, "weight", x->scalar_type));
+    GD_TRY(check_operand(x, fn, "input", -1, -1));
+    GD_TRY(check_operand(w, fn, "weight", x->scalar_type, x->device_kind));
     char s1[128], s2[128];
     if (x->rank != 4)
         return gd_fail(GD_EINVAL, "%s: the input must be 4-D (batch x channels x height x width), got shape %s", fn,
@@ -348,28 +312,23 @@ int gd_nn_conv_transpose2d_forward(gd_tensor *y, gd_tensor *col, const gd_tensor
     gd_conv_geom g;
     int64_t G;
     GD_TRY(convt_geom(&g, &G, x, w, geom, fn));
-    int dt = x->scalar_type;
+    int dt = x->scalar_type, dev = x->device_kind;
     int64_t N = x->sizes[0], O = g.C, ysz[4] = {N, O, g.H, g.W};
-    GD_TRY(check_buffer(y, fn, "output", dt, 4, ysz));
-    GD_TRY(check_col(col, &g, dt, fn));
-    if (b) GD_TRY(check_buffer(b, fn, "bias", dt, 1, &O));
+    GD_TRY(check_buffer(y, fn, "output", dt, dev, 4, ysz));
+    GD_TRY(check_col(col, &g, dt, dev, fn));
+    if (b) GD_TRY(check_buffer(b, fn, "bias", dt, dev, 1, &O));
     if (gd_views_conflict(y, x)) return gd_fail(GD_EINVAL, "%s: the output overlaps the input", fn);
     gd_tensor *xd = NULL, *wd = NULL;
     GD_TRY(dense(&xd, x));
     int st = dense(&wd, w);
     if (st) { gd_tensor_release(xd); return st; }
-    size_t es = gd_dtype_size(dt);
-    int64_t L = g.OH * g.OW, Cg = x->sizes[1] / G, Kg = (O / G) * g.kh * g.kw, YS = O * g.H * g.W;
-    for (int64_t n = 0; n < N; n++) {
-        for (int64_t gi = 0; gi < G; gi++)
-            gd_cpu_gemm_raw(dt, 1, 0, Kg, L, Cg, (const char *)wd->data + (size_t)(gi * Cg * Kg) * es, Kg,
-                            (const char *)xd->data + (size_t)((n * G + gi) * Cg * L) * es, L, 0.0,
-                            (char *)col->data + (size_t)(gi * Kg * L) * es, L);
-        char *yn = (char *)y->data + (size_t)(n * YS) * es;
-        fill_planes(dt, yn, b, O, g.H * g.W);   /* col2im adds into it */
-        gd_cpu_col2im(dt, col->data, yn, &g);
-    }
+    const gd_backend *be = gd_backend_of(dev);
+    st = be ? GD_BACKEND_CALL(be, fn, nn_conv_transpose2d(dt, y->data, col->data, xd->data, wd->data,
+                                                          b ? b->data : NULL, N, x->sizes[1], G, &g))
+            : GD_EDEVICE;
     gd_tensor_release(xd);
+    gd_tensor_release(wd);
+    return st;    gd_tensor_release(xd);
     gd_tensor_release(wd);
     return GD_OK;
 }
@@ -383,9 +342,9 @@ int gd_nn_conv_transpose2d_backward(gd_tensor *gx, gd_tensor *gw, gd_tensor *gb,
     gd_conv_geom g;
     int64_t G;
     GD_TRY(convt_geom(&g, &G, x, w, geom, fn));
-    int dt = x->scalar_type;
+    int dt = x->scalar_type, dev = x->device_kind;
     int64_t N = x->sizes[0], O = g.C, ysz[4] = {N, O, g.H, g.W};
-    GD_TRY(check_operand(gy, fn, "output gradient", dt));
+    GD_TRY(check_operand(gy, fn, "output gradient", dt, dev));
     bool ok = gy->rank == 4;
     for (int d = 0; ok && d < 4; d++) ok = gy->sizes[d] == ysz[d];
     if (!ok) {
@@ -393,33 +352,24 @@ int gd_nn_conv_transpose2d_backward(gd_tensor *gx, gd_tensor *gw, gd_tensor *gb,
         return gd_fail(GD_EINVAL, "%s: the output gradient has shape %s, expected %s", fn,
                        gd_shape_str(gy, s, sizeof s), dims_str(e, sizeof e, 4, ysz));
     }
-    GD_TRY(check_col(col, &g, dt, fn));
-    if (gx) GD_TRY(check_buffer(gx, fn, "input gradient", dt, 4, x->sizes));
-    if (gw) GD_TRY(check_buffer(gw, fn, "weight gradient", dt, 4, w->sizes));
-    if (gb) GD_TRY(check_buffer(gb, fn, "bias gradient", dt, 1, &O));
+    GD_TRY(check_col(col, &g, dt, dev, fn));
+    if (gx) GD_TRY(check_buffer(gx, fn, "input gradient", dt, dev, 4, x->sizes));
+    if (gw) GD_TRY(check_buffer(gw, fn, "weight gradient", dt, dev, 4, w->sizes));
+    if (gb) GD_TRY(check_buffer(gb, fn, "bias gradient", dt, dev, 1, &O));
     gd_tensor *xd = NULL, *wd = NULL, *gyd = NULL;
     int st = dense(&xd, x);
     if (!st) st = dense(&wd, w);
     if (!st) st = dense(&gyd, gy);
     if (st) { gd_tensor_release(xd); gd_tensor_release(wd); return st; }
-    size_t es = gd_dtype_size(dt);
-    int64_t L = g.OH * g.OW, Cg = x->sizes[1] / G, Kg = (O / G) * g.kh * g.kw, YS = O * g.H * g.W, plane = g.H * g.W;
-    for (int64_t n = 0; n < N; n++) {
-        const char *gyn = (const char *)gyd->data + (size_t)(n * YS) * es;
-        if (gb) add_plane_sums(dt, gb, gyn, O, plane);
-        if (!gx && !gw) continue;
-        gd_cpu_im2col(dt, gyn, col->data, &g);
-        for (int64_t gi = 0; gi < G; gi++) {
-            const char *colg = (const char *)col->data + (size_t)(gi * Kg * L) * es;
-            if (gx)
-                gd_cpu_gemm_raw(dt, 0, 0, Cg, L, Kg, (const char *)wd->data + (size_t)(gi * Cg * Kg) * es, Kg, colg, L,
-                                0.0, (char *)gx->data + (size_t)((n * G + gi) * Cg * L) * es, L);
-            if (gw)
-                gd_cpu_gemm_raw(dt, 0, 1, Cg, Kg, L, (const char *)xd->data + (size_t)((n * G + gi) * Cg * L) * es, L,
-                                colg, L, 1.0, (char *)gw->data + (size_t)(gi * Cg * Kg) * es, Kg);
-        }
-    }
+    const gd_backend *be = gd_backend_of(dev);
+    st = be ? GD_BACKEND_CALL(be, fn, nn_conv_transpose2d_backward(dt, gx ? gx->data : NULL, gw ? gw->data : NULL,
+                                                                   gb ? gb->data : NULL, col->data, gyd->data,
+                                                                   xd->data, wd->data, N, x->sizes[1], G, &g))
+            : GD_EDEVICE;
     gd_tensor_release(xd);
+    gd_tensor_release(wd);
+    gd_tensor_release(gyd);
+    return st;    gd_tensor_release(xd);
     gd_tensor_release(wd);
     gd_tensor_release(gyd);
     return GD_OK;
@@ -437,7 +387,7 @@ static const char *pool_name(int kind)
 static int pool_geom(gd_conv_geom *g, const gd_tensor *x, const int64_t *geom, int kind, const char *fn)
 {
     if (kind < 0 || kind >= GD_NN_POOL_COUNT) return gd_fail(GD_EINVAL, "unknown pooling kind %d", kind);
-    GD_TRY(check_operand(x, fn, "input", -1));
+    GD_TRY(check_operand(x, fn, "input", -1, -1));
     char s1[128];
     if (x->rank != 4)
         return gd_fail(GD_EINVAL, "%s: the input must be 4-D (batch x channels x height x width), got shape %s", fn,
@@ -494,23 +444,29 @@ int gd_nn_pool2d_forward(gd_tensor *y, gd_tensor *idx, const gd_tensor *x, const
     const char *fn = pool_name(kind);
     gd_conv_geom g;
     GD_TRY(pool_geom(&g, x, geom, kind, fn));
-    int dt = x->scalar_type;
+    int dt = x->scalar_type, dev = x->device_kind;
     int64_t ysz[4] = {x->sizes[0], x->sizes[1], g.OH, g.OW}, planes = ysz[0] * ysz[1];
-    GD_TRY(check_buffer(y, fn, "output", dt, 4, ysz));
+    GD_TRY(check_buffer(y, fn, "output", dt, dev, 4, ysz));
     if (gd_views_conflict(y, x)) return gd_fail(GD_EINVAL, "%s: the output overlaps the input", fn);
     if (kind == GD_NN_MAXPOOL) {
         GD_TRY(gd_check_tensor(idx, "indices"));
-        bool ok = idx->scalar_type == GD_INT64 && idx->device_kind == GD_CPU && idx->is_contiguous && idx->rank == 4;
+        bool ok = idx->scalar_type == GD_INT64 && idx->device_kind == dev && idx->is_contiguous && idx->rank == 4;
         for (int d = 0; ok && d < 4; d++) ok = idx->sizes[d] == ysz[d];
-        if (!ok) return gd_fail(GD_EINVAL, "%s: the indices must be a contiguous int64 CPU tensor of the output's shape", fn);
+        if (!ok)
+            return gd_fail(GD_EINVAL, "%s: the indices must be a contiguous int64 tensor of the output's shape on %s",
+                           fn, gd_device_name(dev));
     }
+    /* the adaptive pool's geom has only its output size */
+    int cip = kind == GD_NN_AVGPOOL ? (int)geom[9] : 0;
+    int64_t divisor = kind == GD_NN_AVGPOOL ? geom[10] : 0;
     gd_tensor *xd = NULL;
     GD_TRY(dense(&xd, x));
-    if (kind == GD_NN_MAXPOOL) gd_cpu_maxpool(dt, xd->data, y->data, (int64_t *)idx->data, planes, &g);
-    else if (kind == GD_NN_AVGPOOL) gd_cpu_avgpool(dt, xd->data, y->data, planes, &g, (int)geom[9], geom[10]);
-    else gd_cpu_adaptive_avgpool(dt, xd->data, y->data, planes, &g);
+    const gd_backend *be = gd_backend_of(dev);
+    int st = be ? GD_BACKEND_CALL(be, fn, nn_pool2d(dt, kind, y->data, kind == GD_NN_MAXPOOL ? (int64_t *)idx->data : NULL,
+                                                    xd->data, planes, &g, cip, divisor))
+                : GD_EDEVICE;
     gd_tensor_release(xd);
-    return GD_OK;
+    return st;
 }
 
 int gd_nn_pool2d_backward(gd_tensor *gx, const gd_tensor *gy, const gd_tensor *idx, const gd_tensor *x,
@@ -520,10 +476,10 @@ int gd_nn_pool2d_backward(gd_tensor *gx, const gd_tensor *gy, const gd_tensor *i
     snprintf(fn, sizeof fn, "%s backward", pool_name(kind));
     gd_conv_geom g;
     GD_TRY(pool_geom(&g, x, geom, kind, fn));
-    int dt = x->scalar_type;
+    int dt = x->scalar_type, dev = x->device_kind;
     int64_t ysz[4] = {x->sizes[0], x->sizes[1], g.OH, g.OW}, planes = ysz[0] * ysz[1];
-    GD_TRY(check_buffer(gx, fn, "input gradient", dt, 4, x->sizes));
-    GD_TRY(check_operand(gy, fn, "output gradient", dt));
+    GD_TRY(check_buffer(gx, fn, "input gradient", dt, dev, 4, x->sizes));
+    GD_TRY(check_operand(gy, fn, "output gradient", dt, dev));
     bool ok = gy->rank == 4;
     for (int d = 0; ok && d < 4; d++) ok = gy->sizes[d] == ysz[d];
     if (!ok) {
@@ -533,14 +489,18 @@ int gd_nn_pool2d_backward(gd_tensor *gx, const gd_tensor *gy, const gd_tensor *i
     }
     if (kind == GD_NN_MAXPOOL) {
         GD_TRY(gd_check_tensor(idx, "indices"));
-        if (idx->scalar_type != GD_INT64 || !idx->is_contiguous || idx->count != gy->count)
+        if (idx->scalar_type != GD_INT64 || idx->device_kind != dev || !idx->is_contiguous || idx->count != gy->count)
             return gd_fail(GD_EINVAL, "%s: the indices do not match the output gradient", fn);
     }
+    int cip = kind == GD_NN_AVGPOOL ? (int)geom[9] : 0;
+    int64_t divisor = kind == GD_NN_AVGPOOL ? geom[10] : 0;
     gd_tensor *gyd = NULL;
     GD_TRY(dense(&gyd, gy));
-    if (kind == GD_NN_MAXPOOL) gd_cpu_maxpool_backward(dt, gyd->data, (const int64_t *)idx->data, gx->data, planes, &g);
-    else if (kind == GD_NN_AVGPOOL) gd_cpu_avgpool_backward(dt, gyd->data, gx->data, planes, &g, (int)geom[9], geom[10]);
-    else gd_cpu_adaptive_avgpool_backward(dt, gyd->data, gx->data, planes, &g);
+    const gd_backend *be = gd_backend_of(dev);
+    int st = be ? GD_BACKEND_CALL(be, fn, nn_pool2d_backward(dt, kind, gx->data, gyd->data,
+                                                             kind == GD_NN_MAXPOOL ? (const int64_t *)idx->data : NULL,
+                                                             planes, &g, cip, divisor))
+                : GD_EDEVICE;
     gd_tensor_release(gyd);
-    return GD_OK;
+    return st;
 }

@@ -2,9 +2,12 @@
  * nn_loss.c: the element-wise losses (L1, SmoothL1, Huber, BCE,
  * BCEWithLogits, KLDiv): one pass writing the gradient with respect to the
  * prediction and summing the losses in double in element order (so results do
- * not depend on the thread count).  Math in src/kernels/nn.h.  CPU only.
+ * not depend on the thread count), through the backend's nn_pointwise_loss
+ * (src/cpu/nn.c, cuda/nn.cu).  Math in src/kernels/nn.h.  NLLLoss and the
+ * CrossEntropyLoss with options: CPU only for now.
  */
 #include "internal.h"
+#include "backend.h"
 #include "kernels/nn.h"
 
 #include <math.h>
@@ -29,29 +32,28 @@ static int loss_operand(const gd_tensor *t, const gd_tensor *pred, const char *f
     if (t->scalar_type != pred->scalar_type)
         return gd_fail(GD_EINVAL, "%s: the %s is %s but the input is %s", fn, what, gd_dtype_name(t->scalar_type),
                        gd_dtype_name(pred->scalar_type));
-    if (t->device_kind != GD_CPU) return gd_fail(GD_EINVAL, "%s: the %s is on the GPU, which has no %s kernel yet", fn, what, fn);
     if (!t->is_contiguous) return gd_fail(GD_EINVAL, "%s: the %s must be contiguous", fn, what);
     return GD_OK;
 }
 
-/* W: the element weights (BCE's weight, expanded to the input's shape) or
-   NULL; PW: BCEWithLogits's pos_weight (expanded) or NULL */
-#define LOSS_LOOP(T)                                                                           \
-    do {                                                                                       \
-        const T *X = (const T *)pred->data, *Tg = (const T *)target->data;                     \
-        const T *W = weight ? (const T *)weight->data : NULL;                                  \
-        const T *PW = pos_weight ? (const T *)pos_weight->data : NULL;                         \
-        T *G = grad ? (T *)grad->data : NULL, *Ls = losses ? (T *)losses->data : NULL;         \
-        for (int64_t i = 0; i < n; i++) {                                                      \
-            double g, l;                                                                       \
-            if (PW) l = gd_nn_bce_logits_pos_elem((double)X[i], (double)Tg[i], (double)PW[i], &g); \
-            else l = gd_nn_pointwise_loss_elem(kind, (double)X[i], (double)Tg[i], param, &g);  \
-            if (W) { l *= (double)W[i]; g *= (double)W[i]; }                                   \
-            if (G) G[i] = (T)(g * scale);                                                      \
-            if (Ls) Ls[i] = (T)l;                                                              \
-            sum += l;                                                                          \
-        }                                                                                      \
-    } while (0)
+/* the element-wise losses' operands: on the input's device */
+static int loss_operand_on(const gd_tensor *t, const gd_tensor *pred, const char *fn, const char *what)
+{
+    GD_TRY(loss_operand(t, pred, fn, what));
+    if (t->device_kind != pred->device_kind)
+        return gd_fail(GD_EINVAL, "%s: the %s is on %s but the input is on %s", fn, what,
+                       gd_device_name(t->device_kind), gd_device_name(pred->device_kind));
+    return GD_OK;
+}
+
+/* the other losses' operands, CPU only for now */
+static int loss_operand_cpu(const gd_tensor *t, const gd_tensor *pred, const char *fn, const char *what)
+{
+    GD_TRY(loss_operand(t, pred, fn, what));
+    if (t->device_kind != GD_CPU)
+        return gd_fail(GD_EINVAL, "%s: the %s is on the GPU, which has no %s kernel yet", fn, what, fn);
+    return GD_OK;
+}
 
 /* reduction: 0 mean, 1 sum, 2 none, 3 batchmean (the sum over the first
    dimension's size, KLDivLoss's). */
@@ -65,37 +67,54 @@ int gd_nn_pointwise_loss(double *loss, gd_tensor *losses, gd_tensor *grad, const
     GD_TRY(gd_check_tensor(pred, "input"));
     if (!gd_is_float(pred->scalar_type))
         return gd_fail(GD_EINVAL, "%s: the input must be float32 or float64, got %s", fn, gd_dtype_name(pred->scalar_type));
-    GD_TRY(loss_operand(pred, pred, fn, "input"));
-    GD_TRY(loss_operand(target, pred, fn, "target"));
-    if (grad) GD_TRY(loss_operand(grad, pred, fn, "gradient"));
-    if (losses) GD_TRY(loss_operand(losses, pred, fn, "losses"));
+    GD_TRY(loss_operand_on(pred, pred, fn, "input"));
+    GD_TRY(loss_operand_on(target, pred, fn, "target"));
+    if (grad) GD_TRY(loss_operand_on(grad, pred, fn, "gradient"));
+    if (losses) GD_TRY(loss_operand_on(losses, pred, fn, "losses"));
     if (weight) {
         if (kind != GD_NN_LOSS_BCE && kind != GD_NN_LOSS_BCE_LOGITS)
             return gd_fail(GD_EINVAL, "%s: takes no weight", fn);
-        GD_TRY(loss_operand(weight, pred, fn, "weight"));
+        GD_TRY(loss_operand_on(weight, pred, fn, "weight"));
     }
     if (pos_weight) {
         if (kind != GD_NN_LOSS_BCE_LOGITS) return gd_fail(GD_EINVAL, "%s: takes no pos_weight", fn);
-        GD_TRY(loss_operand(pos_weight, pred, fn, "pos_weight"));
+        GD_TRY(loss_operand_on(pos_weight, pred, fn, "pos_weight"));
     }
     if (!(param >= 0)) return gd_fail(GD_EINVAL, "%s: the parameter must be >= 0, got %g", fn, param);
     if (kind == GD_NN_LOSS_HUBER && !(param > 0)) return gd_fail(GD_EINVAL, "%s: delta must be > 0", fn);
     int64_t n = pred->count;
     if (kind == GD_NN_LOSS_BCE) {
-        /* PyTorch: "all elements of input should be between 0 and 1" */
-        for (int64_t i = 0; i < n; i++) {
-            double v = pred->scalar_type == GD_FLOAT32 ? ((const float *)pred->data)[i] : ((const double *)pred->data)[i];
-            if (!(v >= 0 && v <= 1))
-                return gd_fail(GD_EINVAL, "%s: the input must be probabilities in [0, 1], element %lld is %g", fn,
-                               (long long)i + 1, v);
+        /* PyTorch: "all elements of input should be between 0 and 1".  From
+           the smallest and largest values on the input's device (a NaN
+           propagates into both); the offender is found on the host, an
+           error path only. */
+        double lo = 0, hi = 0;
+        if (n) {
+            GD_TRY(gd_reduce_all(pred, GD_RED_MIN, 0, &lo));
+            GD_TRY(gd_reduce_all(pred, GD_RED_MAX, 0, &hi));
+        }
+        if (!(lo >= 0 && hi <= 1)) {
+            gd_tensor *h = NULL;
+            GD_TRY(gd_to(&h, pred, GD_FLOAT64, GD_CPU));
+            const double *v = (const double *)h->data;
+            int64_t i = 0;
+            while (i < n - 1 && v[i] >= 0 && v[i] <= 1) i++;
+            double bad = v[i];
+            gd_tensor_release(h);
+            return gd_fail(GD_EINVAL, "%s: the input must be probabilities in [0, 1], element %lld is %g", fn,
+                           (long long)i + 1, bad);
         }
     }
     double scale = 1.0;
     if (reduction == 0) scale = n ? 1.0 / (double)n : NAN;
     if (reduction == 3) scale = pred->rank > 0 && pred->sizes[0] ? 1.0 / (double)pred->sizes[0] : 1.0;
     double sum = 0;
-    if (pred->scalar_type == GD_FLOAT32) LOSS_LOOP(float);
-    else LOSS_LOOP(double);
+    const gd_backend *be = gd_backend_of(pred->device_kind);
+    if (!be) return GD_EDEVICE;
+    GD_TRY(GD_BACKEND_CALL(be, fn, nn_pointwise_loss(&sum, losses ? losses->data : NULL, grad ? grad->data : NULL,
+                                                     pred->data, target->data, weight ? weight->data : NULL,
+                                                     pos_weight ? pos_weight->data : NULL, n, kind, param, scale,
+                                                     pred->scalar_type)));
     *loss = reduction == 0 || reduction == 3 ? sum * scale : sum;
     return GD_OK;
 }
@@ -122,7 +141,7 @@ int gd_nn_nll_loss(double *loss, gd_tensor *losses, gd_tensor *grad, const gd_te
         target->device_kind != GD_CPU)
         return gd_fail(GD_EINVAL, "%s: the target must be %lld int64 class indices, got %s %s", fn, (long long)N,
                        gd_dtype_name(target->scalar_type), gd_shape_str(target, s2, sizeof s2));
-    if (grad) GD_TRY(loss_operand(grad, x, fn, "gradient"));
+    if (grad) GD_TRY(loss_operand_cpu(grad, x, fn, "gradient"));
     if (weight) {
         GD_TRY(gd_check_tensor(weight, "weight"));
         if (weight->scalar_type != x->scalar_type || weight->rank != 1 || weight->sizes[0] != Cn ||
@@ -188,14 +207,14 @@ int gd_nn_cross_entropy_ex(double *loss, gd_tensor *losses, gd_tensor *grad, con
     int dt = logits->scalar_type;
     bool prob = target->scalar_type != GD_INT64;
     if (prob) {
-        GD_TRY(loss_operand(target, logits, fn, "target (probabilities)"));
+        GD_TRY(loss_operand_cpu(target, logits, fn, "target (probabilities)"));
         if (Cn < 1 && N > 0) return gd_fail(GD_EINVAL, "%s: the input has no classes", fn);
     } else if (target->rank != 1 || target->sizes[0] != N || !target->is_contiguous || target->device_kind != GD_CPU) {
         return gd_fail(GD_EINVAL, "%s: the target has shape %s, expected %lld class indices (int64, contiguous) or "
                        "%s probabilities of the input's shape", fn, gd_shape_str(target, s2, sizeof s2), (long long)N,
                        gd_dtype_name(dt));
     }
-    if (grad) GD_TRY(loss_operand(grad, logits, fn, "gradient"));
+    if (grad) GD_TRY(loss_operand_cpu(grad, logits, fn, "gradient"));
     if (weight) {
         GD_TRY(gd_check_tensor(weight, "weight"));
         if (weight->scalar_type != dt || weight->rank != 1 || weight->sizes[0] != Cn || !weight->is_contiguous ||

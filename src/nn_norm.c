@@ -1,24 +1,31 @@
 /*
- * nn_norm.c: batch normalisation (gd.nn.BatchNorm1d/2d): checks and the CPU
- * loops, after PyTorch 1.13's aten/src/ATen/native/Normalization.cpp
- * (batch_norm_cpu_update_stats_template, batch_norm_backward_cpu_template).
+ * nn_norm.c: batch normalisation (gd.nn.BatchNorm1d/2d): checks, then the
+ * device's backend (nn_batchnorm: src/cpu/norm.c, cuda/norm.cu); layer and
+ * group norm (CPU loops here still).
  *
  * x is N x C x L (L = H*W for 2-D, 1 for N x C input), viewed as C channels of
  * N*L values each.  Statistics are summed in double, per channel in a fixed
  * order, so results do not depend on the thread count.
  */
 #include "internal.h"
+#include "backend.h"
 
 #include <math.h>
 
-static int bn_check(const gd_tensor *t, const char *what, int dtype, int64_t n)
+/* const gd_backend *be = the backend of t's device, or return its error */
+#define BACKEND(be, t)                                                                          \
+    const gd_backend *be = gd_backend_of((t)->device_kind);                                     \
+    if (!be) return GD_EDEVICE
+
+static int bn_check(const gd_tensor *t, const char *what, int dtype, int device, int64_t n)
 {
     GD_TRY(gd_check_tensor(t, what));
     if (t->scalar_type != dtype)
         return gd_fail(GD_EINVAL, "batch_norm: the %s is %s but the input is %s", what, gd_dtype_name(t->scalar_type),
                        gd_dtype_name(dtype));
-    if (t->device_kind != GD_CPU)
-        return gd_fail(GD_EINVAL, "batch_norm: the %s is on the GPU, which has no batch_norm kernel yet", what);
+    if (t->device_kind != device)
+        return gd_fail(GD_EINVAL, "batch_norm: the %s is on %s but the input is on %s", what,
+                       gd_device_name(t->device_kind), gd_device_name(device));
     if (!t->is_contiguous || t->count != n) {
         char s[128];
         return gd_fail(GD_EINVAL, "batch_norm: the %s has shape %s, expected %lld contiguous elements", what,
@@ -34,8 +41,6 @@ static int bn_dims(const gd_tensor *x, int64_t *N, int64_t *Cc, int64_t *L)
     char s[128];
     if (!gd_is_float(x->scalar_type))
         return gd_fail(GD_EINVAL, "batch_norm: the input must be float32 or float64, got %s", gd_dtype_name(x->scalar_type));
-    if (x->device_kind != GD_CPU)
-        return gd_fail(GD_EINVAL, "batch_norm: the input is on the GPU, which has no batch_norm kernel yet");
     if (x->rank < 2 || x->rank > 4)
         return gd_fail(GD_EINVAL, "batch_norm: the input must be 2-D to 4-D (batch x channels x ...), got shape %s",
                        gd_shape_str(x, s, sizeof s));
@@ -47,67 +52,25 @@ static int bn_dims(const gd_tensor *x, int64_t *N, int64_t *Cc, int64_t *L)
     return GD_OK;
 }
 
-#define X_AT(T, p, n, c, i) (((const T *)(p))[((n) * Cc + (c)) * L + (i)])
-
-#define BN_FWD(T)                                                                               \
-    do {                                                                                        \
-        T *Y = (T *)y->data;                                                                    \
-        for (int64_t c = 0; c < Cc; c++) {                                                      \
-            double mean, invstd;                                                                \
-            if (use_batch) {                                                                    \
-                double s = 0, q = 0;                                                            \
-                for (int64_t n = 0; n < N; n++)                                                 \
-                    for (int64_t i = 0; i < L; i++) s += X_AT(T, x->data, n, c, i);             \
-                mean = s / (double)M;                                                           \
-                for (int64_t n = 0; n < N; n++)                                                 \
-                    for (int64_t i = 0; i < L; i++) {                                           \
-                        double d = X_AT(T, x->data, n, c, i) - mean;                            \
-                        q += d * d;                                                             \
-                    }                                                                           \
-                double var = q / (double)M; /* biased, for normalising */                       \
-                invstd = 1.0 / sqrt(var + eps);                                                 \
-                if (rmean && training) {                                                        \
-                    /* PyTorch: the running variance takes the unbiased estimate */             \
-                    T *rm = (T *)rmean->data, *rv = (T *)rvar->data;                            \
-                    rm[c] = (T)((1 - momentum) * rm[c] + momentum * mean);                      \
-                    rv[c] = (T)((1 - momentum) * rv[c] + momentum * q / (double)(M - 1));       \
-                }                                                                               \
-            } else {                                                                            \
-                mean = ((const T *)rmean->data)[c];                                             \
-                invstd = 1.0 / sqrt((double)((const T *)rvar->data)[c] + eps);                  \
-            }                                                                                   \
-            ((T *)save_mean->data)[c] = (T)mean;                                                \
-            ((T *)save_invstd->data)[c] = (T)invstd;                                            \
-            double gam = w ? (double)((const T *)w->data)[c] : 1.0;                             \
-            double bet = b ? (double)((const T *)b->data)[c] : 0.0;                             \
-            T k = (T)(gam * invstd), o = (T)(bet - mean * gam * invstd);                        \
-            for (int64_t n = 0; n < N; n++) {                                                   \
-                const T *xr = (const T *)x->data + (n * Cc + c) * L;                            \
-                T *yr = Y + (n * Cc + c) * L;                                                   \
-                for (int64_t i = 0; i < L; i++) yr[i] = xr[i] * k + o;                          \
-            }                                                                                   \
-        }                                                                                       \
-    } while (0)
-
 int gd_nn_batchnorm_forward(gd_tensor *y, gd_tensor *save_mean, gd_tensor *save_invstd, gd_tensor *rmean,
                             gd_tensor *rvar, const gd_tensor *x, const gd_tensor *w, const gd_tensor *b,
                             double momentum, double eps, int training)
 {
-    int64_t N, Cc, L;
+    int64_t N = 0, Cc = 0, L = 0;
     GD_TRY(bn_dims(x, &N, &Cc, &L));
     int dt = x->scalar_type;
-    GD_TRY(bn_check(y, "output", dt, x->count));
+    GD_TRY(bn_check(y, "output", dt, x->device_kind, x->count));
     for (int d = 0; d < x->rank; d++)
         if (y->rank != x->rank || y->sizes[d] != x->sizes[d])
             return gd_fail(GD_EINVAL, "batch_norm: the output's shape differs from the input's");
-    GD_TRY(bn_check(save_mean, "saved mean", dt, Cc));
-    GD_TRY(bn_check(save_invstd, "saved inverse deviation", dt, Cc));
-    if (w) GD_TRY(bn_check(w, "weight", dt, Cc));
-    if (b) GD_TRY(bn_check(b, "bias", dt, Cc));
+    GD_TRY(bn_check(save_mean, "saved mean", dt, x->device_kind, Cc));
+    GD_TRY(bn_check(save_invstd, "saved inverse deviation", dt, x->device_kind, Cc));
+    if (w) GD_TRY(bn_check(w, "weight", dt, x->device_kind, Cc));
+    if (b) GD_TRY(bn_check(b, "bias", dt, x->device_kind, Cc));
     if ((rmean == NULL) != (rvar == NULL)) return gd_fail(GD_EINVAL, "batch_norm: give both running statistics or neither");
     if (rmean) {
-        GD_TRY(bn_check(rmean, "running mean", dt, Cc));
-        GD_TRY(bn_check(rvar, "running variance", dt, Cc));
+        GD_TRY(bn_check(rmean, "running mean", dt, x->device_kind, Cc));
+        GD_TRY(bn_check(rvar, "running variance", dt, x->device_kind, Cc));
     }
     if (!(eps >= 0) || !(momentum >= 0 && momentum <= 1))
         return gd_fail(GD_EINVAL, "batch_norm: eps must be >= 0 and momentum in [0, 1]");
@@ -120,65 +83,35 @@ int gd_nn_batchnorm_forward(gd_tensor *y, gd_tensor *save_mean, gd_tensor *save_
                        gd_shape_str(x, s, sizeof s));
     }
     if (use_batch && M < 1) return gd_fail(GD_EINVAL, "batch_norm: the input is empty");
-    if (dt == GD_FLOAT32) BN_FWD(float);
-    else BN_FWD(double);
-    return GD_OK;
+    BACKEND(be, x);
+    return GD_BACKEND_CALL(be, "batch_norm",
+                           nn_batchnorm(dt, y->data, save_mean->data, save_invstd->data, rmean ? rmean->data : NULL,
+                                        rvar ? rvar->data : NULL, x->data, w ? w->data : NULL, b ? b->data : NULL, N,
+                                        Cc, L, momentum, eps, training));
 }
-
-/* With batch statistics: gx = gamma invstd (gy - mean(gy) - xhat mean(gy xhat));
-   with running statistics (eval) gx = gamma invstd gy.  gw += sum(gy xhat),
-   gb += sum(gy). */
-#define BN_BWD(T)                                                                               \
-    do {                                                                                        \
-        for (int64_t c = 0; c < Cc; c++) {                                                      \
-            double mean = ((const T *)save_mean->data)[c], invstd = ((const T *)save_invstd->data)[c]; \
-            double sg = 0, sgx = 0;                                                             \
-            for (int64_t n = 0; n < N; n++) {                                                   \
-                const T *xr = (const T *)x->data + (n * Cc + c) * L;                            \
-                const T *gr = (const T *)gy->data + (n * Cc + c) * L;                           \
-                for (int64_t i = 0; i < L; i++) {                                               \
-                    sg += gr[i];                                                                \
-                    sgx += gr[i] * ((xr[i] - mean) * invstd);                                   \
-                }                                                                               \
-            }                                                                                   \
-            if (gw) ((T *)gw->data)[c] += (T)sgx;                                               \
-            if (gb) ((T *)gb->data)[c] += (T)sg;                                                \
-            if (!gx) continue;                                                                  \
-            double gam = w ? (double)((const T *)w->data)[c] : 1.0;                             \
-            double k = gam * invstd, mg = sg / (double)M, mgx = sgx / (double)M;                \
-            for (int64_t n = 0; n < N; n++) {                                                   \
-                const T *xr = (const T *)x->data + (n * Cc + c) * L;                            \
-                const T *gr = (const T *)gy->data + (n * Cc + c) * L;                           \
-                T *o = (T *)gx->data + (n * Cc + c) * L;                                        \
-                for (int64_t i = 0; i < L; i++) {                                               \
-                    if (batch_stats) o[i] = (T)(k * (gr[i] - mg - (xr[i] - mean) * invstd * mgx)); \
-                    else o[i] = (T)(k * gr[i]);                                                 \
-                }                                                                               \
-            }                                                                                   \
-        }                                                                                       \
-    } while (0)
 
 int gd_nn_batchnorm_backward(gd_tensor *gx, gd_tensor *gw, gd_tensor *gb, const gd_tensor *gy, const gd_tensor *x,
                              const gd_tensor *w, const gd_tensor *save_mean, const gd_tensor *save_invstd,
                              int batch_stats)
 {
-    int64_t N, Cc, L;
+    int64_t N = 0, Cc = 0, L = 0;
     GD_TRY(bn_dims(x, &N, &Cc, &L));
     int dt = x->scalar_type;
-    GD_TRY(bn_check(gy, "output gradient", dt, x->count));
+    GD_TRY(bn_check(gy, "output gradient", dt, x->device_kind, x->count));
     for (int d = 0; d < x->rank; d++)
         if (gy->rank != x->rank || gy->sizes[d] != x->sizes[d])
             return gd_fail(GD_EINVAL, "batch_norm backward: the output gradient's shape differs from the input's");
-    if (gx) GD_TRY(bn_check(gx, "input gradient", dt, x->count));
-    GD_TRY(bn_check(save_mean, "saved mean", dt, Cc));
-    GD_TRY(bn_check(save_invstd, "saved inverse deviation", dt, Cc));
-    if (w) GD_TRY(bn_check(w, "weight", dt, Cc));
-    if (gw) GD_TRY(bn_check(gw, "weight gradient", dt, Cc));
-    if (gb) GD_TRY(bn_check(gb, "bias gradient", dt, Cc));
-    int64_t M = N * L;
-    if (dt == GD_FLOAT32) BN_BWD(float);
-    else BN_BWD(double);
-    return GD_OK;
+    if (gx) GD_TRY(bn_check(gx, "input gradient", dt, x->device_kind, x->count));
+    GD_TRY(bn_check(save_mean, "saved mean", dt, x->device_kind, Cc));
+    GD_TRY(bn_check(save_invstd, "saved inverse deviation", dt, x->device_kind, Cc));
+    if (w) GD_TRY(bn_check(w, "weight", dt, x->device_kind, Cc));
+    if (gw) GD_TRY(bn_check(gw, "weight gradient", dt, x->device_kind, Cc));
+    if (gb) GD_TRY(bn_check(gb, "bias gradient", dt, x->device_kind, Cc));
+    BACKEND(be, x);
+    return GD_BACKEND_CALL(be, "batch_norm backward",
+                           nn_batchnorm_backward(dt, gx ? gx->data : NULL, gw ? gw->data : NULL, gb ? gb->data : NULL,
+                                                 gy->data, x->data, w ? w->data : NULL, save_mean->data,
+                                                 save_invstd->data, N, Cc, L, batch_stats));
 }
 
 /* --------------------------------------------------- layer and group norm */

@@ -1,13 +1,14 @@
 /*
  * nn_rnn.c: gd.nn.RNN / LSTM / GRU, one layer in one direction per call:
- * argument checks, then the CPU loops of src/cpu/rnn.c.  The layout and gate
- * order are PyTorch's (see gd.h); the Lua layer (lua/gd/nn/rnn.lua) stacks
- * layers and directions, applies dropout between layers and handles
- * batch_first.  CPU only for now: a CUDA operand is an error, never a silent
- * host copy.
+ * argument checks, then the device's backend (nn_rnn_forward/backward:
+ * src/cpu/rnn.c, cuda/rnn.cu).  The layout and gate order are PyTorch's (see
+ * gd.h); the Lua layer (lua/gd/nn/rnn.lua) stacks layers and directions,
+ * applies dropout between layers and handles batch_first.  Every operand is
+ * on the input's device.
  */
 #include "internal.h"
-#include "cpu/rnn.h"
+#include "backend.h"
+#include "cpu/rnn.h"   /* the workspace sizes: one layout on every device */
 
 #include <stdio.h>
 
@@ -25,10 +26,10 @@ static const char *dims(char *buf, size_t len, int rank, const int64_t *sizes)
     return buf;
 }
 
-/* t: a contiguous CPU tensor of dtype dt with exactly these sizes (or NULL
+/* t: a contiguous tensor of dtype dt on device dev with exactly these sizes (or NULL
    when optional). */
-static int check_exact(const gd_tensor *t, const char *fn, const char *what, int dt, int rank, const int64_t *sizes,
-                       bool optional)
+static int check_exact(const gd_tensor *t, const char *fn, const char *what, int dt, int dev, int rank,
+                       const int64_t *sizes, bool optional)
 {
     if (t == NULL) {
         if (optional) return GD_OK;
@@ -38,9 +39,9 @@ static int check_exact(const gd_tensor *t, const char *fn, const char *what, int
     if (t->scalar_type != dt)
         return gd_fail(GD_EINVAL, "%s: the %s is %s but the input is %s", fn, what, gd_dtype_name(t->scalar_type),
                        gd_dtype_name(dt));
-    if (t->device_kind != GD_CPU)
-        return gd_fail(GD_EINVAL, "%s: the %s is on the GPU, which has no %s kernel yet: move it with :to('cpu')", fn,
-                       what, fn);
+    if (t->device_kind != dev)
+        return gd_fail(GD_EINVAL, "%s: the %s is on %s but the input is on %s", fn, what,
+                       gd_device_name(t->device_kind), gd_device_name(dev));
     bool ok = t->rank == rank && t->is_contiguous;
     for (int d = 0; ok && d < rank; d++) ok = t->sizes[d] == sizes[d];
     if (ok) return GD_OK;
@@ -75,9 +76,9 @@ static int plan_common(gd_rnn_plan *p, const char *fn, const gd_tensor *x, const
     if (x->rank != 3 || x->sizes[0] < 1 || x->sizes[1] < 1)
         return gd_fail(GD_EINVAL, "%s: the input must be 3-D (time x batch x features) and not empty, got shape %s",
                        fn, gd_shape_str(x, s1, sizeof s1));
-    int dt = x->scalar_type;
+    int dt = x->scalar_type, dev = x->device_kind;
     int64_t T = x->sizes[0], B = x->sizes[1], I = x->sizes[2];
-    GD_TRY(check_exact(x, fn, "input", dt, 3, x->sizes, false));
+    GD_TRY(check_exact(x, fn, "input", dt, dev, 3, x->sizes, false));
     GD_TRY(gd_check_tensor(w_ih, "weight_ih"));
     GD_TRY(gd_check_tensor(w_hh, "weight_hh"));
     int64_t G = gates_of(mode);
@@ -89,23 +90,23 @@ static int plan_common(gd_rnn_plan *p, const char *fn, const gd_tensor *x, const
         return gd_fail(GD_EINVAL, "%s: the input has %lld features but the layer takes %lld (input_size)", fn,
                        (long long)I, (long long)w_ih->sizes[1]);
     int64_t wsz[2] = {GH, I}, hsz[2] = {GH, H};
-    GD_TRY(check_exact(w_ih, fn, "weight_ih", dt, 2, wsz, false));
-    GD_TRY(check_exact(w_hh, fn, "weight_hh", dt, 2, hsz, false));
+    GD_TRY(check_exact(w_ih, fn, "weight_ih", dt, dev, 2, wsz, false));
+    GD_TRY(check_exact(w_hh, fn, "weight_hh", dt, dev, 2, hsz, false));
     GD_TRY(gd_check_tensor(y, "output"));
     int64_t DH = y->rank == 3 ? y->sizes[2] : 0;
     if (DH != H && DH != 2 * H) DH = H;
     if (dir == 1) DH = 2 * H;
     int64_t ysz[3] = {T, B, DH};
-    GD_TRY(check_exact(y, fn, "output", dt, 3, ysz, false));
+    GD_TRY(check_exact(y, fn, "output", dt, dev, 3, ysz, false));
     if (!backward && gd_views_conflict(y, x)) return gd_fail(GD_EINVAL, "%s: the output overlaps the input", fn);
     int64_t need = gd_cpu_rnn_ws_fwd(mode, T, B, H);
     GD_TRY(gd_check_tensor(ws, "workspace"));
-    if (ws->scalar_type != dt || ws->device_kind != GD_CPU || !ws->is_contiguous || ws->count < need)
-        return gd_fail(GD_EINVAL, "%s: the workspace must be a contiguous %s CPU tensor of at least %lld elements", fn,
-                       gd_dtype_name(dt), (long long)need);
+    if (ws->scalar_type != dt || ws->device_kind != dev || !ws->is_contiguous || ws->count < need)
+        return gd_fail(GD_EINVAL, "%s: the workspace must be a contiguous %s tensor on %s of at least %lld elements",
+                       fn, gd_dtype_name(dt), gd_device_name(dev), (long long)need);
     int64_t bh[2] = {B, H};
-    GD_TRY(check_exact(h0, fn, "initial hidden state h0", dt, 2, bh, true));
-    if (mode == GD_NN_LSTM) GD_TRY(check_exact(c0, fn, "initial cell state c0", dt, 2, bh, true));
+    GD_TRY(check_exact(h0, fn, "initial hidden state h0", dt, dev, 2, bh, true));
+    if (mode == GD_NN_LSTM) GD_TRY(check_exact(c0, fn, "initial cell state c0", dt, dev, 2, bh, true));
     *p = (gd_rnn_plan){.dtype = dt, .mode = mode, .dir = dir, .T = T, .B = B, .I = I, .H = H, .G = G, .DH = DH,
                        .ws = ws->data, .x = x->data, .h0 = h0 ? h0->data : NULL,
                        .c0 = mode == GD_NN_LSTM && c0 ? c0->data : NULL, .w_ih = w_ih->data, .w_hh = w_hh->data};
@@ -119,20 +120,21 @@ int gd_nn_rnn_forward(gd_tensor *y, gd_tensor *hn, gd_tensor *cn, gd_tensor *ws,
     const char *fn = mode >= 0 && mode < GD_NN_RNN_MODE_COUNT ? MODE_NAMES[mode] : "rnn";
     gd_rnn_plan p;
     GD_TRY(plan_common(&p, fn, x, y, ws, h0, c0, w_ih, w_hh, mode, dir, false));
-    int dt = p.dtype;
+    int dt = p.dtype, dev = x->device_kind;
     int64_t GH = p.G * p.H, bh[2] = {p.B, p.H};
     if ((b_ih == NULL) != (b_hh == NULL)) return gd_fail(GD_EINVAL, "%s: give both biases or neither", fn);
-    GD_TRY(check_exact(b_ih, fn, "bias_ih", dt, 1, &GH, true));
-    GD_TRY(check_exact(b_hh, fn, "bias_hh", dt, 1, &GH, true));
-    GD_TRY(check_exact(hn, fn, "final hidden state", dt, 2, bh, true));
-    if (mode == GD_NN_LSTM) GD_TRY(check_exact(cn, fn, "final cell state", dt, 2, bh, true));
+    GD_TRY(check_exact(b_ih, fn, "bias_ih", dt, dev, 1, &GH, true));
+    GD_TRY(check_exact(b_hh, fn, "bias_hh", dt, dev, 1, &GH, true));
+    GD_TRY(check_exact(hn, fn, "final hidden state", dt, dev, 2, bh, true));
+    if (mode == GD_NN_LSTM) GD_TRY(check_exact(cn, fn, "final cell state", dt, dev, 2, bh, true));
     p.y = y->data;
     p.hn = hn ? hn->data : NULL;
     p.cn = mode == GD_NN_LSTM && cn ? cn->data : NULL;
     p.b_ih = b_ih ? b_ih->data : NULL;
     p.b_hh = b_hh ? b_hh->data : NULL;
-    gd_cpu_rnn_forward(&p);
-    return GD_OK;
+    const gd_backend *be = gd_backend_of(dev);
+    if (!be) return GD_EDEVICE;
+    return GD_BACKEND_CALL(be, fn, nn_rnn_forward(&p));
 }
 
 int gd_nn_rnn_backward(gd_tensor *gx, gd_tensor *gh0, gd_tensor *gc0, gd_tensor *gw_ih, gd_tensor *gw_hh,
@@ -145,23 +147,23 @@ int gd_nn_rnn_backward(gd_tensor *gx, gd_tensor *gh0, gd_tensor *gc0, gd_tensor 
     snprintf(fn, sizeof fn, "%s backward", mode >= 0 && mode < GD_NN_RNN_MODE_COUNT ? MODE_NAMES[mode] : "rnn");
     gd_rnn_plan p;
     GD_TRY(plan_common(&p, fn, x, y, ws, h0, c0, w_ih, w_hh, mode, dir, true));
-    int dt = p.dtype;
+    int dt = p.dtype, dev = x->device_kind;
     int64_t GH = p.G * p.H, bh[2] = {p.B, p.H}, ysz[3] = {p.T, p.B, p.DH}, wsz[2] = {GH, p.I}, hsz[2] = {GH, p.H};
-    GD_TRY(check_exact(gy, fn, "output gradient", dt, 3, ysz, true));
-    GD_TRY(check_exact(ghn, fn, "final hidden state's gradient", dt, 2, bh, true));
-    if (mode == GD_NN_LSTM) GD_TRY(check_exact(gcn, fn, "final cell state's gradient", dt, 2, bh, true));
-    GD_TRY(check_exact(gx, fn, "input gradient", dt, 3, x->sizes, true));
-    GD_TRY(check_exact(gh0, fn, "h0 gradient", dt, 2, bh, true));
-    if (mode == GD_NN_LSTM) GD_TRY(check_exact(gc0, fn, "c0 gradient", dt, 2, bh, true));
-    GD_TRY(check_exact(gw_ih, fn, "weight_ih gradient", dt, 2, wsz, true));
-    GD_TRY(check_exact(gw_hh, fn, "weight_hh gradient", dt, 2, hsz, true));
-    GD_TRY(check_exact(gb_ih, fn, "bias_ih gradient", dt, 1, &GH, true));
-    GD_TRY(check_exact(gb_hh, fn, "bias_hh gradient", dt, 1, &GH, true));
+    GD_TRY(check_exact(gy, fn, "output gradient", dt, dev, 3, ysz, true));
+    GD_TRY(check_exact(ghn, fn, "final hidden state's gradient", dt, dev, 2, bh, true));
+    if (mode == GD_NN_LSTM) GD_TRY(check_exact(gcn, fn, "final cell state's gradient", dt, dev, 2, bh, true));
+    GD_TRY(check_exact(gx, fn, "input gradient", dt, dev, 3, x->sizes, true));
+    GD_TRY(check_exact(gh0, fn, "h0 gradient", dt, dev, 2, bh, true));
+    if (mode == GD_NN_LSTM) GD_TRY(check_exact(gc0, fn, "c0 gradient", dt, dev, 2, bh, true));
+    GD_TRY(check_exact(gw_ih, fn, "weight_ih gradient", dt, dev, 2, wsz, true));
+    GD_TRY(check_exact(gw_hh, fn, "weight_hh gradient", dt, dev, 2, hsz, true));
+    GD_TRY(check_exact(gb_ih, fn, "bias_ih gradient", dt, dev, 1, &GH, true));
+    GD_TRY(check_exact(gb_hh, fn, "bias_hh gradient", dt, dev, 1, &GH, true));
     int64_t need = gd_cpu_rnn_ws_bwd(mode, p.T, p.B, p.H);
     GD_TRY(gd_check_tensor(bws, "backward workspace"));
-    if (bws->scalar_type != dt || bws->device_kind != GD_CPU || !bws->is_contiguous || bws->count < need)
-        return gd_fail(GD_EINVAL, "%s: the backward workspace must be a contiguous %s CPU tensor of at least %lld "
-                       "elements", fn, gd_dtype_name(dt), (long long)need);
+    if (bws->scalar_type != dt || bws->device_kind != dev || !bws->is_contiguous || bws->count < need)
+        return gd_fail(GD_EINVAL, "%s: the backward workspace must be a contiguous %s tensor on %s of at least %lld "
+                       "elements", fn, gd_dtype_name(dt), gd_device_name(dev), (long long)need);
     if (gx && (gd_views_conflict(gx, x) || gd_views_conflict(gx, y)))
         return gd_fail(GD_EINVAL, "%s: the input gradient overlaps the input or output", fn);
     p.y = (void *)y->data;
@@ -177,6 +179,7 @@ int gd_nn_rnn_backward(gd_tensor *gx, gd_tensor *gh0, gd_tensor *gc0, gd_tensor 
     p.ghn = ghn ? ghn->data : NULL;
     p.gcn = mode == GD_NN_LSTM && gcn ? gcn->data : NULL;
     p.accumulate_gx = accumulate_gx != 0;
-    gd_cpu_rnn_backward(&p);
-    return GD_OK;
+    const gd_backend *be = gd_backend_of(dev);
+    if (!be) return GD_EDEVICE;
+    return GD_BACKEND_CALL(be, fn, nn_rnn_backward(&p));
 }

@@ -3,6 +3,8 @@
  * backend: memory from the C allocator, loops from the other files of src/cpu/.
  */
 #include "cpu.h"
+#include "conv.h"
+#include "rnn.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -65,4 +67,16 @@ const gd_backend gd_cpu_backend = {
     .nn_dropout = gd_cpu_nn_dropout,
     .nn_dropout_backward = gd_cpu_nn_dropout_backward,
     .nn_gather_rows = gd_cpu_nn_gather_rows,
+    .nn_pointwise_loss = gd_cpu_nn_pointwise_loss,
+    .nn_embedding_backward = gd_cpu_nn_embedding_backward,
+    .nn_conv2d = gd_cpu_nn_conv2d,
+    .nn_conv2d_backward = gd_cpu_nn_conv2d_backward,
+    .nn_conv_transpose2d = gd_cpu_nn_conv_transpose2d,
+    .nn_conv_transpose2d_backward = gd_cpu_nn_conv_transpose2d_backward,
+    .nn_pool2d = gd_cpu_nn_pool2d,
+    .nn_pool2d_backward = gd_cpu_nn_pool2d_backward,
+    .nn_batchnorm = gd_cpu_nn_batchnorm,
+    .nn_batchnorm_backward = gd_cpu_nn_batchnorm_backward,
+    .nn_rnn_forward = gd_cpu_nn_rnn_forward,
+    .nn_rnn_backward = gd_cpu_nn_rnn_backward,
 };

@@ -9,6 +9,7 @@
  */
 #include "conv.h"
 #include "../internal.h"
+#include "../kernels/conv.h"
 
 #include <math.h>
 #include <string.h>
@@ -153,25 +154,6 @@ void gd_cpu_maxpool_backward(int dtype, const void *gy, const int64_t *idx, void
 
 /* ------------------------------------------------------------ avg pool */
 
-/* The window [h0, h1) x [w0, w1) of output (oh, ow) and its divisor, as in
-   PyTorch's avg_pool2d: the padded window is clipped to the padded input for
-   count_include_pad, then to the input itself for the sum. */
-static inline int64_t avg_window(const gd_conv_geom *g, int64_t oh, int64_t ow, int count_include_pad,
-                                 int64_t divisor_override, int64_t *h0, int64_t *h1, int64_t *w0, int64_t *w1)
-{
-    int64_t a0 = oh * g->sh - g->ph, b0 = ow * g->sw - g->pw;
-    int64_t a1 = a0 + g->kh < g->H + g->ph ? a0 + g->kh : g->H + g->ph;
-    int64_t b1 = b0 + g->kw < g->W + g->pw ? b0 + g->kw : g->W + g->pw;
-    int64_t pool = (a1 - a0) * (b1 - b0);
-    if (a0 < 0) a0 = 0;
-    if (b0 < 0) b0 = 0;
-    if (a1 > g->H) a1 = g->H;
-    if (b1 > g->W) b1 = g->W;
-    *h0 = a0; *h1 = a1; *w0 = b0; *w1 = b1;
-    if (divisor_override) return divisor_override;
-    return count_include_pad ? pool : (a1 - a0) * (b1 - b0);
-}
-
 #define AVGPOOL(T)                                                                             \
     do {                                                                                       \
         const T *X = (const T *)x;                                                             \
@@ -181,7 +163,7 @@ static inline int64_t avg_window(const gd_conv_geom *g, int64_t oh, int64_t ow, 
             for (int64_t oh = 0; oh < g->OH; oh++)                                             \
                 for (int64_t ow = 0; ow < g->OW; ow++) {                                       \
                     int64_t h0, h1, w0, w1;                                                    \
-                    int64_t div = avg_window(g, oh, ow, count_include_pad, divisor_override,   \
+                    int64_t div = gd_avg_window(g, oh, ow, count_include_pad, divisor_override,   \
                                              &h0, &h1, &w0, &w1);                              \
                     T s = 0;                                                                   \
                     for (int64_t ih = h0; ih < h1; ih++)                                       \
@@ -207,7 +189,7 @@ void gd_cpu_avgpool(int dtype, const void *x, void *y, int64_t planes, const gd_
             for (int64_t oh = 0; oh < g->OH; oh++)                                             \
                 for (int64_t ow = 0; ow < g->OW; ow++) {                                       \
                     int64_t h0, h1, w0, w1;                                                    \
-                    int64_t div = avg_window(g, oh, ow, count_include_pad, divisor_override,   \
+                    int64_t div = gd_avg_window(g, oh, ow, count_include_pad, divisor_override,   \
                                              &h0, &h1, &w0, &w1);                              \
                     T d = GY[p * L + oh * g->OW + ow] / (T)div;                                \
                     for (int64_t ih = h0; ih < h1; ih++)                                       \
@@ -224,17 +206,14 @@ void gd_cpu_avgpool_backward(int dtype, const void *gy, void *gx, int64_t planes
 
 /* ------------------------------------------------------- adaptive avg */
 
-static inline int64_t start_index(int64_t o, int64_t out, int64_t in) { return (o * in) / out; }
-static inline int64_t end_index(int64_t o, int64_t out, int64_t in) { return ((o + 1) * in + out - 1) / out; }
-
 #define ADAPTIVE(T, BODY)                                                                      \
     do {                                                                                       \
         int64_t HW = g->H * g->W, L = g->OH * g->OW;                                           \
         for (int64_t p = 0; p < planes; p++)                                                   \
             for (int64_t oh = 0; oh < g->OH; oh++) {                                           \
-                int64_t h0 = start_index(oh, g->OH, g->H), h1 = end_index(oh, g->OH, g->H);    \
+                int64_t h0 = gd_adaptive_start(oh, g->OH, g->H), h1 = gd_adaptive_end(oh, g->OH, g->H);    \
                 for (int64_t ow = 0; ow < g->OW; ow++) {                                       \
-                    int64_t w0 = start_index(ow, g->OW, g->W), w1 = end_index(ow, g->OW, g->W);\
+                    int64_t w0 = gd_adaptive_start(ow, g->OW, g->W), w1 = gd_adaptive_end(ow, g->OW, g->W);\
                     int64_t o = p * L + oh * g->OW + ow, base = p * HW;                        \
                     T n = (T)((h1 - h0) * (w1 - w0));                                          \
                     BODY;                                                                      \
@@ -272,4 +251,140 @@ void gd_cpu_adaptive_avgpool_backward(int dtype, const void *gy, void *gx, int64
 {
     if (dtype == GD_FLOAT32) ADAPTIVE_BWD(float);
     else ADAPTIVE_BWD(double);
+}
+
+/* ------------------------------------------------- the backend entries */
+
+/* y's O planes of `plane` elements each: plane o = b[o] (0 without a bias). */
+static void fill_planes(int dt, void *y, const void *b, int64_t O, int64_t plane)
+{
+    for (int64_t o = 0; o < O; o++) {
+        if (dt == GD_FLOAT32) { float v = b ? ((const float *)b)[o] : 0.0f; float *r = (float *)y + o * plane; for (int64_t i = 0; i < plane; i++) r[i] = v; }
+        else { double v = b ? ((const double *)b)[o] : 0.0; double *r = (double *)y + o * plane; for (int64_t i = 0; i < plane; i++) r[i] = v; }
+    }
+}
+
+/* gb[o] += the sum of gy's plane o, each plane summed in order, in double. */
+static void add_plane_sums(int dt, void *gb, const void *gy, int64_t O, int64_t plane)
+{
+    for (int64_t o = 0; o < O; o++) {
+        double s = 0;
+        if (dt == GD_FLOAT32) { const float *r = (const float *)gy + o * plane; for (int64_t i = 0; i < plane; i++) s += r[i]; ((float *)gb)[o] += (float)s; }
+        else { const double *r = (const double *)gy + o * plane; for (int64_t i = 0; i < plane; i++) s += r[i]; ((double *)gb)[o] += s; }
+    }
+}
+
+/* y[n, o] = bias[o] + sum over the group's channels and the kernel of w * x:
+   per sample, col = im2col(x[n]) (C*KH*KW x OH*OW), then for each group
+   y[n, group] (O/G x L) = w[group] (O/G x C/G*KH*KW) @ col[group rows]. */
+int gd_cpu_nn_conv2d(int dt, void *y, void *col, const void *x, const void *w, const void *b, int64_t N,
+                     int64_t O, int64_t G, const gd_conv_geom *g)
+{
+    size_t es = gd_dtype_size(dt);
+    int64_t L = g->OH * g->OW, Og = O / G, Kg = (g->C / G) * g->kh * g->kw;
+    for (int64_t n = 0; n < N; n++) {
+        char *yn = (char *)y + (size_t)(n * O * L) * es;
+        if (b) fill_planes(dt, yn, b, O, L);
+        gd_cpu_im2col(dt, (const char *)x + (size_t)(n * g->C * g->H * g->W) * es, col, g);
+        for (int64_t gi = 0; gi < G; gi++)
+            gd_cpu_gemm_raw(dt, 0, 0, Og, L, Kg, (const char *)w + (size_t)(gi * Og * Kg) * es, Kg,
+                            (const char *)col + (size_t)(gi * Kg * L) * es, L, b ? 1.0 : 0.0,
+                            yn + (size_t)(gi * Og * L) * es, L);
+    }
+    return 0;
+}
+
+/* gw[group] += gy[n, group] @ col[group]^T; gb[o] += sum gy[n, o, :];
+   gx[n] = col2im(w[group]^T @ gy[n, group]) (overwritten). */
+int gd_cpu_nn_conv2d_backward(int dt, void *gx, void *gw, void *gb, void *col, const void *gy, const void *x,
+                              const void *w, int64_t N, int64_t O, int64_t G, const gd_conv_geom *g)
+{
+    size_t es = gd_dtype_size(dt);
+    int64_t L = g->OH * g->OW, Og = O / G, Kg = (g->C / G) * g->kh * g->kw, XS = g->C * g->H * g->W;
+    for (int64_t n = 0; n < N; n++) {
+        const char *gyn = (const char *)gy + (size_t)(n * O * L) * es;
+        if (gb) add_plane_sums(dt, gb, gyn, O, L);
+        if (gw) {
+            gd_cpu_im2col(dt, (const char *)x + (size_t)(n * XS) * es, col, g);
+            for (int64_t gi = 0; gi < G; gi++)
+                gd_cpu_gemm_raw(dt, 0, 1, Og, Kg, L, gyn + (size_t)(gi * Og * L) * es, L,
+                                (const char *)col + (size_t)(gi * Kg * L) * es, L, 1.0,
+                                (char *)gw + (size_t)(gi * Og * Kg) * es, Kg);
+        }
+        if (gx) {
+            for (int64_t gi = 0; gi < G; gi++)
+                gd_cpu_gemm_raw(dt, 1, 0, Kg, L, Og, (const char *)w + (size_t)(gi * Og * Kg) * es, Kg,
+                                gyn + (size_t)(gi * Og * L) * es, L, 0.0, (char *)col + (size_t)(gi * Kg * L) * es,
+                                L);
+            char *gxn = (char *)gx + (size_t)(n * XS) * es;
+            memset(gxn, 0, (size_t)XS * es);
+            gd_cpu_col2im(dt, col, gxn, g);
+        }
+    }
+    return 0;
+}
+
+/* per sample and group: col[group] (O/G*KH*KW x H*W) = w[group]^T
+   (O/G*KH*KW x C/G) @ x[n, group] (C/G x H*W); y[n] = bias + col2im(col). */
+int gd_cpu_nn_conv_transpose2d(int dt, void *y, void *col, const void *x, const void *w, const void *b,
+                               int64_t N, int64_t Cin, int64_t G, const gd_conv_geom *g)
+{
+    size_t es = gd_dtype_size(dt);
+    int64_t O = g->C, L = g->OH * g->OW, Cg = Cin / G, Kg = (O / G) * g->kh * g->kw, YS = O * g->H * g->W;
+    for (int64_t n = 0; n < N; n++) {
+        for (int64_t gi = 0; gi < G; gi++)
+            gd_cpu_gemm_raw(dt, 1, 0, Kg, L, Cg, (const char *)w + (size_t)(gi * Cg * Kg) * es, Kg,
+                            (const char *)x + (size_t)((n * G + gi) * Cg * L) * es, L, 0.0,
+                            (char *)col + (size_t)(gi * Kg * L) * es, L);
+        char *yn = (char *)y + (size_t)(n * YS) * es;
+        fill_planes(dt, yn, b, O, g->H * g->W);   /* col2im adds into it */
+        gd_cpu_col2im(dt, col, yn, g);
+    }
+    return 0;
+}
+
+/* per sample: col = im2col(gy[n]); gx[n, group] = w[group] @ col[group];
+   gw[group] += x[n, group] @ col[group]^T; gb[o] += sum gy[n, o, :]. */
+int gd_cpu_nn_conv_transpose2d_backward(int dt, void *gx, void *gw, void *gb, void *col, const void *gy,
+                                        const void *x, const void *w, int64_t N, int64_t Cin, int64_t G,
+                                        const gd_conv_geom *g)
+{
+    size_t es = gd_dtype_size(dt);
+    int64_t O = g->C, L = g->OH * g->OW, Cg = Cin / G, Kg = (O / G) * g->kh * g->kw, YS = O * g->H * g->W,
+            plane = g->H * g->W;
+    for (int64_t n = 0; n < N; n++) {
+        const char *gyn = (const char *)gy + (size_t)(n * YS) * es;
+        if (gb) add_plane_sums(dt, gb, gyn, O, plane);
+        if (!gx && !gw) continue;
+        gd_cpu_im2col(dt, gyn, col, g);
+        for (int64_t gi = 0; gi < G; gi++) {
+            const char *colg = (const char *)col + (size_t)(gi * Kg * L) * es;
+            if (gx)
+                gd_cpu_gemm_raw(dt, 0, 0, Cg, L, Kg, (const char *)w + (size_t)(gi * Cg * Kg) * es, Kg, colg, L, 0.0,
+                                (char *)gx + (size_t)((n * G + gi) * Cg * L) * es, L);
+            if (gw)
+                gd_cpu_gemm_raw(dt, 0, 1, Cg, Kg, L, (const char *)x + (size_t)((n * G + gi) * Cg * L) * es, L, colg,
+                                L, 1.0, (char *)gw + (size_t)(gi * Cg * Kg) * es, Kg);
+        }
+    }
+    return 0;
+}
+
+int gd_cpu_nn_pool2d(int dtype, int kind, void *y, int64_t *idx, const void *x, int64_t planes,
+                     const gd_conv_geom *g, int count_include_pad, int64_t divisor_override)
+{
+    if (kind == GD_NN_MAXPOOL) gd_cpu_maxpool(dtype, x, y, idx, planes, g);
+    else if (kind == GD_NN_AVGPOOL) gd_cpu_avgpool(dtype, x, y, planes, g, count_include_pad, divisor_override);
+    else gd_cpu_adaptive_avgpool(dtype, x, y, planes, g);
+    return 0;
+}
+
+int gd_cpu_nn_pool2d_backward(int dtype, int kind, void *gx, const void *gy, const int64_t *idx, int64_t planes,
+                              const gd_conv_geom *g, int count_include_pad, int64_t divisor_override)
+{
+    if (kind == GD_NN_MAXPOOL) gd_cpu_maxpool_backward(dtype, gy, idx, gx, planes, g);
+    else if (kind == GD_NN_AVGPOOL)
+        gd_cpu_avgpool_backward(dtype, gy, gx, planes, g, count_include_pad, divisor_override);
+    else gd_cpu_adaptive_avgpool_backward(dtype, gy, gx, planes, g);
+    return 0;
 }

@@ -1,7 +1,7 @@
 /*
  * conv.h: the CPU loops behind convolution and pooling (src/cpu/conv.c),
- * called by the device-independent checks in src/nn_conv.c once every operand
- * is a contiguous CPU float32/float64 tensor.  Not part of the public ABI.
+ * behind the CPU backend's nn_conv2d.. and nn_pool2d.. entries (src/backend.h)
+ * and the RNN cells (src/cpu/rnn.c).  Not part of the public ABI.
  *
  * Shapes: N = batch, C = channels, H x W = input plane, OH x OW = output plane,
  * KH x KW = kernel.  A geometry g is {KH, KW, SH, SW, PH, PW, DH, DW}
@@ -10,13 +10,7 @@
 #ifndef GD_CPU_CONV_H
 #define GD_CPU_CONV_H
 
-#include <stdint.h>
-
-typedef struct gd_conv_geom {
-    int64_t C, H, W;            /* one input sample */
-    int64_t OH, OW;             /* its output plane */
-    int64_t kh, kw, sh, sw, ph, pw, dh, dw;
-} gd_conv_geom;
+#include "../backend.h"   /* gd_conv_geom */
 
 /* col (C*KH*KW x OH*OW) = the patches of x (C x H x W); zero where padded. */
 void gd_cpu_im2col(int dtype, const void *x, void *col, const gd_conv_geom *g);
@@ -41,5 +35,20 @@ void gd_cpu_avgpool_backward(int dtype, const void *gy, void *gx, int64_t planes
    ceil((i+1)*H/OH) - 1 and likewise columns (PyTorch's start_index/end_index). */
 void gd_cpu_adaptive_avgpool(int dtype, const void *x, void *y, int64_t planes, const gd_conv_geom *g);
 void gd_cpu_adaptive_avgpool_backward(int dtype, const void *gy, void *gx, int64_t planes, const gd_conv_geom *g);
+
+/* the backend entries (src/backend.h) */
+int gd_cpu_nn_conv2d(int dtype, void *y, void *col, const void *x, const void *w, const void *b, int64_t N,
+                     int64_t O, int64_t G, const gd_conv_geom *g);
+int gd_cpu_nn_conv2d_backward(int dtype, void *gx, void *gw, void *gb, void *col, const void *gy, const void *x,
+                              const void *w, int64_t N, int64_t O, int64_t G, const gd_conv_geom *g);
+int gd_cpu_nn_conv_transpose2d(int dtype, void *y, void *col, const void *x, const void *w, const void *b,
+                               int64_t N, int64_t Cin, int64_t G, const gd_conv_geom *g);
+int gd_cpu_nn_conv_transpose2d_backward(int dtype, void *gx, void *gw, void *gb, void *col, const void *gy,
+                                        const void *x, const void *w, int64_t N, int64_t Cin, int64_t G,
+                                        const gd_conv_geom *g);
+int gd_cpu_nn_pool2d(int dtype, int kind, void *y, int64_t *idx, const void *x, int64_t planes,
+                     const gd_conv_geom *g, int count_include_pad, int64_t divisor_override);
+int gd_cpu_nn_pool2d_backward(int dtype, int kind, void *gx, const void *gy, const int64_t *idx, int64_t planes,
+                              const gd_conv_geom *g, int count_include_pad, int64_t divisor_override);
 
 #endif

@@ -44,5 +44,16 @@ int gd_cpu_nn_dropout(void *y, void *mask, const void *x, int64_t n, double p, i
 int gd_cpu_nn_dropout_backward(void *gx, const void *gy, const void *mask, int64_t n, int dtype);
 int gd_cpu_nn_gather_rows(void *out, const void *src, const int64_t *index, int64_t index_base, int64_t rows,
                           int64_t row_bytes);
+int gd_cpu_nn_pointwise_loss(double *sum, void *losses, void *grad, const void *pred, const void *target,
+                             const void *weight, const void *pos_weight, int64_t n, int kind, double param,
+                             double scale, int dtype);
+int gd_cpu_nn_embedding_backward(int dtype, void *gw, const void *gy, const int64_t *idx, int64_t count,
+                                 int64_t rows, int64_t D, int64_t padding_idx, int scale_grad_by_freq);
+int gd_cpu_nn_batchnorm(int dtype, void *y, void *save_mean, void *save_invstd, void *rmean, void *rvar,
+                        const void *x, const void *w, const void *b, int64_t N, int64_t C, int64_t L,
+                        double momentum, double eps, int training);
+int gd_cpu_nn_batchnorm_backward(int dtype, void *gx, void *gw, void *gb, const void *gy, const void *x,
+                                 const void *w, const void *save_mean, const void *save_invstd, int64_t N,
+                                 int64_t C, int64_t L, int batch_stats);
 
 #endif

@@ -193,3 +193,15 @@ void gd_cpu_rnn_backward(const gd_rnn_plan *p)
     if (p->dtype == GD_FLOAT32) rnn_backward_f(p);
     else rnn_backward_d(p);
 }
+
+int gd_cpu_nn_rnn_forward(const gd_rnn_plan *p)
+{
+    gd_cpu_rnn_forward(p);
+    return 0;
+}
+
+int gd_cpu_nn_rnn_backward(const gd_rnn_plan *p)
+{
+    gd_cpu_rnn_backward(p);
+    return 0;
+}

@@ -1,7 +1,8 @@
 /*
- * rnn.h: the CPU loops behind gd.nn.RNN/LSTM/GRU (src/cpu/rnn.c), called by
- * the checks in src/nn_rnn.c once every operand is a contiguous CPU
- * float32/float64 tensor of the right shape.  Not part of the public ABI.
+ * rnn.h: the CPU loops behind gd.nn.RNN/LSTM/GRU (src/cpu/rnn.c), the CPU
+ * backend's nn_rnn_forward/backward, called by the checks in src/nn_rnn.c
+ * once every operand is a contiguous float32/float64 tensor of the right
+ * shape.  Not part of the public ABI.
  *
  * Shapes: T = time steps, B = batch, I = input features, H = hidden units,
  * G = gates (LSTM 4, GRU 3, RNN 1), DH = y's row length (H or 2H).
@@ -9,23 +10,16 @@
 #ifndef GD_CPU_RNN_H
 #define GD_CPU_RNN_H
 
-#include <stdint.h>
+#include "../backend.h"   /* gd_rnn_plan */
 
-typedef struct gd_rnn_plan {
-    int dtype, mode, dir, accumulate_gx;
-    int64_t T, B, I, H, G, DH;
-    /* forward */
-    void *y, *hn, *cn, *ws;
-    const void *x, *h0, *c0, *w_ih, *w_hh, *b_ih, *b_hh;
-    /* backward */
-    void *gx, *gh0, *gc0, *gw_ih, *gw_hh, *gb_ih, *gb_hh, *bws;
-    const void *gy, *ghn, *gcn;
-} gd_rnn_plan;
 
 /* Workspace element counts of one layer-direction (see gd_nn_rnn_workspace). */
 int64_t gd_cpu_rnn_ws_fwd(int mode, int64_t T, int64_t B, int64_t H);
 int64_t gd_cpu_rnn_ws_bwd(int mode, int64_t T, int64_t B, int64_t H);
 void gd_cpu_rnn_forward(const gd_rnn_plan *p);
 void gd_cpu_rnn_backward(const gd_rnn_plan *p);
+/* the backend entries */
+int gd_cpu_nn_rnn_forward(const gd_rnn_plan *p);
+int gd_cpu_nn_rnn_backward(const gd_rnn_plan *p);
 
 #endif

@@ -2,12 +2,12 @@
 -- Flatten (issue 14), with PyTorch's names, argument order, shapes (NCHW),
 -- initialisation and state_dict keys (weight, bias).
 --
--- Each layer's forward and backward is one C call (src/nn_conv.c, loops in
--- src/cpu/conv.c: im2col + BLAS for the convolutions), writing into buffers
--- the layer keeps per batch size, so a training step allocates nothing after
--- the first; the C side checks every shape.  Unbatched inputs (C x H x W, or
--- C x L for Conv1d) are accepted as PyTorch does.  CPU only for now: a CUDA
--- input gets an error.
+-- Each layer's forward and backward is one C call (src/nn_conv.c, then the
+-- device's backend: src/cpu/conv.c, im2col + BLAS, or cuda/conv.cu, im2col +
+-- cuBLAS), writing into buffers the layer keeps per batch size on the input's
+-- device, so a training step allocates nothing after the first; the C side
+-- checks every shape.  Unbatched inputs (C x H x W, or C x L for Conv1d) are
+-- accepted as PyTorch does.
 local gd = require "gd.tensor"
 local doc = require "gd.doc"
 local check = require "gd.check"
@@ -27,22 +27,22 @@ local function fail(name)
   error(name .. ": " .. msg, 3)
 end
 
---- A reused contiguous buffer of `rank` sizes (cdata, 0-based) with ref's
--- dtype, cached in P[key] by the first size.
-local function buffer(P, key, rank, sizes, dtype)
+--- A reused contiguous buffer of `rank` sizes (cdata, 0-based) of dtype on
+-- device, cached in P[key] by the first size.
+local function buffer(P, key, rank, sizes, dtype, device)
   local cache = P[key]
   if cache == nil then cache = {}; P[key] = cache end
   local n = tonumber(sizes[0])
   local b = cache[n]
   if b ~= nil then
     local c = b.c
-    local same = c.rank == rank and c.scalar_type == dtype
+    local same = c.rank == rank and c.scalar_type == dtype and c.device_kind == device
     for d = 1, rank - 1 do
       if c.sizes[d] ~= sizes[d] then same = false end
     end
     if same then return b end
   end
-  if C.gd_empty(out1, rank, sizes, dtype, C.GD_CPU) ~= 0 then fail("gd.nn") end
+  if C.gd_empty(out1, rank, sizes, dtype, device) ~= 0 then fail("gd.nn") end
   b = I.wrap(out1[0])
   cache[n] = b
   return b
@@ -152,13 +152,13 @@ local function conv_forward(self, x, name, rank)
   local bc = b and b.c
   -- a recorded call writes a fresh output (the graph keeps it past the next call)
   local rec = base.recording(xc, wc, bc)
-  local y = rec and base.fresh(rank, shp, xc) or buffer(P, "out", rank, shp, xc.scalar_type)
+  local y = rec and base.fresh(rank, shp, xc) or buffer(P, "out", rank, shp, xc.scalar_type, xc.device_kind)
   -- the workspace: one sample's im2col matrix, shared by forward and backward
   local need = tonumber(shp[rank])
   local col = P.col
-  if col == nil or col.c.count < need or col.c.scalar_type ~= xc.scalar_type then
+  if col == nil or col.c.count < need or col.c.scalar_type ~= xc.scalar_type or col.c.device_kind ~= xc.device_kind then
     shp[0] = need
-    col = buffer(P, "col_cache", 1, shp, xc.scalar_type)
+    col = buffer(P, "col_cache", 1, shp, xc.scalar_type, xc.device_kind)
     P.col = col
   end
   if C.gd_nn_conv2d_forward(y.c, col.c, xc, wc, bc, g) ~= 0 then fail(name) end
@@ -178,7 +178,7 @@ local function conv_backward(self, grad_out, need_input_grad, name)
   local wg, bg = w.grad, b and b.grad
   local xc = x.c
   local gx = nil
-  if need_input_grad ~= false then gx = buffer(P, "grad_in", xc.rank, xc.sizes, xc.scalar_type) end
+  if need_input_grad ~= false then gx = buffer(P, "grad_in", xc.rank, xc.sizes, xc.scalar_type, xc.device_kind) end
   if C.gd_nn_conv2d_backward(gx and gx.c or nil, wg and wg.c or nil, bg and bg.c or nil, P.col.c, grad_out.c, xc,
                              w.c, P.geom) ~= 0 then
     fail(name)
@@ -216,7 +216,7 @@ gd.nn.Conv2d(in_channels, out_channels, kernel_size, [{stride = 1, padding = 0,
   are a number or a pair {h, w}.  weight is out x in/groups x kh x kw, bias
   out, both U(+-1/sqrt(in/groups kh kw)) as in PyTorch.  Forward and backward
   are one C call each (im2col + BLAS gemm); backward accumulates weight.grad
-  and bias.grad.  CPU only for now.]])
+  and bias.grad.  Runs on the device of its parameters and input (cuBLAS on a GPU).]])
 
 local Conv1d = new_class("Conv1d", Module)
 M.Conv1d = Conv1d
@@ -290,12 +290,12 @@ function ConvTranspose2d:forward(x, output_size)
   if C.gd_nn_conv_transpose2d_shape(shp, xc, self.weight.c, g) ~= 0 then fail(name) end
   local wc, bc = self.weight.c, b and b.c
   local rec = base.recording(xc, wc, bc)
-  local y = rec and base.fresh(4, shp, xc) or buffer(P, "out", 4, shp, xc.scalar_type)
+  local y = rec and base.fresh(4, shp, xc) or buffer(P, "out", 4, shp, xc.scalar_type, xc.device_kind)
   local need = tonumber(shp[4])
   local col = P.col
-  if col == nil or col.c.count < need or col.c.scalar_type ~= xc.scalar_type then
+  if col == nil or col.c.count < need or col.c.scalar_type ~= xc.scalar_type or col.c.device_kind ~= xc.device_kind then
     shp[0] = need
-    col = buffer(P, "col_cache", 1, shp, xc.scalar_type)
+    col = buffer(P, "col_cache", 1, shp, xc.scalar_type, xc.device_kind)
     P.col = col
   end
   if C.gd_nn_conv_transpose2d_forward(y.c, col.c, xc, wc, bc, g) ~= 0 then fail(name) end
@@ -315,7 +315,7 @@ function ConvTranspose2d:backward(grad_out, need_input_grad)
   local w, b = self.weight, self.bias
   local xc = x.c
   local gx = nil
-  if need_input_grad ~= false then gx = buffer(P, "grad_in", xc.rank, xc.sizes, xc.scalar_type) end
+  if need_input_grad ~= false then gx = buffer(P, "grad_in", xc.rank, xc.sizes, xc.scalar_type, xc.device_kind) end
   if C.gd_nn_conv_transpose2d_backward(gx and gx.c or nil, w.grad and w.grad.c or nil, b and b.grad and b.grad.c or nil,
                                        P.col.c, grad_out.c, xc, w.c, P.geom) ~= 0 then
     fail(name)
@@ -343,7 +343,7 @@ gd.nn.ConvTranspose2d(in_channels, out_channels, kernel_size, [{stride = 1,
   layout), weight and bias U(+-1/sqrt(out/groups kh kw)).  Forward is gemm +
   col2im, backward im2col + gemm, one C call each.  m:forward(x,
   output_size) picks the output_padding that gives output_size ({OH, OW}, as
-  PyTorch's forward(input, output_size)).  CPU only for now.]])
+  PyTorch's forward(input, output_size)).  On the CPU or a GPU.]])
 
 -- ----------------------------------------------------------------- pooling
 
@@ -379,10 +379,10 @@ local function pool_forward(self, x, name, kind)
   if rec then
     y = base.fresh(4, shp, xc)
     if kind == C.GD_NN_MAXPOOL then idx = gd.empty(tonumber(shp[0]), tonumber(shp[1]), tonumber(shp[2]),
-                                                     tonumber(shp[3]), {dtype = "int64"}) end
+                                                     tonumber(shp[3]), {dtype = "int64", device = x.device}) end
   else
-    y = buffer(P, "out", 4, shp, xc.scalar_type)
-    if kind == C.GD_NN_MAXPOOL then idx = buffer(P, "indices", 4, shp, C.GD_INT64) end
+    y = buffer(P, "out", 4, shp, xc.scalar_type, xc.device_kind)
+    if kind == C.GD_NN_MAXPOOL then idx = buffer(P, "indices", 4, shp, C.GD_INT64, xc.device_kind) end
   end
   if C.gd_nn_pool2d_forward(y.c, idx and idx.c or nil, xc, g, kind) ~= 0 then fail(name) end
   if rec then
@@ -401,7 +401,7 @@ local function pool_backward(self, grad_out, name, kind)
   if not gd.is_tensor(grad_out) then base.argerr(name, "the output gradient must be a tensor, got " .. type(grad_out), 3) end
   if P.unbatched then grad_out = grad_out:view(1, unpack(grad_out.shape)) end
   local xc = x.c
-  local gx = buffer(P, "grad_in", 4, xc.sizes, xc.scalar_type)
+  local gx = buffer(P, "grad_in", 4, xc.sizes, xc.scalar_type, xc.device_kind)
   if C.gd_nn_pool2d_backward(gx.c, grad_out.c, P.idx and P.idx.c or nil, xc, P.geom, kind) ~= 0 then fail(name) end
   if P.unbatched then return gx[1] end
   return gx

@@ -67,7 +67,8 @@ function Embedding:forward(idx)
   local rec = base.recording(wc)
   local y = P.out
   if rec then y = nil end
-  local same = y ~= nil and y.c.rank == rank and y.c.scalar_type == wc.scalar_type
+  local same = y ~= nil and y.c.rank == rank and y.c.scalar_type == wc.scalar_type and
+    y.c.device_kind == wc.device_kind
   if same then
     for d = 0, rank - 2 do
       if y.c.sizes[d] ~= ic.sizes[d] then same = false; break end
@@ -77,7 +78,7 @@ function Embedding:forward(idx)
     local sizes = ffi.new("int64_t[?]", rank)
     for d = 0, rank - 2 do sizes[d] = ic.sizes[d] end
     sizes[rank - 1] = self.embedding_dim
-    if C.gd_empty(out1, rank, sizes, wc.scalar_type, C.GD_CPU) ~= 0 then fail("Embedding") end
+    if C.gd_empty(out1, rank, sizes, wc.scalar_type, wc.device_kind) ~= 0 then fail("Embedding") end
     y = I.wrap(out1[0])
     if not rec then P.out = y end
   end

@@ -349,7 +349,7 @@ local function pointwise_loss(name, kind, pname, pdefault, extra_reductions, mat
   for _, w in ipairs(weights or {}) do wdoc = wdoc .. ", " .. w .. " = nil" end
   doc(cls, fname, fname .. "([{reduction = \"mean\"" .. wdoc .. (pname and (", " .. pname .. " = " .. tostring(pdefault)) or "") ..
     (extra_reductions and " (or \"batchmean\")" or "") .. "}]) -> loss; err, grad = loss(input, target)\n  " ..
-    math_doc .. "\n  As PyTorch's; input and target have one shape.  CPU only for now.")
+    math_doc .. "\n  As PyTorch's; input and target have one shape, on one device.")
   return cls
 end
 

@@ -45,14 +45,15 @@ local function bn_init(self, fname, num_features, opts)
   end
 end
 
---- Running statistics follow the parameters' dtype after m:double() / m:float().
+--- Running statistics follow the input's dtype and device after m:double(),
+-- m:float() or m:to("cuda") (moved once, at the first forward after).
 local rec_ip = ffi.new("int64_t[3]")
 
-local function stats_like(self, xc)
-  local rm = self.running_mean
-  if rm and rm.c.scalar_type ~= xc.scalar_type then
-    local dt = I.DTYPE_NAMES[tonumber(xc.scalar_type)]
-    self.running_mean, self.running_var = rm:to(dt), self.running_var:to(dt)
+local function stats_like(self, x)
+  local rm, xc = self.running_mean, x.c
+  if rm and (rm.c.scalar_type ~= xc.scalar_type or rm.c.device_kind ~= xc.device_kind) then
+    local to = {dtype = x.dtype, device = x.device}
+    self.running_mean, self.running_var = rm:to(to), self.running_var:to(to)
   end
 end
 
@@ -68,7 +69,7 @@ local function bn_forward(self, x, name, ranks)
       self.num_features), 3)
   end
   if xc.is_contiguous == 0 then x = x:contiguous(); xc = x.c end
-  stats_like(self, xc)
+  stats_like(self, x)
   local w, b, rm, rv = self.weight, self.bias, self.running_mean, self.running_var
   local wc, bc = w and w.c, b and b.c
   -- a recorded call writes a fresh output and statistics {mean, invstd} (one
@@ -78,13 +79,13 @@ local function bn_forward(self, x, name, ranks)
   if rec then
     local nf = self.num_features
     y = base.fresh_like(xc)
-    stats = gd.empty(2 * nf, {dtype = I.DTYPE_NAMES[tonumber(xc.scalar_type)]})
+    stats = gd.empty(2 * nf, {dtype = x.dtype, device = x.device})
     sm, si = stats:narrow(1, 1, nf), stats:narrow(1, nf + 1, nf)
   else
     y = buffer_like(P, "out", xc)
     sm = P.save_mean
-    if sm == nil or sm.c.scalar_type ~= xc.scalar_type then
-      sm = gd.empty(self.num_features, {dtype = I.DTYPE_NAMES[tonumber(xc.scalar_type)]})
+    if sm == nil or sm.c.scalar_type ~= xc.scalar_type or sm.c.device_kind ~= xc.device_kind then
+      sm = gd.empty(self.num_features, {dtype = x.dtype, device = x.device})
       P.save_mean, P.save_invstd = sm, sm:clone()
     end
     si = P.save_invstd
@@ -154,7 +155,8 @@ local function make(name, ranks, shape_doc)
   running statistics move by momentum (running_var by the unbiased variance,
   n/(n-1) times the biased one); in evaluation mode (m:evaluate()) the running
   statistics normalise.  weight starts at 1, bias at 0; state_dict() adds
-  running_mean, running_var and num_batches_tracked.  CPU only for now.]])
+  running_mean, running_var and num_batches_tracked.  On the CPU or a GPU (the running
+  statistics follow the input's device).]])
   return cls
 end
 

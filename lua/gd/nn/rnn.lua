@@ -14,7 +14,7 @@
 -- then per step one gemm and one fused cell kernel (src/kernels/nn.h).
 -- This file stacks the layers, applies dropout between them (training mode
 -- only, not after the last, as PyTorch) and handles batch_first and unbatched
--- inputs.  CPU only for now.
+-- inputs.  On the input's device (src/cpu/rnn.c or cuda/rnn.cu).
 local gd = require "gd.tensor"
 local doc = require "gd.doc"
 local check = require "gd.check"
@@ -36,21 +36,23 @@ end
 
 local function shape_str(s) return table.concat(s, "x") end
 
---- A reused contiguous CPU buffer of `shape` (a Lua table) and dtype (a C
--- scalar type), kept in P[key] until the shape or dtype changes.
+--- A reused contiguous buffer of `shape` (a Lua table) and dtype (a C scalar
+-- type) on the device of the last forward's input (P.device), kept in P[key]
+-- until the shape, dtype or device changes.
 local sizes = ffi.new("int64_t[8]")
 local function buffer(P, key, shape, dtype)
+  local device = P.device or C.GD_CPU
   local b = P[key]
   if b ~= nil then
     local c = b.c
-    local same = c.rank == #shape and c.scalar_type == dtype
+    local same = c.rank == #shape and c.scalar_type == dtype and c.device_kind == device
     for d = 1, #shape do
       if c.sizes[d - 1] ~= shape[d] then same = false end
     end
     if same then return b end
   end
   for d = 1, #shape do sizes[d - 1] = shape[d] end
-  if C.gd_empty(out1, #shape, sizes, dtype, C.GD_CPU) ~= 0 then fail("gd.nn") end
+  if C.gd_empty(out1, #shape, sizes, dtype, device) ~= 0 then fail("gd.nn") end
   b = I.wrap(out1[0])
   P[key] = b
   return b
@@ -248,6 +250,7 @@ local function rnn_forward(self, x, h0, c0)
   local name = self.__class
   local P = priv[self]
   if not gd.is_tensor(x) then base.argerr(name, "the input must be a tensor, got " .. type(x), 2) end
+  P.device = x.c.device_kind   -- every buffer lives on the input's device
   local lstm = self.mode == "LSTM"
   if lstm and type(h0) == "table" and not gd.is_tensor(h0) then h0, c0 = h0[1], h0[2] end
   if not lstm and c0 ~= nil then base.argerr(name, "takes no cell state (only LSTM does)", 2) end
@@ -438,7 +441,7 @@ local COMMON = [[
   direction (suffix _reverse for the second): weight_ih_l<l> (G*hidden x in),
   weight_hh_l<l> (G*hidden x hidden), bias_ih_l<l>, bias_hh_l<l> (G*hidden),
   all U(+-1/sqrt(hidden_size)).  backward accumulates every parameter's .grad
-  through time.  CPU only for now.]]
+  through time.  Runs on the device of its parameters and input.]]
 
 define("RNN", RNN_OPTS, [[
 gd.nn.RNN(input_size, hidden_size, [{num_layers = 1, nonlinearity = "tanh",
@@ -549,6 +552,7 @@ local function cell_forward(self, x, h0, c0)
   local name = self.__class
   local P = priv[self]
   if not gd.is_tensor(x) then base.argerr(name, "the input must be a tensor, got " .. type(x), 2) end
+  P.device = x.c.device_kind   -- every buffer lives on the input's device
   local lstm = self.mode == "LSTM"
   if lstm and type(h0) == "table" and not gd.is_tensor(h0) then h0, c0 = h0[1], h0[2] end
   if not lstm and c0 ~= nil then base.argerr(name, "takes no cell state (only LSTMCell does)", 2) end

@@ -1,0 +1,109 @@
+/*
+ * norm.c: the CPU loops of batch normalisation (the backend's nn_batchnorm
+ * entries; checks in src/nn_norm.c), after PyTorch 1.13's
+ * aten/src/ATen/native/Normalization.cpp (batch_norm_cpu_update_stats_template,
+ * batch_norm_backward_cpu_template).
+ *
+ * x is N x C x L, viewed as C channels of M = N*L values each.  Statistics are
+ * summed in double, per channel in a fixed order, so results do not depend on
+ * the thread count.
+ */
+#include "cpu.h"
+
+#include <math.h>
+
+#define X_AT(T, p, n, c, i) (((const T *)(p))[((n) * Cc + (c)) * L + (i)])
+
+#define BN_FWD(T)                                                                               \
+    do {                                                                                        \
+        T *Y = (T *)y;                                                                          \
+        for (int64_t c = 0; c < Cc; c++) {                                                      \
+            double mean, invstd;                                                                \
+            if (use_batch) {                                                                    \
+                double s = 0, q = 0;                                                            \
+                for (int64_t n = 0; n < N; n++)                                                 \
+                    for (int64_t i = 0; i < L; i++) s += X_AT(T, x, n, c, i);                   \
+                mean = s / (double)M;                                                           \
+                for (int64_t n = 0; n < N; n++)                                                 \
+                    for (int64_t i = 0; i < L; i++) {                                           \
+                        double d = X_AT(T, x, n, c, i) - mean;                                  \
+                        q += d * d;                                                             \
+                    }                                                                           \
+                double var = q / (double)M; /* biased, for normalising */                       \
+                invstd = 1.0 / sqrt(var + eps);                                                 \
+                if (rmean && training) {                                                        \
+                    /* PyTorch: the running variance takes the unbiased estimate */             \
+                    T *rm = (T *)rmean, *rv = (T *)rvar;                                        \
+                    rm[c] = (T)((1 - momentum) * rm[c] + momentum * mean);                      \
+                    rv[c] = (T)((1 - momentum) * rv[c] + momentum * q / (double)(M - 1));       \
+                }                                                                               \
+            } else {                                                                            \
+                mean = ((const T *)rmean)[c];                                                   \
+                invstd = 1.0 / sqrt((double)((const T *)rvar)[c] + eps);                        \
+            }                                                                                   \
+            ((T *)save_mean)[c] = (T)mean;                                                      \
+            ((T *)save_invstd)[c] = (T)invstd;                                                  \
+            double gam = w ? (double)((const T *)w)[c] : 1.0;                                   \
+            double bet = b ? (double)((const T *)b)[c] : 0.0;                                   \
+            T k = (T)(gam * invstd), o = (T)(bet - mean * gam * invstd);                        \
+            for (int64_t n = 0; n < N; n++) {                                                   \
+                const T *xr = (const T *)x + (n * Cc + c) * L;                                  \
+                T *yr = Y + (n * Cc + c) * L;                                                   \
+                for (int64_t i = 0; i < L; i++) yr[i] = xr[i] * k + o;                          \
+            }                                                                                   \
+        }                                                                                       \
+    } while (0)
+
+int gd_cpu_nn_batchnorm(int dtype, void *y, void *save_mean, void *save_invstd, void *rmean, void *rvar,
+                        const void *x, const void *w, const void *b, int64_t N, int64_t Cc, int64_t L,
+                        double momentum, double eps, int training)
+{
+    int use_batch = training || rmean == NULL;
+    int64_t M = N * L;
+    if (dtype == GD_FLOAT32) BN_FWD(float);
+    else BN_FWD(double);
+    return 0;
+}
+
+/* With batch statistics: gx = gamma invstd (gy - mean(gy) - xhat mean(gy xhat));
+   with running statistics (eval) gx = gamma invstd gy.  gw += sum(gy xhat),
+   gb += sum(gy). */
+#define BN_BWD(T)                                                                               \
+    do {                                                                                        \
+        for (int64_t c = 0; c < Cc; c++) {                                                      \
+            double mean = ((const T *)save_mean)[c], invstd = ((const T *)save_invstd)[c];      \
+            double sg = 0, sgx = 0;                                                             \
+            for (int64_t n = 0; n < N; n++) {                                                   \
+                const T *xr = (const T *)x + (n * Cc + c) * L;                                  \
+                const T *gr = (const T *)gy + (n * Cc + c) * L;                                 \
+                for (int64_t i = 0; i < L; i++) {                                               \
+                    sg += gr[i];                                                                \
+                    sgx += gr[i] * ((xr[i] - mean) * invstd);                                   \
+                }                                                                               \
+            }                                                                                   \
+            if (gw) ((T *)gw)[c] += (T)sgx;                                                     \
+            if (gb) ((T *)gb)[c] += (T)sg;                                                      \
+            if (!gx) continue;                                                                  \
+            double gam = w ? (double)((const T *)w)[c] : 1.0;                                   \
+            double k = gam * invstd, mg = sg / (double)M, mgx = sgx / (double)M;                \
+            for (int64_t n = 0; n < N; n++) {                                                   \
+                const T *xr = (const T *)x + (n * Cc + c) * L;                                  \
+                const T *gr = (const T *)gy + (n * Cc + c) * L;                                 \
+                T *o = (T *)gx + (n * Cc + c) * L;                                              \
+                for (int64_t i = 0; i < L; i++) {                                               \
+                    if (batch_stats) o[i] = (T)(k * (gr[i] - mg - (xr[i] - mean) * invstd * mgx)); \
+                    else o[i] = (T)(k * gr[i]);                                                 \
+                }                                                                               \
+            }                                                                                   \
+        }                                                                                       \
+    } while (0)
+
+int gd_cpu_nn_batchnorm_backward(int dtype, void *gx, void *gw, void *gb, const void *gy, const void *x,
+                                 const void *w, const void *save_mean, const void *save_invstd, int64_t N,
+                                 int64_t Cc, int64_t L, int batch_stats)
+{
+    int64_t M = N * L;
+    if (dtype == GD_FLOAT32) BN_BWD(float);
+    else BN_BWD(double);
+    return 0;
+}

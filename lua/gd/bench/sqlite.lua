@@ -11,6 +11,7 @@ int sqlite3_open_v2(const char *filename, sqlite3 **db, int flags, const char *v
 int sqlite3_close_v2(sqlite3 *db);
 const char *sqlite3_errmsg(sqlite3 *db);
 int sqlite3_busy_timeout(sqlite3 *db, int ms);
+int sqlite3_sleep(int ms);
 int sqlite3_exec(sqlite3 *db, const char *sql, void *cb, void *arg, char **err);
 void sqlite3_free(void *p);
 int sqlite3_prepare_v2(sqlite3 *db, const char *sql, int n, sqlite3_stmt **stmt, const char **tail);
@@ -60,7 +61,17 @@ local function open(path)
   end
   local self = setmetatable({h = ffi.gc(box[0], L.sqlite3_close_v2), path = path}, Db)
   L.sqlite3_busy_timeout(self.h, 60000)
-  self:exec("PRAGMA journal_mode=WAL")
+  -- Switching to WAL takes an exclusive lock, and SQLite returns BUSY at once
+  -- (without the busy handler) while another process is opening or converting
+  -- the same file: seen with ranks opening one results file together.  Retry
+  -- for up to the busy timeout; once the file is in WAL mode the pragma is a
+  -- no-op that needs no lock.
+  local waited = 0
+  while lib.sqlite3_exec(self.h, "PRAGMA journal_mode=WAL", nil, nil, nil) ~= 0 do
+    if waited >= 60000 then self:exec("PRAGMA journal_mode=WAL") end -- raises, naming the error
+    L.sqlite3_sleep(20)
+    waited = waited + 20
+  end
   self:exec("PRAGMA synchronous=NORMAL")
   return self
 end

@@ -64,6 +64,21 @@ static int check_same_shape(const gd_tensor *a, const gd_tensor *b, const char *
                    gd_shape_str(a, sa, sizeof sa), wb, gd_shape_str(b, sb, sizeof sb));
 }
 
+/* The operands of an element-wise backward: gx (written) and gy, both of
+   ref's shape, dtype and device, all float; checked in this order, so the
+   first problem named is the same for every such entry point. */
+static int check_backward3(const char *fn, const gd_tensor *gx, const gd_tensor *gy, const gd_tensor *ref,
+                           const char *ref_what)
+{
+    GD_TRY(check_float(gx, fn, "input gradient"));
+    GD_TRY(check_float(gy, fn, "output gradient"));
+    GD_TRY(check_float(ref, fn, ref_what));
+    GD_TRY(check_same_shape(gy, ref, fn, "output gradient", ref_what));
+    GD_TRY(check_same_shape(gx, ref, fn, "input gradient", ref_what));
+    GD_TRY(check_same_dtype(gy, ref, fn, "output gradient", ref_what));
+    return check_same_dtype(gx, ref, fn, "input gradient", ref_what);
+}
+
 
 /* ------------------------------------------------------------ staging */
 
@@ -240,13 +255,7 @@ int gd_nn_activation_backward(gd_tensor *gx, const gd_tensor *gy, const gd_tenso
 {
     if (kind < 0 || kind >= GD_NN_ACTIVATION_COUNT) return gd_fail(GD_EINVAL, "unknown activation %d", kind);
     const char *fn = activation_name(kind);
-    GD_TRY(check_float(gx, fn, "input gradient"));
-    GD_TRY(check_float(gy, fn, "output gradient"));
-    GD_TRY(check_float(y, fn, "output"));
-    GD_TRY(check_same_shape(gy, y, fn, "output gradient", "output"));
-    GD_TRY(check_same_shape(gx, y, fn, "input gradient", "output"));
-    GD_TRY(check_same_dtype(gy, y, fn, "output gradient", "output"));
-    GD_TRY(check_same_dtype(gx, y, fn, "input gradient", "output"));
+    GD_TRY(check_backward3(fn, gx, gy, y, "output"));
     if (!dense(gx) || !dense(gy) || !dense(y)) {
         staging s;
         gd_tensor *args[3] = {gx, (gd_tensor *)gy, (gd_tensor *)y};
@@ -285,13 +294,7 @@ int gd_nn_softmax(gd_tensor *y, const gd_tensor *x, int log_)
 int gd_nn_softmax_backward(gd_tensor *gx, const gd_tensor *gy, const gd_tensor *y, int log_)
 {
     const char *fn = log_ ? "log_softmax backward" : "softmax backward";
-    GD_TRY(check_float(gx, fn, "input gradient"));
-    GD_TRY(check_float(gy, fn, "output gradient"));
-    GD_TRY(check_float(y, fn, "output"));
-    GD_TRY(check_same_shape(gy, y, fn, "output gradient", "output"));
-    GD_TRY(check_same_shape(gx, y, fn, "input gradient", "output"));
-    GD_TRY(check_same_dtype(gy, y, fn, "output gradient", "output"));
-    GD_TRY(check_same_dtype(gx, y, fn, "input gradient", "output"));
+    GD_TRY(check_backward3(fn, gx, gy, y, "output"));
     if (y->rank == 0) return gd_fail(GD_EINVAL, "%s: the output has no dimensions", fn);
     if (!dense(gx) || !dense(gy) || !dense(y)) {
         staging s;
@@ -445,13 +448,7 @@ int gd_nn_dropout(gd_tensor *y, gd_tensor *mask, const gd_tensor *x, double p)
 int gd_nn_dropout_backward(gd_tensor *gx, const gd_tensor *gy, const gd_tensor *mask)
 {
     const char *fn = "dropout backward";
-    GD_TRY(check_float(gx, fn, "input gradient"));
-    GD_TRY(check_float(gy, fn, "output gradient"));
-    GD_TRY(check_float(mask, fn, "mask"));
-    GD_TRY(check_same_shape(gy, mask, fn, "output gradient", "mask"));
-    GD_TRY(check_same_shape(gx, mask, fn, "input gradient", "mask"));
-    GD_TRY(check_same_dtype(gy, mask, fn, "output gradient", "mask"));
-    GD_TRY(check_same_dtype(gx, mask, fn, "input gradient", "mask"));
+    GD_TRY(check_backward3(fn, gx, gy, mask, "mask"));
     if (!dense(gx) || !dense(gy) || !dense(mask)) {
         staging s;
         gd_tensor *args[3] = {gx, (gd_tensor *)gy, (gd_tensor *)mask};

@@ -185,9 +185,7 @@ int gd_nn_conv2d_forward(gd_tensor *y, gd_tensor *col, const gd_tensor *x, const
             : GD_EDEVICE;
     gd_tensor_release(xd);
     gd_tensor_release(wd);
-    return st;    gd_tensor_release(xd);
-    gd_tensor_release(wd);
-    return GD_OK;
+    return st;
 }
 
 /* gw[group] += gy[n, group] @ col[group]^T; gb[o] += sum gy[n, o, :];
@@ -227,10 +225,7 @@ int gd_nn_conv2d_backward(gd_tensor *gx, gd_tensor *gw, gd_tensor *gb, gd_tensor
     gd_tensor_release(xd);
     gd_tensor_release(wd);
     gd_tensor_release(gyd);
-    return st;    gd_tensor_release(xd);
-    gd_tensor_release(wd);
-    gd_tensor_release(gyd);
-    return GD_OK;
+    return st;
 }
 
 /* ------------------------------------------------- conv_transpose2d */
@@ -328,9 +323,7 @@ int gd_nn_conv_transpose2d_forward(gd_tensor *y, gd_tensor *col, const gd_tensor
             : GD_EDEVICE;
     gd_tensor_release(xd);
     gd_tensor_release(wd);
-    return st;    gd_tensor_release(xd);
-    gd_tensor_release(wd);
-    return GD_OK;
+    return st;
 }
 
 /* per sample: col = im2col(gy[n]); gx[n, group] = w[group] @ col[group];
@@ -369,10 +362,7 @@ int gd_nn_conv_transpose2d_backward(gd_tensor *gx, gd_tensor *gw, gd_tensor *gb,
     gd_tensor_release(xd);
     gd_tensor_release(wd);
     gd_tensor_release(gyd);
-    return st;    gd_tensor_release(xd);
-    gd_tensor_release(wd);
-    gd_tensor_release(gyd);
-    return GD_OK;
+    return st;
 }
 
 /* ------------------------------------------------------------ pooling */

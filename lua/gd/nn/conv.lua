@@ -140,6 +140,19 @@ local function conv_geom(self, P)
   return g
 end
 
+-- The layer's im2col workspace of at least need elements, of xc's dtype and
+-- device (shp: a size box to build it with), kept across calls and shared by
+-- forward and backward.
+local function workspace(P, need, shp, xc)
+  local col = P.col
+  if col == nil or col.c.count < need or col.c.scalar_type ~= xc.scalar_type or col.c.device_kind ~= xc.device_kind then
+    shp[0] = need
+    col = buffer(P, "col_cache", 1, shp, xc.scalar_type, xc.device_kind)
+    P.col = col
+  end
+  return col
+end
+
 local function conv_forward(self, x, name, rank)
   local P = priv[self]
   tensor_arg(name, x, 3)
@@ -155,12 +168,7 @@ local function conv_forward(self, x, name, rank)
   local y = rec and base.fresh(rank, shp, xc) or buffer(P, "out", rank, shp, xc.scalar_type, xc.device_kind)
   -- the workspace: one sample's im2col matrix, shared by forward and backward
   local need = tonumber(shp[rank])
-  local col = P.col
-  if col == nil or col.c.count < need or col.c.scalar_type ~= xc.scalar_type or col.c.device_kind ~= xc.device_kind then
-    shp[0] = need
-    col = buffer(P, "col_cache", 1, shp, xc.scalar_type, xc.device_kind)
-    P.col = col
-  end
+  local col = workspace(P, need, shp, xc)
   if C.gd_nn_conv2d_forward(y.c, col.c, xc, wc, bc, g) ~= 0 then fail(name) end
   if rec then base.record_ip(name, y, C.GD_AG_NN_CONV2D, xc, wc, bc, nil, g, 7) end
   P.input, P.unbatched = x, unbatched
@@ -292,12 +300,7 @@ function ConvTranspose2d:forward(x, output_size)
   local rec = base.recording(xc, wc, bc)
   local y = rec and base.fresh(4, shp, xc) or buffer(P, "out", 4, shp, xc.scalar_type, xc.device_kind)
   local need = tonumber(shp[4])
-  local col = P.col
-  if col == nil or col.c.count < need or col.c.scalar_type ~= xc.scalar_type or col.c.device_kind ~= xc.device_kind then
-    shp[0] = need
-    col = buffer(P, "col_cache", 1, shp, xc.scalar_type, xc.device_kind)
-    P.col = col
-  end
+  local col = workspace(P, need, shp, xc)
   if C.gd_nn_conv_transpose2d_forward(y.c, col.c, xc, wc, bc, g) ~= 0 then fail(name) end
   if rec then base.record_ip(name, y, C.GD_AG_NN_CONV_T2D, xc, wc, bc, nil, g, 9) end
   P.input, P.unbatched = x, unbatched

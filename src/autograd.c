@@ -380,6 +380,62 @@ int gd_autograd_record_nn(gd_tensor *y, int kind, gd_tensor *const *in, int nin,
     return record(y, GD_AG_NN, kind, n, (const gd_tensor *const *)in, NULL, ip, nip, keep);
 }
 
+int gd_autograd_reuse_output(gd_tensor *y)
+{
+    /* one reference (its owner's handle) and one on its storage: no record
+       reads it (records retain their inputs and alias what they save), no
+       view, detach or gradient slot of it exists; a user-made leaf is left
+       alone */
+    if (!y || y->refcount != 1 || !y->storage || y->storage->refcount != 1 || y->is_freed || y->gradient ||
+        y->grad_refs || (y->requires_grad && !y->grad_node))
+        return 0;
+    /* its old record (walked, or part of a graph nobody can reach any more:
+       only y led to it) goes now */
+    if (y->grad_node) gd_ag_forget(y);
+    y->requires_grad = 0;
+    y->grad_received = 0;
+    gd_tensor_bump_version(y);
+    return 1;
+}
+
+int gd_autograd_loss_result(gd_tensor **out, double value, const gd_tensor *losses, const gd_tensor *grad,
+                            gd_tensor *pred, int extra_dim)
+{
+    *out = NULL;
+    GD_TRY(gd_check_tensor(pred, "prediction"));
+    GD_TRY(gd_check_tensor(grad, "gradient"));
+    if (grad->rank != pred->rank || grad->count != pred->count)
+        return gd_fail(GD_EINVAL, "autograd: a loss's gradient must have the prediction's shape");
+    int st;
+    if (losses) {
+        GD_TRY(gd_check_tensor(losses, "losses"));
+        st = gd_clone(out, losses);
+    } else {
+        st = gd_empty(out, 0, NULL, pred->scalar_type, pred->device_kind);
+        if (!st) st = gd_fill(*out, value);
+    }
+    if (st || !gd_ag_mode || !pred->requires_grad) {
+        if (st) { gd_tensor_release(*out); *out = NULL; }
+        return st;
+    }
+    /* the record keeps its own copy of the gradient (the loss's buffer is
+       overwritten by its next call), from the reused buffers */
+    gd_tensor *g = NULL;
+    st = gd_ag_pool_empty(&g, grad->rank, grad->sizes, grad->scalar_type, grad->device_kind);
+    if (!st) st = gd_copy(g, grad);
+    if (st) {
+        gd_tensor_release(g);
+        gd_tensor_release(*out);
+        *out = NULL;
+        return st;
+    }
+    int64_t ip[1] = {losses && extra_dim ? 1 : 0};
+    const gd_tensor *in[1] = {pred};
+    st = record(*out, GD_AG_NN, GD_AG_NN_LOSS_GRAD, 1, in, NULL, ip, 1, g);   /* (takes g's reference) */
+    if (st) { gd_tensor_release(*out); *out = NULL; }
+    return st;
+}
+
 /* ------------------------------------------------------- the backward walk */
 
 static int shape_mismatch(const gd_tensor *g, const gd_tensor *t)
@@ -411,6 +467,8 @@ int gd_ag_accumulate(gd_tensor **acc, const gd_tensor *g)
     *acc = sum;
     return GD_OK;
 }
+
+const gd_tensor *gd_ag_implied_seed;
 
 /* The leaf hook, and whether the walk in progress reports to it. */
 static const gd_ag_leaf_hook *leaf_hook;
@@ -551,8 +609,13 @@ static int walk(gd_tensor *root, const gd_tensor *grad, int retain, gd_ag_sink *
     gd_ag_mode = 0;    /* the backward's own ops are not recorded */
     gd_tensor *seed = NULL;
     int st;
-    if (grad) st = gd_to(&seed, grad, root->scalar_type, -1);
-    else st = gd_full_like(&seed, root, 1.0);
+    if (grad) {
+        st = gd_to(&seed, grad, root->scalar_type, -1);
+    } else {
+        st = gd_ag_pool_empty(&seed, root->rank, root->sizes, root->scalar_type, root->device_kind);
+        if (!st) st = gd_fill(seed, 1.0);
+        if (st) { gd_tensor_release(seed); seed = NULL; }
+    }
     if (st) { gd_ag_mode = was; return st; }
     bool hooked = leaf_hook && sink->n == 0;
     if (hooked) leaf_hook->begin();
@@ -569,6 +632,7 @@ static int walk(gd_tensor *root, const gd_tensor *grad, int retain, gd_ag_sink *
     if (!st) st = mark_reachable(top);
     bool marking_failed = st != 0;
     if (!st) st = gd_ag_accumulate(&tape[top].gout, seed);
+    gd_ag_implied_seed = grad ? NULL : seed;
     gd_tensor_release(seed);
     for (int64_t k = 0; !st && k < reached_len; k++) {
         ag_record *r = &tape[reached[k]];
@@ -579,11 +643,15 @@ static int walk(gd_tensor *root, const gd_tensor *grad, int retain, gd_ag_sink *
         if (!st) st = gd_ag_backward_record(r, sink);
         gd_tensor_release(r->gout);
         r->gout = NULL;
+        /* the seed reaches the root's record only (and its buffer may be
+           reused for another gradient from here on) */
+        gd_ag_implied_seed = NULL;
     }
     if (!st && !retain)
         for (int64_t k = 0; k < reached_len; k++)
             if (!tape[reached[k]].dead) gd_ag_consume(&tape[reached[k]]);
     unmark(top, marking_failed);
+    gd_ag_implied_seed = NULL;
     hook_on = false;
     /* DataParallel: the buckets not posted yet, then every wait, in order */
     if (hooked) st = leaf_hook->end(st);

@@ -109,13 +109,23 @@ static gd_tensor *masked(scratch *s, const gd_tensor *cond, const gd_tensor *g)
     return where(s, cond, g, scalar_like(s, g, 0));
 }
 
+/* Zeros of t's shape (from the reused buffers: src/autograd_pool.c). */
 static gd_tensor *zeros_like(scratch *s, const gd_tensor *t, int dtype)
 {
     if (!ok(s, t, t)) return NULL;
     gd_tensor *r = NULL;
-    int st = gd_empty(&r, t->rank, t->sizes, dtype, t->device_kind);
-    if (!st) st = gd_fill(r, 0);
-    if (st) { gd_tensor_release(r); r = NULL; }
+    int st = gd_ag_pool_zeros(&r, t->rank, t->sizes, dtype, t->device_kind);
+    return keep(s, st, r);
+}
+
+/* An uninitialised tensor of t's shape and dtype, for a kernel that writes
+   every element (the module kernels' input gradients; from the reused
+   buffers). */
+static gd_tensor *empty_like(scratch *s, const gd_tensor *t)
+{
+    if (!ok(s, t, t)) return NULL;
+    gd_tensor *r = NULL;
+    int st = gd_ag_pool_empty(&r, t->rank, t->sizes, t->scalar_type, t->device_kind);
     return keep(s, st, r);
 }
 
@@ -524,8 +534,10 @@ static void nn_backward(scratch *s, const ag_record *r, const gd_tensor *g, gd_t
     switch (r->op) {
     case GD_AG_NN_LINEAR: case GD_AG_NN_CONV2D: case GD_AG_NN_CONV_T2D: case GD_AG_NN_BATCHNORM:
     case GD_AG_NN_ROWNORM: {
-        /* kernels that overwrite gx and accumulate into gw, gb */
-        gd_tensor *gx = need(r, 0) ? zeros_like(s, x, x->scalar_type) : NULL;
+        /* kernels that overwrite gx (the module path hands them its reused
+           buffer as it is) and accumulate into gw, gb; no gx at all when x
+           needs none (the first layer's input) */
+        gd_tensor *gx = need(r, 0) ? empty_like(s, x) : NULL;
         gd_tensor *gp[3] = {NULL, NULL, NULL};
         for (int k = 1; k < r->nin; k++) gp[k] = param_grad(s, r, k, sink, sent);
         const gd_tensor *gy = contiguous(s, g);
@@ -564,7 +576,7 @@ static void nn_backward(scratch *s, const ag_record *r, const gd_tensor *g, gd_t
         break;
     }
     case GD_AG_NN_POOL2D: {
-        gd_tensor *gx = zeros_like(s, x, x->scalar_type);
+        gd_tensor *gx = empty_like(s, x);   /* (overwritten, as in the module path) */
         const gd_tensor *gy = contiguous(s, g);
         if (s->st || !gx || !gy) return;
         s->st = gd_nn_pool2d_backward(gx, gy, r->saved, x, r->ip, (int)r->ip[11]);
@@ -629,7 +641,7 @@ static void nn_backward(scratch *s, const ag_record *r, const gd_tensor *g, gd_t
         break;
     }
     case GD_AG_NN_ACTIVATION: case GD_AG_NN_SOFTMAX: {
-        gd_tensor *gx = zeros_like(s, r->saved, r->saved->scalar_type);
+        gd_tensor *gx = empty_like(s, r->saved);   /* element-wise: every element written */
         if (!gx) return;
         s->st = r->op == GD_AG_NN_ACTIVATION ? gd_nn_activation_backward(gx, g, r->saved, (int)r->ip[0])
                                              : gd_nn_softmax_backward(gx, g, r->saved, (int)r->ip[0]);
@@ -637,6 +649,13 @@ static void nn_backward(scratch *s, const ag_record *r, const gd_tensor *g, gd_t
         break;
     }
     case GD_AG_NN_LOSS_GRAD: {
+        /* the implied 1 of loss:backward(): the loss's own gradient goes on
+           as it is, read only by the backward kernels below (gd.grad, which
+           hands gradients out, gets a product of its own) */
+        if (g == gd_ag_implied_seed && ((const gd_ag_sink *)sink)->n == 0) {
+            gin[0] = r->saved;
+            break;
+        }
         const gd_tensor *gg = r->nip > 0 && r->ip[0] ? unsqueeze(s, g, g->rank) : g;
         gin[0] = bin(s, r->saved, gg, GD_OP_MUL);
         break;

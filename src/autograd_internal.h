@@ -48,6 +48,13 @@ int gd_ag_send(const gd_tensor *t, const gd_tensor *g, const void *sink);
 int gd_ag_accumulate(gd_tensor **acc, const gd_tensor *g);
 int gd_ag_alias(gd_tensor **out, const gd_tensor *t);
 void gd_ag_consume(ag_record *r);
+/* Tensors for a backward's temporaries, reused once nobody else refers to
+   them (src/autograd_pool.c): uninitialised, or zeros. */
+int gd_ag_pool_empty(gd_tensor **out, int rank, const int64_t *sizes, int dtype, int device);
+int gd_ag_pool_zeros(gd_tensor **out, int rank, const int64_t *sizes, int dtype, int device);
+/* During a walk from a one-element root without a given gradient: the seed
+   (the implied 1), so that a loss's node can pass its gradient on unscaled. */
+extern const gd_tensor *gd_ag_implied_seed;
 /* "mul", "sum", "Linear" ... for messages. */
 const char *gd_ag_kind_name(int kind, int op);
 

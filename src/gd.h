@@ -840,5 +840,21 @@ typedef enum gd_ag_nn_kind {
 } gd_ag_nn_kind;
 int gd_autograd_record_nn(gd_tensor *y, int kind, gd_tensor *const *in, int nin, const gd_tensor *saved,
                           const int64_t *ip, int nip);
+/* 1 when y, a module's kept output buffer, may be written by its next recorded
+   call: nothing but its owner's one reference refers to it or to its storage
+   (no record reads it, no view or alias of it survives), so no tensor anyone
+   holds can change.  Its old record, if any, is released.  0 otherwise (the
+   module then writes a fresh output). */
+int gd_autograd_reuse_output(gd_tensor *y);
+/* A loss's result under autograd: a 0-d tensor holding value (losses NULL) or
+   a copy of the per-element losses, recorded as LOSS_GRAD over pred (when
+   grad mode is on and pred requires grad) with a copy of grad (d loss / d
+   pred, pred's shape) as its saved gradient; extra_dim as for LOSS_GRAD. */
+int gd_autograd_loss_result(gd_tensor **out, double value, const gd_tensor *losses, const gd_tensor *grad,
+                            gd_tensor *pred, int extra_dim);
+/* The backward's reused temporaries (src/autograd_pool.c): the bytes held,
+   and their release (busy ones go with their last holder). */
+int64_t gd_autograd_buffer_bytes(void);
+void gd_autograd_release_buffers(void);
 
 #endif /* GD_H */

@@ -298,6 +298,10 @@ M.no_grad = gd.no_grad
 M.grad = gd.grad
 M.live_records = function() return tonumber(C.gd_autograd_live_records()) end
 M.tape_length = function() return tonumber(C.gd_autograd_tape_length()) end
+--- The bytes held by the buffers backward reuses (src/autograd_pool.c), and
+-- their release (a buffer still held elsewhere goes with its last holder).
+M.buffer_bytes = function() return tonumber(C.gd_autograd_buffer_bytes()) end
+M.release_buffers = function() C.gd_autograd_release_buffers() end
 
 gd.autograd = doc(M, "gd.autograd", [[
 gd.autograd: automatic differentiation.  A leaf asks for gradients with
@@ -305,6 +309,7 @@ requires_grad = true (constructors' option) or t:requires_grad_(); every
 differentiable operation on it is recorded on a tape owned by C; loss:backward()
 fills the leaves' .grad (accumulating until zero_grad).  gd.no_grad(fn),
 t:detach(), gd.grad(f [, argnums]), gd.autograd.gradcheck(f, inputs);
-live_records() and tape_length() show the tape.]])
+live_records() and tape_length() show the tape; buffer_bytes() and
+release_buffers() the temporaries backward reuses from step to step.]])
 
 return M

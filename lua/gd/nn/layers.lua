@@ -14,6 +14,7 @@ local C = I.C
 local fmt = string.format
 
 local priv, buffer2, buffer_like, fail = base.priv, base.buffer2, base.buffer_like, base.fail
+local internal_output, sbuf = base.internal_output, I.sbuf
 local Module, new_class = base.Module, base.new_class
 
 local M = {}
@@ -61,13 +62,24 @@ end
 
 function Linear:forward(x)
   local P = priv[self]
+  local internal = P.internal   -- (first: a failed call must not leave it set)
+  P.internal = nil
   local x2, vec = linear_input(self, x)
   local xc = x2.c
   local b = self.bias
   local wc, bc = self.weight.c, b and b.c or nil
   local rec = base.recording(xc, wc, bc)
-  local y = rec and base.fresh2(tonumber(xc.sizes[0]), self.out_features, xc)
-    or buffer2(P, "out", tonumber(xc.sizes[0]), self.out_features, xc)
+  local rows = tonumber(xc.sizes[0])
+  local y
+  if rec then
+    if internal and not vec then
+      sbuf[0], sbuf[1] = rows, self.out_features
+      y = internal_output(P, "rec_out", 2, sbuf, xc)
+    end
+    y = y or base.fresh2(rows, self.out_features, xc)
+  else
+    y = buffer2(P, "out", rows, self.out_features, xc)
+  end
   if C.gd_nn_linear_forward(y.c, xc, wc, bc) ~= 0 then fail("Linear") end
   if rec then base.record("Linear", y, C.GD_AG_NN_LINEAR, xc, wc, bc) end
   P.input, P.vec = x2, vec
@@ -131,9 +143,28 @@ function Sequential:add(m)
   return self
 end
 
+-- The layers whose recorded output may be a reused buffer when only the next
+-- module reads it, and the layers that are such a reader: their forward
+-- neither returns its input (or a view of it) nor keeps it where a user sees
+-- it (Dropout in evaluation mode and Identity return it; a user's layer may
+-- keep it).  See base.internal_output.
+local INTERNAL_PRODUCER = {Linear = true, ReLU = true, Tanh = true, Sigmoid = true, Softmax = true,
+                           LogSoftmax = true}
+local INTERNAL_READER = INTERNAL_PRODUCER
+
 function Sequential:forward(x)
   local mods = self.modules
-  for i = 1, #mods do x = mods[i]:forward(x) end
+  local n = #mods
+  if C.gd_grad_enabled() ~= 0 then
+    for i = 1, n do
+      local m = mods[i]
+      local nxt = mods[i + 1]
+      if nxt ~= nil and INTERNAL_PRODUCER[m.__class] and INTERNAL_READER[nxt.__class] then priv[m].internal = true end
+      x = m:forward(x)
+    end
+    return x
+  end
+  for i = 1, n do x = mods[i]:forward(x) end
   return x
 end
 
@@ -207,6 +238,8 @@ local function output_layer(name, forward_c, backward_c, param, math_doc, with_d
   end
   cls.forward = function(self, x)
     local P = priv[self]
+    local internal = P.internal   -- (first: a failed call must not leave it set)
+    P.internal = nil
     if not gd.is_tensor(x) then base.argerr(name, "the input must be a tensor, got " .. type(x), 2) end
     local xc = x.c
     local rec = base.recording(xc)
@@ -217,7 +250,13 @@ local function output_layer(name, forward_c, backward_c, param, math_doc, with_d
       P.output = y
       return y
     end
-    local y = rec and base.fresh_like(xc) or buffer_like(P, "out", xc)
+    local y
+    if rec then
+      if internal then y = internal_output(P, "rec_out", xc.rank, xc.sizes, xc) end
+      y = y or base.fresh_like(xc)
+    else
+      y = buffer_like(P, "out", xc)
+    end
     local yc = y.c
     if with_dim and self.dim ~= nil and xc.rank > 0 then
       local rank = xc.rank

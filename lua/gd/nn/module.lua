@@ -110,23 +110,45 @@ end
 
 --- A loss's value as autograd's result when pred requires grad: a 0-d tensor
 -- (or a copy of the per-element losses) whose node multiplies the loss's
--- gradient (copied: the buffer is reused) by the incoming one.  extra_dim: the
--- gradient has one more trailing dimension than the losses (cross-entropy's
--- classes).  Otherwise value itself.
+-- gradient (copied in C into a reused buffer: the loss's own is overwritten by
+-- its next call) by the incoming one.  extra_dim: the gradient has one more
+-- trailing dimension than the losses (cross-entropy's classes).  Otherwise
+-- value itself.
 function M.loss_result(fname, value, losses, grad, pred, extra_dim)
   local pc = pred.c
   if not M.recording(pc) then return value end
-  local out
-  if losses then
-    out = losses:clone()
-  else
-    if C.gd_empty(out1, 0, sbuf, pc.scalar_type, pc.device_kind) ~= 0 then M.fail(fname, 3) end
-    out = I.wrap(out1[0])
-    if C.gd_fill(out.c, value) ~= 0 then M.fail(fname, 3) end
+  if C.gd_autograd_loss_result(out1, losses and 0 or value, losses and losses.c or nil, grad.c, pc,
+                               extra_dim and 1 or 0) ~= 0 then
+    M.fail(fname, 3)
   end
-  local g = grad:clone()
-  M.record(fname, out, C.GD_AG_NN_LOSS_GRAD, pc, nil, nil, g.c, (losses and extra_dim) and 1 or 0)
-  return out
+  return I.wrap(out1[0])
+end
+
+--- The output of a recorded call that only the next module of a Sequential
+-- reads (P.internal, set by Sequential:forward just before the call): the
+-- module's kept buffer P[key] when libgd says that nothing refers to it any
+-- more (gd_autograd_reuse_output: the last step's graph is gone or walked),
+-- else nil (the caller makes a fresh one).  A tensor a user holds is never
+-- one of these: they see only a Sequential's last output.
+function M.internal_output(P, key, rank, sizes, ref)
+  local b = P[key]
+  if b ~= nil then
+    local c = b.c
+    if c.rank == rank and c.scalar_type == ref.scalar_type and c.device_kind == ref.device_kind then
+      local same = true
+      for d = 0, rank - 1 do
+        if c.sizes[d] ~= sizes[d] then same = false; break end
+      end
+      if same then
+        if C.gd_autograd_reuse_output(c) ~= 0 then return b end
+        return nil
+      end
+    end
+  end
+  if C.gd_empty(out1, rank, sizes, ref.scalar_type, ref.device_kind) ~= 0 then M.fail("nn", 3) end
+  b = I.wrap(out1[0])
+  P[key] = b
+  return b
 end
 
 --- A fresh rows x cols tensor like ref (a C tensor), or one of x's shape.

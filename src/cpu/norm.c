@@ -2,7 +2,9 @@
  * norm.c: the CPU loops of batch normalisation (the backend's nn_batchnorm
  * entries; checks in src/nn_norm.c), after PyTorch 1.13's
  * aten/src/ATen/native/Normalization.cpp (batch_norm_cpu_update_stats_template,
- * batch_norm_backward_cpu_template).
+ * batch_norm_backward_cpu_template), and of layer and group normalisation
+ * (nn_rownorm: PyTorch's layer_norm / group_norm over rows of M values; see
+ * src/nn_norm.c for the row and affine layout).
  *
  * x is N x C x L, viewed as C channels of M = N*L values each.  Statistics are
  * summed in double, per channel in a fixed order, so results do not depend on
@@ -105,5 +107,82 @@ int gd_cpu_nn_batchnorm_backward(int dtype, void *gx, void *gw, void *gb, const 
     int64_t M = N * L;
     if (dtype == GD_FLOAT32) BN_BWD(float);
     else BN_BWD(double);
+    return 0;
+}
+
+/* ------------------------------------------------ layer and group norm */
+
+/* rows x M values; the affine index of element p of row r is
+   ((r mod G) M + p) / span (src/nn_norm.c).  Mean and biased variance in
+   double, row by row in element order. */
+#define ROWNORM_FWD(T)                                                                          \
+    do {                                                                                        \
+        const T *X = (const T *)x;                                                        \
+        T *Y = (T *)y;                                                                    \
+        for (int64_t r = 0; r < rows; r++) {                                                    \
+            const T *xr = X + r * M;                                                            \
+            double s = 0, q = 0;                                                                \
+            for (int64_t p = 0; p < M; p++) s += xr[p];                                         \
+            double mean = s / (double)M;                                                        \
+            for (int64_t p = 0; p < M; p++) { double d = xr[p] - mean; q += d * d; }            \
+            double rstd = 1.0 / sqrt(q / (double)M + eps);                                      \
+            ((T *)save_mean)[r] = (T)mean;                                                \
+            ((T *)save_rstd)[r] = (T)rstd;                                                \
+            int64_t a0 = (r % G) * M;                                                           \
+            for (int64_t p = 0; p < M; p++) {                                                   \
+                int64_t a = (a0 + p) / span;                                                    \
+                double v = (xr[p] - mean) * rstd;                                               \
+                if (w) v *= ((const T *)w)[a];                                            \
+                if (b) v += ((const T *)b)[a];                                            \
+                Y[r * M + p] = (T)v;                                                            \
+            }                                                                                   \
+        }                                                                                       \
+    } while (0)
+
+int gd_cpu_nn_rownorm(int dtype, void *y, void *save_mean, void *save_rstd, const void *x, const void *w,
+                      const void *b, int64_t rows, int64_t M, int64_t G, int64_t span, double eps)
+{
+    if (dtype == GD_FLOAT32) ROWNORM_FWD(float);
+    else ROWNORM_FWD(double);
+    return 0;
+}
+
+/* gx = rstd (g - mean(g) - xhat mean(g xhat)) with g = gy * gamma;
+   gw[a] += gy xhat, gb[a] += gy. */
+#define ROWNORM_BWD(T)                                                                          \
+    do {                                                                                        \
+        const T *X = (const T *)x, *GY = (const T *)gy;                             \
+        for (int64_t r = 0; r < rows; r++) {                                                    \
+            const T *xr = X + r * M, *gr = GY + r * M;                                          \
+            double mean = ((const T *)save_mean)[r], rstd = ((const T *)save_rstd)[r]; \
+            int64_t a0 = (r % G) * M;                                                           \
+            double sg = 0, sgx = 0;                                                             \
+            for (int64_t p = 0; p < M; p++) {                                                   \
+                int64_t a = (a0 + p) / span;                                                    \
+                double xh = (xr[p] - mean) * rstd;                                              \
+                double g = w ? gr[p] * (double)((const T *)w)[a] : (double)gr[p];         \
+                sg += g;                                                                        \
+                sgx += g * xh;                                                                  \
+                if (gw) ((T *)gw)[a] += (T)(gr[p] * xh);                                  \
+                if (gb) ((T *)gb)[a] += gr[p];                                            \
+            }                                                                                   \
+            if (!gx) continue;                                                                  \
+            double mg = sg / (double)M, mgx = sgx / (double)M;                                  \
+            T *o = (T *)gx + r * M;                                                       \
+            for (int64_t p = 0; p < M; p++) {                                                   \
+                int64_t a = (a0 + p) / span;                                                    \
+                double xh = (xr[p] - mean) * rstd;                                              \
+                double g = w ? gr[p] * (double)((const T *)w)[a] : (double)gr[p];         \
+                o[p] = (T)(rstd * (g - mg - xh * mgx));                                         \
+            }                                                                                   \
+        }                                                                                       \
+    } while (0)
+
+int gd_cpu_nn_rownorm_backward(int dtype, void *gx, void *gw, void *gb, const void *gy, const void *x,
+                               const void *w, const void *save_mean, const void *save_rstd, int64_t rows,
+                               int64_t M, int64_t G, int64_t span)
+{
+    if (dtype == GD_FLOAT32) ROWNORM_BWD(float);
+    else ROWNORM_BWD(double);
     return 0;
 }

@@ -145,29 +145,32 @@ static int fill_planes(int dt, void *y, const void *b, int64_t N, int64_t O, int
     return check_launch("conv bias");
 }
 
-// gb[o] += the sum over samples of gy's plane o, one thread per channel,
-// samples and positions in the CPU's order, each sample's sum in double
+// gb[o] += the sum over samples and positions of gy's plane o: one block per
+// channel, each thread summing its strided share in double, block_sum
+// joining them in a fixed tree (the same from run to run; the CPU sums each
+// sample's plane in order, so the two differ in rounding only), added once
 template <typename T>
 __global__ void plane_sums_kernel(T *gb, const T *gy, long long N, long long O, long long plane)
 {
-    GD_CUDA_FOR(o, O) {
-        T acc = gb[o];
-        for (long long n = 0; n < N; n++) {
-            double s = 0;
-            const T *r = gy + (n * O + o) * plane;
-            for (long long i = 0; i < plane; i++) s += r[i];
-            acc += (T)s;
-        }
-        gb[o] = acc;
+    extern __shared__ double sh[];
+    long long count = N * plane;
+    for (long long o = blockIdx.x; o < O; o += gridDim.x) {
+        double s = 0;
+        for (long long m = threadIdx.x; m < count; m += blockDim.x)
+            s += (double)gy[((m / plane) * O + o) * plane + m % plane];
+        s = block_sum(s, sh);
+        if (threadIdx.x == 0) gb[o] += (T)s;
     }
 }
 
 static int plane_sums(int dt, void *gb, const void *gy, int64_t N, int64_t O, int64_t plane)
 {
     if (O == 0) return 0;
+    unsigned th = reduce_threads(N * plane), nb = (unsigned)(O < 65535LL * 8 ? O : 65535LL * 8);
     if (dt == GD_FLOAT32)
-        plane_sums_kernel<float><<<blocks_for(O), kThreads>>>((float *)gb, (const float *)gy, N, O, plane);
-    else plane_sums_kernel<double><<<blocks_for(O), kThreads>>>((double *)gb, (const double *)gy, N, O, plane);
+        plane_sums_kernel<float><<<nb, th, th * sizeof(double)>>>((float *)gb, (const float *)gy, N, O, plane);
+    else
+        plane_sums_kernel<double><<<nb, th, th * sizeof(double)>>>((double *)gb, (const double *)gy, N, O, plane);
     return check_launch("conv bias gradient");
 }
 

@@ -819,7 +819,7 @@ describe("layers on every backend", function()
   if #OTHER > 0 then
     -- cuda/conv.cu takes samples in chunks as large as its workspace allows;
     -- a tiny workspace (GD_CUDA_CONV_WORKSPACE, read on every call) forces
-    -- chunks of one and two samples and a short last chunk.  Catches a chunk
+    -- chunks of one to four samples and a short last chunk.  Catches a chunk
     -- offset that skips or repeats samples, or a weight gradient that keeps
     -- only the last chunk's share (beta 0 instead of 1).
     it("Conv2d and ConvTranspose2d in small chunks of samples, on every backend", function()
@@ -829,7 +829,9 @@ describe("layers on every backend", function()
         {function() return perturbed(nn.Conv2d(2, 3, 3, {padding = 1, groups = 1})) end, {5, 2, 4, 4}},
         {function() return perturbed(nn.ConvTranspose2d(2, 4, 2, {stride = 2, groups = 2})) end, {5, 2, 3, 3}},
       }
-      for _, bytes in ipairs({"1", "1200"}) do
+      -- 5 samples: chunks of 1 (any tiny budget) up to 4 (conv forward, float32:
+      -- 1152 bytes a sample under 5000), most with a short last chunk
+      for _, bytes in ipairs({"1", "2500", "5000"}) do
         for ci, c in ipairs(cases) do
           for _, dtype in ipairs(FLOAT) do
             gd.manual_seed(8)

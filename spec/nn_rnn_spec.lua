@@ -39,20 +39,26 @@ end
 local function replay(g, dtype, tol)
   local m = build(g, dtype)
   m:zero_grad()
+  -- h's shape, and c's (another width with proj_size)
+  local cshape = g.cstate_shape or g.state_shape
   local function st(v) return v and t64(v, g.state_shape):to(dtype) or nil end
+  local function stc(v) return v and t64(v, cshape):to(dtype) or nil end
   local x = t64(g.x, g.x_shape):to(dtype)
   local y, hn, cn
-  if g.cls == "LSTM" then y, hn, cn = m:forward(x, st(g.h0), st(g.c0))
+  if g.cls == "LSTM" then y, hn, cn = m:forward(x, st(g.h0), stc(g.c0))
   else y, hn = m:forward(x, st(g.h0)) end
   assert.same(g.y_shape, y.shape)
   assert.same(g.state_shape, hn.shape)
   assert.is_true(maxdiff(y, t64(g.y, g.y_shape)) < tol, g.name .. ": output")
   assert.is_true(maxdiff(hn, t64(g.hn, g.state_shape)) < tol, g.name .. ": h_n")
-  if g.cn then assert.is_true(maxdiff(cn, t64(g.cn, g.state_shape)) < tol, g.name .. ": c_n") end
-  local gx, gh0, gc0 = m:backward(t64(g.gy, g.y_shape):to(dtype), st(g.ghn), st(g.gcn))
+  if g.cn then
+    assert.same(cshape, cn.shape)
+    assert.is_true(maxdiff(cn, t64(g.cn, cshape)) < tol, g.name .. ": c_n")
+  end
+  local gx, gh0, gc0 = m:backward(t64(g.gy, g.y_shape):to(dtype), st(g.ghn), stc(g.gcn))
   assert.is_true(maxdiff(gx, t64(g.gx, g.x_shape)) < tol, g.name .. ": input gradient")
   if g.gh0 then assert.is_true(maxdiff(gh0, t64(g.gh0, g.state_shape)) < tol, g.name .. ": h0 gradient") end
-  if g.gc0 then assert.is_true(maxdiff(gc0, t64(g.gc0, g.state_shape)) < tol, g.name .. ": c0 gradient") end
+  if g.gc0 then assert.is_true(maxdiff(gc0, t64(g.gc0, cshape)) < tol, g.name .. ": c0 gradient") end
   local sd = m:state_dict()
   for name, p in pairs(g.params) do
     assert.is_true(maxdiff(sd[name].grad, t64(p.g, p.shape)) < tol, g.name .. ": gradient of " .. name)
@@ -64,7 +70,10 @@ describe("gd.nn.RNN, LSTM and GRU against PyTorch", function()
   -- b_hn outside r's product, the reverse direction run forwards or written
   -- into the wrong columns, the second layer fed the wrong input, batch_first
   -- read as time-major, grad_h/grad_c dropped, h0's gradient not propagated,
-  -- the hidden weights' gradient missing the first step's h0 term.
+  -- the hidden weights' gradient missing the first step's h0 term; with
+  -- proj_size: h not projected (or projected by weight_hr transposed), c0/c_n
+  -- given h's width, the second layer fed hidden_size instead of 2 * proj_size
+  -- columns, weight_hr's gradient missing a step or the gy term.
   for _, g in ipairs(golden) do
     it(g.name .. " (float64, 1e-10)", function() replay(g, "float64", 1e-10) end)
     it(g.name .. " (float32, 1e-4)", function() replay(g, "float32", 1e-4) end)

@@ -682,6 +682,10 @@ local LAYERS = {
   {"RNN", function() return nn.RNN(4, 3) end, {6, 2, 4}},
   {"LSTM 2 layers", function() return nn.LSTM(4, 3, {num_layers = 2}) end, {6, 2, 4}},
   {"GRU batch_first", function() return nn.GRU(4, 3, {batch_first = true}) end, {2, 6, 4}},
+  -- LSTM's projection (the per-step w_hr gemms, h and c of two widths) and the gates' gradient clip
+  {"LSTM proj_size, bidirectional, gate_grad_clip", function()
+    return nn.LSTM(4, 5, {proj_size = 3, bidirectional = true, num_layers = 2, gate_grad_clip = 0.02})
+  end, {6, 2, 4}},
 }
 
 -- name, constructor, prediction shape and domain, target maker(dtype)

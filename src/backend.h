@@ -60,7 +60,7 @@ typedef struct gd_conv_geom {
 /* One layer in one direction of gd.nn.RNN/LSTM/GRU (src/nn_rnn.c fills it;
    loops in src/cpu/rnn.c, kernels in cuda/rnn.cu, the same workspace
    layout).  T = time steps, B = batch, I = input features, H = hidden units,
-   G = gates (LSTM 4, GRU 3, RNN 1), DH = y's row length (H or 2H). */
+   G = gates (LSTM 4, GRU 3, RNN 1), DH = y's row length (HW or 2HW). */
 typedef struct gd_rnn_plan {
     int dtype, mode, dir, accumulate_gx;
     int64_t T, B, I, H, G, DH;
@@ -70,6 +70,12 @@ typedef struct gd_rnn_plan {
     /* backward */
     void *gx, *gh0, *gc0, *gw_ih, *gw_hh, *gb_ih, *gb_hh, *bws;
     const void *gy, *ghn, *gcn;
+    /* LSTM projection (P > 0: h = w_hr (o tanh c), HW = P columns in h and
+       y, else HW = H) and the gates' gradient clip (INFINITY: none) */
+    int64_t P, HW;
+    const void *w_hr;
+    void *gw_hr;
+    double clip;
 } gd_rnn_plan;
 
 struct gd_backend {

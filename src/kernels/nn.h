@@ -185,17 +185,29 @@ GD_HD static inline double gd_nn_pointwise_loss_elem(int kind, double x, double 
         return o * TANH(c);                                                                    \
     }                                                                                          \
                                                                                                \
-    /* *dc: in, the gradient of c' from later steps; out, that of c */                        \
+    /* v clipped to [-clip, clip] (clip = INFINITY: v itself, NaN included) */                \
+    GD_HD static inline T gd_nn_clip_##S(T v, T clip)                                          \
+    {                                                                                          \
+        return v > clip ? clip : v < -clip ? -clip : v;                                        \
+    }                                                                                          \
+                                                                                               \
+    /* *dc: in, the gradient of c' from later steps; out, that of c.  clip: the                \
+       gates' pre-activation gradients are clipped to [-clip, clip] (Graves 2013,              \
+       sec. 2.1: "the derivative of the loss with respect to the network inputs to             \
+       the LSTM layers (before the sigmoid and tanh functions are applied)"; a gdlua           \
+       extension, INFINITY for PyTorch's exact gradient); the cell's own gradient              \
+       *dc is not clipped. */                                                                  \
     GD_HD static inline void gd_nn_lstm_cell_grad_##S(T *dxg, const T *gate, int64_t H,        \
-                                                      int64_t j, T c_prev, T c, T dh, T *dc)   \
+                                                      int64_t j, T c_prev, T c, T dh, T *dc,   \
+                                                      T clip)                                  \
     {                                                                                          \
         T i = gate[j], f = gate[H + j], g = gate[2 * H + j], o = gate[3 * H + j];              \
         T tc = TANH(c);                                                                        \
         T dct = *dc + dh * o * ((T)1 - tc * tc);                                               \
-        dxg[j] = dct * g * i * ((T)1 - i);                                                     \
-        dxg[H + j] = dct * c_prev * f * ((T)1 - f);                                            \
-        dxg[2 * H + j] = dct * i * ((T)1 - g * g);                                             \
-        dxg[3 * H + j] = dh * tc * o * ((T)1 - o);                                             \
+        dxg[j] = gd_nn_clip_##S(dct * g * i * ((T)1 - i), clip);                               \
+        dxg[H + j] = gd_nn_clip_##S(dct * c_prev * f * ((T)1 - f), clip);                      \
+        dxg[2 * H + j] = gd_nn_clip_##S(dct * i * ((T)1 - g * g), clip);                       \
+        dxg[3 * H + j] = gd_nn_clip_##S(dh * tc * o * ((T)1 - o), clip);                       \
         *dc = dct * f;                                                                         \
     }                                                                                          \
                                                                                                \

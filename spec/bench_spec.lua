@@ -196,6 +196,21 @@ describe("gd.bench.run", function()
     cleanup(db)
   end)
 
+  -- catches: a sweep whose workers cannot start (a broken install) starting
+  -- them again forever
+  it("stops with a message when its workers exit without claiming a trial", function()
+    local db = tmpdb()
+    local exe = bench.executable
+    bench.executable = function() return "/bin/false" end
+    local ok, err = pcall(bench.run, {db = db, problems = {"noisy_beale"}, optimizers = {"SGD"}, budget = "quick",
+      trials = 3, seeds = 0, workers = 2, print = false})
+    bench.executable = exe
+    assert.is_false(ok)
+    assert.truthy(tostring(err):find("gd.bench.run: the workers exited without claiming a trial", 1, true), err)
+    assert.equal(3, rows(db, "SELECT COUNT(*) AS n FROM trials WHERE status = 'pending' AND attempts = 0")[1].n)
+    cleanup(db)
+  end)
+
   it("names the argument when it is wrong", function()
     local ok, err = pcall(function() bench.run{db = "/tmp/x.db", problems = {"quadratic_dep"}} end)
     assert.is_false(ok)

@@ -354,7 +354,7 @@ local function spawn_workers(path, n, job, pending, seeds)
   local batch = math.max(1, math.min(4, math.floor(pending / (8 * n))))
   local code = fmt("require('gd.bench').worker(%q, {job = %q, batch = %d, workers = %d, seeds = %d, wait = true})",
     path, job, batch, n, seeds)
-  for _ = 1, n do cmd[#cmd + 1] = shell_quote(executable()) .. " -e " .. shell_quote(code) .. " &" end
+  for _ = 1, n do cmd[#cmd + 1] = shell_quote(M.executable()) .. " -e " .. shell_quote(code) .. " &" end
   -- this process sleeps in the shell's wait until every worker has exited
   cmd[#cmd + 1] = "wait"
   os.execute(table.concat(cmd, " "))
@@ -533,7 +533,6 @@ local function run(spec)
   local function advance_all()
     if db then db:transaction(function() for _, g in ipairs(groups) do advance(db, g, seeds) end end) end
   end
-  local pending_sql = "SELECT COUNT(*) AS n FROM trials WHERE status = 'pending'"
   if dist then
     -- rank 0 hands out the tuning trials, then the seed reruns
     dispatch.drain(M, dist, db, this_pid(), job)
@@ -544,20 +543,22 @@ local function run(spec)
     -- trials and then the seed reruns, and exit when nothing is pending or
     -- running; one that died leaves its trials running, and a sibling or the
     -- next round claims them again
-    local finished_sql = "SELECT COUNT(*) AS n FROM trials WHERE status NOT IN ('pending', 'running')"
+    -- one snapshot: the pending trials and the claims made so far
+    local state_sql = "SELECT COALESCE(SUM(status = 'pending'), 0) AS pending, COALESCE(SUM(attempts), 0) AS claims " ..
+      "FROM trials"
     while true do
       advance_all()
-      local pending = count(db, pending_sql)
-      if pending == 0 then break end
-      local before = count(db, finished_sql)
+      local before = db:rows(state_sql)[1]
+      if before.pending == 0 then break end
       if workers == 0 then worker(spec.db, {job = job, seeds = seeds, wait = true})
-      else spawn_workers(spec.db, math.min(workers, pending), job, pending, seeds) end   -- no idle starts
+      else spawn_workers(spec.db, math.min(workers, before.pending), job, before.pending, seeds) end   -- no idle starts
       -- under mpirun a rank that dies ends the whole mpirun
       if not mpi then requeue_dead(db, job, true) end
-      if count(db, finished_sql) == before then
+      local after = db:rows(state_sql)[1]
+      if after.claims == before.claims and after.pending == before.pending then
         -- workers that cannot start (a broken install) would be started again forever
         db:close()
-        error(fname .. ": the workers exited without finishing a trial (their errors are above)", 2)
+        error(fname .. ": the workers exited without claiming a trial (their errors are above)", 2)
       end
     end
   end

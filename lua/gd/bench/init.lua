@@ -242,7 +242,10 @@ end
 
 local function count(db, sql, ...) return db:rows(sql, ...)[1].n end
 
-local IDLE_POLL = 0.02   -- seconds between looks at the queue of a worker waiting for its siblings
+-- seconds between looks at the queue of a worker waiting for its siblings'
+-- last trials: 20 ms, growing to 0.25 s while the wait lasts (each look is a
+-- short write transaction)
+local IDLE_POLL, IDLE_POLL_MAX = 0.02, 0.25
 
 local function worker(path, opts)
   opts = opts or {}
@@ -259,7 +262,7 @@ local function worker(path, opts)
   local seeds = opts.seeds
   local is_local = opts.wait and job:match("^local:") ~= nil
   local n = 0
-  local t0, idle = now(), 0
+  local t0, idle, poll = now(), 0, IDLE_POLL
   local results = {}   -- finished, not yet stored: {row, status, final, best, hit, hit_s, seconds, pts}
   local function flush()
     for _, r in ipairs(results) do
@@ -289,9 +292,11 @@ local function worker(path, opts)
     if #rows == 0 then
       if running == 0 then break end
       local t = now()
-      sleep(IDLE_POLL)
+      sleep(poll)
       idle = idle + now() - t
+      poll = math.min(IDLE_POLL_MAX, poll * 1.5)
     else
+      poll = IDLE_POLL
       for _, row in ipairs(rows) do
         results[#results + 1] = {row, run_one(row)}
         n = n + 1

@@ -344,8 +344,10 @@ static void unary_backward(scratch *s, const ag_record *r, const gd_tensor *g, g
         gin[0] = masked(s, bin(s, bins(s, a, p1, GD_OP_GE), bins(s, a, p2, GD_OP_LE), GD_OP_MUL), g);
         break;
     case GD_OP_POWS:
+        /* PyTorch's pow_backward: g * (p * a^(p-1)); for p = 2, a^1 is a (one temporary less) */
         if (p1 == 0) gin[0] = zeros_like(s, g, g->scalar_type);
-        else gin[0] = bin(s, bins(s, g, p1, GD_OP_MUL), un(s, a, GD_OP_POWS, p1 - 1, 0), GD_OP_MUL);
+        else if (p1 == 2) gin[0] = bin(s, g, bins(s, a, 2, GD_OP_MUL), GD_OP_MUL);
+        else gin[0] = bin(s, g, bins(s, un(s, a, GD_OP_POWS, p1 - 1, 0), p1, GD_OP_MUL), GD_OP_MUL);
         break;
     case GD_OP_RPOWS: gin[0] = bins(s, bin(s, g, y, GD_OP_MUL), log(p1), GD_OP_MUL); break;
     case GD_OP_LOG1P: gin[0] = bin(s, g, bins(s, a, 1, GD_OP_ADD), GD_OP_DIV); break;

@@ -174,5 +174,13 @@ describe("autograd through gd.nn with reused buffers", function()
     gd.autograd.release_buffers()
     assert.are.equal(0, gd.autograd.buffer_bytes())
     close(g, copy, 0, "held after release")
+    -- a pooled gradient freed early by its holder is dropped from the pool, not handed out again
+    local early = df(gd.randn(5, 6, F64):requires_grad_())
+    early:free()
+    early = nil
+    collectgarbage(); collectgarbage()
+    local X = gd.randn(5, 6, F64)
+    local again = df(X:clone():requires_grad_())
+    close(again, df(X:clone():requires_grad_()), 0, "after an early free")
   end)
 end)

@@ -25,6 +25,7 @@ enum { AG_POOL_SLOTS = 32 };
 static const int64_t AG_POOL_MAX_BYTES = (int64_t)128 << 20;
 
 static gd_tensor *pool[AG_POOL_SLOTS];
+static int64_t slot_bytes[AG_POOL_SLOTS];   /* as counted when pooled (free_data zeroes count) */
 static int64_t pool_bytes;
 
 static int64_t nbytes_of(const gd_tensor *t) { return t->count * (int64_t)gd_dtype_size(t->scalar_type); }
@@ -49,7 +50,8 @@ static bool fits(const gd_tensor *t, int rank, const int64_t *sizes, int dtype, 
 
 static void drop(int k)
 {
-    pool_bytes -= nbytes_of(pool[k]);
+    pool_bytes -= slot_bytes[k];
+    slot_bytes[k] = 0;
     gd_tensor_release(pool[k]);
     pool[k] = NULL;
 }
@@ -63,7 +65,15 @@ int gd_ag_pool_empty(gd_tensor **out, int rank, const int64_t *sizes, int dtype,
             if (free_slot < 0) free_slot = k;
             continue;
         }
-        if (!idle(t)) continue;
+        if (!idle(t)) {
+            /* only the pool holds it, but it cannot serve again (freed early,
+               made a leaf, given a .grad): its slot is free */
+            if (t->refcount == 1) {
+                drop(k);
+                if (free_slot < 0 || pool[free_slot]) free_slot = k;
+            }
+            continue;
+        }
         if (fits(t, rank, sizes, dtype, device)) {
             gd_tensor_retain(t);
             gd_tensor_bump_version(t);   /* (nobody can hold an older view: conservative) */
@@ -81,7 +91,8 @@ int gd_ag_pool_empty(gd_tensor **out, int rank, const int64_t *sizes, int dtype,
     if (pool_bytes + nbytes_of(t) > AG_POOL_MAX_BYTES) return GD_OK;
     gd_tensor_retain(t);
     pool[free_slot] = t;
-    pool_bytes += nbytes_of(t);
+    slot_bytes[free_slot] = nbytes_of(t);
+    pool_bytes += slot_bytes[free_slot];
     return GD_OK;
 }
 

@@ -78,6 +78,25 @@ describe("autograd through gd.nn with reused buffers", function()
     for i, p in ipairs(net:parameters()) do close(p.grad, ref[i], 1e-12, "parameter " .. i) end
   end)
 
+  it("keeps two graphs of a small CNN alive at once (ReLU -> MaxPool2d buffers, the kept argmax)", function()
+    -- catches the second forward writing the ReLU output or the max pool's
+    -- argmax that the first graph's pool node still reads
+    gd.manual_seed(12)
+    local net = gd.nn.Sequential{gd.nn.Conv2d(1, 2, 3, {padding = 1}), gd.nn.ReLU(), gd.nn.MaxPool2d(2),
+                                 gd.nn.Flatten(), gd.nn.Linear(8, 4)}:double():requires_grad_()
+    local X1, X2 = gd.randn(5, 1, 4, 4, F64), gd.randn(5, 1, 4, 4, F64)
+    for _ = 1, 3 do
+      net:zero_grad()
+      lossf(net(X1), targets):backward()
+    end
+    local ref = module_grads(net, lossf, {X1, X2})
+    net:zero_grad()
+    local l1 = lossf(net(X1), targets)
+    local l2 = lossf(net(X2), targets)
+    ;(l1 + l2):backward()
+    for i, p in ipairs(net:parameters()) do close(p.grad, ref[i], 1e-12, "parameter " .. i) end
+  end)
+
   it("backs through a retained graph twice, with another step run in between", function()
     -- catches buffers the retained graph still reads being taken by the step in
     -- between (or by the second walk's own temporaries): the second backward

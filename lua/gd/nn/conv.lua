@@ -370,19 +370,27 @@ end
 
 local function pool_forward(self, x, name, kind)
   local P = priv[self]
+  local internal = P.internal   -- (first: a failed call must not leave it set)
+  P.internal = nil
   tensor_arg(name, x, 3)
   local unbatched = x.c.rank == 3
   if unbatched then x = x:view(1, unpack(x.shape)) end
   local g, shp = pool_geom(self, P), P.shape
   local xc = x.c
   if C.gd_nn_pool2d_shape(shp, xc, g, kind) ~= 0 then fail(name) end
-  -- a recorded call writes a fresh output and argmax (the graph keeps them)
+  -- a recorded call writes a fresh output and argmax (the graph keeps them),
+  -- or kept ones nothing refers to any more: the output when only the next
+  -- module of a Sequential reads it, the argmax (which no user sees) always
   local rec = base.recording(xc)
   local y, idx = nil, nil
   if rec then
-    y = base.fresh(4, shp, xc)
-    if kind == C.GD_NN_MAXPOOL then idx = gd.empty(tonumber(shp[0]), tonumber(shp[1]), tonumber(shp[2]),
-                                                     tonumber(shp[3]), {dtype = "int64", device = x.device}) end
+    if internal and not unbatched then y = base.internal_output(P, "rec_out", 4, shp, xc) end
+    y = y or base.fresh(4, shp, xc)
+    if kind == C.GD_NN_MAXPOOL then
+      idx = base.internal_output(P, "rec_idx", 4, shp, xc, C.GD_INT64)
+        or gd.empty(tonumber(shp[0]), tonumber(shp[1]), tonumber(shp[2]), tonumber(shp[3]),
+                    {dtype = "int64", device = x.device})
+    end
   else
     y = buffer(P, "out", 4, shp, xc.scalar_type, xc.device_kind)
     if kind == C.GD_NN_MAXPOOL then idx = buffer(P, "indices", 4, shp, C.GD_INT64, xc.device_kind) end

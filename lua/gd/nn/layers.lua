@@ -149,7 +149,7 @@ end
 -- it (Dropout in evaluation mode and Identity return it; a user's layer may
 -- keep it).  See base.internal_output.
 local INTERNAL_PRODUCER = {Linear = true, ReLU = true, Tanh = true, Sigmoid = true, Softmax = true,
-                           LogSoftmax = true}
+                           LogSoftmax = true, MaxPool2d = true, AvgPool2d = true}
 local INTERNAL_READER = INTERNAL_PRODUCER
 
 function Sequential:forward(x)

@@ -130,11 +130,14 @@ end
 -- more (gd_autograd_reuse_output: the last step's graph is gone or walked),
 -- else nil (the caller makes a fresh one).  A tensor a user holds is never
 -- one of these: they see only a Sequential's last output.
-function M.internal_output(P, key, rank, sizes, ref)
+-- dtype: the buffer's (default ref's; a max pool's int64 argmax, which no
+-- user sees either, goes through here too).
+function M.internal_output(P, key, rank, sizes, ref, dtype)
+  dtype = dtype or ref.scalar_type
   local b = P[key]
   if b ~= nil then
     local c = b.c
-    if c.rank == rank and c.scalar_type == ref.scalar_type and c.device_kind == ref.device_kind then
+    if c.rank == rank and c.scalar_type == dtype and c.device_kind == ref.device_kind then
       local same = true
       for d = 0, rank - 1 do
         if c.sizes[d] ~= sizes[d] then same = false; break end
@@ -145,7 +148,7 @@ function M.internal_output(P, key, rank, sizes, ref)
       end
     end
   end
-  if C.gd_empty(out1, rank, sizes, ref.scalar_type, ref.device_kind) ~= 0 then M.fail("nn", 3) end
+  if C.gd_empty(out1, rank, sizes, dtype, ref.device_kind) ~= 0 then M.fail("nn", 3) end
   b = I.wrap(out1[0])
   P[key] = b
   return b

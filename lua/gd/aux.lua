@@ -1,6 +1,6 @@
 --- gd.aux: the helper layer between the binding (gd.ffi) and the tensor
 -- methods, in the role of Lua's lauxlib: the tensor ctype and its wrapping
--- (ffi.gc ownership, the collector nudge), libgd's status turned into a Lua
+-- (ownership by generations, then ffi.gc; the collector nudge), libgd's status turned into a Lua
 -- error, and the argument checks every tensor function shares.  Modules that
 -- call libgd directly (gd.nn, gd.optim, gd.serialize, gd.data) take what they
 -- need from here and from gd.ffi; nothing here is public API.
@@ -36,7 +36,8 @@ A.raise = raise
 -- ------------------------------------------------------- the tensor ctype
 
 -- A Lua tensor is this one-pointer struct owning a reference to a C
--- gd_tensor through ffi.gc.  gd.tensor sets its metatype once every method
+-- gd_tensor (released when the struct is collected: see "Ownership by
+-- generations" below).  gd.tensor sets its metatype once every method
 -- file has loaded (a metatable cannot change after ffi.metatype); the ctype
 -- is the same object before and after.
 ffi.cdef [[ typedef struct gdlua_tensor { gd_tensor *c; } gdlua_tensor; ]]

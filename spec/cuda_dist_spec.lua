@@ -7,7 +7,7 @@
 local P = dofile("spec/support/process.lua")
 
 describe("gd.dist over NCCL (CUDA tensors)", function()
-  it("reduces, broadcasts and gathers CUDA tensors as on the CPU, and DataParallel keeps the ranks equal", function()
+  it("reduces, broadcasts and gathers CUDA tensors as on the CPU; DataParallel (module path and buckets on their stream) keeps the ranks equal", function()
     local ok_gpu, why = pcall(function() return gd.cuda.is_available() end)
     if not ok_gpu or not why then pending("no GPU here") return end
     local mpirun = P.sh("command -v mpirun 2>/dev/null"):gsub("%s+$", "")
@@ -25,7 +25,11 @@ describe("gd.dist over NCCL (CUDA tensors)", function()
       P.root .. "/spec/support/dist_worker.lua", dir)
     local out = P.sh(cmd)
     assert.matches("exit=0", out, 1, true)
-    for r = 0, np - 1 do assert.matches("cuda ok " .. r .. " " .. np, out, 1, true) end
+    for r = 0, np - 1 do
+      assert.matches("cuda autograd ok " .. r .. " float32 cap 1.52587890625e-05", out, 1, true)
+      assert.matches("cuda autograd ok " .. r .. " float32 cap 25", out, 1, true)
+      assert.matches("cuda ok " .. r .. " " .. np, out, 1, true)
+    end
     if np == 2 then
       local a, b = gd.load(dir .. "/params.0"), gd.load(dir .. "/params.1")
       assert.equal(0, a:ne(b):sum())

@@ -49,8 +49,9 @@ end
 
 --- One rank's timed loop: prints the slowest rank's figures on rank 0.
 -- mode "det": the rank-order reduction; "ag": under autograd, loss:backward()
--- reducing in buckets of 1 MiB while the walk runs (3 buckets: {W3, b3, b2},
--- {W2}, {W1, b1}; its allreduce time is inside backward's).
+-- reducing in buckets while the walk runs (a 1 MiB cap: 2 buckets, {W2, b2,
+-- W3, b3} of 4.2 MB, posted once dW2 is written, and {W1, b1}; its
+-- allreduce time is inside backward's).
 local function worker(mode)
   local deterministic, autograd = mode == "det", mode == "ag"
   gd.set_num_threads(1)

@@ -184,7 +184,7 @@ static int stream_ready(void)
     dlclose(h); /* RTLD_NOLOAD took a reference; libgd_cuda.so keeps its own */
     if (!cr.stream_create || !cr.stream_destroy || !cr.event_create || !cr.event_destroy || !cr.event_record ||
         !cr.event_synchronize || !cr.stream_wait_event) {
-        snprintf(cr.why, sizeof cr.why, "gd.dist: %s lacks the stream and event functions the bucket stream needs",
+        snprintf(cr.why, sizeof cr.why, "gd.dist: %.400s lacks the stream and event functions the bucket stream needs",
                  path);
         return gd_dist_fail("%s", cr.why);
     }

@@ -192,6 +192,15 @@ static int engine_init(int *rank, int *size, int *local_rank, int (*cuda_sync)(v
         int already = 0;
         MPI_Initialized(&already);
         if (!already) {
+            /* Open MPI's shared-memory transport between ranks on one
+               machine: copy-in/copy-out through its shared segments rather
+               than the kernel's cross-process copy (CMA), unless the user
+               chose (OMPI_MCA_...=cma).  Measured here on 2 ranks (bench/
+               dist.lua's MLP, 5 interleaved pairs): the 4.4 MB gradient
+               allreduce 1.08 ms in a step against 1.45 with CMA, the step
+               8.99 ms against 9.93; a 25 MB allreduce 4.9 ms against 7.0.
+               Other MPIs ignore the variable. */
+            setenv("OMPI_MCA_btl_vader_single_copy_mechanism", "none", 0);
             int rc = MPI_Init_thread(NULL, NULL, MPI_THREAD_MULTIPLE, &g_thread_level);
             if (rc != MPI_SUCCESS) return gd_dist_fail("MPI_Init_thread failed (error %d)", rc);
             atexit(finalize_at_exit);

@@ -104,8 +104,15 @@ int nn_gather_rows(void *out, const void *src, const int64_t *index, int64_t ind
                    int64_t row_bytes);
 int nn_pointwise_loss(double *sum, void *losses, void *grad, const void *pred, const void *target, const void *weight,
                       const void *pos_weight, int64_t n, int kind, double param, double scale, int dtype);
+int nn_class_targets(double *denom, int64_t *bad, const int64_t *target, const void *weight, int64_t N, int64_t C,
+                     int64_t ignore_index, int dtype);
+int nn_class_loss(double *sum, void *losses, void *grad, const void *x, const int64_t *target, const void *prob,
+                  const void *weight, int64_t N, int64_t C, int64_t ignore_index, double label_smoothing,
+                  double scale, int nll, int dtype);
 int nn_embedding_backward(int dtype, void *gw, const void *gy, const int64_t *idx, int64_t count, int64_t rows,
                           int64_t D, int64_t padding_idx, int scale_grad_by_freq);
+int nn_embedding_renorm(int dtype, void *w, const int64_t *idx, int64_t count, int64_t rows, int64_t D,
+                        double max_norm, double norm_type);
 int nn_conv2d(int dt, void *y, void *col, const void *x, const void *w, const void *b, int64_t N, int64_t O,
               int64_t G, const gd_conv_geom *g);
 int nn_conv2d_backward(int dt, void *gx, void *gw, void *gb, void *col, const void *gy, const void *x,
@@ -124,6 +131,11 @@ int nn_batchnorm(int dtype, void *y, void *save_mean, void *save_invstd, void *r
 int nn_batchnorm_backward(int dtype, void *gx, void *gw, void *gb, const void *gy, const void *x, const void *w,
                           const void *save_mean, const void *save_invstd, int64_t N, int64_t C, int64_t L,
                           int batch_stats);
+int nn_rownorm(int dtype, void *y, void *save_mean, void *save_rstd, const void *x, const void *w, const void *b,
+               int64_t rows, int64_t M, int64_t G, int64_t span, double eps);
+int nn_rownorm_backward(int dtype, void *gx, void *gw, void *gb, const void *gy, const void *x, const void *w,
+                        const void *save_mean, const void *save_rstd, int64_t rows, int64_t M, int64_t G,
+                        int64_t span);
 int nn_rnn_forward(const gd_rnn_plan *p);
 int nn_rnn_backward(const gd_rnn_plan *p);
 
@@ -167,7 +179,10 @@ const gd_backend gd_cuda_backend_v1 = {
     gdcuda::nn_dropout_backward,
     gdcuda::nn_gather_rows,
     gdcuda::nn_pointwise_loss,
+    gdcuda::nn_class_targets,
+    gdcuda::nn_class_loss,
     gdcuda::nn_embedding_backward,
+    gdcuda::nn_embedding_renorm,
     gdcuda::nn_conv2d,
     gdcuda::nn_conv2d_backward,
     gdcuda::nn_conv_transpose2d,
@@ -176,6 +191,8 @@ const gd_backend gd_cuda_backend_v1 = {
     gdcuda::nn_pool2d_backward,
     gdcuda::nn_batchnorm,
     gdcuda::nn_batchnorm_backward,
+    gdcuda::nn_rownorm,
+    gdcuda::nn_rownorm_backward,
     gdcuda::nn_rnn_forward,
     gdcuda::nn_rnn_backward,
 };

@@ -29,6 +29,32 @@ inline unsigned blocks_for(int64_t n)
     return (unsigned)b;
 }
 
+// Threads of a reduction block: a power of two from 32 to kThreads, about n
+// (a row of 4 values gets one warp, not 256 idle threads).
+inline unsigned reduce_threads(int64_t n)
+{
+    unsigned t = 32;
+    while (t < (unsigned)kThreads && (int64_t)t < n) t <<= 1;
+    return t;
+}
+
+// The sum over the block of v, every thread's value joined by a fixed tree in
+// shared memory (sh: blockDim.x doubles; blockDim.x a power of two), so the
+// result depends on the launch geometry only, never on timing.  Every thread
+// gets it; every thread of the block must call it.
+__device__ inline double block_sum(double v, double *sh)
+{
+    sh[threadIdx.x] = v;
+    __syncthreads();
+    for (unsigned s = blockDim.x / 2; s > 0; s >>= 1) {
+        if (threadIdx.x < s) sh[threadIdx.x] += sh[threadIdx.x + s];
+        __syncthreads();
+    }
+    double r = sh[0];
+    __syncthreads();
+    return r;
+}
+
 // Byte offset of linear position i for operand k of an iteration.
 __device__ inline int64_t iter_offset(const gd_iter &it, int k, int64_t i)
 {

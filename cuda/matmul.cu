@@ -65,4 +65,36 @@ int gemm(int dtype, int ta, int tb, int64_t m, int64_t n, int64_t k, double alph
     return s == CUBLAS_STATUS_SUCCESS ? 0 : cublas_fail(s, "cublas gemm");
 }
 
+// batch products C_i = beta C_i + alpha op(A_i) op(B_i), column-major, the
+// i-th operands sa, sb, sc elements after the (i-1)-th (a stride may be 0:
+// one A for every product): cublas{S,D}gemmStridedBatched, one launch.
+// Float dtypes only (the convolutions' caller).
+int gemm_batched(int dtype, int ta, int tb, int64_t m, int64_t n, int64_t k, double alpha, const void *a, int64_t lda,
+                 int64_t sa, const void *b, int64_t ldb, int64_t sb, double beta, void *c, int64_t ldc, int64_t sc,
+                 int64_t batch)
+{
+    if (m == 0 || n == 0 || batch == 0) return 0;
+    if (batch == 1) return gemm(dtype, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    if (!handle) {
+        cublasStatus_t s = cublasCreate(&handle);
+        if (s != CUBLAS_STATUS_SUCCESS) { handle = nullptr; return cublas_fail(s, "cublasCreate"); }
+    }
+    const int64_t lim = 2147483647LL;
+    if (m > lim || n > lim || k > lim || lda > lim || ldb > lim || ldc > lim || batch > lim)
+        return fail_msg("matrix dimensions beyond 2^31 are not supported by cuBLAS gemm");
+    cublasOperation_t oa = ta ? CUBLAS_OP_T : CUBLAS_OP_N, ob = tb ? CUBLAS_OP_T : CUBLAS_OP_N;
+    cublasStatus_t s;
+    if (dtype == GD_FLOAT32) {
+        float al = (float)alpha, be = (float)beta;
+        s = cublasSgemmStridedBatched(handle, oa, ob, (int)m, (int)n, (int)k, &al, (const float *)a, (int)lda, sa,
+                                      (const float *)b, (int)ldb, sb, &be, (float *)c, (int)ldc, sc, (int)batch);
+    } else if (dtype == GD_FLOAT64) {
+        s = cublasDgemmStridedBatched(handle, oa, ob, (int)m, (int)n, (int)k, &alpha, (const double *)a, (int)lda, sa,
+                                      (const double *)b, (int)ldb, sb, &beta, (double *)c, (int)ldc, sc, (int)batch);
+    } else {
+        return fail_msg("batched gemm: float32 or float64 only");
+    }
+    return s == CUBLAS_STATUS_SUCCESS ? 0 : cublas_fail(s, "cublas strided-batched gemm");
+}
+
 }  // namespace gdcuda

@@ -2,12 +2,15 @@
 // with the per-element math of src/kernels/nn.h (the same functions the CPU
 // loops call).  Every pointer is a contiguous device array (src/nn.c lays
 // them out).  Row kernels give one thread a row (softmax, cross-entropy),
-// walking it in order as the CPU does; loss sums are taken in double in the
-// CPU's order (rows, or blocks of GD_NN_MSE_BLOCK), so a loss is the CPU's
-// bits up to the last rounding of exp/log.  Only the loss value itself (one
-// double) comes back to the host.
+// walking it in order as the CPU does; loss sums are taken in double over the
+// CPU's terms (rows, or blocks of GD_NN_MSE_BLOCK) by a parallel fixed-tree
+// reduction (finish_loss), so a loss is the same from run to run and the
+// CPU's up to rounding.  Only the loss value itself (one double) comes back
+// to the host.
 #include "common.cuh"
 #include "kernels/nn.h"
+
+#include <string.h>
 
 namespace gdcuda {
 
@@ -149,19 +152,26 @@ int nn_softmax_backward(void *gx, const void *gy, const void *y, int64_t rows, i
 
 // --------------------------------------------------------------- losses
 
-// parts[0..n) summed in order into *out (one thread: the CPU's order)
-__global__ void sum_in_order_kernel(const double *parts, long long n, double scale, double *out)
+// Loss sums.  A loss's terms (one per row, per block of GD_NN_MSE_BLOCK, or
+// per block of a grid) are summed by one block of kThreads threads: thread t
+// adds parts t, t + kThreads, ... in order, then block_sum joins the threads
+// in a fixed tree.  The order depends only on n, never on timing, so a loss
+// is the same from run to run (it differs from the CPU's sequential sum in
+// rounding only).
+__global__ void sum_parts_kernel(const double *parts, long long n, double scale, double *out)
 {
-    if (blockIdx.x != 0 || threadIdx.x != 0) return;
+    __shared__ double sh[kThreads];
     double s = 0;
-    for (long long i = 0; i < n; i++) s += parts[i];
-    *out = scale * s;
+    for (long long i = threadIdx.x; i < n; i += kThreads) s += parts[i];
+    s = block_sum(s, sh);
+    if (threadIdx.x == 0) *out = scale * s;
 }
 
-// device scratch of n doubles plus one for the result; the sum comes back as one value
+// device scratch of n doubles plus one for the result; the sum comes back as
+// one value, and the scratch is released on every path
 static int finish_loss(double *parts, long long n, double scale, double *loss)
 {
-    sum_in_order_kernel<<<1, 1>>>(parts, n, scale, parts + n);
+    sum_parts_kernel<<<1, kThreads>>>(parts, n, scale, parts + n);
     int st = check_launch("loss sum");
     if (!st) {
         cudaError_t e = cudaMemcpy(loss, parts + n, sizeof *loss, cudaMemcpyDeviceToHost);
@@ -169,6 +179,15 @@ static int finish_loss(double *parts, long long n, double scale, double *loss)
     }
     cudaFreeAsync(parts, 0);
     return st;
+}
+
+// the grid of a loss whose blocks each leave one partial sum: a fixed
+// function of n, so the partials' boundaries never change
+constexpr long long kLossBlocks = 1024;
+static unsigned loss_blocks(int64_t n)
+{
+    int64_t b = (n + kThreads - 1) / kThreads;
+    return (unsigned)(b < 1 ? 1 : b > kLossBlocks ? kLossBlocks : b);
 }
 
 // logits B x C, one thread per row (target already checked by the core)
@@ -374,13 +393,16 @@ namespace gdcuda {
 
 // ------------------------------------------------- element-wise losses
 
-// one thread per element; the losses are summed afterwards in element order
-// by one thread (sum_in_order_kernel), the CPU's order, so the value is the
-// CPU's up to the rounding of the per-element math
+// one thread per element (grid-stride over a grid fixed by n); each block
+// leaves the block_sum of its threads' sums in parts[blockIdx.x], which
+// finish_loss joins: a parallel, deterministic sum (the CPU sums in element
+// order; the two differ in rounding only)
 template <typename T>
 __global__ void pointwise_loss_kernel(double *parts, T *losses, T *grad, const T *x, const T *t, const T *w,
                                       const T *pw, long long n, int kind, double param, double scale)
 {
+    __shared__ double sh[kThreads];
+    double acc = 0;
     GD_CUDA_FOR(i, n) {
         double g, l;
         if (pw) l = gd_nn_bce_logits_pos_elem((double)x[i], (double)t[i], (double)pw[i], &g);
@@ -391,33 +413,194 @@ __global__ void pointwise_loss_kernel(double *parts, T *losses, T *grad, const T
         }
         if (grad) grad[i] = (T)(g * scale);
         if (losses) losses[i] = (T)l;
-        parts[i] = l;
+        acc += l;
     }
+    acc = block_sum(acc, sh);
+    if (threadIdx.x == 0) parts[blockIdx.x] = acc;
 }
 
 int nn_pointwise_loss(double *out, void *losses, void *grad, const void *pred, const void *target, const void *weight,
                       const void *pos_weight, int64_t n, int kind, double param, double scale, int dtype)
 {
+    unsigned g = loss_blocks(n);
     double *parts = nullptr;
-    cudaError_t e = cudaMallocAsync((void **)&parts, (size_t)(n + 1) * sizeof(double), 0);
+    cudaError_t e = cudaMallocAsync((void **)&parts, (size_t)(g + 1) * sizeof(double), 0);
     if (e != cudaSuccess) return fail(e, "cudaMallocAsync (loss)");
-    if (n > 0) {
-        unsigned g = blocks_for(n);
-        if (dtype == GD_FLOAT32)
-            pointwise_loss_kernel<float><<<g, kThreads>>>(parts, (float *)losses, (float *)grad, (const float *)pred,
-                                                          (const float *)target, (const float *)weight,
-                                                          (const float *)pos_weight, n, kind, param, scale);
-        else
-            pointwise_loss_kernel<double><<<g, kThreads>>>(parts, (double *)losses, (double *)grad,
-                                                           (const double *)pred, (const double *)target,
-                                                           (const double *)weight, (const double *)pos_weight, n,
-                                                           kind, param, scale);
-        if (check_launch("loss")) {
-            cudaFreeAsync(parts, 0);
-            return -1;
-        }
+    if (dtype == GD_FLOAT32)
+        pointwise_loss_kernel<float><<<g, kThreads>>>(parts, (float *)losses, (float *)grad, (const float *)pred,
+                                                      (const float *)target, (const float *)weight,
+                                                      (const float *)pos_weight, n, kind, param, scale);
+    else
+        pointwise_loss_kernel<double><<<g, kThreads>>>(parts, (double *)losses, (double *)grad, (const double *)pred,
+                                                       (const double *)target, (const double *)weight,
+                                                       (const double *)pos_weight, n, kind, param, scale);
+    if (check_launch("loss")) {
+        cudaFreeAsync(parts, 0);
+        return -1;
     }
-    return finish_loss(parts, n, 1.0, out);
+    return finish_loss(parts, g, 1.0, out);
+}
+
+// ------------------------------------ NLLLoss, CrossEntropyLoss's options
+
+// targets (N, 1-based): parts[block] = the block's sum of weight[t - 1] over
+// rows not ignored; *bad = the smallest row whose target is neither
+// ignore_index nor in 1..C (atomicMin: the same row whatever the timing)
+template <typename T>
+__global__ void class_targets_kernel(double *parts, unsigned long long *bad, const long long *target, const T *weight,
+                                     long long N, long long C, long long ignore_index)
+{
+    __shared__ double sh[kThreads];
+    double acc = 0;
+    GD_CUDA_FOR(i, N) {
+        long long t = target[i];
+        if (t == ignore_index) continue;
+        if (t < 1 || t > C) atomicMin(bad, (unsigned long long)i);
+        else acc += weight ? (double)weight[t - 1] : 1.0;
+    }
+    acc = block_sum(acc, sh);
+    if (threadIdx.x == 0) parts[blockIdx.x] = acc;
+}
+
+int nn_class_targets(double *denom, int64_t *bad, const int64_t *target, const void *weight, int64_t N, int64_t C,
+                     int64_t ignore_index, int dtype)
+{
+    // scratch: g partials, the sum, then the bad row (one 8-byte word each)
+    unsigned g = loss_blocks(N);
+    double *parts = nullptr;
+    cudaError_t e = cudaMallocAsync((void **)&parts, (size_t)(g + 2) * sizeof(double), 0);
+    if (e != cudaSuccess) return fail(e, "cudaMallocAsync (class targets)");
+    unsigned long long *bad_dev = (unsigned long long *)(parts + g + 1);
+    e = cudaMemsetAsync(bad_dev, 0xff, sizeof *bad_dev, 0);  // no bad row: ULLONG_MAX
+    if (e != cudaSuccess) {
+        cudaFreeAsync(parts, 0);
+        return fail(e, "cudaMemsetAsync (class targets)");
+    }
+    const long long *t = (const long long *)target;
+    if (dtype == GD_FLOAT32)
+        class_targets_kernel<float><<<g, kThreads>>>(parts, bad_dev, t, (const float *)weight, N, C, ignore_index);
+    else
+        class_targets_kernel<double><<<g, kThreads>>>(parts, bad_dev, t, (const double *)weight, N, C, ignore_index);
+    int st = check_launch("class targets");
+    if (!st) {
+        sum_parts_kernel<<<1, kThreads>>>(parts, g, 1.0, parts + g);
+        st = check_launch("class targets sum");
+    }
+    double back[2] = {0, 0};
+    if (!st) {
+        e = cudaMemcpy(back, parts + g, sizeof back, cudaMemcpyDeviceToHost);
+        if (e != cudaSuccess) st = fail(e, "cudaMemcpy (class targets)");
+    }
+    cudaFreeAsync(parts, 0);
+    if (st) return st;
+    unsigned long long b;
+    memcpy(&b, &back[1], sizeof b);
+    *denom = back[0];
+    *bad = b == ~0ULL ? -1 : (int64_t)b;
+    return 0;
+}
+
+// one thread per row (x N x C), through gd_nn_class_row (src/kernels/nn.h);
+// parts[i] = row i's loss
+template <typename T>
+__global__ void class_loss_kernel(double *parts, T *losses, T *grad, const T *x, const long long *target,
+                                  const T *prob, const T *weight, long long N, long long C, long long ignore_index,
+                                  double eps, double scale, int nll)
+{
+    GD_CUDA_FOR(i, N) {
+        long long t = prob ? -1 : target[i] == ignore_index ? -1 : target[i] - 1;
+        T *g = grad ? grad + i * C : nullptr;
+        const T *p = prob ? prob + i * C : nullptr;
+        double l;
+        if (sizeof(T) == 4)
+            l = gd_nn_class_row_f((float *)g, (const float *)(x + i * C), C, t, (const float *)p,
+                                  (const float *)weight, eps, scale, nll);
+        else
+            l = gd_nn_class_row_d((double *)g, (const double *)(x + i * C), C, t, (const double *)p,
+                                  (const double *)weight, eps, scale, nll);
+        parts[i] = l;
+        if (losses) losses[i] = (T)l;
+    }
+}
+
+int nn_class_loss(double *sum, void *losses, void *grad, const void *x, const int64_t *target, const void *prob,
+                  const void *weight, int64_t N, int64_t C, int64_t ignore_index, double label_smoothing,
+                  double scale, int nll, int dtype)
+{
+    double *parts = nullptr;
+    cudaError_t e = cudaMallocAsync((void **)&parts, (size_t)(N + 1) * sizeof(double), 0);
+    if (e != cudaSuccess) return fail(e, "cudaMallocAsync (class loss)");
+    unsigned g = blocks_for(N);
+    const long long *t = (const long long *)target;
+    if (dtype == GD_FLOAT32)
+        class_loss_kernel<float><<<g, kThreads>>>(parts, (float *)losses, (float *)grad, (const float *)x, t,
+                                                  (const float *)prob, (const float *)weight, N, C, ignore_index,
+                                                  label_smoothing, scale, nll);
+    else
+        class_loss_kernel<double><<<g, kThreads>>>(parts, (double *)losses, (double *)grad, (const double *)x, t,
+                                                   (const double *)prob, (const double *)weight, N, C, ignore_index,
+                                                   label_smoothing, scale, nll);
+    if (check_launch(nll ? "nll_loss" : "cross_entropy")) {
+        cudaFreeAsync(parts, 0);
+        return -1;
+    }
+    return finish_loss(parts, N, 1.0, sum);
+}
+
+// ------------------------------------------------- Embedding's max_norm
+
+// One block per index (grid-stride): the first block to claim row ix[i]
+// (atomicExch on claimed[row]) renormalises it, so a repeated index is
+// renormalised once, as the CPU's sequential loop (whose second visit finds
+// the norm no longer above max_norm).  The norm: block_sum of the terms.
+template <typename T>
+__global__ void embedding_renorm_kernel(T *w, int *claimed, const long long *ix, long long count, long long D,
+                                        double max_norm, double norm_type)
+{
+    extern __shared__ double sh[];
+    __shared__ int mine;
+    for (long long i = blockIdx.x; i < count; i += gridDim.x) {
+        long long r = ix[i] - 1;
+        if (threadIdx.x == 0) mine = atomicExch(claimed + r, 1) == 0;
+        __syncthreads();
+        if (mine) {  // the same for every thread of the block
+            T *row = w + r * D;
+            double s = 0;
+            for (long long j = threadIdx.x; j < D; j += blockDim.x) s += gd_nn_norm_term(fabs((double)row[j]), norm_type);
+            double norm = gd_nn_norm_root(block_sum(s, sh), norm_type);
+            if (norm > max_norm) {
+                double k = max_norm / (norm + 1e-7);
+                for (long long j = threadIdx.x; j < D; j += blockDim.x) row[j] = (T)((double)row[j] * k);
+            }
+        }
+        __syncthreads();  // `mine` is rewritten by the next index
+    }
+}
+
+int nn_embedding_renorm(int dtype, void *w, const int64_t *ix, int64_t count, int64_t rows, int64_t D, double max_norm,
+                        double norm_type)
+{
+    if (count == 0 || D == 0) return 0;
+    int *claimed = nullptr;
+    size_t bytes = (size_t)(rows > 0 ? rows : 1) * sizeof(int);
+    cudaError_t e = cudaMallocAsync((void **)&claimed, bytes, 0);
+    if (e != cudaSuccess) return fail(e, "cudaMallocAsync (embedding renorm)");
+    e = cudaMemsetAsync(claimed, 0, bytes, 0);
+    if (e != cudaSuccess) {
+        cudaFreeAsync(claimed, 0);
+        return fail(e, "cudaMemsetAsync (embedding renorm)");
+    }
+    unsigned th = reduce_threads(D);
+    unsigned nb = (unsigned)(count < 65535LL * 8 ? count : 65535LL * 8);
+    if (dtype == GD_FLOAT32)
+        embedding_renorm_kernel<float><<<nb, th, th * sizeof(double)>>>((float *)w, claimed, (const long long *)ix,
+                                                                        count, D, max_norm, norm_type);
+    else
+        embedding_renorm_kernel<double><<<nb, th, th * sizeof(double)>>>((double *)w, claimed, (const long long *)ix,
+                                                                         count, D, max_norm, norm_type);
+    int st = check_launch("embedding renorm");
+    cudaFreeAsync(claimed, 0);
+    return st;
 }
 
 }  // namespace gdcuda

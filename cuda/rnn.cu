@@ -40,7 +40,7 @@ template <> struct Cell<float> {
     static __device__ float lstm(float *xg, const float *hg, int64_t H, int64_t j, float c, float *co) { return gd_nn_lstm_cell_f(xg, hg, H, j, c, co); }
     static __device__ float gru(float *xg, const float *hg, int64_t H, int64_t j, float h, float *hn) { return gd_nn_gru_cell_f(xg, hg, H, j, h, hn); }
     static __device__ float rnn(float pre, int relu) { return gd_nn_rnn_cell_f(pre, relu); }
-    static __device__ void lstm_grad(float *d, const float *g, int64_t H, int64_t j, float cp, float c, float dh, float *dc) { gd_nn_lstm_cell_grad_f(d, g, H, j, cp, c, dh, dc); }
+    static __device__ void lstm_grad(float *d, const float *g, int64_t H, int64_t j, float cp, float c, float dh, float *dc, float clip) { gd_nn_lstm_cell_grad_f(d, g, H, j, cp, c, dh, dc, clip); }
     static __device__ float gru_grad(float *dx, float *dh_, const float *g, int64_t H, int64_t j, float hn, float hp, float dh) { return gd_nn_gru_cell_grad_f(dx, dh_, g, H, j, hn, hp, dh); }
     static __device__ float rnn_grad(float h, float dh, int relu) { return gd_nn_rnn_cell_grad_f(h, dh, relu); }
 };
@@ -48,14 +48,15 @@ template <> struct Cell<double> {
     static __device__ double lstm(double *xg, const double *hg, int64_t H, int64_t j, double c, double *co) { return gd_nn_lstm_cell_d(xg, hg, H, j, c, co); }
     static __device__ double gru(double *xg, const double *hg, int64_t H, int64_t j, double h, double *hn) { return gd_nn_gru_cell_d(xg, hg, H, j, h, hn); }
     static __device__ double rnn(double pre, int relu) { return gd_nn_rnn_cell_d(pre, relu); }
-    static __device__ void lstm_grad(double *d, const double *g, int64_t H, int64_t j, double cp, double c, double dh, double *dc) { gd_nn_lstm_cell_grad_d(d, g, H, j, cp, c, dh, dc); }
+    static __device__ void lstm_grad(double *d, const double *g, int64_t H, int64_t j, double cp, double c, double dh, double *dc, double clip) { gd_nn_lstm_cell_grad_d(d, g, H, j, cp, c, dh, dc, clip); }
     static __device__ double gru_grad(double *dx, double *dh_, const double *g, int64_t H, int64_t j, double hn, double hp, double dh) { return gd_nn_gru_cell_grad_d(dx, dh_, g, H, j, hn, hp, dh); }
     static __device__ double rnn_grad(double h, double dh, int relu) { return gd_nn_rnn_cell_grad_d(h, dh, relu); }
 };
 
 // one step of the forward: g (B x GH) gates, tmp (B x GH) hidden projection,
 // hp (B rows of ldh) the previous h or NULL, cp (B x H) the previous c or
-// NULL, at (B x H) aux, yt (B rows of DH) the output
+// NULL, at (B x H) aux, yt (B rows of DH) the cell's h (y's rows, or hf's
+// with a projection)
 template <typename R>
 __global__ void cell_forward_kernel(int mode, R *g, const R *tmp, const R *hp, int64_t ldh, const R *cp, R *at, R *yt,
                                     int64_t B, int64_t H, int64_t GH, int64_t DH)
@@ -70,20 +71,30 @@ __global__ void cell_forward_kernel(int mode, R *g, const R *tmp, const R *hp, i
     }
 }
 
+// dh (B x H): the gradient reaching the cell's h from later steps (with a
+// projection: through w_hr, gy already in it and gyt NULL)
 template <typename R>
 __global__ void cell_backward_kernel(int mode, R *dx, R *dhh, const R *g, const R *at, const R *yt, const R *gyt,
                                      const R *hp, int64_t ldh, const R *cp, const R *dh, R *dc, R *dh2, int64_t B,
-                                     int64_t H, int64_t GH, int64_t DH)
+                                     int64_t H, int64_t GH, int64_t DH, R clip)
 {
     for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < B * H; i += (int64_t)gridDim.x * blockDim.x) {
         int64_t b = i / H, j = i % H;
         R d = dh[i];
         if (gyt) d += gyt[b * DH + j];
-        if (mode == GD_NN_LSTM) Cell<R>::lstm_grad(dx + b * GH, g + b * GH, H, j, cp ? cp[i] : (R)0, at[i], d, &dc[i]);
+        if (mode == GD_NN_LSTM) Cell<R>::lstm_grad(dx + b * GH, g + b * GH, H, j, cp ? cp[i] : (R)0, at[i], d, &dc[i], clip);
         else if (mode == GD_NN_GRU)
             dh2[i] = Cell<R>::gru_grad(dx + b * GH, dhh + b * GH, g + b * GH, H, j, at[i], hp ? hp[b * ldh + j] : (R)0, d);
         else dx[b * GH + j] = Cell<R>::rnn_grad(yt[b * DH + j], d, mode == GD_NN_RNN_RELU);
     }
+}
+
+// with a projection: dp (B x P) = dh + gyt's first P columns (rows of DH)
+template <typename R>
+__global__ void proj_grad_kernel(R *dp, const R *dh, const R *gyt, int64_t B, int64_t P, int64_t DH)
+{
+    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < B * P; i += (int64_t)gridDim.x * blockDim.x)
+        dp[i] = dh[i] + (gyt ? gyt[(i / P) * DH + i % P] : (R)0);
 }
 
 // gb[c] += sum over rows of m[r, c], each column summed in row order in double
@@ -103,25 +114,29 @@ template <typename R>
 static int rnn_forward(const gd_rnn_plan *p)
 {
     const int64_t NT = p->T, B = p->B, I = p->I, H = p->H, GH = gates_of(p->mode) * H, DH = p->DH;
+    const int64_t P = p->P, HW = p->HW;
     const int mode = p->mode, dir = p->dir, dt = p->dtype;
     R *gates = (R *)p->ws, *aux = gates + NT * B * GH, *tmp = aux + (mode >= GD_NN_LSTM ? NT * B * H : 0);
+    R *hf = P ? tmp + B * GH : NULL;
     const R *x = (const R *)p->x, *h0 = (const R *)p->h0, *c0 = (const R *)p->c0;
-    R *Y = (R *)p->y + dir * H;
+    R *Y = (R *)p->y + dir * HW;
     fill_rows_kernel<R><<<blocks_for(NT * B * GH), kThreads>>>(gates, (const R *)p->b_ih, NT * B, GH);
     if (gemm_rm(dt, 0, 1, NT * B, GH, I, x, I, p->w_ih, I, 1.0, gates, GH)) return -1;
     for (int64_t s = 0; s < NT; s++) {
         int64_t t = dir ? NT - 1 - s : s, tp = dir ? t + 1 : t - 1;
         const R *hp = s == 0 ? h0 : Y + tp * B * DH;
-        int64_t ldh = s == 0 ? H : DH;
+        int64_t ldh = s == 0 ? HW : DH;
         const R *cp = s == 0 ? c0 : aux + tp * B * H;
         fill_rows_kernel<R><<<blocks_for(B * GH), kThreads>>>(tmp, (const R *)p->b_hh, B, GH);
-        if (hp && gemm_rm(dt, 0, 1, B, GH, H, hp, ldh, p->w_hh, H, 1.0, tmp, GH)) return -1;
+        if (hp && gemm_rm(dt, 0, 1, B, GH, HW, hp, ldh, p->w_hh, HW, 1.0, tmp, GH)) return -1;
+        R *yt = Y + t * B * DH, *ht = P ? hf + t * B * H : yt;
         cell_forward_kernel<R><<<blocks_for(B * H), kThreads>>>(mode, gates + t * B * GH, tmp, hp, ldh, cp,
-                                                               aux + t * B * H, Y + t * B * DH, B, H, GH, DH);
+                                                               aux + t * B * H, ht, B, H, GH, P ? H : DH);
+        if (P && gemm_rm(dt, 0, 1, B, P, H, ht, H, p->w_hr, H, 0.0, yt, DH)) return -1;
     }
     int64_t tl = dir ? 0 : NT - 1;
     cudaError_t e = cudaSuccess;
-    if (p->hn) e = cudaMemcpy2DAsync(p->hn, H * sizeof(R), Y + tl * B * DH, DH * sizeof(R), H * sizeof(R), B,
+    if (p->hn) e = cudaMemcpy2DAsync(p->hn, HW * sizeof(R), Y + tl * B * DH, DH * sizeof(R), HW * sizeof(R), B,
                                      cudaMemcpyDeviceToDevice);
     if (e == cudaSuccess && p->cn && mode == GD_NN_LSTM)
         e = cudaMemcpyAsync(p->cn, aux + tl * B * H, B * H * sizeof(R), cudaMemcpyDeviceToDevice);
@@ -133,41 +148,55 @@ template <typename R>
 static int rnn_backward(const gd_rnn_plan *p)
 {
     const int64_t NT = p->T, B = p->B, I = p->I, H = p->H, GH = gates_of(p->mode) * H, DH = p->DH;
+    const int64_t P = p->P, HW = p->HW;
     const int mode = p->mode, dir = p->dir, dt = p->dtype;
+    const R clip = (R)p->clip;
     const R *gates = (const R *)p->ws, *aux = gates + NT * B * GH;
+    const R *hf = P ? aux + (mode >= GD_NN_LSTM ? NT * B * H : 0) + B * GH : NULL;
     const R *x = (const R *)p->x, *h0 = (const R *)p->h0, *c0 = (const R *)p->c0;
-    const R *Y = (const R *)p->y + dir * H, *GY = p->gy ? (const R *)p->gy + dir * H : nullptr;
+    const R *Y = (const R *)p->y + dir * HW, *GY = p->gy ? (const R *)p->gy + dir * HW : nullptr;
     R *dgx = (R *)p->bws, *dgh = mode == GD_NN_GRU ? dgx + NT * B * GH : dgx;
     R *dh = dgx + NT * B * GH * (mode == GD_NN_GRU ? 2 : 1), *dc = dh + B * H, *dh2 = dc + B * H;
-    size_t bh = (size_t)(B * H) * sizeof(R);
+    R *dhf = P ? dh2 + B * H : NULL, *dhp = P ? dhf + B * H : NULL;
+    size_t bh = (size_t)(B * HW) * sizeof(R), bc = (size_t)(B * H) * sizeof(R);
     cudaError_t e = p->ghn ? cudaMemcpyAsync(dh, p->ghn, bh, cudaMemcpyDeviceToDevice) : cudaMemsetAsync(dh, 0, bh);
-    if (e == cudaSuccess) e = p->gcn ? cudaMemcpyAsync(dc, p->gcn, bh, cudaMemcpyDeviceToDevice) : cudaMemsetAsync(dc, 0, bh);
+    if (e == cudaSuccess) e = p->gcn ? cudaMemcpyAsync(dc, p->gcn, bc, cudaMemcpyDeviceToDevice) : cudaMemsetAsync(dc, 0, bc);
     if (e != cudaSuccess) return fail(e, "rnn backward: final state gradients");
     for (int64_t s = NT - 1; s >= 0; s--) {
         int64_t t = dir ? NT - 1 - s : s, tp = dir ? t + 1 : t - 1;
         const R *hp = s == 0 ? h0 : Y + tp * B * DH;
-        int64_t ldh = s == 0 ? H : DH;
+        int64_t ldh = s == 0 ? HW : DH;
         const R *cp = s == 0 ? c0 : aux + tp * B * H;
+        const R *din = dh, *gyt = GY ? GY + t * B * DH : nullptr;
+        if (P) {   // through the projection: dhp[t] = dh + gy[t], dhf = dhp[t] @ w_hr
+            R *dp = dhp + t * B * P;
+            proj_grad_kernel<R><<<blocks_for(B * P), kThreads>>>(dp, dh, gyt, B, P, DH);
+            if (gemm_rm(dt, 0, 0, B, H, P, dp, P, p->w_hr, H, 0.0, dhf, H)) return -1;
+            din = dhf;
+            gyt = nullptr;
+        }
         cell_backward_kernel<R><<<blocks_for(B * H), kThreads>>>(
             mode, dgx + t * B * GH, dgh + t * B * GH, gates + t * B * GH, aux + t * B * H, Y + t * B * DH,
-            GY ? GY + t * B * DH : nullptr, hp, ldh, cp, dh, dc, dh2, B, H, GH, DH);
+            gyt, hp, ldh, cp, din, dc, dh2, B, H, GH, DH, clip);
         if (s > 0 || p->gh0) {
-            if (gemm_rm(dt, 0, 0, B, H, GH, dgh + t * B * GH, GH, p->w_hh, H, mode == GD_NN_GRU ? 1.0 : 0.0, dh2, H))
+            if (gemm_rm(dt, 0, 0, B, HW, GH, dgh + t * B * GH, GH, p->w_hh, HW, mode == GD_NN_GRU ? 1.0 : 0.0, dh2, HW))
                 return -1;
             R *sw = dh; dh = dh2; dh2 = sw;
         }
     }
     if (p->gh0 && (e = cudaMemcpyAsync(p->gh0, dh, bh, cudaMemcpyDeviceToDevice)) != cudaSuccess) return fail(e, "rnn backward");
-    if (p->gc0 && mode == GD_NN_LSTM && (e = cudaMemcpyAsync(p->gc0, dc, bh, cudaMemcpyDeviceToDevice)) != cudaSuccess)
+    if (p->gc0 && mode == GD_NN_LSTM && (e = cudaMemcpyAsync(p->gc0, dc, bc, cudaMemcpyDeviceToDevice)) != cudaSuccess)
         return fail(e, "rnn backward");
     if (p->gw_ih && gemm_rm(dt, 1, 0, GH, I, NT * B, dgx, GH, x, I, 1.0, p->gw_ih, I)) return -1;
     if (p->gw_hh) {
         if (NT > 1) {
             const R *a = dir ? dgh : dgh + B * GH, *hy = dir ? Y + B * DH : Y;
-            if (gemm_rm(dt, 1, 0, GH, H, (NT - 1) * B, a, GH, hy, DH, 1.0, p->gw_hh, H)) return -1;
+            if (gemm_rm(dt, 1, 0, GH, HW, (NT - 1) * B, a, GH, hy, DH, 1.0, p->gw_hh, HW)) return -1;
         }
-        if (h0 && gemm_rm(dt, 1, 0, GH, H, B, dgh + (dir ? NT - 1 : 0) * B * GH, GH, h0, H, 1.0, p->gw_hh, H)) return -1;
+        if (h0 && gemm_rm(dt, 1, 0, GH, HW, B, dgh + (dir ? NT - 1 : 0) * B * GH, GH, h0, HW, 1.0, p->gw_hh, HW))
+            return -1;
     }
+    if (P && p->gw_hr && gemm_rm(dt, 1, 0, P, H, NT * B, dhp, P, hf, H, 1.0, p->gw_hr, H)) return -1;
     if (p->gb_ih) colsum_add_kernel<R><<<blocks_for(GH), kThreads>>>((R *)p->gb_ih, dgx, NT * B, GH);
     if (p->gb_hh) colsum_add_kernel<R><<<blocks_for(GH), kThreads>>>((R *)p->gb_hh, dgh, NT * B, GH);
     if (p->gx && gemm_rm(dt, 0, 0, NT * B, I, GH, dgx, GH, p->w_ih, I, p->accumulate_gx ? 1.0 : 0.0, p->gx, I))

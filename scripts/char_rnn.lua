@@ -1,9 +1,9 @@
 -- char_rnn.lua [path] [steps] [seeds]: a character-level 2-layer LSTM on the
 -- text of Debian's fortunes (issue 14; after DeepOBS's tolstoi_char_rnn:
 -- 2 LSTM layers of 128, sequences of 50, batches of 50), comparing Graves'
--- RMSProp (the flavor, in the setting it came from: lr 1e-4, alpha 0.95,
--- momentum 0.9, eps 1e-4 inside the root, Graves 2013 sec. 4) against
--- PyTorch's RMSProp and Adam.
+-- RMSProp in the setting it came from (M.GRAVES below: the flavor's lr 1e-4,
+-- momentum 0.9, decay 0.95, eps 1e-4 inside the root, and Graves' clipping of
+-- the derivatives) against PyTorch's RMSProp and Adam.
 --
 --   build/bin/gdlua scripts/char_rnn.lua /usr/share/games/fortunes 2000 1
 --
@@ -16,10 +16,8 @@
 -- batch to batch along 50 parallel streams of the text (as DeepOBS), reset at
 -- each pass over the text.  For each optimizer it prints the held-out bits
 -- per character (cross-entropy / ln 2) after training, as mean +- std over the
--- seeds, and a sample of generated text.  Not reproduced from Graves' setup:
--- his clipping of the derivatives inside the LSTM (to [-10, 10]) and at its
--- outputs (to [-100, 100]), which gd.nn.LSTM's fused backward does not
--- offer.  (Loaded with "--as-module" it returns its functions.)
+-- seeds, and a sample of generated text.  (Loaded with "--as-module" it
+-- returns its functions.)
 local gd = rawget(_G, "gd") or require "gd"
 local nn = gd.nn
 
@@ -28,8 +26,29 @@ local M = {}
 M.DEFAULT_PATH = "/usr/share/games/fortunes"
 M.CONFIG = {hidden = 128, layers = 2, seq = 50, batch = 50, embed = 128}
 
+-- Graves' setting.  Graves, "Generating Sequences With Recurrent Neural
+-- Networks" (2013), sec. 4.2, where his RMSProp comes from: "The networks
+-- were trained with rmsprop ... [eq. 38-41] with the following parameters"
+-- aleph = 0.95 (the decay of both running averages), beth = 0.9 (momentum),
+-- gimel = 1e-4 (learning rate), daleth = 1e-4 (inside the root): the graves
+-- flavor's defaults (lua/gd/optim/flavors.lua); "The output derivatives
+-- dL(x)/dy^_t were clipped in the range [-100, 100], and the LSTM derivatives
+-- were clipped in the range [-10, 10]", the LSTM derivatives being, by sec.
+-- 2.1, "the derivative of the loss with respect to the network inputs to the
+-- LSTM layers (before the sigmoid and tanh functions are applied)": here
+-- gd.nn.LSTM's gate_grad_clip (a gdlua extension) and a clamp of the logits'
+-- gradient.  (His text experiments, sec. 3, trained by SGD with momentum,
+-- clipped the LSTM derivatives to [-1, 1]; no setting of the paper pairs that
+-- with rmsprop.)  The clip limits are on his scale, the derivatives of a
+-- sequence's loss summed over its steps (eq. 6): the loss of a batch is the
+-- sum of its sequences' (reduction "sum"), so each logit's derivative is
+-- softmax - onehot, as his, and so is each gate's.  (With softmax outputs
+-- the output clip never binds, |y - onehot| <= 1; it is kept for fidelity.)
+M.GRAVES = {gate_grad_clip = 10, output_clip = 100, reduction = "sum"}
+
 M.OPTIMIZERS = {
-  {name = "RMSProp (graves)", make = function(net) return gd.optim.RMSProp(net, {flavor = "graves"}) end},
+  {name = "RMSProp (graves)", make = function(net) return gd.optim.RMSProp(net, {flavor = "graves"}) end,
+   setting = M.GRAVES},
   {name = "RMSProp (pytorch)", make = function(net) return gd.optim.RMSProp(net, {lr = 2e-3}) end},
   {name = "Adam", make = function(net) return gd.optim.Adam(net, {lr = 2e-3}) end},
 }
@@ -107,25 +126,31 @@ function M.stack_rows(rows, B, W)
   return out
 end
 
---- The model: {net = Sequential (all parameters, one arena), emb, lstm, head}.
-function M.model(V, cfg)
+--- The model: {net = Sequential (all parameters, one arena), emb, lstm, head};
+-- setting (optional, as M.GRAVES) gives the LSTM its gate_grad_clip.
+function M.model(V, cfg, setting)
   cfg = cfg or M.CONFIG
   local emb = nn.Embedding(V, cfg.embed)
-  local lstm = nn.LSTM(cfg.embed, cfg.hidden, {num_layers = cfg.layers, batch_first = true})
+  local lstm = nn.LSTM(cfg.embed, cfg.hidden, {num_layers = cfg.layers, batch_first = true,
+                                               gate_grad_clip = setting and setting.gate_grad_clip or nil})
   local head = nn.Linear(cfg.hidden, V)
-  return {net = nn.Sequential{emb, lstm, head}, emb = emb, lstm = lstm, head = head, cfg = cfg}
+  return {net = nn.Sequential{emb, lstm, head}, emb = emb, lstm = lstm, head = head, cfg = cfg,
+          output_clip = setting and setting.output_clip or nil}
 end
 
 --- One forward (and with opt, backward + step) over x, y (B x T int64),
--- carrying state {h, c}; returns the mean cross-entropy (nats).
+-- carrying state {h, c}; returns the mean cross-entropy (nats) whatever the
+-- loss's reduction.  m.output_clip clamps the logits' gradient.
 local function step(m, loss, x, y, state, opt)
   local B, T = x:size(1), x:size(2)
   local e = m.emb(x)
   local out, h, c = m.lstm(e, state.h, state.c)
   local logits = m.head(out:view(B * T, m.cfg.hidden))
   local err, grad = loss(logits, y:view(B * T))
+  if loss.reduction == "sum" then err = err / (B * T) end
   if opt then
     m.net:zero_grad()
+    if m.output_clip then grad:clamp_(-m.output_clip, m.output_clip) end
     local gout = m.head:backward(grad)
     local ge = m.lstm:backward(gout:view(B, T, m.cfg.hidden))
     m.emb:backward(ge)
@@ -188,11 +213,12 @@ end
 function M.run(o, data, steps, seed, cfg)
   cfg = cfg or M.CONFIG
   gd.manual_seed(seed)
-  local m = M.model(#data.vocab, cfg)
+  local m = M.model(#data.vocab, cfg, o.setting)
   local opt = o.make(m.net)
   local S = M.streams(data.train, cfg.batch, cfg.seq)
   local per_pass = (S:size(2) - 1) / cfg.seq
-  local loss, state, losses = nn.CrossEntropyLoss(), {}, {}
+  local loss = nn.CrossEntropyLoss({reduction = o.setting and o.setting.reduction or "mean"})
+  local state, losses = {}, {}
   for s = 0, steps - 1 do
     local k = s % per_pass
     if k == 0 then state = {} end   -- a new pass over the text: fresh states

@@ -96,6 +96,8 @@ local function cases()
     {"LSTM", gd.nn.LSTM(2, 3), gd.randn(4, 2, 2, F64)},
     {"LSTM 2 layers, bidirectional, batch_first", gd.nn.LSTM(2, 2, {num_layers = 2, bidirectional = true,
      batch_first = true}), gd.randn(2, 3, 2, F64)},
+    {"LSTM proj_size, 2 layers, bidirectional", gd.nn.LSTM(2, 3, {proj_size = 2, num_layers = 2,
+     bidirectional = true}), gd.randn(3, 2, 2, F64)},
     {"GRU", gd.nn.GRU(3, 2, {bias = false}), gd.randn(3, 2, 3, F64)},
     {"RNN unbatched", gd.nn.RNN(2, 3), gd.randn(4, 2, F64)},
     {"Flatten", gd.nn.Sequential{gd.nn.Conv2d(1, 2, 2), gd.nn.Flatten(), gd.nn.Linear(8, 2)}, gd.randn(2, 1, 3, 3, F64)},

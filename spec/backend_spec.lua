@@ -607,6 +607,17 @@ end)
 
 -- name, constructor, input shape, [input domain], [integer input range]
 local nn = gd.nn
+
+--- m with every parameter set to deterministic values away from its
+-- initialisation (LayerNorm/GroupNorm start at ones and zeros, which would
+-- hide an affine vector read at the wrong index).
+local function perturbed(m)
+  for i, p in ipairs(m:parameters()) do
+    p:copy_(from_flat(values(p:numel(), "any", p.dtype, 40 + i), p.shape, p.dtype))
+  end
+  return m
+end
+
 local LAYERS = {
   {"Linear", function() return nn.Linear(4, 3) end, {5, 4}},
   {"Linear without bias", function() return nn.Linear(4, 3, {bias = false}) end, {5, 4}},
@@ -647,10 +658,34 @@ local LAYERS = {
     return nn.Sequential {nn.Conv2d(1, 4, 3, {padding = 1}), nn.BatchNorm2d(4), nn.ReLU(), nn.MaxPool2d(2),
       nn.Flatten(), nn.Linear(4 * 4 * 4, 3)}
   end, {3, 1, 8, 8}},
+  -- issue 14's CUDA kernels (cuda/norm.cu, cuda/conv.cu).  Norms: rows longer
+  -- than a warp (block sums over several warps, a strided walk of the row),
+  -- the affine index of GroupNorm (channel = position / span) and LayerNorm
+  -- (element), with and without affine parameters; catches a block sum that
+  -- drops a warp, a wrong (r mod G) in the affine index, a weight-gradient
+  -- kernel that sums the wrong rows of a group.
+  {"LayerNorm over 3x100 values a row", function() return perturbed(nn.LayerNorm({3, 100})) end, {4, 3, 100}},
+  {"LayerNorm without affine", function() return nn.LayerNorm(6, {elementwise_affine = false}) end, {5, 6}},
+  {"GroupNorm 3 groups of 2 channels, affine", function() return perturbed(nn.GroupNorm(3, 6)) end, {4, 6, 9, 7}},
+  {"GroupNorm 1 group without affine", function() return nn.GroupNorm(1, 3, {affine = false}) end, {2, 3, 10, 12}},
+  -- the convolutions batched over samples: one strided-batched gemm per group
+  -- (the weight's stride 0), the backward's [K][N*L] layout and its
+  -- transposing copies; catches a wrong sample stride (every sample but the
+  -- first wrong) or a group offset off by one group
+  {"Conv2d batch of 7, 3 groups", function() return perturbed(nn.Conv2d(6, 9, 3, {groups = 3, padding = 1})) end,
+    {7, 6, 5, 4}},
+  {"Conv1d batch of 9, stride 2", function() return perturbed(nn.Conv1d(3, 4, 3, {stride = 2, padding = 2})) end,
+    {9, 3, 11}},
+  {"ConvTranspose2d batch of 6, 1 group", function() return perturbed(nn.ConvTranspose2d(3, 4, 3, {stride = 2})) end,
+    {6, 3, 4, 3}},
   {"Sequential MLP", function() return nn.Sequential {nn.Linear(4, 6), nn.ReLU(), nn.Linear(6, 2)} end, {5, 4}},
   {"RNN", function() return nn.RNN(4, 3) end, {6, 2, 4}},
   {"LSTM 2 layers", function() return nn.LSTM(4, 3, {num_layers = 2}) end, {6, 2, 4}},
   {"GRU batch_first", function() return nn.GRU(4, 3, {batch_first = true}) end, {2, 6, 4}},
+  -- LSTM's projection (the per-step w_hr gemms, h and c of two widths) and the gates' gradient clip
+  {"LSTM proj_size, bidirectional, gate_grad_clip", function()
+    return nn.LSTM(4, 5, {proj_size = 3, bidirectional = true, num_layers = 2, gate_grad_clip = 0.02})
+  end, {6, 2, 4}},
 }
 
 -- name, constructor, prediction shape and domain, target maker(dtype)
@@ -675,6 +710,30 @@ local LOSSES = {
   {"CrossEntropyLoss", function() return nn.CrossEntropyLoss() end, {5, 4}, "any", classes(4)},
   {"NLLLoss", function() return nn.NLLLoss() end, {5, 4}, "any", classes(4)},
   {"KLDivLoss", function() return nn.KLDivLoss() end, {5, 4}, "any", target_like("unit")},
+  -- issue 14's CUDA kernels (cuda/nn.cu): NLLLoss and CrossEntropyLoss's
+  -- options (a class weight, an ignore_index that some rows have: class 2,
+  -- label smoothing, probability targets) and the parallel loss sums over
+  -- many blocks.  Catches a mean divided by the row count instead of the
+  -- targets' weights, an ignored row that keeps a gradient, smoothing or
+  -- weights applied on one device only, and a block reduction that drops a
+  -- block's partial sum.
+  {"NLLLoss weight, ignore_index", function()
+    return nn.NLLLoss({weight = gd.tensor({0.5, 2, 1.5, 0.25}), ignore_index = 2})
+  end, {7, 4}, "any", classes(4)},
+  {"NLLLoss sum", function() return nn.NLLLoss({reduction = "sum"}) end, {7, 4}, "any", classes(4)},
+  {"NLLLoss none", function() return nn.NLLLoss({reduction = "none"}) end, {7, 4}, "any", classes(4)},
+  {"CrossEntropyLoss weight, ignore_index, label_smoothing", function()
+    return nn.CrossEntropyLoss({weight = gd.tensor({0.5, 2, 1.5, 0.25}), ignore_index = 2, label_smoothing = 0.2})
+  end, {7, 4}, "any", classes(4)},
+  {"CrossEntropyLoss none, label_smoothing", function()
+    return nn.CrossEntropyLoss({reduction = "none", label_smoothing = 0.1})
+  end, {7, 4}, "any", classes(4)},
+  {"CrossEntropyLoss probability targets, weight", function()
+    return nn.CrossEntropyLoss({weight = gd.tensor({0.5, 2, 1.5, 0.25}), label_smoothing = 0.1})
+  end, {6, 4}, "any", target_like("unit")},
+  {"L1Loss over 3000 elements (12 blocks)", function() return nn.L1Loss() end, {60, 50}, "any", target_like("any")},
+  {"BCEWithLogitsLoss sum over 2100 elements", function() return nn.BCEWithLogitsLoss({reduction = "sum"}) end,
+    {70, 30}, "any", target_like("unit")},
 }
 
 --- Runs a module: forward, then backward of a fixed gradient; returns the
@@ -736,6 +795,66 @@ describe("layers on every backend", function()
       assert_close(run_layer(m:clone():to(dev), idx:to(dev), 1), want, "Embedding options, " .. dev)
     end
   end)
+  -- catches: a CUDA renorm that never runs, renormalises rows not looked up,
+  -- or takes the wrong norm (norm_type 3 vs 2); the CPU's values are checked
+  -- against PyTorch in spec/nn_conv_spec.lua
+  it("Embedding with max_norm renormalises the rows looked up, in place" ..
+    (#OTHER > 0 and ", on every backend" or ""), function()
+    for _, dtype in ipairs(FLOAT) do
+      for _, norm_type in ipairs({2, 3}) do
+        gd.manual_seed(6)
+        local m = nn.Embedding(7, 5, {max_norm = 0.8, norm_type = norm_type}):to(dtype)
+        local copies = {}
+        for _, dev in ipairs(OTHER) do copies[dev] = m:clone():to(dev) end
+        local idx = gd.tensor({{3, 3, 1, 6}, {6, 2, 3, 7}}, {dtype = "int64"})
+        local want = run_layer(m, idx, 1)
+        want[#want + 1] = m.weight:cpu():clone()
+        local row = function(w, i) return (w[i]:abs() ^ norm_type):sum() ^ (1 / norm_type) end
+        assert(row(want[#want], 3) <= 0.8 + 1e-6, "row 3 was not renormalised")
+        assert(row(want[#want], 4) > 0.8, "row 4 (not looked up) changed, or its norm was small to begin with")
+        for _, dev in ipairs(OTHER) do
+          local got = run_layer(copies[dev], idx:to(dev), 1)
+          got[#got + 1] = copies[dev].weight:cpu():clone()
+          assert_close(got, want, fmt("Embedding max_norm, norm_type %d, %s, %s", norm_type, dtype, dev))
+        end
+      end
+    end
+  end)
+  if #OTHER > 0 then
+    -- cuda/conv.cu takes samples in chunks as large as its workspace allows;
+    -- a tiny workspace (GD_CUDA_CONV_WORKSPACE, read on every call) forces
+    -- chunks of one to four samples and a short last chunk.  Catches a chunk
+    -- offset that skips or repeats samples, or a weight gradient that keeps
+    -- only the last chunk's share (beta 0 instead of 1).
+    it("Conv2d and ConvTranspose2d in small chunks of samples, on every backend", function()
+      local ffi = require "ffi"
+      pcall(ffi.cdef, "int setenv(const char *name, const char *value, int overwrite); int unsetenv(const char *name);")
+      local cases = {
+        {function() return perturbed(nn.Conv2d(2, 3, 3, {padding = 1, groups = 1})) end, {5, 2, 4, 4}},
+        {function() return perturbed(nn.ConvTranspose2d(2, 4, 2, {stride = 2, groups = 2})) end, {5, 2, 3, 3}},
+      }
+      -- 5 samples: chunks of 1 (any tiny budget) up to 4 (conv forward, float32:
+      -- 1152 bytes a sample under 5000), most with a short last chunk
+      for _, bytes in ipairs({"1", "2500", "5000"}) do
+        for ci, c in ipairs(cases) do
+          for _, dtype in ipairs(FLOAT) do
+            gd.manual_seed(8)
+            local m = c[1]():to(dtype)
+            local base = from_flat(values(numel(c[2]), "any", dtype, 17), c[2], dtype)
+            local want = run_layer(m, base:clone(), 5)
+            for _, dev in ipairs(OTHER) do
+              local md = m:clone():to(dev)
+              ffi.C.setenv("GD_CUDA_CONV_WORKSPACE", bytes, 1)
+              local ok, got = pcall(run_layer, md, base:to(dev), 5)
+              ffi.C.unsetenv("GD_CUDA_CONV_WORKSPACE")
+              assert(ok, got)
+              assert_close(got, want, fmt("conv case %d, workspace %s bytes, %s, %s", ci, bytes, dtype, dev))
+            end
+          end
+        end
+      end
+    end)
+  end
   if #OTHER == 0 then pending("layers on a GPU: no GPU here: " .. tostring(cuda_why)) end
 end)
 

@@ -84,7 +84,7 @@ describe("gd.bench.run with schedules and fixed hyperparameters", function()
     cleanup(db)
   end)
 
-  it("keeps an optimizer with fixed hyperparameters apart: 'SGD momentum=0.9' is DeepOBS's Momentum", function()
+  it("keeps an optimizer with fixed hyperparameters apart under its own name ('SGD momentum=0.5')", function()
     local db = tmpdb()
     bench.run{db = db, problems = {"d2l_quadratic"}, optimizers = {"SGD", {"SGD", momentum = 0.5}},
       space = {lr = {0.4}}, budget = 20, seeds = 1, workers = 0, print = false}

@@ -108,6 +108,13 @@ describe("gd.bench.run", function()
     -- two concurrent workers: the file is intact, both took trials, each trial has one curve
     assert.equal("ok", rows(db, "PRAGMA integrity_check")[1].integrity_check)
     assert.is_true(rows(db, "SELECT COUNT(DISTINCT worker) AS n FROM trials WHERE phase = 'tune'")[1].n >= 2)
+    -- each worker started once for the whole sweep (catches a second start for
+    -- the seed reruns: 4 processes), and they ran every trial between them
+    local w = rows(db, "SELECT COUNT(*) AS n, SUM(trials) AS trials, MIN(user) AS user FROM workers")[1]
+    assert.equal(2, w.n)
+    assert.equal(n, w.trials)
+    assert.is_true(w.user > 0)
+    assert.equal(2, rows(db, "SELECT COUNT(DISTINCT worker) AS n FROM trials")[1].n)
     local pts = rows(db, "SELECT COUNT(*) AS n FROM points p JOIN trials t ON t.id = p.trial_id " ..
       "WHERE t.problem = 'quadratic_deep' AND p.metric = 'loss' AND t.status = 'done'")[1].n
     local done = rows(db, "SELECT COUNT(*) AS n FROM trials WHERE problem = 'quadratic_deep' AND status = 'done'")[1].n
@@ -186,6 +193,21 @@ describe("gd.bench.run", function()
     for _, r in ipairs(after) do by_id[r.id] = r; assert.equal("done", r.status) end
     -- a rerun trial would have a new wall time
     for _, r in ipairs(before) do assert.equal(r.seconds, by_id[r.id].seconds) end
+    cleanup(db)
+  end)
+
+  -- catches: a sweep whose workers cannot start (a broken install) starting
+  -- them again forever
+  it("stops with a message when its workers exit without claiming a trial", function()
+    local db = tmpdb()
+    local exe = bench.executable
+    bench.executable = function() return "/bin/false" end
+    local ok, err = pcall(bench.run, {db = db, problems = {"noisy_beale"}, optimizers = {"SGD"}, budget = "quick",
+      trials = 3, seeds = 0, workers = 2, print = false})
+    bench.executable = exe
+    assert.is_false(ok)
+    assert.truthy(tostring(err):find("gd.bench.run: the workers exited without claiming a trial", 1, true), err)
+    assert.equal(3, rows(db, "SELECT COUNT(*) AS n FROM trials WHERE status = 'pending' AND attempts = 0")[1].n)
     cleanup(db)
   end)
 

@@ -16,6 +16,30 @@ describe("the char-RNN (scripts/char_rnn.lua)", function()
     assert.equal(50, cr.CONFIG.batch)
   end)
 
+  it("runs Graves' RMSProp in his setting (Graves 2013 sec. 4.2, eq. 38-45)", function()
+    -- catches the flavor's values drifting from the paper's (aleph 0.95, beth 0.9, gimel = daleth = 1e-4),
+    -- the clipping left out of the Graves run (or put into the others'), or a mean loss (the clip limits
+    -- are on the scale of a sequence's summed loss)
+    local g = cr.OPTIMIZERS[1]
+    assert.equal("RMSProp (graves)", g.name)
+    local m = cr.model(20, TINY, g.setting)
+    assert.equal(10, m.lstm.gate_grad_clip)
+    assert.equal(100, m.output_clip)
+    assert.equal("sum", g.setting.reduction)
+    local h = g.make(m.net).hyper
+    assert.equal(1e-4, h.lr)
+    assert.equal(0.95, h.alpha)
+    assert.equal(0.9, h.momentum)
+    assert.equal(1e-4, h.eps)
+    assert.is_true(h.centered and h.eps_inside)
+    assert.equal("lr_inside", h.momentum_style)
+    for i = 2, #cr.OPTIMIZERS do
+      local other = cr.model(20, TINY, cr.OPTIMIZERS[i].setting)
+      assert.equal(0, other.lstm.gate_grad_clip)
+      assert.is_nil(other.output_clip)
+    end
+  end)
+
   it("cuts the text into streams that continue one another (state carried across batches)", function()
     local ids = gd.arange(1, 102, {dtype = "int64"})   -- 1 .. 101
     local S = cr.streams(ids, 4, 5)

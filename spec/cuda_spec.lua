@@ -172,4 +172,99 @@ describe("CUDA", function()
     for _ = 1, 5 do oc:step(); og:step() end
     close(pg, pc, 1e-5)
   end)
+
+  -- issue 14's kernels at training sizes (spec/backend_spec.lua checks every
+  -- layout at small sizes).  Tolerances relative to max(|CPU|, 1): float64
+  -- 1e-12 (the sums differ from the CPU's in order only), float32 1e-5, and
+  -- 1e-4 for float32 convolutions (cuBLAS and OpenBLAS block their products
+  -- differently).
+  local TOL = {float64 = 1e-12, float32 = 1e-5}
+
+  --- forward, then backward of a fixed gradient, of m on x: y, gx and the
+  -- parameter gradients, on the CPU
+  local function pass(m, x, gy)
+    m:zero_grad()
+    local y = m:forward(x)
+    local gx = m:backward(gy)
+    local out = {y:to("cpu"), gx:to("cpu")}
+    for _, p in ipairs(m:parameters()) do out[#out + 1] = p.grad:to("cpu") end
+    return out
+  end
+
+  local function same_pass(make, shape, tol_scale)
+    for _, dt in ipairs {"float32", "float64"} do
+      gd.manual_seed(21)
+      local m = make():to(dt)
+      for _, p in ipairs(m:parameters()) do p:copy_(gd.randn(p.shape, {dtype = dt})) end
+      local mg = m:clone():to("cuda")
+      local x = gd.randn(shape, {dtype = dt})
+      local y = m:forward(x)
+      local gy = gd.randn(y.shape, {dtype = dt})
+      local want, got = pass(m, x, gy), pass(mg, x:cuda(), gy:cuda())
+      for i = 1, #want do close(got[i], want[i], TOL[dt] * (dt == "float32" and tol_scale or 1)) end
+    end
+  end
+
+  -- catches: a block sum that drops warps of a long row, or an affine
+  -- gradient summed over the wrong rows (GroupNorm: the group's channel)
+  it("runs LayerNorm and GroupNorm forward and backward at training sizes as the CPU does", function()
+    same_pass(function() return gd.nn.LayerNorm(1000) end, {64, 1000}, 1)
+    same_pass(function() return gd.nn.GroupNorm(4, 32) end, {16, 32, 12, 12}, 1)
+  end)
+
+  -- catches: a strided-batched gemm whose sample or group strides are wrong
+  -- beyond the first few samples, a weight gradient that keeps one chunk
+  it("runs batched convolutions at the digits model's sizes as the CPU does", function()
+    same_pass(function() return gd.nn.Conv2d(16, 32, 3, {padding = 1}) end, {128, 16, 8, 8}, 10)
+    same_pass(function() return gd.nn.Conv2d(8, 8, 3, {padding = 1, groups = 4}) end, {64, 8, 8, 8}, 10)
+    same_pass(function() return gd.nn.ConvTranspose2d(8, 4, 2, {stride = 2}) end, {64, 8, 4, 4}, 10)
+  end)
+
+  -- catches: a loss sum that depends on timing (atomics), or a block
+  -- reduction that drops a block: the same bits on every run, the CPU's
+  -- value up to rounding
+  it("sums losses in parallel, the same from run to run, as the CPU does", function()
+    gd.manual_seed(22)
+    local x, t = gd.randn(1000, 1000, {dtype = "float64"}), gd.randn(1000, 1000, {dtype = "float64"})
+    local gx, gt = x:cuda(), t:cuda()
+    for _, loss in ipairs {gd.nn.L1Loss(), gd.nn.SmoothL1Loss(), gd.nn.MSELoss()} do
+      local want = loss(x, t)
+      local a, b = loss(gx, gt), loss(gx, gt)
+      assert.are.equal(a, b)
+      assert(math.abs(a - want) <= 1e-12 * math.max(1, math.abs(want)), tostring(loss) .. ": " .. a .. " vs " .. want)
+    end
+  end)
+
+  -- catches: a mean divided by the rows instead of the targets' weights, an
+  -- ignored row's gradient, smoothing applied on one device only
+  it("computes CrossEntropyLoss's options and NLLLoss over 2000 rows as the CPU does", function()
+    gd.manual_seed(23)
+    local x = gd.randn(2000, 50, {dtype = "float64"})
+    local t = (gd.rand(2000, {dtype = "float64"}) * 50):long() + 1
+    local w = gd.rand(50, {dtype = "float64"}) + 0.5
+    local prob = gd.rand(2000, 50, {dtype = "float64"})
+    for _, case in ipairs {
+      {gd.nn.CrossEntropyLoss({weight = w, ignore_index = 7, label_smoothing = 0.1}), t},
+      {gd.nn.CrossEntropyLoss({label_smoothing = 0.3}), prob},
+      {gd.nn.NLLLoss({weight = w, ignore_index = 3}), t},
+    } do
+      local loss, target = case[1], case[2]
+      local e1, g1 = loss(x, target)
+      g1 = g1:clone()
+      local e2, g2 = loss(x:cuda(), target:cuda())
+      assert(math.abs(e1 - e2) <= 1e-12 * math.max(1, math.abs(e1)), tostring(loss) .. ": " .. e2 .. " vs " .. e1)
+      close(g2, g1, 1e-12)
+    end
+  end)
+
+  -- catches: a renorm kernel that renormalises a repeated row twice in a
+  -- race, or rows that were not looked up
+  it("renormalises Embedding rows (max_norm) over many repeated indices as the CPU does", function()
+    gd.manual_seed(24)
+    local m = gd.nn.Embedding(300, 64, {max_norm = 1})
+    local mg = m:clone():cuda()
+    local idx = (gd.rand(40, 50) * 100):long() + 1
+    close(mg(idx:cuda()), m(idx), 1e-5)
+    close(mg.weight, m.weight, 1e-5)
+  end)
 end)

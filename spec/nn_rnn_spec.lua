@@ -39,20 +39,26 @@ end
 local function replay(g, dtype, tol)
   local m = build(g, dtype)
   m:zero_grad()
+  -- h's shape, and c's (another width with proj_size)
+  local cshape = g.cstate_shape or g.state_shape
   local function st(v) return v and t64(v, g.state_shape):to(dtype) or nil end
+  local function stc(v) return v and t64(v, cshape):to(dtype) or nil end
   local x = t64(g.x, g.x_shape):to(dtype)
   local y, hn, cn
-  if g.cls == "LSTM" then y, hn, cn = m:forward(x, st(g.h0), st(g.c0))
+  if g.cls == "LSTM" then y, hn, cn = m:forward(x, st(g.h0), stc(g.c0))
   else y, hn = m:forward(x, st(g.h0)) end
   assert.same(g.y_shape, y.shape)
   assert.same(g.state_shape, hn.shape)
   assert.is_true(maxdiff(y, t64(g.y, g.y_shape)) < tol, g.name .. ": output")
   assert.is_true(maxdiff(hn, t64(g.hn, g.state_shape)) < tol, g.name .. ": h_n")
-  if g.cn then assert.is_true(maxdiff(cn, t64(g.cn, g.state_shape)) < tol, g.name .. ": c_n") end
-  local gx, gh0, gc0 = m:backward(t64(g.gy, g.y_shape):to(dtype), st(g.ghn), st(g.gcn))
+  if g.cn then
+    assert.same(cshape, cn.shape)
+    assert.is_true(maxdiff(cn, t64(g.cn, cshape)) < tol, g.name .. ": c_n")
+  end
+  local gx, gh0, gc0 = m:backward(t64(g.gy, g.y_shape):to(dtype), st(g.ghn), stc(g.gcn))
   assert.is_true(maxdiff(gx, t64(g.gx, g.x_shape)) < tol, g.name .. ": input gradient")
   if g.gh0 then assert.is_true(maxdiff(gh0, t64(g.gh0, g.state_shape)) < tol, g.name .. ": h0 gradient") end
-  if g.gc0 then assert.is_true(maxdiff(gc0, t64(g.gc0, g.state_shape)) < tol, g.name .. ": c0 gradient") end
+  if g.gc0 then assert.is_true(maxdiff(gc0, t64(g.gc0, cshape)) < tol, g.name .. ": c0 gradient") end
   local sd = m:state_dict()
   for name, p in pairs(g.params) do
     assert.is_true(maxdiff(sd[name].grad, t64(p.g, p.shape)) < tol, g.name .. ": gradient of " .. name)
@@ -64,11 +70,44 @@ describe("gd.nn.RNN, LSTM and GRU against PyTorch", function()
   -- b_hn outside r's product, the reverse direction run forwards or written
   -- into the wrong columns, the second layer fed the wrong input, batch_first
   -- read as time-major, grad_h/grad_c dropped, h0's gradient not propagated,
-  -- the hidden weights' gradient missing the first step's h0 term.
+  -- the hidden weights' gradient missing the first step's h0 term; with
+  -- proj_size: h not projected (or projected by weight_hr transposed), c0/c_n
+  -- given h's width, the second layer fed hidden_size instead of 2 * proj_size
+  -- columns, weight_hr's gradient missing a step or the gy term.
   for _, g in ipairs(golden) do
     it(g.name .. " (float64, 1e-10)", function() replay(g, "float64", 1e-10) end)
     it(g.name .. " (float32, 1e-4)", function() replay(g, "float32", 1e-4) end)
   end
+
+  it("the autograd path (one recorded node per layer and direction) gives the golden gradients with proj_size",
+    function()
+    -- catches a recorded node that loses the projection: hn's region sized
+    -- hidden_size, weight_hr not an input of the node (no gradient), or the
+    -- node's workspace laid out without the projected cell outputs
+    for _, g in ipairs(golden) do
+      if g.opts:find("proj_size") then
+        local m = build(g, "float64"):requires_grad_()
+        m:zero_grad()
+        local cshape = g.cstate_shape or g.state_shape
+        local function leaf(v, shape) return v and t64(v, shape):requires_grad_() or nil end
+        local x, h0, c0 = leaf(g.x, g.x_shape), leaf(g.h0, g.state_shape), leaf(g.c0, cshape)
+        local y, hn, cn = m(x, h0, c0)
+        assert.is_true(maxdiff(y, t64(g.y, g.y_shape)) < 1e-10, g.name .. ": output")
+        local total = (y * t64(g.gy, g.y_shape)):sum()
+        if g.ghn then total = total + (hn * t64(g.ghn, g.state_shape)):sum() end
+        if g.gcn then total = total + (cn * t64(g.gcn, cshape)):sum() end
+        total:backward()
+        assert.is_true(maxdiff(x.grad, t64(g.gx, g.x_shape)) < 1e-10, g.name .. ": input gradient")
+        if g.gh0 then assert.is_true(maxdiff(h0.grad, t64(g.gh0, g.state_shape)) < 1e-10, g.name .. ": h0 gradient") end
+        if g.gc0 then assert.is_true(maxdiff(c0.grad, t64(g.gc0, cshape)) < 1e-10, g.name .. ": c0 gradient") end
+        local sd = m:state_dict()
+        for name, p in pairs(g.params) do
+          assert.is_true(maxdiff(sd[name].grad, t64(p.g, p.shape)) < 1e-10, g.name .. ": gradient of " .. name)
+        end
+        m:requires_grad_(false)
+      end
+    end
+  end)
 
   it("a second forward with another batch size and sequence length gives fresh results", function()
     -- reused buffers keyed by shape: a stale workspace would show here
@@ -128,6 +167,11 @@ describe("gd.nn recurrent layers by finite differences", function()
     {"LSTM 2 layers batch_first", function() return nn.LSTM(3, 4, {num_layers = 2, batch_first = true}) end, {2, 5, 3}},
     {"GRU bidirectional 2 layers", function() return nn.GRU(2, 3, {num_layers = 2, bidirectional = true}) end, {3, 2, 2}},
     {"LSTM 3 layers with dropout 0.3 (training)", function() return nn.LSTM(3, 3, {num_layers = 3, dropout = 0.3}) end, {4, 2, 3}},
+    {"LSTM proj_size 2, 2 layers, bidirectional, dropout 0.2 (training)", function()
+      return nn.LSTM(3, 4, {num_layers = 2, bidirectional = true, proj_size = 2, dropout = 0.2})
+    end, {4, 2, 3}},
+    -- a clip no gradient reaches: the exact gradient still
+    {"LSTM gate_grad_clip 1e6", function() return nn.LSTM(3, 4, {gate_grad_clip = 1e6}) end, {3, 2, 3}},
   }
   for _, c in ipairs(cases) do
     it(c[1] .. ": backward matches gradcheck", function()
@@ -135,6 +179,117 @@ describe("gd.nn recurrent layers by finite differences", function()
       assert.is_true(ok, msg)
     end)
   end
+end)
+
+describe("gd.nn.LSTM gate_grad_clip (Graves' derivative clipping, a gdlua extension)", function()
+  -- One step, batch 1, h0 and c0 given: bias_ih's gradient is then the
+  -- gradient of the 4H gate pre-activations itself.  Its unclipped value d
+  -- comes from central differences on bias_ih (independent of the backward);
+  -- with the clip C set at the median of |d| half the entries are clipped, so
+  -- the check catches a clip applied to nothing, to everything, at the wrong
+  -- place (after the weights' gradients, or to the cell state's gradient c0
+  -- gets), or a clipped value that is not the one sent on to x and h0.
+  local H, I = 3, 2
+  local function setup()
+    gd.manual_seed(21)
+    local m = nn.LSTM(I, H):double()
+    local x = gd.randn(1, 1, I, {dtype = "float64"})
+    local h0 = gd.randn(1, 1, H, {dtype = "float64"})
+    local c0 = gd.randn(1, 1, H, {dtype = "float64"})
+    -- large output gradients: pre-activation gradients of every size
+    local gy = gd.randn(1, 1, H, {dtype = "float64"}) * 40
+    local gc = gd.randn(1, 1, H, {dtype = "float64"}) * 40
+    return m, x, h0, c0, gy, gc
+  end
+  local function loss(m, x, h0, c0, gy, gc)
+    local y, _, c = m:forward(x, h0, c0)
+    return (y * gy):sum() + (c * gc):sum()
+  end
+
+  it("clips each gate's pre-activation gradient to [-C, C] and leaves the smaller ones exact", function()
+    local m, x, h0, c0, gy, gc = setup()
+    local b = m.bias_ih_l0
+    local d, eps = {}, 1e-6
+    for k = 1, 4 * H do
+      local v = b:get(k)
+      b:set(k, v + eps); local lp = loss(m, x, h0, c0, gy, gc)
+      b:set(k, v - eps); local lm = loss(m, x, h0, c0, gy, gc)
+      b:set(k, v)
+      d[k] = (lp - lm) / (2 * eps)
+    end
+    local mags = {}
+    for k = 1, #d do mags[k] = math.abs(d[k]) end
+    table.sort(mags)
+    local C = (mags[6] + mags[7]) / 2
+    local unclipped = m:clone()
+    m.gate_grad_clip = C
+    local n_clipped = 0
+    m:zero_grad()
+    m:forward(x, h0, c0)
+    local gx, gh0, gc0 = m:backward(gy, nil, gc)
+    unclipped:zero_grad()
+    unclipped:forward(x, h0, c0)
+    local _, _, gc0_exact = unclipped:backward(gy, nil, gc)
+    local clipped = {}
+    for k = 1, 4 * H do
+      local want = d[k]
+      if math.abs(d[k]) > C then want = d[k] > 0 and C or -C; n_clipped = n_clipped + 1 end
+      clipped[k] = want
+      assert.is_true(math.abs(m.bias_ih_l0.grad:get(k) - want) < 1e-6 * math.max(1, math.abs(want)),
+        string.format("gate %d: %.9g, want %.9g (unclipped %.9g, C %.6g)", k, m.bias_ih_l0.grad:get(k), want, d[k], C))
+      assert.equal(m.bias_ih_l0.grad:get(k), m.bias_hh_l0.grad:get(k))
+    end
+    assert.equal(6, n_clipped)   -- the clip acted, and only on the large half
+    -- the clipped gradient is what flows on: x, h0 and the weights by hand
+    local dv = gd.tensor(clipped, {dtype = "float64"})
+    local gx_want = dv:view(1, 4 * H):matmul(m.weight_ih_l0):view(1, 1, I)
+    local gh_want = dv:view(1, 4 * H):matmul(m.weight_hh_l0):view(1, 1, H)
+    assert.is_true(maxdiff(gx, gx_want) < 1e-6)
+    assert.is_true(maxdiff(gh0, gh_want) < 1e-6)
+    local gw_want = dv:view(4 * H, 1):matmul(x:view(1, I))
+    assert.is_true(maxdiff(m.weight_ih_l0.grad, gw_want) < 1e-6)
+    -- the cell state's own gradient (c0's) is not clipped
+    assert.is_true(maxdiff(gc0, gc0_exact) < 1e-14)
+  end)
+
+  it("clips the same way through autograd, and over many steps and layers as m:backward", function()
+    -- catches a recorded node that drops the clip (PyTorch's exact gradient)
+    gd.manual_seed(22)
+    local m = nn.LSTM(3, 4, {num_layers = 2, bidirectional = true, proj_size = 2, gate_grad_clip = 0.05}):double()
+    local x = gd.randn(5, 2, 3, {dtype = "float64"})
+    local gy = gd.randn(5, 2, 4, {dtype = "float64"}) * 10
+    m:zero_grad()
+    m:forward(x)
+    local gx = m:backward(gy):clone()
+    local ref = {}
+    for i, p in ipairs(m:parameters()) do ref[i] = p.grad:clone() end
+    local exact = m:clone()
+    exact.gate_grad_clip = 0
+    exact:zero_grad()
+    exact:forward(x)
+    local gx_exact = exact:backward(gy)
+    assert.is_true(maxdiff(gx, gx_exact) > 1e-3)   -- the clip changed the gradient
+    m:requires_grad_()
+    m:zero_grad()
+    local xa = x:clone():requires_grad_()
+    local y = m(xa)
+    ;(y * gy):sum():backward()
+    assert.is_true(maxdiff(xa.grad, gx) < 1e-12)
+    for i, p in ipairs(m:parameters()) do assert.is_true(maxdiff(p.grad, ref[i]) < 1e-12, "parameter " .. i) end
+    m:requires_grad_(false)
+  end)
+
+  it("is LSTM's only, 0 or positive, and shows in the description", function()
+    assert.has_error(function() nn.GRU(2, 3, {gate_grad_clip = 1}) end)
+    assert.has_error(function() nn.LSTM(2, 3, {gate_grad_clip = -1}) end,
+      "gd.nn.LSTM: gate_grad_clip must be 0 (off) or positive, got -1")
+    local m = nn.LSTM(2, 3, {gate_grad_clip = 10})
+    assert.equal("LSTM(2, 3, gate_grad_clip = 10) [parameters: 84]", tostring(m))
+    m(gd.randn(2, 1, 2))
+    m.gate_grad_clip = 0 / 0
+    assert.has_error(function() m:backward(gd.randn(2, 1, 3)) end,
+      "LSTM:backward: gate_grad_clip is NaN")
+  end)
 end)
 
 describe("gd.nn recurrent layers: construction and dropout", function()
@@ -235,6 +390,47 @@ describe("gd.nn recurrent layers: construction and dropout", function()
     os.remove(path)
     assert.equal(0, maxdiff(back(x), y))
     assert.equal(tostring(m), tostring(back))
+    -- proj_size and gate_grad_clip come back too (weight_hr, the clip field)
+    local p = nn.LSTM(3, 4, {num_layers = 2, bidirectional = true, proj_size = 2, gate_grad_clip = 5})
+    local yp = p(x):clone()
+    gd.save(path, p)
+    local pb = nn.load(path)
+    os.remove(path)
+    assert.equal(0, maxdiff(pb(x), yp))
+    assert.equal(5, pb.gate_grad_clip)
+    assert.equal(tostring(p), tostring(pb))
+  end)
+
+  it("LSTM proj_size: PyTorch's parameter names, shapes and order, and its checks", function()
+    local m = nn.LSTM(6, 5, {num_layers = 2, bidirectional = true, proj_size = 3})
+    -- torch.nn.LSTM(6, 5, num_layers=2, bidirectional=True, proj_size=3)._flat_weights_names
+    local want = {}
+    for _, sfx in ipairs {"_l0", "_l0_reverse", "_l1", "_l1_reverse"} do
+      for _, n in ipairs {"weight_ih", "weight_hh", "bias_ih", "bias_hh", "weight_hr"} do want[#want + 1] = n .. sfx end
+    end
+    assert.same(want, rawget(m, "__params"))
+    assert.same({20, 6}, m.weight_ih_l0.shape)
+    assert.same({20, 3}, m.weight_hh_l0.shape)
+    assert.same({3, 5}, m.weight_hr_l0_reverse.shape)
+    assert.same({20, 6}, m.weight_ih_l1.shape)    -- 2 directions x proj_size 3
+    assert.is_true(m:flat_parameters():abs():max() <= 1 / math.sqrt(5))
+    local out, h, c = m(gd.randn(4, 2, 6))
+    assert.same({4, 2, 6}, out.shape)
+    assert.same({4, 2, 3}, h.shape)
+    assert.same({4, 2, 5}, c.shape)
+    assert.has_error(function() m(gd.randn(4, 2, 6), gd.zeros(4, 2, 5)) end,
+      "LSTM: h0 has shape 4x2x5, expected 4x2x3 (num_layers * num_directions x batch x proj_size)")
+    assert.has_error(function() m(gd.randn(4, 2, 6), gd.zeros(4, 2, 3), gd.zeros(4, 2, 3)) end,
+      "LSTM: c0 has shape 4x2x3, expected 4x2x5 (num_layers * num_directions x batch x hidden_size)")
+    -- PyTorch 1.13's RNNBase messages
+    assert.has_error(function() nn.LSTM(6, 5, {proj_size = 5}) end,
+      "gd.nn.LSTM: proj_size has to be smaller than hidden_size")
+    assert.has_error(function() nn.LSTM(6, 5, {proj_size = -1}) end,
+      "gd.nn.LSTM: proj_size should be a positive integer or zero to disable projections")
+    assert.has_error(function() nn.GRU(6, 5, {proj_size = 2}) end,
+      "gd.nn.GRU: proj_size argument is only supported for LSTM, not RNN or GRU")
+    assert.has_error(function() nn.LSTM(6, 5, {proj_size = 1.5}) end)
+    assert.equal("LSTM(6, 5, num_layers = 2, bidirectional = true, proj_size = 3) [parameters: 940]", tostring(m))
   end)
 
   it("describes itself with PyTorch's options", function()

@@ -13,20 +13,23 @@ end
 describe("scripts/reproduce", function()
   after_each(function() proc.cleanup() end)
 
-  it("deepobs_quadratic_deep.lua: Momentum < Adam < SGD, DeepOBS's published ranking", function()
-    -- 12 grid points, 20 epochs, 3 seeds: the ordering already holds (measured:
-    -- 85.38 / 86.17 / 87.25; at the full protocol 84.91 / 84.96 / 85.10 against
-    -- DeepOBS's 87.05 / 87.11 / 87.40).  A swapped momentum convention, Adam's
-    -- bias correction missing or a wrong lr grid each reorder these.
-    local out, rc = run("deepobs_quadratic_deep.lua", "--trials 12 --budget 140 --seeds 3")
+  it("deepobs_quadratic_deep.lua: Adam lowest, all within 1%, train_eval levels of DeepOBS's baseline runs", function()
+    -- the full protocol (36 grid points, 100 epochs) with 3 seeds: 117 trials of
+    -- about 25 ms.  Measured: SGD 85.11, Momentum (0.99) 85.07, Adam 84.95
+    -- against DeepOBS's baseline files' 85.22, 85.14, 84.92 (train_eval).  A
+    -- wrong loss scale, spectrum or data draw moves the levels; Adam without
+    -- bias correction or a momentum convention that damps the step loses its
+    -- place or the 1% margin.
+    local out, rc = run("deepobs_quadratic_deep.lua", "--seeds 3")
     assert.equal(0, rc, out)
-    assert.truthy(out:find("published Momentum < Adam < SGD;  gdlua Momentum < Adam < SGD", 1, true), out)
-    assert.truthy(out:find("shape matches", 1, true), out)
-    -- and the margin is of the published size: everyone within 3% of the best
+    assert.truthy(out:find("shape: best Adam (DeepOBS Adam)", 1, true), out)
+    assert.truthy(out:find(": matches", 1, true), out)
     local n = 0
-    for pct in out:gmatch("%d+%.%d+ %+%- %d+%.%d+%s+%+(%d+%.%d+)%%") do
+    for name, theirs, ours, pct in out:gmatch("\n(%a+)%s+[%d.]+ %+%- [%d.]+ %(%d%)%s+([%d.]+) %+%- [%d.]+%s+%+[%d.]+%%%s+" ..
+        "[%d.e-]+%s+([%d.]+) %+%- [%d.]+%s+%+([%d.]+)%%") do
       n = n + 1
-      assert.is_true(tonumber(pct) < 3, out)
+      assert.is_true(tonumber(pct) < 1, name .. ": " .. out)
+      assert.is_true(math.abs(tonumber(ours) - tonumber(theirs)) < 0.3, name .. ": " .. out)
     end
     assert.equal(3, n, out)
   end)

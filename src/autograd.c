@@ -358,7 +358,7 @@ int gd_autograd_record_nn(gd_tensor *y, int kind, gd_tensor *const *in, int nin,
 {
     GD_TRY(gd_check_tensor(y, "output"));
     if (kind < 0 || kind >= GD_AG_NN_KIND_COUNT) return gd_fail(GD_EINVAL, "autograd: unknown module kind %d", kind);
-    int most = kind == GD_AG_NN_RNN ? 7 : AG_INLINE_IN;
+    int most = kind == GD_AG_NN_RNN ? 8 : AG_INLINE_IN;   /* RNN: + LSTM's w_hr */
     if (nin < 1 || nin > most) return gd_fail(GD_EINVAL, "autograd: a module node takes 1 to %d inputs", most);
     if (!gd_ag_mode) return GD_OK;
     bool any = false;

@@ -344,8 +344,10 @@ static void unary_backward(scratch *s, const ag_record *r, const gd_tensor *g, g
         gin[0] = masked(s, bin(s, bins(s, a, p1, GD_OP_GE), bins(s, a, p2, GD_OP_LE), GD_OP_MUL), g);
         break;
     case GD_OP_POWS:
+        /* PyTorch's pow_backward: g * (p * a^(p-1)); for p = 2, a^1 is a (one temporary less) */
         if (p1 == 0) gin[0] = zeros_like(s, g, g->scalar_type);
-        else gin[0] = bin(s, bins(s, g, p1, GD_OP_MUL), un(s, a, GD_OP_POWS, p1 - 1, 0), GD_OP_MUL);
+        else if (p1 == 2) gin[0] = bin(s, g, bins(s, a, 2, GD_OP_MUL), GD_OP_MUL);
+        else gin[0] = bin(s, g, bins(s, un(s, a, GD_OP_POWS, p1 - 1, 0), p1, GD_OP_MUL), GD_OP_MUL);
         break;
     case GD_OP_RPOWS: gin[0] = bins(s, bin(s, g, y, GD_OP_MUL), log(p1), GD_OP_MUL); break;
     case GD_OP_LOG1P: gin[0] = bin(s, g, bins(s, a, 1, GD_OP_ADD), GD_OP_DIV); break;
@@ -572,17 +574,21 @@ static void nn_backward(scratch *s, const ag_record *r, const gd_tensor *g, gd_t
         break;
     }
     case GD_AG_NN_RNN: {
-        /* the flat output: [y | hn | cn (LSTM) | workspace], and its gradient */
-        int64_t T = r->ip[0], B = r->ip[1], H = r->ip[2], DH = r->ip[3];
+        /* the flat output: [y | hn | cn (LSTM) | workspace], and its gradient;
+           ip[6] = LSTM's proj_size P (h is B x P), ip[7] the gate gradient
+           clip's bits (a double) */
+        int64_t T = r->ip[0], B = r->ip[1], H = r->ip[2], DH = r->ip[3], P = r->nip > 6 ? r->ip[6] : 0;
         int mode = (int)r->ip[4], dir = (int)r->ip[5];
-        int64_t ny = T * B * DH, nh = B * H, nc = mode == GD_NN_LSTM ? nh : 0;
+        double clip = 0;
+        if (r->nip > 7) memcpy(&clip, &r->ip[7], sizeof clip);
+        int64_t HW = P ? P : H, ny = T * B * DH, nh = B * HW, nc = mode == GD_NN_LSTM ? B * H : 0;
         int64_t fws = 0, bws_n = 0;
-        s->st = gd_nn_rnn_workspace(&fws, &bws_n, mode, T, B, H);
+        s->st = gd_nn_rnn_workspace(&fws, &bws_n, mode, T, B, H, P);
         const gd_tensor *gf = contiguous(s, g);
         if (s->st || !gf) return;
-        int64_t ys[3] = {T, B, DH}, hs[2] = {B, H};
+        int64_t ys[3] = {T, B, DH}, hs[2] = {B, HW}, cs[2] = {B, H};
         const gd_tensor *gy = reshape(s, slice(s, gf, 0, ny), 3, ys), *ghn = reshape(s, slice(s, gf, ny, nh), 2, hs);
-        const gd_tensor *gcn = nc ? reshape(s, slice(s, gf, ny + nh, nc), 2, hs) : NULL;
+        const gd_tensor *gcn = nc ? reshape(s, slice(s, gf, ny + nh, nc), 2, cs) : NULL;
         const gd_tensor *y = reshape(s, slice(s, r->saved, 0, ny), 3, ys);
         const gd_tensor *ws = slice(s, r->saved, ny + nh + nc, fws);
         gd_tensor *bws = workspace(s, x, bws_n);
@@ -590,14 +596,15 @@ static void nn_backward(scratch *s, const ag_record *r, const gd_tensor *g, gd_t
         const gd_tensor *h0 = r->nin > 3 ? AG_IN(r)[3] : NULL, *c0 = r->nin > 4 ? AG_IN(r)[4] : NULL;
         gd_tensor *gh0 = h0 && need(r, 3) ? zeros_like(s, h0, h0->scalar_type) : NULL;
         gd_tensor *gc0 = c0 && need(r, 4) ? zeros_like(s, c0, c0->scalar_type) : NULL;
-        gd_tensor *gp[7] = {NULL, NULL, NULL, NULL, NULL, NULL, NULL};
-        static const int params[4] = {1, 2, 5, 6};
-        for (int j = 0; j < 4; j++) if (params[j] < r->nin) gp[params[j]] = param_grad(s, r, params[j], sink, sent);
+        gd_tensor *gp[8] = {NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
+        static const int params[5] = {1, 2, 5, 6, 7};   /* w_ih, w_hh, b_ih, b_hh, w_hr */
+        for (int j = 0; j < 5; j++) if (params[j] < r->nin) gp[params[j]] = param_grad(s, r, params[j], sink, sent);
         if (s->st || !gy || !ghn || !y || !ws || !bws || !gx) return;
-        s->st = gd_nn_rnn_backward(gx, gh0, gc0, gp[1], gp[2], gp[5], gp[6], bws, gy, ghn, gcn, ws, x, y, h0, c0,
-                                   AG_IN(r)[1], AG_IN(r)[2], mode, dir, 0);
+        const gd_tensor *w_hr = r->nin > 7 ? AG_IN(r)[7] : NULL;
+        s->st = gd_nn_rnn_backward(gx, gh0, gc0, gp[1], gp[2], gp[5], gp[6], gp[7], bws, gy, ghn, gcn, ws, x, y, h0,
+                                   c0, AG_IN(r)[1], AG_IN(r)[2], w_hr, mode, dir, 0, clip);
         if (s->st) return;
-        for (int j = 0; j < 4; j++) {
+        for (int j = 0; j < 5; j++) {
             int k = params[j];
             if (k >= r->nin || !gp[k]) continue;
             if (sent[k]) {

@@ -25,7 +25,7 @@
 
 #include "internal.h"
 
-enum { GD_BACKEND_ABI = 4 };
+enum { GD_BACKEND_ABI = 5 };
 
 /* ternary kinds (src/ops.def): operand 0 is written, operands 1..3 read */
 typedef enum gd_ternop {
@@ -60,7 +60,7 @@ typedef struct gd_conv_geom {
 /* One layer in one direction of gd.nn.RNN/LSTM/GRU (src/nn_rnn.c fills it;
    loops in src/cpu/rnn.c, kernels in cuda/rnn.cu, the same workspace
    layout).  T = time steps, B = batch, I = input features, H = hidden units,
-   G = gates (LSTM 4, GRU 3, RNN 1), DH = y's row length (H or 2H). */
+   G = gates (LSTM 4, GRU 3, RNN 1), DH = y's row length (HW or 2HW). */
 typedef struct gd_rnn_plan {
     int dtype, mode, dir, accumulate_gx;
     int64_t T, B, I, H, G, DH;
@@ -70,6 +70,12 @@ typedef struct gd_rnn_plan {
     /* backward */
     void *gx, *gh0, *gc0, *gw_ih, *gw_hh, *gb_ih, *gb_hh, *bws;
     const void *gy, *ghn, *gcn;
+    /* LSTM projection (P > 0: h = w_hr (o tanh c), HW = P columns in h and
+       y, else HW = H) and the gates' gradient clip (INFINITY: none) */
+    int64_t P, HW;
+    const void *w_hr;
+    void *gw_hr;
+    double clip;
 } gd_rnn_plan;
 
 struct gd_backend {
@@ -162,12 +168,33 @@ struct gd_backend {
     int (*nn_pointwise_loss)(double *sum, void *losses, void *grad, const void *pred, const void *target,
                              const void *weight, const void *pos_weight, int64_t n, int kind, double param,
                              double scale, int dtype);
+    /* NLLLoss and CrossEntropyLoss with options (src/nn_loss.c), x N x C.
+       class_targets: *bad = the first row (0-based) whose target is neither
+       ignore_index nor a class in 1..C, or -1; *denom = the sum over the
+       rows not ignored of weight[target - 1] (1 without a weight), in row
+       order on the CPU, a fixed tree on a device.  class_loss (targets
+       already checked): target (N, 1-based) or prob (N x C) is given; row i's
+       loss l_i is nll's -w[t] x[i, t] or else src/kernels/nn.h's
+       gd_nn_soft_cross_entropy_row (0 for an ignored row); losses[i] = l_i,
+       grad = scale * d l_i / d x (overwritten, zero rows where ignored),
+       either may be NULL; *sum = the sum of the l_i. */
+    int (*nn_class_targets)(double *denom, int64_t *bad, const int64_t *target, const void *weight, int64_t N,
+                            int64_t C, int64_t ignore_index, int dtype);
+    int (*nn_class_loss)(double *sum, void *losses, void *grad, const void *x, const int64_t *target,
+                         const void *prob, const void *weight, int64_t N, int64_t C, int64_t ignore_index,
+                         double label_smoothing, double scale, int nll, int dtype);
     /* Embedding's backward: gw (rows x D) row idx[i] - 1 += gy (count x D)
        row i, for each of the count indices (checked: 1..rows) but
        padding_idx (1-based, 0 = none); with scale_grad_by_freq each
        occurrence's gradient is divided by how often its row occurs */
     int (*nn_embedding_backward)(int dtype, void *gw, const void *gy, const int64_t *idx, int64_t count,
                                  int64_t rows, int64_t D, int64_t padding_idx, int scale_grad_by_freq);
+    /* Embedding's max_norm (PyTorch's embedding_renorm_): each row of w
+       (rows x D) that idx (count, checked: 1..rows) names, once however often
+       it is named, whose norm_type-norm exceeds max_norm is scaled in place
+       by max_norm / (norm + 1e-7) */
+    int (*nn_embedding_renorm)(int dtype, void *w, const int64_t *idx, int64_t count, int64_t rows, int64_t D,
+                               double max_norm, double norm_type);
 
     /* ---- convolution and pooling (src/nn_conv.c checks; PyTorch's NCHW
        layout).  Every operand is contiguous, of dtype, on this device; b, gx,
@@ -208,6 +235,17 @@ struct gd_backend {
     int (*nn_batchnorm_backward)(int dtype, void *gx, void *gw, void *gb, const void *gy, const void *x,
                                  const void *w, const void *save_mean, const void *save_invstd, int64_t N,
                                  int64_t C, int64_t L, int batch_stats);
+    /* ---- layer and group normalisation (src/nn_norm.c checks): rows of M
+       contiguous values normalised by their mean and biased variance; the
+       affine index (w, b, gw, gb) of element p of row r is ((r mod G) M + p)
+       / span (LayerNorm G = span = 1; GroupNorm G groups, span = H*W).
+       save_mean/save_rstd (rows) are written; backward: gw, gb accumulate,
+       gx (may be NULL) is written. */
+    int (*nn_rownorm)(int dtype, void *y, void *save_mean, void *save_rstd, const void *x, const void *w,
+                      const void *b, int64_t rows, int64_t M, int64_t G, int64_t span, double eps);
+    int (*nn_rownorm_backward)(int dtype, void *gx, void *gw, void *gb, const void *gy, const void *x,
+                               const void *w, const void *save_mean, const void *save_rstd, int64_t rows,
+                               int64_t M, int64_t G, int64_t span);
 
     /* ---- recurrent layers: one layer, one direction (gd_rnn_plan) */
     int (*nn_rnn_forward)(const gd_rnn_plan *p);

@@ -107,10 +107,35 @@ static int run_binary(const gd_iter *it, int d, int op, int device, const gd_ten
     return GD_BACKEND_CALL(b, binop_name(op), binary(it, d, op));
 }
 
+/* Both dense, of one shape and dtype. */
+static inline bool dense_same(const gd_tensor *a, const gd_tensor *b)
+{
+    if (a->scalar_type != b->scalar_type || !a->is_contiguous || !b->is_contiguous || a->rank != b->rank ||
+        a->count != b->count)
+        return false;
+    for (int d = 0; d < a->rank; d++)
+        if (a->sizes[d] != b->sizes[d]) return false;
+    return true;
+}
+
 static int binary_impl(gd_tensor **out, const gd_tensor *a, const gd_tensor *b, int op)
 {
     if (op < 0 || op >= GD_BINOP_COUNT) return gd_fail(GD_EINVAL, "unknown binary operation %d", op);
     GD_TRY(gd_check_same_device(a, b));
+    /* dense operands of one shape and of the dtype the op computes in (most
+       operations, and every one of an autograd step on small tensors): no
+       broadcasting, no conversions, one flat run */
+    if (dense_same(a, b) && binary_compute_dtype(a->scalar_type, b->scalar_type, op) == a->scalar_type) {
+        gd_tensor *r;
+        GD_TRY(gd_empty(&r, a->rank, a->sizes, a->scalar_type, a->device_kind));
+        gd_iter it;
+        const gd_tensor *ops[3] = {r, a, b};
+        gd_iter_flat(&it, 3, ops);
+        int st = run_binary(&it, a->scalar_type, op, a->device_kind, b);
+        if (st) { gd_tensor_release(r); return st; }
+        *out = r;
+        return GD_OK;
+    }
     int device = a->device_kind;
     int rank;
     int64_t sizes[GD_MAX_DIMS];
@@ -123,7 +148,13 @@ static int binary_impl(gd_tensor **out, const gd_tensor *a, const gd_tensor *b, 
     if (!st) {
         gd_iter it;
         const gd_tensor *ops[3] = {r, ca, cb};
-        st = gd_iter_init(&it, 3, ops, rank, sizes);
+        /* dense operands of the result's shape (the common case, and every
+           small one of an autograd step): one flat run, no iterator set-up */
+        if (ca->is_contiguous && cb->is_contiguous && ca->rank == rank && cb->rank == rank &&
+            ca->count == r->count && cb->count == r->count)
+            gd_iter_flat(&it, 3, ops);
+        else
+            st = gd_iter_init(&it, 3, ops, rank, sizes);
         if (!st) st = run_binary(&it, d, op, device, cb);
     }
     gd_tensor_release(ca); gd_tensor_release(cb);
@@ -235,9 +266,9 @@ static int binary_scalar_untaped(gd_tensor **out, const gd_tensor *a, double s, 
     if (op < 0 || op >= GD_BINOP_COUNT) return gd_fail(GD_EINVAL, "unknown binary operation %d", op);
     int d = binary_compute_dtype(a->scalar_type, scalar_dtype(a->scalar_type, s), op);
     gd_tensor *ca = NULL, *r = NULL;
-    int st = as_dtype(&ca, a, d);
+    int st = d == a->scalar_type ? GD_OK : as_dtype(&ca, a, d);
     if (!st) st = gd_empty(&r, a->rank, a->sizes, d, a->device_kind);
-    if (!st) st = run_binary_scalar(r, ca, s, op, scalar_first, d);
+    if (!st) st = run_binary_scalar(r, ca ? ca : a, s, op, scalar_first, d);
     gd_tensor_release(ca);
     if (st) { gd_tensor_release(r); return st; }
     *out = r;
@@ -312,7 +343,11 @@ static int run_unary(gd_tensor *out, const gd_tensor *a, int op, double p1, doub
     if (!b) return GD_EDEVICE;
     gd_iter it;
     const gd_tensor *ops[2] = {out, a};
-    GD_TRY(gd_iter_init(&it, 2, ops, out->rank, out->sizes));
+    if (out->is_contiguous && a->is_contiguous && out->count == a->count && out->rank == a->rank &&
+        (out == a || !gd_views_conflict(out, a)))
+        gd_iter_flat(&it, 2, ops);
+    else
+        GD_TRY(gd_iter_init(&it, 2, ops, out->rank, out->sizes));
     if (out->scalar_type == GD_INT64 && op == GD_OP_RPOWS && a->count > 0) {
         double least; /* the exponents are the tensor's values */
         GD_TRY(gd_reduce_all(a, GD_RED_MIN, 0, &least));
@@ -338,9 +373,9 @@ static int unary_untaped(gd_tensor **out, const gd_tensor *a, int op, double p1,
     GD_TRY(check_unop(op, p1, p2));
     int d = unary_dtype(a->scalar_type, op, p1, p2);
     gd_tensor *ca = NULL, *r = NULL;
-    int st = as_dtype(&ca, a, d);
+    int st = d == a->scalar_type ? GD_OK : as_dtype(&ca, a, d);
     if (!st) st = gd_empty(&r, a->rank, a->sizes, d, a->device_kind);
-    if (!st) st = run_unary(r, ca, op, p1, p2);
+    if (!st) st = run_unary(r, ca ? ca : a, op, p1, p2);
     gd_tensor_release(ca);
     if (st) { gd_tensor_release(r); return st; }
     *out = r;

@@ -661,19 +661,29 @@ int gd_nn_nll_loss(double *loss, gd_tensor *losses, gd_tensor *grad, const gd_te
    accumulates gw_ih, gw_hh, gb_ih, gb_hh (+=; any may be NULL), writes gx
    (T x B x I; added to when accumulate_gx, for the second direction) and
    gh0/gc0 (B x H) when not NULL; gy may be NULL (no output gradient), ghn/gcn
-   NULL for zero.  bws: gd_nn_rnn_workspace's bwd elements. */
+   NULL for zero.  bws: gd_nn_rnn_workspace's bwd elements.
+   LSTM with projections (PyTorch's proj_size P, 0 < P < H; LSTMP, Sak et al.
+   2014): w_hr (P x H) maps o * tanh(c') to h' = w_hr (o * tanh(c')), so h0,
+   hn, gh0, ghn and y's rows have R = P columns where the above says H (DH = R
+   or 2R), w_hh is GH x P; c0, cn stay B x H; gw_hr accumulates (+=).  w_hr
+   NULL: no projection (P = 0).  gate_grad_clip (LSTM only; a gdlua extension
+   absent in PyTorch): when > 0, the backward clips the gradient of each gate's
+   pre-activation to [-gate_grad_clip, gate_grad_clip] before it flows on to
+   the weights, the input and the previous step (Graves 2013, sec. 2.1); 0
+   leaves it exact. */
 typedef enum gd_nn_rnn_mode {
     GD_NN_RNN_TANH = 0, GD_NN_RNN_RELU = 1, GD_NN_LSTM = 2, GD_NN_GRU = 3, GD_NN_RNN_MODE_COUNT = 4
 } gd_nn_rnn_mode;
-int gd_nn_rnn_workspace(int64_t *fwd, int64_t *bwd, int mode, int64_t T, int64_t B, int64_t H);
+int gd_nn_rnn_workspace(int64_t *fwd, int64_t *bwd, int mode, int64_t T, int64_t B, int64_t H, int64_t P);
 int gd_nn_rnn_forward(gd_tensor *y, gd_tensor *hn, gd_tensor *cn, gd_tensor *ws, const gd_tensor *x,
                       const gd_tensor *h0, const gd_tensor *c0, const gd_tensor *w_ih, const gd_tensor *w_hh,
-                      const gd_tensor *b_ih, const gd_tensor *b_hh, int mode, int dir);
+                      const gd_tensor *b_ih, const gd_tensor *b_hh, const gd_tensor *w_hr, int mode, int dir);
 int gd_nn_rnn_backward(gd_tensor *gx, gd_tensor *gh0, gd_tensor *gc0, gd_tensor *gw_ih, gd_tensor *gw_hh,
-                       gd_tensor *gb_ih, gd_tensor *gb_hh, gd_tensor *bws, const gd_tensor *gy,
+                       gd_tensor *gb_ih, gd_tensor *gb_hh, gd_tensor *gw_hr, gd_tensor *bws, const gd_tensor *gy,
                        const gd_tensor *ghn, const gd_tensor *gcn, const gd_tensor *ws, const gd_tensor *x,
                        const gd_tensor *y, const gd_tensor *h0, const gd_tensor *c0, const gd_tensor *w_ih,
-                       const gd_tensor *w_hh, int mode, int dir, int accumulate_gx);
+                       const gd_tensor *w_hh, const gd_tensor *w_hr, int mode, int dir, int accumulate_gx,
+                       double gate_grad_clip);
 
 
 /* CrossEntropyLoss in full (src/nn_loss.c, math in src/kernels/nn.h), after
@@ -828,11 +838,12 @@ int gd_reduce(gd_tensor **out, const gd_tensor *t, int op, double p);
                                           ip = {M, G, span}
      EMBEDDING   in {w}                  saved = the indices; ip = {padding_idx,
                                           scale_grad_by_freq}
-     RNN         in {x, w_ih, w_hh, h0, c0, b_ih, b_hh} (h0, c0, biases may
+     RNN         in {x, w_ih, w_hh, h0, c0, b_ih, b_hh[, w_hr]} (h0, c0, biases may
                  be NULL); one layer in one direction.  y is one flat tensor
-                 [y (T x B x DH) | hn (B x H) | cn (B x H, LSTM) | the forward
+                 [y (T x B x DH) | hn (B x R) | cn (B x H, LSTM) | the forward
                  workspace], read back as saved = y; ip = {T, B, H, DH, mode,
-                 dir} */
+                 dir, P, the bits of gate_grad_clip as a double}; with a
+                 projection (P > 0, R = P; else R = H) an eighth input w_hr */
 typedef enum gd_ag_nn_kind {
     GD_AG_NN_LINEAR = 0, GD_AG_NN_ACTIVATION = 1, GD_AG_NN_SOFTMAX = 2, GD_AG_NN_LOSS_GRAD = 3,
     GD_AG_NN_CONV2D = 4, GD_AG_NN_CONV_T2D = 5, GD_AG_NN_POOL2D = 6, GD_AG_NN_BATCHNORM = 7,

@@ -15,6 +15,7 @@ struct gd_storage {
     int device;
     int refcount;
     uint64_t version;   /* autograd: moved by every in-place write (src/autograd.c) */
+    int pool_class;     /* -1, or the small-block pool it came from (header and data in one block) */
 };
 
 /* ---- CPU dispatch: heavy loops also get an AVX2 version, chosen at load time
@@ -152,6 +153,10 @@ static inline bool gd_parallel_worth(int64_t n) { return n >= gd_parallel_thresh
 
 /* ---- unique ids */
 int64_t gd_next_uid(void);
+/* Tensor headers from a free list (src/core.c): zeroed; gd_tensor_header_free
+   keeps a bounded number for reuse. */
+gd_tensor *gd_tensor_header_alloc(void);
+void gd_tensor_header_free(gd_tensor *t);
 
 /* ---- backends: one function table per device (src/backend.h) */
 typedef struct gd_backend gd_backend;

@@ -2,7 +2,7 @@
  * nn_embedding.c: gd.nn.Embedding's forward (a row gather: the backend's
  * nn_gather_rows) and backward (a row scatter-add into the weight gradient:
  * nn_embedding_backward, src/cpu/nn.c and cuda/nn.cu), float32/float64; the
- * max_norm renormalisation (CPU only).  Indices
+ * max_norm renormalisation (nn_embedding_renorm).  Indices
  * are 1-based, as everywhere in gdlua; padding_idx (1-based, 0 = none) gets no
  * gradient, as in PyTorch's embedding_backward.
  */
@@ -74,41 +74,19 @@ int gd_nn_embedding_backward(gd_tensor *gw, const gd_tensor *gy, const gd_tensor
                                                          scale_grad_by_freq));
 }
 
-/* PyTorch's embedding_renorm_: every row of w that idx refers to whose
-   norm_type-norm exceeds max_norm is scaled by max_norm / (norm + 1e-7), in
-   place (a repeated index is renormalised once: the second time its norm no
-   longer exceeds max_norm). */
-#define EMB_RENORM(T)                                                                          \
-    do {                                                                                       \
-        T *W = (T *)w->data;                                                                   \
-        for (int64_t i = 0; i < idx->count; i++) {                                             \
-            T *r = W + (ix[i] - 1) * D;                                                        \
-            double s = 0;                                                                      \
-            for (int64_t j = 0; j < D; j++) {                                                  \
-                double a = fabs((double)r[j]);                                                 \
-                s += norm_type == 2 ? a * a : norm_type == 1 ? a : pow(a, norm_type);          \
-            }                                                                                  \
-            double norm = norm_type == 2 ? sqrt(s) : norm_type == 1 ? s : pow(s, 1.0 / norm_type); \
-            if (norm > max_norm) {                                                             \
-                double k = max_norm / (norm + 1e-7);                                           \
-                for (int64_t j = 0; j < D; j++) r[j] = (T)((double)r[j] * k);                  \
-            }                                                                                  \
-        }                                                                                      \
-    } while (0)
-
+/* PyTorch's embedding_renorm_ (the backend's nn_embedding_renorm): every
+   row of w that idx refers to whose norm_type-norm exceeds max_norm is
+   scaled by max_norm / (norm + 1e-7), in place (a repeated index is
+   renormalised once). */
 int gd_nn_embedding_renorm(gd_tensor *w, const gd_tensor *idx, double max_norm, double norm_type)
 {
     const char *fn = "embedding_renorm";
-    GD_TRY(emb_check(idx, w, fn));
-    /* max_norm's renormalisation runs on the host only (rare: max_norm set) */
-    if (w->device_kind != GD_CPU)
-        return gd_fail(GD_EINVAL, "%s: max_norm has no CUDA kernel yet: use an Embedding without max_norm on the GPU",
-                       fn);
     if (!(max_norm >= 0)) return gd_fail(GD_EINVAL, "%s: max_norm must be >= 0, got %g", fn, max_norm);
     if (!(norm_type > 0)) return gd_fail(GD_EINVAL, "%s: norm_type must be > 0, got %g", fn, norm_type);
-    const int64_t *ix = (const int64_t *)idx->data;
-    int64_t D = w->sizes[1];
-    if (w->scalar_type == GD_FLOAT32) EMB_RENORM(float);
-    else EMB_RENORM(double);
-    return GD_OK;
+    GD_TRY(emb_check(idx, w, fn));
+    if (idx->count == 0 || w->sizes[1] == 0) return GD_OK;
+    const gd_backend *be = gd_backend_of(w->device_kind);
+    if (!be) return GD_EDEVICE;
+    return GD_BACKEND_CALL(be, fn, nn_embedding_renorm(w->scalar_type, w->data, (const int64_t *)idx->data,
+                                                       idx->count, w->sizes[0], w->sizes[1], max_norm, norm_type));
 }

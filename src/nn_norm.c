@@ -1,7 +1,7 @@
 /*
  * nn_norm.c: batch normalisation (gd.nn.BatchNorm1d/2d): checks, then the
  * device's backend (nn_batchnorm: src/cpu/norm.c, cuda/norm.cu); layer and
- * group norm (CPU loops here still).
+ * group norm likewise (nn_rownorm).
  *
  * x is N x C x L (L = H*W for 2-D, 1 for N x C input), viewed as C channels of
  * N*L values each.  Statistics are summed in double, per channel in a fixed
@@ -129,7 +129,6 @@ static int rownorm_check(const gd_tensor *x, int64_t M, int64_t G, int64_t span,
     GD_TRY(gd_check_tensor(x, "input"));
     if (!gd_is_float(x->scalar_type))
         return gd_fail(GD_EINVAL, "%s: the input must be float32 or float64, got %s", fn, gd_dtype_name(x->scalar_type));
-    if (x->device_kind != GD_CPU) return gd_fail(GD_EINVAL, "%s: the input is on the GPU, which has no %s kernel yet", fn, fn);
     if (!x->is_contiguous) return gd_fail(GD_EINVAL, "%s: the input must be contiguous", fn);
     if (M < 1 || G < 1 || span < 1 || M % span != 0 || x->count % M != 0 || (x->count / M) % G != 0)
         return gd_fail(GD_EINVAL, "%s: rows of %lld do not divide the input's %lld elements", fn, (long long)M,
@@ -137,89 +136,39 @@ static int rownorm_check(const gd_tensor *x, int64_t M, int64_t G, int64_t span,
     return GD_OK;
 }
 
-static int rownorm_vec(const gd_tensor *t, const char *fn, const char *what, int dtype, int64_t n)
+/* an operand of n contiguous values of the input's dtype, on its device */
+static int rownorm_vec(const gd_tensor *t, const gd_tensor *x, const char *fn, const char *what, int64_t n)
 {
     GD_TRY(gd_check_tensor(t, what));
-    if (t->scalar_type != dtype || t->device_kind != GD_CPU || !t->is_contiguous || t->count != n) {
+    if (t->device_kind != x->device_kind)
+        return gd_fail(GD_EINVAL, "%s: the %s is on %s but the input is on %s", fn, what,
+                       gd_device_name(t->device_kind), gd_device_name(x->device_kind));
+    if (t->scalar_type != x->scalar_type || !t->is_contiguous || t->count != n) {
         char s[128];
         return gd_fail(GD_EINVAL, "%s: the %s has shape %s (%s), expected %lld contiguous %s values", fn, what,
-                       gd_shape_str(t, s, sizeof s), gd_dtype_name(t->scalar_type), (long long)n, gd_dtype_name(dtype));
+                       gd_shape_str(t, s, sizeof s), gd_dtype_name(t->scalar_type), (long long)n,
+                       gd_dtype_name(x->scalar_type));
     }
     return GD_OK;
 }
-
-#define ROWNORM_FWD(T)                                                                          \
-    do {                                                                                        \
-        const T *X = (const T *)x->data;                                                        \
-        T *Y = (T *)y->data;                                                                    \
-        for (int64_t r = 0; r < rows; r++) {                                                    \
-            const T *xr = X + r * M;                                                            \
-            double s = 0, q = 0;                                                                \
-            for (int64_t p = 0; p < M; p++) s += xr[p];                                         \
-            double mean = s / (double)M;                                                        \
-            for (int64_t p = 0; p < M; p++) { double d = xr[p] - mean; q += d * d; }            \
-            double rstd = 1.0 / sqrt(q / (double)M + eps);                                      \
-            ((T *)save_mean->data)[r] = (T)mean;                                                \
-            ((T *)save_rstd->data)[r] = (T)rstd;                                                \
-            int64_t a0 = (r % G) * M;                                                           \
-            for (int64_t p = 0; p < M; p++) {                                                   \
-                int64_t a = (a0 + p) / span;                                                    \
-                double v = (xr[p] - mean) * rstd;                                               \
-                if (w) v *= ((const T *)w->data)[a];                                            \
-                if (b) v += ((const T *)b->data)[a];                                            \
-                Y[r * M + p] = (T)v;                                                            \
-            }                                                                                   \
-        }                                                                                       \
-    } while (0)
 
 int gd_nn_rownorm_forward(gd_tensor *y, gd_tensor *save_mean, gd_tensor *save_rstd, const gd_tensor *x,
                           const gd_tensor *w, const gd_tensor *b, int64_t M, int64_t G, int64_t span, double eps)
 {
     const char *fn = G > 1 || span > 1 ? "group_norm" : "layer_norm";
     GD_TRY(rownorm_check(x, M, G, span, fn));
-    int dt = x->scalar_type;
     int64_t rows = x->count / M, na = G * M / span;
-    GD_TRY(rownorm_vec(y, fn, "output", dt, x->count));
-    GD_TRY(rownorm_vec(save_mean, fn, "saved mean", dt, rows));
-    GD_TRY(rownorm_vec(save_rstd, fn, "saved inverse deviation", dt, rows));
-    if (w) GD_TRY(rownorm_vec(w, fn, "weight", dt, na));
-    if (b) GD_TRY(rownorm_vec(b, fn, "bias", dt, na));
+    GD_TRY(rownorm_vec(y, x, fn, "output", x->count));
+    GD_TRY(rownorm_vec(save_mean, x, fn, "saved mean", rows));
+    GD_TRY(rownorm_vec(save_rstd, x, fn, "saved inverse deviation", rows));
+    if (w) GD_TRY(rownorm_vec(w, x, fn, "weight", na));
+    if (b) GD_TRY(rownorm_vec(b, x, fn, "bias", na));
     if (!(eps >= 0)) return gd_fail(GD_EINVAL, "%s: eps must be >= 0", fn);
-    if (dt == GD_FLOAT32) ROWNORM_FWD(float);
-    else ROWNORM_FWD(double);
-    return GD_OK;
+    if (rows == 0) return GD_OK;
+    BACKEND(be, x);
+    return GD_BACKEND_CALL(be, fn, nn_rownorm(x->scalar_type, y->data, save_mean->data, save_rstd->data, x->data,
+                                              w ? w->data : NULL, b ? b->data : NULL, rows, M, G, span, eps));
 }
-
-/* gx = rstd (g - mean(g) - xhat mean(g xhat)) with g = gy * gamma;
-   gw[a] += gy xhat, gb[a] += gy. */
-#define ROWNORM_BWD(T)                                                                          \
-    do {                                                                                        \
-        const T *X = (const T *)x->data, *GY = (const T *)gy->data;                             \
-        for (int64_t r = 0; r < rows; r++) {                                                    \
-            const T *xr = X + r * M, *gr = GY + r * M;                                          \
-            double mean = ((const T *)save_mean->data)[r], rstd = ((const T *)save_rstd->data)[r]; \
-            int64_t a0 = (r % G) * M;                                                           \
-            double sg = 0, sgx = 0;                                                             \
-            for (int64_t p = 0; p < M; p++) {                                                   \
-                int64_t a = (a0 + p) / span;                                                    \
-                double xh = (xr[p] - mean) * rstd;                                              \
-                double g = w ? gr[p] * (double)((const T *)w->data)[a] : (double)gr[p];         \
-                sg += g;                                                                        \
-                sgx += g * xh;                                                                  \
-                if (gw) ((T *)gw->data)[a] += (T)(gr[p] * xh);                                  \
-                if (gb) ((T *)gb->data)[a] += gr[p];                                            \
-            }                                                                                   \
-            if (!gx) continue;                                                                  \
-            double mg = sg / (double)M, mgx = sgx / (double)M;                                  \
-            T *o = (T *)gx->data + r * M;                                                       \
-            for (int64_t p = 0; p < M; p++) {                                                   \
-                int64_t a = (a0 + p) / span;                                                    \
-                double xh = (xr[p] - mean) * rstd;                                              \
-                double g = w ? gr[p] * (double)((const T *)w->data)[a] : (double)gr[p];         \
-                o[p] = (T)(rstd * (g - mg - xh * mgx));                                         \
-            }                                                                                   \
-        }                                                                                       \
-    } while (0)
 
 int gd_nn_rownorm_backward(gd_tensor *gx, gd_tensor *gw, gd_tensor *gb, const gd_tensor *gy, const gd_tensor *x,
                            const gd_tensor *w, const gd_tensor *save_mean, const gd_tensor *save_rstd, int64_t M,
@@ -227,16 +176,17 @@ int gd_nn_rownorm_backward(gd_tensor *gx, gd_tensor *gw, gd_tensor *gb, const gd
 {
     const char *fn = G > 1 || span > 1 ? "group_norm backward" : "layer_norm backward";
     GD_TRY(rownorm_check(x, M, G, span, fn));
-    int dt = x->scalar_type;
     int64_t rows = x->count / M, na = G * M / span;
-    GD_TRY(rownorm_vec(gy, fn, "output gradient", dt, x->count));
-    if (gx) GD_TRY(rownorm_vec(gx, fn, "input gradient", dt, x->count));
-    GD_TRY(rownorm_vec(save_mean, fn, "saved mean", dt, rows));
-    GD_TRY(rownorm_vec(save_rstd, fn, "saved inverse deviation", dt, rows));
-    if (w) GD_TRY(rownorm_vec(w, fn, "weight", dt, na));
-    if (gw) GD_TRY(rownorm_vec(gw, fn, "weight gradient", dt, na));
-    if (gb) GD_TRY(rownorm_vec(gb, fn, "bias gradient", dt, na));
-    if (dt == GD_FLOAT32) ROWNORM_BWD(float);
-    else ROWNORM_BWD(double);
-    return GD_OK;
+    GD_TRY(rownorm_vec(gy, x, fn, "output gradient", x->count));
+    if (gx) GD_TRY(rownorm_vec(gx, x, fn, "input gradient", x->count));
+    GD_TRY(rownorm_vec(save_mean, x, fn, "saved mean", rows));
+    GD_TRY(rownorm_vec(save_rstd, x, fn, "saved inverse deviation", rows));
+    if (w) GD_TRY(rownorm_vec(w, x, fn, "weight", na));
+    if (gw) GD_TRY(rownorm_vec(gw, x, fn, "weight gradient", na));
+    if (gb) GD_TRY(rownorm_vec(gb, x, fn, "bias gradient", na));
+    if (rows == 0) return GD_OK;
+    BACKEND(be, x);
+    return GD_BACKEND_CALL(be, fn, nn_rownorm_backward(x->scalar_type, gx ? gx->data : NULL, gw ? gw->data : NULL,
+                                                       gb ? gb->data : NULL, gy->data, x->data, w ? w->data : NULL,
+                                                       save_mean->data, save_rstd->data, rows, M, G, span));
 }

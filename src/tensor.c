@@ -68,7 +68,7 @@ int gd_tensor_wrap(gd_tensor **out, gd_storage *s, int dtype, int64_t offset, in
     GD_TRY(gd_check_geometry(rank, sizes, strides, "view"));
     /* no view past its storage, whoever asks (a stale optimizer layout did) */
     GD_TRY(gd_check_extent(s, dtype, offset, rank, sizes, strides, "view"));
-    gd_tensor *t = calloc(1, sizeof *t);
+    gd_tensor *t = gd_tensor_header_alloc();
     if (!t) return gd_fail(GD_ENOMEM, "out of memory allocating a tensor header");
     t->storage = s;
     gd_storage_retain(s);
@@ -98,11 +98,31 @@ int gd_empty(gd_tensor **out, int rank, const int64_t *sizes, int dtype, int dev
     for (int d = 0; d < rank; d++) count *= sizes[d];
     gd_storage *s;
     GD_TRY(gd_storage_new(&s, (size_t)count * gd_dtype_size(dtype), device));
-    int64_t strides[GD_MAX_DIMS];
-    gd_contiguous_strides(rank, sizes, strides);
-    int st = gd_tensor_wrap(out, s, dtype, 0, rank, sizes, strides);
-    gd_storage_release(s);
-    return st;
+    /* a fresh contiguous tensor over all of a fresh storage: the geometry was
+       checked above and the extent holds by construction (gd_tensor_wrap's
+       checks are for views); the tensor takes the storage's one reference */
+    gd_tensor *t = gd_tensor_header_alloc();
+    if (!t) {
+        gd_storage_release(s);
+        return gd_fail(GD_ENOMEM, "out of memory allocating a tensor header");
+    }
+    t->storage = s;
+    t->scalar_type = dtype;
+    t->device_kind = device;
+    t->refcount = 1;
+    t->uid = gd_next_uid();
+    t->rank = rank;
+    int64_t stride = 1;
+    for (int d = rank - 1; d >= 0; d--) {
+        t->sizes[d] = sizes[d];
+        t->strides[d] = stride;
+        stride *= sizes[d] > 0 ? sizes[d] : 1;
+    }
+    t->count = count;
+    t->data = s->data;
+    t->is_contiguous = 1;
+    *out = t;
+    return GD_OK;
 }
 
 int gd_empty_like(gd_tensor **out, const gd_tensor *t)
@@ -140,7 +160,7 @@ void gd_tensor_release(gd_tensor *t)
     if (t->grad_node) gd_ag_forget(t);
     gd_tensor_drop_grad(t);
     gd_storage_release(t->storage);
-    free(t);
+    gd_tensor_header_free(t);
 }
 
 void gd_tensor_free_data(gd_tensor *t)

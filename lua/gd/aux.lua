@@ -1,6 +1,6 @@
 --- gd.aux: the helper layer between the binding (gd.ffi) and the tensor
 -- methods, in the role of Lua's lauxlib: the tensor ctype and its wrapping
--- (ffi.gc ownership, the collector nudge), libgd's status turned into a Lua
+-- (ownership by generations, then ffi.gc; the collector nudge), libgd's status turned into a Lua
 -- error, and the argument checks every tensor function shares.  Modules that
 -- call libgd directly (gd.nn, gd.optim, gd.serialize, gd.data) take what they
 -- need from here and from gd.ffi; nothing here is public API.
@@ -36,7 +36,8 @@ A.raise = raise
 -- ------------------------------------------------------- the tensor ctype
 
 -- A Lua tensor is this one-pointer struct owning a reference to a C
--- gd_tensor through ffi.gc.  gd.tensor sets its metatype once every method
+-- gd_tensor (released when the struct is collected: see "Ownership by
+-- generations" below).  gd.tensor sets its metatype once every method
 -- file has loaded (a metatable cannot change after ffi.metatype); the ctype
 -- is the same object before and after.
 ffi.cdef [[ typedef struct gdlua_tensor { gd_tensor *c; } gdlua_tensor; ]]
@@ -118,20 +119,189 @@ local function finalize(h)
   end
 end
 
+-- Ownership by generations.  A finalizer per tensor (ffi.gc) costs about
+-- 400 ns in LuaJIT (a hash insertion into the finalizer table and a Lua call
+-- when it is collected), ten times a small operation, and most tensors are
+-- temporaries that die young.  So a new tensor gets no finalizer: its Lua
+-- object goes into a weak-valued table of its generation, and its C pointer
+-- into the generation's C array.  A sentinel userdata with a __gc fires at the
+-- end of every collection cycle (it re-arms itself).  At fire F, the
+-- generations closed at fire F-1 are settled: every entry appended before
+-- fire F-1 has been through the atomic phase of cycle F, so a nil slot is a
+-- dead handle (its C tensor is released) and a live one is promoted to the
+-- usual finalizer.  Temporaries are released at most two cycles after they
+-- die; a full collection (the advice below, or collectgarbage(), which gd
+-- wraps for this) settles everything at once.  Nothing that mutates the
+-- generations runs while `busy` (wrap, settling): a fire then is deferred to
+-- the end of that work.  At lua_close, an anchored cdata's finalizer releases
+-- what is still in a generation.
+local GEN_CAP = 2048
+local new_table = require "table.new"
+local PtrArray = ffi.typeof("gd_tensor *[?]")
+local free_gens = {}   -- settled generations, for reuse
+local function new_gen()
+  local g = free_gens[#free_gens]
+  if g then free_gens[#free_gens] = nil; return g end
+  return {objs = setmetatable(new_table(GEN_CAP, 0), {__mode = "v"}), ptrs = PtrArray(GEN_CAP), n = 0}
+end
+local cur = new_gen()
+local recent = {}      -- generations closed since the last fire
+local old = {}         -- generations closed before the last fire: settled at the next
+local busy, deferred = false, false
+local unsettled_limit_reached
+
+local function settle(gen)
+  local objs, ptrs = gen.objs, gen.ptrs
+  for i = 1, gen.n do
+    local c = ptrs[i - 1]
+    if c ~= nil then
+      ptrs[i - 1] = nil
+      local o = objs[i]
+      if o == nil then
+        grads[tonumber(c.uid)] = nil
+        C.gd_tensor_release(c)
+      else
+        objs[i] = nil
+        ffi.gc(o, finalize)
+      end
+    end
+  end
+  gen.n = 0
+  free_gens[#free_gens + 1] = gen
+end
+
+local function settle_old()
+  local list = old
+  old = {}
+  for i = 1, #list do settle(list[i]) end
+end
+
+--- What a fire does (outside busy): settle what was closed before the last
+-- fire, and close what was appended since.
+local function on_fire()
+  busy = true
+  settle_old()
+  recent[#recent + 1] = cur
+  old, recent = recent, old
+  cur = new_gen()
+  busy = false
+end
+
+local function run_deferred()
+  while deferred do
+    deferred = false
+    on_fire()
+  end
+end
+
+local arm
+local closing = false
+local function fire()
+  if closing then return end
+  arm()
+  if busy then deferred = true else deferred = true; run_deferred() end
+end
+arm = function()
+  local p = newproxy(true)
+  getmetatable(p).__gc = fire
+end
+arm()
+
+-- at lua_close (this anchor is never collected before): release what is left
+local function release_all()
+  closing = true
+  local function drop(gen)
+    for i = 0, gen.n - 1 do
+      local c = gen.ptrs[i]
+      if c ~= nil then gen.ptrs[i] = nil; C.gd_tensor_release(c) end
+    end
+    gen.n = 0
+  end
+  drop(cur)
+  for i = 1, #recent do drop(recent[i]) end
+  for i = 1, #old do drop(old[i]) end
+end
+A._generations_anchor = ffi.gc(ffi.new("char[1]"), release_all)
+
 --- A full collection, when libgd advises one (see the top of the file).  Its
 -- cost grows with the Lua heap, so the garbage allowed between collections
 -- grows with it too: at least 4x the Lua heap (Lua's own collector lets its
 -- garbage reach 1x), so that a big Lua heap does not make every 64 MB of
--- temporaries cost a traversal of it.
+-- temporaries cost a traversal of it.  The fire inside it put everything
+-- appended before it into `old`, which the collection's atomic phase has
+-- judged: settle it now.
+local raw_collectgarbage = collectgarbage
+
+--- Settles every generation: right after a full collection, every entry was
+-- appended before its atomic phase.
+local function settle_all()
+  if busy then return end
+  run_deferred()
+  busy = true
+  settle_old()
+  local list = recent
+  recent = {}
+  for i = 1, #list do settle(list[i]) end
+  local g = cur
+  cur = new_gen()
+  settle(g)
+  busy = false
+  run_deferred()
+end
+
 local function collect()
-  collectgarbage()
-  C.gd_mem_set_collect_floor(collectgarbage("count") * 4096)
+  raw_collectgarbage()
+  settle_all()
+  C.gd_mem_set_collect_floor(raw_collectgarbage("count") * 4096)
+end
+A.collect = collect
+
+--- collectgarbage() and collectgarbage("collect") also release, at once, the
+-- C tensors whose handles the collection found dead (without this they would
+-- wait for the next cycle's fire); every other option is Lua's own.
+function collectgarbage(opt, ...)
+  if opt == nil or opt == "collect" then
+    local r = raw_collectgarbage("collect")
+    settle_all()
+    return r
+  end
+  return raw_collectgarbage(opt, ...)
+end
+
+--- Whether the unsettled generations hold enough tensors for a full
+-- collection to be worth it.  The Lua heap grows by about 40 bytes a tensor,
+-- so its own cycles come only every ~10^5 temporaries in a program of a few
+-- MB, while their C headers and storages wait, and are cold in the cache by
+-- the time they are released and reused (about 360 bytes each).  A full
+-- collection costs about 0.2 us per KB of Lua heap, so one every 16 tensors
+-- per KB (at least 8192, at most 262144) costs about 12 ns a tensor and keeps
+-- the unsettled tensors' memory within a few MB for a small heap.
+unsettled_limit_reached = function()
+  local pending = (#recent + #old) * GEN_CAP
+  if pending < 8192 then return false end
+  local limit = raw_collectgarbage("count") * 16
+  if limit < 8192 then return true end
+  return pending >= (limit < 262144 and limit or 262144)
 end
 
 --- Takes ownership of one reference to a C tensor and returns its Lua object.
 local function wrap(c)
-  local t = ffi.gc(TensorCT(c), finalize)
-  if C.gd_mem_collect_advised() ~= 0 then collect() end
+  local t = TensorCT(c)
+  busy = true
+  local g = cur
+  local n = g.n
+  g.ptrs[n] = c
+  n = n + 1
+  g.objs[n] = t
+  g.n = n
+  local full = n == GEN_CAP
+  if full then
+    recent[#recent + 1] = g
+    cur = new_gen()
+  end
+  busy = false
+  if deferred then run_deferred() end
+  if C.gd_mem_collect_advised() ~= 0 or (full and unsettled_limit_reached()) then collect() end
   return t
 end
 A.wrap = wrap

@@ -54,28 +54,8 @@ local function bench_lstm(steps)
   return 1 / best_of(3, run)
 end
 
-local function bench_cnn(steps)
-  local cnn = assert(loadfile(dir .. "/digits_cnn.lua"))("--as-module")
-  gd.manual_seed(0)
-  local net = cnn.model()
-  local loss, opt = nn.CrossEntropyLoss(), gd.optim.RMSProp(net, {lr = 1e-3, alpha = 0.9})
-  local NB = 32
-  local labels = {}
-  for i = 1, NB do labels[i] = (i - 1) % 10 + 1 end
-  local x, y = gd.rand(NB, 64), gd.tensor(labels, {dtype = "int64"})
-  local function run()
-    local t0 = now()
-    for _ = 1, steps do
-      opt:zero_grad()
-      local _, g = loss(net(x), y)
-      net:backward(g)
-      opt:step()
-    end
-    return (now() - t0) / (steps * NB)
-  end
-  run()
-  return 1 / best_of(3, run)
-end
+local cnn_step = assert(loadfile(dir .. "/bench/digits_cnn_step.lua"))()
+local function bench_cnn(steps) return 1 / cnn_step(dir, steps) end
 
 local TORCH_SCRIPT = [=[
 import sys, time

@@ -355,25 +355,8 @@ end
 --    GFLOP/s (16 -> 32 channels, 3x3 on 4x4, im2col + sgemm) against sgemm
 --    alone on the same three im2col matrix shapes.  (Against PyTorch: bench/models.lua.)
 do
-  local cnn = assert(loadfile(here("digits_cnn.lua")))("--as-module")
-  gd.manual_seed(0)
-  local net = cnn.model()
-  local loss, opt = gd.nn.CrossEntropyLoss(), gd.optim.RMSProp(net, {lr = 1e-3, alpha = 0.9})
-  local B, steps = 32, 200
-  local labels = {}
-  for i = 1, B do labels[i] = (i - 1) % 10 + 1 end
-  local x, y = gd.rand(B, 64), gd.tensor(labels, {dtype = "int64"})
-  local function run()
-    local t0 = now()
-    for _ = 1, steps do
-      opt:zero_grad()
-      local _, g = loss(net(x), y)
-      net:backward(g)
-      opt:step()
-    end
-    return (now() - t0) / (steps * B)
-  end
-  local per = best_of(3, run)
+  local per = assert(loadfile(here("bench/digits_cnn_step.lua")))()(here(""):sub(1, -2), 200)
+  local B = 32
   local conv = gd.nn.Conv2d(16, 32, 3, {padding = 1})
   local cx, reps = gd.randn(B, 16, 4, 4), 300
   local cy = conv(cx)

@@ -47,13 +47,25 @@ int gd_cpu_nn_gather_rows(void *out, const void *src, const int64_t *index, int6
 int gd_cpu_nn_pointwise_loss(double *sum, void *losses, void *grad, const void *pred, const void *target,
                              const void *weight, const void *pos_weight, int64_t n, int kind, double param,
                              double scale, int dtype);
+int gd_cpu_nn_class_targets(double *denom, int64_t *bad, const int64_t *target, const void *weight, int64_t N,
+                            int64_t C, int64_t ignore_index, int dtype);
+int gd_cpu_nn_class_loss(double *sum, void *losses, void *grad, const void *x, const int64_t *target,
+                         const void *prob, const void *weight, int64_t N, int64_t C, int64_t ignore_index,
+                         double label_smoothing, double scale, int nll, int dtype);
 int gd_cpu_nn_embedding_backward(int dtype, void *gw, const void *gy, const int64_t *idx, int64_t count,
                                  int64_t rows, int64_t D, int64_t padding_idx, int scale_grad_by_freq);
+int gd_cpu_nn_embedding_renorm(int dtype, void *w, const int64_t *idx, int64_t count, int64_t rows, int64_t D,
+                               double max_norm, double norm_type);
 int gd_cpu_nn_batchnorm(int dtype, void *y, void *save_mean, void *save_invstd, void *rmean, void *rvar,
                         const void *x, const void *w, const void *b, int64_t N, int64_t C, int64_t L,
                         double momentum, double eps, int training);
 int gd_cpu_nn_batchnorm_backward(int dtype, void *gx, void *gw, void *gb, const void *gy, const void *x,
                                  const void *w, const void *save_mean, const void *save_invstd, int64_t N,
                                  int64_t C, int64_t L, int batch_stats);
+int gd_cpu_nn_rownorm(int dtype, void *y, void *save_mean, void *save_rstd, const void *x, const void *w,
+                      const void *b, int64_t rows, int64_t M, int64_t G, int64_t span, double eps);
+int gd_cpu_nn_rownorm_backward(int dtype, void *gx, void *gw, void *gb, const void *gy, const void *x,
+                               const void *w, const void *save_mean, const void *save_rstd, int64_t rows,
+                               int64_t M, int64_t G, int64_t span);
 
 #endif

@@ -292,6 +292,9 @@ static gd_loop_fn unary_loops[GD_UNOP_COUNT][GD_DTYPE_COUNT] = {
 int gd_cpu_unary(const gd_iter *it, int dtype, int op, double p1, double p2)
 {
     unary_params up = {p1, p2};
+    /* x^2 is x*x, as PyTorch's pow kernel computes it (correctly rounded, and
+       without a libm call: the d2l quadratic's x^2 runs every step) */
+    if (op == GD_OP_POWS && p1 == 2) op = GD_OP_SQUARE;
     gd_iter_run(it, unary_loops[op][dtype], &up);
     return 0;
 }

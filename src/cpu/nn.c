@@ -335,3 +335,77 @@ int gd_cpu_nn_pointwise_loss(double *out, void *losses, void *grad, const void *
     *out = sum;
     return 0;
 }
+
+/* ------------------------------------ NLLLoss, CrossEntropyLoss's options */
+
+int gd_cpu_nn_class_targets(double *denom, int64_t *bad, const int64_t *target, const void *weight, int64_t N,
+                            int64_t C, int64_t ignore_index, int dtype)
+{
+    double d = 0;
+    *bad = -1;
+    for (int64_t i = 0; i < N; i++) {
+        int64_t t = target[i];
+        if (t == ignore_index) continue;
+        if (t < 1 || t > C) {
+            *bad = i;
+            return 0;
+        }
+        d += !weight ? 1.0 : dtype == GD_FLOAT32 ? (double)((const float *)weight)[t - 1]
+                                                 : ((const double *)weight)[t - 1];
+    }
+    *denom = d;
+    return 0;
+}
+
+/* rows in order, each through src/kernels/nn.h's gd_nn_class_row */
+#define CLASS_LOSS_LOOP(T, S)                                                                  \
+    do {                                                                                       \
+        const T *X = (const T *)x, *P = (const T *)prob, *W = (const T *)weight;               \
+        for (int64_t i = 0; i < N; i++) {                                                      \
+            int64_t t = P ? -1 : target[i] == ignore_index ? -1 : target[i] - 1;                \
+            T *g = grad ? (T *)grad + i * C : NULL;                                            \
+            double l = gd_nn_class_row_##S(g, X + i * C, C, t, P ? P + i * C : NULL, W,         \
+                                           label_smoothing, scale, nll);                       \
+            s += l;                                                                            \
+            if (losses) ((T *)losses)[i] = (T)l;                                               \
+        }                                                                                      \
+    } while (0)
+
+int gd_cpu_nn_class_loss(double *sum, void *losses, void *grad, const void *x, const int64_t *target,
+                         const void *prob, const void *weight, int64_t N, int64_t C, int64_t ignore_index,
+                         double label_smoothing, double scale, int nll, int dtype)
+{
+    double s = 0;
+    if (dtype == GD_FLOAT32) CLASS_LOSS_LOOP(float, f);
+    else CLASS_LOSS_LOOP(double, d);
+    *sum = s;
+    return 0;
+}
+
+/* ------------------------------------------------- Embedding's max_norm */
+
+/* PyTorch's embedding_renorm_, index by index in order (a repeated index is
+   renormalised once: the second time its norm no longer exceeds max_norm) */
+#define EMB_RENORM(T)                                                                          \
+    do {                                                                                       \
+        T *W = (T *)w;                                                                         \
+        for (int64_t i = 0; i < count; i++) {                                                  \
+            T *r = W + (ix[i] - 1) * D;                                                        \
+            double s = 0;                                                                      \
+            for (int64_t j = 0; j < D; j++) s += gd_nn_norm_term(fabs((double)r[j]), norm_type); \
+            double norm = gd_nn_norm_root(s, norm_type);                                       \
+            if (norm > max_norm) {                                                             \
+                double k = max_norm / (norm + 1e-7);                                           \
+                for (int64_t j = 0; j < D; j++) r[j] = (T)((double)r[j] * k);                  \
+            }                                                                                  \
+        }                                                                                      \
+    } while (0)
+
+int gd_cpu_nn_embedding_renorm(int dtype, void *w, const int64_t *ix, int64_t count, int64_t rows, int64_t D,
+                               double max_norm, double norm_type)
+{
+    (void)rows;
+    if (dtype == GD_FLOAT32) EMB_RENORM(float);
+    else EMB_RENORM(double);
+    return 0;
+}

@@ -98,6 +98,11 @@ GD_NN_DEFINE_KERNELS(double, d, exp, log)
 enum { GD_NN_LOSS_L1 = 0, GD_NN_LOSS_SMOOTH_L1 = 1, GD_NN_LOSS_HUBER = 2, GD_NN_LOSS_BCE = 3,
        GD_NN_LOSS_BCE_LOGITS = 4, GD_NN_LOSS_KLDIV = 5, GD_NN_LOSS_COUNT = 6 };
 
+/* the p-norm's terms |v|^p and root s^(1/p), exact for p = 1 and 2
+   (Embedding's max_norm: PyTorch's embedding_renorm_) */
+GD_HD static inline double gd_nn_norm_term(double a, double p) { return p == 2 ? a * a : p == 1 ? a : pow(a, p); }
+GD_HD static inline double gd_nn_norm_root(double s, double p) { return p == 2 ? sqrt(s) : p == 1 ? s : pow(s, 1.0 / p); }
+
 GD_HD static inline double gd_nn_sign_d(double v) { return v > 0 ? 1.0 : v < 0 ? -1.0 : 0.0; }
 
 /* BCEWithLogitsLoss with pos_weight p (PyTorch 1.13's
@@ -180,17 +185,29 @@ GD_HD static inline double gd_nn_pointwise_loss_elem(int kind, double x, double 
         return o * TANH(c);                                                                    \
     }                                                                                          \
                                                                                                \
-    /* *dc: in, the gradient of c' from later steps; out, that of c */                        \
+    /* v clipped to [-clip, clip] (clip = INFINITY: v itself, NaN included) */                \
+    GD_HD static inline T gd_nn_clip_##S(T v, T clip)                                          \
+    {                                                                                          \
+        return v > clip ? clip : v < -clip ? -clip : v;                                        \
+    }                                                                                          \
+                                                                                               \
+    /* *dc: in, the gradient of c' from later steps; out, that of c.  clip: the                \
+       gates' pre-activation gradients are clipped to [-clip, clip] (Graves 2013,              \
+       sec. 2.1: "the derivative of the loss with respect to the network inputs to             \
+       the LSTM layers (before the sigmoid and tanh functions are applied)"; a gdlua           \
+       extension, INFINITY for PyTorch's exact gradient); the cell's own gradient              \
+       *dc is not clipped. */                                                                  \
     GD_HD static inline void gd_nn_lstm_cell_grad_##S(T *dxg, const T *gate, int64_t H,        \
-                                                      int64_t j, T c_prev, T c, T dh, T *dc)   \
+                                                      int64_t j, T c_prev, T c, T dh, T *dc,   \
+                                                      T clip)                                  \
     {                                                                                          \
         T i = gate[j], f = gate[H + j], g = gate[2 * H + j], o = gate[3 * H + j];              \
         T tc = TANH(c);                                                                        \
         T dct = *dc + dh * o * ((T)1 - tc * tc);                                               \
-        dxg[j] = dct * g * i * ((T)1 - i);                                                     \
-        dxg[H + j] = dct * c_prev * f * ((T)1 - f);                                            \
-        dxg[2 * H + j] = dct * i * ((T)1 - g * g);                                             \
-        dxg[3 * H + j] = dh * tc * o * ((T)1 - o);                                             \
+        dxg[j] = gd_nn_clip_##S(dct * g * i * ((T)1 - i), clip);                               \
+        dxg[H + j] = gd_nn_clip_##S(dct * c_prev * f * ((T)1 - f), clip);                      \
+        dxg[2 * H + j] = gd_nn_clip_##S(dct * i * ((T)1 - g * g), clip);                       \
+        dxg[3 * H + j] = gd_nn_clip_##S(dh * tc * o * ((T)1 - o), clip);                       \
         *dc = dct * f;                                                                         \
     }                                                                                          \
                                                                                                \
@@ -272,6 +289,24 @@ GD_NN_DEFINE_RNN_KERNELS(double, d, exp, tanh)
                 g[c] = (T)(scale * (sa * exp((double)x[c] - lse) -                             \
                                     gd_nn_ce_coef_##S(c, t, p, w, eps, inv_n)));               \
         return loss;                                                                           \
+    }                                                                                          \
+    /* one row of NLLLoss (nll: loss -w_t x_t, gradient -scale w_t at t, zero   */           \
+    /* elsewhere; PyTorch's nll_loss) or of CrossEntropyLoss with options;     */           \
+    /* t < 0: ignored (loss 0, a zero gradient row)                            */           \
+    GD_HD static inline double gd_nn_class_row_##S(T *g, const T *x, int64_t n, int64_t t,     \
+                                                   const T *p, const T *w, double eps,         \
+                                                   double scale, int nll)                      \
+    {                                                                                          \
+        if (!nll && p) return gd_nn_soft_cross_entropy_row_##S(g, x, n, -1, p, w, eps, scale); \
+        if (t < 0 || nll) {                                                                    \
+            if (g)                                                                             \
+                for (int64_t c = 0; c < n; c++) g[c] = (T)0;                                   \
+            if (t < 0) return 0.0;                                                             \
+            double wt = w ? (double)w[t] : 1.0;                                                \
+            if (g) g[t] = (T)(-wt * scale);                                                    \
+            return -wt * (double)x[t];                                                         \
+        }                                                                                      \
+        return gd_nn_soft_cross_entropy_row_##S(g, x, n, t, NULL, w, eps, scale);              \
     }
 
 GD_NN_DEFINE_CE_KERNELS(float, f)

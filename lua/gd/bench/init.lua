@@ -39,7 +39,22 @@ M.json_encode, M.json_decode = space.encode, space.decode
 local encode, decode = space.encode, space.decode
 
 pcall(ffi.cdef, "int usleep(unsigned int usec); int getpid(void); int kill(int pid, int sig);")
+pcall(ffi.cdef, [[
+typedef struct { long tv_sec, tv_usec; } gd_bench_timeval;
+typedef struct { gd_bench_timeval ru_utime, ru_stime; long ru_rest[14]; } gd_bench_rusage;
+int getrusage(int who, gd_bench_rusage *usage);
+]])
 local function sleep(s) ffi.C.usleep(math.floor(s * 1e6)) end
+
+--- This process's CPU seconds so far: user, system (getrusage, RUSAGE_SELF;
+-- start-up included).
+local rusage = ffi.new("gd_bench_rusage")
+local function cpu_seconds()
+  if ffi.C.getrusage(0, rusage) ~= 0 then return 0, 0 end
+  local u, s = rusage.ru_utime, rusage.ru_stime
+  return tonumber(u.tv_sec) + tonumber(u.tv_usec) * 1e-6, tonumber(s.tv_sec) + tonumber(s.tv_usec) * 1e-6
+end
+M.cpu_seconds = cpu_seconds
 
 local MAX_ATTEMPTS = 3
 M.MAX_ATTEMPTS = MAX_ATTEMPTS
@@ -56,6 +71,8 @@ CREATE TABLE IF NOT EXISTS trials (
 CREATE TABLE IF NOT EXISTS points (trial_id INTEGER NOT NULL REFERENCES trials(id), step INTEGER NOT NULL,
   metric TEXT NOT NULL, value REAL, PRIMARY KEY (trial_id, step, metric));
 CREATE INDEX IF NOT EXISTS trials_status ON trials (status, id);
+CREATE TABLE IF NOT EXISTS workers (job TEXT NOT NULL, pid INTEGER NOT NULL, trials INTEGER NOT NULL,
+  user REAL, sys REAL, seconds REAL, idle REAL, PRIMARY KEY (job, pid));
 ]]
 
 local function open_db(path)
@@ -76,8 +93,9 @@ gd.bench.open(path) -> db: the results database (gd.bench.sqlite), tables meta
   hyper JSON, seed, phase "tune" | "seed", budget, status pending | running |
   done | diverged | failed (an error, logged, or a worker that died 3 times),
   worker pid, job, attempts, final, best, steps_to_target, seconds_to_target,
-  seconds) and points (trial_id, step, metric "train_loss" | the problem's
-  metric, value).]])
+  seconds), points (trial_id, step, metric "train_loss" | the problem's
+  metric, value) and workers (one row per worker process: job, pid, trials,
+  user, sys, seconds, idle; see gd.bench.worker).]])
 
 M.lr_grid = doc(space.lr_grid, "gd.bench.lr_grid", [[
 gd.bench.lr_grid([n = 36]) -> n learning rates log-spaced from 1e-5 to 1e2
@@ -131,19 +149,22 @@ end
 M.run_trial = run_trial
 
 --- Claims the next pending trial (n = nil: the row or nil) or up to n of them
--- (a list, possibly empty) in one transaction, marking them running.
+-- (a list, possibly empty), marking them running; claim_rows runs inside the
+-- caller's transaction, claim in its own.
+local function claim_rows(db, pid, job, n)
+  -- a trial whose worker died MAX_ATTEMPTS times kills workers: it fails instead
+  db:run("UPDATE trials SET status = 'failed' WHERE status = 'pending' AND attempts >= ?", MAX_ATTEMPTS)
+  local rows = db:rows("SELECT * FROM trials WHERE status = 'pending' ORDER BY id LIMIT ?", n or 1)
+  for _, r in ipairs(rows) do
+    db:run("UPDATE trials SET status = 'running', worker = ?, job = ?, attempts = attempts + 1 WHERE id = ?",
+      pid, job, r.id)
+  end
+  if n == nil then return rows[1] end
+  return rows
+end
+
 local function claim(db, pid, job, n)
-  return db:transaction(function()
-    -- a trial whose worker died MAX_ATTEMPTS times kills workers: it fails instead
-    db:run("UPDATE trials SET status = 'failed' WHERE status = 'pending' AND attempts >= ?", MAX_ATTEMPTS)
-    local rows = db:rows("SELECT * FROM trials WHERE status = 'pending' ORDER BY id LIMIT ?", n or 1)
-    for _, r in ipairs(rows) do
-      db:run("UPDATE trials SET status = 'running', worker = ?, job = ?, attempts = attempts + 1 WHERE id = ?",
-        pid, job, r.id)
-    end
-    if n == nil then return rows[1] end
-    return rows
-  end)
+  return db:transaction(function() return claim_rows(db, pid, job, n) end)
 end
 
 local function this_pid() return tonumber(ffi.C.getpid()) end
@@ -160,50 +181,154 @@ local function run_one(row)
 end
 M._run_one = run_one
 
---- Stores a trial's result and its curve in one transaction (worker: the pid that ran it).
-local function store(db, id, worker_pid, status, final, best, hit, hit_s, seconds, pts)
-  db:transaction(function()
-    db:run("DELETE FROM points WHERE trial_id = ?", id)
-    for _, q in ipairs(pts) do
-      db:run("INSERT INTO points (trial_id, step, metric, value) VALUES (?, ?, ?, ?)", id, q[1], q[2],
-        (q[3] and not is_bad(q[3])) and q[3] or nil)
-    end
-    db:run("UPDATE trials SET status = ?, final = ?, best = ?, steps_to_target = ?, seconds_to_target = ?, " ..
-      "seconds = ?, worker = ? WHERE id = ?", status, final, best, hit, hit_s, seconds, worker_pid, id)
-  end)
+--- Writes a trial's result and its curve (worker: the pid that ran it); the
+-- caller holds the transaction.
+local function store_rows(db, id, worker_pid, status, final, best, hit, hit_s, seconds, pts)
+  db:run("DELETE FROM points WHERE trial_id = ?", id)
+  for _, q in ipairs(pts) do
+    db:run("INSERT INTO points (trial_id, step, metric, value) VALUES (?, ?, ?, ?)", id, q[1], q[2],
+      (q[3] and not is_bad(q[3])) and q[3] or nil)
+  end
+  db:run("UPDATE trials SET status = ?, final = ?, best = ?, steps_to_target = ?, seconds_to_target = ?, " ..
+    "seconds = ?, worker = ? WHERE id = ?", status, final, best, hit, hit_s, seconds, worker_pid, id)
+end
+
+--- Stores one result in its own transaction (gd.bench.dispatch's rank 0).
+local function store(db, ...)
+  local args = {...}
+  db:transaction(function() store_rows(db, unpack(args, 1, 9)) end)
 end
 M._store, M._claim = store, claim
+
+-- The seed reruns of one group (problem, optimizer, flavor, schedule, budget):
+-- once none of its tuning trials is pending or running, its best finished
+-- setting (seed 0) is inserted with seeds 1..seeds (INSERT OR IGNORE: running
+-- it again adds nothing).  The caller holds the transaction.
+local function advance(db, g, seeds)
+  if seeds < 1 then return end
+  local open = db:rows("SELECT COUNT(*) AS n FROM trials WHERE problem = ? AND optimizer = ? AND flavor = ? " ..
+    "AND schedule = ? AND budget = ? AND phase = 'tune' AND status IN ('pending', 'running')",
+    g.problem, g.optimizer, g.flavor, g.schedule, g.budget)[1].n
+  if open > 0 then return end
+  local p = problems[g.problem]
+  local order = type(p) == "table" and p.higher and "DESC" or "ASC"
+  local b = db:rows("SELECT hyper FROM trials WHERE problem = ? AND optimizer = ? AND flavor = ? AND schedule = ? " ..
+    "AND budget = ? AND phase = 'tune' AND status = 'done' ORDER BY final " .. order .. ", id LIMIT 1",
+    g.problem, g.optimizer, g.flavor, g.schedule, g.budget)[1]
+  if not b then return end
+  for s = 1, seeds do
+    db:run("INSERT OR IGNORE INTO trials (problem, optimizer, flavor, schedule, hyper, seed, phase, budget) " ..
+      "VALUES (?, ?, ?, ?, ?, ?, 'seed', ?)", g.problem, g.optimizer, g.flavor, g.schedule, b.hyper, s, g.budget)
+  end
+end
+
+local function alive(pid)
+  return pid and ffi.C.kill(pid, 0) == 0 or (pid and ffi.errno() == 1)   -- EPERM: it exists
+end
+
+-- Trials left 'running' by local worker processes that are gone (this
+-- machine's pids: a worker SIGKILLed beside its siblings) become pending again.
+-- The caller holds the transaction.
+local function requeue_dead_local(db)
+  local n = 0
+  for _, r in ipairs(db:rows("SELECT id, worker FROM trials WHERE status = 'running' AND job LIKE 'local:%'")) do
+    if not alive(r.worker) then
+      db:run("UPDATE trials SET status = 'pending', worker = NULL WHERE id = ?", r.id)
+      n = n + 1
+    end
+  end
+  return n
+end
+
+local function count(db, sql, ...) return db:rows(sql, ...)[1].n end
+
+-- seconds between looks at the queue of a worker waiting for its siblings'
+-- last trials: 20 ms, growing to 0.25 s while the wait lasts (each look is a
+-- short write transaction)
+local IDLE_POLL, IDLE_POLL_MAX = 0.02, 0.25
 
 local function worker(path, opts)
   opts = opts or {}
   local db = open_db(path)
   local pid = opts.pid or this_pid()
   local job = opts.job or ("local:" .. pid)
-  -- several trials a transaction: each claim is a write lock on the shared
-  -- file that the other workers wait for (the batch stays small, so that no
-  -- worker holds the sweep's last trials while another idles)
+  -- each transaction is a write lock on the shared file that the other workers
+  -- wait for: a worker stores the results of its last claim and claims the
+  -- next trials in one transaction, up to `batch` at a time (with `workers`
+  -- given, fewer as the queue empties, so that no worker holds the sweep's
+  -- last trials while another idles)
   local batch = opts.batch or 1
+  local siblings = opts.workers
+  local seeds = opts.seeds
+  local is_local = opts.wait and job:match("^local:") ~= nil
   local n = 0
+  local t0, idle, poll = now(), 0, IDLE_POLL
+  local results = {}   -- finished, not yet stored: {row, status, final, best, hit, hit_s, seconds, pts}
+  local function flush()
+    for _, r in ipairs(results) do
+      store_rows(db, r[1].id, pid, unpack(r, 2, 8))
+      if seeds then advance(db, r[1], seeds) end
+    end
+    results = {}
+  end
   while true do
     local want = batch
     if opts.max_trials then want = math.min(want, opts.max_trials - n) end
     if want < 1 then break end
-    local rows = claim(db, pid, job, want)
-    if #rows == 0 then break end
-    for _, row in ipairs(rows) do
-      store(db, row.id, pid, run_one(row))
-      n = n + 1
+    local rows, running = db:transaction(function()
+      flush()
+      local k = want
+      if siblings then
+        local pending = count(db, "SELECT COUNT(*) AS n FROM trials WHERE status = 'pending'")
+        k = math.max(1, math.min(want, math.floor(pending / (2 * siblings))))
+      end
+      local got = claim_rows(db, pid, job, k)
+      if #got > 0 or not opts.wait then return got, 0 end
+      -- the queue is empty: the trials still running may add seed reruns, and
+      -- a sibling that died leaves its claims running
+      if is_local then requeue_dead_local(db) end
+      return got, count(db, "SELECT COUNT(*) AS n FROM trials WHERE status IN ('pending', 'running')")
+    end)
+    if #rows == 0 then
+      if running == 0 then break end
+      local t = now()
+      sleep(poll)
+      idle = idle + now() - t
+      poll = math.min(IDLE_POLL_MAX, poll * 1.5)
+    else
+      poll = IDLE_POLL
+      for _, row in ipairs(rows) do
+        results[#results + 1] = {row, run_one(row)}
+        n = n + 1
+      end
     end
   end
+  -- the results not stored yet, and this process's account: its CPU seconds
+  -- (start-up included), its life in this function and its idle waits
+  local user, sys = cpu_seconds()
+  db:transaction(function()
+    flush()
+    db:run("INSERT OR REPLACE INTO workers (job, pid, trials, user, sys, seconds, idle) VALUES (?, ?, ?, ?, ?, ?, ?)",
+      job, pid, n, user, sys, now() - t0, idle)
+  end)
   db:close()
   return n
 end
 M.worker = doc(worker, "gd.bench.worker", [[
-gd.bench.worker(db_path, [{job = text, max_trials = n, batch = k}]) -> trials run:
-  claims pending trials k at a time (default 1; a transaction marks them running
-  with this process's pid and the sweep's job) and stores each result with its
-  curve in one transaction, until none is left.  gd.bench.run starts these as child
-  processes; under mpirun every rank runs one.]])
+gd.bench.worker(db_path, [{job = text, max_trials = n, batch = k, workers = w, seeds = s, wait = bool}])
+  -> trials run: claims pending trials up to k at a time (default 1; with w, the
+  number of workers sharing the file, fewer as the queue empties), marked running
+  with this process's pid and the sweep's job, and stores their results with
+  their curves in the transaction of its next claim.  seeds = s: once a
+  problem/optimizer/flavor/schedule's tuning trials are all finished, the worker
+  storing the last one adds its best setting's reruns with seeds 1..s.  It stops
+  when none is pending, or with wait = true when none is pending or running
+  (trials of local workers that died become pending again meanwhile), and
+  records itself in the table workers (job, pid, trials, user and sys: its
+  process's CPU seconds, seconds: its time in this function, idle: seconds
+  spent waiting for its siblings' last trials).
+  gd.bench.run starts these as child processes, one start per worker for the
+  whole sweep; under mpirun every rank runs one.]])
 
 local function executable()
   -- the host is arg[-1] (a script run by gdlua) or the gdlua next to this package
@@ -228,12 +353,14 @@ M.executable = executable
 local function shell_quote(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
 M.shell_quote = shell_quote
 
-local function spawn_workers(path, n, job, pending)
+local function spawn_workers(path, n, job, pending, seeds)
   local cmd = {}
   -- claims per transaction: about an eighth of each worker's share, at most 4
   local batch = math.max(1, math.min(4, math.floor(pending / (8 * n))))
-  local code = fmt("require('gd.bench').worker(%q, {job = %q, batch = %d})", path, job, batch)
-  for _ = 1, n do cmd[#cmd + 1] = shell_quote(executable()) .. " -e " .. shell_quote(code) .. " &" end
+  local code = fmt("require('gd.bench').worker(%q, {job = %q, batch = %d, workers = %d, seeds = %d, wait = true})",
+    path, job, batch, n, seeds)
+  for _ = 1, n do cmd[#cmd + 1] = shell_quote(M.executable()) .. " -e " .. shell_quote(code) .. " &" end
+  -- this process sleeps in the shell's wait until every worker has exited
   cmd[#cmd + 1] = "wait"
   os.execute(table.concat(cmd, " "))
 end
@@ -256,10 +383,6 @@ local function mpi_env()
 end
 M.mpi_env = mpi_env
 
-local function alive(pid)
-  return pid and ffi.C.kill(pid, 0) == 0 or (pid and ffi.errno() == 1)   -- EPERM: it exists
-end
-
 -- Trials left 'running' by workers that are gone become pending again: those
 -- of other jobs whose process is not alive on this machine (a killed sweep),
 -- and, after our own workers have all exited, our own.
@@ -279,8 +402,6 @@ local function requeue_dead(db, job, own)
     return n
   end)
 end
-
-local function count(db, sql, ...) return db:rows(sql, ...)[1].n end
 
 --- gd.dist, joined over MPI with more than one rank, or nil.  Its collectives'
 -- watchdog (GD_DIST_TIMEOUT, 600 s) would end a sweep whose trial outlasts it:
@@ -399,50 +520,53 @@ local function run(spec)
     end
   end)
   end
-  -- every pending trial runs: workers run until the queue is empty; one that
-  -- died leaves its trial running, and it is claimed again
-  local function drain()
-    if dist then
-      dispatch.drain(M, dist, db, this_pid(), job)
-      return
-    end
-    repeat
-      local pending = count(db, "SELECT COUNT(*) AS n FROM trials WHERE status = 'pending'")
-      if workers == 0 then worker(spec.db, {job = job})
-      else spawn_workers(spec.db, math.min(workers, pending), job, pending) end   -- no idle starts
-      if mpi then
-        -- the other ranks' trials: wait for them (a rank that dies ends the whole mpirun)
-        while count(db, "SELECT COUNT(*) AS n FROM trials WHERE status = 'running'") > 0 do sleep(0.05) end
-      else
-        requeue_dead(db, job, true)
-      end
-    until count(db, "SELECT COUNT(*) AS n FROM trials WHERE status = 'pending'") == 0
-  end
-  drain()
-  -- the best setting per (problem, optimizer, flavor, schedule) rerun with seeds 1..k
-  if db then
-  db:transaction(function()
-    for _, p in ipairs(list) do
-      local order = p.higher and "DESC" or "ASC"
-      for _, o in ipairs(opts) do
-        for _, fl in ipairs(flavors) do
-          for _, sc in ipairs(schedules) do
-            local b = db:rows("SELECT hyper, budget FROM trials WHERE problem = ? AND optimizer = ? AND flavor = ? " ..
-              "AND schedule = ? AND phase = 'tune' AND status = 'done' ORDER BY final " .. order .. ", id LIMIT 1",
-              p.name, o, fl, sc)[1]
-            if b then
-              for s = 1, seeds do
-                db:run("INSERT OR IGNORE INTO trials (problem, optimizer, flavor, schedule, hyper, seed, phase, budget) " ..
-                  "VALUES (?, ?, ?, ?, ?, ?, 'seed', ?)", p.name, o, fl, sc, b.hyper, s, b.budget)
-              end
-            end
-          end
+  -- the groups whose best tuning setting is rerun with seeds 1..k
+  local groups = {}
+  for _, p in ipairs(list) do
+    local steps = budget == "quick" and p.quick or budget == "full" and p.budget or budget
+    for _, o in ipairs(opts) do
+      for _, fl in ipairs(flavors) do
+        for _, sc in ipairs(schedules) do
+          groups[#groups + 1] = {problem = p.name, optimizer = o, flavor = fl, schedule = sc, budget = steps}
         end
       end
     end
-  end)
   end
-  drain()
+  -- seed reruns of the groups whose tuning is over (a resumed sweep may have
+  -- finished a group's tuning before it was killed); workers add the others
+  -- as they store each group's last tuning trial
+  local function advance_all()
+    if db then db:transaction(function() for _, g in ipairs(groups) do advance(db, g, seeds) end end) end
+  end
+  if dist then
+    -- rank 0 hands out the tuning trials, then the seed reruns
+    dispatch.drain(M, dist, db, this_pid(), job)
+    advance_all()
+    dispatch.drain(M, dist, db, this_pid(), job)
+  else
+    -- every pending trial runs: the workers, started once, run the tuning
+    -- trials and then the seed reruns, and exit when nothing is pending or
+    -- running; one that died leaves its trials running, and a sibling or the
+    -- next round claims them again
+    -- one snapshot: the pending trials and the claims made so far
+    local state_sql = "SELECT COALESCE(SUM(status = 'pending'), 0) AS pending, COALESCE(SUM(attempts), 0) AS claims " ..
+      "FROM trials"
+    while true do
+      advance_all()
+      local before = db:rows(state_sql)[1]
+      if before.pending == 0 then break end
+      if workers == 0 then worker(spec.db, {job = job, seeds = seeds, wait = true})
+      else spawn_workers(spec.db, math.min(workers, before.pending), job, before.pending, seeds) end   -- no idle starts
+      -- under mpirun a rank that dies ends the whole mpirun
+      if not mpi then requeue_dead(db, job, true) end
+      local after = db:rows(state_sql)[1]
+      if after.claims == before.claims and after.pending == before.pending then
+        -- workers that cannot start (a broken install) would be started again forever
+        db:close()
+        error(fname .. ": the workers exited without claiming a trial (their errors are above)", 2)
+      end
+    end
+  end
   local counts = {}
   if db then
     counts = db:rows("SELECT status, COUNT(*) AS n FROM trials GROUP BY status ORDER BY status")

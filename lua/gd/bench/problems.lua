@@ -249,10 +249,14 @@ local function batch_stream(loader)
 end
 
 -- Supervised problems over a data set {Xtr, ytr, Xte, yte}.
+-- The data set is read once per process and shared by its trials (a worker
+-- runs many): the trials only read it (loaders gather batches into new tensors).
 local function supervised(spec)
   spec.eval_every = spec.eval_every or 20
+  local tr_once, te_once
   spec.make = function(seed)
-    local tr, te = spec.data()
+    if not tr_once then tr_once, te_once = spec.data() end
+    local tr, te = tr_once, te_once
     gd.manual_seed(seed)
     local net = spec.model()
     local loss = spec.loss()

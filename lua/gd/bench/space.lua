@@ -217,8 +217,9 @@ function M.schedule_label(fname, s)
 end
 
 --- The canonical text of an optimizer with fixed hyperparameters: "SGD" |
--- {"SGD", momentum = 0.9} | "SGD momentum=0.9" -> "SGD momentum=0.9" (DeepOBS's
--- "Momentum" baseline is SGD with momentum 0.9: a name of its own in the results).
+-- {"SGD", momentum = 0.99} | "SGD momentum=0.99" -> "SGD momentum=0.99" (DeepOBS's
+-- "Momentum" baseline is SGD with momentum 0.99, its baselines/quadratic_deep/
+-- MomentumOptimizer/...momentum__9.9e-01...: a name of its own in the results).
 function M.optimizer_label(fname, o)
   local t = type(o) == "string" and M.parse_schedule(o) or o
   if type(t) ~= "table" or type(t[1]) ~= "string" then

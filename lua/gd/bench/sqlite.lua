@@ -21,6 +21,7 @@ int sqlite3_bind_null(sqlite3_stmt *s, int i);
 int sqlite3_bind_text(sqlite3_stmt *s, int i, const char *v, int n, void *destructor);
 int sqlite3_step(sqlite3_stmt *s);
 int sqlite3_reset(sqlite3_stmt *s);
+int sqlite3_clear_bindings(sqlite3_stmt *s);
 int sqlite3_finalize(sqlite3_stmt *s);
 int sqlite3_column_count(sqlite3_stmt *s);
 const char *sqlite3_column_name(sqlite3_stmt *s, int i);
@@ -59,7 +60,7 @@ local function open(path)
     if box[0] ~= nil then L.sqlite3_close_v2(box[0]) end
     error(string.format("gd.bench.sqlite.open: cannot open %s: %s", path, msg), 2)
   end
-  local self = setmetatable({h = ffi.gc(box[0], L.sqlite3_close_v2), path = path}, Db)
+  local self = setmetatable({h = ffi.gc(box[0], L.sqlite3_close_v2), path = path, stmts = {}, ncached = 0}, Db)
   L.sqlite3_busy_timeout(self.h, 60000)
   -- Switching to WAL takes an exclusive lock, and SQLite returns BUSY at once
   -- (without the busy handler) while another process is opening or converting
@@ -90,10 +91,26 @@ function Db:exec(sql)
   if rc ~= 0 then error(self:err(sql:sub(1, 60)), 2) end
 end
 
+-- Prepared statements are kept per SQL text and reused (reset, bindings
+-- cleared): a trial's result is a few hundred INSERTs of one text, and
+-- preparing each took most of its store.  At most MAX_CACHED texts are kept
+-- (SQL built with values inlined would otherwise grow the cache with use);
+-- others are finalized after their one use.
+local MAX_CACHED = 64
+
 local function prepare(self, sql, ...)
-  local box = ffi.new("sqlite3_stmt *[1]")
-  if lib.sqlite3_prepare_v2(self.h, sql, #sql, box, nil) ~= 0 then error(self:err(sql:sub(1, 60)), 3) end
-  local s = box[0]
+  local s = self.stmts[sql]
+  if s == nil then
+    local box = ffi.new("sqlite3_stmt *[1]")
+    if lib.sqlite3_prepare_v2(self.h, sql, #sql, box, nil) ~= 0 then error(self:err(sql:sub(1, 60)), 3) end
+    s = box[0]
+    if self.ncached < MAX_CACHED then
+      self.stmts[sql] = ffi.gc(s, lib.sqlite3_finalize)
+      self.ncached = self.ncached + 1
+    end
+  else
+    lib.sqlite3_clear_bindings(s)
+  end
   for i = 1, select("#", ...) do
     local v = select(i, ...)
     local t = type(v)
@@ -106,6 +123,12 @@ local function prepare(self, sql, ...)
   return s
 end
 
+-- After its use a statement is reset (which ends its read of the file: a
+-- statement left mid-way would hold a read transaction open) or finalized.
+local function release(self, sql, s)
+  if self.stmts[sql] == s then lib.sqlite3_reset(s) else lib.sqlite3_finalize(s) end
+end
+
 function Db:rows(sql, ...)
   local s = prepare(self, sql, ...)
   local out = {}
@@ -113,7 +136,11 @@ function Db:rows(sql, ...)
   while true do
     local rc = lib.sqlite3_step(s)
     if rc == SQLITE_DONE then break end
-    if rc ~= SQLITE_ROW then lib.sqlite3_finalize(s); error(self:err(sql:sub(1, 60)), 2) end
+    if rc ~= SQLITE_ROW then
+      local msg = self:err(sql:sub(1, 60))
+      release(self, sql, s)
+      error(msg, 2)
+    end
     local row = {}
     for i = 0, n - 1 do
       local name = ffi.string(lib.sqlite3_column_name(s, i))
@@ -124,15 +151,19 @@ function Db:rows(sql, ...)
     end
     out[#out + 1] = row
   end
-  lib.sqlite3_finalize(s)
+  release(self, sql, s)
   return out
 end
 
 function Db:run(sql, ...)
   local s = prepare(self, sql, ...)
   local rc = lib.sqlite3_step(s)
-  lib.sqlite3_finalize(s)
-  if rc ~= SQLITE_DONE and rc ~= SQLITE_ROW then error(self:err(sql:sub(1, 60)), 2) end
+  if rc ~= SQLITE_DONE and rc ~= SQLITE_ROW then
+    local msg = self:err(sql:sub(1, 60))
+    release(self, sql, s)
+    error(msg, 2)
+  end
+  release(self, sql, s)
   return tonumber(lib.sqlite3_last_insert_rowid(self.h))
 end
 
@@ -145,7 +176,11 @@ function Db:transaction(fn)
 end
 
 function Db:close()
-  if self.h ~= nil then lib.sqlite3_close_v2(ffi.gc(self.h, nil)); self.h = nil end
+  if self.h == nil then return end
+  for sql, s in pairs(self.stmts) do lib.sqlite3_finalize(ffi.gc(s, nil)); self.stmts[sql] = nil end
+  self.ncached = 0
+  lib.sqlite3_close_v2(ffi.gc(self.h, nil))
+  self.h = nil
 end
 
 return doc(M, "gd.bench.sqlite", [[

@@ -198,12 +198,14 @@ function CrossEntropyLoss:forward(logits, target)
     end
   elseif not (gd.is_tensor(target) and target.c.rank == 1) then
     tc = class_targets(fname, target, rows)
+    -- classes given as numbers go where the logits are
+    if not gd.is_tensor(target) and tc.device ~= logits.device then tc = tc:to(logits.device) end
   elseif target.c.is_contiguous == 0 then
     tc = target:contiguous()
   end
   local w = self.weight
-  if w and w.c.scalar_type ~= lc.scalar_type then
-    w = w:to(logits.dtype)
+  if w and (w.c.scalar_type ~= lc.scalar_type or w.c.device_kind ~= lc.device_kind) then
+    w = w:to({dtype = logits.dtype, device = logits.device})  -- follows the input, as the loss's buffers
     self.weight = w
   end
   local grad = buffer2(P, "grad", rows, tonumber(lc.sizes[1]), lc)
@@ -390,8 +392,8 @@ function NLLLoss:forward(input, target)
   if not target:is_contiguous() then target = target:contiguous() end
   local xc = input.c
   local w = self.weight
-  if w and w.c.scalar_type ~= xc.scalar_type then
-    w = w:to(input.dtype)
+  if w and (w.c.scalar_type ~= xc.scalar_type or w.c.device_kind ~= xc.device_kind) then
+    w = w:to({dtype = input.dtype, device = input.device})  -- follows the input, as the loss's buffers
     self.weight = w
   end
   local grad = buffer_like(P, "grad", xc)

@@ -165,11 +165,12 @@ make("BatchNorm2d", {[4] = true, what = "4-D (N x C x H x W)"}, "N x C x H x W i
 
 -- ----------------------------------------------------- LayerNorm, GroupNorm
 
---- The saved per-row statistics, reused while the row count and dtype hold.
-local function row_stats(P, rows, xc)
-  local sm = P.save_mean
-  if sm == nil or sm.c.count ~= rows or sm.c.scalar_type ~= xc.scalar_type then
-    sm = gd.empty(rows, {dtype = I.DTYPE_NAMES[tonumber(xc.scalar_type)]})
+--- The saved per-row statistics, on the input's device, reused while the row
+-- count, dtype and device hold.
+local function row_stats(P, rows, x)
+  local sm, xc = P.save_mean, x.c
+  if sm == nil or sm.c.count ~= rows or sm.c.scalar_type ~= xc.scalar_type or sm.c.device_kind ~= xc.device_kind then
+    sm = gd.empty(rows, {dtype = x.dtype, device = x.device})
     P.save_mean, P.save_rstd = sm, sm:clone()
   end
   return sm, P.save_rstd
@@ -188,12 +189,12 @@ local function rownorm_forward(self, x, name, M, G, span)
   local rows = tonumber(xc.count) / M
   if rec then
     y = base.fresh_like(xc)
-    stats = gd.empty(2 * rows, {dtype = I.DTYPE_NAMES[tonumber(xc.scalar_type)]})
+    stats = gd.empty(2 * rows, {dtype = x.dtype, device = x.device})
     sm, sr = stats:narrow(1, 1, rows), stats:narrow(1, rows + 1, rows)
     P.save_mean, P.save_rstd = nil, nil
   else
     y = buffer_like(P, "out", xc)
-    sm, sr = row_stats(P, rows, xc)
+    sm, sr = row_stats(P, rows, x)
   end
   if C.gd_nn_rownorm_forward(y.c, sm.c, sr.c, xc, wc, bc, M, G, span, self.eps) ~= 0 then
     fail(name)

@@ -2,8 +2,9 @@
 -- order, shapes ((seq, batch, feature), or (batch, seq, feature) with
 -- batch_first; unbatched (seq, feature)), gate order, weight layout,
 -- initialisation and state_dict keys (weight_ih_l0, weight_hh_l0, bias_ih_l0,
--- bias_hh_l0, ..., *_reverse for the second direction), so weights load
--- across.
+-- bias_hh_l0, LSTM's weight_hr_l0 with proj_size, ..., *_reverse for the
+-- second direction), so weights load across.  One gdlua extension, absent in
+-- PyTorch: LSTM's gate_grad_clip (Graves' derivative clipping, below).
 --
 --     local lstm = gd.nn.LSTM(10, 20, {num_layers = 2, batch_first = true})
 --     local out, h, c = lstm(x, h0, c0)       -- h0, c0 optional (zeros)
@@ -64,13 +65,28 @@ local GATES = {RNN_TANH = 1, RNN_RELU = 1, LSTM = 4, GRU = 3}
 local OPTS = {num_layers = true, bias = true, batch_first = true, dropout = true, bidirectional = true,
               dtype = true, device = true, proj_size = true}
 local RNN_OPTS = {nonlinearity = true}
-for k in pairs(OPTS) do RNN_OPTS[k] = true end
+local LSTM_OPTS = {gate_grad_clip = true}
+for k in pairs(OPTS) do RNN_OPTS[k] = true; LSTM_OPTS[k] = true end
+
+-- the gate gradient clip's bits as an int64 (the autograd record's integer parameters)
+local clip_d = ffi.new("double[1]")
+local clip_i = ffi.cast("int64_t *", clip_d)
 
 --- The names of layer l's (0-based) parameters in direction d, as PyTorch's
--- _flat_weights_names.
+-- _flat_weights_names (weight_hr: LSTM's projection, with proj_size).
 local function names_of(l, d)
   local sfx = "_l" .. l .. (d == 1 and "_reverse" or "")
-  return "weight_ih" .. sfx, "weight_hh" .. sfx, "bias_ih" .. sfx, "bias_hh" .. sfx
+  return "weight_ih" .. sfx, "weight_hh" .. sfx, "bias_ih" .. sfx, "bias_hh" .. sfx, "weight_hr" .. sfx
+end
+
+--- LSTM's gate_grad_clip, checked: 0 (off) or a positive number.
+local function gate_clip_of(fname, v, level)
+  if v == nil or v == false then return 0 end
+  check.number(fname, "gate_grad_clip", v, {level = level + 1})
+  if not (v >= 0) then
+    base.argerr(fname, fmt("gate_grad_clip must be 0 (off) or positive, got %s", tostring(v)), level)
+  end
+  return v
 end
 
 local function rnn_init(self, cls, fname, input_size, hidden_size, opts, allowed)
@@ -80,7 +96,13 @@ local function rnn_init(self, cls, fname, input_size, hidden_size, opts, allowed
   local L = check.number(fname, "num_layers", opts.num_layers or 1, {integer = true, min = 1, level = 4})
   local p = check.number(fname, "dropout", opts.dropout or 0, {level = 4})
   if p < 0 or p > 1 then base.argerr(fname, fmt("dropout = %g is not a probability in [0, 1]", p), 4) end
-  if opts.proj_size ~= nil and opts.proj_size ~= 0 then base.argerr(fname, "proj_size is not supported", 4) end
+  -- PyTorch 1.13's RNNBase.__init__ checks and messages
+  local proj = check.number(fname, "proj_size", opts.proj_size or 0, {integer = true, level = 4})
+  if proj < 0 then base.argerr(fname, "proj_size should be a positive integer or zero to disable projections", 4) end
+  if proj >= hidden_size then base.argerr(fname, "proj_size has to be smaller than hidden_size", 4) end
+  if proj > 0 and cls ~= "LSTM" then
+    base.argerr(fname, "proj_size argument is only supported for LSTM, not RNN or GRU", 4)
+  end
   local mode = cls
   if cls == "RNN" then
     local nl = opts.nonlinearity or "tanh"
@@ -92,27 +114,45 @@ local function rnn_init(self, cls, fname, input_size, hidden_size, opts, allowed
   self.batch_first = opts.batch_first == true
   self.dropout = p
   self.bidirectional = opts.bidirectional == true
+  self.proj_size = proj
+  if cls == "LSTM" then self.gate_grad_clip = gate_clip_of(fname, opts.gate_grad_clip, 4) end
   local D = self.bidirectional and 2 or 1
   local GH = GATES[mode] * hidden_size
+  local R = proj > 0 and proj or hidden_size   -- h's width (PyTorch's real_hidden_size)
   local topts = {dtype = opts.dtype or "float32", device = opts.device or "cpu"}
   -- PyTorch's RNNBase.reset_parameters: every weight and bias
-  -- U(-1/sqrt(hidden_size), 1/sqrt(hidden_size))
+  -- U(-1/sqrt(hidden_size), 1/sqrt(hidden_size)), weight_hr included; in
+  -- _flat_weights_names' order (w_ih, w_hh, b_ih, b_hh, w_hr)
   local k = 1 / math.sqrt(hidden_size)
   for l = 0, L - 1 do
-    local in_l = l == 0 and input_size or hidden_size * D
+    local in_l = l == 0 and input_size or R * D
     for d = 0, D - 1 do
-      local wih, whh, bih, bhh = names_of(l, d)
+      local wih, whh, bih, bhh, whr = names_of(l, d)
       self:register_parameter(wih, gd.empty(GH, in_l, topts):uniform_(-k, k))
-      self:register_parameter(whh, gd.empty(GH, hidden_size, topts):uniform_(-k, k))
+      self:register_parameter(whh, gd.empty(GH, R, topts):uniform_(-k, k))
       if self.bias then
         self:register_parameter(bih, gd.empty(GH, topts):uniform_(-k, k))
         self:register_parameter(bhh, gd.empty(GH, topts):uniform_(-k, k))
       end
+      if proj > 0 then self:register_parameter(whr, gd.empty(proj, hidden_size, topts):uniform_(-k, k)) end
     end
   end
 end
 
---- The parameter tensors of layer l, direction d (cached names).
+--- h's width: proj_size when projecting, else hidden_size.
+local function hwidth(self)
+  local p = self.proj_size
+  return (p and p > 0) and p or self.hidden_size
+end
+
+--- The layer's gate gradient clip as the C call takes it (0: off); checked
+-- again here since the field may be changed after construction.
+local function gate_clip(self, name)
+  return self.mode == "LSTM" and gate_clip_of(name, self.gate_grad_clip, 4) or 0
+end
+
+--- The parameter tensors of layer l, direction d (cached names): w_ih,
+-- w_hh, b_ih, b_hh, w_hr (the last three may be nil).
 local function params_of(self, P, l, d)
   local key = l * 2 + d + 1
   local nm = P.names
@@ -122,19 +162,20 @@ local function params_of(self, P, l, d)
     n = {names_of(l, d)}
     nm[key] = n
   end
-  return self[n[1]], self[n[2]], self[n[3]], self[n[4]]
+  return self[n[1]], self[n[2]], self[n[3]], self[n[4]], rawget(self, n[5])
 end
 
---- h (L*D x B x H, or L*D x H unbatched), checked: the contiguous state or nil.
-local function state_arg(name, what, h, want, unbatched, level)
+--- h (L*D x B x W, or L*D x W unbatched; W = width, named wname), checked:
+-- the contiguous state or nil.
+local function state_arg(name, what, h, want, unbatched, level, wname)
   if h == nil then return nil end
   if not gd.is_tensor(h) then base.argerr(name, fmt("%s must be a tensor, got %s", what, type(h)), level) end
   local s = h.shape
   local ok = #s == #want
   for d = 1, #want do ok = ok and s[d] == want[d] end
   if not ok then
-    base.argerr(name, fmt("%s has shape %s, expected %s (num_layers * num_directions x %shidden_size)", what,
-      shape_str(s), shape_str(want), unbatched and "" or "batch x "), level)
+    base.argerr(name, fmt("%s has shape %s, expected %s (num_layers * num_directions x %s%s)", what,
+      shape_str(s), shape_str(want), unbatched and "" or "batch x ", wname or "hidden_size"), level)
   end
   if h.c.is_contiguous == 0 then h = h:contiguous() end
   if unbatched then h = h:view(want[1], 1, want[2]) end
@@ -146,8 +187,8 @@ local recording, rnn_forward_recorded
 
 -- ------------------------------------------------------------ autograd
 
-local rec_in = ffi.new("gd_tensor*[7]")
-local rec_ip = ffi.new("int64_t[6]")
+local rec_in = ffi.new("gd_tensor*[8]")
+local rec_ip = ffi.new("int64_t[8]")
 local flat_n = ffi.new("int64_t[1]")
 
 local function needs(t) return t ~= nil and t.c.requires_grad ~= 0 end
@@ -171,10 +212,12 @@ end
 function rnn_forward_recorded(self, P, x, h0, c0, T, B, unbatched)
   local name = self.__class
   local lstm = self.mode == "LSTM"
-  local L, H = self.num_layers, self.hidden_size
+  local L, H, R = self.num_layers, self.hidden_size, hwidth(self)
+  local proj = R ~= H and R or 0
   local D = self.bidirectional and 2 or 1
-  local DH = D * H
+  local DH = D * R
   local mode = MODES[self.mode]
+  clip_d[0] = gate_clip(self, name)
   local xs
   if unbatched then xs = x:contiguous():view(T, 1, self.input_size)
   elseif self.batch_first then xs = x:transpose(1, 2):contiguous()
@@ -182,9 +225,9 @@ function rnn_forward_recorded(self, P, x, h0, c0, T, B, unbatched)
   local xc = xs.c
   local dt = I.DTYPE_NAMES[tonumber(xc.scalar_type)]
   local ws_n = ffi.new("int64_t[2]")
-  if C.gd_nn_rnn_workspace(ws_n, ws_n + 1, mode, T, B, H) ~= 0 then fail(name, 3) end
-  local ny, nh = T * B * DH, B * H
-  local nc = lstm and nh or 0
+  if C.gd_nn_rnn_workspace(ws_n, ws_n + 1, mode, T, B, H, proj) ~= 0 then fail(name, 3) end
+  local ny, nh = T * B * DH, B * R
+  local nc = lstm and B * H or 0
   local nws = tonumber(ws_n[0])
   local drop = self.training and self.dropout > 0 and L > 1
   local hns, cns = {}, {}
@@ -193,32 +236,33 @@ function rnn_forward_recorded(self, P, x, h0, c0, T, B, unbatched)
     local ydirs = {}
     for d = 0, D - 1 do
       local k = l * D + d + 1
-      local w_ih, w_hh, b_ih, b_hh = params_of(self, P, l, d)
+      local w_ih, w_hh, b_ih, b_hh, w_hr = params_of(self, P, l, d)
       local h0k = h0 and h0[k] or nil
       local c0k = c0 and c0[k] or nil
       flat_n[0] = ny + nh + nc + nws
       local flat = base.fresh(1, flat_n, xc)
       -- the regions the kernel writes (views taken before the record: not in the graph)
       local yv = flat:narrow(1, 1, ny):view(T, B, DH)
-      local hv = flat:narrow(1, ny + 1, nh):view(B, H)
+      local hv = flat:narrow(1, ny + 1, nh):view(B, R)
       local cv = lstm and flat:narrow(1, ny + nh + 1, nc):view(B, H) or nil
       local wsv = flat:narrow(1, ny + nh + nc + 1, nws)
-      if d == 1 then yv:narrow(3, 1, H):zero_() end   -- (the other direction's columns: never read)
-      if d == 0 and D == 2 then yv:narrow(3, H + 1, H):zero_() end
+      if d == 1 then yv:narrow(3, 1, R):zero_() end   -- (the other direction's columns: never read)
+      if d == 0 and D == 2 then yv:narrow(3, R + 1, R):zero_() end
       if C.gd_nn_rnn_forward(yv.c, hv.c, cdata(cv), wsv.c, xin.c, cdata(h0k), cdata(c0k), w_ih.c, w_hh.c,
-                             cdata(b_ih), cdata(b_hh), mode, d) ~= 0 then
+                             cdata(b_ih), cdata(b_hh), cdata(w_hr), mode, d) ~= 0 then
         fail(name, 3)
       end
       rec_in[0], rec_in[1], rec_in[2], rec_in[3] = xin.c, w_ih.c, w_hh.c, cdata(h0k)
-      rec_in[4], rec_in[5], rec_in[6] = cdata(c0k), cdata(b_ih), cdata(b_hh)
+      rec_in[4], rec_in[5], rec_in[6], rec_in[7] = cdata(c0k), cdata(b_ih), cdata(b_hh), cdata(w_hr)
       rec_ip[0], rec_ip[1], rec_ip[2], rec_ip[3], rec_ip[4], rec_ip[5] = T, B, H, DH, mode, d
-      local st = C.gd_autograd_record_nn(flat.c, C.GD_AG_NN_RNN, rec_in, 7, flat.c, rec_ip, 6)
-      for j = 0, 6 do rec_in[j] = nil end
+      rec_ip[6], rec_ip[7] = proj, clip_i[0]
+      local st = C.gd_autograd_record_nn(flat.c, C.GD_AG_NN_RNN, rec_in, 8, flat.c, rec_ip, 8)
+      for j = 0, 7 do rec_in[j] = nil end
       if st ~= 0 then fail(name, 3) end
       -- the outputs, as recorded views of the node's output
       local yd = flat:narrow(1, 1, ny):view(T, B, DH)
-      ydirs[d + 1] = D == 2 and yd:narrow(3, d * H + 1, H) or yd
-      hns[k] = flat:narrow(1, ny + 1, nh):view(B, H)
+      ydirs[d + 1] = D == 2 and yd:narrow(3, d * R + 1, R) or yd
+      hns[k] = flat:narrow(1, ny + 1, nh):view(B, R)
       if lstm then cns[k] = flat:narrow(1, ny + nh + 1, nc):view(B, H) end
     end
     local y = D == 2 and gd.cat(ydirs, 3) or ydirs[1]
@@ -237,7 +281,7 @@ function rnn_forward_recorded(self, P, x, h0, c0, T, B, unbatched)
   local cn = lstm and gd.stack(cns, 1) or nil
   if unbatched then
     out = out:view(T, DH)
-    hn = hn:view(L * D, H)
+    hn = hn:view(L * D, R)
     if cn then cn = cn:view(L * D, H) end
   elseif self.batch_first then
     out = out:transpose(1, 2):contiguous()
@@ -270,42 +314,44 @@ local function rnn_forward(self, x, h0, c0)
   local T, B = xs.c.sizes[0], xs.c.sizes[1]
   T, B = tonumber(T), tonumber(B)
   if T < 1 or B < 1 then base.argerr(name, "the input is empty (shape " .. shape_str(s) .. ")", 2) end
-  local L, H = self.num_layers, self.hidden_size
+  local L, H, R = self.num_layers, self.hidden_size, hwidth(self)
   local D = self.bidirectional and 2 or 1
-  local want = unbatched and {L * D, H} or {L * D, B, H}
-  h0 = state_arg(name, "h0", h0, want, unbatched, 3)
-  if lstm then c0 = state_arg(name, "c0", c0, want, unbatched, 3) end
+  -- h0 is L*D x B x R (proj_size when projecting), c0 L*D x B x H
+  local wname = R ~= H and "proj_size" or "hidden_size"
+  h0 = state_arg(name, "h0", h0, unbatched and {L * D, R} or {L * D, B, R}, unbatched, 3, wname)
+  if lstm then c0 = state_arg(name, "c0", c0, unbatched and {L * D, H} or {L * D, B, H}, unbatched, 3) end
   local dt = xs.c.scalar_type
   if recording(self, x, h0, c0) then return rnn_forward_recorded(self, P, x, h0, c0, T, B, unbatched) end
   -- the initial states are copied: the backward needs them as they were,
   -- and a caller carrying state from batch to batch passes the h_n buffer
   -- this call overwrites (out, h, c = lstm(x, h, c))
-  if h0 then h0 = buffer(P, "h0_copy", {L * D, B, H}, dt):copy_(h0) end
+  if h0 then h0 = buffer(P, "h0_copy", {L * D, B, R}, dt):copy_(h0) end
   if c0 then c0 = buffer(P, "c0_copy", {L * D, B, H}, dt):copy_(c0) end
   local mode = MODES[self.mode]
   local ws_n = ffi.new("int64_t[2]")
-  if C.gd_nn_rnn_workspace(ws_n, ws_n + 1, mode, T, B, H) ~= 0 then fail(name, 2) end
-  local hn = buffer(P, "hn", {L * D, B, H}, dt)
+  if C.gd_nn_rnn_workspace(ws_n, ws_n + 1, mode, T, B, H, R ~= H and R or 0) ~= 0 then fail(name, 2) end
+  local hn = buffer(P, "hn", {L * D, B, R}, dt)
   local cn = lstm and buffer(P, "cn", {L * D, B, H}, dt) or nil
   local drop = self.training and self.dropout > 0 and L > 1
   local inputs, outputs, masks = {}, {}, {}
   local xin = xs
   for l = 0, L - 1 do
-    local y = buffer(P, "y" .. l, {T, B, D * H}, dt)
+    local y = buffer(P, "y" .. l, {T, B, D * R}, dt)
     for d = 0, D - 1 do
       local k = l * D + d + 1
       local ws = buffer(P, "ws" .. k, {tonumber(ws_n[0])}, dt)
-      local w_ih, w_hh, b_ih, b_hh = params_of(self, P, l, d)
+      local w_ih, w_hh, b_ih, b_hh, w_hr = params_of(self, P, l, d)
       if C.gd_nn_rnn_forward(y.c, hn[k].c, cn and cn[k].c or nil, ws.c, xin.c, h0 and h0[k].c or nil,
-                             c0 and c0[k].c or nil, w_ih.c, w_hh.c, cdata(b_ih), cdata(b_hh), mode, d) ~= 0 then
+                             c0 and c0[k].c or nil, w_ih.c, w_hh.c, cdata(b_ih), cdata(b_hh), cdata(w_hr), mode,
+                             d) ~= 0 then
         fail(name, 2)
       end
     end
     inputs[l], outputs[l] = xin, y
     xin = y
     if drop and l < L - 1 then
-      local mask = buffer(P, "mask" .. l, {T, B, D * H}, dt)
-      local yd = buffer(P, "ydrop" .. l, {T, B, D * H}, dt)
+      local mask = buffer(P, "mask" .. l, {T, B, D * R}, dt)
+      local yd = buffer(P, "ydrop" .. l, {T, B, D * R}, dt)
       if C.gd_random_(mask.c, 0, 0, 1) ~= 0 then fail(name, 2) end
       if C.gd_nn_dropout(yd.c, mask.c, y.c, self.dropout) ~= 0 then fail(name, 2) end
       masks[l] = mask
@@ -316,11 +362,11 @@ local function rnn_forward(self, x, h0, c0)
   P.ws_bwd = tonumber(ws_n[1])
   local out = xin
   if unbatched then
-    out = out:view(T, D * H)
-    hn = hn:view(L * D, H)
+    out = out:view(T, D * R)
+    hn = hn:view(L * D, R)
     if cn then cn = cn:view(L * D, H) end
   elseif self.batch_first then
-    local o = buffer(P, "out_bf", {B, T, D * H}, dt)
+    local o = buffer(P, "out_bf", {B, T, D * R}, dt)
     o:copy_(out:transpose(1, 2))
     out = o
   end
@@ -335,6 +381,7 @@ local function rnn_backward(self, grad_out, grad_h, grad_c)
   if P.inputs == nil then base.argerr(name, "called before forward", 2) end
   local lstm = self.mode == "LSTM"
   local T, B, L, H = P.T, P.B, self.num_layers, self.hidden_size
+  local R = hwidth(self)
   local D = self.bidirectional and 2 or 1
   local y_top = P.outputs[L - 1]
   local dt = y_top.c.scalar_type
@@ -343,26 +390,27 @@ local function rnn_backward(self, grad_out, grad_h, grad_c)
     if not gd.is_tensor(grad_out) then
       base.argerr(name, "the output gradient must be a tensor, got " .. type(grad_out), 2)
     end
-    local want = P.unbatched and {T, D * H} or self.batch_first and {B, T, D * H} or {T, B, D * H}
+    local want = P.unbatched and {T, D * R} or self.batch_first and {B, T, D * R} or {T, B, D * R}
     local s = grad_out.shape
     local ok = #s == #want
     for d = 1, #want do ok = ok and s[d] == want[d] end
     if not ok then
       base.argerr(name, fmt("the output gradient has shape %s, expected %s", shape_str(s), shape_str(want)), 2)
     end
-    if P.unbatched then gy = (grad_out.c.is_contiguous ~= 0 and grad_out or grad_out:contiguous()):view(T, 1, D * H)
+    if P.unbatched then gy = (grad_out.c.is_contiguous ~= 0 and grad_out or grad_out:contiguous()):view(T, 1, D * R)
     elseif self.batch_first then
-      gy = buffer(P, "gy_tm", {T, B, D * H}, grad_out.c.scalar_type)
+      gy = buffer(P, "gy_tm", {T, B, D * R}, grad_out.c.scalar_type)
       gy:copy_(grad_out:transpose(1, 2))
     else gy = grad_out end
     if gy.c.is_contiguous == 0 then gy = gy:contiguous() end
   end
-  local want = P.unbatched and {L * D, H} or {L * D, B, H}
-  local ghn = state_arg(name, "grad_h", grad_h, want, P.unbatched, 3)
+  local ghn = state_arg(name, "grad_h", grad_h, P.unbatched and {L * D, R} or {L * D, B, R}, P.unbatched, 3,
+    R ~= H and "proj_size" or "hidden_size")
   local gcn = nil
-  if lstm then gcn = state_arg(name, "grad_c", grad_c, want, P.unbatched, 3)
+  if lstm then gcn = state_arg(name, "grad_c", grad_c, P.unbatched and {L * D, H} or {L * D, B, H}, P.unbatched, 3)
   elseif grad_c ~= nil then base.argerr(name, "takes no cell state gradient (only LSTM has one)", 2) end
-  local gh0 = buffer(P, "gh0", {L * D, B, H}, dt)
+  local clip = gate_clip(self, name)
+  local gh0 = buffer(P, "gh0", {L * D, B, R}, dt)
   local gc0 = lstm and buffer(P, "gc0", {L * D, B, H}, dt) or nil
   local bws = buffer(P, "bws", {P.ws_bwd}, dt)
   local mode = MODES[self.mode]
@@ -374,19 +422,19 @@ local function rnn_backward(self, grad_out, grad_h, grad_c)
     gx = buffer(P, "gx" .. l, {T, B, tonumber(xc.sizes[2])}, dt)
     for d = 0, D - 1 do
       local k = l * D + d + 1
-      local w_ih, w_hh, b_ih, b_hh = params_of(self, P, l, d)
+      local w_ih, w_hh, b_ih, b_hh, w_hr = params_of(self, P, l, d)
       if C.gd_nn_rnn_backward(gx.c, gh0[k].c, gc0 and gc0[k].c or nil, w_ih.grad.c, w_hh.grad.c,
-                              b_ih and b_ih.grad.c or nil, b_hh and b_hh.grad.c or nil, bws.c, cdata(gy),
-                              ghn and ghn[k].c or nil, gcn and gcn[k].c or nil, P["ws" .. k].c, xc,
-                              P.outputs[l].c, h0 and h0[k].c or nil, c0 and c0[k].c or nil, w_ih.c, w_hh.c, mode,
-                              d, d) ~= 0 then
+                              b_ih and b_ih.grad.c or nil, b_hh and b_hh.grad.c or nil, w_hr and w_hr.grad.c or nil,
+                              bws.c, cdata(gy), ghn and ghn[k].c or nil, gcn and gcn[k].c or nil, P["ws" .. k].c, xc,
+                              P.outputs[l].c, h0 and h0[k].c or nil, c0 and c0[k].c or nil, w_ih.c, w_hh.c,
+                              cdata(w_hr), mode, d, d, clip) ~= 0 then
         fail(name, 2)
       end
     end
     if l > 0 then
       local mask = P.masks[l - 1]
       if mask then
-        local g = buffer(P, "gdrop" .. l, {T, B, D * H}, dt)
+        local g = buffer(P, "gdrop" .. l, {T, B, D * R}, dt)
         if C.gd_nn_dropout_backward(g.c, gx.c, mask.c) ~= 0 then fail(name, 2) end
         gy = g
       else
@@ -396,7 +444,7 @@ local function rnn_backward(self, grad_out, grad_h, grad_c)
   end
   if P.unbatched then
     gx = gx:view(T, self.input_size)
-    gh0 = gh0:view(L * D, H)
+    gh0 = gh0:view(L * D, R)
     if gc0 then gc0 = gc0:view(L * D, H) end
   elseif self.batch_first then
     local o = buffer(P, "gx_bf", {B, T, self.input_size}, dt)
@@ -415,6 +463,8 @@ local function rnn_describe(self)
   if self.batch_first then extra = extra .. ", batch_first = true" end
   if self.dropout ~= 0 then extra = extra .. fmt(", dropout = %g", self.dropout) end
   if self.bidirectional then extra = extra .. ", bidirectional = true" end
+  if (self.proj_size or 0) > 0 then extra = extra .. ", proj_size = " .. self.proj_size end
+  if (self.gate_grad_clip or 0) > 0 then extra = extra .. fmt(", gate_grad_clip = %g", self.gate_grad_clip) end
   return fmt("%s(%d, %d%s)", self.__class, self.input_size, self.hidden_size, extra)
 end
 
@@ -452,13 +502,24 @@ gd.nn.RNN(input_size, hidden_size, [{num_layers = 1, nonlinearity = "tanh",
   G = 1.
 ]] .. COMMON)
 
-define("LSTM", OPTS, [[
+define("LSTM", LSTM_OPTS, [[
 gd.nn.LSTM(input_size, hidden_size, [{num_layers = 1, bias = true,
-  batch_first = false, dropout = 0, bidirectional = false, dtype, device}])
+  batch_first = false, dropout = 0, bidirectional = false, proj_size = 0,
+  gate_grad_clip = 0, dtype, device}])
   torch.nn.LSTM: gates i, f, g, o (G = 4, in this order in the weights),
   c' = f c + i g, h' = o tanh(c').  out, h_n, c_n = lstm(x, [h0, c0]) (also
   lstm(x, {h0, c0})); gx, gh0, gc0 = lstm:backward(grad_out, [grad_h,
   grad_c]) (grad_out may be nil when only the final states are used).
+  proj_size = P (0 < P < hidden_size), as PyTorch's (LSTMP, Sak et al. 2014):
+  h' = W_hr (o tanh(c')) with weight_hr_l<l> (P x hidden_size), so h, h0,
+  h_n and the output rows have P units (the next layer takes P, or 2P
+  bidirectional), weight_hh_l<l> is 4*hidden x P; c stays hidden_size.
+  gate_grad_clip = C (> 0; a gdlua extension, absent in PyTorch; 0: off):
+  the backward clips the gradient of every gate's pre-activation (the
+  inputs to the sigmoids and tanh) to [-C, C] before it flows on to the
+  weights, the input and the previous step, as Graves 2013 (sec. 2.1, 4.2:
+  10 with his RMSProp) does; the cell state's gradient is not clipped.  A
+  field (lstm.gate_grad_clip) that may be changed between steps.
 ]] .. COMMON)
 
 define("GRU", OPTS, [[
@@ -522,7 +583,7 @@ local function cell_forward_recorded(self, name, xs, h0, c0, B, unbatched)
   if lstm then c0 = cell_state(name, "c", c0, B, H, unbatched) end
   local mode = MODES[self.mode]
   local ws_n = ffi.new("int64_t[2]")
-  if C.gd_nn_rnn_workspace(ws_n, ws_n + 1, mode, 1, B, H) ~= 0 then fail(name, 3) end
+  if C.gd_nn_rnn_workspace(ws_n, ws_n + 1, mode, 1, B, H, 0) ~= 0 then fail(name, 3) end
   local nh, nws = B * H, tonumber(ws_n[0])
   local nc = lstm and nh or 0
   flat_n[0] = 2 * nh + nc + nws
@@ -533,13 +594,14 @@ local function cell_forward_recorded(self, name, xs, h0, c0, B, unbatched)
   local wsv = flat:narrow(1, 2 * nh + nc + 1, nws)
   local b_ih, b_hh = self.bias_ih, self.bias_hh
   if C.gd_nn_rnn_forward(yv.c, hv.c, cdata(cv), wsv.c, xc, cdata(h0), cdata(c0), self.weight_ih.c,
-                         self.weight_hh.c, cdata(b_ih), cdata(b_hh), mode, 0) ~= 0 then
+                         self.weight_hh.c, cdata(b_ih), cdata(b_hh), nil, mode, 0) ~= 0 then
     fail(name, 3)
   end
   rec_in[0], rec_in[1], rec_in[2], rec_in[3] = xc, self.weight_ih.c, self.weight_hh.c, cdata(h0)
   rec_in[4], rec_in[5], rec_in[6] = cdata(c0), cdata(b_ih), cdata(b_hh)
   rec_ip[0], rec_ip[1], rec_ip[2], rec_ip[3], rec_ip[4], rec_ip[5] = 1, B, H, H, mode, 0
-  local st = C.gd_autograd_record_nn(flat.c, C.GD_AG_NN_RNN, rec_in, 7, flat.c, rec_ip, 6)
+  rec_ip[6], rec_ip[7] = 0, 0   -- no projection, no clip (0.0's bits)
+  local st = C.gd_autograd_record_nn(flat.c, C.GD_AG_NN_RNN, rec_in, 7, flat.c, rec_ip, 8)
   for j = 0, 6 do rec_in[j] = nil end
   if st ~= 0 then fail(name, 3) end
   priv[self].x = nil   -- (m:backward() after a recorded call: "called before forward")
@@ -571,13 +633,13 @@ local function cell_forward(self, x, h0, c0)
   if lstm then c0 = cell_state(name, "c", c0, B, H, unbatched, P, "c0_copy", dt) end
   local mode = MODES[self.mode]
   local ws_n = ffi.new("int64_t[2]")
-  if C.gd_nn_rnn_workspace(ws_n, ws_n + 1, mode, 1, B, H) ~= 0 then fail(name, 2) end
+  if C.gd_nn_rnn_workspace(ws_n, ws_n + 1, mode, 1, B, H, 0) ~= 0 then fail(name, 2) end
   local ws = buffer(P, "ws", {tonumber(ws_n[0])}, dt)
   local y = buffer(P, "y", {1, B, H}, dt)
   local cn = lstm and buffer(P, "cn", {B, H}, dt) or nil
   local b_ih, b_hh = self.bias_ih, self.bias_hh
   if C.gd_nn_rnn_forward(y.c, nil, cn and cn.c or nil, ws.c, xs.c, cdata(h0), cdata(c0), self.weight_ih.c,
-                         self.weight_hh.c, cdata(b_ih), cdata(b_hh), mode, 0) ~= 0 then
+                         self.weight_hh.c, cdata(b_ih), cdata(b_hh), nil, mode, 0) ~= 0 then
     fail(name, 2)
   end
   P.x, P.y, P.h0, P.c0, P.B, P.unbatched, P.ws_bwd = xs, y, h0, c0, B, unbatched, tonumber(ws_n[1])
@@ -602,9 +664,9 @@ local function cell_backward(self, grad_h, grad_c)
   local bws = buffer(P, "bws", {P.ws_bwd}, dt)
   local b_ih, b_hh = self.bias_ih, self.bias_hh
   if C.gd_nn_rnn_backward(gx.c, gh0.c, gc0 and gc0.c or nil, self.weight_ih.grad.c, self.weight_hh.grad.c,
-                          b_ih and b_ih.grad.c or nil, b_hh and b_hh.grad.c or nil, bws.c,
+                          b_ih and b_ih.grad.c or nil, b_hh and b_hh.grad.c or nil, nil, bws.c,
                           gy and gy:view(1, B, H).c or nil, nil, cdata(gcn), P.ws.c, P.x.c, P.y.c, cdata(P.h0),
-                          cdata(P.c0), self.weight_ih.c, self.weight_hh.c, MODES[self.mode], 0, 0) ~= 0 then
+                          cdata(P.c0), self.weight_ih.c, self.weight_hh.c, nil, MODES[self.mode], 0, 0, 0) ~= 0 then
     fail(name, 2)
   end
   if P.unbatched then

@@ -20,8 +20,8 @@ local function cpu_name()
 end
 print(string.format("gdlua bench: %s, %d threads, %s", gd.version, gd.get_num_threads(), cpu_name()))
 -- measured: 6 minutes on 2 busy cores (127 s of CPU), PyTorch's timings included,
--- about 1 more for bench/dist.lua's nine MPI runs and 1 for bench/models.lua's
--- PyTorch LSTM steps
+-- about 2-3 more for bench/dist.lua's twenty MPI runs (5 rounds of 4 kinds)
+-- and 1 for bench/models.lua's PyTorch LSTM steps
 print("(it takes a few minutes: about 8 on a loaded 2-core machine, less with PyTorch absent)")
 local t_all = gd.clock()
 for _, file in ipairs(files) do

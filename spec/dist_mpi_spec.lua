@@ -150,6 +150,21 @@ describe("gd.dist over MPI", function()
     end
   end)
 
+  it("under mpirun -np 1, the buckets run too (collectives of one): the module path's bits", function()
+    if why_not then pending(why_not) return end
+    -- the path one GPU takes in scripts/gpu-check (NCCL's bucket stream);
+    -- here MPI's.  Catches DataParallel making no buckets with one rank
+    -- (count 0, not the 3 / 1 the worker checks), a reduction count off, or
+    -- a collective of one that changes the gradient (not the module path's bits)
+    local r = mpirun(1, {"autograd", P.tmpdir()})
+    ok_run(r)
+    assert.matches("autograd ok 0 float32 cap 1.52587890625e-05", r.out, 1, true)
+    assert.matches("autograd ok 0 float64 det cap", r.out, 1, true)
+    assert.matches("autograd ok 0 float32 cap 25", r.out, 1, true)
+    assert.matches("autograd ok 0 float64 no_sync cap", r.out, 1, true)
+    assert.matches("autograd done 0", r.out, 1, true)
+  end)
+
   it("gd.train: rank 0 alone prints; a 2-rank checkpoint resumes on 2 ranks (same bits) and on 1 rank", function()
     if why_not then pending(why_not) return end
     local A, B, C = P.tmpdir(), P.tmpdir(), P.tmpdir()

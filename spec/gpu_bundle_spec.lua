@@ -21,14 +21,17 @@ describe("make gpu-bundle", function()
     local out, ok = sh("sh scripts/gpu-bundle")
     assert(ok, out)
     tmp = sh("mktemp -d"):gsub("%s+$", "")
-    local _, copied = sh(("mkdir -p %s/build && cp -R build/bin build/lib build/share %s/build/ && cp -R lua %s/"):format(tmp, tmp, tmp))
+    local mpi = io.open("build/mpi/bin/mpirun", "rb")
+    if mpi then mpi:close() end
+    local _, copied = sh(("mkdir -p %s/build && cp -R build/bin build/lib build/share %s %s/build/ && cp -R lua %s/"):format(
+      tmp, mpi and "build/mpi" or "", tmp, tmp))
     assert(copied, "copy failed")
   end)
   teardown(function() if tmp then sh("rm -rf " .. tmp) end end)
 
   local test = have_patchelf and it or pending
   test("stays under 64 MiB", function()
-    local out = sh("du -scm build/bin build/lib build/share lua/gd/cdef.lua | tail -n 1")
+    local out = sh("du -scm build/bin build/lib build/share $(ls -d build/mpi 2>/dev/null) lua/gd/cdef.lua | tail -n 1")
     assert.is_true(tonumber(out:match("^(%d+)")) < 64, out)
   end)
 
@@ -57,5 +60,34 @@ describe("make gpu-bundle", function()
       end
     end
     assert.are.same({}, outside)
+  end)
+
+  -- Open MPI in the bundle (build/mpi, when libgd_dist.so is built and it
+  -- fits): its mpirun, run from the fresh copy with an empty environment,
+  -- starts 2 ranks whose libmpi and whose Open MPI plugins (the shared-memory
+  -- transport) are the copy's, not this machine's /usr/lib ones.  Catches a
+  -- plugin directory that did not move with OPAL_PKGLIBDIR (the ranks would
+  -- load the machine's plugins here, and find none on a machine without MPI),
+  -- and a libgd_dist.so without the RUNPATH to the copy's libmpi.
+  local function bundled_mpi() local f = io.open("build/mpi/bin/mpirun", "rb") if f then f:close() end return f end
+  local mpi_test = (have_patchelf and bundled_mpi()) and it or pending
+  mpi_test("carries Open MPI: mpirun from the copy runs 2 ranks on the copy's libraries and plugins", function()
+    local probe = tmp .. "/probe.lua"
+    local f = assert(io.open(probe, "w"))
+    f:write([[
+gd.dist.barrier()
+local maps = assert(io.open("/proc/self/maps")):read("*a")
+local mpi = maps:match("(%S+libmpi%.so[%.%d]*)\n")
+local vader = maps:match("(%S+mca_btl_vader%.so)\n")
+print("rank " .. gd.dist.rank() .. " of " .. gd.dist.size() .. " libmpi " .. tostring(mpi) .. " vader " .. tostring(vader))
+]])
+    f:close()
+    local out, ok = sh(("cd / && env -i PATH=/usr/bin:/bin OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 " ..
+      "timeout -k 5 60 %s/build/mpi/bin/mpirun --oversubscribe -np 2 %s/build/bin/gdlua %s"):format(tmp, tmp, probe))
+    assert.is_true(ok, out)
+    for r = 0, 1 do
+      assert.matches("rank " .. r .. " of 2 libmpi " .. tmp .. "/build/mpi/lib/libmpi.so", out, 1, true)
+      assert.matches("rank " .. r .. " of 2 libmpi %S+ vader " .. tmp:gsub("%p", "%%%0") .. "/build/mpi/lib/openmpi/mca_btl_vader.so", out)
+    end
   end)
 end)

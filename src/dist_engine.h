@@ -44,8 +44,10 @@ typedef struct gd_dist_engine {
        division, the deterministic mode's rank-order sum), frees the handle,
        and runs under the watchdog.  Requests complete in the order the caller
        waits; every rank must post and wait in the same order (MPI's rule for
-       collectives).  CUDA buffers: NCCL on the backend's stream, complete at
-       the post (NCCL is already asynchronous to the host). */
+       collectives).  CUDA buffers: NCCL on a stream of its own, after an
+       event on the backend's stream (dist/nccl.c), so that it overlaps the
+       kernels queued after the post; wait() makes the backend's stream wait
+       for it, and the host too (under the watchdog). */
     int (*iallreduce)(void *buf, int64_t n, int dtype, int op, int device, int deterministic, void **req);
     int (*wait)(void *req);
     /* Prints msg (when not NULL) on standard error and ends every rank with code. */

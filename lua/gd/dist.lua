@@ -225,7 +225,7 @@ function DataParallel:parameters() return self.module:parameters() end
 function DataParallel:requires_grad_(flag) self.module:requires_grad_(flag) return self end
 local stats_buf = ffi.new("int64_t[3]")
 --- dp:bucket_stats() -> {count, posted_during_backward, reduced}: the
--- autograd path's buckets (count 0 with one rank), how many of them the last
+-- autograd path's buckets (count 0 outside a launcher), how many of them the last
 -- reduced loss:backward() posted before its walk ended, and how many
 -- backwards were reduced.
 function DataParallel:bucket_stats()
@@ -287,6 +287,11 @@ M.DataParallel = doc(function(net, opts)
     M._folded[self] = {key = storage_key(g), grads = g,
                        scale = (self.average and self.fold) and 1 / size or 1}
     M._generation = M._generation + 1
+  end
+  -- the buckets also with one rank under mpirun (`mpirun -np 1`: a real
+  -- collective of one, as gd.dist.allreduce does there), so that one GPU runs
+  -- the NCCL bucket path (scripts/gpu-check); outside a launcher, none
+  if g and (size > 1 or C.gd_dist_active() ~= 0) then
     self.buckets = make_buckets(fname, net, g, (self.average and not self.fold) and C.GD_DIST_MEAN or C.GD_DIST_SUM,
                                 self.deterministic, cap)
   end

@@ -45,6 +45,74 @@ local function train_steps(net, opt, loader, epochs)
   end
 end
 
+-- DataParallel's two paths, k steps each from the same start on the same
+-- sharded batches (spec/dist_mpi_spec.lua's autograd case, and on CUDA
+-- spec/cuda_dist_spec.lua's): the module path (dp:backward(grad), one
+-- allreduce) and the autograd path (loss:backward() alone, the buckets).
+-- Their parameters must agree on this rank (the same bits on the CPU; within
+-- tol on CUDA, where the two paths' backward kernels may round differently)
+-- and be the same bits on every rank.  Catches a missing reduction (the
+-- ranks' shards differ), a bucket reduced twice or not at all, or posted
+-- before its last gradient was written (then not the module path's
+-- numbers), a missing or doubled 1/N, and buckets posted in a different
+-- order on the ranks (MPI would pair the wrong buffers: wrong numbers, or
+-- the watchdog's timeout).
+local function same_bits(a, b) return a:numel() == b:numel() and a:ne(b):sum() == 0 end
+local function check_paths(device, cases, tol)
+  local X, y = data("float64", 96)
+  local function run(dtype, path, opts, accumulate)
+    local Xd, yd = X:to(dtype):to(device), y:to(dtype):to(device)
+    local net = mlp(dtype)
+    if device == "cuda" then net = net:cuda() end
+    local dp = d.DataParallel(net, opts)
+    local opt = optimizer("Adam", dp)
+    local loss = gd.nn.MSELoss()
+    if path == "autograd" then dp:requires_grad_() end
+    local function grads_of(xb, yb)
+      if path == "module" then local _, g = loss(dp:forward(xb), yb); dp:backward(g)
+      else loss(dp:forward(xb), yb):backward() end
+    end
+    local steps = 0
+    local loader = gd.data.loader({Xd, yd}, {batch_size = 4, shard = true, seed = 3})
+    for _ = 1, 2 do
+      local first = nil
+      for xb, yb in loader do
+        if accumulate and first == nil then
+          first = {xb:clone(), yb:clone()}   -- no_sync's micro-batch, reduced with the next
+        else
+          opt:zero_grad()
+          if first then dp:no_sync(function() grads_of(first[1], first[2]) end) first = nil end
+          grads_of(xb, yb)
+          opt:step()
+          steps = steps + 1
+        end
+      end
+    end
+    return (net:flat_parameters()):to("cpu"), dp:bucket_stats(), steps
+  end
+  for _, case in ipairs(cases) do
+    local dtype, opts, want_buckets, acc = case[1], case[2], case[3], case[4] ~= nil
+    local ref = run(dtype, "module", opts, acc)
+    local got, stats, steps = run(dtype, "autograd", opts, acc)
+    local tag = dtype .. (opts.deterministic and " det" or "") .. (acc and " no_sync" or "") .. " cap " ..
+      tostring(opts.bucket_cap_mb or 25)
+    assert(stats.count == want_buckets, tag .. ": " .. stats.count .. " buckets, " .. want_buckets .. " expected")
+    -- every bucket complete before the walk's end, so posted during it (the
+    -- last layer's first: the first layer's backward had not run yet)
+    assert(stats.posted_during_backward == want_buckets, tag .. ": " .. stats.posted_during_backward ..
+      " posted during backward")
+    -- one reduction per step: none for no_sync's backward
+    assert(stats.reduced == steps, tag .. ": " .. stats.reduced .. " reductions for " .. steps .. " steps")
+    local diff = (got - ref):abs():max()
+    assert(tol and diff <= tol or same_bits(got, ref), tag .. ": the autograd path differs from the module path by "
+      .. diff)
+    local all = d.allgather(got)
+    for r = 2, size do assert(same_bits(all[r], all[1]), tag .. ": rank " .. (r - 1) .. " differs from rank 0") end
+    say(device == "cuda" and "cuda autograd ok" or "autograd ok", rank, tag)
+  end
+  return X, y
+end
+
 if mode == "ops" then
   -- the collectives against hand computation; GD_DIST_CHUNK=7 (set by the
   -- spec) makes every tensor of more than 7 elements go through the chunk loop
@@ -218,76 +286,22 @@ elseif mode == "nosync" then
 
 elseif mode == "autograd" then
   -- DataParallel under autograd: loss:backward() alone (no dp:backward, no
-  -- call of ours) must leave the gradients reduced, through the buckets.
-  -- For each configuration, k steps of the module path (dp:backward(grad),
-  -- one allreduce) and of the autograd path from the same start, on the same
-  -- sharded batches: their parameters must be the same bits on this rank
-  -- and on every rank.  Catches a missing reduction (the ranks' shards
-  -- differ), a bucket reduced twice or not at all, or posted before its last
-  -- gradient was written (then not the module path's numbers), a missing or
-  -- doubled 1/N, and buckets posted in a different order on the ranks (MPI
-  -- would pair the wrong buffers: wrong numbers, or the watchdog's timeout).
-  local X, y = data("float64", 96)
-  local function run(dtype, path, opts, accumulate)
-    local Xd, yd = X:to(dtype), y:to(dtype)
-    local net = mlp(dtype)
-    local dp = d.DataParallel(net, opts)
-    local opt = optimizer("Adam", dp)
-    local loss = gd.nn.MSELoss()
-    if path == "autograd" then dp:requires_grad_() end
-    local function grads_of(xb, yb)
-      if path == "module" then local _, g = loss(dp:forward(xb), yb); dp:backward(g)
-      else loss(dp:forward(xb), yb):backward() end
-    end
-    local steps = 0
-    local loader = gd.data.loader({Xd, yd}, {batch_size = 4, shard = true, seed = 3})
-    for _ = 1, 2 do
-      local first = nil
-      for xb, yb in loader do
-        if accumulate and first == nil then
-          first = {xb:clone(), yb:clone()}   -- no_sync's micro-batch, reduced with the next
-        else
-          opt:zero_grad()
-          if first then dp:no_sync(function() grads_of(first[1], first[2]) end) first = nil end
-          grads_of(xb, yb)
-          opt:step()
-          steps = steps + 1
-        end
-      end
-    end
-    return (net:flat_parameters()), dp:bucket_stats(), steps
-  end
-  local function same_bits(a, b) return a:numel() == b:numel() and a:ne(b):sum() == 0 end
+  -- call of ours) must leave the gradients reduced, through the buckets
+  -- (check_paths).  Also with one rank (`mpirun -np 1`: the buckets are
+  -- posted as collectives of one).
   -- the 6-5-1 MLP's arena: W1 (30), b1 (5), W2 (5), b2 (1).  cap 16 bytes in
   -- float32, from the end: {b2, W2} (24 bytes >= 16), {b1} (20), {W1} (120):
   -- 3 buckets; the default 25 MiB: 1
   local tiny = 16 / 1048576
-  for _, case in ipairs {
+  local X, y = check_paths("cpu", {
     {"float32", {bucket_cap_mb = tiny}, 3},
     {"float64", {bucket_cap_mb = tiny, deterministic = true}, 3},
     {"float32", {}, 1},
     {"float64", {bucket_cap_mb = tiny}, 3, "accumulate"},
-  } do
-    local dtype, opts, want_buckets, acc = case[1], case[2], case[3], case[4] ~= nil
-    local ref = run(dtype, "module", opts, acc)
-    local got, stats, steps = run(dtype, "autograd", opts, acc)
-    local tag = dtype .. (opts.deterministic and " det" or "") .. (acc and " no_sync" or "") .. " cap " ..
-      tostring(opts.bucket_cap_mb or 25)
-    assert(stats.count == want_buckets, tag .. ": " .. stats.count .. " buckets, " .. want_buckets .. " expected")
-    -- every bucket complete before the walk's end, so posted during it (the
-    -- last layer's first: the first layer's backward had not run yet)
-    assert(stats.posted_during_backward == want_buckets, tag .. ": " .. stats.posted_during_backward ..
-      " posted during backward")
-    -- one reduction per step: none for no_sync's backward
-    assert(stats.reduced == steps, tag .. ": " .. stats.reduced .. " reductions for " .. steps .. " steps")
-    assert(same_bits(got, ref), tag .. ": the autograd path differs from the module path by " ..
-      (got - ref):abs():max())
-    local all = d.allgather(got)
-    for r = 2, size do assert(same_bits(all[r], all[1]), tag .. ": rank " .. (r - 1) .. " differs from rank 0") end
-    say("autograd ok", rank, tag)
-  end
+  })
   -- without DataParallel, the same net's autograd gradients are local: the
   -- check above would fail without the reduction (the shards differ)
+  if size == 1 then say("autograd done", rank) return end
   local net = mlp("float32")
   d.broadcast_module(net)
   net:requires_grad_()
@@ -346,6 +360,15 @@ elseif mode == "cuda" then
   local loader = gd.data.loader({X:to("cuda"), y:to("cuda")}, {batch_size = 4, shard = true, seed = 3})
   train_steps(dp, opt, loader, 1)
   save("params", (net:flat_parameters()):to("cpu"))
+  -- the buckets under autograd on CUDA: NCCL on the bucket stream, ordered
+  -- by events with the backward kernels before and the step after
+  -- (dist/nccl.c); 3 buckets and 1, as on the CPU.  Within 1e-5 of the module
+  -- path (the two paths' backward kernels may round differently on the GPU);
+  -- a bucket reduced before its gradients were written, or a step that ran
+  -- before its allreduce ended, would be off by a gradient's size, and on 2
+  -- ranks the ranks would differ.  (On one rank NCCL's in-place allreduce of
+  -- one moves nothing: there it checks the stream, events and waits run.)
+  check_paths("cuda", {{"float32", {bucket_cap_mb = 16 / 1048576}, 3}, {"float32", {}, 1}}, 1e-5)
   say("cuda ok", rank, size)
 
 elseif mode == "fail" then

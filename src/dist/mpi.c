@@ -41,6 +41,7 @@ static char g_msg[2048];
 /* ------------------------------------------------------------ messages */
 
 const char *gd_dist_mpi_error_string(void) { return g_msg; }
+int gd_dist_mpi_rank(void) { return g_rank; }
 
 int gd_dist_fail(const char *fmt, ...)
 {
@@ -191,6 +192,15 @@ static int engine_init(int *rank, int *size, int *local_rank, int (*cuda_sync)(v
         int already = 0;
         MPI_Initialized(&already);
         if (!already) {
+            /* Open MPI's shared-memory transport between ranks on one
+               machine: copy-in/copy-out through its shared segments rather
+               than the kernel's cross-process copy (CMA), unless the user
+               chose (OMPI_MCA_...=cma).  Measured here on 2 ranks (bench/
+               dist.lua's MLP, 5 interleaved pairs): the 4.4 MB gradient
+               allreduce 1.08 ms in a step against 1.45 with CMA, the step
+               8.99 ms against 9.93; a 25 MB allreduce 4.9 ms against 7.0.
+               Other MPIs ignore the variable. */
+            setenv("OMPI_MCA_btl_vader_single_copy_mechanism", "none", 0);
             int rc = MPI_Init_thread(NULL, NULL, MPI_THREAD_MULTIPLE, &g_thread_level);
             if (rc != MPI_SUCCESS) return gd_dist_fail("MPI_Init_thread failed (error %d)", rc);
             atexit(finalize_at_exit);
@@ -352,6 +362,7 @@ static int cpu_allgather(void *out, const void *in, int64_t n, int dtype)
 /* One posted allreduce: MPI_Iallreduce (or, deterministic, MPI_Iallgather
    into scratch) per chunk of at most g_chunk elements. */
 typedef struct ireq {
+    int kind;                 /* GD_DIST_REQ_MPI */
     void *buf;
     int64_t n;
     int dtype, op, deterministic, nreq;
@@ -369,6 +380,7 @@ static int cpu_iallreduce(void *buf, int64_t n, int dtype, int op, int determini
     if (nchunks > INT32_MAX) return gd_dist_fail("iallreduce: %lld chunks", (long long)nchunks);
     ireq *r = calloc(1, sizeof *r + (size_t)nchunks * sizeof(MPI_Request));
     if (!r) return gd_dist_fail("iallreduce: out of memory for the request");
+    r->kind = GD_DIST_REQ_MPI;
     r->buf = buf;
     r->n = n;
     r->dtype = dtype;
@@ -474,21 +486,23 @@ static int engine_allgather(void *out, const void *in, int64_t n, int dtype, int
     return cpu_allgather(out, in, n, dtype);
 }
 
-/* A CUDA buffer's handle: the collective already ran (NCCL, stream-ordered). */
-static char cuda_done;
-
+/* CUDA buffers: NCCL on the bucket stream (dist/nccl.c), waited for here
+   under the watchdog. */
 static int engine_iallreduce(void *buf, int64_t n, int dtype, int op, int device, int deterministic, void **req)
 {
-    if (device == GD_CUDA) {
-        *req = &cuda_done;
-        return engine_allreduce(buf, n, dtype, op, device, deterministic);
-    }
+    if (device == GD_CUDA) return gd_dist_nccl_iallreduce(buf, n, dtype, op, deterministic, g_rank, g_size, req);
     return cpu_iallreduce(buf, n, dtype, op, deterministic, req);
 }
 
 static int engine_wait(void *req)
 {
-    if (req == &cuda_done || !req) return 0;
+    if (!req) return 0;
+    if (*(const int *)req == GD_DIST_REQ_NCCL) {
+        arm("allreduce of a gradient bucket (NCCL, the wait for its event)");
+        int rc = gd_dist_nccl_wait(req);
+        disarm();
+        return rc;
+    }
     return cpu_wait(req);
 }
 

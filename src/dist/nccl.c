@@ -6,18 +6,42 @@
  * id to every rank, each calls ncclCommInitRank(comm, size, id, rank) on its
  * current CUDA device.  One GPU per rank: NCCL >= 2.5 refuses two ranks on
  * one GPU ("Duplicate GPU detected"); pick the GPU per rank with
- * CUDA_VISIBLE_DEVICES (docs/distributed.md).  The collectives run on the
- * CUDA backend's stream, the legacy default stream (cuda/backend.cu), so they
- * are ordered with the kernels before and after them without a host sync.
+ * CUDA_VISIBLE_DEVICES (docs/distributed.md).  (NCCL's "Creating a
+ * Communicator": "Using the same CUDA device multiple times as different ranks
+ * of the same NCCL communicator is not supported"; NVIDIA/nccl#103, #418: an
+ * error since 2.5.  NCCL 2.30's experimental NCCL_MULTI_RANK_GPU_ENABLE lifts
+ * it; the 2.28 of this toolkit has no such switch.)
+ *
+ * The blocking collectives run on the CUDA backend's stream, the legacy
+ * default stream (cuda/backend.cu), so they are ordered with the kernels
+ * before and after them without a host sync.  DataParallel's buckets
+ * (gd_dist_nccl_iallreduce) run on a stream of their own instead, so that a
+ * bucket's allreduce overlaps the backward kernels still queued behind it:
+ *
+ *     default stream:  ... dW3 | ready1 | dX3 dW2 | ready2 | dX2 dW1 ... | wait(done1) wait(done2) | step
+ *     bucket stream:             \-> allreduce 1 | done1  \-> allreduce 2 | done2
+ *
+ * An event recorded on the default stream after the bucket's last gradient
+ * kernel (ready) is what the bucket stream waits for before NCCL reads the
+ * bucket; an event recorded after the allreduce (done) is what the default
+ * stream waits for before the optimizer's step (or anything else) touches
+ * the arena again (PyTorch's DDP does the same with its NCCL stream).  The
+ * bucket stream is created cudaStreamNonBlocking: a blocking stream would be
+ * serialised with the legacy default stream and nothing would overlap.
+ * cudart's stream and event functions are taken from the libcudart that
+ * libgd_cuda.so already loaded (libgd_dist.so links neither).
  */
+#define _GNU_SOURCE /* dl_iterate_phdr */
 #include "dist_nccl.h"
 #include "../gd.h"
 
 #ifdef GD_DIST_NCCL
 #include <dlfcn.h>
+#include <link.h>
 #include <nccl.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static struct {
@@ -32,6 +56,21 @@ static struct {
     const char *(*error_string)(ncclResult_t);
     char why[512];
 } nc;
+
+/* cudart's functions the bucket stream needs, and the stream itself */
+static struct {
+    int tried, ok;
+    cudaStream_t stream;
+    cudaError_t (*stream_create)(cudaStream_t *, unsigned int);
+    cudaError_t (*stream_destroy)(cudaStream_t);
+    cudaError_t (*event_create)(cudaEvent_t *, unsigned int);
+    cudaError_t (*event_destroy)(cudaEvent_t);
+    cudaError_t (*event_record)(cudaEvent_t, cudaStream_t);
+    cudaError_t (*event_synchronize)(cudaEvent_t);
+    cudaError_t (*stream_wait_event)(cudaStream_t, cudaEvent_t, unsigned int);
+    const char *(*error_string)(cudaError_t);
+    char why[512];
+} cr;
 
 static int nccl_check(ncclResult_t rc, const char *what, int rank)
 {
@@ -99,6 +138,124 @@ static ncclDataType_t nccl_type(int dtype)
     return dtype == GD_FLOAT32 ? ncclFloat32 : dtype == GD_FLOAT64 ? ncclFloat64 : ncclInt64;
 }
 
+/* ------------------------------------------------------- the bucket stream */
+
+/* The libcudart already in the process (libgd_cuda.so's): its path, found
+   among the loaded objects, so that its soname's version need not be known. */
+static int find_cudart(struct dl_phdr_info *info, size_t size, void *data)
+{
+    (void)size;
+    const char *name = info->dlpi_name ? strrchr(info->dlpi_name, '/') : NULL;
+    if (name && strncmp(name + 1, "libcudart.so", 12) == 0) {
+        snprintf(data, 4096, "%s", info->dlpi_name);
+        return 1;
+    }
+    return 0;
+}
+
+static int cuda_check(cudaError_t rc, const char *what)
+{
+    if (rc == cudaSuccess) return 0;
+    return gd_dist_fail("%s failed on rank %d: %s", what, gd_dist_mpi_rank(),
+                        cr.error_string ? cr.error_string(rc) : "CUDA error");
+}
+
+/* Local (no other rank involved): resolves cudart, makes the stream. */
+static int stream_ready(void)
+{
+    if (cr.tried) return cr.ok ? 0 : gd_dist_fail("%s", cr.why);
+    cr.tried = 1;
+    char path[4096] = "";
+    dl_iterate_phdr(find_cudart, path);
+    void *h = path[0] ? dlopen(path, RTLD_NOW | RTLD_NOLOAD) : NULL;
+    if (!h) {
+        snprintf(cr.why, sizeof cr.why, "gd.dist: the bucket stream needs the CUDA runtime libgd_cuda.so loaded, "
+                 "and none is in this process (rank %d)", gd_dist_mpi_rank());
+        return gd_dist_fail("%s", cr.why);
+    }
+    cr.stream_create = (cudaError_t (*)(cudaStream_t *, unsigned int))dlsym(h, "cudaStreamCreateWithFlags");
+    cr.stream_destroy = (cudaError_t (*)(cudaStream_t))dlsym(h, "cudaStreamDestroy");
+    cr.event_create = (cudaError_t (*)(cudaEvent_t *, unsigned int))dlsym(h, "cudaEventCreateWithFlags");
+    cr.event_destroy = (cudaError_t (*)(cudaEvent_t))dlsym(h, "cudaEventDestroy");
+    cr.event_record = (cudaError_t (*)(cudaEvent_t, cudaStream_t))dlsym(h, "cudaEventRecord");
+    cr.event_synchronize = (cudaError_t (*)(cudaEvent_t))dlsym(h, "cudaEventSynchronize");
+    cr.stream_wait_event = (cudaError_t (*)(cudaStream_t, cudaEvent_t, unsigned int))dlsym(h, "cudaStreamWaitEvent");
+    cr.error_string = (const char *(*)(cudaError_t))dlsym(h, "cudaGetErrorString");
+    dlclose(h); /* RTLD_NOLOAD took a reference; libgd_cuda.so keeps its own */
+    if (!cr.stream_create || !cr.stream_destroy || !cr.event_create || !cr.event_destroy || !cr.event_record ||
+        !cr.event_synchronize || !cr.stream_wait_event) {
+        snprintf(cr.why, sizeof cr.why, "gd.dist: %.400s lacks the stream and event functions the bucket stream needs",
+                 path);
+        return gd_dist_fail("%s", cr.why);
+    }
+    if (cuda_check(cr.stream_create(&cr.stream, cudaStreamNonBlocking), "cudaStreamCreateWithFlags (the bucket "
+                                                                         "stream)")) {
+        snprintf(cr.why, sizeof cr.why, "%s", gd_dist_mpi_error_string());
+        return -1;
+    }
+    cr.ok = 1;
+    return 0;
+}
+
+/* A posted bucket: its allreduce is queued on the bucket stream; done is
+   recorded after it.  kind first: dist/mpi.c tells it from an MPI request. */
+typedef struct nccl_req {
+    int kind;
+    cudaEvent_t done;
+} nccl_req;
+
+int gd_dist_nccl_iallreduce(void *buf, int64_t n, int dtype, int op, int deterministic, int rank, int size,
+                            void **out)
+{
+    if (deterministic && (op == GD_DIST_SUM || op == GD_DIST_MEAN))
+        return gd_dist_fail("allreduce: the deterministic (rank-order) sum is CPU-only; NCCL's sum of a CUDA "
+                            "tensor is the same bits on every rank, but not in rank order");
+    /* nccl_ready is collective: every rank reaches it at its first bucket
+       (or first CUDA collective), whether or not its stream can be made */
+    if (nccl_ready(rank, size) || stream_ready()) return -1;
+    nccl_req *r = calloc(1, sizeof *r);
+    if (!r) return gd_dist_fail("iallreduce: out of memory for the request");
+    r->kind = GD_DIST_REQ_NCCL;
+    cudaEvent_t ready = NULL;
+    const unsigned fl = cudaEventDisableTiming;
+    if (cuda_check(cr.event_create(&ready, fl), "cudaEventCreateWithFlags") ||
+        cuda_check(cr.event_create(&r->done, fl), "cudaEventCreateWithFlags")) {
+        if (ready) cr.event_destroy(ready);
+        free(r);
+        return -1;
+    }
+    ncclRedOp_t o = op == GD_DIST_MAX ? ncclMax : op == GD_DIST_MIN ? ncclMin : op == GD_DIST_MEAN ? ncclAvg : ncclSum;
+    /* ready: after the kernels that wrote the bucket's gradients, on the
+       default stream; the bucket stream waits for it, then reduces */
+    int st = cuda_check(cr.event_record(ready, cudaStreamLegacy), "cudaEventRecord (a bucket's gradients ready)");
+    if (!st) st = cuda_check(cr.stream_wait_event(cr.stream, ready, 0), "cudaStreamWaitEvent (the bucket stream)");
+    if (!st) st = nccl_check(nc.all_reduce(buf, buf, (size_t)n, nccl_type(dtype), o, nc.comm, cr.stream),
+                             "ncclAllReduce (a gradient bucket)", rank);
+    if (!st) st = cuda_check(cr.event_record(r->done, cr.stream), "cudaEventRecord (a bucket's allreduce done)");
+    cr.event_destroy(ready);  /* released once the stream has passed it (CUDA's rule) */
+    if (st) {
+        cr.event_destroy(r->done);
+        free(r);
+        return -1;
+    }
+    *out = r;
+    return 0;
+}
+
+int gd_dist_nccl_wait(void *req)
+{
+    nccl_req *r = req;
+    /* the default stream's next kernels (the optimizer's step) wait for the
+       allreduce; the host waits too, so that a rank that never joins is
+       caught by the watchdog (dist/mpi.c arms it around this call) */
+    int st = cuda_check(cr.stream_wait_event(cudaStreamLegacy, r->done, 0), "cudaStreamWaitEvent (the default "
+                                                                             "stream on a bucket)");
+    if (!st) st = cuda_check(cr.event_synchronize(r->done), "the wait for a gradient bucket's NCCL allreduce");
+    cr.event_destroy(r->done);
+    free(r);
+    return st;
+}
+
 int gd_dist_nccl_allreduce(void *buf, int64_t n, int dtype, int op, int deterministic, int rank, int size)
 {
     if (deterministic && (op == GD_DIST_SUM || op == GD_DIST_MEAN))
@@ -128,6 +285,8 @@ void gd_dist_nccl_shutdown(void)
 {
     if (nc.ok && nc.comm_destroy) nc.comm_destroy(nc.comm);
     nc.ok = 0;
+    if (cr.ok) cr.stream_destroy(cr.stream);
+    cr.ok = 0;
 }
 
 #else /* built without nccl.h */
@@ -150,6 +309,17 @@ int gd_dist_nccl_broadcast(void *buf, int64_t n, int dtype, int root, int rank, 
 int gd_dist_nccl_allgather(void *out, const void *in, int64_t n, int dtype, int rank, int size)
 {
     (void)out; (void)in; (void)n; (void)dtype; (void)rank; (void)size;
+    return no_nccl();
+}
+int gd_dist_nccl_iallreduce(void *buf, int64_t n, int dtype, int op, int deterministic, int rank, int size,
+                            void **out)
+{
+    (void)buf; (void)n; (void)dtype; (void)op; (void)deterministic; (void)rank; (void)size; (void)out;
+    return no_nccl();
+}
+int gd_dist_nccl_wait(void *req)
+{
+    (void)req;
     return no_nccl();
 }
 void gd_dist_nccl_shutdown(void) {}

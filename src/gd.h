@@ -480,6 +480,17 @@ int gd_clip_grad_norm(gd_tensor *const *grads, int n, double max_norm, double p,
    optimizer loops (src/bench.c). */
 int gd_bench_stream(gd_tensor *const *rw, int nrw, gd_tensor *const *ro, int nro);
 
+/* NumPy's legacy RandomState (MT19937) for gd.bench's fixed-seed problems, the
+   same numbers as numpy.random.RandomState(seed) bit for bit (src/mt19937.c).
+   A plain struct the caller owns: seed it, then draw. */
+typedef struct gd_mt19937 { uint32_t key[624]; int pos; int has_gauss; double gauss; } gd_mt19937;
+void gd_mt19937_seed(gd_mt19937 *s, uint32_t seed);
+uint32_t gd_mt19937_int32(gd_mt19937 *s);           /* genrand_int32 */
+double gd_mt19937_random(gd_mt19937 *s);            /* random_sample: [0, 1), 53 bits */
+double gd_mt19937_gauss(gd_mt19937 *s);             /* standard_normal (legacy polar) */
+/* out[i] = (float)(mean + sd * standard_normal()), i < n: normal(mean, sd, n).astype(float32) */
+void gd_mt19937_normal_f32(gd_mt19937 *s, float *out, int64_t n, double mean, double sd);
+
 /* ------------------------------------------------- neural-network kernels */
 
 /*

@@ -74,12 +74,11 @@ local function quadratic_deep_data()
       Q[i][j] = a
     end
   end
-  local drng = MT.RandomState(42)
-  local X = {}
-  local f32 = require("ffi").new("float[1]")
+  local X, f32 = {}, require("ffi").new("float[?]", 1000 * 100)
+  MT.RandomState(42):normal_f32(f32, 1000 * 100, 0, 0.6)
   for n = 1, 1000 do
     local row = {}
-    for j = 1, 100 do f32[0] = drng:normal(0, 0.6); row[j] = f32[0] end
+    for j = 1, 100 do row[j] = f32[(n - 1) * 100 + j - 1] end
     X[n] = row
   end
   quad_cache = {eigenvalues = eig, R = R, Q = Q, X = X}

@@ -1,6 +1,6 @@
 -- The optimizer benchmark's own speed (gd.bench, issue 17): DeepOBS's 36-point
 -- lr sweep on quadratic_deep at the full budget (700 steps) plus the best
--- setting rerun with 3 seeds, for four optimizers (156 trials, about 25 ms
+-- setting rerun with 3 seeds, for four optimizers (156 trials, about 12 ms
 -- each), with 1 and 2 worker processes on fresh databases, interleaved
 -- (1, 2, 1, 2, ...: GDLUA_BENCH_REPS rounds, default 3) and the medians printed.
 --

@@ -59,32 +59,11 @@ describe("autograd through gd.nn with reused buffers", function()
     for k = 1, 6 do close(held[k]:detach(), copies[k], 0, "output of step " .. k) end
   end)
 
-  it("keeps two graphs alive at once: two forwards, then one backward through their sum", function()
-    -- catches an intermediate buffer (Linear -> ReLU -> Linear) reused by the
-    -- second forward while the first graph still reads it: the first graph's
-    -- weight gradients would use the second batch's activations
-    local net = mlp(2, 7):requires_grad_()
-    gd.manual_seed(7)
-    local X1, X2 = gd.randn(5, 6, F64), gd.randn(5, 6, F64)
-    for _ = 1, 3 do   -- (warm: the buffers exist and are free when the first forward starts)
-      net:zero_grad()
-      lossf(net(X1), targets):backward()
-    end
-    local ref = module_grads(net, lossf, {X1, X2})
-    net:zero_grad()
-    local l1 = lossf(net(X1), targets)
-    local l2 = lossf(net(X2), targets)
-    ;(l1 + l2):backward()
-    for i, p in ipairs(net:parameters()) do close(p.grad, ref[i], 1e-12, "parameter " .. i) end
-  end)
 
-  it("keeps two graphs of a small CNN alive at once (ReLU -> MaxPool2d buffers, the kept argmax)", function()
-    -- catches the second forward writing the ReLU output or the max pool's
-    -- argmax that the first graph's pool node still reads
-    gd.manual_seed(12)
-    local net = gd.nn.Sequential{gd.nn.Conv2d(1, 2, 3, {padding = 1}), gd.nn.ReLU(), gd.nn.MaxPool2d(2),
-                                 gd.nn.Flatten(), gd.nn.Linear(8, 4)}:double():requires_grad_()
-    local X1, X2 = gd.randn(5, 1, 4, 4, F64), gd.randn(5, 1, 4, 4, F64)
+  -- two forwards (X1, then X2) and one backward of their summed losses, after a
+  -- warm-up (the buffers exist and are free when the first forward starts):
+  -- the parameters' gradients must be the module path's for the two batches
+  local function two_graphs(net, X1, X2)
     for _ = 1, 3 do
       net:zero_grad()
       lossf(net(X1), targets):backward()
@@ -95,6 +74,25 @@ describe("autograd through gd.nn with reused buffers", function()
     local l2 = lossf(net(X2), targets)
     ;(l1 + l2):backward()
     for i, p in ipairs(net:parameters()) do close(p.grad, ref[i], 1e-12, "parameter " .. i) end
+  end
+  it("keeps two graphs alive at once: two forwards, then one backward through their sum", function()
+    -- catches an intermediate buffer (Linear -> ReLU -> Linear) reused by the
+    -- second forward while the first graph still reads it: the first graph's
+    -- weight gradients would use the second batch's activations
+    local net = mlp(2, 7):requires_grad_()
+    gd.manual_seed(7)
+    local X1, X2 = gd.randn(5, 6, F64), gd.randn(5, 6, F64)
+    two_graphs(net, X1, X2)
+  end)
+
+  it("keeps two graphs of a small CNN alive at once (ReLU -> MaxPool2d buffers, the kept argmax)", function()
+    -- catches the second forward writing the ReLU output or the max pool's
+    -- argmax that the first graph's pool node still reads
+    gd.manual_seed(12)
+    local net = gd.nn.Sequential{gd.nn.Conv2d(1, 2, 3, {padding = 1}), gd.nn.ReLU(), gd.nn.MaxPool2d(2),
+                                 gd.nn.Flatten(), gd.nn.Linear(8, 4)}:double():requires_grad_()
+    local X1, X2 = gd.randn(5, 1, 4, 4, F64), gd.randn(5, 1, 4, 4, F64)
+    two_graphs(net, X1, X2)
   end)
 
   it("backs through a retained graph twice, with another step run in between", function()

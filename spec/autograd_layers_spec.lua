@@ -233,6 +233,31 @@ describe("autograd through the layers", function()
     end
   end)
 
+  it("keep the recurrent layers' inputs safe: an in-place change of w_hr or h0 before backward is refused", function()
+    -- catches a version check that covers only the node's first three inputs: LSTM's projection
+    -- weight_hr (its 8th) and the initial state h0 (its 4th) are read by the backward too, and a
+    -- change made to them after the forward would give a wrong gradient silently
+    local function attempt(change)
+      gd.manual_seed(3)
+      local m = gd.nn.LSTM(3, 4, {proj_size = 2}):double():requires_grad_()
+      local x = gd.randn(5, 1, 3, F64)
+      local h0, c0 = gd.randn(1, 1, 2, F64), gd.randn(1, 1, 4, F64)
+      local y = m(x, {h0, c0})
+      change(m, h0)
+      return pcall(function() y:sum():backward() end)
+    end
+    local ok = attempt(function() end)
+    assert.is_true(ok)
+    for what, change in pairs {
+      weight_hr = function(m) m.weight_hr_l0:mul_(2) end,
+      h0 = function(_, h0) h0:add_(1) end,
+    } do
+      local okc, err = attempt(change)
+      assert.is_false(okc, what)
+      assert.truthy(tostring(err):find("modified by an in-place operation", 1, true), what .. ": " .. tostring(err))
+    end
+  end)
+
   it("keep a saved tensor safe: an in-place change before backward raises PyTorch's error", function()
     -- catches a node that reads a buffer the next forward overwrote (a wrong gradient, silently)
     local m = gd.nn.Embedding(4, 2):double():requires_grad_()

@@ -194,7 +194,8 @@ static unsigned saved_inputs(int kind, int op, int nin)
     case GD_AG_INDEX_SELECT: return 2;   /* the index */
     case GD_AG_NN:
         if (op == GD_AG_NN_EMBEDDING) return 0;   /* in {w}: the backward reads the saved indices only */
-        if (op == GD_AG_NN_RNN) return 7;         /* x, w_ih, w_hh (the states are checked as any input's) */
+        /* x, w_ih, w_hh, h0, c0 and LSTM's w_hr (inputs 0-4 and 7): the backward reads them; the biases it does not */
+        if (op == GD_AG_NN_RNN) return 0x9F;
         return nin >= 2 ? 3 : 1;
     default: return 0;
     }
@@ -244,7 +245,7 @@ static int record(gd_tensor *out, int kind, int op, int nin, const gd_tensor *co
     for (int k = 0; k < nin; k++) {
         AG_IN(r)[k] = (gd_tensor *)in[k];
         gd_tensor_retain(AG_IN(r)[k]);
-        if (k < AG_INLINE_IN) r->in_version[k] = gd_tensor_version(in[k]);
+        if (k < AG_VERSIONED) r->in_version[k] = gd_tensor_version(in[k]);
     }
     if (p) { r->p[0] = p[0]; r->p[1] = p[1]; }
     for (int k = 0; k < nip; k++) r->ip[k] = ip[k];
@@ -557,7 +558,7 @@ static int mark_reachable(int64_t top)
                                       "were freed by the first backward; pass retain_graph = true to the first)");
         for (int k = 0; k < r->nin; k++) {
             const gd_tensor *t = AG_IN(r)[k];
-            if (k < AG_INLINE_IN && (r->saves >> k & 1) && gd_tensor_version(t) != r->in_version[k])
+            if (k < AG_VERSIONED && (r->saves >> k & 1) && gd_tensor_version(t) != r->in_version[k])
                 return modified_error(t, r, r->in_version[k]);
             if (hook_on && t && !t->grad_node && t->requires_grad) leaf_hook->expect(t);
             if (t && t->grad_node && t->requires_grad && !tape[t->grad_node - 1].mark) {

@@ -8,6 +8,8 @@
 #include "autograd.h"
 
 enum { AG_INLINE_IN = 3, AG_MAX_IP = GD_MAX_DIMS + 4 };   /* a pool geometry and its kind: 12 */
+/* inputs whose versions a record keeps (the RNN node's 8: x, w_ih, w_hh, h0, c0, b_ih, b_hh, w_hr) */
+enum { AG_VERSIONED = 8 };
 
 typedef struct ag_record {
     int16_t kind;                 /* gd_ag_kind */
@@ -20,7 +22,7 @@ typedef struct ag_record {
     int8_t mark;                  /* reached by the current backward */
     gd_tensor *in_inline[AG_INLINE_IN]; /* references to the inputs (AG_IN: these, or in_ext) */
     gd_tensor **in_ext;           /* more than AG_INLINE_IN inputs (cat): allocated */
-    uint64_t in_version[AG_INLINE_IN];
+    uint64_t in_version[AG_VERSIONED];
     gd_tensor *saved;             /* reference: an alias of the output, indices, a loss gradient */
     uint64_t saved_version;
     gd_tensor *out;               /* not a reference: the output owns the record */

@@ -70,7 +70,8 @@ describe("tensor memory", function()
     -- collections come every 64 MB of allocation (or the live size, if larger)
     assert.is_true(peak_live < 300 * MB, string.format("peak live tensor bytes %.0f MB", peak_live / MB))
     assert.is_true(rss1 - rss0 < 250, string.format("RSS grew from %.0f to %.0f MB", rss0, rss1))
-    assert.is_true(rss1 < 600, string.format("RSS %.0f MB", rss1))
+    -- (no absolute bound: the process's RSS before the loop depends on what earlier spec files left
+    -- in it, such as autograd's buffer pool, up to 128 MB; an absolute 600 MB failed once for that)
     -- (performance is measured by `make bench`, not asserted; this is for the log)
     io.stderr:write(string.format("\n[memory spec: %d x 1 MB in %.2f s CPU, RSS %.0f -> %.0f MB]\n",
       loops, os.clock() - start, rss0, rss1))

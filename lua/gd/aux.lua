@@ -199,7 +199,8 @@ local closing = false
 local function fire()
   if closing then return end
   arm()
-  if busy then deferred = true else deferred = true; run_deferred() end
+  deferred = true
+  if not busy then run_deferred() end
 end
 arm = function()
   local p = newproxy(true)
@@ -254,7 +255,6 @@ local function collect()
   settle_all()
   C.gd_mem_set_collect_floor(raw_collectgarbage("count") * 4096)
 end
-A.collect = collect
 
 --- collectgarbage() and collectgarbage("collect") also release, at once, the
 -- C tensors whose handles the collection found dead (without this they would

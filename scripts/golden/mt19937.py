@@ -4,7 +4,11 @@
 # its cached second value across interleaved calls, and checksums of DeepOBS's
 # quadratic_deep Hessian and data.  Run with /usr/bin/python3 (Debian numpy).
 import os
+import sys
 import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import quadratic_deep  # noqa: E402
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
 SEEDS = [0, 1, 42, 4294967295]
@@ -31,21 +35,9 @@ for seed in SEEDS:
     out.append("      mixed = {%s}}," % ", ".join(repr(float(x)) for x in mixed))
 out.append("  },")
 
-# quadratic_deep (the construction of scripts/golden/quadratic_deep.py)
-rng = np.random.RandomState(42)
-eig = np.concatenate((rng.uniform(0., 1., 90), rng.uniform(30., 60., 10)))
-t = 2 * np.pi * rng.uniform()
-R = [[np.cos(t), np.sin(t)], [-np.sin(t), np.cos(t)]]
-for d in range(2, 100):
-    v = rng.normal(size=(d + 1, 1))
-    v = v / np.sqrt(v.T.dot(v))
-    e = np.concatenate((np.array([[1.0]]), np.zeros((d, 1))), axis=0)
-    x = (e - v) / np.sqrt((e - v).T.dot(e - v))
-    Dm = np.vstack([np.hstack([[[1.0]], np.zeros((1, d))]), np.hstack([np.zeros((d, 1)), R])])
-    R = Dm - 2 * np.outer(x, x.T.dot(Dm))
-R = np.negative(R)
-Q = R.T @ np.diag(eig) @ R
-X = np.float32(np.random.RandomState(42).normal(0.0, 0.6, (1000, 100))).astype(np.float64)
+# quadratic_deep: the construction of scripts/golden/quadratic_deep.py
+_, Q, X = quadratic_deep.construct()
+X = X.astype(np.float64)
 # weighted sums: a permuted, transposed or shifted entry changes them
 wQ = np.arange(1, 10001, dtype=np.float64).reshape(100, 100)
 wX = np.arange(1, 100001, dtype=np.float64).reshape(1000, 100)

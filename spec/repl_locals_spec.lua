@@ -52,6 +52,25 @@ describe("gd.repl_locals", function()
     repl_locals_spec_inc = nil
   end)
 
+  it("shares the variable with compiled code too: a hot closure from a later line assigns it", function()
+    -- catches a holder whose upvalue LuaJIT flags immutable (the first chunk never assigns the local):
+    -- the JIT then compiles the closure's read of it as the value at recording time, so 200 calls of
+    -- an increment gave 56 and the prompt saw 56 (an intermittent failure of the spec above in full
+    -- runs, whenever the call was compiled).  hotloop=1 makes the loop and the closure compile at once.
+    local jit_on = jit and jit.status()
+    if jit_on then jit.opt.start("hotloop=1") end
+    local ok, err = pcall(function()
+      lines("local hits = 0", "function repl_locals_spec_hit() hits = hits + 1 return hits end")
+      local last
+      for _ = 1, 200 do last = repl_locals_spec_hit() end
+      assert.are.equal(200, last)
+      assert.are.equal(200, lines("return hits"))
+    end)
+    if jit_on then jit.opt.start("hotloop=56") end   -- LuaJIT's default
+    repl_locals_spec_hit = nil
+    assert(ok, err)
+  end)
+
   it("keeps Lua's scoping when a local is shadowed later", function()
     -- in one chunk and across chunks, a closure keeps the x it was made with
     local first, second = lines("local x = 1 local f = function() return x end local x = 2", "return f(), x")

@@ -9,7 +9,8 @@
 --   * each top-level `local` statement (any number of names, `local function`)
 --     is followed by a call that hands the session a *holder*: a tiny closure
 --     over the new variable, so the session keeps the variable itself (its
---     upvalue), not a copy of its value;
+--     upvalue), not a copy of its value (and a setter that is never called,
+--     so that LuaJIT never treats the variable as immutable: see wrap);
 --   * a later chunk is compiled inside a wrapper that declares the names it
 --     mentions as locals of an enclosing function, and its upvalues of those
 --     names are joined (debug.upvaluejoin) to the holders' upvalues.
@@ -227,12 +228,20 @@ function Session:wrap(src, chunkname)
   local toks = tokens(src)
   local holders = self.holders
 
-  -- after each top-level local statement: keep("x", function() return x end, ...)
+  -- after each top-level local statement:
+  --   keep("x", function() return x end, function(v) x = v end, ...)
+  -- The setter is never called: it is there because it assigns x.  LuaJIT's
+  -- parser flags a local that its chunk never assigns as immutable, and so is
+  -- the upvalue the holder makes of it; the JIT then compiles a read of that
+  -- upvalue as a constant (its value when the trace was recorded).  A later
+  -- chunk's closure that is joined to it and assigns it (`n = n + 1`) would
+  -- then, once compiled, keep reading the old value: 200 calls of such an
+  -- increment gave 56 (spec/repl_locals_spec.lua).
   local pieces, last = {}, 0
   for _, stat in ipairs(top_level_locals(toks)) do
     local keeps = {}
     for k, name in ipairs(stat.names) do
-      keeps[k] = ("%q,function() return %s end"):format(name, name)
+      keeps[k] = ("%q,function() return %s end,function(v) %s = v end"):format(name, name, name)
     end
     pieces[#pieces + 1] = sub(src, last + 1, stat.at)
     pieces[#pieces + 1] = (" %s(%s)"):format(M.KEEP, concat(keeps, ","))
@@ -262,7 +271,7 @@ function Session:wrap(src, chunkname)
   end
 
   local function keep(...)
-    for k = 1, select("#", ...), 2 do
+    for k = 1, select("#", ...), 3 do
       local name, holder = select(k, ...)
       holders[name] = holder
     end

@@ -250,10 +250,12 @@ local function settle_all()
   run_deferred()
 end
 
+local live_kb = raw_collectgarbage("count")   -- the Lua heap after the last full collection
 local function collect()
   raw_collectgarbage()
   settle_all()
-  C.gd_mem_set_collect_floor(raw_collectgarbage("count") * 4096)
+  live_kb = raw_collectgarbage("count")
+  C.gd_mem_set_collect_floor(live_kb * 4096)
 end
 
 --- collectgarbage() and collectgarbage("collect") also release, at once, the
@@ -271,17 +273,26 @@ end
 --- Whether the unsettled generations hold enough tensors for a full
 -- collection to be worth it.  The Lua heap grows by about 40 bytes a tensor,
 -- so its own cycles come only every ~10^5 temporaries in a program of a few
--- MB, while their C headers and storages wait, and are cold in the cache by
--- the time they are released and reused (about 360 bytes each).  A full
--- collection costs about 0.2 us per KB of Lua heap, so one every 16 tensors
--- per KB (at least 8192, at most 262144) costs about 12 ns a tensor and keeps
--- the unsettled tensors' memory within a few MB for a small heap.
+-- MB, while their C headers, storages and records wait, and are cold in the
+-- cache by the time they are released and reused (about 400 bytes each).  A
+-- full collection costs about 0.18 us per KB of live Lua heap (97 us for the
+-- 540 KB of gd loaded, measured here), so one every 4 tensors per KB of the
+-- heap that survived the last collection (at least 4096, at most 262144)
+-- costs about 45 ns a tensor and, for a small heap, keeps the unsettled
+-- tensors' memory near 2 MB.  Measured on the d2l quadratic through autograd
+-- (3 temporaries a step, 2026-12-02, idle machine): 16 per KB of the heap
+-- counted with its garbage (the rule before) gave 380-430 k steps/s, 16 per
+-- KB of the live heap 420-460 k, 8 per KB 390-540 k, 4 per KB 620-700 k;
+-- the other autograd loops of make bench did not change.  The live heap, not
+-- collectgarbage("count"): that counts the garbage too, which made the limit
+-- grow between collections with the very temporaries it is meant to bound.
+local UNSETTLED_MIN, UNSETTLED_PER_KB, UNSETTLED_MAX = 4096, 4, 262144
 unsettled_limit_reached = function()
   local pending = (#recent + #old) * GEN_CAP
-  if pending < 8192 then return false end
-  local limit = raw_collectgarbage("count") * 16
-  if limit < 8192 then return true end
-  return pending >= (limit < 262144 and limit or 262144)
+  if pending < UNSETTLED_MIN then return false end
+  local limit = live_kb * UNSETTLED_PER_KB
+  if limit < UNSETTLED_MIN then return true end
+  return pending >= (limit < UNSETTLED_MAX and limit or UNSETTLED_MAX)
 end
 
 --- Takes ownership of one reference to a C tensor and returns its Lua object.

@@ -265,6 +265,7 @@ function collectgarbage(opt, ...)
   if opt == nil or opt == "collect" then
     local r = raw_collectgarbage("collect")
     settle_all()
+    live_kb = raw_collectgarbage("count")
     return r
   end
   return raw_collectgarbage(opt, ...)

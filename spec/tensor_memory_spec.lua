@@ -86,4 +86,36 @@ describe("tensor memory", function()
     end
     assert.is_true(gd.memory().cpu - before < 300 * MB)
   end)
+  -- The forced collection runs inside wrap, mid-expression: C.f(h[k].c, x:view(6).c)
+  -- has dropped the first view's handle when the second view's wrap collects.  The
+  -- newest tensors sit that collection out (aux.lua, GRACE: 16, at least 4).  Catches the collection
+  -- that settles them too: the header is freed, the pool hands it to the next tensor,
+  -- and the pointer reads that tensor's sizes (under make asan: a use after free).
+  -- (This was the crash of make test's CI run in spec/autograd_layers_spec: an RNN's
+  -- h_n view passed as hn[k].c.)
+  it("keeps a temporary's header through a forced collection while its pointer is in use", function()
+    local aux = require "gd.aux"
+    local x = gd.zeros(2, 3)
+    local function pointer_of_a_dropped_view() return x:view(6).c end
+    local c = pointer_of_a_dropped_view()
+    aux.collect()
+    local others = {}
+    for i = 1, 16 do others[i] = gd.zeros(i + 10) end   -- would take the freed header
+    assert.are.equal(1, c.rank)
+    assert.are.equal(6, tonumber(c.sizes[0]))
+    assert.are.equal(16, #others)
+  end)
+
+  -- Catches a grace that keeps what it held: the tensors that sat out one forced
+  -- collection go back to a generation and are released by the next.
+  it("releases the tensors that sat out a forced collection at the next one", function()
+    local aux = require "gd.aux"
+    local before = gd.memory().cpu
+    local function drop() gd.empty(MB / 4) end
+    drop()
+    aux.collect()
+    assert.are.equal(before + MB, gd.memory().cpu)   -- still held: the newest tensor
+    collectgarbage()
+    assert.are.equal(before, gd.memory().cpu)
+  end)
 end)

@@ -258,10 +258,12 @@ local function output_layer(name, forward_c, backward_c, param, math_doc, with_d
       y = buffer_like(P, "out", xc)
     end
     local yc = y.c
+    local xv, yv   -- (the views' handles, held while their pointers are used)
     if with_dim and self.dim ~= nil and xc.rank > 0 then
       local rank = xc.rank
       local d = softmax_dim(self, name, rank)
-      xc, yc = last_dim_view(x, d, rank).c, last_dim_view(y, d, rank).c
+      xv, yv = last_dim_view(x, d, rank), last_dim_view(y, d, rank)
+      xc, yc = xv.c, yv.c
     end
     if forward_c(yc, xc, param) ~= 0 then fail(name) end
     if rec then base.record(name, y, record_kind, xc, nil, nil, y.c, param) end
@@ -278,10 +280,12 @@ local function output_layer(name, forward_c, backward_c, param, math_doc, with_d
     local yc = y.c
     local gx = buffer_like(P, "grad_in", yc)
     local gxc, gyc = gx.c, grad_out.c
+    local gxv, gyv, yv   -- (the views' handles, held while their pointers are used)
     if with_dim and self.dim ~= nil and yc.rank > 0 and grad_out.c.rank == yc.rank then
       local rank = yc.rank
       local d = softmax_dim(self, name, rank)
-      gxc, gyc, yc = last_dim_view(gx, d, rank).c, last_dim_view(grad_out, d, rank).c, last_dim_view(y, d, rank).c
+      gxv, gyv, yv = last_dim_view(gx, d, rank), last_dim_view(grad_out, d, rank), last_dim_view(y, d, rank)
+      gxc, gyc, yc = gxv.c, gyv.c, yv.c
     end
     if backward_c(gxc, gyc, yc, param) ~= 0 then fail(name .. ":backward") end
     return gx

@@ -341,9 +341,11 @@ local function rnn_forward(self, x, h0, c0)
       local k = l * D + d + 1
       local ws = buffer(P, "ws" .. k, {tonumber(ws_n[0])}, dt)
       local w_ih, w_hh, b_ih, b_hh, w_hr = params_of(self, P, l, d)
-      if C.gd_nn_rnn_forward(y.c, hn[k].c, cn and cn[k].c or nil, ws.c, xin.c, h0 and h0[k].c or nil,
-                             c0 and c0[k].c or nil, w_ih.c, w_hh.c, cdata(b_ih), cdata(b_hh), cdata(w_hr), mode,
-                             d) ~= 0 then
+      -- (views held in locals: a view's pointer must not outlive its handle)
+      local hnk, cnk = hn[k], cn and cn[k] or nil
+      local h0k, c0k = h0 and h0[k] or nil, c0 and c0[k] or nil
+      if C.gd_nn_rnn_forward(y.c, hnk.c, cdata(cnk), ws.c, xin.c, cdata(h0k), cdata(c0k), w_ih.c, w_hh.c,
+                             cdata(b_ih), cdata(b_hh), cdata(w_hr), mode, d) ~= 0 then
         fail(name, 2)
       end
     end
@@ -423,10 +425,14 @@ local function rnn_backward(self, grad_out, grad_h, grad_c)
     for d = 0, D - 1 do
       local k = l * D + d + 1
       local w_ih, w_hh, b_ih, b_hh, w_hr = params_of(self, P, l, d)
-      if C.gd_nn_rnn_backward(gx.c, gh0[k].c, gc0 and gc0[k].c or nil, w_ih.grad.c, w_hh.grad.c,
+      -- (views held in locals: a view's pointer must not outlive its handle)
+      local gh0k, gc0k = gh0[k], gc0 and gc0[k] or nil
+      local ghnk, gcnk = ghn and ghn[k] or nil, gcn and gcn[k] or nil
+      local h0k, c0k = h0 and h0[k] or nil, c0 and c0[k] or nil
+      if C.gd_nn_rnn_backward(gx.c, gh0k.c, cdata(gc0k), w_ih.grad.c, w_hh.grad.c,
                               b_ih and b_ih.grad.c or nil, b_hh and b_hh.grad.c or nil, w_hr and w_hr.grad.c or nil,
-                              bws.c, cdata(gy), ghn and ghn[k].c or nil, gcn and gcn[k].c or nil, P["ws" .. k].c, xc,
-                              P.outputs[l].c, h0 and h0[k].c or nil, c0 and c0[k].c or nil, w_ih.c, w_hh.c,
+                              bws.c, cdata(gy), cdata(ghnk), cdata(gcnk), P["ws" .. k].c, xc,
+                              P.outputs[l].c, cdata(h0k), cdata(c0k), w_ih.c, w_hh.c,
                               cdata(w_hr), mode, d, d, clip) ~= 0 then
         fail(name, 2)
       end
@@ -663,9 +669,10 @@ local function cell_backward(self, grad_h, grad_c)
   local gc0 = lstm and buffer(P, "gc0", {B, H}, dt) or nil
   local bws = buffer(P, "bws", {P.ws_bwd}, dt)
   local b_ih, b_hh = self.bias_ih, self.bias_hh
+  local gyv = gy and gy:view(1, B, H) or nil   -- (a local: a view's pointer must not outlive its handle)
   if C.gd_nn_rnn_backward(gx.c, gh0.c, gc0 and gc0.c or nil, self.weight_ih.grad.c, self.weight_hh.grad.c,
                           b_ih and b_ih.grad.c or nil, b_hh and b_hh.grad.c or nil, nil, bws.c,
-                          gy and gy:view(1, B, H).c or nil, nil, cdata(gcn), P.ws.c, P.x.c, P.y.c, cdata(P.h0),
+                          cdata(gyv), nil, cdata(gcn), P.ws.c, P.x.c, P.y.c, cdata(P.h0),
                           cdata(P.c0), self.weight_ih.c, self.weight_hh.c, nil, MODES[self.mode], 0, 0, 0) ~= 0 then
     fail(name, 2)
   end

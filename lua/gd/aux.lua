@@ -385,6 +385,12 @@ local function wrap(c)
 end
 A.wrap = wrap
 
+--- Does nothing with its arguments, but reads them: a handle passed here
+-- stays reachable up to this call, also in compiled code (a LuaJIT trace
+-- drops a local that is not read again, so a raw pointer taken from a
+-- temporary, t.c or t.c.data, can outlive the handle; Go's runtime.KeepAlive).
+function A.keep_alive() end
+
 --- For functions that fill out1: the new tensor, or an error naming fname.
 local function result(st, fname)
   if st ~= 0 then fail(fname) end

@@ -222,8 +222,7 @@ function rnn_forward_recorded(self, P, x, h0, c0, T, B, unbatched)
   if unbatched then xs = x:contiguous():view(T, 1, self.input_size)
   elseif self.batch_first then xs = x:transpose(1, 2):contiguous()
   else xs = x:contiguous() end
-  local xc = xs.c
-  local dt = I.DTYPE_NAMES[tonumber(xc.scalar_type)]
+  local dt = I.DTYPE_NAMES[tonumber(xs.c.scalar_type)]
   local ws_n = ffi.new("int64_t[2]")
   if C.gd_nn_rnn_workspace(ws_n, ws_n + 1, mode, T, B, H, proj) ~= 0 then fail(name, 3) end
   local ny, nh = T * B * DH, B * R
@@ -240,7 +239,11 @@ function rnn_forward_recorded(self, P, x, h0, c0, T, B, unbatched)
       local h0k = h0 and h0[k] or nil
       local c0k = c0 and c0[k] or nil
       flat_n[0] = ny + nh + nc + nws
-      local flat = base.fresh(1, flat_n, xc)
+      -- (xs.c read here, not a pointer cached before the loop: from the second
+      -- layer on nothing else reads xs, a temporary, and a compiled trace drops
+      -- a local that is not read again; unless the first layer's record
+      -- retained it, its header would go back to the pool)
+      local flat = base.fresh(1, flat_n, xs.c)
       -- the regions the kernel writes (views taken before the record: not in the graph)
       local yv = flat:narrow(1, 1, ny):view(T, B, DH)
       local hv = flat:narrow(1, ny + 1, nh):view(B, R)
@@ -593,17 +596,19 @@ local function cell_forward_recorded(self, name, xs, h0, c0, B, unbatched)
   local nh, nws = B * H, tonumber(ws_n[0])
   local nc = lstm and nh or 0
   flat_n[0] = 2 * nh + nc + nws
-  local xc = xs.c
-  local flat = base.fresh(1, flat_n, xc)
+  -- (xs.c read at each use: xs is the caller's temporary view, and a pointer
+  -- cached before the 7 views below would outlive the handle in a compiled
+  -- trace, past the grace of the newest tensors once they are large)
+  local flat = base.fresh(1, flat_n, xs.c)
   local yv, hv = flat:narrow(1, 1, nh):view(1, B, H), flat:narrow(1, nh + 1, nh):view(B, H)
   local cv = lstm and flat:narrow(1, 2 * nh + 1, nc):view(B, H) or nil
   local wsv = flat:narrow(1, 2 * nh + nc + 1, nws)
   local b_ih, b_hh = self.bias_ih, self.bias_hh
-  if C.gd_nn_rnn_forward(yv.c, hv.c, cdata(cv), wsv.c, xc, cdata(h0), cdata(c0), self.weight_ih.c,
+  if C.gd_nn_rnn_forward(yv.c, hv.c, cdata(cv), wsv.c, xs.c, cdata(h0), cdata(c0), self.weight_ih.c,
                          self.weight_hh.c, cdata(b_ih), cdata(b_hh), nil, mode, 0) ~= 0 then
     fail(name, 3)
   end
-  rec_in[0], rec_in[1], rec_in[2], rec_in[3] = xc, self.weight_ih.c, self.weight_hh.c, cdata(h0)
+  rec_in[0], rec_in[1], rec_in[2], rec_in[3] = xs.c, self.weight_ih.c, self.weight_hh.c, cdata(h0)
   rec_in[4], rec_in[5], rec_in[6] = cdata(c0), cdata(b_ih), cdata(b_hh)
   rec_ip[0], rec_ip[1], rec_ip[2], rec_ip[3], rec_ip[4], rec_ip[5] = 1, B, H, H, mode, 0
   rec_ip[6], rec_ip[7] = 0, 0   -- no projection, no clip (0.0's bits)

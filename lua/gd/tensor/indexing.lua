@@ -32,6 +32,7 @@ local int64_value = A.int64_value
 local operand = A.operand
 local argerr = A.argerr
 local fail = A.fail
+local keep_alive = A.keep_alive
 
 check.register_internal()
 
@@ -175,7 +176,13 @@ function Tensor.totable(t)
     end
     return r
   end
-  return build(0)
+  local r = build(0)
+  -- src read after ptr's last use: for a tensor on another device or
+  -- strided, src is a fresh copy that nothing else holds, and a compiled
+  -- trace drops a local that is not read again (the collections that the
+  -- tables built above run would release its storage under ptr)
+  keep_alive(src)
+  return r
 end
 A.document("totable", "t:totable() -> nested Lua tables of the values (a number for a 0-d tensor).")
 

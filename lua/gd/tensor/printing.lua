@@ -16,6 +16,7 @@ local PTR = A.PTR
 local INT64 = A.INT64
 local result = A.result
 local self_c = A.self_c
+local keep_alive = A.keep_alive
 
 check.register_internal()
 
@@ -86,10 +87,16 @@ local function tensor_tostring(t)
     cells[off] = s
     if #s > width then width = #s end
   end
+  -- a 0-d tensor in a differentiable expression (a loss) prints like the number it holds
+  local number = rank == 0 and c.requires_grad ~= 0 and tonumber(ptr[0]) or nil
+  -- src read after ptr's last use: for a tensor on another device it is a
+  -- fresh copy that nothing else holds, and a compiled trace drops a local
+  -- that is not read again (the strings made above can run the collections
+  -- that would release its storage under ptr)
+  keep_alive(src)
   local cellfmt = "%" .. width .. "s"
   if rank == 0 then
-    -- a 0-d tensor in a differentiable expression (a loss) prints like the number it holds
-    if c.requires_grad ~= 0 then return tostring(tonumber(ptr[0])) end
+    if number then return tostring(number) end
     return cells[0] .. "\n" .. desc
   end
   local lines = {}

@@ -158,11 +158,13 @@ local function new(name, params, hyper)
   for gi, g in ipairs(list) do
     local ps = tensors_of(fname, g.params, given and fmt("group %d's params", gi) or "params")
     for _, p in ipairs(ps) do
-      if seen[p.c] or seen[p] then
+      -- by the C tensor's uid: two handles of one tensor are one parameter (a
+      -- cdata pointer as a key would be a new key at every read of p.c)
+      local uid = tonumber(p.c.uid)
+      if seen[uid] then
         error(fname .. ": some parameters appear in more than one parameter group", 0)
       end
-      seen[p] = true
-      seen[p.c] = true
+      seen[uid] = true
     end
     groups[gi] = {params = ps, hyper = resolve(fmt("%s (group %d)", fname, gi), spec, g, base)}
   end

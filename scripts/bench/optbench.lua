@@ -20,9 +20,12 @@
 -- two independent 1-worker sweeps run at once (separate processes and
 -- databases, nothing shared) each took 9-15% more CPU than one alone (1.96 and
 -- 2.07 s against 1.78-1.82 s), while a pure ALU loop scales 2.00x.  A trial
--- gathers 128 random rows of quadratic_deep's 800 KB X each step and that does
--- not fit a core's L2, so the two cores share the L3 and the memory bus:
--- 2 / 1.12 is about 1.78x before any cost of the protocol.
+-- gathers 128 random rows of quadratic_deep's X each step (800 KB as float64,
+-- more than a core's L2), so the two cores share the L3 and the memory bus:
+-- 2 / 1.12 is about 1.78x before any cost of the protocol.  X is now float32
+-- (400 KB, DeepOBS's own values): 1.75x and 1.80x against 1.71x and 1.69x
+-- with float64 in interleaved runs (2026-12-02, load 0.5-0.9), parallel work
+-- 1.07-1.10x of serial against 1.13-1.14x.
 local gd = gd or require "gd"
 local ffi = require "ffi"
 local bench = gd.bench

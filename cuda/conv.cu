@@ -411,14 +411,13 @@ __global__ void adaptive_kernel(const T *x, T *y, long long planes, gd_conv_geom
 {
     int64_t L = g.OH * g.OW;
     GD_CUDA_FOR(e, planes * L) {
-        int64_t p = e / L, oh = (e % L) / g.OW, ow = e % g.OW;
-        int64_t h0 = gd_adaptive_start(oh, g.OH, g.H), h1 = gd_adaptive_end(oh, g.OH, g.H);
-        int64_t w0 = gd_adaptive_start(ow, g.OW, g.W), w1 = gd_adaptive_end(ow, g.OW, g.W);
+        int64_t p = e / L, oh = (e % L) / g.OW, ow = e % g.OW, h0, h1, w0, w1;
+        int64_t n = gd_adaptive_window(&g, oh, ow, &h0, &h1, &w0, &w1);
         const T *xp = x + p * g.H * g.W;
         T s = 0;
         for (int64_t ih = h0; ih < h1; ih++)
             for (int64_t iw = w0; iw < w1; iw++) s += xp[ih * g.W + iw];
-        y[e] = s / (T)((h1 - h0) * (w1 - w0));
+        y[e] = s / (T)n;
     }
 }
 
@@ -427,10 +426,8 @@ __global__ void adaptive_backward_kernel(const T *gy, T *gx, long long planes, g
 {
     int64_t L = g.OH * g.OW;
     GD_CUDA_FOR(e, planes * L) {
-        int64_t p = e / L, oh = (e % L) / g.OW, ow = e % g.OW;
-        int64_t h0 = gd_adaptive_start(oh, g.OH, g.H), h1 = gd_adaptive_end(oh, g.OH, g.H);
-        int64_t w0 = gd_adaptive_start(ow, g.OW, g.W), w1 = gd_adaptive_end(ow, g.OW, g.W);
-        T d = gy[e] / (T)((h1 - h0) * (w1 - w0));
+        int64_t p = e / L, oh = (e % L) / g.OW, ow = e % g.OW, h0, h1, w0, w1;
+        T d = gy[e] / (T)gd_adaptive_window(&g, oh, ow, &h0, &h1, &w0, &w1);
         T *gp = gx + p * g.H * g.W;
         for (int64_t ih = h0; ih < h1; ih++)
             for (int64_t iw = w0; iw < w1; iw++) atomicAdd(gp + ih * g.W + iw, d);

@@ -276,26 +276,33 @@ static void hook_begin(void)
     }
 }
 
+/* What both leaf hooks do first on each set: *hit when the set is enabled and
+   leaf's gradient lies in its arena (the set is then touched by this
+   backward); leaf's entry, or NULL when it is no bucketed parameter. */
+static bucket_param *touch(gd_dist_buckets *s, const gd_tensor *leaf, int *hit)
+{
+    *hit = 0;
+    if (!s->enabled) return NULL;
+    bucket_param *p = param_of(s, leaf, hit);
+    if (*hit) s->touched = 1;
+    return p;
+}
+
 static void hook_expect(const gd_tensor *leaf)
 {
     for (gd_dist_buckets *s = bucket_sets; s; s = s->link) {
-        if (!s->enabled) continue;
-        int in_arena;
-        bucket_param *p = param_of(s, leaf, &in_arena);
-        if (!in_arena) continue;
-        s->touched = 1;
-        if (p && p->expect++ == 0) s->b[p->bucket].pending++;
+        int hit;
+        bucket_param *p = touch(s, leaf, &hit);
+        if (hit && p && p->expect++ == 0) s->b[p->bucket].pending++;
     }
 }
 
 static int hook_written(const gd_tensor *leaf)
 {
     for (gd_dist_buckets *s = bucket_sets; s; s = s->link) {
-        if (!s->enabled) continue;
-        int in_arena;
-        bucket_param *p = param_of(s, leaf, &in_arena);
-        if (!in_arena) continue;
-        s->touched = 1;
+        int hit;
+        bucket_param *p = touch(s, leaf, &hit);
+        if (!hit) continue;
         bucket *b = p ? &s->b[p->bucket] : bucket_at(s, leaf->gradient->storage_offset - s->grads->storage_offset);
         /* a write the edge count did not foresee, into a bucket on the wire:
            refuse rather than reduce half a gradient */

@@ -36,4 +36,15 @@ GD_HD static inline int64_t gd_adaptive_end(int64_t o, int64_t out, int64_t in)
     return ((o + 1) * in + out - 1) / out;
 }
 
+/* The window [h0, h1) x [w0, w1) of adaptive output (oh, ow) and its size */
+GD_HD static inline int64_t gd_adaptive_window(const gd_conv_geom *g, int64_t oh, int64_t ow, int64_t *h0,
+                                               int64_t *h1, int64_t *w0, int64_t *w1)
+{
+    *h0 = gd_adaptive_start(oh, g->OH, g->H);
+    *h1 = gd_adaptive_end(oh, g->OH, g->H);
+    *w0 = gd_adaptive_start(ow, g->OW, g->W);
+    *w1 = gd_adaptive_end(ow, g->OW, g->W);
+    return (*h1 - *h0) * (*w1 - *w0);
+}
+
 #endif

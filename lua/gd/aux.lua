@@ -271,27 +271,29 @@ local live_kb = raw_collectgarbage("count")   -- the Lua heap after the last ful
 -- a loop of 1 MB temporaries).
 local GRACE, GRACE_MIN, GRACE_BYTES = 16, 4, 64 * 2 ^ 20
 local grace_objs, grace_ptrs = {}, PtrArray(GRACE)
-local function take_newest()
-  local k, bytes = 0, 0
-  local function take(gen)
-    local objs, ptrs = gen.objs, gen.ptrs
-    for i = gen.n, 1, -1 do
-      if k == GRACE or (k >= GRACE_MIN and bytes >= GRACE_BYTES) then return end
-      local c = ptrs[i - 1]
-      if c ~= nil then
-        bytes = bytes + tonumber(c.count) * 8   -- (at most 8 bytes an element)
-        grace_ptrs[k] = c
-        k = k + 1
-        grace_objs[k] = objs[i] or false   -- false: already found dead by an earlier cycle
-        ptrs[i - 1] = nil
-        objs[i] = nil
-      end
+local grace_k, grace_bytes = 0, 0
+-- (no closure: FNEW would abort the trace of a loop whose wrap collects)
+local function grace_take(gen)
+  local objs, ptrs = gen.objs, gen.ptrs
+  for i = gen.n, 1, -1 do
+    if grace_k == GRACE or (grace_k >= GRACE_MIN and grace_bytes >= GRACE_BYTES) then return end
+    local c = ptrs[i - 1]
+    if c ~= nil then
+      grace_bytes = grace_bytes + tonumber(c.count) * 8   -- (at most 8 bytes an element)
+      grace_ptrs[grace_k] = c
+      grace_k = grace_k + 1
+      grace_objs[grace_k] = objs[i] or false   -- false: already found dead by an earlier cycle
+      ptrs[i - 1] = nil
+      objs[i] = nil
     end
   end
-  take(cur)
-  for j = #recent, 1, -1 do take(recent[j]) end
-  for j = #old, 1, -1 do take(old[j]) end
-  return k
+end
+local function take_newest()
+  grace_k, grace_bytes = 0, 0
+  grace_take(cur)
+  for j = #recent, 1, -1 do grace_take(recent[j]) end
+  for j = #old, 1, -1 do grace_take(old[j]) end
+  return grace_k
 end
 local function give_back_newest(k)
   -- oldest first, so that the generation keeps the order of wrapping
@@ -364,6 +366,14 @@ unsettled_limit_reached = function()
 end
 
 --- Takes ownership of one reference to a C tensor and returns its Lua object.
+-- GD_GC_TORTURE=n (a test mode, as Lua's own GC stress tests): a forced
+-- collection every n tensors, so that a raw pointer that outlives its handle
+-- (see GRACE above) shows up as a crash or a wrong value at once instead of
+-- once in many runs.  spec/gc_torture_spec.lua runs spec files under it.
+local torture_every = tonumber(os.getenv("GD_GC_TORTURE") or "")
+if torture_every and torture_every < 1 then torture_every = nil end
+local torture_count = 0
+
 local function wrap(c)
   local t = TensorCT(c)
   busy = true
@@ -380,7 +390,11 @@ local function wrap(c)
   end
   busy = false
   if deferred then run_deferred() end
-  if C.gd_mem_collect_advised() ~= 0 or (full and unsettled_limit_reached()) then collect() end
+  if C.gd_mem_collect_advised() ~= 0 or (full and unsettled_limit_reached()) then collect()
+  elseif torture_every then
+    torture_count = torture_count + 1
+    if torture_count >= torture_every then torture_count = 0; collect() end
+  end
   return t
 end
 A.wrap = wrap

@@ -624,7 +624,7 @@ for _, e in ipairs(events) do
 end
 if #aborts > 0 then io.write("ABORTS\n", table.concat(aborts, "\n"), "\n") end
 io.write(looping and "looping=yes\n" or "looping=no\n")
-]]}, {timeout = 120})
+]]}, {timeout = 120, env = {GD_GC_TORTURE = ""}})   -- (a normal run's loop, also when the suite runs under torture)
       assert.are.equal(0, r.status, r.err)
       assert.is_nil(r.out:find("ABORTS", 1, true), r.out)
       assert.truthy(r.out:find("looping=yes", 1, true), "no looping trace started in the hot loop: " .. r.out .. r.err)

@@ -11,6 +11,7 @@ local gd = require "gd"
 local jutil = require "jit.util"
 
 local ok_vmdef, vmdef = pcall(require, "jit.vmdef")
+local torture = (tonumber(os.getenv("GD_GC_TORTURE") or "") or 0) >= 1
 
 --- Runs fn() with the trace log attached; returns the events.
 local function traced(fn)
@@ -53,7 +54,12 @@ local function assert_compiled(events, loop)
     end
   end
   assert.are.same({}, aborts)
-  assert.is_true(looping, "no looping trace started in the hot loop")
+  -- Under GD_GC_TORTURE=n (lua/gd/aux.lua's test mode) a forced full
+  -- collection comes every n tensors, and collectgarbage is not compiled: with
+  -- a small n every iteration of a loop that makes a tensor leaves its trace,
+  -- so only a normal run can show the looping trace (the NYI check above
+  -- still holds under torture).
+  if not torture then assert.is_true(looping, "no looping trace started in the hot loop") end
 end
 
 describe("hot loops", function()

@@ -12,10 +12,18 @@ NVCC     ?= $(shell command -v nvcc 2>/dev/null || (test -x /usr/local/cuda/bin/
 CUDA_HOME ?= $(patsubst %/bin/nvcc,%,$(NVCC))
 
 WARN     := -Wall -Wextra -Werror
+comma    := ,
 CFLAGS   ?= -O3 -fno-math-errno -fopenmp -g
 # -fno-semantic-interposition: calls between libgd's own functions bind
 # inside the library (no PLT hop), which the per-op path of small tensors feels
-ALL_CFLAGS := -std=gnu11 $(CFLAGS) $(WARN) -fPIC -fno-semantic-interposition $(CFLAGS_EXTRA)
+# x86-64: fixed-size clears of up to 512 bytes (a tensor header, an iterator,
+# a tape record) as unrolled vector stores, larger ones by memset; gcc's
+# generic tuning used `rep stos`, whose start-up cost (tens of cycles) was a
+# visible share of a small tensor's life
+# (only where the compiler takes the option: gcc on x86-64)
+STRINGOPS_TRY := -mmemset-strategy=unrolled_loop:512:noalign$(comma)libcall:-1:noalign
+STRINGOPS := $(shell $(CC) $(STRINGOPS_TRY) -Werror -E -x c /dev/null >/dev/null 2>&1 && echo '$(STRINGOPS_TRY)')
+ALL_CFLAGS := -std=gnu11 $(CFLAGS) $(WARN) -fPIC -fno-semantic-interposition $(STRINGOPS) $(CFLAGS_EXTRA)
 LUAJIT_CFLAGS := $(shell pkg-config --cflags luajit 2>/dev/null)
 LUAJIT_LIBS   := $(shell pkg-config --libs luajit 2>/dev/null)
 EDIT_CFLAGS   := $(shell pkg-config --cflags libedit 2>/dev/null)
@@ -34,7 +42,6 @@ HEADERS  := $(wildcard src/*.h src/*.def src/kernels/*.h src/cpu/*.h src/host/*.
 # spinning threads for the cores (measured: 3x slower training steps at 1024
 # wide).  Linked by path when installed (scripts/install-deps installs it).
 BLAS_OMP := $(firstword $(wildcard /usr/lib/*/openblas-openmp/libopenblas.so.0))
-comma    := ,
 BLAS_LIBS := $(if $(BLAS_OMP),-L$(dir $(BLAS_OMP)) -l:libopenblas.so.0 -Wl$(comma)-rpath$(comma)$(dir $(BLAS_OMP)),-lopenblas)
 
 LIBGD    := $(BUILD)/lib/libgd.so

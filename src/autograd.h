@@ -44,7 +44,7 @@ typedef enum gd_ag_kind {
     GD_AG_KIND_COUNT
 } gd_ag_kind;
 
-extern _Thread_local int gd_ag_mode;   /* grad mode: 1 on (the default), 0 off */
+extern GD_TLS int gd_ag_mode;   /* grad mode: 1 on (the default), 0 off */
 
 /* 1 when the op must be recorded (grad mode on and an input requires grad);
    then grad mode is off until gd_ag_end. */

@@ -675,7 +675,9 @@ static void nn_backward(scratch *s, const ag_record *r, const gd_tensor *g, gd_t
 
 int gd_ag_backward_record(ag_record *r, const void *sink)
 {
-    scratch sc = {.n = 0, .st = 0};
+    scratch sc;   /* (t[] is read only below n: no 512-byte clear) */
+    sc.n = 0;
+    sc.st = 0;
     scratch *s = &sc;
     const gd_tensor *g = r->gout;
     gd_tensor *gin_inline[AG_INLINE_IN] = {NULL, NULL, NULL};

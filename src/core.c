@@ -19,7 +19,7 @@
 
 /* ------------------------------------------------------------------ errors */
 
-static _Thread_local char last_error[1024];
+static _Thread_local char last_error[1024];   /* (the general TLS model: 1 KB would not fit the static TLS that a dlopen may use) */
 
 const char *gd_last_error(void) { return last_error; }
 
@@ -56,8 +56,9 @@ double gd_seconds(void)
    survived is measured at the first allocation after an advice (the Lua layer
    collects in between); measuring at the advice itself would count the
    garbage about to be collected, and the threshold would ratchet upwards. */
-static _Atomic int64_t live_bytes[GD_DEVICE_COUNT];
-static _Atomic int64_t allocated_total;
+/* (plain: see gd_owned_add64 in internal.h) */
+static int64_t live_bytes[GD_DEVICE_COUNT];
+static int64_t allocated_total;
 static _Atomic int64_t allocated_at_advice;
 static _Atomic int64_t live_after_collect;
 static _Atomic int baseline_pending;
@@ -74,12 +75,12 @@ void gd_mem_set_collect_floor(int64_t bytes)
 int64_t gd_mem_live_bytes(int device)
 {
     if (device < 0 || device >= GD_DEVICE_COUNT) return 0;
-    return atomic_load(&live_bytes[device]);
+    return __atomic_load_n(&live_bytes[device], __ATOMIC_RELAXED);
 }
 
 int gd_mem_collect_advised(void)
 {
-    int64_t since = atomic_load(&allocated_total) - atomic_load(&allocated_at_advice);
+    int64_t since = __atomic_load_n(&allocated_total, __ATOMIC_RELAXED) - atomic_load(&allocated_at_advice);
     const int64_t floor_bytes = atomic_load(&collect_floor);
     if (!atomic_load(&baseline_pending) && since > floor_bytes && since > atomic_load(&live_after_collect)) {
         atomic_store(&baseline_pending, 1);
@@ -93,17 +94,14 @@ static void account_allocation(int device, int64_t nbytes)
 {
     if (atomic_load_explicit(&baseline_pending, memory_order_relaxed) && atomic_exchange(&baseline_pending, 0)) {
         int64_t live = 0; /* on every device */
-        for (int d = 0; d < GD_DEVICE_COUNT; d++) live += atomic_load(&live_bytes[d]);
+        for (int d = 0; d < GD_DEVICE_COUNT; d++) live += __atomic_load_n(&live_bytes[d], __ATOMIC_RELAXED);
         atomic_store(&live_after_collect, live);
-        atomic_store(&allocated_at_advice, atomic_load(&allocated_total));
+        atomic_store(&allocated_at_advice, __atomic_load_n(&allocated_total, __ATOMIC_RELAXED));
     }
-    atomic_fetch_add(&live_bytes[device], nbytes);
-    atomic_fetch_add(&allocated_total, nbytes);
+    gd_owned_add64(&live_bytes[device], nbytes);
+    gd_owned_add64(&allocated_total, nbytes);
 }
 
-/* initial-exec: libgd is linked into the host (or opened early); the general
-   model would call __tls_get_addr on every access */
-#define GD_TLS _Thread_local __attribute__((tls_model("initial-exec")))
 
 static _Atomic int64_t uid_counter;
 /* Unique, not ordered across threads: each thread takes a block of 256. */
@@ -295,14 +293,14 @@ int gd_storage_new(gd_storage **out, size_t nbytes, int device)
 
 void gd_storage_retain(gd_storage *s)
 {
-    if (s) __atomic_add_fetch(&s->refcount, 1, __ATOMIC_RELAXED);
+    if (s) gd_owned_add32(&s->refcount, 1);
 }
 
 void gd_storage_release(gd_storage *s)
 {
     if (!s) return;
-    if (__atomic_sub_fetch(&s->refcount, 1, __ATOMIC_ACQ_REL) != 0) return;
-    atomic_fetch_sub(&live_bytes[s->device], (int64_t)s->nbytes);
+    if (gd_owned_add32(&s->refcount, -1) != 0) return;
+    gd_owned_add64(&live_bytes[s->device], -(int64_t)s->nbytes);
     if (s->pool_class >= 0) {
         if (!pool_give(s->pool_class, s)) free(s);
         return;

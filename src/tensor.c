@@ -141,7 +141,7 @@ int gd_full_like(gd_tensor **out, const gd_tensor *t, double value)
 
 void gd_tensor_retain(gd_tensor *t)
 {
-    if (t) __atomic_add_fetch(&t->refcount, 1, __ATOMIC_RELAXED);
+    if (t) gd_owned_add32(&t->refcount, 1);
 }
 
 void gd_tensor_drop_grad(gd_tensor *t)
@@ -149,14 +149,14 @@ void gd_tensor_drop_grad(gd_tensor *t)
     gd_tensor *g = t->gradient;
     if (!g) return;
     t->gradient = NULL;
-    __atomic_sub_fetch(&g->grad_refs, 1, __ATOMIC_RELAXED);
+    gd_owned_add32(&g->grad_refs, -1);
     gd_tensor_release(g);
 }
 
 void gd_tensor_release(gd_tensor *t)
 {
     if (!t) return;
-    if (__atomic_sub_fetch(&t->refcount, 1, __ATOMIC_ACQ_REL) != 0) return;
+    if (gd_owned_add32(&t->refcount, -1) != 0) return;
     if (t->grad_node) gd_ag_forget(t);
     gd_tensor_drop_grad(t);
     gd_storage_release(t->storage);
@@ -199,7 +199,7 @@ int gd_tensor_set_grad(gd_tensor *t, gd_tensor *g)
             if (h == t) return gd_fail(GD_EINVAL, "the gradient's own gradients lead back to the tensor (a cycle)");
         if (g == t->gradient) return GD_OK;
         gd_tensor_retain(g);
-        __atomic_add_fetch(&g->grad_refs, 1, __ATOMIC_RELAXED);
+        gd_owned_add32(&g->grad_refs, 1);
     }
     gd_tensor_drop_grad(t);
     t->gradient = g;

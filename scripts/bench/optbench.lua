@@ -26,6 +26,17 @@
 -- (400 KB, DeepOBS's own values): 1.75x and 1.80x against 1.71x and 1.69x
 -- with float64 in interleaved runs (2026-12-02, load 0.5-0.9), parallel work
 -- 1.07-1.10x of serial against 1.13-1.14x.
+--
+-- On another machine of the same kind (2026-12-03, idle): 1.88x, then 1.60,
+-- 1.58, 1.68, 1.59, 1.65, 1.59, 1.49x over eight runs, parallel work 1.02x-1.29x
+-- of serial.  The extra CPU is not this program's: two identical 1-worker
+-- sweeps started together (separate processes and databases) took 1.86 and
+-- 2.36 s against 1.73-1.90 s alone, and 1.82-2.10 s each when pinned to one
+-- core each (taskset), while a throughput-bound ALU loop (8 independent
+-- chains) and a strided read of 16 MB beside one sweep slowed neither it nor
+-- themselves.  A worker's own fixed cost is about 0.1 s: 30-60 ms for exec,
+-- require and quadratic_deep's construction, and the JIT's 266 traces (418
+-- starts, 142 aborts, about 870 mprotect calls, 30-70 us each here).
 local gd = gd or require "gd"
 local ffi = require "ffi"
 local bench = gd.bench

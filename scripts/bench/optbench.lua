@@ -34,7 +34,8 @@
 -- 2.36 s against 1.73-1.90 s alone, and 1.82-2.10 s each when pinned to one
 -- core each (taskset), while a throughput-bound ALU loop (8 independent
 -- chains) and a strided read of 16 MB beside one sweep slowed neither it nor
--- themselves.  A worker's own fixed cost is about 0.1 s: 30-60 ms for exec,
+-- themselves, which does not bear out the shared-L3 explanation above (the
+-- cause is still unknown).  A worker's own fixed cost is about 0.1 s: 30-60 ms for exec,
 -- require and quadratic_deep's construction, and the JIT's 266 traces (418
 -- starts, 142 aborts, about 870 mprotect calls, 30-70 us each here).
 local gd = gd or require "gd"

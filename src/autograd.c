@@ -504,6 +504,13 @@ static int accumulate_leaf(gd_tensor *t, const gd_tensor *g)
     return st;
 }
 
+gd_tensor *gd_ag_leaf_grad_for_add(const gd_tensor *t, const void *vsink)
+{
+    const gd_ag_sink *sink = vsink;
+    if (!t->requires_grad || t->grad_node || sink->n > 0 || hook_on) return NULL;
+    return t->gradient;
+}
+
 /* Sends g, the gradient for input t (already of t's shape and dtype), on. */
 int gd_ag_send(const gd_tensor *t, const gd_tensor *g, const void *vsink)
 {

@@ -675,6 +675,8 @@ static void nn_backward(scratch *s, const ag_record *r, const gd_tensor *g, gd_t
 
 int gd_ag_backward_record(ag_record *r, const void *sink)
 {
+    int small = gd_ag_small_backward(r, sink);
+    if (small != GD_AG_NOT_SMALL) return small;
     scratch sc;   /* (t[] is read only below n: no 512-byte clear) */
     sc.n = 0;
     sc.st = 0;

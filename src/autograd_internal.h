@@ -57,6 +57,15 @@ int gd_ag_pool_zeros(gd_tensor **out, int rank, const int64_t *sizes, int dtype,
 /* During a walk from a one-element root without a given gradient: the seed
    (the implied 1), so that a loss's node can pass its gradient on unscaled. */
 extern const gd_tensor *gd_ag_implied_seed;
+/* The one-pass backward of a small element-wise float64 record
+   (src/autograd_small.c): its status, or GD_AG_NOT_SMALL when the record is
+   not one it takes (the composed backward runs instead). */
+enum { GD_AG_NOT_SMALL = 1 };
+/* The .grad a gradient for t may be added into directly (what gd_ag_send
+   would do with gd_add_scaled_): t's existing .grad when t is a leaf, the walk
+   writes leaves' .grad and no leaf hook watches; else NULL. */
+gd_tensor *gd_ag_leaf_grad_for_add(const gd_tensor *t, const void *sink);
+int gd_ag_small_backward(const ag_record *r, const void *sink);
 /* "mul", "sum", "Linear" ... for messages. */
 const char *gd_ag_kind_name(int kind, int op);
 

@@ -878,5 +878,12 @@ int gd_autograd_loss_result(gd_tensor **out, double value, const gd_tensor *loss
    and their release (busy ones go with their last holder). */
 int64_t gd_autograd_buffer_bytes(void);
 void gd_autograd_release_buffers(void);
+/* The one-pass backward of small element-wise float64 records
+   (src/autograd_small.c): on (1, the default) or off (0: every record takes
+   the composed backward, as a check that both give the same bits). */
+void gd_autograd_set_small_path(int on);
+int gd_autograd_small_path(void);
+/* How many records it has run (for the specs). */
+int64_t gd_autograd_small_records(void);
 
 #endif /* GD_H */

@@ -302,6 +302,18 @@ M.tape_length = function() return tonumber(C.gd_autograd_tape_length()) end
 -- their release (a buffer still held elsewhere goes with its last holder).
 M.buffer_bytes = function() return tonumber(C.gd_autograd_buffer_bytes()) end
 M.release_buffers = function() C.gd_autograd_release_buffers() end
+--- The one-pass backward of small element-wise float64 records
+-- (src/autograd_small.c): set_small_path(false) sends every record through
+-- the composed backward (a check that both give the same bits; no speed).
+M.set_small_path = function(on)
+  if type(on) ~= "boolean" then
+    error("gd.autograd.set_small_path: on (argument 1) must be true or false, got " .. type(on), 2)
+  end
+  C.gd_autograd_set_small_path(on and 1 or 0)
+end
+M.small_path = function() return C.gd_autograd_small_path() ~= 0 end
+--- How many records the one-pass backward has run in this process.
+M.small_records = function() return tonumber(C.gd_autograd_small_records()) end
 
 gd.autograd = doc(M, "gd.autograd", [[
 gd.autograd: automatic differentiation.  A leaf asks for gradients with
@@ -310,6 +322,9 @@ differentiable operation on it is recorded on a tape owned by C; loss:backward()
 fills the leaves' .grad (accumulating until zero_grad).  gd.no_grad(fn),
 t:detach(), gd.grad(f [, argnums]), gd.autograd.gradcheck(f, inputs);
 live_records() and tape_length() show the tape; buffer_bytes() and
-release_buffers() the temporaries backward reuses from step to step.]])
+release_buffers() the temporaries backward reuses from step to step;
+set_small_path(on), small_path() and small_records(): the one-pass backward of
+small element-wise float64 records (on by default; off, every record takes the
+composed backward, with the same bits).]])
 
 return M

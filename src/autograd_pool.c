@@ -26,6 +26,13 @@ static const int64_t AG_POOL_MAX_BYTES = (int64_t)128 << 20;
 
 static gd_tensor *pool[AG_POOL_SLOTS];
 static int64_t slot_bytes[AG_POOL_SLOTS];   /* as counted when pooled (free_data zeroes count) */
+/* What each slot was made as: its element count and (rank, dtype, device), so
+   that a lookup reads these two arrays, not every pooled tensor's header (a
+   cache line each: the scan was 6% of the d2l quadratic's step). */
+static int64_t slot_count[AG_POOL_SLOTS];
+static int32_t slot_kind[AG_POOL_SLOTS];
+
+static int32_t kind_of(int rank, int dtype, int device) { return rank | dtype << 8 | device << 16; }
 static int64_t pool_bytes;
 
 static int64_t nbytes_of(const gd_tensor *t) { return t->count * (int64_t)gd_dtype_size(t->scalar_type); }
@@ -54,15 +61,32 @@ static void drop(int k)
     slot_bytes[k] = 0;
     gd_tensor_release(pool[k]);
     pool[k] = NULL;
+    slot_count[k] = -1;
 }
 
 int gd_ag_pool_empty(gd_tensor **out, int rank, const int64_t *sizes, int dtype, int device)
 {
+    int64_t count = 1;
+    for (int d = 0; d < rank; d++) count *= sizes[d];
+    int32_t kind = kind_of(rank, dtype, device);
+    /* a hit: a slot made for this count and kind, idle and still fitting */
+    for (int k = 0; k < AG_POOL_SLOTS; k++) {
+        if (slot_count[k] != count || slot_kind[k] != kind || !pool[k]) continue;
+        gd_tensor *t = pool[k];
+        if (idle(t) && fits(t, rank, sizes, dtype, device)) {
+            gd_tensor_retain(t);
+            gd_tensor_bump_version(t);   /* (nobody can hold an older view: conservative) */
+            *out = t;
+            return GD_OK;
+        }
+    }
+    /* a miss: the slots that can go, and a free one for the new tensor */
     int free_slot = -1;
     for (int k = 0; k < AG_POOL_SLOTS; k++) {
         gd_tensor *t = pool[k];
-        if (!t) {
-            if (free_slot < 0) free_slot = k;
+        if (!t) {   /* an empty slot is taken before an idle one is evicted (the seed and a step's gradients
+                       used to evict each other every step) */
+            if (free_slot < 0 || pool[free_slot]) free_slot = k;
             continue;
         }
         if (!idle(t)) {
@@ -92,6 +116,8 @@ int gd_ag_pool_empty(gd_tensor **out, int rank, const int64_t *sizes, int dtype,
     gd_tensor_retain(t);
     pool[free_slot] = t;
     slot_bytes[free_slot] = nbytes_of(t);
+    slot_count[free_slot] = t->count;
+    slot_kind[free_slot] = kind;
     pool_bytes += slot_bytes[free_slot];
     return GD_OK;
 }

@@ -12,11 +12,9 @@ local A = require "gd.aux"
 
 local F64 = {dtype = "float64"}
 
---- A float64 leaf that requires grad.
-local function leaf(values, shape)
-  local t = gd.tensor(values, F64)
-  if shape then t = t:reshape(shape):clone() end
-  return t:requires_grad_()
+--- A leaf that requires grad (float64 unless opts says otherwise).
+local function leaf(values, opts)
+  return gd.tensor(values, opts or F64):requires_grad_()
 end
 
 local function flat(t)
@@ -59,55 +57,59 @@ end
 -- element, so a formula that reads the wrong element, or uses the upstream
 -- gradient of element 1 everywhere, is caught.
 local W = {0.7, -1.3, 2.1, 0.45, -0.9, 1.7}
-local function wsum(y)
-  local w = gd.tensor({table.unpack(W, 1, y:numel())}, F64):reshape(y.shape)
-  return (y * w):sum()
-end
 
 local P = {0.3, 1.7, 2.9, 0.55}          -- positive: log, sqrt, fractional powers
 local S = {-1.25, 0.8, 2.2, -0.35}       -- both signs
 local Q = {1.9, -0.6, 0.45, 3.1}
 
--- name, inputs, loss, records the path runs (the sum of the weights'
--- product and the final sum are two of them)
-local cases = {
-  {"a + b", {S, Q}, function(a, b) return wsum(a + b) end, 3},
-  {"a - b", {S, Q}, function(a, b) return wsum(a - b) end, 3},
-  {"a * b", {S, Q}, function(a, b) return wsum(a * b) end, 3},
-  {"a / b", {S, Q}, function(a, b) return wsum(a / b) end, 3},
-  {"x * x (one tensor, both sides)", {S}, function(a) return wsum(a * a) end, 3},
-  {"a * c, c without grad", {S}, function(a) return wsum(a * gd.tensor(Q, F64)) end, 3},
-  {"a + 2.5", {S}, function(a) return wsum(a + 2.5) end, 3},
-  {"2.5 - a", {S}, function(a) return wsum(2.5 - a) end, 3},
-  {"a - 2.5", {S}, function(a) return wsum(a - 2.5) end, 3},
-  {"a * 1.3", {S}, function(a) return wsum(a * 1.3) end, 3},
-  {"1.3 / a", {S}, function(a) return wsum(1.3 / a) end, 3},
-  {"a / 1.3", {S}, function(a) return wsum(a / 1.3) end, 3},
-  {"-a", {S}, function(a) return wsum(-a) end, 3},
-  {"a:square()", {S}, function(a) return wsum(a:square()) end, 3},
-  {"a ^ 2", {S}, function(a) return wsum(a ^ 2) end, 3},
-  {"a ^ 3 (pow(a, 2) inside: x*x)", {S}, function(a) return wsum(a ^ 3) end, 3},
-  {"a ^ 0.7", {P}, function(a) return wsum(a ^ 0.7) end, 3},
-  {"a ^ 0", {S}, function(a) return wsum(a ^ 0) end, 3},
-  {"exp", {S}, function(a) return wsum(a:exp()) end, 3},
-  {"log", {P}, function(a) return wsum(a:log()) end, 3},
-  {"sqrt", {P}, function(a) return wsum(a:sqrt()) end, 3},
-  {"tanh", {S}, function(a) return wsum(a:tanh()) end, 3},
-  {"sigmoid", {S}, function(a) return wsum(a:sigmoid()) end, 3},
-  {"sin", {S}, function(a) return wsum(a:sin()) end, 3},
-  {"cos", {S}, function(a) return wsum(a:cos()) end, 3},
-  {"mean", {S}, function(a) return (a * 3.7):mean() end, 2},
-  {"the d2l quadratic", {{-5, -2}}, function(x) return (gd.tensor({0.1, 2}, F64) * x ^ 2):sum() end, 3},
-  {"Rosenbrock", {{-1.2}, {1.0}}, function(a, b) return ((1 - a) ^ 2 + 100 * (b - a ^ 2) ^ 2):sum() end, 8},
-  -- records it must leave to the composed backward (the final sum of a
-  -- contiguous float64 tensor is still its own)
-  {"broadcast (3) * (2, 3)", {{0.3, -1.1, 2.0}, {S[1], S[2], S[3], Q[1], Q[2], Q[3]}},
-   function(a, b) return (a * b:reshape{2, 3}):sum() end, 1},
-  {"a transposed view", {{0.3, -1.1, 2.0, 1.5, -0.2, 0.9}},
-   function(a) return (a:reshape{2, 3}:t() * gd.tensor({1, 2, 3, 4, 5, 6}, F64):reshape{3, 2}):sum() end, 1},
-  {"float32 operand: promoted, then converted back", {S},
-   function(a) return (a * gd.tensor(Q, {dtype = "float32"})):sum() end, 1},
-}
+--- The cases in dtype D (an options table): name, inputs, loss, and how many
+-- records the path runs (the product with the weights and the final sum are
+-- two of them).
+local function cases_for(D)
+  local OTHER = {dtype = D.dtype == "float64" and "float32" or "float64"}
+  local function T(v) return gd.tensor(v, D) end
+  local function wsum(y)
+    return (y * T({table.unpack(W, 1, y:numel())}):reshape(y.shape)):sum()
+  end
+  return {
+    {"a + b", {S, Q}, function(a, b) return wsum(a + b) end, 3},
+    {"a - b", {S, Q}, function(a, b) return wsum(a - b) end, 3},
+    {"a * b", {S, Q}, function(a, b) return wsum(a * b) end, 3},
+    {"a / b", {S, Q}, function(a, b) return wsum(a / b) end, 3},
+    {"x * x (one tensor, both sides)", {S}, function(a) return wsum(a * a) end, 3},
+    {"a * c, c without grad", {S}, function(a) return wsum(a * T(Q)) end, 3},
+    {"a + 2.5", {S}, function(a) return wsum(a + 2.5) end, 3},
+    {"2.5 - a", {S}, function(a) return wsum(2.5 - a) end, 3},
+    {"a - 2.5", {S}, function(a) return wsum(a - 2.5) end, 3},
+    {"a * 1.3", {S}, function(a) return wsum(a * 1.3) end, 3},
+    {"1.3 / a", {S}, function(a) return wsum(1.3 / a) end, 3},
+    {"a / 1.3", {S}, function(a) return wsum(a / 1.3) end, 3},
+    {"-a", {S}, function(a) return wsum(-a) end, 3},
+    {"a:square()", {S}, function(a) return wsum(a:square()) end, 3},
+    {"a ^ 2", {S}, function(a) return wsum(a ^ 2) end, 3},
+    {"a ^ 3 (pow(a, 2) inside: x*x)", {S}, function(a) return wsum(a ^ 3) end, 3},
+    {"a ^ 0.7", {P}, function(a) return wsum(a ^ 0.7) end, 3},
+    {"a ^ 0", {S}, function(a) return wsum(a ^ 0) end, 3},
+    {"exp", {S}, function(a) return wsum(a:exp()) end, 3},
+    {"log", {P}, function(a) return wsum(a:log()) end, 3},
+    {"sqrt", {P}, function(a) return wsum(a:sqrt()) end, 3},
+    {"tanh", {S}, function(a) return wsum(a:tanh()) end, 3},
+    {"sigmoid", {S}, function(a) return wsum(a:sigmoid()) end, 3},
+    {"sin", {S}, function(a) return wsum(a:sin()) end, 3},
+    {"cos", {S}, function(a) return wsum(a:cos()) end, 3},
+    {"mean", {S}, function(a) return (a * 3.7):mean() end, 2},
+    {"the d2l quadratic", {{-5, -2}}, function(x) return (T({0.1, 2}) * x ^ 2):sum() end, 3},
+    {"Rosenbrock", {{-1.2}, {1.0}}, function(a, b) return ((1 - a) ^ 2 + 100 * (b - a ^ 2) ^ 2):sum() end, 8},
+    -- records it must leave to the composed backward (the final sum of a
+    -- contiguous tensor of one dtype is still its own)
+    {"broadcast (3) * (2, 3)", {{0.3, -1.1, 2.0}, {S[1], S[2], S[3], Q[1], Q[2], Q[3]}},
+     function(a, b) return (a * b:reshape{2, 3}):sum() end, 1},
+    {"a transposed view", {{0.3, -1.1, 2.0, 1.5, -0.2, 0.9}},
+     function(a) return (a:reshape{2, 3}:t() * T({1, 2, 3, 4, 5, 6}):reshape{3, 2}):sum() end, 1},
+    {"an operand of the other float dtype: promoted, then converted back", {S},
+     function(a) return (a * gd.tensor(Q, OTHER)):sum() end, 1},
+  }
+end
 
 describe("the one-pass backward of small element-wise records", function()
   after_each(function() gd.autograd.set_small_path(true) end)
@@ -116,22 +118,26 @@ describe("the one-pass backward of small element-wise records", function()
     assert.is_true(gd.autograd.small_path())
   end)
 
-  for _, case in ipairs(cases) do
-    local name, values, loss, expect = case[1], case[2], case[3], case[4]
-    -- catches: a formula whose operations differ from the composed one (other
-    -- order, another rounding), a wrong formula, a wrong element, a record
-    -- taken that should not be (broadcasting, views, dtypes) or one left out
-    it(name .. ": the same bits as the composed backward, for exactly " .. expect .. " records", function()
-      local function make() local t = {}; for i, v in ipairs(values) do t[i] = leaf(v) end; return t end
-      local fast, n_fast = grads_of(make, loss, true)
-      local slow, n_slow = grads_of(make, loss, false)
-      assert.are.equal(expect, n_fast)
-      assert.are.equal(0, n_slow)
-      for i = 1, #values do
-        assert.is_truthy(fast[i], "input " .. i .. " got no gradient")
-        same_bits(fast[i], slow[i], name .. ", input " .. i)
-      end
-    end)
+  for _, D in ipairs {{dtype = "float64"}, {dtype = "float32"}} do
+    for _, case in ipairs(cases_for(D)) do
+      local name, values, loss, expect = case[1], case[2], case[3], case[4]
+      name = D.dtype .. " " .. name
+      -- catches: a formula whose operations differ from the composed one (other
+      -- order, another rounding, a number not rounded to float32 first), a
+      -- wrong formula, a wrong element, a record taken that should not be
+      -- (broadcasting, views, mixed dtypes) or one left out
+      it(name .. ": the same bits as the composed backward, for exactly " .. expect .. " records", function()
+        local function make() local t = {}; for i, v in ipairs(values) do t[i] = leaf(v, D) end; return t end
+        local fast, n_fast = grads_of(make, loss, true)
+        local slow, n_slow = grads_of(make, loss, false)
+        assert.are.equal(expect, n_fast)
+        assert.are.equal(0, n_slow)
+        for i = 1, #values do
+          assert.is_truthy(fast[i], "input " .. i .. " got no gradient")
+          same_bits(fast[i], slow[i], name .. ", input " .. i)
+        end
+      end)
+    end
   end
 
   it("matches a hand computation: d/dx sum(c x^2) = 2 c x (catches both paths wrong alike)", function()
@@ -210,7 +216,7 @@ describe("the one-pass backward of small element-wise records", function()
 
   it("leaves a graph it walked with retain_graph walkable again, with the same gradient", function()
     local x = leaf({0.3, -0.8})
-    local y = wsum(x:tanh() * x)
+    local y = (x:tanh() * x * gd.tensor({0.7, -1.3}, F64)):sum()
     y:backward(nil, true)
     local first = flat(x.grad)
     x.grad = nil

@@ -57,7 +57,7 @@ int gd_ag_pool_zeros(gd_tensor **out, int rank, const int64_t *sizes, int dtype,
 /* During a walk from a one-element root without a given gradient: the seed
    (the implied 1), so that a loss's node can pass its gradient on unscaled. */
 extern const gd_tensor *gd_ag_implied_seed;
-/* The one-pass backward of a small element-wise float64 record
+/* The one-pass backward of a small element-wise float record
    (src/autograd_small.c): its status, or GD_AG_NOT_SMALL when the record is
    not one it takes (the composed backward runs instead). */
 enum { GD_AG_NOT_SMALL = 1 };

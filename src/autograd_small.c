@@ -7,14 +7,16 @@
  * 2-element tensors of the d2l quadratic that machinery is most of a step.
  * Here the records whose formulas are element-wise (arithmetic without
  * broadcasting, arithmetic with a number, the unary functions, sum and mean
- * of everything) on small contiguous float64 CPU tensors are computed as one
- * loop per input into a tensor from the backward's reused buffers
- * (src/autograd_pool.c), which is then sent on as the general path sends its
- * result.  Anything else (broadcasting, other dtypes, views, the GPU, other
- * ops) returns GD_AG_NOT_SMALL and runs the general backward.
+ * of everything) on small contiguous float32 or float64 CPU tensors (one
+ * dtype throughout) are computed as one loop per input, added straight into
+ * the leaf's .grad when that is where the gradient goes, and otherwise put in
+ * a tensor from the backward's reused buffers (src/autograd_pool.c) and sent
+ * on as the general path sends its result.  Anything else (broadcasting,
+ * mixed dtypes, views, the GPU, other ops) returns GD_AG_NOT_SMALL and runs
+ * the general backward.
  *
  * Each loop performs the general formula's operations in the same order, in
- * double, so both paths give the same bits (spec/autograd_small_spec.lua
+ * the same dtype, so both paths give the same bits (spec/autograd_small_spec.lua
  * compares them); floating-point contraction is off in this file, so that no
  * a * b + c of a formula becomes one fused multiply-add where the composed
  * path rounds twice.
@@ -41,10 +43,10 @@ void gd_autograd_set_small_path(int on) { off = !on; }
 int gd_autograd_small_path(void) { return !off; }
 int64_t gd_autograd_small_records(void) { return taken; }
 
-/* A contiguous float64 CPU tensor of n elements. */
-static bool flat(const gd_tensor *t, int64_t n)
+/* A contiguous CPU tensor of dtype d and n elements. */
+static bool flat(const gd_tensor *t, int d, int64_t n)
 {
-    return t && !t->is_freed && t->device_kind == GD_CPU && t->scalar_type == GD_FLOAT64 && t->is_contiguous &&
+    return t && !t->is_freed && t->device_kind == GD_CPU && t->scalar_type == d && t->is_contiguous &&
            t->count == n && t->data;
 }
 
@@ -57,14 +59,6 @@ static bool same_shape(const gd_tensor *a, const gd_tensor *b)
 }
 
 static bool needs(const ag_record *r, int k) { return k < r->nin && AG_IN(r)[k] && AG_IN(r)[k]->requires_grad; }
-
-/* x^p as the unary kernel computes it (src/cpu/elementwise.c: x^2 is x*x) */
-static double pows(double x, double p) { return p == 2 ? x * x : pow(x, p); }
-
-#define EACH(EXPR)                                                                                                    \
-    do {                                                                                                              \
-        for (int64_t i = 0; i < n; i++) O[i] = (EXPR);                                                                \
-    } while (0)
 
 /* Which formulas this file has: those below, op by op. */
 static bool has_formula(const ag_record *r)
@@ -86,78 +80,106 @@ static bool has_formula(const ag_record *r)
     }
 }
 
-/* The gradient for input k (of n elements, given shape): computed into a
-   reused buffer and sent on. */
-static int send(const ag_record *r, int k, const double *G, int64_t n, const void *sink)
+#define EACH(EXPR)                                                                                                    \
+    do {                                                                                                              \
+        for (int64_t i = 0; i < n; i++) O[i] = (EXPR);                                                                \
+    } while (0)
+
+/* The formulas in T (float or double), each as src/autograd_backward.c
+   composes it from kernels that compute in T: a number enters as (T)v (the
+   binary-with-scalar kernel's conversion), x^q is x*x for q = 2 and POW(x,
+   (T)q) otherwise (the unary kernel's), sin and cos are the T versions.  O
+   gets input k's gradient of n elements. */
+#define SMALL_FORMULAS(T, S, POW, SIN, COS)                                                                           \
+    static T pows_##S(T x, double q) { return q == 2 ? x * x : POW(x, (T)q); }                                       \
+    static void formulas_##S(const ag_record *r, int k, const T *G, int64_t n, T *O)                                  \
+    {                                                                                                                 \
+        const T *A = AG_IN(r)[0]->data;                                                                               \
+        const T *Y = r->saved ? (const T *)r->saved->data : NULL;                                                     \
+        const double p = r->p[0];                                                                                     \
+        const T v = (T)p;                                                                                             \
+        switch (r->kind) {                                                                                            \
+        case GD_AG_BINARY: {                                                                                          \
+            const T *B = AG_IN(r)[1]->data;                                                                           \
+            switch (r->op) {                                                                                          \
+            case GD_OP_ADD: EACH(G[i]); break;                                                                        \
+            case GD_OP_SUB: if (k == 0) EACH(G[i]); else EACH(-G[i]); break;                                          \
+            case GD_OP_MUL: if (k == 0) EACH(G[i] * B[i]); else EACH(G[i] * A[i]); break;                             \
+            case GD_OP_DIV: /* -g a / b^2 for b */                                                                    \
+                if (k == 0) EACH(G[i] / B[i]);                                                                        \
+                else EACH(-((G[i] * A[i]) / (B[i] * B[i])));                                                          \
+                break;                                                                                                \
+            }                                                                                                         \
+            break;                                                                                                    \
+        }                                                                                                             \
+        case GD_AG_BINARY_SCALAR: {                                                                                   \
+            bool first = r->ip[0] != 0; /* v op a */                                                                  \
+            switch (r->op) {                                                                                          \
+            case GD_OP_ADD: EACH(G[i]); break;                                                                        \
+            case GD_OP_SUB: if (first) EACH(-G[i]); else EACH(G[i]); break;                                           \
+            case GD_OP_MUL: EACH(G[i] * v); break;                                                                    \
+            case GD_OP_DIV:                                                                                           \
+                if (first) EACH(-((G[i] * v) / (A[i] * A[i])));                                                      \
+                else EACH(G[i] / v);                                                                                  \
+                break;                                                                                                \
+            }                                                                                                         \
+            break;                                                                                                    \
+        }                                                                                                             \
+        case GD_AG_UNARY:                                                                                             \
+            switch (r->op) {                                                                                          \
+            case GD_OP_NEG: EACH(-G[i]); break;                                                                       \
+            case GD_OP_SQUARE: EACH(G[i] * (A[i] * (T)2)); break;                                                     \
+            case GD_OP_POWS:                                                                                          \
+                if (p == 0) EACH((T)0);                                                                               \
+                else if (p == 2) EACH(G[i] * (A[i] * (T)2));                                                          \
+                else EACH(G[i] * (pows_##S(A[i], p - 1) * v));                                                        \
+                break;                                                                                                \
+            case GD_OP_EXP: EACH(G[i] * Y[i]); break;                                                                 \
+            case GD_OP_LOG: EACH(G[i] / A[i]); break;                                                                 \
+            case GD_OP_SQRT: EACH(G[i] / (Y[i] * (T)2)); break;                                                       \
+            case GD_OP_TANH: EACH(G[i] * ((T)1 - Y[i] * Y[i])); break;                                                \
+            case GD_OP_SIGMOID: EACH((G[i] * Y[i]) * ((T)1 - Y[i])); break;                                           \
+            case GD_OP_SIN: EACH(G[i] * COS(A[i])); break;                                                            \
+            case GD_OP_COS: EACH(-(G[i] * SIN(A[i]))); break;                                                         \
+            }                                                                                                         \
+            break;                                                                                                    \
+        case GD_AG_REDUCE_ALL: {                                                                                      \
+            T g0 = r->op == GD_RED_MEAN ? G[0] / (T)n : G[0];                                                         \
+            EACH(g0);                                                                                                 \
+            break;                                                                                                    \
+        }                                                                                                             \
+        }                                                                                                             \
+    }                                                                                                                 \
+    /* into the leaf's .grad L: gd_add_scaled_'s x + (T)1 * g is x + g */                                            \
+    static void add_##S(void *L, const void *O, int64_t n)                                                            \
+    {                                                                                                                 \
+        T *l = L;                                                                                                     \
+        const T *o = O;                                                                                               \
+        for (int64_t i = 0; i < n; i++) l[i] = l[i] + o[i];                                                           \
+    }
+
+SMALL_FORMULAS(double, d, pow, sin, cos)
+SMALL_FORMULAS(float, f, powf, sinf, cosf)
+
+/* Input k's gradient: computed, then added into the leaf's .grad or sent on
+   in a reused buffer. */
+static int send(const ag_record *r, int k, const void *G, int d, int64_t n, const void *sink)
 {
     gd_tensor *t = AG_IN(r)[k];
-    double O[SMALL_MAX];   /* (first here: an input may be the .grad it goes to) */
-    const double *A = AG_IN(r)[0]->data;
-    const double *Y = r->saved ? (const double *)r->saved->data : NULL;
-    double p = r->p[0];
-    switch (r->kind) {
-    case GD_AG_BINARY: {
-        const double *B = AG_IN(r)[1]->data;
-        switch (r->op) {
-        case GD_OP_ADD: EACH(G[i]); break;
-        case GD_OP_SUB: if (k == 0) EACH(G[i]); else EACH(-G[i]); break;
-        case GD_OP_MUL: if (k == 0) EACH(G[i] * B[i]); else EACH(G[i] * A[i]); break;
-        case GD_OP_DIV: /* -g a / b^2 for b */
-            if (k == 0) EACH(G[i] / B[i]);
-            else EACH(-((G[i] * A[i]) / (B[i] * B[i])));
-            break;
-        }
-        break;
-    }
-    case GD_AG_BINARY_SCALAR: {
-        bool first = r->ip[0] != 0;   /* v op a */
-        switch (r->op) {
-        case GD_OP_ADD: EACH(G[i]); break;
-        case GD_OP_SUB: if (first) EACH(-G[i]); else EACH(G[i]); break;
-        case GD_OP_MUL: EACH(G[i] * p); break;
-        case GD_OP_DIV:
-            if (first) EACH(-((G[i] * p) / (A[i] * A[i])));
-            else EACH(G[i] / p);
-            break;
-        }
-        break;
-    }
-    case GD_AG_UNARY:
-        switch (r->op) {
-        case GD_OP_NEG: EACH(-G[i]); break;
-        case GD_OP_SQUARE: EACH(G[i] * (A[i] * 2)); break;
-        case GD_OP_POWS:
-            if (p == 0) EACH(0.0);
-            else if (p == 2) EACH(G[i] * (A[i] * 2));
-            else EACH(G[i] * (pows(A[i], p - 1) * p));
-            break;
-        case GD_OP_EXP: EACH(G[i] * Y[i]); break;
-        case GD_OP_LOG: EACH(G[i] / A[i]); break;
-        case GD_OP_SQRT: EACH(G[i] / (Y[i] * 2)); break;
-        case GD_OP_TANH: EACH(G[i] * (1 - Y[i] * Y[i])); break;
-        case GD_OP_SIGMOID: EACH((G[i] * Y[i]) * (1 - Y[i])); break;
-        case GD_OP_SIN: EACH(G[i] * cos(A[i])); break;
-        case GD_OP_COS: EACH(-(G[i] * sin(A[i]))); break;
-        }
-        break;
-    case GD_AG_REDUCE_ALL: {
-        double v = r->op == GD_RED_MEAN ? G[0] / (double)n : G[0];
-        EACH(v);
-        break;
-    }
-    }
-    /* into the leaf's .grad: its x + 1 * g (gd_add_scaled_'s axpy) is x + g */
+    double buf[SMALL_MAX];   /* (first here: an input may be the .grad it goes to) */
+    if (d == GD_FLOAT64) formulas_d(r, k, G, n, buf);
+    else formulas_f(r, k, G, n, (float *)buf);
     gd_tensor *lg = gd_ag_leaf_grad_for_add(t, sink);
-    if (lg && flat(lg, n) && same_shape(lg, t)) {
+    if (lg && flat(lg, d, n) && same_shape(lg, t)) {
         GD_TRY(gd_ag_write(lg, "backward"));
-        double *L = lg->data;
-        for (int64_t i = 0; i < n; i++) L[i] = L[i] + O[i];
+        if (d == GD_FLOAT64) add_d(lg->data, buf, n);
+        else add_f(lg->data, buf, n);
         t->grad_received = 1;
         return GD_OK;
     }
     gd_tensor *o;
-    GD_TRY(gd_ag_pool_empty(&o, t->rank, t->sizes, GD_FLOAT64, GD_CPU));
-    memcpy(o->data, O, (size_t)n * sizeof *O);
+    GD_TRY(gd_ag_pool_empty(&o, t->rank, t->sizes, d, GD_CPU));
+    memcpy(o->data, buf, (size_t)n * gd_dtype_size(d));
     int st = gd_ag_send(t, o, sink);
     gd_tensor_release(o);
     return st;
@@ -167,24 +189,24 @@ int gd_ag_small_backward(const ag_record *r, const void *sink)
 {
     if (off || !has_formula(r)) return GD_AG_NOT_SMALL;
     const gd_tensor *g = r->gout, *a = AG_IN(r)[0];
-    if (!a) return GD_AG_NOT_SMALL;
+    if (!a || (a->scalar_type != GD_FLOAT64 && a->scalar_type != GD_FLOAT32)) return GD_AG_NOT_SMALL;
+    int d = a->scalar_type;
     int64_t n = a->count;
-    if (n > SMALL_MAX || !flat(a, n)) return GD_AG_NOT_SMALL;
+    if (n > SMALL_MAX || !flat(a, d, n)) return GD_AG_NOT_SMALL;
     if (r->kind == GD_AG_REDUCE_ALL) {
-        if (!flat(g, 1) || g->rank != 0) return GD_AG_NOT_SMALL;
-    } else if (!flat(g, n) || !same_shape(g, a)) {
+        if (!flat(g, d, 1) || g->rank != 0) return GD_AG_NOT_SMALL;
+    } else if (!flat(g, d, n) || !same_shape(g, a)) {
         return GD_AG_NOT_SMALL;
     }
     if (r->kind == GD_AG_BINARY) {
         const gd_tensor *b = AG_IN(r)[1];
-        if (!flat(b, n) || !same_shape(a, b)) return GD_AG_NOT_SMALL;
+        if (!flat(b, d, n) || !same_shape(a, b)) return GD_AG_NOT_SMALL;
     }
     if (r->kind == GD_AG_UNARY && (r->op == GD_OP_EXP || r->op == GD_OP_SQRT || r->op == GD_OP_TANH ||
-                                   r->op == GD_OP_SIGMOID) && !flat(r->saved, n))
+                                   r->op == GD_OP_SIGMOID) && !flat(r->saved, d, n))
         return GD_AG_NOT_SMALL;
-    const double *G = g->data;
     taken++;
     for (int k = 0; k < r->nin && k < 2; k++)
-        if (needs(r, k)) GD_TRY(send(r, k, G, n, sink));
+        if (needs(r, k)) GD_TRY(send(r, k, g->data, d, n, sink));
     return GD_OK;
 }

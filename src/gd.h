@@ -878,7 +878,7 @@ int gd_autograd_loss_result(gd_tensor **out, double value, const gd_tensor *loss
    and their release (busy ones go with their last holder). */
 int64_t gd_autograd_buffer_bytes(void);
 void gd_autograd_release_buffers(void);
-/* The one-pass backward of small element-wise float64 records
+/* The one-pass backward of small element-wise float records
    (src/autograd_small.c): on (1, the default) or off (0: every record takes
    the composed backward, as a check that both give the same bits). */
 void gd_autograd_set_small_path(int on);

@@ -302,7 +302,7 @@ M.tape_length = function() return tonumber(C.gd_autograd_tape_length()) end
 -- their release (a buffer still held elsewhere goes with its last holder).
 M.buffer_bytes = function() return tonumber(C.gd_autograd_buffer_bytes()) end
 M.release_buffers = function() C.gd_autograd_release_buffers() end
---- The one-pass backward of small element-wise float64 records
+--- The one-pass backward of small element-wise float records
 -- (src/autograd_small.c): set_small_path(false) sends every record through
 -- the composed backward (a check that both give the same bits; no speed).
 M.set_small_path = function(on)
@@ -324,7 +324,7 @@ t:detach(), gd.grad(f [, argnums]), gd.autograd.gradcheck(f, inputs);
 live_records() and tape_length() show the tape; buffer_bytes() and
 release_buffers() the temporaries backward reuses from step to step;
 set_small_path(on), small_path() and small_records(): the one-pass backward of
-small element-wise float64 records (on by default; off, every record takes the
+small element-wise float records (on by default; off, every record takes the
 composed backward, with the same bits).]])
 
 return M

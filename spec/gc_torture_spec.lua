@@ -15,6 +15,7 @@ local FILES = {
   "spec/autograd_layers_spec.lua",
   "spec/autograd_buffers_spec.lua",
   "spec/tensor_index_spec.lua",
+  "spec/autograd_small_spec.lua",
 }
 
 describe("the Lua layers under GC torture (a forced collection every 7 tensors)", function()

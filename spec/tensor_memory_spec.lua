@@ -118,4 +118,25 @@ describe("tensor memory", function()
     collectgarbage()
     assert.are.equal(before, gd.memory().cpu)
   end)
+  -- Catches a settling that releases dead tensors but forgets the Lua object
+  -- it keeps of their .grad (gd_tensor_release_batch names them): every
+  -- temporary leaf whose .grad was read would leak that gradient for good.
+  it("drops the Lua object of a dead tensor's .grad when it releases the tensor", function()
+    local aux = require "gd.aux"
+    local function entries() local n = 0; for _ in pairs(aux.grads) do n = n + 1 end; return n end
+    collectgarbage()
+    -- (less the buffers backward keeps for reuse)
+    local function bytes() return gd.memory().cpu - gd.autograd.buffer_bytes() end
+    local before_entries, before_bytes = entries(), bytes()
+    for _ = 1, 3000 do
+      local x = gd.ones(64, {dtype = "float64", requires_grad = true})
+      ;(x * x):sum():backward()
+      assert.are.equal(2, x.grad:get(1))   -- read: its Lua object is kept under x's uid
+    end
+    -- (a handle that lived through a cycle has a finalizer, and its .grad's
+    -- object is garbage only from the cycle after it ran)
+    for _ = 1, 4 do collectgarbage() end
+    assert.are.equal(before_entries, entries())
+    assert.are.equal(before_bytes, bytes())
+  end)
 end)

@@ -32,6 +32,15 @@ static int64_t slot_bytes[AG_POOL_SLOTS];   /* as counted when pooled (free_data
 static int64_t slot_count[AG_POOL_SLOTS];
 static int32_t slot_kind[AG_POOL_SLOTS];
 
+/* per hash of (count, kind): the last two slots that served it, + 1 (0: none) */
+enum { HINT_BUCKETS = 16, HINT_WAYS = 2 };
+static int8_t hint[HINT_BUCKETS][HINT_WAYS];
+
+static int bucket_of(int64_t count, int32_t kind)
+{
+    return (int)(((uint64_t)count * 0x9E3779B97F4A7C15ull >> 40 ^ (uint64_t)kind) % HINT_BUCKETS);
+}
+
 static int32_t kind_of(int rank, int dtype, int device) { return rank | dtype << 8 | device << 16; }
 static int64_t pool_bytes;
 
@@ -55,6 +64,20 @@ static bool fits(const gd_tensor *t, int rank, const int64_t *sizes, int dtype, 
     return true;
 }
 
+/* Slot k (-1: none), when it holds an idle tensor made for this key that
+   still fits: *out, retained. */
+static bool take(int k, int64_t count, int32_t kind, int rank, const int64_t *sizes, int dtype, int device,
+                 gd_tensor **out)
+{
+    if (k < 0 || slot_count[k] != count || slot_kind[k] != kind || !pool[k]) return false;
+    gd_tensor *t = pool[k];
+    if (!idle(t) || !fits(t, rank, sizes, dtype, device)) return false;
+    gd_tensor_retain(t);
+    gd_tensor_bump_version(t);   /* (nobody can hold an older view: conservative) */
+    *out = t;
+    return true;
+}
+
 static void drop(int k)
 {
     pool_bytes -= slot_bytes[k];
@@ -69,17 +92,20 @@ int gd_ag_pool_empty(gd_tensor **out, int rank, const int64_t *sizes, int dtype,
     int64_t count = 1;
     for (int d = 0; d < rank; d++) count *= sizes[d];
     int32_t kind = kind_of(rank, dtype, device);
-    /* a hit: a slot made for this count and kind, idle and still fitting */
-    for (int k = 0; k < AG_POOL_SLOTS; k++) {
-        if (slot_count[k] != count || slot_kind[k] != kind || !pool[k]) continue;
-        gd_tensor *t = pool[k];
-        if (idle(t) && fits(t, rank, sizes, dtype, device)) {
-            gd_tensor_retain(t);
-            gd_tensor_bump_version(t);   /* (nobody can hold an older view: conservative) */
-            *out = t;
+    /* a hit: a slot made for this count and kind, idle and still fitting;
+       first the two slots that served this key last (a step asks for the
+       same buffers every time), then all of them */
+    int b = bucket_of(count, kind);
+    for (int w = 0; w < HINT_WAYS; w++)
+        if (take(hint[b][w] - 1, count, kind, rank, sizes, dtype, device, out)) return GD_OK;
+    for (int k = 0; k < AG_POOL_SLOTS; k++)
+        if (take(k, count, kind, rank, sizes, dtype, device, out)) {
+            if (hint[b][0] != k + 1) {
+                hint[b][1] = hint[b][0];
+                hint[b][0] = (int8_t)(k + 1);
+            }
             return GD_OK;
         }
-    }
     /* a miss: the slots that can go, and a free one for the new tensor */
     int free_slot = -1;
     for (int k = 0; k < AG_POOL_SLOTS; k++) {

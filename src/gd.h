@@ -116,6 +116,7 @@ typedef struct gd_tensor {
     int32_t grad_refs;                /* how many tensors have this one as their gradient */
     int32_t requires_grad;            /* autograd: a leaf that asked for gradients, or a recorded op's output */
     int32_t grad_received;            /* autograd: 1 once a backward added to .grad (since the last zero_grad) */
+    int32_t lua_grad;                 /* the Lua layer may hold a Lua object of .grad for it (gd_tensor_mark_lua_grad) */
     int64_t grad_node;                /* autograd: 0 (a leaf), or 1 + the tape record that made this tensor */
 } gd_tensor;
 
@@ -186,6 +187,14 @@ int gd_full_like(gd_tensor **out, const gd_tensor *t, double value);
 void gd_tensor_retain(gd_tensor *t);
 /* Drops one reference; frees the struct (and storage, if last) at zero. NULL ok. */
 void gd_tensor_release(gd_tensor *t);
+/* Releases one reference to each non-NULL ptrs[i] and clears it: the Lua
+   layer's release of a generation of dead temporaries, whose headers went cold
+   a collection cycle ago (the next ones are prefetched while one is
+   released).  The uids of those marked lua_grad go to uids[]; returns how
+   many. */
+int64_t gd_tensor_release_batch(gd_tensor **ptrs, int64_t n, int64_t *uids);
+/* Sets t->lua_grad: the Lua layer keeps a Lua object of t's .grad under t's uid. */
+void gd_tensor_mark_lua_grad(gd_tensor *t);
 /* t:free(): drops the storage now; the struct stays valid (and inert). */
 void gd_tensor_free_data(gd_tensor *t);
 /* Sets (retaining) or clears (g = NULL) t's gradient; checks shape/dtype/device. */

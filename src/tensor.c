@@ -163,6 +163,33 @@ void gd_tensor_release(gd_tensor *t)
     gd_tensor_header_free(t);
 }
 
+int64_t gd_tensor_release_batch(gd_tensor **ptrs, int64_t n, int64_t *uids)
+{
+    enum { AHEAD = 8 };   /* headers this far ahead, their storages half as far */
+    int64_t k = 0;
+    for (int64_t i = 0; i < n; i++) {
+        if (i + AHEAD < n && ptrs[i + AHEAD]) {
+            const char *h = (const char *)ptrs[i + AHEAD];
+            __builtin_prefetch(h, 1);
+            __builtin_prefetch(h + 128, 1);
+            __builtin_prefetch(h + 192, 1);
+        }
+        if (i + AHEAD / 2 < n && ptrs[i + AHEAD / 2] && ptrs[i + AHEAD / 2]->storage)
+            __builtin_prefetch(ptrs[i + AHEAD / 2]->storage, 1);
+        gd_tensor *t = ptrs[i];
+        if (!t) continue;
+        ptrs[i] = NULL;
+        if (t->lua_grad && uids) uids[k++] = t->uid;
+        gd_tensor_release(t);
+    }
+    return k;
+}
+
+void gd_tensor_mark_lua_grad(gd_tensor *t)
+{
+    if (t) t->lua_grad = 1;
+}
+
 void gd_tensor_free_data(gd_tensor *t)
 {
     if (!t || t->is_freed) return;

@@ -54,6 +54,7 @@ getters.grad = function(t)
     C.gd_tensor_retain(gc)
     g = wrap(gc)
     grads[uid] = g
+    C.gd_tensor_mark_lua_grad(c)   -- (so that its death is reported: gd_tensor_release_batch)
   end
   return g
 end
@@ -68,6 +69,7 @@ local function set_grad(t, g)
   if not is_tensor(g) then argerr("grad", "must be a tensor or nil, got " .. type(g)) end
   if C.gd_tensor_set_grad(c, g.c) ~= 0 then fail("grad") end
   grads[tonumber(c.uid)] = g
+  C.gd_tensor_mark_lua_grad(c)
 end
 
 -- ------------------------------------------------------ element access

@@ -20,10 +20,9 @@
 #include "autograd.h"
 #include "autograd_internal.h"
 
-#include <string.h>
-
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 GD_TLS int gd_ag_mode = 1;
 
@@ -357,10 +356,7 @@ int gd_reduce(gd_tensor **out, const gd_tensor *t, int op, double p)
         d = GD_FLOAT32;
     *out = NULL;
     if (!st) st = gd_empty(out, 0, NULL, d, t->device_kind);
-    /* a CPU float result is one store of what gd_fill's kernel would write */
-    if (!st && t->device_kind == GD_CPU && d == GD_FLOAT64) *(double *)(*out)->data = v;
-    else if (!st && t->device_kind == GD_CPU && d == GD_FLOAT32) *(float *)(*out)->data = (float)v;
-    else if (!st) st = gd_fill(*out, v);
+    if (!st) st = gd_fill(*out, v);
     if (st && *out) { gd_tensor_release(*out); *out = NULL; }
     if (rec) {
         double pp[2] = {p, 0};
@@ -460,14 +456,6 @@ static int shape_mismatch(const gd_tensor *g, const gd_tensor *t)
     char a[128], b[128];
     return gd_fail(GD_EINVAL, "backward: the gradient has shape %s but the tensor has shape %s",
                    gd_shape_str(g, a, sizeof a), gd_shape_str(t, b, sizeof b));
-}
-
-static bool same_shape(const gd_tensor *a, const gd_tensor *b)
-{
-    if (a->rank != b->rank) return false;
-    for (int d = 0; d < a->rank; d++)
-        if (a->sizes[d] != b->sizes[d]) return false;
-    return true;
 }
 
 /* Adds g (with t's shape) into dst's accumulated gradient *acc. */
@@ -622,7 +610,7 @@ static int walk(gd_tensor *root, const gd_tensor *grad, int retain, gd_ag_sink *
                                   "(give a leaf requires_grad = true before computing with it)");
     if (grad) {
         GD_TRY(gd_check_tensor(grad, "gradient"));
-        if (!same_shape(grad, root)) return shape_mismatch(grad, root);
+        if (!gd_ag_same_shape(grad, root)) return shape_mismatch(grad, root);
         GD_TRY(gd_check_same_device(grad, root));
     } else if (root->count != 1) {
         char s[128];
@@ -637,11 +625,7 @@ static int walk(gd_tensor *root, const gd_tensor *grad, int retain, gd_ag_sink *
         st = gd_to(&seed, grad, root->scalar_type, -1);
     } else {
         st = gd_ag_pool_empty(&seed, root->rank, root->sizes, root->scalar_type, root->device_kind);
-        /* the implied 1 of a one-element CPU result is one store (gd_fill's
-           checks and kernel were a tenth of the d2l quadratic's backward) */
-        if (!st && seed->device_kind == GD_CPU && seed->scalar_type == GD_FLOAT64) *(double *)seed->data = 1.0;
-        else if (!st && seed->device_kind == GD_CPU && seed->scalar_type == GD_FLOAT32) *(float *)seed->data = 1.0f;
-        else if (!st) st = gd_fill(seed, 1.0);
+        if (!st) st = gd_fill(seed, 1.0);
         if (st) { gd_tensor_release(seed); seed = NULL; }
     }
     if (st) { gd_ag_mode = was; return st; }

@@ -245,7 +245,6 @@ static gd_tensor *as_dtype_of(scratch *s, const gd_tensor *t, const gd_tensor *l
 
 /* ------------------------------------------------------------- formulas */
 
-static int need(const ag_record *r, int k) { return k < r->nin && AG_IN(r)[k] && AG_IN(r)[k]->requires_grad; }
 
 static void binary_backward(scratch *s, const ag_record *r, const gd_tensor *g, gd_tensor **gin)
 {
@@ -254,21 +253,21 @@ static void binary_backward(scratch *s, const ag_record *r, const gd_tensor *g, 
     case GD_OP_ADD: gin[0] = (gd_tensor *)g; gin[1] = (gd_tensor *)g; break;
     case GD_OP_SUB:
         gin[0] = (gd_tensor *)g;
-        if (need(r, 1)) gin[1] = un(s, g, GD_OP_NEG, 0, 0);
+        if (gd_ag_needs(r, 1)) gin[1] = un(s, g, GD_OP_NEG, 0, 0);
         break;
     case GD_OP_MUL:
-        if (need(r, 0)) gin[0] = bin(s, g, b, GD_OP_MUL);
-        if (need(r, 1)) gin[1] = bin(s, g, a, GD_OP_MUL);
+        if (gd_ag_needs(r, 0)) gin[0] = bin(s, g, b, GD_OP_MUL);
+        if (gd_ag_needs(r, 1)) gin[1] = bin(s, g, a, GD_OP_MUL);
         break;
     case GD_OP_DIV:
-        if (need(r, 0)) gin[0] = bin(s, g, b, GD_OP_DIV);
-        if (need(r, 1)) /* -g a / b^2 */
+        if (gd_ag_needs(r, 0)) gin[0] = bin(s, g, b, GD_OP_DIV);
+        if (gd_ag_needs(r, 1)) /* -g a / b^2 */
             gin[1] = un(s, bin(s, bin(s, g, a, GD_OP_MUL), bin(s, b, b, GD_OP_MUL), GD_OP_DIV), GD_OP_NEG, 0, 0);
         break;
     case GD_OP_POW:
-        if (need(r, 0)) /* g b a^(b-1) */
+        if (gd_ag_needs(r, 0)) /* g b a^(b-1) */
             gin[0] = bin(s, g, bin(s, b, bin(s, a, bins(s, b, 1, GD_OP_SUB), GD_OP_POW), GD_OP_MUL), GD_OP_MUL);
-        if (need(r, 1)) { /* g a^b log a, 0 where a == 0 and b >= 0 (PyTorch's pow_backward_exponent) */
+        if (gd_ag_needs(r, 1)) { /* g a^b log a, 0 where a == 0 and b >= 0 (PyTorch's pow_backward_exponent) */
             gd_tensor *v = bin(s, bin(s, g, r->saved, GD_OP_MUL), un(s, a, GD_OP_LOG, 0, 0), GD_OP_MUL);
             gd_tensor *zero_base = bin(s, bins(s, a, 0, GD_OP_EQ), bins(s, b, 0, GD_OP_GE), GD_OP_MUL);
             gin[1] = where(s, zero_base, scalar_like(s, g, 0), v);
@@ -276,7 +275,7 @@ static void binary_backward(scratch *s, const ag_record *r, const gd_tensor *g, 
         break;
     case GD_OP_MOD: /* a - floor(a/b) b */
         gin[0] = (gd_tensor *)g;
-        if (need(r, 1)) gin[1] = un(s, bin(s, g, un(s, bin(s, a, b, GD_OP_DIV), GD_OP_FLOOR, 0, 0), GD_OP_MUL),
+        if (gd_ag_needs(r, 1)) gin[1] = un(s, bin(s, g, un(s, bin(s, a, b, GD_OP_DIV), GD_OP_FLOOR, 0, 0), GD_OP_MUL),
                                     GD_OP_NEG, 0, 0);
         break;
     case GD_OP_MAXIMUM: case GD_OP_MINIMUM: {
@@ -284,8 +283,8 @@ static void binary_backward(scratch *s, const ag_record *r, const gd_tensor *g, 
         gd_tensor *tie = where(s, bin(s, a, b, GD_OP_EQ), bins(s, g, 0.5, GD_OP_MUL), g);
         int lose_a = r->op == GD_OP_MAXIMUM ? GD_OP_LT : GD_OP_GT;
         int lose_b = r->op == GD_OP_MAXIMUM ? GD_OP_GT : GD_OP_LT;
-        if (need(r, 0)) gin[0] = where(s, bin(s, a, b, lose_a), scalar_like(s, g, 0), tie);
-        if (need(r, 1)) gin[1] = where(s, bin(s, a, b, lose_b), scalar_like(s, g, 0), tie);
+        if (gd_ag_needs(r, 0)) gin[0] = where(s, bin(s, a, b, lose_a), scalar_like(s, g, 0), tie);
+        if (gd_ag_needs(r, 1)) gin[1] = where(s, bin(s, a, b, lose_b), scalar_like(s, g, 0), tie);
         break;
     }
     default: break; /* comparisons: no gradient */
@@ -437,11 +436,11 @@ static void matmul_backward(scratch *s, const ag_record *r, const gd_tensor *g, 
     gs[gr++] = a2->sizes[a2->rank - 2];
     gs[gr++] = b2->sizes[b2->rank - 1];
     const gd_tensor *g2 = reshape(s, g, gr, gs);
-    if (need(r, 0)) {   /* g b^T, summed over a broadcast batch */
+    if (gd_ag_needs(r, 0)) {   /* g b^T, summed over a broadcast batch */
         gd_tensor *ga = matmul(s, g2, transpose(s, b2, b2->rank - 2, b2->rank - 1));
         gin[0] = reshape(s, sum_to(s, ga, a2), a->rank, a->sizes);
     }
-    if (need(r, 1)) {   /* a^T g */
+    if (gd_ag_needs(r, 1)) {   /* a^T g */
         gd_tensor *gb = matmul(s, transpose(s, a2, a2->rank - 2, a2->rank - 1), g2);
         gin[1] = reshape(s, sum_to(s, gb, b2), b->rank, b->sizes);
     }
@@ -478,7 +477,7 @@ static gd_tensor *index_select_backward(scratch *s, const gd_tensor *t, const gd
 static gd_tensor *param_grad(scratch *s, const ag_record *r, int k, const void *sink, bool *sent)
 {
     gd_tensor *p = AG_IN(r)[k];
-    if (!need(r, k)) return NULL;
+    if (!gd_ag_needs(r, k)) return NULL;
     if (((const gd_ag_sink *)sink)->n == 0 && !p->grad_node && p->gradient && p->gradient->is_contiguous) {
         sent[k] = true;
         p->grad_received = 1;
@@ -539,7 +538,7 @@ static void nn_backward(scratch *s, const ag_record *r, const gd_tensor *g, gd_t
         /* kernels that overwrite gx (the module path hands them its reused
            buffer as it is) and accumulate into gw, gb; no gx at all when x
            needs none (the first layer's input) */
-        gd_tensor *gx = need(r, 0) ? empty_like(s, x) : NULL;
+        gd_tensor *gx = gd_ag_needs(r, 0) ? empty_like(s, x) : NULL;
         gd_tensor *gp[3] = {NULL, NULL, NULL};
         for (int k = 1; k < r->nin; k++) gp[k] = param_grad(s, r, k, sink, sent);
         const gd_tensor *gy = contiguous(s, g);
@@ -606,8 +605,8 @@ static void nn_backward(scratch *s, const ag_record *r, const gd_tensor *g, gd_t
         gd_tensor *bws = workspace(s, x, bws_n);
         gd_tensor *gx = zeros_like(s, x, x->scalar_type);
         const gd_tensor *h0 = r->nin > 3 ? AG_IN(r)[3] : NULL, *c0 = r->nin > 4 ? AG_IN(r)[4] : NULL;
-        gd_tensor *gh0 = h0 && need(r, 3) ? zeros_like(s, h0, h0->scalar_type) : NULL;
-        gd_tensor *gc0 = c0 && need(r, 4) ? zeros_like(s, c0, c0->scalar_type) : NULL;
+        gd_tensor *gh0 = h0 && gd_ag_needs(r, 3) ? zeros_like(s, h0, h0->scalar_type) : NULL;
+        gd_tensor *gc0 = c0 && gd_ag_needs(r, 4) ? zeros_like(s, c0, c0->scalar_type) : NULL;
         gd_tensor *gp[8] = {NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
         static const int params[5] = {1, 2, 5, 6, 7};   /* w_ih, w_hh, b_ih, b_hh, w_hr */
         for (int j = 0; j < 5; j++) if (params[j] < r->nin) gp[params[j]] = param_grad(s, r, params[j], sink, sent);
@@ -730,7 +729,7 @@ int gd_ag_backward_record(ag_record *r, const void *sink)
         for (int k = 0; k < r->nin && !s->st; k++) {
             int64_t len = AG_IN(r)[k]->rank > dim ? AG_IN(r)[k]->sizes[dim] : 0;
             gd_tensor *v = NULL;
-            if (need(r, k)) {
+            if (gd_ag_needs(r, k)) {
                 int st_v = gd_narrow(&v, g, dim, off, len);
                 gin[k] = keep(s, st_v, v);
             }
@@ -741,8 +740,8 @@ int gd_ag_backward_record(ag_record *r, const void *sink)
     case GD_AG_WHERE: {
         const gd_tensor *cond = AG_IN(r)[2];
         gd_tensor *zero = scalar_like(s, g, 0);
-        if (need(r, 0)) gin[0] = where(s, cond, g, zero);
-        if (need(r, 1)) gin[1] = where(s, cond, zero, g);
+        if (gd_ag_needs(r, 0)) gin[0] = where(s, cond, g, zero);
+        if (gd_ag_needs(r, 1)) gin[1] = where(s, cond, zero, g);
         break;
     }
     case GD_AG_CUMSUM: { /* the reversed cumulative sum: sum(g) - cumsum(g) + g */
@@ -758,7 +757,7 @@ int gd_ag_backward_record(ag_record *r, const void *sink)
     }
     int no_grad_in = r->kind == GD_AG_WHERE ? 2 : r->kind == GD_AG_INDEX_SELECT ? 1 : -1;
     for (int k = 0; k < r->nin && !s->st; k++) {
-        if (k == no_grad_in || sent[k] || !gin[k] || !need(r, k)) continue;
+        if (k == no_grad_in || sent[k] || !gin[k] || !gd_ag_needs(r, k)) continue;
         gd_tensor *gk = sum_to(s, gin[k], AG_IN(r)[k]);
         if (gk) s->st = gd_ag_send(AG_IN(r)[k], gk, sink);
     }

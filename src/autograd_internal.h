@@ -34,6 +34,21 @@ typedef struct ag_record {
 /* A record's inputs (the tape is realloc'd: a record cannot point into itself). */
 #define AG_IN(r) ((r)->in_ext ? (r)->in_ext : (r)->in_inline)
 
+/* a and b have one shape */
+static inline bool gd_ag_same_shape(const gd_tensor *a, const gd_tensor *b)
+{
+    if (a->rank != b->rank) return false;
+    for (int d = 0; d < a->rank; d++)
+        if (a->sizes[d] != b->sizes[d]) return false;
+    return true;
+}
+
+/* Input k of r exists and wants a gradient. */
+static inline bool gd_ag_needs(const ag_record *r, int k)
+{
+    return k < r->nin && AG_IN(r)[k] && AG_IN(r)[k]->requires_grad;
+}
+
 /* Where gradients of leaves go: their .grad (n == 0), or the slot of the
    listed input (gd_autograd_grad). */
 typedef struct gd_ag_sink {

@@ -50,16 +50,6 @@ static bool flat(const gd_tensor *t, int d, int64_t n)
            t->count == n && t->data;
 }
 
-static bool same_shape(const gd_tensor *a, const gd_tensor *b)
-{
-    if (a->rank != b->rank) return false;
-    for (int d = 0; d < a->rank; d++)
-        if (a->sizes[d] != b->sizes[d]) return false;
-    return true;
-}
-
-static bool needs(const ag_record *r, int k) { return k < r->nin && AG_IN(r)[k] && AG_IN(r)[k]->requires_grad; }
-
 /* Which formulas this file has: those below, op by op. */
 static bool has_formula(const ag_record *r)
 {
@@ -170,7 +160,7 @@ static int send(const ag_record *r, int k, const void *G, int d, int64_t n, cons
     if (d == GD_FLOAT64) formulas_d(r, k, G, n, buf);
     else formulas_f(r, k, G, n, (float *)buf);
     gd_tensor *lg = gd_ag_leaf_grad_for_add(t, sink);
-    if (lg && flat(lg, d, n) && same_shape(lg, t)) {
+    if (lg && flat(lg, d, n) && gd_ag_same_shape(lg, t)) {
         GD_TRY(gd_ag_write(lg, "backward"));
         if (d == GD_FLOAT64) add_d(lg->data, buf, n);
         else add_f(lg->data, buf, n);
@@ -195,18 +185,18 @@ int gd_ag_small_backward(const ag_record *r, const void *sink)
     if (n > SMALL_MAX || !flat(a, d, n)) return GD_AG_NOT_SMALL;
     if (r->kind == GD_AG_REDUCE_ALL) {
         if (!flat(g, d, 1) || g->rank != 0) return GD_AG_NOT_SMALL;
-    } else if (!flat(g, d, n) || !same_shape(g, a)) {
+    } else if (!flat(g, d, n) || !gd_ag_same_shape(g, a)) {
         return GD_AG_NOT_SMALL;
     }
     if (r->kind == GD_AG_BINARY) {
         const gd_tensor *b = AG_IN(r)[1];
-        if (!flat(b, d, n) || !same_shape(a, b)) return GD_AG_NOT_SMALL;
+        if (!flat(b, d, n) || !gd_ag_same_shape(a, b)) return GD_AG_NOT_SMALL;
     }
     if (r->kind == GD_AG_UNARY && (r->op == GD_OP_EXP || r->op == GD_OP_SQRT || r->op == GD_OP_TANH ||
                                    r->op == GD_OP_SIGMOID) && !flat(r->saved, d, n))
         return GD_AG_NOT_SMALL;
     taken++;
     for (int k = 0; k < r->nin && k < 2; k++)
-        if (needs(r, k)) GD_TRY(send(r, k, g->data, d, n, sink));
+        if (gd_ag_needs(r, k)) GD_TRY(send(r, k, g->data, d, n, sink));
     return GD_OK;
 }

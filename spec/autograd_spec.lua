@@ -206,6 +206,47 @@ describe("autograd", function()
       z:backward()
       assert.is_true(math.abs(x.grad:item() - 3 * g1) < 1e-12)
     end)
+
+    it("without it, frees the walked records at once; their results stay non-leaves that refuse a second walk",
+      function()
+      -- catches records kept until their outputs are collected (a training loop's tape then holds
+      -- thousands of cold records), a consumed result taken for a leaf (a second backward through it
+      -- would silently give h.grad instead of an error), and retain_graph freeing records anyway
+      collectgarbage(); collectgarbage()
+      local r0 = gd.autograd.live_records()
+      local x = gd.tensor({0.5, 2}, {dtype = "float64", requires_grad = true})
+      local h = x:exp()
+      local y = (h * x):sum()
+      assert.are.equal(r0 + 3, gd.autograd.live_records())   -- exp, mul, sum
+      y:backward(nil, true)
+      assert.are.equal(r0 + 3, gd.autograd.live_records())   -- retained
+      y:backward()
+      assert.are.equal(r0, gd.autograd.live_records())       -- h and y still live, their records gone
+      local g = x.grad:totable()
+      for i, v in ipairs {0.5, 2} do
+        assert.is_true(math.abs(g[i] - 2 * (math.exp(v) * (1 + v))) < 1e-12)   -- two backwards: 2 e^x (1 + x)
+      end
+      assert.is_false(h.is_leaf)
+      assert.is_true(h.requires_grad)
+      for _, f in ipairs {function() (h * 2):sum():backward() end, function() y:backward() end,
+                          function() gd.grad(function(a) return (h * a):sum() end)(x) end} do
+        local ok, err = pcall(f)
+        assert.is_false(ok)
+        assert.truthy(tostring(err):find("trying to backward through the graph a second time", 1, true),
+          tostring(err))
+      end
+      assert.are.same(g, x.grad:totable())   -- the refused walks wrote nothing
+      assert.is_nil(h.grad)
+      local ok, err = pcall(function() h:add_(1) end)   -- still a recorded result: no in-place op
+      assert.is_false(ok)
+      assert.truthy(tostring(err):find("in-place", 1, true), tostring(err))
+      -- a new graph from the leaf works as before
+      x.grad = nil
+      (x:exp() * x):sum():backward()
+      for i, v in ipairs {0.5, 2} do assert.is_true(math.abs(x.grad:totable()[i] - math.exp(v) * (1 + v)) < 1e-12) end
+      collectgarbage(); collectgarbage()   -- (the refused graphs' records go with their results)
+      assert.are.equal(r0, gd.autograd.live_records())
+    end)
   end)
 
   describe("in-place operations", function()

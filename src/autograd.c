@@ -74,13 +74,6 @@ static void record_clear(ag_record *r)
     r->gout = NULL;
 }
 
-/* Drops what a walked record holds (backward without retain_graph): its
-   output stays pointed at it, and a second walk through it is refused. */
-void gd_ag_consume(ag_record *r)
-{
-    record_clear(r);
-    r->consumed = 1;
-}
 
 static int push_pending(int64_t idx)
 {
@@ -105,9 +98,22 @@ static void release_record(int64_t idx)
     tape_live--;
 }
 
+/* A record walked by a backward without retain_graph goes at once: its
+   output keeps GD_AG_CONSUMED_NODE instead of its index (not a leaf, and a
+   second walk through it is refused), so that a training loop's records are
+   free again when its backward returns and the next step's reuse the same
+   slots, warm in the cache, instead of waiting until the Lua GC finds the
+   outputs dead (the d2l quadratic's tape grew to thousands of cold records). */
+static void consume_record(int64_t idx)
+{
+    ag_record *r = &tape[idx];
+    if (r->out) r->out->grad_node = GD_AG_CONSUMED_NODE;
+    release_record(idx);
+}
+
 void gd_ag_forget(gd_tensor *t)
 {
-    int64_t idx = t->grad_node - 1;
+    int64_t idx = t->grad_node - 1;   /* (a consumed record's output: negative) */
     t->grad_node = 0;
     if (idx < 0 || idx >= tape_len || tape[idx].dead || tape[idx].out != t) return;
     tape[idx].out = NULL;
@@ -230,7 +236,6 @@ static int record(gd_tensor *out, int kind, int op, int nin, const gd_tensor *co
     /* every field, without a memset of the whole record (a rep stos of its
        264 bytes cost more than the rest of the recording) */
     r->dead = 0;
-    r->consumed = 0;
     r->mark = 0;
     r->in_ext = NULL;
     r->gout = NULL;
@@ -512,7 +517,8 @@ int gd_ag_send(const gd_tensor *t, const gd_tensor *g, const void *vsink)
     const gd_ag_sink *sink = vsink;
     if (!t || !g || !t->requires_grad) return GD_OK;
     /* a recorded input: into its record (a listed one is collected there) */
-    if (t->grad_node) return gd_ag_accumulate(&tape[t->grad_node - 1].gout, g);
+    if (t->grad_node > 0) return gd_ag_accumulate(&tape[t->grad_node - 1].gout, g);
+    if (t->grad_node) return GD_OK;   /* consumed: the marking refused such a walk */
     if (sink->n > 0) {
         for (int k = 0; k < sink->n; k++)
             if (sink->inputs[k] == t) GD_TRY(gd_ag_accumulate(&sink->grads[k], g));
@@ -550,6 +556,12 @@ static int reach(int64_t idx)
     return GD_OK;
 }
 
+static int second_time_error(void)
+{
+    return gd_fail(GD_EINVAL, "backward: trying to backward through the graph a second time (its saved values were "
+                              "freed by the first backward; pass retain_graph = true to the first)");
+}
+
 /* Marks the records root's gradient reaches; checks that none was consumed or
    had a saved tensor changed, before any gradient is written.  Stops as soon
    as no marked record is left below. */
@@ -564,11 +576,9 @@ static int mark_reachable(int64_t top)
         waiting--;
         GD_TRY(reach(i));
         if (r->dead) continue;
-        if (r->consumed)
-            return gd_fail(GD_EINVAL, "backward: trying to backward through the graph a second time (its saved values "
-                                      "were freed by the first backward; pass retain_graph = true to the first)");
         for (int k = 0; k < r->nin; k++) {
             const gd_tensor *t = AG_IN(r)[k];
+            if (t && t->grad_node == GD_AG_CONSUMED_NODE && t->requires_grad) return second_time_error();
             if (k < AG_VERSIONED && (r->saves >> k & 1) && gd_tensor_version(t) != r->in_version[k])
                 return modified_error(t, r, r->in_version[k]);
             if (hook_on && t && !t->grad_node && t->requires_grad) leaf_hook->expect(t);
@@ -628,6 +638,10 @@ static int walk(gd_tensor *root, const gd_tensor *grad, int retain, gd_ag_sink *
         if (!st) st = gd_fill(seed, 1.0);
         if (st) { gd_tensor_release(seed); seed = NULL; }
     }
+    if (!st && root->grad_node == GD_AG_CONSUMED_NODE) {
+        gd_tensor_release(seed);
+        st = second_time_error();
+    }
     if (st) { gd_ag_mode = was; return st; }
     bool hooked = leaf_hook && sink->n == 0;
     if (hooked) leaf_hook->begin();
@@ -661,7 +675,7 @@ static int walk(gd_tensor *root, const gd_tensor *grad, int retain, gd_ag_sink *
     }
     if (!st && !retain)
         for (int64_t k = 0; k < reached_len; k++)
-            if (!tape[reached[k]].dead) gd_ag_consume(&tape[reached[k]]);
+            if (!tape[reached[k]].dead) consume_record(reached[k]);
     unmark(top, marking_failed);
     gd_ag_implied_seed = NULL;
     hook_on = false;

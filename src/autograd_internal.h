@@ -18,7 +18,6 @@ typedef struct ag_record {
     int8_t nip;
     uint8_t saves;                /* bit k: the backward reads input k (its version is checked) */
     int8_t dead;                  /* released: its output is gone */
-    int8_t consumed;              /* walked by a backward without retain_graph */
     int8_t mark;                  /* reached by the current backward */
     gd_tensor *in_inline[AG_INLINE_IN]; /* references to the inputs (AG_IN: these, or in_ext) */
     gd_tensor **in_ext;           /* more than AG_INLINE_IN inputs (cat): allocated */
@@ -30,6 +29,9 @@ typedef struct ag_record {
     double p[2];
     int64_t ip[AG_MAX_IP];
 } ag_record;
+
+/* grad_node of a tensor whose record a backward without retain_graph consumed */
+enum { GD_AG_CONSUMED_NODE = -1 };
 
 /* A record's inputs (the tape is realloc'd: a record cannot point into itself). */
 #define AG_IN(r) ((r)->in_ext ? (r)->in_ext : (r)->in_inline)
@@ -64,7 +66,6 @@ int gd_ag_backward_record(ag_record *r, const void *sink);
 int gd_ag_send(const gd_tensor *t, const gd_tensor *g, const void *sink);
 int gd_ag_accumulate(gd_tensor **acc, const gd_tensor *g);
 int gd_ag_alias(gd_tensor **out, const gd_tensor *t);
-void gd_ag_consume(ag_record *r);
 /* Tensors for a backward's temporaries, reused once nobody else refers to
    them (src/autograd_pool.c): uninitialised, or zeros. */
 int gd_ag_pool_empty(gd_tensor **out, int rank, const int64_t *sizes, int dtype, int device);

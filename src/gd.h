@@ -117,7 +117,8 @@ typedef struct gd_tensor {
     int32_t requires_grad;            /* autograd: a leaf that asked for gradients, or a recorded op's output */
     int32_t grad_received;            /* autograd: 1 once a backward added to .grad (since the last zero_grad) */
     int32_t lua_grad;                 /* the Lua layer may hold a Lua object of .grad for it (gd_tensor_mark_lua_grad) */
-    int64_t grad_node;                /* autograd: 0 (a leaf), or 1 + the tape record that made this tensor */
+    int64_t grad_node;                /* autograd: 0 (a leaf), 1 + the tape record that made this tensor, or -1
+                                         (made by a record that a backward without retain_graph consumed) */
 } gd_tensor;
 
 /* ---------------------------------------------------- status and memory */

@@ -742,3 +742,37 @@ io.write("loop_traces=", loop_traces, "\n")
     assert.is_true(n ~= nil and n >= 1, "the loop did not compile into a trace: " .. r.out .. r.err)
   end)
 end)
+
+describe("gd.optim's lazily loaded parts", function()
+  local P = dofile((debug.getinfo(1, "S").source:match("^@(.*)/[^/]*$") or "spec") .. "/support/process.lua")
+
+  it("load on first use, each the very object of its module, and a run naming one finds it", function()
+    -- catches eager requires coming back (each full collection of a loop that never uses them
+    -- then traverses their ~360 KB of heap: the d2l quadratic got ~10% slower), a lazy name
+    -- resolving to the wrong module or field, and unknown names no longer nil
+    local r = P.run({"-e", [[
+      local _ = gd.optim.RMSProp
+      local names = {"gd.optim.lr", "gd.optim.lbfgs", "gd.optim.torch7", "gd.optim.layerwise"}
+      local loaded = {}
+      for _, m in ipairs(names) do loaded[#loaded + 1] = tostring(package.loaded[m] ~= nil) end
+      io.write("before=", table.concat(loaded, ","), "\n")
+      local lw = require "gd.optim.layerwise"
+      io.write("same=", tostring(gd.optim.LBFGS == require "gd.optim.lbfgs" and gd.optim.lr == require "gd.optim.lr"
+        and gd.optim.torch7 == require "gd.optim.torch7" and gd.optim.LAMB == lw.LAMB and gd.optim.LARS == lw.LARS
+        and gd.optim.Adafactor == lw.Adafactor and gd.optim.Muon == lw.Muon and gd.optim.Muon ~= nil), "\n")
+      io.write("nope=", tostring(gd.optim.Nope), "\n")
+    ]]})
+    assert.are.equal(0, r.status, r.err)
+    assert.truthy(r.out:find("before=false,false,false,false", 1, true), r.out)
+    assert.truthy(r.out:find("same=true", 1, true), r.out)
+    assert.truthy(r.out:find("nope=nil", 1, true), r.out)
+    -- a fresh process: the experiment's list of known optimizers names the lazy ones too
+    r = P.run({"-e", [[
+      local ok, err = pcall(gd.experiment.run, {objective = function(x) return (x ^ 2):sum() end,
+        x0 = {1, 2}, steps = 2, runs = {{optimizer = "LBFGZ", hyper = {lr = 0.1}}}})
+      io.write(tostring(ok), " ", tostring(err), "\n")
+    ]]})
+    assert.truthy(r.out:find("false", 1, true), r.out .. r.err)
+    assert.truthy(r.out:find("LBFGS", 1, true), r.out .. r.err)
+  end)
+end)

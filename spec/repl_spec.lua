@@ -181,6 +181,13 @@ describe("gd.repl", function()
       assert.truthy(contains(" " .. table.concat(cands("gd."), " ") .. " ", " nn "))
     end)
 
+    it("completes gd.optim's lazily loaded optimizers and modules", function()
+      -- catches lazy names the REPL cannot see (they are in gd.optim only once touched)
+      assert.are.same({"LBFGS"}, (cands("gd.optim.LB")))
+      assert.are.same({"torch7"}, (cands("gd.optim.torc")))
+      assert.are.same({"Muon"}, (cands("gd.optim.Mu")))
+    end)
+
     it("completes file names inside a string", function()
       local dir = P.tmpdir()
       P.write(dir .. "/alpha.lua", "")

@@ -34,6 +34,7 @@ local function constructor(fname, run, i)
     local ctor = optim[o]
     if ctor == nil then
       local names = {}
+      for k in pairs(optim._submodules or {}) do local _ = optim[k] end   -- (the lazily loaded ones too)
       for k, v in pairs(optim) do
         if type(k) == "string" and (type(v) == "function" or type(v) == "table") and k:match("^%u") then
           names[#names + 1] = k

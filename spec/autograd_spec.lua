@@ -599,6 +599,33 @@ describe("autograd", function()
       -- dead ones below them are compacted away (catches a tape that grows by a step every step)
       assert.is_true(longest < 5 * 10 ^ 5, "tape length " .. longest)   -- (a leak: 3 records a step, 3e6)
     end)
+
+    local fwd_steps = math.max(math.floor(steps / 10), 20000)
+    it("stays flat over " .. fwd_steps .. " forward passes whose records no backward consumes", function()
+      -- a backward frees what it walks at once, so the loop above never leaves holes in the tape; here
+      -- records wait for their tensors' collection (a loss evaluated under grad mode, never
+      -- differentiated): catches a tape that is not compacted below the live records, or records of
+      -- collected tensors that are never released
+      local x = gd.tensor({-5, -2}, {dtype = "float64", requires_grad = true})
+      local c = gd.tensor({0.1, 2}, {dtype = "float64"})
+      for _ = 1, 1000 do local _ = (c * x ^ 2):sum() end
+      collectgarbage(); collectgarbage()
+      local bytes0, records0 = gd.memory().cpu, gd.autograd.live_records()
+      local longest, total = 0, 0
+      for i = 1, fwd_steps do
+        local loss = (c * x ^ 2):sum()
+        total = total + loss:item()
+        if i % 1024 == 0 then
+          local n = gd.autograd.tape_length()
+          if n > longest then longest = n end
+        end
+      end
+      assert.is_true(math.abs(total - fwd_steps * 10.5) < 1e-6 * fwd_steps)   -- 0.1*25 + 2*4 each
+      collectgarbage(); collectgarbage()
+      assert.is_true(gd.memory().cpu <= bytes0, gd.memory().cpu .. " bytes live, " .. bytes0 .. " before")
+      assert.are.equal(records0, gd.autograd.live_records())
+      assert.is_true(longest < fwd_steps, "tape length " .. longest)   -- (a leak: 3 records a pass)
+    end)
   end)
 
   describe("the JIT", function()

@@ -6,9 +6,10 @@
  * its inputs and to what its backward needs, and only a pointer to its output:
  * the output owns its record (output->grad_node = 1 + the record's index), and
  * the record is released when the output is (gd_ag_forget, called by
- * gd_tensor_release).  So a graph nobody can reach any more goes away with its
- * last tensor, as PyTorch's does, and a training loop's tape returns to empty
- * each step.  Releases cascade through a work list, never by recursion (a
+ * gd_tensor_release), or when a backward without retain_graph has walked it
+ * (the output then keeps GD_AG_CONSUMED_NODE: consume_record).  So a graph
+ * nobody can reach any more goes away with its last tensor, as PyTorch's does,
+ * and a training loop's tape is empty again when its backward returns.  Releases cascade through a work list, never by recursion (a
  * 10^6-op chain must not overflow the stack).
  *
  * Why a C array and not Lua tables or closures: an FFI call appending a record
@@ -130,10 +131,11 @@ void gd_ag_forget(gd_tensor *t)
 }
 
 /* Slides the live records down over the dead ones, in order (so the tape
-   stays a topological order), and tells each output its new place.  A
-   training loop leaves the records of the last few steps live (their tensors
-   wait for the Lua GC's finalizers) above the holes of older ones; without
-   this the tape would grow by a step's records every step.  Never runs
+   stays a topological order), and tells each output its new place.  Records
+   no backward consumed (a forward under grad mode whose loss never saw
+   backward, retain_graph, gd.grad of part of a graph) stay live until their
+   tensors are collected, above the holes of older ones; without this the
+   tape would grow by such records every step.  Never runs
    during a backward (only appending compacts, and a backward appends
    nothing). */
 static void compact(void)

@@ -9,8 +9,9 @@
  * gd_tensor_release), or when a backward without retain_graph has walked it
  * (the output then keeps GD_AG_CONSUMED_NODE: consume_record).  So a graph
  * nobody can reach any more goes away with its last tensor, as PyTorch's does,
- * and a training loop's tape is empty again when its backward returns.  Releases cascade through a work list, never by recursion (a
- * 10^6-op chain must not overflow the stack).
+ * and a training loop's tape is empty again when its backward returns.
+ * Releases cascade through a work list, never by recursion (a 10^6-op chain
+ * must not overflow the stack).
  *
  * Why a C array and not Lua tables or closures: an FFI call appending a record
  * costs about 2 ns on LuaJIT 2.1, a Lua table per op 44 ns, a closure 54 ns,
@@ -74,7 +75,6 @@ static void record_clear(ag_record *r)
     gd_tensor_release(r->gout);
     r->gout = NULL;
 }
-
 
 static int push_pending(int64_t idx)
 {
@@ -513,6 +513,12 @@ gd_tensor *gd_ag_leaf_grad_for_add(const gd_tensor *t, const void *vsink)
     return t->gradient;
 }
 
+static int second_time_error(void)
+{
+    return gd_fail(GD_EINVAL, "backward: trying to backward through the graph a second time (its saved values were "
+                              "freed by the first backward; pass retain_graph = true to the first)");
+}
+
 /* Sends g, the gradient for input t (already of t's shape and dtype), on. */
 int gd_ag_send(const gd_tensor *t, const gd_tensor *g, const void *vsink)
 {
@@ -520,7 +526,7 @@ int gd_ag_send(const gd_tensor *t, const gd_tensor *g, const void *vsink)
     if (!t || !g || !t->requires_grad) return GD_OK;
     /* a recorded input: into its record (a listed one is collected there) */
     if (t->grad_node > 0) return gd_ag_accumulate(&tape[t->grad_node - 1].gout, g);
-    if (t->grad_node) return GD_OK;   /* consumed: the marking refused such a walk */
+    if (t->grad_node) return second_time_error();   /* consumed (the marking refuses such a walk first) */
     if (sink->n > 0) {
         for (int k = 0; k < sink->n; k++)
             if (sink->inputs[k] == t) GD_TRY(gd_ag_accumulate(&sink->grads[k], g));
@@ -558,12 +564,6 @@ static int reach(int64_t idx)
     return GD_OK;
 }
 
-static int second_time_error(void)
-{
-    return gd_fail(GD_EINVAL, "backward: trying to backward through the graph a second time (its saved values were "
-                              "freed by the first backward; pass retain_graph = true to the first)");
-}
-
 /* Marks the records root's gradient reaches; checks that none was consumed or
    had a saved tensor changed, before any gradient is written.  Stops as soon
    as no marked record is left below. */
@@ -580,7 +580,7 @@ static int mark_reachable(int64_t top)
         if (r->dead) continue;
         for (int k = 0; k < r->nin; k++) {
             const gd_tensor *t = AG_IN(r)[k];
-            if (t && t->grad_node == GD_AG_CONSUMED_NODE && t->requires_grad) return second_time_error();
+            if (t && t->grad_node == GD_AG_CONSUMED_NODE) return second_time_error();
             if (k < AG_VERSIONED && (r->saves >> k & 1) && gd_tensor_version(t) != r->in_version[k])
                 return modified_error(t, r, r->in_version[k]);
             if (hook_on && t && !t->grad_node && t->requires_grad) leaf_hook->expect(t);
@@ -629,6 +629,7 @@ static int walk(gd_tensor *root, const gd_tensor *grad, int retain, gd_ag_sink *
         return gd_fail(GD_EINVAL, "backward: a gradient can be implied only for a one-element result; this one has "
                                   "shape %s (pass the gradient: t:backward(g))", gd_shape_str(root, s, sizeof s));
     }
+    if (root->grad_node == GD_AG_CONSUMED_NODE) return second_time_error();
     int was = gd_ag_mode;
     gd_ag_mode = 0;    /* the backward's own ops are not recorded */
     gd_tensor *seed = NULL;
@@ -639,10 +640,6 @@ static int walk(gd_tensor *root, const gd_tensor *grad, int retain, gd_ag_sink *
         st = gd_ag_pool_empty(&seed, root->rank, root->sizes, root->scalar_type, root->device_kind);
         if (!st) st = gd_fill(seed, 1.0);
         if (st) { gd_tensor_release(seed); seed = NULL; }
-    }
-    if (!st && root->grad_node == GD_AG_CONSUMED_NODE) {
-        gd_tensor_release(seed);
-        st = second_time_error();
     }
     if (st) { gd_ag_mode = was; return st; }
     bool hooked = leaf_hook && sink->n == 0;

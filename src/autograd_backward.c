@@ -245,7 +245,6 @@ static gd_tensor *as_dtype_of(scratch *s, const gd_tensor *t, const gd_tensor *l
 
 /* ------------------------------------------------------------- formulas */
 
-
 static void binary_backward(scratch *s, const ag_record *r, const gd_tensor *g, gd_tensor **gin)
 {
     const gd_tensor *a = AG_IN(r)[0], *b = AG_IN(r)[1];

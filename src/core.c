@@ -158,10 +158,18 @@ static void tune_malloc(void)
 enum { POOL_HEAD = 64, POOL_CLASSES = 4 };
 static const size_t pool_data_bytes[POOL_CLASSES] = {64, 256, 1024, 4096};
 /* How many free blocks each list keeps: a collection cycle releases the
-   temporaries of tens of thousands of operations at once, and what the list
-   cannot keep goes back to malloc only to be asked for again (the churn this
-   avoids).  At most about 18 MB are kept idle. */
-static const int pool_keep[POOL_CLASSES + 1] = {32768, 8192, 2048, 512, 32768};
+   temporaries of tens of thousands of operations at once (up to 32768 and
+   more when gd.aux paces collections further apart), and what the lists
+   cannot keep goes back to malloc only to be asked for again: the churn this
+   avoids, and worse, since aligned_alloc then splits fragmented chunks.  A
+   list of 2048 blocks of 1 KB cost quadratic_deep's 100-element loop 12%
+   (_int_memalign, _int_free and malloc_consolidate at the top of the
+   profile) once a burst of 40000 such tensors had come and gone.  Each list
+   keeps up to its count, and all of a thread's lists together at most
+   POOL_IDLE_MAX bytes (the C memory a collection is advised after: what a
+   cycle can release).  Memory is kept only after it was in use at once. */
+static const int pool_keep[POOL_CLASSES + 1] = {131072, 65536, 32768, 16384, 131072};
+static const int64_t POOL_IDLE_MAX = (int64_t)GD_COLLECT_FLOOR_MB << 20;
 
 typedef struct pool_node { struct pool_node *next; } pool_node;
 /* Per thread, so that taking and giving need no atomic instruction (each
@@ -172,6 +180,7 @@ typedef struct {
     int count;
     pool_node *head;
 } pool;
+static GD_TLS int64_t pool_idle_bytes;   /* in all of this thread's lists */
 /* [0 .. POOL_CLASSES-1]: storage blocks by class; [POOL_CLASSES]: tensor headers */
 static GD_TLS pool pools[POOL_CLASSES + 1];
 static GD_TLS int pools_registered;
@@ -191,8 +200,14 @@ static void pools_drain(void *unused)
         pools[c].head = NULL;
         pools[c].count = 0;
     }
+    pool_idle_bytes = 0;
 }
 static void pools_key_make(void) { pthread_key_create(&pools_key, pools_drain); }
+
+static int64_t pool_block_bytes(int c)
+{
+    return c < POOL_CLASSES ? (int64_t)(POOL_HEAD + pool_data_bytes[c]) : (int64_t)sizeof(gd_tensor);
+}
 
 static void *pool_take(int c)
 {
@@ -201,6 +216,7 @@ static void *pool_take(int c)
     if (n) {
         p->head = n->next;
         p->count--;
+        pool_idle_bytes -= pool_block_bytes(c);
     }
     return n;
 }
@@ -209,7 +225,7 @@ static void *pool_take(int c)
 static int pool_give(int c, void *block)
 {
     pool *p = &pools[c];
-    if (p->count >= pool_keep[c]) return 0;
+    if (p->count >= pool_keep[c] || pool_idle_bytes + pool_block_bytes(c) > POOL_IDLE_MAX) return 0;
     if (!pools_registered) {   /* the first block this thread keeps: free its lists when it exits */
         pthread_once(&pools_key_once, pools_key_make);
         if (pthread_setspecific(pools_key, (void *)1) != 0) return 0;
@@ -219,6 +235,7 @@ static int pool_give(int c, void *block)
     n->next = p->head;
     p->head = n;
     p->count++;
+    pool_idle_bytes += pool_block_bytes(c);
     return 1;
 }
 

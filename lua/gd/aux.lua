@@ -149,6 +149,8 @@ local recent = {}      -- generations closed since the last fire
 local old = {}         -- generations closed before the last fire: settled at the next
 local busy, deferred = false, false
 local unsettled_limit_reached
+local epoch_t0   -- the CPU clock at the start of the pace's epoch (nil: none; see "the pace" below)
+local paced      -- after each full collection: the pace's clock (below)
 
 -- Settling a generation: the live handles get their finalizer, then one C
 -- call releases the dead ones' tensors (gd_tensor_release_batch prefetches the
@@ -340,6 +342,7 @@ function collectgarbage(opt, ...)
     local r = raw_collectgarbage("collect")
     settle_all()
     live_kb = raw_collectgarbage("count")
+    paced()
     return r
   end
   return raw_collectgarbage(opt, ...)
@@ -351,24 +354,83 @@ end
 -- MB, while their C headers, storages and records wait, and are cold in the
 -- cache by the time they are released and reused (about 400 bytes each).  A
 -- full collection costs about 0.18 us per KB of live Lua heap (97 us for the
--- 540 KB of gd loaded, measured here), so one every 4 tensors per KB of the
--- heap that survived the last collection (at least 4096, at most 262144)
--- costs about 45 ns a tensor and, for a small heap, keeps the unsettled
--- tensors' memory near 2 MB.  Measured on the d2l quadratic through autograd
+-- 540 KB of gd loaded, measured here), so the base rule is one every 4
+-- tensors per KB of the heap that survived the last collection (at least
+-- 4096, at most 262144).  Measured on the d2l quadratic through autograd
 -- (3 temporaries a step, 2026-12-02, idle machine): 16 per KB of the heap
 -- counted with its garbage (the rule before) gave 380-430 k steps/s, 16 per
 -- KB of the live heap 420-460 k, 8 per KB 390-540 k, 4 per KB 620-700 k;
 -- the other autograd loops of make bench did not change.  The live heap, not
 -- collectgarbage("count"): that counts the garbage too, which made the limit
 -- grow between collections with the very temporaries it is meant to bound.
+--
+-- Which multiple of the base rule is best depends on the machine: the
+-- collections' fixed cost falls with the number of tensors between them, and
+-- the waiting tensors' memory falls out of the caches.  On a 2-core AMD EPYC
+-- (1 MB L2 a core) 4096 was best and 16384 20% slower; on a 2-core Intel Xeon
+-- (2 MB L2 a core) 32768 ran 1.99 M steps/s against 1.55 M at 4096 and
+-- 1.05 M at 65536 (2026-12-03).  So the pace climbs: gd.pace measures the
+-- tensors wrapped per CPU second over epochs of at least PACE_CYCLES full
+-- collections and PACE_SECONDS, and moves the multiple (1, 2, 4, 8: level
+-- 0..PACE_TOP) of the floor, 4096, towards the faster one ("the pace").
+-- Every full collection ends a cycle of the epoch, whatever asked for it (the
+-- memory advice, collectgarbage()): a loop of large tensors that the advice
+-- collects must still measure the level it inherited from the loop before.
+-- The floor, not the whole rule: the generations' own tables are Lua heap
+-- (32 KB for each 2048 tensors), so a multiple of the heap rule fed on
+-- itself (at 8x: 59000 tensors between collections instead of 32768, at
+-- 1.1 M steps/s).
 local UNSETTLED_MIN, UNSETTLED_PER_KB, UNSETTLED_MAX = 4096, 4, 262144
-unsettled_limit_reached = function()
-  local pending = (#recent + #old) * GEN_CAP
-  if pending < UNSETTLED_MIN then return false end
+local PACE_TOP, PACE_CYCLES, PACE_SECONDS = 3, 4, 0.01
+local pacer = require("gd.pace").new(PACE_TOP)
+local pace_mult = 1
+local gens_closed = 0                -- generations filled since load (a count of tensors / GEN_CAP)
+local epoch_gens, epoch_cycles = 0, 0
+local cpu_clock = os.clock
+
+--- The number of unsettled tensors that calls for a collection.
+local function unsettled_limit()
   local limit = live_kb * UNSETTLED_PER_KB
-  if limit < UNSETTLED_MIN then return true end
-  return pending >= (limit < UNSETTLED_MAX and limit or UNSETTLED_MAX)
+  local floor = UNSETTLED_MIN * pace_mult
+  if limit < floor then limit = floor end
+  return limit < UNSETTLED_MAX and limit or UNSETTLED_MAX
 end
+unsettled_limit_reached = function()
+  return (#recent + #old) * GEN_CAP >= unsettled_limit()
+end
+
+--- After a full collection: the end of an epoch when it has lasted long
+-- enough (see above).
+paced = function()
+  local now = cpu_clock()
+  if not epoch_t0 then
+    epoch_t0, epoch_gens, epoch_cycles = now, gens_closed, 0
+    return
+  end
+  epoch_cycles = epoch_cycles + 1
+  local dt = now - epoch_t0
+  if epoch_cycles < PACE_CYCLES or dt < PACE_SECONDS then return end
+  local level = pacer:observe((gens_closed - epoch_gens) / dt)
+  epoch_t0, epoch_gens, epoch_cycles = now, gens_closed, 0
+  if 2 ^ level ~= pace_mult then
+    -- the cycle that grows (or shrinks) into the new limit is not measured:
+    -- its first reach for that much memory costs page faults, not the pace
+    pace_mult = 2 ^ level
+    epoch_t0 = nil
+  end
+end
+
+--- For the specs: the pace's climber, the current limit, and a way to set
+-- the level (nil: back to climbing from where it is).
+A._pace = {
+  climber = pacer,
+  limit = function() return unsettled_limit() end,
+  set_level = function(level)
+    if level then pacer.level, pacer.home, pacer.probing = level, level, false end
+    pace_mult = 2 ^ pacer.level
+    epoch_t0 = nil
+  end,
+}
 
 --- Takes ownership of one reference to a C tensor and returns its Lua object.
 -- GD_GC_TORTURE=n (a test mode, as Lua's own GC stress tests): a forced
@@ -392,13 +454,16 @@ local function wrap(c)
   if full then
     recent[#recent + 1] = g
     cur = new_gen()
+    gens_closed = gens_closed + 1
   end
   busy = false
   if deferred then run_deferred() end
-  if C.gd_mem_collect_advised() ~= 0 or (full and unsettled_limit_reached()) then collect()
+  if C.gd_mem_collect_advised() ~= 0 or (full and unsettled_limit_reached()) then
+    collect()
+    paced()
   elseif torture_every then
     torture_count = torture_count + 1
-    if torture_count >= torture_every then torture_count = 0; collect() end
+    if torture_count >= torture_every then torture_count = 0; collect(); paced() end
   end
   return t
 end

@@ -78,14 +78,30 @@ int64_t gd_mem_live_bytes(int device)
     return __atomic_load_n(&live_bytes[device], __ATOMIC_RELAXED);
 }
 
-int gd_mem_collect_advised(void)
+/* Whether the advice's rule holds now. */
+static bool advice_due(void)
 {
     int64_t since = __atomic_load_n(&allocated_total, __ATOMIC_RELAXED) - atomic_load(&allocated_at_advice);
-    const int64_t floor_bytes = atomic_load(&collect_floor);
-    if (!atomic_load(&baseline_pending) && since > floor_bytes && since > atomic_load(&live_after_collect)) {
+    return !atomic_load(&baseline_pending) && since > atomic_load(&collect_floor) &&
+           since > atomic_load(&live_after_collect);
+}
+
+/* Set by an allocation after which the rule held, cleared by the advice: the
+   Lua layer reads it after each new tensor (one load, where an FFI call to
+   gd_mem_collect_advised per tensor was 2% of the d2l quadratic's step) and
+   asks gd_mem_collect_advised only when it is set. */
+static int collect_hint;
+
+const int *gd_mem_collect_hint(void) { return &collect_hint; }
+
+int gd_mem_collect_advised(void)
+{
+    if (advice_due()) {
         atomic_store(&baseline_pending, 1);
+        __atomic_store_n(&collect_hint, 0, __ATOMIC_RELAXED);
         return 1;
     }
+    __atomic_store_n(&collect_hint, 0, __ATOMIC_RELAXED);   /* (the floor rose since it was set) */
     return 0;
 }
 
@@ -100,6 +116,8 @@ static void account_allocation(int device, int64_t nbytes)
     }
     gd_owned_add64(&live_bytes[device], nbytes);
     gd_owned_add64(&allocated_total, nbytes);
+    if (!__atomic_load_n(&collect_hint, __ATOMIC_RELAXED) && advice_due())
+        __atomic_store_n(&collect_hint, 1, __ATOMIC_RELAXED);
 }
 
 

@@ -149,6 +149,10 @@ int64_t gd_mem_live_bytes(int device);
    with the Lua heap, so the Lua layer raises the floor with it. */
 int gd_mem_collect_advised(void);
 void gd_mem_set_collect_floor(int64_t bytes);
+/* Nonzero when gd_mem_collect_advised() may advise a collection (set by an
+   allocation after which its rule held; it advises only when the rule still
+   holds): a flag a caller reads after each allocation, cheaper than the call. */
+const int *gd_mem_collect_hint(void);
 /* OpenMP threads used by large loops (0 or less: one per processor; at most
    GD_MAX_THREADS). */
 enum { GD_MAX_THREADS = 256 };

@@ -441,6 +441,7 @@ local torture_every = tonumber(os.getenv("GD_GC_TORTURE") or "")
 if torture_every and torture_every < 1 then torture_every = nil end
 local torture_count = 0
 
+local collect_hint = C.gd_mem_collect_hint()   -- (a pointer into libgd: one load per tensor)
 local function wrap(c)
   local t = TensorCT(c)
   busy = true
@@ -458,7 +459,7 @@ local function wrap(c)
   end
   busy = false
   if deferred then run_deferred() end
-  if C.gd_mem_collect_advised() ~= 0 or (full and unsettled_limit_reached()) then
+  if (collect_hint[0] ~= 0 and C.gd_mem_collect_advised() ~= 0) or (full and unsettled_limit_reached()) then
     collect()
     paced()
   elseif torture_every then

@@ -2,6 +2,7 @@
  * host.h: the pieces of the gdlua host program, shared between its files.
  *
  *   main.c ...... command line (modelled on lua.c / luajit.c), state setup
+ *   alloc.c ..... free lists in front of LuaJIT's allocator for small objects
  *   call.c ...... protected calls with tracebacks, error reports, Ctrl-C
  *   paths.c ..... finding the gd Lua package next to the executable
  *   repl.c ...... the interactive loop; the logic lives in lua/gd/repl.lua
@@ -30,6 +31,13 @@ int host_report(lua_State *L, int status);
 
 /* Prints "gdlua: <msg>" on stderr (lua.c's l_message). */
 void host_message(const char *msg);
+
+/* ----------------------------------------------------------------- alloc.c */
+
+/* Puts free lists for the smallest objects (tensor handles) in front of the
+ * state's allocator; host_alloc_remove, before lua_close, takes them away. */
+void host_alloc_install(lua_State *L);
+void host_alloc_remove(lua_State *L);
 
 /* ----------------------------------------------------------------- paths.c */
 

@@ -493,6 +493,7 @@ int main(int argc, char **argv)
         host_message("cannot create the Lua state: not enough memory");
         return EXIT_FAILURE;
     }
+    host_alloc_install(L);
     lua_pushcfunction(L, run_main);
     lua_pushinteger(L, argc);
     lua_pushlightuserdata(L, argv);
@@ -508,6 +509,7 @@ int main(int argc, char **argv)
         snprintf(msg, sizeof msg, "gd.dist: rank %d of %d failed; ending every rank", gd_dist_rank(), gd_dist_size());
         gd_dist_abort(msg, 1);
     }
+    host_alloc_remove(L);
     lua_close(L);
     return ok ? EXIT_SUCCESS : EXIT_FAILURE;
 }

@@ -66,6 +66,16 @@ describe("gd.pace", function()
     assert.is_true(at[0] >= 380, "epochs at level 0: " .. at[0])
   end)
 
+  it("settles on the smaller level when two are equally fast", function()
+    -- flat rates from a home at level 2: each probe down is no slower, so the
+    -- climber walks down to 0 (less memory waiting).  Catches a climber that
+    -- asks a lower level for the same 3% gain as a higher one (it stays at 2)
+    local c = pace.new(3)
+    c.level, c.home = 2, 2
+    run(c, function() return 1 end, 40)
+    assert.are.equal(0, c.home)
+  end)
+
   it("follows the machine when the best level changes", function()
     -- best at 3 for 200 epochs, then best at 0 (a program whose tensors grew,
     -- say).  Catches a climber that stops probing once it has settled
@@ -74,6 +84,22 @@ describe("gd.pace", function()
     assert.are.equal(3, c.home)
     run(c, function(l) return ({[0] = 1.3, 1.2, 1.1, 1.0})[l] end, 300, 201)
     assert.are.equal(0, c.home)
+  end)
+
+  it("probes again at once when the work changes under it", function()
+    -- settled at 0 with the longest wait, then another loop (rates three times
+    -- as high, best at level 1): the shift of the home rate restarts the wait,
+    -- so level 1 is found within a few epochs.  Catches a climber that waits
+    -- out its 32 epochs first
+    local c = pace.new(3)
+    run(c, function(l) return ({[0] = 1.0, 0.9, 0.8, 0.7})[l] end, 300)
+    assert.are.equal(32, c.wait_len)
+    local epochs = 0
+    while c.home ~= 1 and epochs < 100 do
+      c:observe(({[0] = 3.0, 3.3, 3.0, 2.7})[c.level])
+      epochs = epochs + 1
+    end
+    assert.is_true(epochs <= 4, "epochs to find the new best level: " .. epochs)
   end)
 
   it("with a single level, measures and stays", function()

@@ -4,16 +4,17 @@
 -- Nothing here is public API.
 --
 -- The climber stays at its home level and measures it.  Every `wait` epochs
--- it probes one neighbour for one epoch: a neighbour that is more than
--- `gain` (3%) faster than the home epoch just before becomes the new home
--- (the level below: one no more than gain/3 slower, so that within the noise
--- the climber settles on the smaller level and its smaller memory),
--- and the next probe goes on in the same direction at once; a neighbour that
--- is not turns the direction and doubles the wait (up to `max_wait`), so
--- that a climber at the best level spends almost all its time there.  A home
--- epoch whose rate differs from the one before by more than `shift` (25%)
--- means the work itself changed (another loop): the wait starts again at 1.
--- A rate is anything where larger is better (tensors per CPU second).
+-- it probes one neighbour for one epoch.  The neighbour above becomes the new
+-- home when it is more than `gain` (3%) faster than the home epoch just
+-- before; the neighbour below already when it is no more than gain/3 slower,
+-- so that within the noise the climber settles on the smaller level and its
+-- smaller memory.  After a move the next probe, in the same direction, comes
+-- one epoch later; after a probe that failed the direction turns and the
+-- wait doubles (up to `max_wait` epochs), so that a climber at the best level
+-- spends almost all its time there.  A home epoch whose rate differs from the
+-- one before by more than `shift` (25%) means the work itself changed
+-- (another loop): the wait starts again at 1.  A rate is anything where
+-- larger is better (tensors per CPU second).
 local M = {}
 M.__index = M
 

@@ -6,6 +6,7 @@
 #include "backend.h"
 
 #include <math.h>
+#include <stddef.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -206,13 +207,23 @@ static GD_TLS int pools_registered;
 static pthread_key_t pools_key;
 static pthread_once_t pools_key_once = PTHREAD_ONCE_INIT;
 
+/* Where a free block keeps its list link: a storage block in its first line,
+   which its release touches anyway (the refcount); a tensor header in the line
+   of its storage pointer, which its release reads, not in its first line,
+   which the release does not (one cold line less for each header a batch of
+   dead temporaries releases). */
+static inline pool_node **link_of(int c, void *block)
+{
+    return (pool_node **)((char *)block + (c == POOL_CLASSES ? offsetof(gd_tensor, storage) : 0));
+}
+
 static void pools_drain(void *unused)
 {
     (void)unused;
     for (int c = 0; c <= POOL_CLASSES; c++) {
         pool_node *n = pools[c].head;
         while (n) {
-            pool_node *next = n->next;
+            pool_node *next = *link_of(c, n);
             free(n);
             n = next;
         }
@@ -233,7 +244,7 @@ static void *pool_take(int c)
     pool *p = &pools[c];
     pool_node *n = p->head;
     if (n) {
-        p->head = n->next;
+        p->head = *link_of(c, n);
         p->count--;
         pool_idle_bytes -= pool_block_bytes(c);
     }
@@ -251,7 +262,7 @@ static int pool_give(int c, void *block)
         pools_registered = 1;
     }
     pool_node *n = block;
-    n->next = p->head;
+    *link_of(c, n) = p->head;
     p->head = n;
     p->count++;
     pool_idle_bytes += pool_block_bytes(c);

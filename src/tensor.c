@@ -169,8 +169,10 @@ int64_t gd_tensor_release_batch(gd_tensor **ptrs, int64_t n, int64_t *uids)
     int64_t k = 0;
     for (int64_t i = 0; i < n; i++) {
         if (i + AHEAD < n && ptrs[i + AHEAD]) {
+            /* the lines a release touches: uid, .grad, storage, refcount
+               (128..191), lua_grad, grad_node (192..223); the free list's
+               link is in the first of them (src/core.c, link_of) */
             const char *h = (const char *)ptrs[i + AHEAD];
-            __builtin_prefetch(h, 1);
             __builtin_prefetch(h + 128, 1);
             __builtin_prefetch(h + 192, 1);
         }

@@ -7,16 +7,21 @@
 local pace = require "gd.pace"
 local P = dofile("spec/support/process.lua")
 
---- Epochs spent at each level over n epochs of rate_of(level, epoch).
-local function run(climber, rate_of, n, from)
+--- Epochs spent at each level over n epochs of rate_of(level).
+local function run(climber, rate_of, n)
   local at = {}
   for l = 0, climber.top do at[l] = 0 end
   local level = climber.level
-  for e = from or 1, (from or 1) + n - 1 do
-    level = climber:observe(rate_of(level, e))
+  for _ = 1, n do
+    level = climber:observe(rate_of(level))
     at[level] = at[level] + 1
   end
   return at
+end
+
+--- The rate function of a machine with these rates at levels 0, 1, ...
+local function machine(rates)
+  return function(level) return rates[level + 1] end
 end
 
 -- a deterministic noise of +-amp (a linear congruential sequence)
@@ -33,9 +38,8 @@ describe("gd.pace", function()
     -- a machine like the Xeon: level 2 (16384 tensors) is best.  Catches a
     -- climber that never leaves level 0 (the fixed 4096 of before) or that
     -- keeps probing every other epoch (at most 3/4 of them at the best level)
-    local rates = {[0] = 1.0, 1.2, 1.35, 0.7}
     local c = pace.new(3)
-    local at = run(c, function(l) return rates[l] end, 400)
+    local at = run(c, machine {1.0, 1.2, 1.35, 0.7}, 400)
     assert.are.equal(2, c.home)
     assert.is_true(at[2] >= 360, "epochs at level 2: " .. at[2])
     assert.is_true(at[3] <= 12, "epochs at level 3: " .. at[3])
@@ -45,9 +49,8 @@ describe("gd.pace", function()
   it("stays at level 0 where the smallest pace is best, probing ever more rarely", function()
     -- a machine like the EPYC: every larger pace is slower.  Catches a climber
     -- that moves on without a measured gain, or one that does not back off
-    local rates = {[0] = 1.0, 0.9, 0.8, 0.6}
     local c = pace.new(3)
-    local at = run(c, function(l) return rates[l] end, 400)
+    local at = run(c, machine {1.0, 0.9, 0.8, 0.6}, 400)
     assert.are.equal(0, c.home)
     -- (waits of 2, 4, 8, 16, then 32 epochs: 15 probes in 400 epochs; without
     -- the back-off, 133)
@@ -80,9 +83,9 @@ describe("gd.pace", function()
     -- best at 3 for 200 epochs, then best at 0 (a program whose tensors grew,
     -- say).  Catches a climber that stops probing once it has settled
     local c = pace.new(3)
-    run(c, function(l) return ({[0] = 1.0, 1.1, 1.2, 1.3})[l] end, 200)
+    run(c, machine {1.0, 1.1, 1.2, 1.3}, 200)
     assert.are.equal(3, c.home)
-    run(c, function(l) return ({[0] = 1.3, 1.2, 1.1, 1.0})[l] end, 300, 201)
+    run(c, machine {1.3, 1.2, 1.1, 1.0}, 300)
     assert.are.equal(0, c.home)
   end)
 
@@ -92,11 +95,11 @@ describe("gd.pace", function()
     -- so level 1 is found within a few epochs.  Catches a climber that waits
     -- out its 32 epochs first
     local c = pace.new(3)
-    run(c, function(l) return ({[0] = 1.0, 0.9, 0.8, 0.7})[l] end, 300)
+    run(c, machine {1.0, 0.9, 0.8, 0.7}, 300)
     assert.are.equal(32, c.wait_len)
-    local epochs = 0
+    local rate_of, epochs = machine {3.0, 3.3, 3.0, 2.7}, 0
     while c.home ~= 1 and epochs < 100 do
-      c:observe(({[0] = 3.0, 3.3, 3.0, 2.7})[c.level])
+      c:observe(rate_of(c.level))
       epochs = epochs + 1
     end
     assert.is_true(epochs <= 4, "epochs to find the new best level: " .. epochs)

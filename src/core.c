@@ -97,13 +97,11 @@ const int *gd_mem_collect_hint(void) { return &collect_hint; }
 
 int gd_mem_collect_advised(void)
 {
-    if (advice_due()) {
-        atomic_store(&baseline_pending, 1);
-        __atomic_store_n(&collect_hint, 0, __ATOMIC_RELAXED);
-        return 1;
-    }
-    __atomic_store_n(&collect_hint, 0, __ATOMIC_RELAXED);   /* (the floor rose since it was set) */
-    return 0;
+    /* (also when the rule no longer holds: the floor rose since it was set) */
+    __atomic_store_n(&collect_hint, 0, __ATOMIC_RELAXED);
+    if (!advice_due()) return 0;
+    atomic_store(&baseline_pending, 1);
+    return 1;
 }
 
 /* Called with the size of each new storage, before it is counted. */
@@ -307,7 +305,8 @@ static gd_storage *small_storage_new(int c)
 }
 
 _Static_assert(sizeof(struct gd_storage) <= POOL_HEAD, "a storage header fits in its block's first line");
-_Static_assert(sizeof(pool_node) <= sizeof(gd_tensor), "a free header holds a list link");
+_Static_assert(offsetof(gd_tensor, storage) + sizeof(pool_node *) <= sizeof(gd_tensor),
+               "a free header holds its list link (link_of)");
 
 int gd_storage_new(gd_storage **out, size_t nbytes, int device)
 {

@@ -150,7 +150,7 @@ local old = {}         -- generations closed before the last fire: settled at th
 local busy, deferred = false, false
 local unsettled_limit_reached
 local epoch_t0   -- the CPU clock at the start of the pace's epoch (nil: none; see "the pace" below)
-local paced      -- after each full collection: the pace's clock (below)
+local paced      -- at the end of each full collection (collect, collectgarbage): the pace's clock (below)
 
 -- Settling a generation: the live handles get their finalizer, then one C
 -- call releases the dead ones' tensors (gd_tensor_release_batch prefetches the
@@ -331,6 +331,7 @@ local function collect()
   run_deferred()
   live_kb = raw_collectgarbage("count")
   C.gd_mem_set_collect_floor(live_kb * 4096)
+  paced()
 end
 A.collect = collect   -- (the specs force one)
 
@@ -424,7 +425,7 @@ end
 -- the level (nil: back to climbing from where it is).
 A._pace = {
   climber = pacer,
-  limit = function() return unsettled_limit() end,
+  limit = unsettled_limit,
   set_level = function(level)
     if level then pacer.level, pacer.home, pacer.probing = level, level, false end
     pace_mult = 2 ^ pacer.level
@@ -461,10 +462,9 @@ local function wrap(c)
   if deferred then run_deferred() end
   if (collect_hint[0] ~= 0 and C.gd_mem_collect_advised() ~= 0) or (full and unsettled_limit_reached()) then
     collect()
-    paced()
   elseif torture_every then
     torture_count = torture_count + 1
-    if torture_count >= torture_every then torture_count = 0; collect(); paced() end
+    if torture_count >= torture_every then torture_count = 0; collect() end
   end
   return t
 end

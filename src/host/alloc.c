@@ -12,9 +12,9 @@
  * memory first.  Every block still comes from LuaJIT's allocator: one taken
  * from a list was made by it for that very size, so a realloc or a free
  * passed on to it later is one it knows.  The lists keep at most HOST_KEEP
- * blocks each and HOST_IDLE_MAX bytes in all; the rest go back at once.  At lua_close the original
- * allocator is put back first: the blocks on the lists are part of its
- * arena, which it then frees whole.
+ * blocks each and HOST_IDLE_MAX bytes in all; the rest go back at once.  At
+ * lua_close the original allocator is put back first: the blocks on the lists
+ * are part of its arena, which it then frees whole.
  *
  * LuaJIT calls the allocator with the object's exact size on every free
  * (lj_mem_free(g, p, osize)); a new object is (NULL, 0, nsize).

@@ -17,6 +17,40 @@ describe("reductions over all elements", function()
     assert.are.equal(21, i64({{1, 2, 3}, {4, 5, 6}}):sum())
   end)
 
+  -- A sum or mean of at most one reduction block (4096 elements) of floats
+  -- takes a short path (src/cpu/reduce.c); it must give the blocked path's
+  -- bits.  Each input separates a wrong short path from the right one:
+  -- (0.1 + 0.2) + 0.3 is 0.6000000000000001 and 0.1 + (0.2 + 0.3) is 0.6
+  -- (a pairwise or reversed order); float32's 1e8 + 1 - 1e8 is 1 in double
+  -- and 0 in float (a float accumulator); -0 folded from the blocked path's
+  -- starting 0 is +0 (a fold that starts from the first element keeps -0);
+  -- and 4096 elements against 4097 (the blocked path) catch a short path that
+  -- drops or repeats the block's last elements.
+  it("sums one block of floats in order from 0, in double, as the blocked path does", function()
+    local a = f64({0.1, 0.2, 0.3})
+    assert.are.equal((0.1 + 0.2) + 0.3, a:sum())
+    assert.are_not.equal(0.6, a:sum())
+    assert.are.equal(((0.1 + 0.2) + 0.3) / 3, a:mean())
+    assert.are.equal(1, gd.tensor({1e8, 1, -1e8}, {dtype = "float32"}):sum())
+    assert.are.equal(math.huge, 1 / f64({-0.0}):sum())
+    -- through autograd the result is a 0-d tensor with the same value
+    local x = gd.tensor({0.1, 0.2, 0.3}, {dtype = "float64", requires_grad = true})
+    assert.are.equal((0.1 + 0.2) + 0.3, x:sum():item())
+    assert.are.equal(((0.1 + 0.2) + 0.3) / 3, x:mean():item())
+    for _, dtype in ipairs({"float32", "float64"}) do
+      local v = {}
+      for i = 1, 4097 do v[i] = 1 / i end
+      local t = gd.tensor(v, {dtype = dtype})
+      local w = t:totable()   -- (float32: the stored values)
+      local s = 0
+      for i = 1, 4096 do s = s + w[i] end
+      assert.are.equal(s, t:narrow(1, 1, 4096):sum(), dtype)
+      assert.are.equal(s / 4096, t:narrow(1, 1, 4096):mean(), dtype)
+      -- 4097: two blocks, the first folded as above, then the second added
+      assert.are.equal(s + (0 + w[4097]), t:sum(), dtype)
+    end
+  end)
+
   it("var and std are unbiased by default, with a correction argument", function()
     -- values 1..6: mean 3.5, squared deviations sum to 17.5
     assert.are.equal(17.5 / 5, m:var())

@@ -67,8 +67,10 @@ void gd_tensor_bump_version(gd_tensor *t)
 static void record_clear(ag_record *r)
 {
     for (int k = 0; k < r->nin; k++) gd_tensor_release(AG_IN(r)[k]);
-    free(r->in_ext);
-    r->in_ext = NULL;
+    if (r->in_ext) {   /* (a call of free(NULL) per record was 2% of the walk) */
+        free(r->in_ext);
+        r->in_ext = NULL;
+    }
     r->nin = 0;
     gd_tensor_release(r->saved);
     r->saved = NULL;
@@ -266,8 +268,16 @@ static int record(gd_tensor *out, int kind, int op, int nin, const gd_tensor *co
     }
     r->p[0] = p ? p[0] : 0;
     r->p[1] = p ? p[1] : 0;
-    memset(r->ip, 0, sizeof r->ip);
-    for (int k = 0; k < nip; k++) r->ip[k] = ip[k];
+    /* the integer arguments: a record without any (most: arithmetic,
+       reductions of everything) clears only the first few, which the
+       backward of a kind that takes none may still read as 0 (a whole clear
+       of the 12 was a tenth of the recording) */
+    if (nip == 0) {
+        r->ip[0] = r->ip[1] = r->ip[2] = r->ip[3] = 0;
+    } else {
+        memset(r->ip, 0, sizeof r->ip);
+        for (int k = 0; k < nip; k++) r->ip[k] = ip[k];
+    }
     r->nip = (int8_t)nip;
     r->saved = saved;
     r->saved_version = gd_tensor_version(saved);
@@ -363,7 +373,7 @@ int gd_reduce(gd_tensor **out, const gd_tensor *t, int op, double p)
         d = GD_FLOAT32;
     *out = NULL;
     if (!st) st = gd_empty(out, 0, NULL, d, t->device_kind);
-    if (!st) st = gd_fill(*out, v);
+    if (!st) st = gd_fill_fresh1(*out, v);
     if (st && *out) { gd_tensor_release(*out); *out = NULL; }
     if (rec) {
         double pp[2] = {p, 0};
@@ -638,7 +648,7 @@ static int walk(gd_tensor *root, const gd_tensor *grad, int retain, gd_ag_sink *
         st = gd_to(&seed, grad, root->scalar_type, -1);
     } else {
         st = gd_ag_pool_empty(&seed, root->rank, root->sizes, root->scalar_type, root->device_kind);
-        if (!st) st = gd_fill(seed, 1.0);
+        if (!st) st = gd_fill_fresh1(seed, 1.0);
         if (st) { gd_tensor_release(seed); seed = NULL; }
     }
     if (st) { gd_ag_mode = was; return st; }

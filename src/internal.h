@@ -199,4 +199,18 @@ typedef struct gd_backend gd_backend;
    set ("no CUDA GPU ...") when it cannot be (src/cuda_loader.c). */
 const gd_backend *gd_cuda_backend(void);
 
+/* Stores v into t, a one-element tensor just made (gd_empty, or a buffer the
+   autograd pool has just handed out and versioned): a CPU float one gets the
+   store gd_fill's kernel would make, without gd_fill's checks of a tensor
+   that cannot fail them (they were a sixth of a small reduction); any other
+   goes through gd_fill. */
+static inline int gd_fill_fresh1(gd_tensor *t, double v)
+{
+    if (t->count == 1 && t->device_kind == GD_CPU && t->data) {
+        if (t->scalar_type == GD_FLOAT64) { *(double *)t->data = v; return GD_OK; }
+        if (t->scalar_type == GD_FLOAT32) { *(float *)t->data = (float)v; return GD_OK; }
+    }
+    return gd_fill(t, v);
+}
+
 #endif

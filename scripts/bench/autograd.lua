@@ -6,21 +6,33 @@
 local gd = gd or require "gd"
 local clock = gd.clock
 
---- Steps per second of step() over about `seconds` of wall time.  A full
--- collection ends the timed interval (and one before it starts), so that each
--- loop pays for the finalizers of its own garbage, not of the loop timed
--- before it.
-local function rate(step, seconds)
-  seconds = seconds or 1.5
-  for _ = 1, 200 do step() end
-  collectgarbage()
-  local n, t0 = 0, clock()
-  while clock() - t0 < seconds do
+--- Steps per second of step() in its steady state: a warm-up of `warm`
+-- seconds (the JIT's traces, the pace's climb to its level, the pools'
+-- growth: about 0.3 s for the d2l quadratic), then the median of three
+-- timed intervals of seconds / 3 each (a shared machine's slow phases move
+-- one interval, not the median).  A full collection ends each interval (and
+-- one before it starts), so that each loop pays for the finalizers of its own
+-- garbage, not of the loop timed before it.  scripts/bench/autograd_torch.py
+-- times PyTorch's loops the same way.
+local function rate(step, seconds, warm)
+  seconds, warm = seconds or 1.5, warm or 0.5
+  local t0 = clock()
+  repeat
     for _ = 1, 200 do step() end
-    n = n + 200
-  end
+  until clock() - t0 >= warm
   collectgarbage()
-  return n / (clock() - t0)
+  local r = {}
+  for k = 1, 3 do
+    local n, t1 = 0, clock()
+    while clock() - t1 < seconds / 3 do
+      for _ = 1, 200 do step() end
+      n = n + 200
+    end
+    collectgarbage()
+    r[k] = n / (clock() - t1)
+  end
+  table.sort(r)
+  return r[2]
 end
 
 --- Medians of a's and b's rates and of their ratio over `rounds` interleaved
@@ -28,9 +40,11 @@ end
 local function interleaved(a, b, rounds, seconds)
   local ra, rb, q = {}, {}, {}
   for i = 1, rounds do
-    local x1 = rate(a, seconds / 2)
-    rb[i] = rate(b, seconds)
-    ra[i] = (x1 + rate(a, seconds / 2)) / 2
+    -- (after the first round both loops are warm: a short warm-up each)
+    local warm = i == 1 and 0.5 or 0.1
+    local x1 = rate(a, seconds / 2, warm)
+    rb[i] = rate(b, seconds, warm)
+    ra[i] = (x1 + rate(a, seconds / 2, 0.1)) / 2
     q[i] = ra[i] / rb[i]
   end
   table.sort(ra); table.sort(rb); table.sort(q)

@@ -8,15 +8,23 @@ torch.set_num_threads(int(sys.argv[1]) if len(sys.argv) > 1 else 1)
 torch.manual_seed(0)
 
 
-def rate(step, seconds=1.5):
-    for _ in range(50):
-        step()
-    n, t0 = 0, time.perf_counter()
-    while time.perf_counter() - t0 < seconds:
+def rate(step, seconds=1.5, warm=0.5):
+    """Steps per second in the steady state, as scripts/bench/autograd.lua's
+    rate(): `warm` seconds of warm-up, then the median of three intervals of
+    seconds / 3."""
+    t0 = time.perf_counter()
+    while time.perf_counter() - t0 < warm:
         for _ in range(100):
             step()
-        n += 100
-    return n / (time.perf_counter() - t0)
+    r = []
+    for _ in range(3):
+        n, t1 = 0, time.perf_counter()
+        while time.perf_counter() - t1 < seconds / 3:
+            for _ in range(100):
+                step()
+            n += 100
+        r.append(n / (time.perf_counter() - t1))
+    return sorted(r)[1]
 
 
 # d2l quadratic f(x) = 0.1 x1^2 + 2 x2^2, RMSProp

@@ -161,6 +161,10 @@ static void tune_malloc(void)
    (fragmentation: unlink_chunk and malloc_consolidate led the profile), five
    times the operation itself.  A small CPU storage is one block (its header
    in the first cache line, the data 64-byte aligned after it) of a size class;
+   up to 16 bytes of data (a scalar, the d2l quadratic's 2 doubles) share the
+   header's line instead, 16-byte aligned after it: one line a tensor, not two,
+   for the young temporaries a collection cycle goes through by the ten
+   thousand;
    freed blocks and headers go on a list per class and thread, up to a bound,
    the rest back to malloc.
    Under AddressSanitizer nothing is pooled, so that a use after free is
@@ -176,9 +180,11 @@ static void tune_malloc(void)
 #define GD_POOLS 1
 #endif
 
-enum { POOL_HEAD = 64, POOL_CLASSES = 4 };
+enum { POOL_HEAD = 64, POOL_CLASSES = 5 };
+/* class 0's data: in the header's own line, after the header */
+enum { TINY_HEAD = 48, TINY_BYTES = 16 };
 enum { HEADER_BLOCK = (sizeof(gd_tensor) + 63) / 64 * 64 };
-static const size_t pool_data_bytes[POOL_CLASSES] = {64, 256, 1024, 4096};
+static const size_t pool_data_bytes[POOL_CLASSES] = {TINY_BYTES, 64, 256, 1024, 4096};
 /* How many free blocks each list keeps: a collection cycle releases the
    temporaries of tens of thousands of operations at once (up to 32768 and
    more when gd.aux paces collections further apart), and what the lists
@@ -190,7 +196,7 @@ static const size_t pool_data_bytes[POOL_CLASSES] = {64, 256, 1024, 4096};
    keeps up to its count, and all of a thread's lists together at most
    POOL_IDLE_MAX bytes (the C memory a collection is advised after: what a
    cycle can release).  Memory is kept only after it was in use at once. */
-static const int pool_keep[POOL_CLASSES + 1] = {131072, 65536, 32768, 16384, 131072};
+static const int pool_keep[POOL_CLASSES + 1] = {131072, 131072, 65536, 32768, 16384, 131072};
 static const int64_t POOL_IDLE_MAX = (int64_t)GD_COLLECT_FLOOR_MB << 20;
 
 typedef struct pool_node { struct pool_node *next; } pool_node;
@@ -238,7 +244,8 @@ static void pools_key_make(void) { pthread_key_create(&pools_key, pools_drain); 
 
 static int64_t pool_block_bytes(int c)
 {
-    return c < POOL_CLASSES ? (int64_t)(POOL_HEAD + pool_data_bytes[c]) : (int64_t)HEADER_BLOCK;
+    return c == 0 ? (int64_t)(TINY_HEAD + TINY_BYTES)
+           : c < POOL_CLASSES ? (int64_t)(POOL_HEAD + pool_data_bytes[c]) : (int64_t)HEADER_BLOCK;
 }
 
 static void *pool_take(int c)
@@ -317,16 +324,18 @@ static int pool_class_of(size_t nbytes)
 static gd_storage *small_storage_new(int c)
 {
     void *block = pool_take(c);
-    if (!block) block = aligned_alloc(64, POOL_HEAD + pool_data_bytes[c]);
+    if (!block) block = aligned_alloc(64, (size_t)pool_block_bytes(c));
     if (!block) return NULL;
     gd_storage *s = block;
     memset(s, 0, sizeof *s);
-    s->data = (char *)block + POOL_HEAD;
+    s->data = (char *)block + (c == 0 ? TINY_HEAD : POOL_HEAD);
     s->pool_class = c;
     return s;
 }
 
 _Static_assert(sizeof(struct gd_storage) <= POOL_HEAD, "a storage header fits in its block's first line");
+_Static_assert(sizeof(struct gd_storage) <= TINY_HEAD && TINY_HEAD % 16 == 0 && TINY_HEAD + TINY_BYTES == 64,
+               "a tiny block is one line: the header, then 16 bytes of 16-byte-aligned data");
 _Static_assert(offsetof(gd_tensor, storage) + sizeof(pool_node *) <= sizeof(gd_tensor),
                "a free header holds its list link (link_of)");
 

@@ -62,6 +62,42 @@ describe("tensor memory", function()
     assert.are.equal(before, gd.memory().cpu)
   end)
 
+  -- A header is reused with only its first three lines cleared: its last
+  -- (strides[4..7]) must already hold zeros, as every entry of sizes and
+  -- strides from rank on must.  Tensors of 6 dimensions, one set_ from 6 to
+  -- 2 dimensions and one freed 6-d tensor go back to the header list, and the
+  -- small tensors made next reuse their headers (the list is last in, first
+  -- out): a release that leaves the last line as it was, or a set_ or free()
+  -- that leaves the old dimensions' entries, shows up as a non-zero entry.
+  it("gives reused headers zeros from rank on, after 6-d tensors, set_ and free()", function()
+    local function zeros_from_rank(t, what)
+      local c = t.c
+      for d = c.rank, 7 do
+        assert.are.equal(0, tonumber(c.sizes[d]), what .. " sizes[" .. d .. "]")
+        assert.are.equal(0, tonumber(c.strides[d]), what .. " strides[" .. d .. "]")
+      end
+    end
+    for round = 1, 3 do
+      do
+        local big = {}
+        for i = 1, 200 do big[i] = gd.zeros(1, 2, 1, 3, 2, 1) end
+        local s = gd.zeros(1, 2, 1, 3, 2, 1)
+        s:set_(gd.zeros(6), 1, {2, 3})
+        zeros_from_rank(s, "set_")
+        local f = gd.zeros(2, 1, 2, 1, 2, 1)
+        f:free()
+        zeros_from_rank(f, "free")
+        big[#big + 1], big[#big + 2] = s, f
+      end
+      collectgarbage()
+      local small = {}
+      for i = 1, 400 do
+        small[i] = i % 3 == 0 and gd.zeros(2, 2) or i % 3 == 1 and gd.zeros(3) or gd.zeros(1, 1, 2, 2)
+        zeros_from_rank(small[i], "new tensor " .. i .. " of round " .. round)
+      end
+    end
+  end)
+
   it("is released when the tensor is garbage", function()
     local before = gd.memory().cpu
     do

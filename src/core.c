@@ -216,10 +216,9 @@ static pthread_key_t pools_key;
 static pthread_once_t pools_key_once = PTHREAD_ONCE_INIT;
 
 /* Where a free block keeps its list link: a storage block in its first line,
-   which its release touches anyway (the refcount); a tensor header in the line
-   of its storage pointer, which its release reads, not in its first line,
-   which the release does not (one cold line less for each header a batch of
-   dead temporaries releases). */
+   which its release touches anyway (the refcount); a tensor header over its
+   storage pointer, in the first line, the only one its release reads (the
+   others are cleared when it is handed out again). */
 static inline pool_node **link_of(int c, void *block)
 {
     return (pool_node **)((char *)block + (c == POOL_CLASSES ? offsetof(gd_tensor, storage) : 0));
@@ -278,21 +277,29 @@ static int pool_give(int c, void *block)
     return 1;
 }
 
-/* A header's zeros in 16-byte stores (gcc makes memset of the 224 bytes a
-   loop of 8-byte ones: 50 instructions of each new tensor). */
-static inline void zero_header(gd_tensor *t)
+/* The header's lines that a tensor of up to 4 dimensions uses.  A header on
+   the free list has zeros in its last line (strides[4..7]: gd_tensor_header_free
+   clears them when they were used), so only the first three are cleared when
+   it is handed out again: one cold line less to write for each new tensor. */
+enum { HEADER_HOT = offsetof(gd_tensor, strides) + 4 * sizeof(int64_t) };
+_Static_assert(HEADER_HOT == 192 && sizeof(gd_tensor) == 224, "a header is 3 lines and strides[4..7]");
+_Static_assert(offsetof(gd_tensor, scalar_type) + sizeof(int32_t) <= 64,
+               "what a release reads (refcount, lua_grad, uid, storage, gradient, grad_node, rank) is in line 0");
+
+/* Zeros in 16-byte stores (gcc makes memset a loop of 8-byte ones: 50
+   instructions of each new tensor). */
+static inline void zero_lines(gd_tensor *t, bool whole)
 {
 #if defined(__SSE2__)
-    _Static_assert(sizeof *t == 224, "zero_header stores 14 words");
     __m128i z = _mm_setzero_si128();
     __m128i *p = (__m128i *)t;
     _mm_storeu_si128(p + 0, z), _mm_storeu_si128(p + 1, z), _mm_storeu_si128(p + 2, z);
     _mm_storeu_si128(p + 3, z), _mm_storeu_si128(p + 4, z), _mm_storeu_si128(p + 5, z);
     _mm_storeu_si128(p + 6, z), _mm_storeu_si128(p + 7, z), _mm_storeu_si128(p + 8, z);
     _mm_storeu_si128(p + 9, z), _mm_storeu_si128(p + 10, z), _mm_storeu_si128(p + 11, z);
-    _mm_storeu_si128(p + 12, z), _mm_storeu_si128(p + 13, z);
+    if (whole) _mm_storeu_si128(p + 12, z), _mm_storeu_si128(p + 13, z);
 #else
-    memset(t, 0, sizeof *t);
+    memset(t, 0, whole ? sizeof *t : (size_t)HEADER_HOT);
 #endif
 }
 
@@ -301,14 +308,21 @@ static inline void zero_header(gd_tensor *t)
 gd_tensor *gd_tensor_header_alloc(void)
 {
     gd_tensor *t = GD_POOLS ? pool_take(POOL_CLASSES) : NULL;
-    if (!t) t = aligned_alloc(64, HEADER_BLOCK);
-    if (t) zero_header(t);
+    if (t) {
+        zero_lines(t, false);
+        return t;
+    }
+    t = aligned_alloc(64, HEADER_BLOCK);
+    if (t) zero_lines(t, true);
     return t;
 }
 
 void gd_tensor_header_free(gd_tensor *t)
 {
     if (!t) return;
+    /* (entries from rank on are 0: only a tensor of more than 4 dimensions
+       wrote the last line) */
+    if (t->rank > 4) memset(t->strides + 4, 0, 4 * sizeof(int64_t));
     if (GD_POOLS && pool_give(POOL_CLASSES, t)) return;
     free(t);
 }

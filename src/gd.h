@@ -97,28 +97,34 @@ typedef struct gd_storage gd_storage;   /* opaque: data, bytes, device, refcount
  * A tensor.  The Lua layer reads these fields directly (they are its fast path
  * for element access and shape queries) but only C writes them.  The names
  * avoid the Lua method names (shape, dtype, numel ...).
+ *
+ * The order is by cache line (headers are 64-byte-aligned blocks, src/core.c):
+ * the first line holds all that a release reads, so that releasing a batch of
+ * cold dead temporaries touches one line each; the first three hold all of a
+ * tensor of up to 4 dimensions, the last only strides[4..7].  Entries of sizes
+ * and strides from rank on are 0.
  */
 typedef struct gd_tensor {
     void *data;                       /* address of element (0,...,0) */
     int64_t count;                    /* number of elements */
-    int64_t sizes[GD_MAX_DIMS];
-    int64_t strides[GD_MAX_DIMS];     /* in elements */
-    int64_t storage_offset;           /* in elements from the storage base */
     int64_t uid;                      /* unique for the process lifetime */
     struct gd_tensor *gradient;       /* NULL or a tensor of the same shape, dtype, device */
     gd_storage *storage;
+    int64_t grad_node;                /* autograd: 0 (a leaf), 1 + the tape record that made this tensor, or -1
+                                         (made by a record that a backward without retain_graph consumed) */
+    int32_t refcount;
+    int32_t lua_grad;                 /* the Lua layer may hold a Lua object of .grad for it (gd_tensor_mark_lua_grad) */
     int32_t rank;                     /* number of dimensions, 0..GD_MAX_DIMS */
     int32_t scalar_type;              /* gd_dtype */
+    int64_t storage_offset;           /* in elements from the storage base */
     int32_t device_kind;              /* gd_device */
-    int32_t refcount;
     int32_t is_contiguous;            /* C order, no gaps */
     int32_t is_freed;                 /* storage dropped by gd_tensor_free_data */
     int32_t grad_refs;                /* how many tensors have this one as their gradient */
     int32_t requires_grad;            /* autograd: a leaf that asked for gradients, or a recorded op's output */
     int32_t grad_received;            /* autograd: 1 once a backward added to .grad (since the last zero_grad) */
-    int32_t lua_grad;                 /* the Lua layer may hold a Lua object of .grad for it (gd_tensor_mark_lua_grad) */
-    int64_t grad_node;                /* autograd: 0 (a leaf), 1 + the tape record that made this tensor, or -1
-                                         (made by a record that a backward without retain_graph consumed) */
+    int64_t sizes[GD_MAX_DIMS];
+    int64_t strides[GD_MAX_DIMS];     /* in elements */
 } gd_tensor;
 
 /* ---------------------------------------------------- status and memory */

@@ -169,12 +169,11 @@ int64_t gd_tensor_release_batch(gd_tensor **ptrs, int64_t n, int64_t *uids)
     int64_t k = 0;
     for (int64_t i = 0; i < n; i++) {
         if (i + AHEAD < n && ptrs[i + AHEAD]) {
-            /* the lines a release touches: uid, .grad, storage, refcount
-               (128..191), lua_grad, grad_node (192..223); the free list's
-               link is in the first of them (src/core.c, link_of) */
-            const char *h = (const char *)ptrs[i + AHEAD];
-            __builtin_prefetch(h + 128, 1);
-            __builtin_prefetch(h + 192, 1);
+            /* the line a release touches: uid, .grad, storage, grad_node,
+               refcount, lua_grad, rank (and the free list's link: src/core.c,
+               link_of); a tensor of more than 4 dimensions also clears its
+               last line */
+            __builtin_prefetch(ptrs[i + AHEAD], 1);
         }
         if (i + AHEAD / 2 < n && ptrs[i + AHEAD / 2] && ptrs[i + AHEAD / 2]->storage)
             __builtin_prefetch(ptrs[i + AHEAD / 2]->storage, 1);
@@ -199,6 +198,7 @@ void gd_tensor_free_data(gd_tensor *t)
     gd_storage_release(t->storage);
     t->storage = NULL;
     t->data = NULL;
+    for (int d = 1; d < t->rank; d++) t->sizes[d] = t->strides[d] = 0;   /* (entries from rank on are 0) */
     t->rank = 1;
     t->sizes[0] = 0;
     t->strides[0] = 1;

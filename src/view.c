@@ -421,6 +421,8 @@ static int set_storage(gd_tensor *t, const gd_tensor *src, int64_t offset, int r
     t->storage = s;
     t->device_kind = s->device;
     t->storage_offset = offset;
+    /* (entries from rank on stay 0: a header's last line is reused unwritten, src/core.c) */
+    for (int d = rank; d < t->rank; d++) t->sizes[d] = t->strides[d] = 0;
     t->rank = rank;
     for (int d = 0; d < rank; d++) { t->sizes[d] = sizes[d]; t->strides[d] = strides[d]; }
     /* a gradient of the old dtype no longer fits */

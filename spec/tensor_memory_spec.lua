@@ -98,6 +98,46 @@ describe("tensor memory", function()
     end
   end)
 
+  -- Freed CPU blocks of 32 MB and more are kept for reuse (src/cpu/backend.c:
+  -- glibc maps each afresh, a page fault per 4 KB of every large temporary).
+  -- The spec catches a cache that never hands a block out again (cpu_kept
+  -- would not fall when the same size is asked for), one that hands out a
+  -- block still in use (the live tensors' values would change), one without
+  -- its bound (more than 8 blocks kept), small blocks kept, live bytes that
+  -- count kept ones, and an empty_cache that gives nothing back.
+  it("keeps freed large blocks for reuse, bounded, apart from live tensors, and gives them back", function()
+    local n = 9 * 2 ^ 20                  -- float32: 36 MB a tensor
+    gd.empty_cache()
+    assert.are.equal(0, gd.memory().cpu_kept)
+    local before = gd.memory().cpu
+    do local t = gd.ones(n) end
+    collectgarbage()
+    assert.are.equal(before, gd.memory().cpu)         -- kept blocks are not live storage
+    local kept = gd.memory().cpu_kept
+    assert.is_true(kept >= 4 * n, "a freed 36 MB block is kept")
+    local a = gd.full({n}, 2)                         -- the same size: the kept block again
+    assert.is_true(gd.memory().cpu_kept <= kept - 4 * n, "the kept block is handed out again")
+    local b = gd.full({n}, 3)
+    assert.are.equal(2 * n, a:sum() / 1)
+    assert.are.equal(3 * n, b:sum() / 1)
+    a, b = nil, nil
+    do
+      local many = {}
+      for i = 1, 10 do many[i] = gd.full({n}, i) end
+      for i = 1, 10 do assert.are.equal(i, many[i][n]) end
+    end
+    collectgarbage()
+    local k = gd.memory().cpu_kept
+    assert.is_true(k <= 8 * (4 * n + 2 ^ 20), "at most 8 blocks kept, got " .. k)
+    assert.is_true(k <= 512 * 2 ^ 20)
+    do local s = gd.ones(2 ^ 18) end                  -- 1 MB: freed to malloc, not kept
+    collectgarbage()
+    assert.are.equal(k, gd.memory().cpu_kept)
+    gd.empty_cache()
+    assert.are.equal(0, gd.memory().cpu_kept)
+    assert.are.equal(before, gd.memory().cpu)
+  end)
+
   it("is released when the tensor is garbage", function()
     local before = gd.memory().cpu
     do

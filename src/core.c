@@ -4,6 +4,7 @@
 #define _GNU_SOURCE
 #include "internal.h"
 #include "backend.h"
+#include "cpu/cpu.h"
 
 #include <math.h>
 #include <stddef.h>
@@ -75,6 +76,9 @@ void gd_mem_set_collect_floor(int64_t bytes)
     const int64_t least = (int64_t)GD_COLLECT_FLOOR_MB << 20;
     atomic_store(&collect_floor, bytes > least ? bytes : least);
 }
+
+int64_t gd_mem_kept_bytes(void) { return (int64_t)gd_cpu_kept_bytes(); }
+void gd_mem_release_kept(void) { gd_cpu_release_kept(); }
 
 int64_t gd_mem_live_bytes(int device)
 {

@@ -148,6 +148,11 @@ int gd_interrupt_pending(void);
 void gd_interrupt_release(void);
 /* Bytes of tensor storage currently allocated, per device. */
 int64_t gd_mem_live_bytes(int device);
+/* Bytes of freed large CPU blocks kept for reuse (at most 512 MB: glibc maps
+   blocks above 32 MB afresh each time, a page fault per 4 KB), and giving
+   them back to the system (torch.cuda.empty_cache's role). */
+int64_t gd_mem_kept_bytes(void);
+void gd_mem_release_kept(void);
 /* 1 when enough storage was allocated since the last call that returned 1 to
    make a garbage-collection cycle worthwhile (the Lua GC cannot see C memory):
    more than the collection floor and more than what survived the previous

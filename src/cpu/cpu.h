@@ -10,6 +10,10 @@
 #include "../backend.h"
 
 /* elementwise.c */
+/* The large freed blocks the CPU allocator keeps for reuse (cpu/backend.c):
+   their bytes, and giving them all back. */
+size_t gd_cpu_kept_bytes(void);
+void gd_cpu_release_kept(void);
 int gd_cpu_copy(const gd_iter *it, int dst_dtype, int src_dtype);
 int gd_cpu_fill(const gd_iter *it, int dtype, double value);
 int gd_cpu_binary(const gd_iter *it, int dtype, int op);

@@ -51,8 +51,18 @@ gd.synchronize = doc(function()
   if C.gd_cuda_available() ~= 0 and C.gd_synchronize(1) ~= 0 then fail("gd.synchronize") end
 end, "gd.synchronize", "gd.synchronize(): waits for queued GPU work (a no-op without a GPU).")
 gd.memory = doc(function()
-  return {cpu = tonumber(C.gd_mem_live_bytes(0)), cuda = tonumber(C.gd_mem_live_bytes(1))}
-end, "gd.memory", "gd.memory() -> {cpu = bytes, cuda = bytes} of live tensor storage.")
+  return {cpu = tonumber(C.gd_mem_live_bytes(0)), cuda = tonumber(C.gd_mem_live_bytes(1)),
+          cpu_kept = tonumber(C.gd_mem_kept_bytes())}
+end, "gd.memory", [[
+gd.memory() -> {cpu = bytes, cuda = bytes, cpu_kept = bytes}: live tensor storage per
+device, and the freed large CPU blocks (32 MB and more, at most 512 MB of them) kept
+for reuse: glibc maps such blocks afresh each time, a page fault per 4 KB, so a loop
+of large temporaries reuses them instead (gd.empty_cache() gives them back).]])
+
+gd.empty_cache = doc(function() C.gd_mem_release_kept() end, "gd.empty_cache", [[
+gd.empty_cache(): gives the freed large CPU blocks that gd keeps for reuse (see
+gd.memory().cpu_kept) back to the system, as torch.cuda.empty_cache() does for
+PyTorch's GPU cache.]])
 
 -- gd.cuda: torch.cuda's names for the calls above.  Without a GPU they answer
 -- as PyTorch's do: is_available() false, device_count() 0,

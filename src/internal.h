@@ -199,18 +199,23 @@ typedef struct gd_backend gd_backend;
    set ("no CUDA GPU ...") when it cannot be (src/cuda_loader.c). */
 const gd_backend *gd_cuda_backend(void);
 
-/* Stores v into t, a one-element tensor just made (gd_empty, or a buffer the
-   autograd pool has just handed out and versioned): a CPU float one gets the
-   store gd_fill's kernel would make, without gd_fill's checks of a tensor
-   that cannot fail them (they were a sixth of a small reduction); any other
-   goes through gd_fill. */
+/* One CPU float element: the store gd_fill's kernel would make, without the
+   iterator and the backend call (a reduction's result, backward's implied
+   1); false for any other tensor. */
+static inline bool gd_fill1_store(gd_tensor *t, double v)
+{
+    if (t->count != 1 || t->device_kind != GD_CPU || !t->data) return false;
+    if (t->scalar_type == GD_FLOAT64) { *(double *)t->data = v; return true; }
+    if (t->scalar_type == GD_FLOAT32) { *(float *)t->data = (float)v; return true; }
+    return false;
+}
+
+/* gd_fill of t, a one-element tensor just made (gd_empty, or a buffer the
+   autograd pool has just handed out and versioned), without gd_fill's checks
+   of a tensor that cannot fail them (they were a sixth of a small reduction). */
 static inline int gd_fill_fresh1(gd_tensor *t, double v)
 {
-    if (t->count == 1 && t->device_kind == GD_CPU && t->data) {
-        if (t->scalar_type == GD_FLOAT64) { *(double *)t->data = v; return GD_OK; }
-        if (t->scalar_type == GD_FLOAT32) { *(float *)t->data = (float)v; return GD_OK; }
-    }
-    return gd_fill(t, v);
+    return gd_fill1_store(t, v) ? GD_OK : gd_fill(t, v);
 }
 
 #endif

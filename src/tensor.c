@@ -351,17 +351,8 @@ int gd_fill(gd_tensor *t, double value)
     GD_TRY(gd_check_tensor(t, "tensor"));
     if (t->scalar_type == GD_INT64) GD_TRY(gd_check_int64_value(value, "fill"));
     GD_TRY(gd_check_writable(t, "fill"));
-    /* one CPU float element (a reduction's result, backward's implied 1): the
-       store the kernel would make, without the iterator and the backend call
-       (they were a tenth of the d2l quadratic's backward) */
-    if (t->count == 1 && t->device_kind == GD_CPU && t->scalar_type == GD_FLOAT64) {
-        *(double *)t->data = value;
-        return GD_OK;
-    }
-    if (t->count == 1 && t->device_kind == GD_CPU && t->scalar_type == GD_FLOAT32) {
-        *(float *)t->data = (float)value;
-        return GD_OK;
-    }
+    /* (the iterator and the backend call were a tenth of the d2l quadratic's backward) */
+    if (gd_fill1_store(t, value)) return GD_OK;
     const gd_backend *b = gd_backend_of(t->device_kind);
     if (!b) return GD_EDEVICE;
     gd_iter it;

@@ -229,21 +229,16 @@ static red_state reduce_contiguous(const char *p, int64_t n, int dtype, int op, 
 int gd_cpu_reduce_all(const void *p, int64_t n, int dtype, int op, double param, double *value, int64_t *index)
 {
     /* the sum or mean of one block of floats (a loss, the d2l quadratic's
-       2 elements): the general path's own arithmetic, 0 + the block's sum
-       (which is the block's sum folded from 0 in order), without its
-       states, merge and finish (most of a small sum's time) */
+       2 elements): reduce_contiguous's one block and its merge into a total
+       from 0, without the rest of its states and finish (most of a small
+       sum's time) */
     if ((op == GD_RED_SUM || op == GD_RED_MEAN) && n >= 1 && n <= REDUCE_BLOCK &&
         (dtype == GD_FLOAT64 || dtype == GD_FLOAT32)) {
-        double acc = 0;
-        if (dtype == GD_FLOAT64) {
-            const double *d = p;
-            for (int64_t i = 0; i < n; i++) acc += d[i];
-        } else {
-            const float *f = p;
-            for (int64_t i = 0; i < n; i++) acc += f[i];
-        }
+        red_state r;
+        red_init(&r, op);
+        red_run(&r, op, dtype, p, n, (int64_t)gd_dtype_size(dtype), 0, param, 0);
         double total = 0;
-        total += acc;
+        total += r.acc;
         *value = op == GD_RED_MEAN ? total / (double)n : total;
         if (index) *index = -1;
         return 0;
